@@ -1,0 +1,1199 @@
+// The SIP text form of overlay messages. Decoding is a single pass over
+// string_views into the input: no regex, no exceptions, no copies beyond
+// the strings the decoded message owns. Every malformed input ends in a
+// DecodeError, never in an assertion, because the input comes off the wire.
+#include "dht/codec.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <utility>
+
+namespace sippeer::dht {
+namespace {
+
+using std::string_view;
+constexpr std::size_t npos = string_view::npos;
+
+// ---------------------------------------------------------------- results
+
+// A value or the reason there is none. Internal helpers need the reason
+// (BadId vs BadUri...), which the public optional-returning helpers drop.
+template <typename T>
+class Expected {
+ public:
+  Expected(T value) : v_(std::move(value)) {}  // NOLINT: implicit on purpose
+  Expected(DecodeError e) : v_(e) {}           // NOLINT
+  explicit operator bool() const { return v_.index() == 0; }
+  T& operator*() { return std::get<0>(v_); }
+  T* operator->() { return &std::get<0>(v_); }
+  DecodeError error() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, DecodeError> v_;
+};
+
+// Empty on success.
+using MaybeError = std::optional<DecodeError>;
+
+// ------------------------------------------------------- characters, text
+
+bool is_ws(char c) { return c == ' ' || c == '\t'; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+char to_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool is_token_char(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) return true;
+  switch (c) {
+    case '-': case '.': case '!': case '%': case '*':
+    case '_': case '+': case '`': case '\'': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_token(string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), is_token_char);
+}
+
+string_view ltrim(string_view s) {
+  while (!s.empty() && is_ws(s.front())) s.remove_prefix(1);
+  return s;
+}
+string_view rtrim(string_view s) {
+  while (!s.empty() && is_ws(s.back())) s.remove_suffix(1);
+  return s;
+}
+string_view trim(string_view s) { return rtrim(ltrim(s)); }
+
+string_view strip_cr(string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+bool iequals(string_view a, string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (to_lower(a[i]) != to_lower(b[i])) return false;
+  return true;
+}
+
+bool icontains(string_view hay, string_view needle) {
+  if (needle.size() > hay.size()) return false;
+  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i)
+    if (iequals(hay.substr(i, needle.size()), needle)) return true;
+  return false;
+}
+
+void append_lower(std::string& out, string_view s) {
+  for (char c : s) out += to_lower(c);
+}
+
+// Unsigned decimal, surrounding LWS allowed; nullopt on anything else or
+// when the value exceeds `max`.
+std::optional<std::uint64_t> parse_uint(string_view s,
+                                        std::uint64_t max = std::numeric_limits<std::uint64_t>::max()) {
+  s = trim(s);
+  if (s.empty()) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (!is_digit(c)) return std::nullopt;
+    auto d = static_cast<std::uint64_t>(c - '0');
+    if (v > (max - d) / 10) return std::nullopt;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+// A number formatted on the stack, so building a message does not allocate
+// a temporary string per header.
+class Num {
+ public:
+  explicit Num(std::uint64_t v) : len_(std::to_chars(buf_, buf_ + sizeof buf_, v).ptr - buf_) {}
+  explicit Num(std::int64_t v) : len_(std::to_chars(buf_, buf_ + sizeof buf_, v).ptr - buf_) {}
+  explicit Num(int v) : Num(static_cast<std::int64_t>(v)) {}
+  operator string_view() const { return {buf_, static_cast<std::size_t>(len_)}; }  // NOLINT
+
+ private:
+  char buf_[24];
+  std::ptrdiff_t len_;
+};
+
+template <typename... Parts>
+void line(std::string& out, const Parts&... parts) {
+  (out.append(string_view(parts)), ...);
+  out.append("\r\n");
+}
+
+// Index just past the quoted string starting at s[pos] == '"', or npos when
+// it is never closed.
+std::size_t skip_quoted(string_view s, std::size_t pos) {
+  for (std::size_t i = pos + 1; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      ++i;
+    } else if (s[i] == '"') {
+      return i + 1;
+    }
+  }
+  return npos;
+}
+
+// One header line may carry several values ("Contact: <a>, <b>"). A comma
+// inside a quoted string (predecessor="<...>") or inside <...> is part of a
+// value, not a separator.
+void split_values(string_view v, std::vector<string_view>& out) {
+  std::size_t start = 0;
+  bool in_angle = false;
+  auto push = [&](std::size_t end) {
+    string_view piece = trim(v.substr(start, end - start));
+    if (!piece.empty()) out.push_back(piece);
+  };
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    char c = v[i];
+    if (c == '"') {
+      std::size_t end = skip_quoted(v, i);
+      if (end == npos) break;  // the rest is one (malformed) value
+      i = end - 1;
+    } else if (c == '<') {
+      in_angle = true;
+    } else if (c == '>') {
+      in_angle = false;
+    } else if (c == ',' && !in_angle) {
+      push(i);
+      start = i + 1;
+    }
+  }
+  push(v.size());
+}
+
+// ------------------------------------------------------------- parameters
+
+// Walks a ";name[=value]" list with LWS anywhere between the parts, as the
+// report writes them ("; q=1; predecessor=..."). Quoted values come back
+// without their quotes.
+class ParamCursor {
+ public:
+  explicit ParamCursor(string_view params) : rest_(params) {}
+
+  bool next(string_view& name, string_view& value) {
+    rest_ = ltrim(rest_);
+    if (rest_.empty()) return false;
+    if (rest_.front() != ';') return fail();
+    rest_ = ltrim(rest_.substr(1));
+    std::size_t i = 0;
+    while (i < rest_.size() && rest_[i] != '=' && rest_[i] != ';' && !is_ws(rest_[i])) ++i;
+    name = rest_.substr(0, i);
+    rest_ = ltrim(rest_.substr(i));
+    value = {};
+    if (rest_.empty() || rest_.front() != '=') return true;
+    rest_ = ltrim(rest_.substr(1));
+    if (!rest_.empty() && rest_.front() == '"') {
+      std::size_t end = skip_quoted(rest_, 0);
+      if (end == npos) return fail();
+      value = rest_.substr(1, end - 2);
+      rest_ = rest_.substr(end);
+    } else {
+      std::size_t end = std::min(rest_.find(';'), rest_.size());
+      value = rtrim(rest_.substr(0, end));
+      rest_ = rest_.substr(end);
+    }
+    return true;
+  }
+
+  bool bad() const { return bad_; }
+
+ private:
+  bool fail() {
+    bad_ = true;
+    rest_ = {};
+    return false;
+  }
+
+  string_view rest_;
+  bool bad_ = false;
+};
+
+// The value of the first parameter called `name`, if any.
+std::optional<string_view> find_param(string_view params, string_view name) {
+  ParamCursor cur(params);
+  string_view n, v;
+  while (cur.next(n, v))
+    if (iequals(n, name)) return v;
+  return std::nullopt;
+}
+
+// ------------------------------------------------------------------- URIs
+
+// sip:[user@]hostport[;params][?headers], split but not interpreted.
+struct SipUri {
+  string_view scheme;
+  string_view user;
+  string_view hostport;
+  string_view params;  // URI parameters, starting with ';'
+};
+
+std::optional<SipUri> split_sip_uri(string_view uri) {
+  std::size_t colon = uri.find(':');
+  if (colon == npos) return std::nullopt;
+  SipUri u;
+  u.scheme = uri.substr(0, colon);
+  if (!iequals(u.scheme, "sip") && !iequals(u.scheme, "sips")) return std::nullopt;
+  string_view rest = uri.substr(colon + 1);
+  for (char c : rest) {
+    auto uc = static_cast<unsigned char>(c);
+    if (uc <= 0x20 || uc == 0x7f || c == '<' || c == '>' || c == '"') return std::nullopt;
+  }
+  // Neither parameters nor headers may hold a raw '@', so the first one ends
+  // the userinfo even when the user part itself contains ';' or '?'.
+  if (std::size_t at = rest.find('@'); at != npos) {
+    u.user = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+  }
+  rest = rest.substr(0, std::min(rest.find('?'), rest.size()));
+  std::size_t semi = std::min(rest.find(';'), rest.size());
+  u.hostport = rest.substr(0, semi);
+  u.params = rest.substr(semi);
+  if (u.hostport.empty()) return std::nullopt;
+  return u;
+}
+
+// A name-addr or addr-spec as found in To, From and Contact values, or a
+// bare URI handed to parse_target.
+struct UriValue {
+  SipUri uri;
+  string_view header_params;  // after the URI: ;tag=, ;q=, ;predecessor=
+  bool node = false;          // carries the `node` parameter
+};
+
+// Locates the URI inside a header value: `"Name" <uri>;p`, `Name <uri>;p`,
+// `<uri>;p` or `uri;p`.
+std::optional<UriValue> read_uri_value(string_view v) {
+  v = trim(v);
+  if (v.empty()) return std::nullopt;
+  std::size_t lt;
+  if (v.front() == '"') {
+    std::size_t end = skip_quoted(v, 0);
+    if (end == npos) return std::nullopt;
+    lt = v.find_first_not_of(" \t", end);
+    if (lt == npos || v[lt] != '<') return std::nullopt;
+  } else {
+    lt = v.find_first_of("<;\"");
+    if (lt != npos && v[lt] != '<') lt = npos;
+  }
+  string_view uri;
+  UriValue out;
+  bool bracketed = lt != npos;
+  if (bracketed) {
+    std::size_t gt = v.find('>', lt + 1);
+    if (gt == npos) return std::nullopt;
+    uri = trim(v.substr(lt + 1, gt - lt - 1));
+    out.header_params = v.substr(gt + 1);
+  } else {
+    // Without <>, RFC 3261 20.10 gives every ';' parameter to the header.
+    std::size_t semi = std::min(v.find(';'), v.size());
+    uri = rtrim(v.substr(0, semi));
+    out.header_params = v.substr(semi);
+  }
+  auto split = split_sip_uri(uri);
+  if (!split) return std::nullopt;
+  out.uri = *split;
+  // A bare URI cannot carry URI parameters, so there `node` lands among the
+  // header parameters; it still means the same thing.
+  out.node = find_param(out.uri.params, "node").has_value() ||
+             (!bracketed && find_param(out.header_params, "node").has_value());
+  return out;
+}
+
+// The host without a trailing ":port" (IPv6 references keep their []).
+string_view host_of(string_view hostport) {
+  std::size_t colon = hostport.rfind(':');
+  if (colon == npos || hostport.find(']', colon) != npos) return hostport;
+  string_view port = hostport.substr(colon + 1);
+  if (port.empty() || !std::all_of(port.begin(), port.end(), is_digit)) return hostport;
+  return hostport.substr(0, colon);
+}
+
+std::string canonical_of(const SipUri& u) {
+  std::string s;
+  s.reserve(u.scheme.size() + u.user.size() + u.hostport.size() + 2);
+  append_lower(s, u.scheme);
+  s += ':';
+  if (!u.user.empty()) {
+    s.append(u.user);
+    s += '@';
+  }
+  append_lower(s, u.hostport);
+  return s;
+}
+
+Expected<NodeRef> node_of(const SipUri& u, const Ring& ring) {
+  auto id = ring.parse(u.user);
+  if (!id) return DecodeError::BadId;
+  return NodeRef{*id, std::string(u.hostport)};
+}
+
+// Node, key or user: see the rule at the top of codec.h.
+Expected<Target> target_of(const UriValue& v, const Ring& ring, string_view domain) {
+  if (v.node) {
+    auto n = node_of(v.uri, ring);
+    if (!n) return n.error();
+    return Target::node(*n);
+  }
+  if (iequals(host_of(v.uri.hostport), domain)) {
+    auto id = ring.parse(v.uri.user);
+    if (!id) return DecodeError::BadId;
+    return Target::key(*id);
+  }
+  std::string aor = canonical_of(v.uri);
+  Id key = ring.hash(aor);
+  return Target::user(key, std::move(aor));
+}
+
+Expected<Target> read_target(string_view value, const Ring& ring, string_view domain) {
+  auto v = read_uri_value(value);
+  if (!v) return DecodeError::BadUri;
+  return target_of(*v, ring, domain);
+}
+
+void append_node_uri(std::string& out, const NodeRef& n, const Ring& ring) {
+  out.append("sip:");
+  out.append(ring.format(n.id));
+  out += '@';
+  out.append(n.address);
+  out.append(";node");
+}
+
+// --------------------------------------------------------------- contacts
+
+// q-values are kept in thousandths so that sorting never meets floating
+// point and "0.8" and ".800" compare equal.
+constexpr int kQOne = 1000;
+
+int q_thousandths(std::size_t index, std::size_t count) {
+  if (count == 0 || index == 0) return kQOne;
+  if (index >= count) return 0;
+  // 1 - index/count rounded half up to three decimals, in integers.
+  std::uint64_t left = count - index;
+  return static_cast<int>((2 * kQOne * left + count) / (2 * count));
+}
+
+void append_q(std::string& out, int q) {
+  if (q >= kQOne) {
+    out += '1';
+    return;
+  }
+  if (q <= 0) {
+    out += '0';
+    return;
+  }
+  char digits[3] = {static_cast<char>('0' + q / 100), static_cast<char>('0' + q / 10 % 10),
+                    static_cast<char>('0' + q % 10)};
+  std::size_t n = 3;
+  while (digits[n - 1] == '0') --n;
+  out.append("0.");
+  out.append(digits, n);
+}
+
+std::optional<int> parse_q(string_view s) {
+  s = trim(s);
+  std::size_t i = 0;
+  int whole = 0;
+  bool any_digit = false;
+  if (i < s.size() && is_digit(s[i])) {
+    whole = s[i++] - '0';
+    any_digit = true;
+  }
+  int frac = 0;
+  int frac_digits = 0;
+  if (i < s.size()) {
+    if (s[i++] != '.') return std::nullopt;
+    for (; i < s.size(); ++i) {
+      if (!is_digit(s[i])) return std::nullopt;
+      any_digit = true;
+      // Digits beyond the third cannot change a q-value written by RFC 3261
+      // rules; accept and ignore them.
+      if (frac_digits < 3) {
+        frac = frac * 10 + (s[i] - '0');
+        ++frac_digits;
+      }
+    }
+  }
+  if (!any_digit) return std::nullopt;
+  for (; frac_digits < 3; ++frac_digits) frac *= 10;
+  int q = whole * kQOne + frac;
+  if (q > kQOne) return std::nullopt;
+  return q;
+}
+
+struct RankedContact {
+  Contact contact;
+  int q = kQOne;
+};
+
+// The predecessor parameter is a node by position, so the report's own
+// unquoted `predecessor=sip:1@128.59.15.60` (no `node` parameter, which an
+// unquoted value could not carry anyway) is accepted. Empty means unknown,
+// as in the report's appendix ("predecessor=").
+Expected<std::optional<NodeRef>> read_predecessor(string_view value, const Ring& ring) {
+  value = trim(value);
+  if (value.empty()) return std::optional<NodeRef>{};
+  auto v = read_uri_value(value);
+  if (!v) return DecodeError::BadUri;
+  auto n = node_of(v->uri, ring);
+  if (!n) return n.error();
+  return std::optional<NodeRef>(std::move(*n));
+}
+
+Expected<RankedContact> read_node_contact(string_view value, const Ring& ring) {
+  auto v = read_uri_value(value);
+  if (!v || !v->node) return DecodeError::BadUri;
+  auto node = node_of(v->uri, ring);
+  if (!node) return node.error();
+  RankedContact rc;
+  rc.contact.node = std::move(*node);
+  ParamCursor cur(v->header_params);
+  string_view name, pv;
+  while (cur.next(name, pv)) {
+    if (iequals(name, "q")) {
+      auto q = parse_q(pv);
+      if (!q) return DecodeError::BadHeaderValue;
+      rc.q = *q;
+    } else if (iequals(name, "predecessor")) {
+      auto pred = read_predecessor(pv, ring);
+      if (!pred) return pred.error();
+      rc.contact.predecessor = std::move(*pred);
+    }
+  }
+  if (cur.bad()) return DecodeError::BadHeaderValue;
+  return rc;
+}
+
+// Highest q first; equal q keep their order on the wire.
+std::vector<Contact> by_preference(std::vector<RankedContact>& ranked) {
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const RankedContact& a, const RankedContact& b) { return a.q > b.q; });
+  std::vector<Contact> out;
+  out.reserve(ranked.size());
+  for (auto& r : ranked) out.push_back(std::move(r.contact));
+  return out;
+}
+
+Expected<std::vector<Contact>> read_node_contacts(const std::vector<string_view>& values,
+                                                  const Ring& ring) {
+  std::vector<RankedContact> ranked;
+  ranked.reserve(values.size());
+  for (string_view v : values) {
+    auto rc = read_node_contact(v, ring);
+    if (!rc) return rc.error();
+    ranked.push_back(std::move(*rc));
+  }
+  return by_preference(ranked);
+}
+
+// ------------------------------------------------------- header block
+
+enum class Hdr : std::uint8_t {
+  Other,
+  Via,
+  From,
+  To,
+  CallId,
+  CSeq,
+  Contact,
+  Expires,
+  MaxForwards,
+  Reason,
+  RecordVersion,
+  Owner,
+  Hops,
+  ContentLength,
+  kCount,
+};
+
+Hdr classify(string_view name) {
+  if (name.size() == 1) {
+    switch (to_lower(name.front())) {
+      case 'v': return Hdr::Via;
+      case 'f': return Hdr::From;
+      case 't': return Hdr::To;
+      case 'i': return Hdr::CallId;
+      case 'm': return Hdr::Contact;
+      case 'l': return Hdr::ContentLength;
+      default: return Hdr::Other;
+    }
+  }
+  static constexpr std::pair<string_view, Hdr> kNames[] = {
+      {"Via", Hdr::Via},
+      {"From", Hdr::From},
+      {"To", Hdr::To},
+      {"Call-ID", Hdr::CallId},
+      {"CSeq", Hdr::CSeq},
+      {"Contact", Hdr::Contact},
+      {"Expires", Hdr::Expires},
+      {"Max-Forwards", Hdr::MaxForwards},
+      {"Reason", Hdr::Reason},
+      {"P2P-Record-Version", Hdr::RecordVersion},
+      {"P2P-Owner", Hdr::Owner},
+      {"P2P-Hops", Hdr::Hops},
+      {"Content-Length", Hdr::ContentLength},
+  };
+  for (const auto& [n, h] : kNames)
+    if (iequals(n, name)) return h;
+  return Hdr::Other;
+}
+
+// The headers this codec reads, as views into the message text.
+struct Head {
+  std::array<std::optional<string_view>, static_cast<std::size_t>(Hdr::kCount)> single;
+  std::vector<string_view> vias;      // one entry per Via value
+  std::vector<string_view> contacts;  // one entry per Contact value
+  bool leaving = false;
+
+  const std::optional<string_view>& operator[](Hdr h) const {
+    return single[static_cast<std::size_t>(h)];
+  }
+};
+
+struct RawMessage {
+  string_view start_line;
+  string_view header_block;  // header lines, each ending in LF
+  string_view body;
+};
+
+// Finds the start line, the header block and the body. The only error is
+// Truncated: everything up to the blank line must have arrived.
+Expected<RawMessage> split_message(string_view text) {
+  std::size_t pos = 0;
+  // RFC 3261 7.5: CRLFs before the start line are keep-alives.
+  while (pos < text.size() && (text[pos] == '\r' || text[pos] == '\n')) ++pos;
+  std::size_t nl = text.find('\n', pos);
+  if (nl == npos) return DecodeError::Truncated;
+  RawMessage m;
+  m.start_line = strip_cr(text.substr(pos, nl - pos));
+  std::size_t block = nl + 1;
+  for (std::size_t cur = block;;) {
+    std::size_t end = text.find('\n', cur);
+    if (end == npos) return DecodeError::Truncated;
+    if (strip_cr(text.substr(cur, end - cur)).empty()) {
+      m.header_block = text.substr(block, cur - block);
+      m.body = text.substr(end + 1);
+      return m;
+    }
+    cur = end + 1;
+  }
+}
+
+bool has_folding(string_view block) {
+  for (std::size_t i = block.find('\n'); i != npos; i = block.find('\n', i + 1))
+    if (i + 1 < block.size() && is_ws(block[i + 1])) return true;
+  return false;
+}
+
+// Joins continuation lines (RFC 3261 7.3.1) into their header. Rare, so it
+// copies only when needed.
+std::string unfold(string_view block) {
+  std::string out;
+  out.reserve(block.size());
+  std::size_t pos = 0;
+  while (pos < block.size()) {
+    std::size_t end = std::min(block.find('\n', pos), block.size());
+    string_view l = strip_cr(block.substr(pos, end - pos));
+    pos = end + 1;
+    if (!l.empty() && is_ws(l.front()) && !out.empty()) {
+      out += ' ';
+      out.append(trim(l));
+    } else {
+      if (!out.empty()) out += '\n';
+      out.append(l);
+    }
+  }
+  out += '\n';
+  return out;
+}
+
+MaybeError add_header(Head& head, string_view l) {
+  if (is_ws(l.front())) return DecodeError::BadHeaderValue;  // folding before any header
+  std::size_t colon = l.find(':');
+  if (colon == npos) return DecodeError::BadHeaderValue;
+  string_view name = rtrim(l.substr(0, colon));
+  if (!is_token(name)) return DecodeError::BadHeaderValue;
+  string_view value = trim(l.substr(colon + 1));
+  Hdr h = classify(name);
+  switch (h) {
+    case Hdr::Other:
+      return std::nullopt;
+    case Hdr::Via:
+      split_values(value, head.vias);
+      return std::nullopt;
+    case Hdr::Contact:
+      split_values(value, head.contacts);
+      return std::nullopt;
+    case Hdr::Reason:
+      head.leaving = head.leaving || icontains(value, "leaving");
+      return std::nullopt;
+    default: {
+      auto& slot = head.single[static_cast<std::size_t>(h)];
+      // Two To (or Expires...) headers make the message ambiguous.
+      if (slot) return DecodeError::BadHeaderValue;
+      slot = value;
+      return std::nullopt;
+    }
+  }
+}
+
+Expected<Head> collect_headers(string_view block) {
+  Head head;
+  std::size_t pos = 0;
+  while (pos < block.size()) {
+    std::size_t end = std::min(block.find('\n', pos), block.size());
+    string_view l = strip_cr(block.substr(pos, end - pos));
+    pos = end + 1;
+    if (l.empty()) continue;
+    if (auto e = add_header(head, l)) return *e;
+  }
+  return head;
+}
+
+MaybeError check_content_length(const Head& head, string_view body) {
+  const auto& cl = head[Hdr::ContentLength];
+  if (!cl) return std::nullopt;
+  auto n = parse_uint(*cl);
+  if (!n || *n != body.size()) return DecodeError::BadContentLength;
+  return std::nullopt;
+}
+
+MaybeError check_required(const Head& head) {
+  if (head.vias.empty() || !head[Hdr::From] || !head[Hdr::To] || !head[Hdr::CallId] ||
+      !head[Hdr::CSeq])
+    return DecodeError::MissingHeader;
+  return std::nullopt;
+}
+
+// ------------------------------------------------------------- envelope
+
+// "SIP/2.0/UDP host:port;branch=...": we keep the sent-by and the branch.
+bool read_top_via(string_view v, Envelope& env) {
+  v = trim(v);
+  std::size_t sp = v.find_first_of(" \t");
+  if (sp == npos) return false;
+  string_view protocol = v.substr(0, sp);
+  if (protocol.size() < 5 || !iequals(protocol.substr(0, 4), "SIP/")) return false;
+  string_view rest = ltrim(v.substr(sp));
+  std::size_t end = std::min(rest.find_first_of("; \t"), rest.size());
+  if (end == 0) return false;
+  env.via_address = std::string(rest.substr(0, end));
+  ParamCursor cur(rest.substr(end));
+  string_view name, value;
+  while (cur.next(name, value))
+    if (iequals(name, "branch")) env.branch = std::string(value);
+  return !cur.bad();
+}
+
+// "CSeq: 1 REGISTER"
+std::optional<std::uint32_t> read_cseq(string_view v) {
+  v = trim(v);
+  std::size_t sp = v.find_first_of(" \t");
+  if (sp == npos) return std::nullopt;
+  if (ltrim(v.substr(sp)) != "REGISTER") return std::nullopt;
+  auto n = parse_uint(v.substr(0, sp), std::numeric_limits<std::uint32_t>::max());
+  if (!n) return std::nullopt;
+  return static_cast<std::uint32_t>(*n);
+}
+
+// From and To as read once: the tag for the envelope, the URI for routing.
+struct Parties {
+  UriValue from;
+  UriValue to;
+};
+
+Expected<Parties> read_parties(const Head& head) {
+  auto from = read_uri_value(*head[Hdr::From]);
+  auto to = read_uri_value(*head[Hdr::To]);
+  if (!from || !to) return DecodeError::BadUri;
+  return Parties{*from, *to};
+}
+
+MaybeError read_envelope(const Head& head, const Parties& parties, Envelope& env) {
+  if (!read_top_via(head.vias.front(), env)) return DecodeError::BadHeaderValue;
+  env.more_vias.assign(head.vias.begin() + 1, head.vias.end());
+  env.call_id = std::string(*head[Hdr::CallId]);
+  if (env.call_id.empty()) return DecodeError::BadHeaderValue;
+  auto cseq = read_cseq(*head[Hdr::CSeq]);
+  if (!cseq) return DecodeError::BadHeaderValue;
+  env.cseq = *cseq;
+  env.from_tag = std::string(find_param(parties.from.header_params, "tag").value_or(""));
+  env.to_tag = std::string(find_param(parties.to.header_params, "tag").value_or(""));
+  return std::nullopt;
+}
+
+// ------------------------------------------------ numeric header values
+
+// Expires is whole seconds on the wire; a value too large for Duration
+// saturates instead of overflowing.
+Duration seconds_to_duration(std::uint64_t s) {
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<Duration::rep>::max() / 1000);
+  if (s > kMax) return Duration::max();
+  return Duration(static_cast<Duration::rep>(s) * 1000);
+}
+
+std::uint64_t wire_seconds(Duration d) {
+  if (d.count() <= 0) return 0;
+  auto ms = static_cast<std::uint64_t>(d.count());
+  return ms / 1000 + (ms % 1000 != 0 ? 1 : 0);  // rounded up: never expire early
+}
+
+// The optional numeric headers, parsed once.
+struct Numbers {
+  std::optional<std::uint64_t> expires;
+  std::optional<std::uint64_t> version;
+  std::optional<std::uint64_t> owner;
+  std::optional<std::uint64_t> hops;
+  std::optional<std::uint64_t> max_forwards;
+};
+
+MaybeError read_number(const Head& head, Hdr h, std::uint64_t max,
+                       std::optional<std::uint64_t>& out) {
+  const auto& v = head[h];
+  if (!v) return std::nullopt;
+  out = parse_uint(*v, max);
+  if (!out) return DecodeError::BadHeaderValue;
+  return std::nullopt;
+}
+
+Expected<Numbers> read_numbers(const Head& head) {
+  constexpr auto kInt = static_cast<std::uint64_t>(std::numeric_limits<int>::max());
+  constexpr auto kAny = std::numeric_limits<std::uint64_t>::max();
+  Numbers n;
+  if (auto e = read_number(head, Hdr::Expires, kAny, n.expires)) return *e;
+  if (auto e = read_number(head, Hdr::RecordVersion, kAny, n.version)) return *e;
+  if (auto e = read_number(head, Hdr::Owner, kAny, n.owner)) return *e;
+  if (auto e = read_number(head, Hdr::Hops, kInt, n.hops)) return *e;
+  if (auto e = read_number(head, Hdr::MaxForwards, kInt, n.max_forwards)) return *e;
+  return n;
+}
+
+// ----------------------------------------------------------- start lines
+
+// "REGISTER sip:<address> SIP/2.0"; the address is the URI's host:port.
+MaybeError read_request_line(string_view l, std::string& address) {
+  std::size_t sp1 = l.find_first_of(" \t");
+  if (sp1 == npos) return DecodeError::BadStartLine;
+  string_view method = l.substr(0, sp1);
+  string_view rest = ltrim(l.substr(sp1));
+  std::size_t sp2 = rest.find_first_of(" \t");
+  if (sp2 == npos) return DecodeError::BadStartLine;
+  string_view uri = rest.substr(0, sp2);
+  string_view version = trim(rest.substr(sp2));
+  if (!iequals(version, "SIP/2.0") || !is_token(method)) return DecodeError::BadStartLine;
+  auto u = split_sip_uri(uri);
+  if (!u) return DecodeError::BadStartLine;
+  // Methods are case-sensitive (RFC 3261 7.1).
+  if (method != "REGISTER") return DecodeError::NotRegister;
+  address = std::string(u->hostport);
+  return std::nullopt;
+}
+
+// "SIP/2.0 <3-digit code> <reason>"; the phrase is not interpreted.
+Expected<int> read_status_line(string_view l) {
+  std::size_t sp = l.find_first_of(" \t");
+  if (sp == npos || !iequals(l.substr(0, sp), "SIP/2.0")) return DecodeError::BadStartLine;
+  string_view rest = ltrim(l.substr(sp));
+  if (rest.size() < 3 || !std::all_of(rest.begin(), rest.begin() + 3, is_digit) ||
+      (rest.size() > 3 && !is_ws(rest[3])))
+    return DecodeError::BadStartLine;
+  int code = (rest[0] - '0') * 100 + (rest[1] - '0') * 10 + (rest[2] - '0');
+  if (code < 100 || code > 699) return DecodeError::BadStartLine;
+  return code;
+}
+
+const char* reason_phrase(int code) {
+  switch (code) {
+    case status::kOk: return "OK";
+    case status::kRedirect: return "Moved Temporarily";
+    case status::kBadRequest: return "Bad Request";
+    case status::kNotFound: return "User not found on P2P/SIP";
+    case status::kTimeout: return "Request Timeout";
+    case status::kLoopDetected: return "Loop Detected";
+    case status::kTooManyHops: return "Too Many Hops";
+    case status::kUnavailable: return "Service Unavailable";
+    case status::kDuplicateId: return "Duplicate Node Identifier";
+    default: break;
+  }
+  switch (code / 100) {
+    case 1: return "Trying";
+    case 2: return "OK";
+    case 3: return "Redirect";
+    case 4: return "Client Error";
+    case 5: return "Server Error";
+    default: return "Global Failure";
+  }
+}
+
+// -------------------------------------------------------------- encoding
+
+bool carries_record(const Request& r) {
+  return (r.kind == Kind::Transfer || r.kind == Kind::Store) && r.record.has_value();
+}
+
+// What To names: a Transfer or Store is about the record's AOR.
+std::string request_to_uri(const Codec& codec, const Request& r) {
+  if (carries_record(r)) return r.record->aor;
+  return codec.target_uri(r.to);
+}
+
+// A Store is the report's user REGISTER (3.14): From = To = the AOR.
+std::string request_from_uri(const Codec& codec, const Request& r) {
+  if (r.kind == Kind::Store) return request_to_uri(codec, r);
+  return codec.node_uri(r.from);
+}
+
+void append_vias(std::string& out, const Envelope& env) {
+  out.append("Via: SIP/2.0/UDP ");
+  out.append(env.via_address);
+  if (!env.branch.empty()) {
+    out.append(";branch=");
+    out.append(env.branch);
+  }
+  out.append("\r\n");
+  for (const auto& v : env.more_vias) line(out, "Via: ", v);
+}
+
+void append_party(std::string& out, string_view header, string_view uri, string_view tag) {
+  out.append(header);
+  out.append(": <");
+  out.append(uri);
+  out += '>';
+  if (!tag.empty()) {
+    out.append(";tag=");
+    out.append(tag);
+  }
+  out.append("\r\n");
+}
+
+void append_dialog(std::string& out, const Envelope& env) {
+  line(out, "Call-ID: ", env.call_id);
+  line(out, "CSeq: ", Num(std::uint64_t{env.cseq}), " REGISTER");
+}
+
+void append_contacts(std::string& out, const Codec& codec, const std::vector<Contact>& contacts) {
+  for (std::size_t i = 0; i < contacts.size(); ++i)
+    line(out, "Contact: ", codec.contact_value(contacts[i], i, contacts.size()));
+}
+
+void append_record_headers(std::string& out, const Record& rec, Duration ttl) {
+  for (const auto& b : rec.bindings) line(out, "Contact: ", b);
+  line(out, "Expires: ", Num(wire_seconds(ttl)));
+  line(out, "P2P-Record-Version: ", Num(rec.version));
+}
+
+std::size_t size_hint(const Envelope& env, std::size_t contacts) {
+  std::size_t n = 256 + env.via_address.size() + env.branch.size() + env.call_id.size() +
+                  env.from_tag.size() + env.to_tag.size() + contacts * 96;
+  for (const auto& v : env.more_vias) n += v.size() + 7;
+  return n;
+}
+
+}  // namespace
+
+// ====================================================================== API
+
+const char* decode_error_name(DecodeError e) {
+  switch (e) {
+    case DecodeError::Truncated: return "truncated";
+    case DecodeError::BadStartLine: return "bad-start-line";
+    case DecodeError::NotRegister: return "not-register";
+    case DecodeError::MissingHeader: return "missing-header";
+    case DecodeError::BadUri: return "bad-uri";
+    case DecodeError::BadId: return "bad-id";
+    case DecodeError::BadHeaderValue: return "bad-header-value";
+    case DecodeError::BadContentLength: return "bad-content-length";
+  }
+  return "unknown";
+}
+
+Codec::Codec(const Ring& ring, std::string overlay_domain)
+    : ring_(ring), domain_(std::move(overlay_domain)) {}
+
+std::string Codec::node_uri(const NodeRef& n) const {
+  std::string s;
+  s.reserve(n.address.size() + 56);
+  append_node_uri(s, n, ring_);
+  return s;
+}
+
+std::string Codec::target_uri(const Target& t) const {
+  switch (t.type) {
+    case Target::Type::Node:
+      return node_uri(t.as_node());
+    case Target::Type::Key:
+      return "sip:" + ring_.format(t.id) + "@" + domain_;
+    case Target::Type::User:
+      break;
+  }
+  return t.text;
+}
+
+std::optional<Target> Codec::parse_target(std::string_view uri) const {
+  auto t = read_target(uri, ring_, domain_);
+  if (!t) return std::nullopt;
+  return std::move(*t);
+}
+
+std::optional<NodeRef> Codec::parse_node_uri(std::string_view uri) const {
+  auto v = read_uri_value(uri);
+  if (!v || !v->node) return std::nullopt;
+  auto n = node_of(v->uri, ring_);
+  if (!n) return std::nullopt;
+  return std::move(*n);
+}
+
+std::optional<std::string> Codec::canonical_aor(std::string_view uri) {
+  auto v = read_uri_value(uri);
+  if (!v) return std::nullopt;
+  return canonical_of(v->uri);
+}
+
+std::string Codec::contact_value(const Contact& c, std::size_t index, std::size_t count) const {
+  std::string s;
+  s.reserve(c.node.address.size() + (c.predecessor ? c.predecessor->address.size() : 0) + 112);
+  s += '<';
+  append_node_uri(s, c.node, ring_);
+  s.append(">;q=");
+  append_q(s, q_thousandths(index, count));
+  if (c.predecessor) {
+    // Quoted: the node URI's ':', '@' and ';node' are not token characters.
+    s.append(";predecessor=\"<");
+    append_node_uri(s, *c.predecessor, ring_);
+    s.append(">\"");
+  }
+  return s;
+}
+
+std::optional<std::vector<Contact>> Codec::parse_contacts(
+    const std::vector<std::string>& values) const {
+  std::vector<string_view> split;
+  split.reserve(values.size());
+  for (const auto& v : values) split_values(v, split);
+  auto contacts = read_node_contacts(split, ring_);
+  if (!contacts) return std::nullopt;
+  return std::move(*contacts);
+}
+
+// --------------------------------------------------------------- encode
+
+std::string Codec::encode(const Request& req, const std::string& address,
+                          const Envelope& env) const {
+  std::size_t n = req.contacts.size() + (req.record ? req.record->bindings.size() : 0);
+  std::string out;
+  out.reserve(size_hint(env, n));
+  line(out, "REGISTER sip:", address, " SIP/2.0");
+  append_vias(out, env);
+  line(out, "Max-Forwards: ", Num(req.max_forwards));
+  append_party(out, "From", request_from_uri(*this, req), env.from_tag);
+  append_party(out, "To", request_to_uri(*this, req), {});
+  append_dialog(out, env);
+  switch (req.kind) {
+    case Kind::Query:
+    case Kind::Update:
+      // A Contact is what makes a REGISTER an Update, so a Query has none.
+      if (req.kind == Kind::Update) append_contacts(out, *this, req.contacts);
+      // Expires: 0 would turn an Update into an Unregister, so only a real
+      // lifetime is written.
+      if (auto s = wire_seconds(req.ttl); s > 0) line(out, "Expires: ", Num(s));
+      break;
+    case Kind::Unregister:
+      append_contacts(out, *this, req.contacts);
+      line(out, "Expires: 0");
+      break;
+    case Kind::Transfer:
+    case Kind::Store:
+      if (req.record) append_record_headers(out, *req.record, req.ttl);
+      else line(out, "Expires: ", Num(wire_seconds(req.ttl)));
+      break;
+  }
+  if (req.leaving) line(out, "Reason: SIP;text=\"leaving\"");
+  if (req.owner_hop) line(out, "P2P-Owner: 1");
+  line(out, "Content-Length: 0");
+  out.append("\r\n");
+  return out;
+}
+
+std::string Codec::encode(const Response& resp, const Request& answered,
+                          const Envelope& env) const {
+  std::size_t n = resp.contacts.size() + (resp.record ? resp.record->bindings.size() : 0);
+  std::string out;
+  out.reserve(size_hint(env, n));
+  line(out, "SIP/2.0 ", Num(resp.status), " ", reason_phrase(resp.status));
+  append_vias(out, env);
+  append_party(out, "From", request_from_uri(*this, answered), env.from_tag);
+  append_party(out, "To", request_to_uri(*this, answered), env.to_tag);
+  append_dialog(out, env);
+  append_contacts(out, *this, resp.contacts);
+  if (resp.record) {
+    append_record_headers(out, *resp.record, resp.ttl);
+  } else if (auto s = wire_seconds(resp.ttl); s > 0) {
+    line(out, "Expires: ", Num(s));
+  }
+  if (resp.hops > 0) line(out, "P2P-Hops: ", Num(resp.hops));
+  line(out, "Content-Length: 0");
+  out.append("\r\n");
+  return out;
+}
+
+// --------------------------------------------------------------- decode
+
+namespace {
+
+// The steps shared by requests and responses, up to the start line, which
+// the caller interprets before the headers so that a response handed to
+// decode_request fails as bad-start-line rather than on some header.
+struct Frame {
+  string_view start_line;
+  string_view header_block;
+  string_view body;
+  std::string unfolded;  // owns header_block when folding had to be undone
+};
+
+Expected<Frame> frame_message(string_view text) {
+  auto raw = split_message(text);
+  if (!raw) return raw.error();
+  Frame f;
+  f.start_line = raw->start_line;
+  f.header_block = raw->header_block;
+  f.body = raw->body;
+  if (has_folding(f.header_block)) {
+    f.unfolded = unfold(f.header_block);
+    f.header_block = f.unfolded;
+  }
+  return f;
+}
+
+// Headers, Content-Length, required headers, From/To and the envelope.
+struct Common {
+  Head head;
+  Parties parties;
+  Numbers numbers;
+};
+
+Expected<Common> read_common(const Frame& f, Envelope& env) {
+  auto head = collect_headers(f.header_block);
+  if (!head) return head.error();
+  if (auto e = check_content_length(*head, f.body)) return *e;
+  if (auto e = check_required(*head)) return *e;
+  auto parties = read_parties(*head);
+  if (!parties) return parties.error();
+  if (auto e = read_envelope(*head, *parties, env)) return *e;
+  auto numbers = read_numbers(*head);
+  if (!numbers) return numbers.error();
+  return Common{std::move(*head), std::move(*parties), *numbers};
+}
+
+std::vector<std::string> owned(const std::vector<string_view>& views) {
+  return {views.begin(), views.end()};
+}
+
+// The decision table of codec.h / the brief: what kind of REGISTER is this?
+Expected<Kind> classify_request(const Target& to, const Target& from, const Head& head,
+                                const Numbers& n) {
+  bool contact = !head.contacts.empty();
+  switch (to.type) {
+    case Target::Type::Key:
+      return Kind::Query;
+    case Target::Type::Node:
+      if (!contact) return Kind::Query;
+      return n.expires == std::uint64_t{0} ? Kind::Unregister : Kind::Update;
+    case Target::Type::User:
+      if (!contact && !n.version) return Kind::Query;
+      if (from.type == Target::Type::User) return Kind::Store;
+      if (from.type == Target::Type::Node) return Kind::Transfer;
+      return DecodeError::BadUri;
+  }
+  return DecodeError::BadUri;
+}
+
+}  // namespace
+
+std::variant<Decoded<Request>, DecodeError> Codec::decode_request(std::string_view text) const {
+  auto frame = frame_message(text);
+  if (!frame) return frame.error();
+  Decoded<Request> out;
+  if (auto e = read_request_line(frame->start_line, out.request_address)) return *e;
+  auto common = read_common(*frame, out.envelope);
+  if (!common) return common.error();
+  const Head& head = common->head;
+  const Numbers& n = common->numbers;
+
+  auto to = target_of(common->parties.to, ring_, domain_);
+  if (!to) return to.error();
+  auto from = target_of(common->parties.from, ring_, domain_);
+  if (!from) return from.error();
+  auto kind = classify_request(*to, *from, head, n);
+  if (!kind) return kind.error();
+
+  Request& req = out.message;
+  req.kind = *kind;
+  if (req.kind != Kind::Store) {
+    // Every other kind is sent by a node on its own behalf.
+    if (from->type != Target::Type::Node) return DecodeError::BadUri;
+    req.from = from->as_node();
+  }
+  req.to = std::move(*to);
+  if (req.kind == Kind::Update || req.kind == Kind::Unregister) {
+    auto contacts = read_node_contacts(head.contacts, ring_);
+    if (!contacts) return contacts.error();
+    req.contacts = std::move(*contacts);
+  }
+  if (req.kind == Kind::Transfer || req.kind == Kind::Store) {
+    req.record = Record{req.to.id, req.to.text, owned(head.contacts), n.version.value_or(0)};
+  }
+  if (n.expires) req.ttl = seconds_to_duration(*n.expires);
+  req.leaving = head.leaving;
+  req.owner_hop = n.owner.value_or(0) != 0;
+  if (n.max_forwards) req.max_forwards = static_cast<int>(*n.max_forwards);
+  return out;
+}
+
+std::variant<Decoded<Response>, DecodeError> Codec::decode_response(std::string_view text) const {
+  auto frame = frame_message(text);
+  if (!frame) return frame.error();
+  auto code = read_status_line(frame->start_line);
+  if (!code) return code.error();
+  Decoded<Response> out;
+  auto common = read_common(*frame, out.envelope);
+  if (!common) return common.error();
+  const Head& head = common->head;
+  const Numbers& n = common->numbers;
+
+  auto to = target_of(common->parties.to, ring_, domain_);
+  if (!to) return to.error();
+
+  Response& resp = out.message;
+  resp.status = *code;
+  // Node contacts carry `node`; everything else is a record binding, which
+  // dht/ passes on verbatim without interpreting it.
+  std::vector<RankedContact> ranked;
+  std::vector<std::string> bindings;
+  for (string_view v : head.contacts) {
+    auto uv = read_uri_value(v);
+    if (uv && uv->node) {
+      auto rc = read_node_contact(v, ring_);
+      if (!rc) return rc.error();
+      ranked.push_back(std::move(*rc));
+    } else {
+      bindings.emplace_back(v);
+    }
+  }
+  resp.contacts = by_preference(ranked);
+  if (to->type == Target::Type::User && (n.version || !bindings.empty())) {
+    resp.record = Record{to->id, to->text, std::move(bindings), n.version.value_or(0)};
+  }
+  if (n.expires) resp.ttl = seconds_to_duration(*n.expires);
+  if (n.hops) resp.hops = static_cast<int>(*n.hops);
+  return out;
+}
+
+}  // namespace sippeer::dht

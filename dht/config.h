@@ -1,0 +1,37 @@
+// Tunables of one node. Every field has the default the daemon ships with.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "dht/time.h"
+
+namespace sippeer::dht {
+
+struct Config {
+  // Ring width m. 160 (SHA-1) in production; 3..160 for tests.
+  int bits = 160;
+  // Successor list length r. Chord wants O(log N); 16 keeps the ring whole
+  // even when half the nodes die at once (0.5^16 * 10,000 nodes < 0.2).
+  std::size_t successors = 16;
+  // Copies of each record beyond the responsible node's own (k).
+  std::size_t replicas = 3;
+  // Stabilization period. 5 s keeps maintenance under 500 B/s per node
+  // with 160-bit ids while a dead neighbour is still noticed in seconds.
+  Duration stabilize_interval{5000};
+  // A predecessor we have not heard from for this long is pinged.
+  Duration predecessor_silence{12000};
+  // A node marked dead is not taken back from third-party lists for this
+  // long (it may return on its own, by sending us a message).
+  Duration dead_memory{30000};
+  // How long a delete (tombstone) is remembered so an older copy cannot
+  // resurrect the record.
+  Duration tombstone_ttl{600000};
+  // Max-Forwards on requests this node originates.
+  int max_forwards = 70;
+
+  // Empty when valid, else what is wrong.
+  std::string validate() const;
+};
+
+}  // namespace sippeer::dht

@@ -1,0 +1,121 @@
+#include "dht/id.h"
+
+#include <algorithm>
+
+namespace sippeer::dht {
+
+Id Id::from_u64(std::uint64_t v) {
+  Id id;
+  id.w_[kLimbs - 1] = static_cast<std::uint32_t>(v);
+  id.w_[kLimbs - 2] = static_cast<std::uint32_t>(v >> 32);
+  return id;
+}
+
+Id Id::from_bytes(const std::array<std::uint8_t, 20>& b) {
+  Id id;
+  for (int i = 0; i < kLimbs; ++i) {
+    id.w_[i] = (std::uint32_t{b[4 * i]} << 24) | (std::uint32_t{b[4 * i + 1]} << 16) |
+               (std::uint32_t{b[4 * i + 2]} << 8) | std::uint32_t{b[4 * i + 3]};
+  }
+  return id;
+}
+
+std::optional<Id> Id::from_hex(std::string_view hex) {
+  if (hex.empty() || hex.size() > 40) return std::nullopt;
+  Id id;
+  for (char c : hex) {
+    std::uint32_t v;
+    if (c >= '0' && c <= '9') v = c - '0';
+    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+    else return std::nullopt;
+    // shift left by 4 bits across limbs
+    for (int i = 0; i < kLimbs - 1; ++i) id.w_[i] = (id.w_[i] << 4) | (id.w_[i + 1] >> 28);
+    id.w_[kLimbs - 1] = (id.w_[kLimbs - 1] << 4) | v;
+  }
+  return id;
+}
+
+std::optional<Id> Id::from_decimal(std::string_view dec) {
+  if (dec.empty() || dec.size() > 20) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : dec) {
+    if (c < '0' || c > '9') return std::nullopt;
+    std::uint64_t d = static_cast<std::uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return std::nullopt;
+    v = v * 10 + d;
+  }
+  return from_u64(v);
+}
+
+std::string Id::to_hex() const {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(40);
+  for (int i = 0; i < kLimbs; ++i)
+    for (int s = 28; s >= 0; s -= 4) out.push_back(kDigits[(w_[i] >> s) & 0xf]);
+  auto first = out.find_first_not_of('0');
+  return first == std::string::npos ? "0" : out.substr(first);
+}
+
+std::string Id::to_decimal() const { return std::to_string(low64()); }
+
+bool Id::fits_u64() const {
+  return std::all_of(w_.begin(), w_.begin() + kLimbs - 2, [](std::uint32_t w) { return w == 0; });
+}
+
+std::uint64_t Id::low64() const {
+  return (std::uint64_t{w_[kLimbs - 2]} << 32) | w_[kLimbs - 1];
+}
+
+bool Id::is_zero() const {
+  return std::all_of(w_.begin(), w_.end(), [](std::uint32_t w) { return w == 0; });
+}
+
+bool Id::bit(int i) const { return (w_[kLimbs - 1 - i / 32] >> (i % 32)) & 1u; }
+
+Id Id::operator+(const Id& o) const {
+  Id r;
+  std::uint64_t carry = 0;
+  for (int i = kLimbs - 1; i >= 0; --i) {
+    std::uint64_t s = std::uint64_t{w_[i]} + o.w_[i] + carry;
+    r.w_[i] = static_cast<std::uint32_t>(s);
+    carry = s >> 32;
+  }
+  return r;
+}
+
+Id Id::operator-(const Id& o) const {
+  Id r;
+  std::int64_t borrow = 0;
+  for (int i = kLimbs - 1; i >= 0; --i) {
+    std::int64_t d = std::int64_t{w_[i]} - o.w_[i] - borrow;
+    borrow = d < 0 ? 1 : 0;
+    r.w_[i] = static_cast<std::uint32_t>(d + (borrow << 32));
+  }
+  return r;
+}
+
+Id Id::masked(int bits) const {
+  Id r = *this;
+  for (int i = 0; i < kLimbs; ++i) {
+    int low_bit = (kLimbs - 1 - i) * 32;  // bit index of this limb's LSB
+    if (low_bit >= bits) r.w_[i] = 0;
+    else if (low_bit + 32 > bits) r.w_[i] &= (1u << (bits - low_bit)) - 1u;
+  }
+  return r;
+}
+
+Id Id::pow2(int k) {
+  Id r;
+  r.w_[kLimbs - 1 - k / 32] = 1u << (k % 32);
+  return r;
+}
+
+std::size_t Id::hash() const {
+  std::uint64_t h = 1469598103934665603ull;
+  for (auto w : w_) h = (h ^ w) * 1099511628211ull;
+  return static_cast<std::size_t>(h);
+}
+
+}  // namespace sippeer::dht

@@ -1,0 +1,94 @@
+// The overlay's messages as a typed model of the SIPPEER report's REGISTER
+// forms (report 3.3-3.4). Each field maps 1:1 onto a SIP header; the text
+// form is in codec.h and docs/PROTOCOL.md.
+//
+//   kind        SIP form
+//   Query       REGISTER, To = key, no Contact            (join, fingers, lookup)
+//   Update      REGISTER, To = node, Contact: <self>;predecessor=<pred>
+//   Unregister  REGISTER, To = self, Expires: 0, Contact: self + successor list
+//   Transfer    REGISTER, From = node, To = user, Contact: bindings
+//               [Reason: leaving]                          (replica / hand-over)
+//   Store       REGISTER, From = To = user, Contact: bindings (routed by To)
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dht/node_ref.h"
+#include "dht/record.h"
+#include "dht/time.h"
+
+namespace sippeer::dht {
+
+// What a REGISTER's To names.
+struct Target {
+  enum class Type : std::uint8_t {
+    Node,  // a node: sip:<id>@<address>;node
+    Key,   // a bare ring position: sip:<id>@<overlay domain>
+    User,  // a user AOR; its key is SHA-1 of the canonical AOR
+  };
+  Type type = Type::Key;
+  Id id;
+  std::string text;  // address for Node, AOR for User, empty for Key
+
+  static Target node(const NodeRef& n) { return {Type::Node, n.id, n.address}; }
+  static Target key(const Id& id) { return {Type::Key, id, {}}; }
+  static Target user(const Id& id, std::string aor) { return {Type::User, id, std::move(aor)}; }
+  NodeRef as_node() const { return {id, text}; }
+  friend bool operator==(const Target&, const Target&) = default;
+};
+
+// One Contact of an overlay message. Order is preference: the codec writes
+// q = 1, .8, .6 ... (report 3.3.4), and reads them back sorted by q.
+struct Contact {
+  NodeRef node;
+  std::optional<NodeRef> predecessor;
+  friend bool operator==(const Contact&, const Contact&) = default;
+};
+
+enum class Kind : std::uint8_t { Query, Update, Unregister, Transfer, Store };
+
+const char* kind_name(Kind k);
+
+struct Request {
+  Kind kind = Kind::Query;
+  NodeRef from;  // the node that originated it (From)
+  Target to;
+  std::vector<Contact> contacts;  // Update, Unregister
+  std::optional<Record> record;   // Transfer, Store
+  Duration ttl{0};                // Expires, for Transfer and Store
+  bool leaving = false;           // Transfer: Reason: leaving
+  // Set by the node that believes the receiver owns `to` (it is the key's
+  // successor in the sender's view). A receiver that has just lost its
+  // predecessor then answers instead of routing the request back round.
+  bool owner_hop = false;
+  int max_forwards = 70;
+
+  friend bool operator==(const Request&, const Request&) = default;
+};
+
+namespace status {
+inline constexpr int kOk = 200;
+inline constexpr int kRedirect = 302;             // discovery answer
+inline constexpr int kBadRequest = 400;
+inline constexpr int kNotFound = 404;             // no record for a user key
+inline constexpr int kTimeout = 408;              // a proxied query found no live next hop
+inline constexpr int kLoopDetected = 482;
+inline constexpr int kTooManyHops = 483;
+inline constexpr int kUnavailable = 503;          // not joined yet
+inline constexpr int kDuplicateId = 600;          // "global failure": id taken
+}  // namespace status
+
+struct Response {
+  int status = status::kOk;
+  std::vector<Contact> contacts;  // responsible node [;predecessor], successor list
+  std::optional<Record> record;   // the bindings, for a user Query
+  Duration ttl{0};                // remaining lifetime of `record`
+  int hops = 0;                   // request hops from originator to answerer
+
+  friend bool operator==(const Response&, const Response&) = default;
+};
+
+}  // namespace sippeer::dht

@@ -1,0 +1,935 @@
+// The Chord node. Procedure numbers refer to the SIPPEER report (3.1-3.18);
+// where this code departs from the report it says why.
+#include "dht/node.h"
+
+#include <algorithm>
+
+namespace sippeer::dht {
+
+namespace {
+
+// Responses carry how many hops the request took, assuming every node
+// originates requests with the same Max-Forwards (Config::max_forwards).
+int hops_taken(int initial, int remaining) { return std::max(1, initial - remaining + 1); }
+
+bool same_node(const std::optional<NodeRef>& a, const NodeRef& b) {
+  return a && a->address == b.address;
+}
+
+}  // namespace
+
+const char* state_name(NodeStatus::State s) {
+  switch (s) {
+    case NodeStatus::State::Idle: return "idle";
+    case NodeStatus::State::Joining: return "joining";
+    case NodeStatus::State::Joined: return "joined";
+    case NodeStatus::State::Leaving: return "leaving";
+    case NodeStatus::State::Left: return "left";
+    case NodeStatus::State::Duplicate: return "duplicate";
+  }
+  return "unknown";
+}
+
+Node::Node(const Config& config, NodeRef self, Transport& transport, Random& random,
+           Storage& storage, Observer& observer)
+    : config_(config),
+      ring_(config.bits),
+      self_(std::move(self)),
+      transport_(transport),
+      random_(random),
+      storage_(storage),
+      observer_(observer) {
+  fingers_.assign(static_cast<std::size_t>(config_.bits), NodeRef{});
+}
+
+// ---------------------------------------------------------------- life cycle
+
+Time Node::start_singleton(Time now) {
+  // Procedure 3.3 with discovery suppressed: every finger and the
+  // predecessor point at ourselves.
+  state_ = NodeStatus::State::Joined;
+  fingers_.assign(fingers_.size(), self_);
+  successors_ = {self_};
+  predecessor_ = self_;
+  predecessor_heard_ = now;
+  next_stabilize_ = now + jitter(config_.stabilize_interval);
+  next_expiry_scan_ = now + config_.stabilize_interval;
+  observer_.on_joined();
+  observer_.on_responsibility_changed(self_.id, self_.id);
+  request_resync(now);
+  return next_deadline();
+}
+
+Time Node::join(Time now, const std::string& bootstrap_address) {
+  state_ = NodeStatus::State::Joining;
+  fingers_.assign(fingers_.size(), NodeRef{});
+  successors_.clear();
+  predecessor_.reset();
+  // 3.3.3: a query whose To is our own id finds our successor.
+  send(Purpose::JoinQuery, bootstrap_address, make(Kind::Query, Target::node(self_)));
+  (void)now;
+  return next_deadline();
+}
+
+Time Node::leave(Time now) {
+  if (state_ != NodeStatus::State::Joined) {
+    state_ = NodeStatus::State::Left;
+    observer_.on_left();
+    return kNever;
+  }
+  state_ = NodeStatus::State::Leaving;
+  leave_outstanding_ = 0;
+  const NodeRef succ = successor();
+
+  // 3.9: unregister with both neighbours, carrying our predecessor and our
+  // successor list so each can repair at once.
+  Request unreg = make(Kind::Unregister, Target::node(self_));
+  unreg.contacts.push_back({self_, predecessor_});
+  for (const auto& s : successors_) unreg.contacts.push_back({s, std::nullopt});
+  if (predecessor_ && predecessor_->address != self_.address) {
+    send(Purpose::Unregister, predecessor_->address, unreg);
+    ++leave_outstanding_;
+  }
+  if (succ.address != self_.address && !same_node(predecessor_, succ)) {
+    send(Purpose::Unregister, succ.address, unreg);
+    ++leave_outstanding_;
+  }
+
+  // 3.18: hand every record we are responsible for to the successor. With
+  // no known predecessor we cannot tell primaries from replicas: send all.
+  if (succ.address != self_.address) {
+    auto hand = [&](const StoredRecord& sr) {
+      Request t = make(Kind::Transfer, Target::user(sr.record.key, sr.record.aor));
+      t.record = sr.record;
+      t.ttl = std::max(Duration{0}, sr.expires - now);
+      t.leaving = true;
+      send(Purpose::Transfer, succ.address, std::move(t));
+      ++leave_outstanding_;
+    };
+    if (predecessor_) storage_.for_each_in(predecessor_->id, self_.id, hand);
+    else storage_.for_each(hand);
+  }
+  if (leave_outstanding_ == 0) finish_leave_step(now);
+  return next_deadline();
+}
+
+void Node::finish_leave_step(Time /*now*/) {
+  if (state_ != NodeStatus::State::Leaving) return;
+  if (leave_outstanding_ > 0) --leave_outstanding_;
+  if (leave_outstanding_ > 0) return;
+  state_ = NodeStatus::State::Left;
+  next_stabilize_ = kNever;
+  next_expiry_scan_ = kNever;
+  resync_at_ = kNever;
+  observer_.on_left();
+}
+
+Time Node::next_deadline() const {
+  if (state_ != NodeStatus::State::Joined) return kNever;
+  return std::min({next_stabilize_, next_expiry_scan_, resync_at_});
+}
+
+Duration Node::jitter(Duration d) {
+  // +-25 % so that nodes started together do not stabilize in lock-step.
+  const auto span = d.count() / 2;
+  if (span <= 0) return d;
+  return Duration{d.count() - span / 2 + static_cast<Duration::rep>(random_.next_u64() % static_cast<std::uint64_t>(span + 1))};
+}
+
+Time Node::tick(Time now) {
+  if (state_ != NodeStatus::State::Joined) return next_deadline();
+  if (now >= next_stabilize_) stabilize(now);
+  if (now >= next_expiry_scan_) {
+    expire_records(now);
+    for (auto it = dead_.begin(); it != dead_.end();)
+      it = (now - it->second >= config_.dead_memory) ? dead_.erase(it) : std::next(it);
+    next_expiry_scan_ = now + config_.stabilize_interval;
+  }
+  if (now >= resync_at_) resync_replicas(now);
+  return next_deadline();
+}
+
+// -------------------------------------------------------------- finger table
+
+int Node::set_fingers(int i, const NodeRef& node) {
+  // Procedure 3.1. The report tests F_start in [N, F_node]; no finger start
+  // equals N itself, so (N, F_node] is the same test and lets a node that is
+  // its own successor own the whole ring.
+  const int m = config_.bits;
+  fingers_[static_cast<std::size_t>(i - 1)] = node;
+  while (i <= m - 1) {
+    if (!ring_.in_open_closed(ring_.finger_start(self_.id, i + 1), self_.id, node.id)) return i;
+    fingers_[static_cast<std::size_t>(i)] = node;
+    ++i;
+  }
+  return i;
+}
+
+NodeRef Node::closest_preceding(const Id& key) const {
+  // Procedure 3.2, over the fingers and then the successor list. The report
+  // looks in the successor list for s in (N, node), which can only move the
+  // answer away from the key; the intent, as in Chord, is the live node
+  // closest before the key, so the test here is s in (node, key).
+  NodeRef best = self_;
+  for (auto it = fingers_.rbegin(); it != fingers_.rend(); ++it) {
+    if (it->empty() || it->address == self_.address) continue;
+    if (ring_.in_open(it->id, self_.id, key)) {
+      best = *it;
+      break;
+    }
+  }
+  for (const auto& s : successors_) {
+    if (s.address == self_.address) continue;
+    if (ring_.in_open(s.id, best.id, key) && ring_.in_open(s.id, self_.id, key)) best = s;
+  }
+  return best;
+}
+
+bool Node::owns(const Id& key) const {
+  if (key == self_.id) return true;
+  if (!successors_.empty() && successor().address == self_.address) return true;
+  return predecessor_ && ring_.in_open_closed(key, predecessor_->id, self_.id);
+}
+
+NodeRef Node::next_hop(const Id& key) const {
+  // Procedure 3.15.
+  bool owner_hop = false;
+  NodeRef hop = route(Target::user(key, {}), &owner_hop);
+  return hop.address == self_.address && !owns(key) ? successor() : hop;
+}
+
+NodeRef Node::route(const Target& to, bool* owner_hop) const {
+  *owner_hop = false;
+  const Id& k = to.id;
+  if (owns(k)) return self_;
+  const NodeRef& succ = successor();
+  if (ring_.in_open_closed(k, self_.id, succ.id)) {
+    // Report 3.4 case (2): for a node or ring key we know the answer (our
+    // successor) without asking it. A user's record lives at the
+    // successor, so the request goes there.
+    if (to.type != Target::Type::User) return self_;
+    *owner_hop = true;
+    return succ;
+  }
+  if (to.type == Target::Type::User) {
+    // Not in the report: when the successor list already covers the key,
+    // jump straight to its owner instead of walking the last log(r) hops.
+    Id prev = succ.id;
+    for (std::size_t j = 1; j < successors_.size(); ++j) {
+      if (ring_.in_open_closed(k, prev, successors_[j].id)) {
+        *owner_hop = true;
+        return successors_[j];
+      }
+      prev = successors_[j].id;
+    }
+  }
+  NodeRef n = closest_preceding(k);
+  return n.address == self_.address ? succ : n;
+}
+
+void Node::set_successor(const NodeRef& n) {
+  if (!successors_.empty() && successors_[0] == n) return;
+  set_fingers(1, n);
+  // The list names other nodes only, unless we are alone.
+  std::erase_if(successors_, [&](const NodeRef& s) {
+    return s.address == n.address || s.address == self_.address;
+  });
+  successors_.insert(successors_.begin(), n);
+  if (successors_.size() > config_.successors) successors_.resize(config_.successors);
+  observer_.on_successor_changed(n);
+}
+
+void Node::set_predecessor(const std::optional<NodeRef>& p, Time now,
+                           const std::optional<NodeRef>& hint) {
+  const std::optional<NodeRef> old = predecessor_;
+  if (old == p) return;
+  predecessor_ = p;
+  predecessor_heard_ = now;
+  observer_.on_predecessor_changed(p);
+  if (!p) return;
+  observer_.on_responsibility_changed(p->id, self_.id);
+  request_resync(now);
+  if (p->address == self_.address) return;
+  // A node that joined between our old predecessor and us now owns
+  // (old, p]: hand those records over (3.3.3 + "a joining node receives the
+  // records it now owns"). We keep our copies: we are its first replica.
+  if (old && ring_.in_open(p->id, old->id, self_.id)) {
+    hand_over(old->id, p->id, *p, now);
+  } else if (!old && hint && hint->address != p->address) {
+    // We had lost our predecessor, so our own bound is unknown; the new
+    // predecessor told us its own, which bounds what it owns.
+    hand_over(hint->id, p->id, *p, now);
+  }
+}
+
+bool Node::is_dead(const std::string& address, Time now) const {
+  auto it = dead_.find(address);
+  return it != dead_.end() && now - it->second < config_.dead_memory;
+}
+
+void Node::mark_dead(const std::string& address, Time now, bool graceful) {
+  // Procedure 3.11: drop the node from the successor list and replace dead
+  // fingers by the next live finger above them.
+  if (address == self_.address) return;
+  dead_[address] = now;
+  if (!graceful) {
+    ++counters_.nodes_failed;
+    observer_.on_node_failed(NodeRef{{}, address});
+  }
+  const bool was_successor = !successors_.empty() && successors_[0].address == address;
+  std::erase_if(successors_, [&](const NodeRef& s) { return s.address == address; });
+  NodeRef previous = self_;
+  for (auto it = fingers_.rbegin(); it != fingers_.rend(); ++it) {
+    if (it->address == address) *it = previous;
+    else if (!it->empty()) previous = *it;
+  }
+  if (predecessor_ && predecessor_->address == address) {
+    predecessor_.reset();
+    observer_.on_predecessor_changed(std::nullopt);
+  }
+  if (was_successor || successors_.empty()) replace_successor(now);
+}
+
+void Node::replace_successor(Time now) {
+  // The next live successor, else the nearest live finger (3.12), else
+  // our predecessor, else we are alone.
+  NodeRef next = self_;
+  if (!successors_.empty()) {
+    next = successors_[0];
+  } else {
+    for (const auto& f : fingers_)
+      if (!f.empty() && f.address != self_.address && !is_dead(f.address, now)) { next = f; break; }
+    if (next.address == self_.address && predecessor_) next = *predecessor_;
+  }
+  if (successors_.empty() || successors_[0].address != next.address)
+    successors_.insert(successors_.begin(), next);
+  set_fingers(1, next);
+  observer_.on_successor_changed(next);
+  if (next.address == self_.address) {
+    successors_ = {self_};
+    if (!predecessor_) predecessor_ = self_;
+  } else if (state_ == NodeStatus::State::Joined) {
+    send_update(next, Purpose::Update);  // repair at once, not next round
+  }
+  request_resync(now);
+}
+
+void Node::adopt_successor_list(const NodeRef& succ, const std::vector<Contact>& rest, Time now) {
+  std::vector<NodeRef> list{succ};
+  for (const auto& c : rest) {
+    if (list.size() >= config_.successors) break;
+    const auto& n = c.node;
+    if (n.empty() || n.address == self_.address || is_dead(n.address, now)) continue;
+    if (std::any_of(list.begin(), list.end(), [&](const NodeRef& x) { return x.address == n.address; }))
+      continue;
+    list.push_back(n);
+  }
+  if (list == successors_) return;
+  successors_ = std::move(list);
+  request_resync(now);
+}
+
+// ------------------------------------------------------------ stabilization
+
+void Node::stabilize(Time now) {
+  // Procedure 3.6.
+  ++counters_.stabilize_rounds;
+  next_stabilize_ = now + jitter(config_.stabilize_interval);
+  const NodeRef succ = successor();
+  if (succ.address != self_.address) {
+    send_update(succ, Purpose::Update);
+  } else if (predecessor_ && predecessor_->address != self_.address) {
+    set_successor(*predecessor_);
+    send_update(*predecessor_, Purpose::Update);
+  }
+  // The report updates the predecessor every round too. A live predecessor
+  // updates us every round anyway, so we only ping one that has gone quiet:
+  // half the maintenance traffic, the same failure detection.
+  if (predecessor_ && predecessor_->address != self_.address &&
+      predecessor_->address != successor().address &&
+      now - predecessor_heard_ >= config_.predecessor_silence) {
+    predecessor_heard_ = now;  // one ping per silence period
+    send_update(*predecessor_, Purpose::Ping);
+  }
+  if (successor().address != self_.address) query_finger(0, now);
+}
+
+void Node::send_update(const NodeRef& to, Purpose p) {
+  Request r = make(Kind::Update, Target::node(to));
+  r.contacts.push_back({self_, predecessor_});
+  send(p, to.address, std::move(r));
+}
+
+void Node::query_finger(int i, Time now) {
+  const int m = config_.bits;
+  const NodeRef& succ = successor();
+  if (i == 0) {
+    // Refresh the next finger whose start lies beyond the successor (3.8):
+    // fingers inside (N, succ] are the successor by definition.
+    bool found = false;
+    for (int tries = 0; tries < m && !found; ++tries) {
+      if (next_finger_ < 2 || next_finger_ > m) next_finger_ = 2;
+      found = !ring_.in_open_closed(ring_.finger_start(self_.id, next_finger_), self_.id, succ.id);
+      if (!found) ++next_finger_;
+    }
+    if (!found) return;  // every finger is the successor
+    i = next_finger_;
+  }
+  const Id start = ring_.finger_start(self_.id, i);
+  // While joining, the report asks the successor. Afterwards we ask the
+  // node the finger points at: it is the answer unless a node joined just
+  // before it, so a refresh usually costs one hop instead of log N.
+  NodeRef to = succ;
+  const NodeRef& current = fingers_[static_cast<std::size_t>(i - 1)];
+  if (state_ == NodeStatus::State::Joined && !current.empty() &&
+      current.address != self_.address && !is_dead(current.address, now))
+    to = current;
+  send(Purpose::FingerQuery, to.address, make(Kind::Query, Target::key(start)), i);
+}
+
+void Node::finish_join(Time now) {
+  state_ = NodeStatus::State::Joined;
+  next_finger_ = 2;
+  next_stabilize_ = now + jitter(config_.stabilize_interval);
+  next_expiry_scan_ = now + config_.stabilize_interval;
+  observer_.on_joined();
+  send_update(successor(), Purpose::Update);  // 3.5: stabilize with the successor
+}
+
+// --------------------------------------------------------------- requests out
+
+Request Node::make(Kind k, const Target& to) const {
+  Request r;
+  r.kind = k;
+  r.from = self_;
+  r.to = to;
+  r.max_forwards = config_.max_forwards;
+  return r;
+}
+
+TxnId Node::send(Purpose p, const std::string& address, Request req, int finger, InboundId in,
+                 LookupCallback done) {
+  const TxnId txn = next_txn_++;
+  Pending& pending = pending_[txn];
+  pending.purpose = p;
+  pending.address = address;
+  pending.finger = finger;
+  pending.inbound = in;
+  pending.done = std::move(done);
+  pending.request = std::move(req);
+  ++counters_.requests_sent;
+  transport_.send_request(txn, address, pending.request);
+  return txn;
+}
+
+Time Node::lookup(Time now, const Target& target, LookupCallback done) {
+  Request req = make(Kind::Query, target);
+  bool owner_hop = false;
+  NodeRef hop = state_ == NodeStatus::State::Joined ? route(target, &owner_hop) : self_;
+  if (state_ != NodeStatus::State::Joined) {
+    done(LookupResult{status::kUnavailable, std::nullopt, std::nullopt, 0});
+  } else if (hop.address == self_.address) {
+    Response r = answer_for(now, req);
+    done(LookupResult{r.status, r.contacts.empty() ? std::nullopt : std::optional(r.contacts[0].node),
+                      r.record, 0});
+  } else {
+    req.owner_hop = owner_hop;
+    send(Purpose::Lookup, hop.address, std::move(req), 0, 0, std::move(done));
+  }
+  return next_deadline();
+}
+
+Time Node::store(Time now, const Record& record, Duration ttl, LookupCallback done) {
+  Request req = make(Kind::Store, Target::user(record.key, record.aor));
+  req.record = record;
+  req.ttl = ttl;
+  if (state_ != NodeStatus::State::Joined) {
+    done(LookupResult{status::kUnavailable, std::nullopt, std::nullopt, 0});
+    return next_deadline();
+  }
+  bool owner_hop = false;
+  NodeRef hop = route(req.to, &owner_hop);
+  if (hop.address == self_.address) {
+    Response r = answer_for(now, req);
+    done(LookupResult{r.status, self_, r.record, 0});
+  } else {
+    req.owner_hop = owner_hop;
+    send(Purpose::Store, hop.address, std::move(req), 0, 0, std::move(done));
+  }
+  return next_deadline();
+}
+
+// ---------------------------------------------------------------- requests in
+
+Time Node::on_request(Time now, InboundId in, const Request& req) {
+  ++counters_.requests_received;
+  if (!req.from.empty()) dead_.erase(req.from.address);  // it is evidently alive
+
+  // Shape checks the codec cannot make: a message that is well-formed SIP
+  // but not a meaningful overlay request is refused, never trusted.
+  const bool bad =
+      (req.kind == Kind::Update && (req.contacts.empty() || req.contacts[0].node.empty())) ||
+      (req.kind == Kind::Unregister &&
+       (req.contacts.empty() || req.to.type != Target::Type::Node)) ||
+      ((req.kind == Kind::Transfer || req.kind == Kind::Store) && !req.record) ||
+      (req.to.type != Target::Type::Key && req.to.type != Target::Type::Node &&
+       req.to.type != Target::Type::User) ||
+      !ring_.valid(req.to.id);
+  if (bad) {
+    ++counters_.bad_messages;
+    reply(in, Response{status::kBadRequest, {}, std::nullopt, Duration{0}, 0});
+    return next_deadline();
+  }
+  if (state_ != NodeStatus::State::Joined) {
+    reply(in, Response{status::kUnavailable, {}, std::nullopt, Duration{0}, 0});
+    return next_deadline();
+  }
+  switch (req.kind) {
+    case Kind::Query:
+    case Kind::Store: handle_routed(now, in, req); break;
+    case Kind::Update: handle_update(now, in, req); break;
+    case Kind::Unregister: handle_unregister(now, in, req); break;
+    case Kind::Transfer: handle_transfer(now, in, req); break;
+  }
+  return next_deadline();
+}
+
+void Node::handle_routed(Time now, InboundId in, const Request& req) {
+  // Procedures 3.4 (nodes and keys) and 3.16 (users), routed recursively:
+  // we either answer or proxy hop by hop, and the answer comes back the
+  // same way.
+  if (req.max_forwards <= 0) {
+    reply(in, Response{status::kTooManyHops, {}, std::nullopt, Duration{0}, 0});
+    return;
+  }
+  if (req.to.type == Target::Type::Node && req.to.id == self_.id &&
+      req.to.text != self_.address) {
+    // 3.13: somebody else claims our id.
+    reply(in, Response{status::kDuplicateId, {{self_, predecessor_}}, std::nullopt, Duration{0},
+                       hops_taken(config_.max_forwards, req.max_forwards)});
+    return;
+  }
+  bool owner_hop = false;
+  NodeRef hop = route(req.to, &owner_hop);
+  if (req.owner_hop && !owns(req.to.id)) {
+    if (!predecessor_) {
+      hop = self_;  // we just lost our predecessor: the sender is right
+    } else if (predecessor_->address != self_.address) {
+      // The sender's view is stale: a node joined between it and us. Walk
+      // back through predecessors, which stays exact, instead of routing
+      // all the way round the ring.
+      hop = *predecessor_;
+      owner_hop = true;
+    }
+  }
+  if (hop.address == self_.address) {
+    reply(in, answer_for(now, req));
+    return;
+  }
+  Request fwd = req;
+  --fwd.max_forwards;
+  fwd.owner_hop = owner_hop;
+  ++counters_.requests_forwarded;
+  send(Purpose::Relay, hop.address, std::move(fwd), 0, in);
+}
+
+Response Node::answer_for(Time now, const Request& req) {
+  Response r;
+  r.hops = hops_taken(config_.max_forwards, req.max_forwards);
+  const Id& k = req.to.id;
+  const bool mine = owns(k) || (req.owner_hop && !predecessor_);
+  if (req.to.type != Target::Type::User) {
+    if (mine) r.contacts.push_back({self_, predecessor_});
+    else r.contacts.push_back({successor(), self_});  // 3.4 case (2)
+    return r;
+  }
+  r.contacts.push_back({self_, predecessor_});
+  if (req.kind == Kind::Store) {
+    const bool stored = accept_record(now, *req.record, req.ttl);
+    const StoredRecord* sr = storage_.find(k, req.record->aor);
+    if (sr && stored) replicate(*sr, now);
+    if (sr) {
+      r.record = sr->record;
+      r.ttl = std::max(Duration{0}, sr->expires - now);
+    }
+    return r;
+  }
+  const StoredRecord* sr = storage_.find(k, req.to.text);
+  if (!sr || sr->record.tombstone() || sr->expires <= now) {
+    r.status = status::kNotFound;
+    return r;
+  }
+  r.record = sr->record;
+  r.ttl = sr->expires - now;
+  return r;
+}
+
+void Node::handle_update(Time now, InboundId in, const Request& req) {
+  // Procedure 3.7: the sender tells us it exists and who its predecessor
+  // is; we may take it as our predecessor, and we answer with our view.
+  const NodeRef from = req.contacts[0].node;
+  const std::optional<NodeRef> hint = req.contacts[0].predecessor;
+  if (from.address != self_.address) {
+    if (!predecessor_ || predecessor_->address == self_.address ||
+        is_dead(predecessor_->address, now) ||
+        ring_.in_open(from.id, predecessor_->id, self_.id)) {
+      set_predecessor(from, now, hint);
+    }
+    if (same_node(predecessor_, from)) predecessor_heard_ = now;
+    if (successor().address == self_.address) {
+      // We were alone: the first node to find us is our successor too.
+      set_successor(from);
+      send_update(from, Purpose::Update);
+    }
+  }
+  Response r;
+  r.hops = 1;
+  const bool to_me = req.to.type != Target::Type::Node || req.to.id == self_.id;
+  if (to_me) {
+    r.contacts.push_back({self_, predecessor_});
+    for (std::size_t i = 0; i < successors_.size() && i + 1 < config_.successors; ++i)
+      r.contacts.push_back({successors_[i], std::nullopt});
+  } else {
+    r.contacts.push_back({successor(), self_});
+    for (std::size_t i = 1; i < successors_.size(); ++i)
+      r.contacts.push_back({successors_[i], std::nullopt});
+  }
+  reply(in, std::move(r));
+}
+
+void Node::handle_unregister(Time now, InboundId in, const Request& req) {
+  // Procedure 3.10: a neighbour leaves and tells us how to close the gap.
+  const NodeRef leaving = req.contacts[0].node;
+  if (same_node(predecessor_, leaving)) {
+    std::optional<NodeRef> new_pred = req.contacts[0].predecessor;
+    if (new_pred && new_pred->address == leaving.address) new_pred.reset();
+    set_predecessor(new_pred, now, std::nullopt);
+  }
+  if (successor().address == leaving.address) {
+    // Put the leaver's own successor list behind it, so that dropping it
+    // makes its successor ours at once.
+    std::vector<NodeRef> list{leaving};
+    for (auto c = req.contacts.begin() + 1; c != req.contacts.end(); ++c) {
+      if (list.size() > config_.successors) break;
+      const NodeRef& n = c->node;
+      if (n.empty() || n.address == self_.address || n.address == leaving.address ||
+          is_dead(n.address, now))
+        continue;
+      if (std::none_of(list.begin(), list.end(), [&](const NodeRef& x) { return x.address == n.address; }))
+        list.push_back(n);
+    }
+    successors_ = std::move(list);
+  }
+  mark_dead(leaving.address, now, /*graceful=*/true);
+  reply(in, Response{status::kOk, {{self_, predecessor_}}, std::nullopt, Duration{0}, 1});
+}
+
+void Node::handle_transfer(Time now, InboundId in, const Request& req) {
+  // 3.17 (replica) and 3.18 (hand-over on leave or join). The registrar
+  // above authorizes what reaches the ring; here we only keep the newest.
+  const bool stored = accept_record(now, *req.record, req.ttl);
+  reply(in, Response{status::kOk, {{self_, predecessor_}}, std::nullopt, Duration{0}, 1});
+  if (stored && owns(req.record->key)) {
+    if (const StoredRecord* sr = storage_.find(req.record->key, req.record->aor))
+      replicate(*sr, now);
+  }
+}
+
+// ------------------------------------------------------------------ records
+
+bool Node::accept_record(Time now, const Record& rec, Duration ttl) {
+  const StoredRecord* existing = storage_.find(rec.key, rec.aor);
+  if (existing && existing->record.version >= rec.version) return false;
+  const Duration life = rec.tombstone() ? std::max(ttl, config_.tombstone_ttl) : ttl;
+  storage_.put(StoredRecord{rec, now + life});
+  return true;
+}
+
+std::vector<NodeRef> Node::replica_targets() const {
+  std::vector<NodeRef> out;
+  for (const auto& s : successors_) {
+    if (out.size() >= config_.replicas) break;
+    if (s.address != self_.address) out.push_back(s);
+  }
+  return out;
+}
+
+void Node::replicate(const StoredRecord& sr, Time now) {
+  for (const auto& t : replica_targets()) {
+    Request r = make(Kind::Transfer, Target::user(sr.record.key, sr.record.aor));
+    r.record = sr.record;
+    r.ttl = std::max(Duration{0}, sr.expires - now);
+    send(Purpose::Transfer, t.address, std::move(r));
+  }
+}
+
+void Node::request_resync(Time now) {
+  const Time at = now + config_.stabilize_interval / 10;
+  if (at < resync_at_) resync_at_ = at;
+}
+
+void Node::resync_replicas(Time now) {
+  // Keep k live copies after any change of successors or range: push every
+  // primary record to successors that did not have our copies before, and
+  // records that just became ours (our predecessor died or left) to all.
+  resync_at_ = kNever;
+  if (state_ != NodeStatus::State::Joined) return;
+  if (!predecessor_) {
+    request_resync(now);  // range unknown until a predecessor finds us
+    return;
+  }
+  const std::vector<NodeRef> targets = replica_targets();
+  const Id lower = predecessor_->id;
+  const bool first = !synced_range_start_.has_value();
+  const bool grew = !first && *synced_range_start_ != lower &&
+                    ring_.in_open(*synced_range_start_, lower, self_.id);
+  const Id old_lower = first ? lower : *synced_range_start_;
+  std::vector<bool> is_new_target(targets.size());
+  bool any_new_target = false;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    is_new_target[i] = std::none_of(synced_targets_.begin(), synced_targets_.end(),
+                                    [&](const NodeRef& s) { return s.address == targets[i].address; });
+    any_new_target = any_new_target || is_new_target[i];
+  }
+  if (first || grew || any_new_target) {
+    std::vector<StoredRecord> work;
+    storage_.for_each_in(lower, self_.id, [&](const StoredRecord& sr) { work.push_back(sr); });
+    for (const auto& sr : work) {
+      const bool newly_mine = first || (grew && ring_.in_open_closed(sr.record.key, lower, old_lower));
+      for (std::size_t i = 0; i < targets.size(); ++i) {
+        if (!newly_mine && !is_new_target[i]) continue;
+        Request r = make(Kind::Transfer, Target::user(sr.record.key, sr.record.aor));
+        r.record = sr.record;
+        r.ttl = std::max(Duration{0}, sr.expires - now);
+        send(Purpose::Transfer, targets[i].address, std::move(r));
+      }
+    }
+  }
+  synced_targets_ = targets;
+  synced_range_start_ = lower;
+}
+
+void Node::hand_over(const Id& from, const Id& to, const NodeRef& dest, Time now) {
+  std::vector<StoredRecord> work;
+  storage_.for_each_in(from, to, [&](const StoredRecord& sr) { work.push_back(sr); });
+  for (const auto& sr : work) {
+    Request r = make(Kind::Transfer, Target::user(sr.record.key, sr.record.aor));
+    r.record = sr.record;
+    r.ttl = std::max(Duration{0}, sr.expires - now);
+    send(Purpose::Transfer, dest.address, std::move(r));
+  }
+}
+
+void Node::expire_records(Time now) {
+  std::vector<std::pair<Id, std::string>> gone;
+  storage_.for_each([&](const StoredRecord& sr) {
+    if (sr.expires <= now) gone.emplace_back(sr.record.key, sr.record.aor);
+  });
+  for (const auto& [k, aor] : gone) storage_.erase(k, aor);
+}
+
+// ----------------------------------------------------------------- outcomes
+
+Time Node::on_response(Time now, TxnId txn, const Response& resp) {
+  auto it = pending_.find(txn);
+  if (it == pending_.end()) {
+    ++counters_.bad_messages;  // a response we never asked for
+    return next_deadline();
+  }
+  Pending p = std::move(it->second);
+  pending_.erase(it);
+  switch (p.purpose) {
+    case Purpose::JoinQuery: on_join_response(now, resp); break;
+    case Purpose::FingerQuery: on_finger_response(now, p, resp); break;
+    case Purpose::Update: on_update_response(now, p, resp); break;
+    case Purpose::Ping: predecessor_heard_ = now; break;
+    case Purpose::Unregister:
+    case Purpose::Transfer:
+      if (state_ == NodeStatus::State::Leaving) finish_leave_step(now);
+      break;
+    case Purpose::Lookup:
+    case Purpose::Store:
+      if (p.done) {
+        p.done(LookupResult{resp.status,
+                            resp.contacts.empty() ? std::nullopt : std::optional(resp.contacts[0].node),
+                            resp.record, resp.hops});
+      }
+      break;
+    case Purpose::Relay:
+      reply(p.inbound, resp);
+      break;
+  }
+  return next_deadline();
+}
+
+void Node::on_join_response(Time now, const Response& resp) {
+  if (state_ != NodeStatus::State::Joining) return;
+  const bool dup = resp.status == status::kDuplicateId ||
+                   (resp.status == status::kOk && !resp.contacts.empty() &&
+                    resp.contacts[0].node.id == self_.id &&
+                    resp.contacts[0].node.address != self_.address);
+  if (dup && !resp.contacts.empty()) {
+    // 3.13: do not join; the existing node becomes our outbound proxy.
+    state_ = NodeStatus::State::Duplicate;
+    duplicate_of_ = resp.contacts[0].node;
+    observer_.on_duplicate_id(*duplicate_of_);
+    return;
+  }
+  if (resp.status != status::kOk || resp.contacts.empty() || resp.contacts[0].node.empty()) {
+    state_ = NodeStatus::State::Idle;
+    observer_.on_join_failed();
+    return;
+  }
+  // Procedure 3.5.
+  const Contact& c = resp.contacts[0];
+  successors_.clear();
+  set_successor(c.node);
+  if (c.predecessor && c.predecessor->address != self_.address) predecessor_ = *c.predecessor;
+  predecessor_heard_ = now;
+  const int k = set_fingers(1, c.node) + 1;
+  if (k <= config_.bits) query_finger(k, now);
+  else finish_join(now);
+}
+
+void Node::on_finger_response(Time now, const Pending& p, const Response& resp) {
+  const bool joining = state_ == NodeStatus::State::Joining;
+  if (!joining && state_ != NodeStatus::State::Joined) return;
+  int last = p.finger;
+  if (resp.status == status::kOk && !resp.contacts.empty() && !resp.contacts[0].node.empty() &&
+      !is_dead(resp.contacts[0].node.address, now)) {
+    last = set_fingers(p.finger, resp.contacts[0].node);
+  }
+  next_finger_ = last + 1;
+  if (!joining) return;
+  // Still joining: query the next empty finger, or finish.
+  if (last < config_.bits) query_finger(last + 1, now);
+  else finish_join(now);
+}
+
+void Node::on_update_response(Time now, const Pending& p, const Response& resp) {
+  // Procedure 3.8.
+  if (state_ != NodeStatus::State::Joined) return;
+  if (resp.status != status::kOk || resp.contacts.empty()) return;
+  const NodeRef succ = successor();
+  if (p.address != succ.address) return;  // our successor changed meanwhile
+  const Contact& c = resp.contacts[0];
+  if (c.predecessor && c.predecessor->address != self_.address &&
+      !c.predecessor->empty() && ring_.in_open(c.predecessor->id, self_.id, succ.id) &&
+      !is_dead(c.predecessor->address, now)) {
+    // A node joined between us and our successor: it is our successor now.
+    set_successor(*c.predecessor);
+    request_resync(now);
+    send_update(*c.predecessor, Purpose::Update);
+    return;
+  }
+  adopt_successor_list(succ, {resp.contacts.begin() + 1, resp.contacts.end()}, now);
+}
+
+Time Node::on_failure(Time now, TxnId txn) {
+  ++counters_.failures;
+  auto it = pending_.find(txn);
+  if (it == pending_.end()) return next_deadline();
+  Pending p = std::move(it->second);
+  pending_.erase(it);
+  switch (p.purpose) {
+    case Purpose::JoinQuery:
+      if (state_ == NodeStatus::State::Joining) {
+        state_ = NodeStatus::State::Idle;
+        observer_.on_join_failed();
+      }
+      break;
+    case Purpose::Update:
+    case Purpose::Ping:
+      // 3.12: updates are not re-sent; the dead node is dropped and the
+      // next round (or replace_successor, at once) repairs.
+      if (state_ == NodeStatus::State::Joined) mark_dead(p.address, now);
+      break;
+    case Purpose::Unregister:
+    case Purpose::Transfer:
+      if (state_ == NodeStatus::State::Leaving) finish_leave_step(now);
+      else if (state_ == NodeStatus::State::Joined) mark_dead(p.address, now);
+      break;
+    case Purpose::FingerQuery:
+    case Purpose::Lookup:
+    case Purpose::Store:
+    case Purpose::Relay:
+      on_query_failed(now, std::move(p));
+      break;
+  }
+  return next_deadline();
+}
+
+void Node::on_query_failed(Time now, Pending p) {
+  // Procedure 3.12: the next hop is dead; queries (not updates) are re-sent
+  // to the next candidate. A few attempts bound the work per request.
+  constexpr int kMaxAttempts = 4;
+  if (state_ == NodeStatus::State::Joined || state_ == NodeStatus::State::Joining)
+    mark_dead(p.address, now);
+  const bool can_route = state_ == NodeStatus::State::Joined ||
+                         (state_ == NodeStatus::State::Joining && p.purpose == Purpose::FingerQuery &&
+                          !successors_.empty() && successor().address != self_.address &&
+                          successor().address != p.address);
+  if (can_route && p.attempts < kMaxAttempts) {
+    resend_query(now, std::move(p));
+    return;
+  }
+  switch (p.purpose) {
+    case Purpose::FingerQuery:
+      if (state_ == NodeStatus::State::Joining) finish_join(now);  // make do with what we have
+      break;
+    case Purpose::Lookup:
+    case Purpose::Store:
+      if (p.done) p.done(LookupResult{status::kTimeout, std::nullopt, std::nullopt, 0});
+      break;
+    case Purpose::Relay:
+      reply(p.inbound, Response{status::kTimeout, {}, std::nullopt, Duration{0}, 0});
+      break;
+    default: break;
+  }
+}
+
+void Node::resend_query(Time now, Pending p) {
+  bool owner_hop = false;
+  NodeRef hop = state_ == NodeStatus::State::Joined ? route(p.request.to, &owner_hop) : successor();
+  if (hop.address == self_.address) {
+    // The failover leads to us: answer from our own state.
+    Response r = answer_for(now, p.request);
+    if (p.purpose == Purpose::Relay) {
+      reply(p.inbound, r);
+    } else if (p.purpose == Purpose::FingerQuery) {
+      on_finger_response(now, p, r);
+    } else if (p.done) {
+      p.done(LookupResult{r.status, r.contacts.empty() ? std::nullopt : std::optional(r.contacts[0].node),
+                          r.record, r.hops});
+    }
+    return;
+  }
+  p.request.owner_hop = owner_hop;
+  const TxnId txn = next_txn_++;
+  p.address = hop.address;
+  ++p.attempts;
+  ++counters_.requests_sent;
+  auto [it, ok] = pending_.emplace(txn, std::move(p));
+  (void)ok;
+  transport_.send_request(txn, it->second.address, it->second.request);
+}
+
+// ------------------------------------------------------------------- status
+
+NodeStatus Node::status() const {
+  NodeStatus s;
+  s.state = state_;
+  s.self = self_;
+  s.predecessor = predecessor_;
+  s.successors = successors_;
+  for (int i = 1; i <= config_.bits; ++i)
+    s.fingers.push_back({i, ring_.finger_start(self_.id, i), fingers_[static_cast<std::size_t>(i - 1)]});
+  storage_.for_each([&](const StoredRecord& sr) {
+    if (owns(sr.record.key)) ++s.primary_records;
+    else ++s.replica_records;
+  });
+  s.duplicate_of = duplicate_of_;
+  return s;
+}
+
+}  // namespace sippeer::dht

@@ -1,0 +1,189 @@
+// One Chord node as a pure state machine (SIPPEER report, procedures
+// 3.1-3.18).
+//
+// The node owns no timers, sockets or threads. The driver feeds it events,
+// each with the current time, and every call returns the next time the node
+// wants tick() to be called. Requests go out through the Transport; their
+// outcome comes back through on_response / on_failure.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dht/config.h"
+#include "dht/message.h"
+#include "dht/ports.h"
+#include "dht/ring.h"
+
+namespace sippeer::dht {
+
+// A point-in-time copy of the routing state, for tests, the admin API and
+// the simulator's consistency check (no test seam needs private access).
+struct NodeStatus {
+  enum class State { Idle, Joining, Joined, Leaving, Left, Duplicate };
+  State state = State::Idle;
+  NodeRef self;
+  std::optional<NodeRef> predecessor;
+  std::vector<NodeRef> successors;
+  struct Finger {
+    int index;  // 1-based, as in the report
+    Id start;
+    NodeRef node;
+  };
+  std::vector<Finger> fingers;
+  std::size_t primary_records = 0;
+  std::size_t replica_records = 0;
+  std::optional<NodeRef> duplicate_of;  // set in state Duplicate
+};
+
+const char* state_name(NodeStatus::State s);
+
+// The outcome of a lookup or store that this node originated.
+struct LookupResult {
+  int status = status::kOk;        // 200, 404, 408, ...
+  std::optional<NodeRef> owner;    // the responsible node, when known
+  std::optional<Record> record;    // for user lookups that found one
+  int hops = 0;
+};
+using LookupCallback = std::function<void(const LookupResult&)>;
+
+// Counters a driver can export; they never influence behaviour.
+struct NodeCounters {
+  std::uint64_t requests_sent = 0;
+  std::uint64_t requests_received = 0;
+  std::uint64_t requests_forwarded = 0;
+  std::uint64_t failures = 0;          // on_failure calls
+  std::uint64_t nodes_failed = 0;      // peers marked dead
+  std::uint64_t stabilize_rounds = 0;
+  std::uint64_t bad_messages = 0;      // dropped or refused as malformed
+};
+
+class Node {
+ public:
+  Node(const Config& config, NodeRef self, Transport& transport, Random& random,
+       Storage& storage, Observer& observer);
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Start a ring of our own (report 3.3, "-N").
+  Time start_singleton(Time now);
+  // Join through any node of the ring (report 3.4, 3.5).
+  Time join(Time now, const std::string& bootstrap_address);
+  // Graceful leave (3.9, 3.18): unregister with both neighbours and hand
+  // every record to the successor. Observer::on_left fires when done.
+  Time leave(Time now);
+
+  // Events from the driver.
+  Time on_request(Time now, InboundId in, const Request& req);
+  Time on_response(Time now, TxnId txn, const Response& resp);
+  Time on_failure(Time now, TxnId txn);
+  Time tick(Time now);
+
+  // Originate a lookup (Query) for a target, routed recursively.
+  Time lookup(Time now, const Target& target, LookupCallback done);
+  // Store a record at its responsible node, which replicates it (3.14-3.17).
+  Time store(Time now, const Record& record, Duration ttl, LookupCallback done);
+
+  // Routing, for the proxy above: Find (3.15) and ownership.
+  NodeRef next_hop(const Id& key) const;
+  bool owns(const Id& key) const;
+
+  NodeStatus status() const;
+  const NodeCounters& counters() const { return counters_; }
+  const NodeRef& self() const { return self_; }
+  const Ring& ring() const { return ring_; }
+  bool joined() const { return state_ == NodeStatus::State::Joined; }
+  Time next_deadline() const;
+
+ private:
+  enum class Purpose : std::uint8_t {
+    JoinQuery, FingerQuery, Update, Ping, Unregister, Transfer, Lookup, Store, Relay
+  };
+  struct Pending {
+    Purpose purpose;
+    Request request;
+    std::string address;      // where it was sent
+    int finger = 0;           // FingerQuery: 1-based index
+    InboundId inbound = 0;    // Relay: the upstream request
+    LookupCallback done;      // Lookup / Store
+    int attempts = 1;         // queries are re-sent to the next candidate (3.12)
+  };
+
+  // Finger table (3.1, 3.2, 3.11)
+  int set_fingers(int i, const NodeRef& node);
+  NodeRef closest_preceding(const Id& key) const;
+  const NodeRef& successor() const { return fingers_[0]; }
+  void set_successor(const NodeRef& n);
+  void set_predecessor(const std::optional<NodeRef>& p, Time now, const std::optional<NodeRef>& hint);
+  void mark_dead(const std::string& address, Time now, bool graceful = false);
+  void replace_successor(Time now);
+  void request_resync(Time now);
+  Duration jitter(Duration d);
+  bool is_dead(const std::string& address, Time now) const;
+  void adopt_successor_list(const NodeRef& succ, const std::vector<Contact>& rest, Time now);
+  NodeRef route(const Target& to, bool* owner_hop) const;
+
+  // Requests out
+  TxnId send(Purpose p, const std::string& address, Request req, int finger = 0,
+             InboundId in = 0, LookupCallback done = {});
+  Request make(Kind k, const Target& to) const;
+  void send_update(const NodeRef& to, Purpose p);
+  void resend_query(Time now, Pending p);
+  void query_finger(int i, Time now);
+  void finish_join(Time now);
+  void stabilize(Time now);
+
+  // Requests in
+  void handle_routed(Time now, InboundId in, const Request& req);
+  void handle_update(Time now, InboundId in, const Request& req);
+  void handle_unregister(Time now, InboundId in, const Request& req);
+  void handle_transfer(Time now, InboundId in, const Request& req);
+  Response answer_for(Time now, const Request& req);
+  void reply(InboundId in, Response r) { transport_.send_response(in, r); }
+
+  // Records (3.14-3.18)
+  bool accept_record(Time now, const Record& rec, Duration ttl);
+  void replicate(const StoredRecord& rec, Time now);
+  void resync_replicas(Time now);
+  void hand_over(const Id& from, const Id& to, const NodeRef& dest, Time now);
+  void expire_records(Time now);
+  std::vector<NodeRef> replica_targets() const;
+
+  // Outcomes
+  void on_query_failed(Time now, Pending p);
+  void on_update_response(Time now, const Pending& p, const Response& resp);
+  void on_join_response(Time now, const Response& resp);
+  void on_finger_response(Time now, const Pending& p, const Response& resp);
+  void finish_leave_step(Time now);
+
+  Config config_;
+  Ring ring_;
+  NodeRef self_;
+  Transport& transport_;
+  Random& random_;
+  Storage& storage_;
+  Observer& observer_;
+
+  NodeStatus::State state_ = NodeStatus::State::Idle;
+  std::vector<NodeRef> fingers_;        // index 0 is finger 1 = successor
+  std::vector<NodeRef> successors_;     // successors_[0] == fingers_[0]
+  std::optional<NodeRef> predecessor_;
+  Time predecessor_heard_{};
+  std::unordered_map<std::string, Time> dead_;  // address -> marked at
+  std::unordered_map<TxnId, Pending> pending_;
+  TxnId next_txn_ = 1;
+  int next_finger_ = 2;
+  Time next_stabilize_ = kNever;
+  Time next_expiry_scan_ = kNever;
+  Time resync_at_ = kNever;    // replicas are re-pushed shortly after a change
+  std::vector<NodeRef> synced_targets_;
+  std::optional<Id> synced_range_start_;
+  int leave_outstanding_ = 0;
+  std::optional<NodeRef> duplicate_of_;
+  NodeCounters counters_;
+};
+
+}  // namespace sippeer::dht

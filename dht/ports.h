@@ -1,0 +1,86 @@
+// The node's four ports to the outside world (libtorrent-style injection):
+// everything with a side effect comes in through one of these, so the same
+// Node runs over SIP, in unit tests and in the simulator.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "dht/message.h"
+#include "dht/record.h"
+
+namespace sippeer::dht {
+
+using TxnId = std::uint64_t;      // the node's handle for a request it sent
+using InboundId = std::uint64_t;  // the driver's handle for a request it delivered
+
+// Messages out. The driver owns timeouts and retransmission: for every
+// send_request it later calls exactly one of Node::on_response or
+// Node::on_failure with the same txn (a timeout or transport error is a
+// failure). It never calls back from inside send_request.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual void send_request(TxnId txn, const std::string& address, const Request& req) = 0;
+  virtual void send_response(InboundId in, const Response& resp) = 0;
+};
+
+// A seeded source of randomness (timer jitter).
+class Random {
+ public:
+  virtual ~Random() = default;
+  virtual std::uint64_t next_u64() = 0;
+};
+
+// SplitMix64: small, fast, and deterministic from its seed.
+class SplitMix64 final : public Random {
+ public:
+  explicit SplitMix64(std::uint64_t seed) : s_(seed) {}
+  std::uint64_t next_u64() override {
+    std::uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+
+ private:
+  std::uint64_t s_;
+};
+
+// Record storage. This layer only stores: authorization of what is stored
+// is the registrar's job, above the node.
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  virtual const StoredRecord* find(const Id& key, const std::string& aor) const = 0;
+  virtual void put(StoredRecord rec) = 0;
+  virtual bool erase(const Id& key, const std::string& aor) = 0;
+  virtual std::size_t size() const = 0;
+  // Visits every record; the visitor must not modify the storage.
+  virtual void for_each(const std::function<void(const StoredRecord&)>& fn) const = 0;
+  // Records whose key is in the ring interval (a, b]; a == b means all.
+  virtual void for_each_in(const Id& a, const Id& b,
+                           const std::function<void(const StoredRecord&)>& fn) const = 0;
+};
+
+// Upward events, for the adaptor's logs, metrics and registrar.
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual void on_joined() {}
+  // The bootstrap peer did not answer or refused: the driver tries the next
+  // discovery method or starts a ring of its own.
+  virtual void on_join_failed() {}
+  virtual void on_predecessor_changed(const std::optional<NodeRef>& /*pred*/) {}
+  virtual void on_successor_changed(const NodeRef& /*succ*/) {}
+  // This node now answers for keys in (from, to].
+  virtual void on_responsibility_changed(const Id& /*from*/, const Id& /*to*/) {}
+  // Our id is taken by `existing`; we did not join. Use it as outbound proxy.
+  virtual void on_duplicate_id(const NodeRef& /*existing*/) {}
+  virtual void on_node_failed(const NodeRef& /*node*/) {}
+  // A graceful leave finished: every neighbour confirmed or timed out.
+  virtual void on_left() {}
+};
+
+}  // namespace sippeer::dht
