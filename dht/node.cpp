@@ -203,6 +203,9 @@ NodeRef Node::route(const Target& to, bool* owner_hop) const {
   const Id& k = to.id;
   if (owns(k)) return self_;
   const NodeRef& succ = successor();
+  if (to.type == Target::Type::Node && k == succ.id && to.text != succ.address) {
+    return succ;  // 3.4: let our successor refuse the duplicate with 600
+  }
   if (ring_.in_open_closed(k, self_.id, succ.id)) {
     // Report 3.4 case (2): for a node or ring key we know the answer (our
     // successor) without asking it. A user's record lives at the
@@ -510,18 +513,7 @@ void Node::handle_routed(Time now, InboundId in, const Request& req) {
     return;
   }
   bool owner_hop = false;
-  NodeRef hop = route(req.to, &owner_hop);
-  if (req.owner_hop && !owns(req.to.id)) {
-    if (!predecessor_) {
-      hop = self_;  // we just lost our predecessor: the sender is right
-    } else if (predecessor_->address != self_.address) {
-      // The sender's view is stale: a node joined between it and us. Walk
-      // back through predecessors, which stays exact, instead of routing
-      // all the way round the ring.
-      hop = *predecessor_;
-      owner_hop = true;
-    }
-  }
+  const NodeRef hop = decide_hop(req, &owner_hop);
   if (hop.address == self_.address) {
     reply(in, answer_for(now, req));
     return;
@@ -531,6 +523,22 @@ void Node::handle_routed(Time now, InboundId in, const Request& req) {
   fwd.owner_hop = owner_hop;
   ++counters_.requests_forwarded;
   send(Purpose::Relay, hop.address, std::move(fwd), 0, in);
+}
+
+NodeRef Node::decide_hop(const Request& req, bool* owner_hop) const {
+  NodeRef hop = route(req.to, owner_hop);
+  if (req.owner_hop && !owns(req.to.id)) {
+    if (!predecessor_) {
+      hop = self_;  // we just lost our predecessor: the sender is right
+    } else if (predecessor_->address != self_.address) {
+      // The sender's view is stale: a node joined between it and us. Walk
+      // back through predecessors, which stays exact, instead of routing
+      // all the way round the ring.
+      hop = *predecessor_;
+      *owner_hop = true;
+    }
+  }
+  return hop;
 }
 
 Response Node::answer_for(Time now, const Request& req) {
@@ -890,7 +898,7 @@ void Node::on_query_failed(Time now, Pending p) {
 
 void Node::resend_query(Time now, Pending p) {
   bool owner_hop = false;
-  NodeRef hop = state_ == NodeStatus::State::Joined ? route(p.request.to, &owner_hop) : successor();
+  NodeRef hop = state_ == NodeStatus::State::Joined ? decide_hop(p.request, &owner_hop) : successor();
   if (hop.address == self_.address) {
     // The failover leads to us: answer from our own state.
     Response r = answer_for(now, p.request);

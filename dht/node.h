@@ -125,6 +125,7 @@ class Node {
   bool is_dead(const std::string& address, Time now) const;
   void adopt_successor_list(const NodeRef& succ, const std::vector<Contact>& rest, Time now);
   NodeRef route(const Target& to, bool* owner_hop) const;
+  NodeRef decide_hop(const Request& req, bool* owner_hop) const;
 
   // Requests out
   TxnId send(Purpose p, const std::string& address, Request req, int finger = 0,

@@ -44,7 +44,8 @@ class TestNet {
   }
   Node& node(const std::string& address) { return *entries_.at(address)->node; }
   Node& node(std::uint64_t id) { return node("10.0.0." + std::to_string(id) + ":5060"); }
-  MemoryStorage& storage(std::uint64_t id) { return entries_.at("10.0.0." + std::to_string(id) + ":5060")->storage; }
+  MemoryStorage& storage(std::uint64_t id) { return entries_.at(addr(id))->storage; }
+  MemoryStorage& storage_at(std::uint64_t handle) { return storage(handle); }
   static std::string addr(std::uint64_t id) { return "10.0.0." + std::to_string(id) + ":5060"; }
 
   struct Events final : Observer {

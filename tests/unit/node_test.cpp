@@ -1,0 +1,408 @@
+// Behaviour of one Chord node and of small rings, over the zero-latency
+// TestNet. Each test checks the routing state against an oracle computed
+// from the set of live ids.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "tests/unit/test_net.h"
+
+namespace sippeer::testing {
+namespace {
+
+constexpr Duration kRound{5000};
+
+// The true successor of a key among a sorted set of ids.
+Id true_successor(const std::set<Id>& ids, const Id& key) {
+  auto it = ids.lower_bound(key);
+  return it == ids.end() ? *ids.begin() : *it;
+}
+Id true_predecessor(const std::set<Id>& ids, const Id& n) {
+  auto it = ids.find(n);
+  return it == ids.begin() ? *ids.rbegin() : *std::prev(it);
+}
+
+struct Ring {
+  TestNet net;
+  Config cfg;
+  std::set<Id> live;
+  std::map<Id, std::uint64_t> handle;  // id -> TestNet handle
+  SplitMix64 rnd{42};
+
+  explicit Ring(Config c) : net(c), cfg(c) {}
+
+  std::uint64_t add_random() {
+    Id id;
+    do {
+      id = dht::Ring(cfg.bits).hash(std::to_string(rnd.next_u64()));
+    } while (live.count(id));
+    const std::uint64_t h = handle.size() + 1;
+    net.add(id, TestNet::addr(h));
+    live.insert(id);
+    handle[id] = h;
+    return h;
+  }
+  void build(int n) {
+    const std::uint64_t first = add_random();
+    net.call(first, [](Node& node, Time now) { return node.start_singleton(now); });
+    for (int i = 1; i < n; ++i) {
+      const std::uint64_t h = add_random();
+      net.call(h, [&](Node& node, Time now) { return node.join(now, TestNet::addr(first)); });
+      net.run_for(Duration{1000});
+    }
+    net.run_for(kRound * 12);
+  }
+  Node& at(const Id& id) { return net.node(handle.at(id)); }
+  void kill(const Id& id) {
+    net.kill(handle.at(id));
+    live.erase(id);
+  }
+  // Every live node's successor, predecessor and successor list are right.
+  ::testing::AssertionResult consistent() {
+    for (const Id& id : live) {
+      NodeStatus s = at(id).status();
+      const Id succ = true_successor(live, dht::Ring(cfg.bits).add(id, Id::from_u64(1)));
+      if (s.successors.empty() || s.successors[0].id != succ)
+        return ::testing::AssertionFailure() << "bad successor at " << id.to_hex();
+      if (!s.predecessor || s.predecessor->id != true_predecessor(live, id))
+        return ::testing::AssertionFailure() << "bad predecessor at " << id.to_hex();
+      Id expect = id;
+      for (std::size_t i = 0; i < s.successors.size(); ++i) {
+        expect = true_successor(live, dht::Ring(cfg.bits).add(expect, Id::from_u64(1)));
+        if (expect == id) break;
+        if (s.successors[i].id != expect)
+          return ::testing::AssertionFailure() << "bad successor list at " << id.to_hex();
+      }
+    }
+    return ::testing::AssertionSuccess();
+  }
+  ::testing::AssertionResult fingers_correct() {
+    for (const Id& id : live) {
+      for (const auto& f : at(id).status().fingers) {
+        if (f.node.id != true_successor(live, f.start))
+          return ::testing::AssertionFailure() << "finger " << f.index << " wrong at " << id.to_hex();
+      }
+    }
+    return ::testing::AssertionSuccess();
+  }
+  LookupResult lookup(const Id& from, const Target& t) {
+    LookupResult out{-1, std::nullopt, std::nullopt, 0};
+    net.call(handle.at(from), [&](Node& n, Time now) {
+      return n.lookup(now, t, [&](const LookupResult& r) { out = r; });
+    });
+    return out;
+  }
+  LookupResult store(const Id& from, const Record& rec) {
+    LookupResult out{-1, std::nullopt, std::nullopt, 0};
+    net.call(handle.at(from), [&](Node& n, Time now) {
+      return n.store(now, rec, Duration{3'600'000}, [&](const LookupResult& r) { out = r; });
+    });
+    return out;
+  }
+  Record record(const std::string& user, std::uint64_t version = 1) {
+    Record r;
+    r.aor = "sip:" + user + "@example.com";
+    r.key = dht::Ring(cfg.bits).hash(r.aor);
+    r.bindings = {"<sip:" + user + "@10.1.1.1:5062>"};
+    r.version = version;
+    return r;
+  }
+  int copies(const Record& r) {
+    int n = 0;
+    for (const Id& id : live) {
+      const StoredRecord* sr = net.storage_at(handle.at(id)).find(r.key, r.aor);
+      if (sr && sr->record.version == r.version) ++n;
+    }
+    return n;
+  }
+};
+
+Config big() {
+  Config c;
+  c.successors = 6;
+  c.replicas = 3;
+  return c;
+}
+
+TEST(Node, SingletonOwnsEveryKey) {
+  Ring r(big());
+  r.build(1);
+  const Id id = *r.live.begin();
+  EXPECT_TRUE(r.at(id).owns(Id::from_u64(12345)));
+  LookupResult res = r.lookup(id, Target::key(Id::from_u64(99)));
+  EXPECT_EQ(res.status, 200);
+  EXPECT_EQ(res.hops, 0);
+  EXPECT_EQ(res.owner->id, id);
+}
+
+TEST(Node, RingOfThirtyConvergesAndRoutesEveryKeyToItsOwner) {
+  Ring r(big());
+  r.build(30);
+  EXPECT_TRUE(r.consistent());
+  EXPECT_TRUE(r.fingers_correct());
+  SplitMix64 keys(7);
+  for (int i = 0; i < 200; ++i) {
+    const Id key = dht::Ring(160).hash(std::to_string(keys.next_u64()));
+    const Id from = *std::next(r.live.begin(), static_cast<long>(keys.next_u64() % r.live.size()));
+    LookupResult res = r.lookup(from, Target::key(key));
+    ASSERT_EQ(res.status, 200);
+    ASSERT_TRUE(res.owner);
+    EXPECT_EQ(res.owner->id, true_successor(r.live, key));
+    EXPECT_LE(res.hops, 10);
+  }
+}
+
+TEST(Node, FullThreeBitRingWrapsAround) {
+  Config c;
+  c.bits = 3;
+  c.successors = 3;
+  c.replicas = 1;
+  TestNet net(c);
+  for (std::uint64_t id = 0; id < 8; ++id) net.add(id, TestNet::addr(id + 1));
+  net.call(1, [](Node& n, Time now) { return n.start_singleton(now); });
+  for (std::uint64_t h = 2; h <= 8; ++h) {
+    net.call(h, [](Node& n, Time now) { return n.join(now, TestNet::addr(1)); });
+    net.run_for(Duration{10'000});
+  }
+  net.run_for(kRound * 10);
+  for (std::uint64_t id = 0; id < 8; ++id) {
+    NodeStatus s = net.node(id + 1).status();
+    EXPECT_EQ(s.successors[0].id.low64(), (id + 1) % 8) << id;
+    EXPECT_EQ(s.predecessor->id.low64(), (id + 7) % 8) << id;
+    for (const auto& f : s.fingers) EXPECT_EQ(f.node.id, f.start) << "node " << id << " finger " << f.index;
+  }
+}
+
+TEST(Node, StoredRecordIsReplicatedOnKSuccessorsAndFoundFromAnywhere) {
+  Ring r(big());
+  r.build(12);
+  const Record rec = r.record("alice");
+  const Id from = *r.live.begin();
+  LookupResult s = r.store(from, rec);
+  ASSERT_EQ(s.status, 200);
+  EXPECT_EQ(s.owner->id, true_successor(r.live, rec.key));
+  EXPECT_EQ(r.copies(rec), 1 + static_cast<int>(r.cfg.replicas));
+  for (const Id& id : r.live) {
+    LookupResult l = r.lookup(id, Target::user(rec.key, rec.aor));
+    ASSERT_EQ(l.status, 200) << id.to_hex();
+    ASSERT_TRUE(l.record);
+    EXPECT_EQ(l.record->bindings, rec.bindings);
+  }
+  // An unknown user is a 404 from its owner.
+  const Record nobody = r.record("nobody");
+  EXPECT_EQ(r.lookup(from, Target::user(nobody.key, nobody.aor)).status, 404);
+}
+
+TEST(Node, NewerVersionWinsAndOlderNeverOverwrites) {
+  Ring r(big());
+  r.build(6);
+  const Id from = *r.live.begin();
+  ASSERT_EQ(r.store(from, r.record("bob", 5)).status, 200);
+  Record old = r.record("bob", 3);
+  old.bindings = {"<sip:bob@10.9.9.9>"};
+  ASSERT_EQ(r.store(from, old).status, 200);
+  LookupResult l = r.lookup(from, Target::user(old.key, old.aor));
+  ASSERT_TRUE(l.record);
+  EXPECT_EQ(l.record->version, 5u);
+  // A versioned delete (tombstone) removes it everywhere.
+  Record del = r.record("bob", 6);
+  del.bindings.clear();
+  ASSERT_EQ(r.store(from, del).status, 200);
+  EXPECT_EQ(r.lookup(from, Target::user(del.key, del.aor)).status, 404);
+  EXPECT_EQ(r.copies(del), 1 + static_cast<int>(r.cfg.replicas));
+}
+
+TEST(Node, ExpiredRecordDisappearsFromEveryCopy) {
+  Ring r(big());
+  r.build(6);
+  const Id from = *r.live.begin();
+  const Record rec = r.record("carol");
+  LookupResult out{-1, std::nullopt, std::nullopt, 0};
+  r.net.call(r.handle.at(from), [&](Node& n, Time now) {
+    return n.store(now, rec, Duration{20'000}, [&](const LookupResult& res) { out = res; });
+  });
+  ASSERT_EQ(out.status, 200);
+  EXPECT_EQ(r.copies(rec), 4);
+  r.net.run_for(Duration{40'000});
+  EXPECT_EQ(r.copies(rec), 0);
+  EXPECT_EQ(r.lookup(from, Target::user(rec.key, rec.aor)).status, 404);
+}
+
+TEST(Node, GracefulLeaveRepairsNeighboursAtOnceAndHandsOverRecords) {
+  Ring r(big());
+  r.build(10);
+  std::vector<Record> recs;
+  for (int i = 0; i < 40; ++i) {
+    recs.push_back(r.record("user" + std::to_string(i)));
+    ASSERT_EQ(r.store(*r.live.begin(), recs.back()).status, 200);
+  }
+  r.net.run_for(kRound * 2);
+  const Id leaving = *std::next(r.live.begin(), 4);
+  const Id pred = true_predecessor(r.live, leaving);
+  const Id succ = true_successor(r.live, dht::Ring(160).add(leaving, Id::from_u64(1)));
+  r.net.call(r.handle.at(leaving), [](Node& n, Time now) { return n.leave(now); });
+  EXPECT_EQ(r.net.events(r.handle.at(leaving)).left, 1);
+  r.live.erase(leaving);
+  r.net.kill(r.handle.at(leaving));
+  // No stabilization round has run: the unregisters alone repaired both.
+  EXPECT_EQ(r.at(pred).status().successors[0].id, succ);
+  EXPECT_EQ(r.at(succ).status().predecessor->id, pred);
+  r.net.run_for(kRound * 4);
+  EXPECT_TRUE(r.consistent());
+  for (const auto& rec : recs) {
+    LookupResult l = r.lookup(pred, Target::user(rec.key, rec.aor));
+    EXPECT_EQ(l.status, 200) << rec.aor;
+    EXPECT_GE(r.copies(rec), 1 + static_cast<int>(r.cfg.replicas)) << rec.aor;
+  }
+}
+
+TEST(Node, CrashedNodesAreReplacedAndTheirKeysServedFromReplicas) {
+  Ring r(big());
+  r.build(16);
+  std::vector<Record> recs;
+  for (int i = 0; i < 60; ++i) {
+    recs.push_back(r.record("crash" + std::to_string(i)));
+    ASSERT_EQ(r.store(*r.live.begin(), recs.back()).status, 200);
+  }
+  r.net.run_for(kRound * 2);
+  // Kill two adjacent nodes and one elsewhere, without warning.
+  auto it = std::next(r.live.begin(), 5);
+  const Id a = *it, b = *std::next(it), c = *std::next(it, 6);
+  r.kill(a);
+  r.kill(b);
+  r.kill(c);
+  r.net.run_for(kRound * 8);
+  EXPECT_TRUE(r.consistent());
+  const Id from = *r.live.begin();
+  for (const auto& rec : recs) {
+    LookupResult l = r.lookup(from, Target::user(rec.key, rec.aor));
+    EXPECT_EQ(l.status, 200) << rec.aor;
+    // Re-replication restored 1 + k live copies.
+    EXPECT_GE(r.copies(rec), 1 + static_cast<int>(r.cfg.replicas)) << rec.aor;
+  }
+}
+
+TEST(Node, JoiningNodeReceivesTheRecordsItNowOwns) {
+  Ring r(big());
+  r.build(8);
+  std::vector<Record> recs;
+  for (int i = 0; i < 80; ++i) {
+    recs.push_back(r.record("join" + std::to_string(i)));
+    ASSERT_EQ(r.store(*r.live.begin(), recs.back()).status, 200);
+  }
+  const std::uint64_t h = r.add_random();
+  const Id joined = std::find_if(r.handle.begin(), r.handle.end(), [&](auto& kv) { return kv.second == h; })->first;
+  r.net.call(h, [&](Node& n, Time now) { return n.join(now, TestNet::addr(1)); });
+  r.net.run_for(kRound * 6);
+  EXPECT_TRUE(r.consistent());
+  int owned = 0;
+  for (const auto& rec : recs) {
+    if (true_successor(r.live, rec.key) != joined) continue;
+    ++owned;
+    EXPECT_NE(r.net.storage_at(h).find(rec.key, rec.aor), nullptr) << rec.aor;
+    EXPECT_EQ(r.lookup(*r.live.begin(), Target::user(rec.key, rec.aor)).status, 200);
+  }
+  EXPECT_GT(owned, 0) << "pick another seed: the new node owns none of the keys";
+}
+
+TEST(Node, DuplicateIdentifierIsRefusedWithTheExistingNode) {
+  Config c;
+  c.bits = 5;
+  c.successors = 3;
+  TestNet net(c);
+  net.add(3);
+  net.add(9);
+  net.add(Id::from_u64(9), "10.0.0.99:5060");  // same id, other address
+  net.call(3, [](Node& n, Time now) { return n.start_singleton(now); });
+  net.call(9, [](Node& n, Time now) { return n.join(now, TestNet::addr(3)); });
+  net.run_for(kRound * 4);
+  Node& dup = net.node("10.0.0.99:5060");
+  net.record = true;
+  Time t = net.now();
+  dup.join(t, TestNet::addr(3));
+  net.drain();
+  EXPECT_EQ(dup.status().state, NodeStatus::State::Duplicate);
+  ASSERT_TRUE(dup.status().duplicate_of);
+  EXPECT_EQ(dup.status().duplicate_of->address, TestNet::addr(9));
+  EXPECT_TRUE(std::any_of(net.log.begin(), net.log.end(), [](const Delivered& d) {
+    return !d.is_request && d.response.status == 600;
+  }));
+  // The ring is untouched.
+  EXPECT_EQ(net.node(3).status().successors[0].address, TestNet::addr(9));
+}
+
+TEST(Node, JoinThroughDeadBootstrapReportsFailure) {
+  Config c;
+  c.bits = 8;
+  TestNet net(c);
+  net.add(5);
+  net.call(5, [](Node& n, Time now) { return n.join(now, "10.9.9.9:5060"); });
+  EXPECT_EQ(net.events(5).join_failed, 1);
+  EXPECT_EQ(net.node(5).status().state, NodeStatus::State::Idle);
+}
+
+TEST(Node, MalformedRequestsAreRefusedAndCounted) {
+  Ring r(big());
+  r.build(3);
+  Node& n = r.at(*r.live.begin());
+  struct Sink final : Transport {
+    std::vector<Response> got;
+    void send_request(TxnId, const std::string&, const Request&) override {}
+    void send_response(InboundId, const Response& resp) override { got.push_back(resp); }
+  };
+  // Drive a separate node whose transport we can read.
+  Sink sink;
+  SplitMix64 rnd(1);
+  MemoryStorage st;
+  Observer obs;
+  Node solo(r.cfg, NodeRef{Id::from_u64(1), "10.8.8.8:1"}, sink, rnd, st, obs);
+  solo.start_singleton(Time{});
+  Request bad;
+  bad.kind = Kind::Update;  // no Contact
+  bad.to = Target::node(solo.self());
+  solo.on_request(Time{}, 1, bad);
+  Request transfer;
+  transfer.kind = Kind::Transfer;  // no record
+  transfer.to = Target::user(Id::from_u64(3), "sip:x@y");
+  solo.on_request(Time{}, 2, transfer);
+  ASSERT_EQ(sink.got.size(), 2u);
+  EXPECT_EQ(sink.got[0].status, 400);
+  EXPECT_EQ(sink.got[1].status, 400);
+  EXPECT_EQ(solo.counters().bad_messages, 2u);
+  // A response nobody asked for is dropped and counted.
+  solo.on_response(Time{}, 4242, Response{});
+  EXPECT_EQ(solo.counters().bad_messages, 3u);
+  // Max-Forwards exhausted.
+  Request q;
+  q.kind = Kind::Query;
+  q.to = Target::key(Id::from_u64(7));
+  q.max_forwards = 0;
+  solo.on_request(Time{}, 3, q);
+  EXPECT_EQ(sink.got.back().status, 483);
+  (void)n;
+}
+
+TEST(Node, QueriesFailOverToTheNextCandidate) {
+  Ring r(big());
+  r.build(20);
+  std::vector<Record> recs;
+  for (int i = 0; i < 40; ++i) {
+    recs.push_back(r.record("failover" + std::to_string(i)));
+    ASSERT_EQ(r.store(*r.live.begin(), recs.back()).status, 200);
+  }
+  // Kill the owner of a record, then at once (before any stabilization
+  // notices) look the record up: the request fails over to the replica.
+  const Id victim = true_successor(r.live, recs[0].key);
+  r.kill(victim);
+  const Id from = true_successor(r.live, dht::Ring(160).add(victim, Id::pow2(159)));
+  for (const auto& rec : recs) {
+    LookupResult res = r.lookup(from, Target::user(rec.key, rec.aor));
+    EXPECT_EQ(res.status, 200) << rec.aor;
+    ASSERT_TRUE(res.owner);
+    EXPECT_NE(res.owner->id, victim);
+  }
+}
+
+}  // namespace
+}  // namespace sippeer::testing
