@@ -56,6 +56,24 @@ bool is_token_char(char c) {
   }
 }
 
+// Byte classes as 256-entry tables: the decoder's inner loops run over
+// every byte of millions of simulated messages.
+using ByteClass = std::array<bool, 256>;
+
+constexpr ByteClass make_class(string_view members, bool controls) {
+  ByteClass t{};
+  for (int c = 0; c < 256; ++c) t[c] = controls && (c <= 0x20 || c == 0x7f);
+  for (char c : members) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+
+// Bytes that may not appear in a URI between its scheme and its end.
+constexpr ByteClass kNotInUri = make_class("<>\"", true);
+// Bytes split_values must look at.
+constexpr ByteClass kValueSyntax = make_class("\",<>", false);
+
+bool in(const ByteClass& cls, char c) { return cls[static_cast<unsigned char>(c)]; }
+
 bool is_token(string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), is_token_char);
 }
@@ -154,6 +172,7 @@ void split_values(string_view v, std::vector<string_view>& out) {
   };
   for (std::size_t i = 0; i < v.size(); ++i) {
     char c = v[i];
+    if (!in(kValueSyntax, c)) continue;
     if (c == '"') {
       std::size_t end = skip_quoted(v, i);
       if (end == npos) break;  // the rest is one (malformed) value
@@ -243,15 +262,15 @@ std::optional<SipUri> split_sip_uri(string_view uri) {
   u.scheme = uri.substr(0, colon);
   if (!iequals(u.scheme, "sip") && !iequals(u.scheme, "sips")) return std::nullopt;
   string_view rest = uri.substr(colon + 1);
-  for (char c : rest) {
-    auto uc = static_cast<unsigned char>(c);
-    if (uc <= 0x20 || uc == 0x7f || c == '<' || c == '>' || c == '"') return std::nullopt;
-  }
+  if (std::any_of(rest.begin(), rest.end(), [](char c) { return in(kNotInUri, c); }))
+    return std::nullopt;
   // Neither parameters nor headers may hold a raw '@', so the first one ends
   // the userinfo even when the user part itself contains ';' or '?'.
   if (std::size_t at = rest.find('@'); at != npos) {
     u.user = rest.substr(0, at);
     rest = rest.substr(at + 1);
+    // "sip:@h" and "sip:a@b@c" would canonicalise into a different URI.
+    if (u.user.empty() || rest.find('@') != npos) return std::nullopt;
   }
   rest = rest.substr(0, std::min(rest.find('?'), rest.size()));
   std::size_t semi = std::min(rest.find(';'), rest.size());
@@ -429,6 +448,21 @@ std::optional<int> parse_q(string_view s) {
   return q;
 }
 
+void append_contact_value(std::string& out, const Contact& c, std::size_t index,
+                          std::size_t count, const Ring& ring) {
+  out += '<';
+  append_node_uri(out, c.node, ring);
+  out.append(">;q=");
+  append_q(out, q_thousandths(index, count));
+  if (c.predecessor) {
+    // Quoted: the node URI's ':', '@' and ';node' are not token characters.
+    out.append(";predecessor=\"<");
+    append_node_uri(out, *c.predecessor, ring);
+    out += '>';
+    out += '"';
+  }
+}
+
 struct RankedContact {
   Contact contact;
   int q = kQOne;
@@ -438,24 +472,25 @@ struct RankedContact {
 // unquoted `predecessor=sip:1@128.59.15.60` (no `node` parameter, which an
 // unquoted value could not carry anyway) is accepted. Empty means unknown,
 // as in the report's appendix ("predecessor=").
-Expected<std::optional<NodeRef>> read_predecessor(string_view value, const Ring& ring) {
+MaybeError read_predecessor(string_view value, const Ring& ring, std::optional<NodeRef>& out) {
   value = trim(value);
-  if (value.empty()) return std::optional<NodeRef>{};
+  out.reset();
+  if (value.empty()) return std::nullopt;
   auto v = read_uri_value(value);
   if (!v) return DecodeError::BadUri;
   auto n = node_of(v->uri, ring);
   if (!n) return n.error();
-  return std::optional<NodeRef>(std::move(*n));
+  out = std::move(*n);
+  return std::nullopt;
 }
 
-Expected<RankedContact> read_node_contact(string_view value, const Ring& ring) {
-  auto v = read_uri_value(value);
-  if (!v || !v->node) return DecodeError::BadUri;
-  auto node = node_of(v->uri, ring);
+// `v` is a Contact value already known to carry `node`.
+Expected<RankedContact> read_node_contact(const UriValue& v, const Ring& ring) {
+  auto node = node_of(v.uri, ring);
   if (!node) return node.error();
   RankedContact rc;
   rc.contact.node = std::move(*node);
-  ParamCursor cur(v->header_params);
+  ParamCursor cur(v.header_params);
   string_view name, pv;
   while (cur.next(name, pv)) {
     if (iequals(name, "q")) {
@@ -463,9 +498,7 @@ Expected<RankedContact> read_node_contact(string_view value, const Ring& ring) {
       if (!q) return DecodeError::BadHeaderValue;
       rc.q = *q;
     } else if (iequals(name, "predecessor")) {
-      auto pred = read_predecessor(pv, ring);
-      if (!pred) return pred.error();
-      rc.contact.predecessor = std::move(*pred);
+      if (auto e = read_predecessor(pv, ring, rc.contact.predecessor)) return *e;
     }
   }
   if (cur.bad()) return DecodeError::BadHeaderValue;
@@ -486,8 +519,10 @@ Expected<std::vector<Contact>> read_node_contacts(const std::vector<string_view>
                                                   const Ring& ring) {
   std::vector<RankedContact> ranked;
   ranked.reserve(values.size());
-  for (string_view v : values) {
-    auto rc = read_node_contact(v, ring);
+  for (string_view value : values) {
+    auto v = read_uri_value(value);
+    if (!v || !v->node) return DecodeError::BadUri;
+    auto rc = read_node_contact(*v, ring);
     if (!rc) return rc.error();
     ranked.push_back(std::move(*rc));
   }
@@ -541,8 +576,10 @@ Hdr classify(string_view name) {
       {"P2P-Hops", Hdr::Hops},
       {"Content-Length", Hdr::ContentLength},
   };
+  // Length and first letter rule out almost every candidate cheaply.
+  char first = to_lower(name.front());
   for (const auto& [n, h] : kNames)
-    if (iequals(n, name)) return h;
+    if (n.size() == name.size() && to_lower(n.front()) == first && iequals(n, name)) return h;
   return Hdr::Other;
 }
 
@@ -681,15 +718,24 @@ bool read_top_via(string_view v, Envelope& env) {
   std::size_t sp = v.find_first_of(" \t");
   if (sp == npos) return false;
   string_view protocol = v.substr(0, sp);
-  if (protocol.size() < 5 || !iequals(protocol.substr(0, 4), "SIP/")) return false;
+  if (protocol.size() < 5 || !iequals(protocol.substr(0, 4), "SIP/") ||
+      !std::all_of(protocol.begin(), protocol.end(), [](char c) { return c == '/' || is_token_char(c); }))
+    return false;
   string_view rest = ltrim(v.substr(sp));
   std::size_t end = std::min(rest.find_first_of("; \t"), rest.size());
-  if (end == 0) return false;
-  env.via_address = std::string(rest.substr(0, end));
+  string_view sent_by = rest.substr(0, end);
+  // A separator in what we keep would split the Via differently once we
+  // write it back out.
+  auto plain = [](string_view x) { return x.find_first_of(",<>\"\\") == npos; };
+  if (sent_by.empty() || !plain(sent_by)) return false;
+  env.via_address = std::string(sent_by);
   ParamCursor cur(rest.substr(end));
   string_view name, value;
-  while (cur.next(name, value))
-    if (iequals(name, "branch")) env.branch = std::string(value);
+  while (cur.next(name, value)) {
+    if (!iequals(name, "branch")) continue;
+    if (!plain(value)) return false;
+    env.branch = std::string(value);
+  }
   return !cur.bad();
 }
 
@@ -725,8 +771,13 @@ MaybeError read_envelope(const Head& head, const Parties& parties, Envelope& env
   auto cseq = read_cseq(*head[Hdr::CSeq]);
   if (!cseq) return DecodeError::BadHeaderValue;
   env.cseq = *cseq;
-  env.from_tag = std::string(find_param(parties.from.header_params, "tag").value_or(""));
-  env.to_tag = std::string(find_param(parties.to.header_params, "tag").value_or(""));
+  // RFC 3261 makes a tag a token; anything else could not be written back.
+  string_view from_tag = find_param(parties.from.header_params, "tag").value_or("");
+  string_view to_tag = find_param(parties.to.header_params, "tag").value_or("");
+  if ((!from_tag.empty() && !is_token(from_tag)) || (!to_tag.empty() && !is_token(to_tag)))
+    return DecodeError::BadHeaderValue;
+  env.from_tag = std::string(from_tag);
+  env.to_tag = std::string(to_tag);
   return std::nullopt;
 }
 
@@ -879,9 +930,12 @@ void append_dialog(std::string& out, const Envelope& env) {
   line(out, "CSeq: ", Num(std::uint64_t{env.cseq}), " REGISTER");
 }
 
-void append_contacts(std::string& out, const Codec& codec, const std::vector<Contact>& contacts) {
-  for (std::size_t i = 0; i < contacts.size(); ++i)
-    line(out, "Contact: ", codec.contact_value(contacts[i], i, contacts.size()));
+void append_contacts(std::string& out, const std::vector<Contact>& contacts, const Ring& ring) {
+  for (std::size_t i = 0; i < contacts.size(); ++i) {
+    out.append("Contact: ");
+    append_contact_value(out, contacts[i], i, contacts.size(), ring);
+    out.append("\r\n");
+  }
 }
 
 void append_record_headers(std::string& out, const Record& rec, Duration ttl) {
@@ -960,16 +1014,7 @@ std::optional<std::string> Codec::canonical_aor(std::string_view uri) {
 std::string Codec::contact_value(const Contact& c, std::size_t index, std::size_t count) const {
   std::string s;
   s.reserve(c.node.address.size() + (c.predecessor ? c.predecessor->address.size() : 0) + 112);
-  s += '<';
-  append_node_uri(s, c.node, ring_);
-  s.append(">;q=");
-  append_q(s, q_thousandths(index, count));
-  if (c.predecessor) {
-    // Quoted: the node URI's ':', '@' and ';node' are not token characters.
-    s.append(";predecessor=\"<");
-    append_node_uri(s, *c.predecessor, ring_);
-    s.append(">\"");
-  }
+  append_contact_value(s, c, index, count, ring_);
   return s;
 }
 
@@ -1000,13 +1045,13 @@ std::string Codec::encode(const Request& req, const std::string& address,
     case Kind::Query:
     case Kind::Update:
       // A Contact is what makes a REGISTER an Update, so a Query has none.
-      if (req.kind == Kind::Update) append_contacts(out, *this, req.contacts);
+      if (req.kind == Kind::Update) append_contacts(out, req.contacts, ring_);
       // Expires: 0 would turn an Update into an Unregister, so only a real
       // lifetime is written.
       if (auto s = wire_seconds(req.ttl); s > 0) line(out, "Expires: ", Num(s));
       break;
     case Kind::Unregister:
-      append_contacts(out, *this, req.contacts);
+      append_contacts(out, req.contacts, ring_);
       line(out, "Expires: 0");
       break;
     case Kind::Transfer:
@@ -1032,7 +1077,7 @@ std::string Codec::encode(const Response& resp, const Request& answered,
   append_party(out, "From", request_from_uri(*this, answered), env.from_tag);
   append_party(out, "To", request_to_uri(*this, answered), env.to_tag);
   append_dialog(out, env);
-  append_contacts(out, *this, resp.contacts);
+  append_contacts(out, resp.contacts, ring_);
   if (resp.record) {
     append_record_headers(out, *resp.record, resp.ttl);
   } else if (auto s = wire_seconds(resp.ttl); s > 0) {
@@ -1053,9 +1098,14 @@ namespace {
 // decode_request fails as bad-start-line rather than on some header.
 struct Frame {
   string_view start_line;
-  string_view header_block;
+  string_view raw_headers;
   string_view body;
-  std::string unfolded;  // owns header_block when folding had to be undone
+  bool folded = false;
+  std::string unfolded;  // the header block when folding had to be undone
+
+  // Computed on use rather than stored: a view into `unfolded` would dangle
+  // once the Frame moves and a short string moves its inline buffer.
+  string_view header_block() const { return folded ? string_view(unfolded) : raw_headers; }
 };
 
 Expected<Frame> frame_message(string_view text) {
@@ -1063,11 +1113,11 @@ Expected<Frame> frame_message(string_view text) {
   if (!raw) return raw.error();
   Frame f;
   f.start_line = raw->start_line;
-  f.header_block = raw->header_block;
+  f.raw_headers = raw->header_block;
   f.body = raw->body;
-  if (has_folding(f.header_block)) {
-    f.unfolded = unfold(f.header_block);
-    f.header_block = f.unfolded;
+  if (has_folding(f.raw_headers)) {
+    f.folded = true;
+    f.unfolded = unfold(f.raw_headers);
   }
   return f;
 }
@@ -1080,7 +1130,7 @@ struct Common {
 };
 
 Expected<Common> read_common(const Frame& f, Envelope& env) {
-  auto head = collect_headers(f.header_block);
+  auto head = collect_headers(f.header_block());
   if (!head) return head.error();
   if (auto e = check_content_length(*head, f.body)) return *e;
   if (auto e = check_required(*head)) return *e;
@@ -1180,7 +1230,7 @@ std::variant<Decoded<Response>, DecodeError> Codec::decode_response(std::string_
   for (string_view v : head.contacts) {
     auto uv = read_uri_value(v);
     if (uv && uv->node) {
-      auto rc = read_node_contact(v, ring_);
+      auto rc = read_node_contact(*uv, ring_);
       if (!rc) return rc.error();
       ranked.push_back(std::move(*rc));
     } else {

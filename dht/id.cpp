@@ -48,14 +48,16 @@ std::optional<Id> Id::from_decimal(std::string_view dec) {
   return from_u64(v);
 }
 
-std::string Id::to_hex() const {
+std::string Id::to_hex(int min_digits) const {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
   out.reserve(40);
   for (int i = 0; i < kLimbs; ++i)
     for (int s = 28; s >= 0; s -= 4) out.push_back(kDigits[(w_[i] >> s) & 0xf]);
   auto first = out.find_first_not_of('0');
-  return first == std::string::npos ? "0" : out.substr(first);
+  if (first == std::string::npos) first = out.size() - 1;
+  const auto keep = std::max<std::size_t>(out.size() - first, static_cast<std::size_t>(std::max(min_digits, 0)));
+  return out.substr(out.size() - std::min(keep, out.size()));
 }
 
 std::string Id::to_decimal() const { return std::to_string(low64()); }

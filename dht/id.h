@@ -28,8 +28,9 @@ class Id {
   // Decimal digits; at most 2^64 - 1.
   static std::optional<Id> from_decimal(std::string_view dec);
 
-  // Lowercase hex without leading zeros ("0" for zero).
-  std::string to_hex() const;
+  // Lowercase hex, zero-padded to at least min_digits ("0" for zero when
+  // min_digits is 0).
+  std::string to_hex(int min_digits = 0) const;
   // Decimal; only meaningful when fits_u64().
   std::string to_decimal() const;
   bool fits_u64() const;

@@ -421,7 +421,8 @@ TxnId Node::send(Purpose p, const std::string& address, Request req, int finger,
   pending.done = std::move(done);
   pending.request = std::move(req);
   ++counters_.requests_sent;
-  transport_.send_request(txn, address, pending.request);
+  if (p == Purpose::Relay) transport_.relay_request(txn, address, pending.request, in);
+  else transport_.send_request(txn, address, pending.request);
   return txn;
 }
 
@@ -919,7 +920,9 @@ void Node::resend_query(Time now, Pending p) {
   ++counters_.requests_sent;
   auto [it, ok] = pending_.emplace(txn, std::move(p));
   (void)ok;
-  transport_.send_request(txn, it->second.address, it->second.request);
+  const Pending& q = it->second;
+  if (q.purpose == Purpose::Relay) transport_.relay_request(txn, q.address, q.request, q.inbound);
+  else transport_.send_request(txn, q.address, q.request);
 }
 
 // ------------------------------------------------------------------- status

@@ -30,7 +30,7 @@ Id Ring::hash(std::string_view text) const {
 }
 
 std::string Ring::format(const Id& id) const {
-  return bits_ <= 64 ? id.to_decimal() : id.to_hex();
+  return bits_ <= 64 ? id.to_decimal() : hex(id);
 }
 
 std::optional<Id> Ring::parse(std::string_view text) const {

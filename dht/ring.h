@@ -37,9 +37,12 @@ class Ring {
   Id hash(std::string_view text) const;
 
   // How ids are written in URIs: decimal when m <= 64 (so the seed's
-  // 5-bit examples read "sip:7@..."), otherwise lowercase hex.
+  // 5-bit examples read "sip:7@..."), otherwise lowercase hex of fixed
+  // width (40 digits at m = 160), so that ids sort as text as on the ring.
   std::string format(const Id& id) const;
   std::optional<Id> parse(std::string_view text) const;
+  // Fixed-width lowercase hex, for logs and the admin API.
+  std::string hex(const Id& id) const { return id.to_hex((bits_ + 3) / 4); }
 
  private:
   int bits_;

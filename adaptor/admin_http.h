@@ -1,0 +1,34 @@
+// The admin HTTP API (libevent evhttp) in a thread of its own, with its
+// own event loop; it reads node state by running small functions in the
+// SIP thread (Daemon::run_in_sip_thread), never by sharing it.
+#pragma once
+
+#include <string>
+#include <thread>
+
+struct event_base;
+struct evhttp;
+struct evhttp_request;
+
+namespace sippeer::adaptor {
+
+class Daemon;
+
+class AdminServer {
+ public:
+  explicit AdminServer(Daemon& daemon) : daemon_(daemon) {}
+  ~AdminServer();
+  // "127.0.0.1:8060"; empty string on success, else why not.
+  std::string start(const std::string& listen);
+
+ private:
+  static void on_request(evhttp_request* req, void* arg);
+  void handle(evhttp_request* req);
+
+  Daemon& daemon_;
+  event_base* base_ = nullptr;
+  evhttp* http_ = nullptr;
+  std::thread thread_;
+};
+
+}  // namespace sippeer::adaptor

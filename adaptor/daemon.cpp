@@ -1,0 +1,261 @@
+// The SIP stack and the node it drives.
+#include "adaptor/daemon.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "adaptor/admin_http.h"
+#include "adaptor/log.h"
+#include "adaptor/version.h"
+
+namespace sippeer::adaptor {
+
+namespace {
+
+const auto kProcessStart = std::chrono::steady_clock::now();
+
+// The host's first non-loopback IPv4 address, else 127.0.0.1.
+std::string first_ipv4() {
+  ifaddrs* list = nullptr;
+  std::string out = "127.0.0.1";
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+    if ((ntohl(sin->sin_addr.s_addr) >> 24) == 127) continue;
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf);
+    out = buf;
+    break;
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+// -p 0: a port free for both UDP and TCP on ip. nta would pick the two
+// separately; SIP wants one port for both.
+int pick_free_port(const std::string& ip) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    int u = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+    socklen_t len = sizeof sa;
+    if (u < 0 || ::bind(u, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0 ||
+        getsockname(u, reinterpret_cast<sockaddr*>(&sa), &len) < 0) {
+      if (u >= 0) ::close(u);
+      continue;
+    }
+    int t = ::socket(AF_INET, SOCK_STREAM, 0);
+    const bool ok = t >= 0 && ::bind(t, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    const int port = ntohs(sa.sin_port);
+    if (t >= 0) ::close(t);
+    ::close(u);
+    if (ok) return port;
+  }
+  return -1;
+}
+
+}  // namespace
+
+// Upward events from the node: logged, and handed to discovery/lifecycle.
+class Daemon::Events final : public dht::Observer {
+ public:
+  explicit Events(Daemon* d) : d_(d) {}
+  void on_joined() override { d_->on_joined(); }
+  void on_join_failed() override { d_->on_join_failed(); }
+  void on_duplicate_id(const dht::NodeRef& existing) override { d_->on_duplicate(existing); }
+  void on_left() override { d_->finish_leave(); }
+  void on_predecessor_changed(const std::optional<dht::NodeRef>& p) override {
+    if (p) SIPPEER_LOG(Info) << "ring: predecessor is now " << d_->codec().node_uri(*p);
+    else SIPPEER_LOG(Info) << "ring: predecessor lost";
+  }
+  void on_successor_changed(const dht::NodeRef& s) override {
+    SIPPEER_LOG(Info) << "ring: successor is now " << d_->codec().node_uri(s);
+  }
+  void on_node_failed(const dht::NodeRef& n) override {
+    SIPPEER_LOG(Warn) << "ring: peer " << n.address << " did not answer; marked dead";
+  }
+
+ private:
+  Daemon* d_;
+};
+
+Daemon::Daemon(Settings settings) : settings_(std::move(settings)) {}
+
+Daemon::~Daemon() {
+  admin_.reset();
+  multicast_.reset();
+  node_.reset();
+  transport_.reset();
+  for (su_timer_t* t : {tick_timer_, probe_timer_, rediscover_timer_, leave_timer_, cache_timer_})
+    if (t) su_timer_destroy(t);
+  if (probe_) nta_outgoing_destroy(probe_);
+  if (agent_) nta_agent_destroy(agent_);
+  if (signal_index_ >= 0) su_root_deregister(root_, signal_index_);
+  for (int fd : signal_pipe_)
+    if (fd >= 0) ::close(fd);
+  if (root_) su_root_destroy(root_);
+  su_home_deinit(home_);
+  su_deinit();
+}
+
+int Daemon::run() {
+  su_init();
+  std::string err;
+  if (!start_stack(&err) || !create_node(&err) || !watch_signals(&err)) {
+    SIPPEER_LOG(Error) << err;
+    return 1;
+  }
+  SIPPEER_LOG(Info) << "sippeer " << kVersion << ": node " << codec_->node_uri(node_->self())
+                    << " listening on udp" << (settings_.tcp ? "+tcp " : " ") << local_address_;
+  if (!settings_.admin.empty()) {
+    admin_ = std::make_unique<AdminServer>(*this);
+    if (std::string e = admin_->start(settings_.admin); !e.empty()) {
+      SIPPEER_LOG(Error) << "admin API: " << e;
+      return 1;
+    }
+    SIPPEER_LOG(Info) << "admin API on http://" << settings_.admin;
+  }
+  if (settings_.discovery && settings_.multicast) {
+    multicast_ = std::make_unique<MulticastListener>(
+        root_, [this](msg_t* m, sip_t* s) { on_multicast_request(m, s); });
+    if (std::string e = multicast_->open("224.0.1.75", 5060, local_ip_); !e.empty()) {
+      SIPPEER_LOG(Warn) << "multicast discovery off: " << e;
+      multicast_.reset();
+    } else {
+      SIPPEER_LOG(Info) << "listening for discovery on 224.0.1.75:5060";
+    }
+  }
+  cache_timer_ = su_timer_create(su_root_task(root_), 60'000);
+  su_timer_set_for_ever(cache_timer_, &Daemon::on_cache_timer, this);
+  discover();
+  su_root_run(root_);
+  return exit_code_;
+}
+
+bool Daemon::start_stack(std::string* err) {
+  root_ = su_root_create(nullptr);
+  if (!root_) return *err = "cannot create the SIP event loop", false;
+  local_ip_ = settings_.listen.empty() ? first_ipv4() : settings_.listen;
+  port_ = settings_.port;
+  if (port_ == 0 && (port_ = pick_free_port(local_ip_)) < 0)
+    return *err = "no free port on " + local_ip_, false;
+  local_address_ = local_ip_ + ":" + std::to_string(port_);
+  const std::string url = "sip:" + local_address_ + (settings_.tcp ? "" : ";transport=udp");
+  agent_ = nta_agent_create(root_, URL_STRING_MAKE(url.c_str()), &Daemon::on_message, this,
+                            NTATAG_UA(0), NTATAG_SERVER_RPORT(1), NTATAG_CANCEL_487(0),
+                            NTATAG_MERGE_482(0), NTATAG_UDP_MTU(65535),
+                            TPTAG_UDP_RMEM(4 * 1024 * 1024), TPTAG_UDP_WMEM(4 * 1024 * 1024),
+                            TAG_END());
+  if (!agent_) return *err = "cannot listen on " + url + ": " + std::strerror(errno), false;
+  return true;
+}
+
+bool Daemon::create_node(std::string* err) {
+  ring_ = std::make_unique<dht::Ring>(settings_.id_bits);
+  codec_ = std::make_unique<dht::Codec>(*ring_, settings_.overlay_domain);
+  dht::Id id = ring_->hash(local_address_);
+  if (!settings_.node_id.empty()) {
+    auto forced = ring_->parse(settings_.node_id);
+    if (!forced) return *err = "node id '" + settings_.node_id + "' is not an id on a " +
+                               std::to_string(settings_.id_bits) + "-bit ring", false;
+    id = *forced;
+  }
+  dht::Config cfg;
+  cfg.bits = settings_.id_bits;
+  cfg.successors = static_cast<std::size_t>(settings_.successors);
+  cfg.replicas = static_cast<std::size_t>(settings_.replicas);
+  cfg.stabilize_interval = dht::Duration{settings_.stabilize_ms};
+  cfg.predecessor_silence = dht::Duration{settings_.stabilize_ms * 5 / 2};
+  cfg.dead_memory = dht::Duration{std::max(30'000, settings_.stabilize_ms * 6)};
+  if (std::string e = cfg.validate(); !e.empty()) return *err = "overlay settings: " + e, false;
+  random_ = std::make_unique<dht::SplitMix64>(
+      id.low64() ^ static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  events_ = std::make_unique<Events>(this);
+  transport_ = std::make_unique<OverlayTransport>(agent_, root_, *codec_, local_address_,
+                                                  dht::Duration{settings_.request_timeout_ms});
+  node_ = std::make_unique<dht::Node>(cfg, dht::NodeRef{id, local_address_}, *transport_, *random_,
+                                      storage_, *events_);
+  transport_->bind(node_.get(), [this] { return now(); }, [this](dht::Time t) { reschedule(t); });
+  tick_timer_ = su_timer_create(su_root_task(root_), 1000);
+  return true;
+}
+
+dht::Time Daemon::now() const {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - kProcessStart);
+  return dht::Time{dht::Duration{ms.count() + 1000}};
+}
+
+void Daemon::reschedule(dht::Time deadline) {
+  if (!tick_timer_) return;
+  if (deadline == dht::kNever) {
+    su_timer_reset(tick_timer_);
+    return;
+  }
+  const auto delay = std::max<std::int64_t>(0, (deadline - now()).count());
+  su_timer_set_interval(tick_timer_, &Daemon::on_tick, this, static_cast<su_duration_t>(delay));
+}
+
+void Daemon::on_tick(su_root_magic_t*, su_timer_t*, void* arg) {
+  auto* self = static_cast<Daemon*>(arg);
+  self->reschedule(self->node_->tick(self->now()));
+}
+
+bool Daemon::is_overlay_request(const sip_t* sip) const {
+  // Node URIs carry ;node and ring keys use the overlay domain (see
+  // dht/codec.h), so a phone's REGISTER, even for a numeric line such as
+  // sip:1001@host;user=phone, is never mistaken for overlay traffic.
+  auto overlay_uri = [&](const url_t* u) {
+    return u && (url_has_param(u, "node") ||
+                 (u->url_host && strcasecmp(u->url_host, settings_.overlay_domain.c_str()) == 0));
+  };
+  if ((sip->sip_to && overlay_uri(sip->sip_to->a_url)) || (sip->sip_from && overlay_uri(sip->sip_from->a_url)))
+    return true;
+  for (const sip_unknown_t* u = sip->sip_unknown; u; u = u->un_next)
+    if (u->un_name && strncasecmp(u->un_name, "P2P-", 4) == 0) return true;
+  return false;
+}
+
+int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) {
+  auto* self = static_cast<Daemon*>(magic);
+  if (!sip || !sip->sip_request) {
+    nta_msg_discard(agent, msg);  // a stray response: no transaction wants it
+    return 0;
+  }
+  const sip_method_t method = sip->sip_request->rq_method;
+  if (method == sip_method_register && self->is_overlay_request(sip)) {
+    self->transport_->on_request(msg, sip);
+  } else if (method == sip_method_options) {
+    // Keep-alive and liveness probe for peers and monitoring.
+    nta_msg_treply(agent, msg, SIP_200_OK, SIPTAG_ALLOW_STR("REGISTER, OPTIONS"), TAG_END());
+  } else if (method == sip_method_ack) {
+    nta_msg_discard(agent, msg);
+  } else {
+    self->reply_not_implemented(msg, sip);
+  }
+  return 0;
+}
+
+void Daemon::reply_not_implemented(msg_t* msg, sip_t* sip) {
+  SIPPEER_LOG(Info) << "sip: 501 for " << sip->sip_request->rq_method_name
+                    << " (phone registrar and proxy are not in this build yet)";
+  nta_msg_treply(agent_, msg, SIP_501_NOT_IMPLEMENTED, TAG_END());
+}
+
+void Daemon::run_in_sip_thread(const std::function<void()>& fn) {
+  auto trampoline = [](void* arg) -> int {
+    (*static_cast<const std::function<void()>*>(arg))();
+    return 0;
+  };
+  int rv = 0;
+  su_task_execute(su_root_task(root_), trampoline, const_cast<std::function<void()>*>(&fn), &rv);
+}
+
+}  // namespace sippeer::adaptor

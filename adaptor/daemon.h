@@ -1,0 +1,131 @@
+// One sippeer node: the Sofia-SIP stack, the dht::Node it drives, peer
+// discovery, and the graceful life cycle. Everything here runs in the SIP
+// thread; the admin thread reaches in only through run_in_sip_thread().
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adaptor/multicast.h"
+#include "adaptor/overlay_transport.h"
+#include "adaptor/settings.h"
+#include "adaptor/sofia.h"
+#include "dht/codec.h"
+#include "dht/memory_storage.h"
+#include "dht/node.h"
+
+namespace sippeer::adaptor {
+
+class AdminServer;
+
+class Daemon {
+ public:
+  explicit Daemon(Settings settings);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Runs until SIGTERM/SIGINT and a graceful leave; returns the exit code.
+  int run();
+
+  // Runs fn in the SIP thread and waits for it (admin API).
+  void run_in_sip_thread(const std::function<void()>& fn);
+
+  // SIP-thread only.
+  std::string status_json() const;
+  const dht::Node& node() const { return *node_; }
+  const dht::Codec& codec() const { return *codec_; }
+  const Settings& settings() const { return settings_; }
+  const std::string& local_address() const { return local_address_; }
+  const char* discovery_method() const { return discovery_method_; }
+  // An overlay lookup from this node; `done` runs in the SIP thread.
+  void lookup_aor(const std::string& aor, std::function<void(int status, std::string json)> done);
+
+ private:
+  class Events;
+
+  // daemon.cpp: stack and node
+  bool start_stack(std::string* err);
+  bool create_node(std::string* err);
+  dht::Time now() const;
+  void reschedule(dht::Time deadline);
+  static void on_tick(su_root_magic_t*, su_timer_t*, void* arg);
+  static int on_message(void* magic, nta_agent_t*, msg_t* msg, sip_t* sip);
+  bool is_overlay_request(const sip_t* sip) const;
+  void reply_not_implemented(msg_t* msg, sip_t* sip);
+
+  // discovery.cpp: multicast, bootstrap peers, cached peers, singleton
+  void discover();
+  void next_candidate();
+  void probe_multicast();
+  static int on_probe_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+  static void on_probe_timeout(su_root_magic_t*, su_timer_t*, void* arg);
+  void end_probe();
+  void join_through(const std::string& address);
+  void become_singleton();
+  void on_joined();
+  void on_join_failed();
+  void on_duplicate(const dht::NodeRef& existing);
+  void on_multicast_request(msg_t* msg, sip_t* sip);
+  static void on_rediscover(su_root_magic_t*, su_timer_t*, void* arg);
+  std::vector<std::string> resolve_bootstrap(const std::string& entry) const;
+
+  // lifecycle.cpp: signals, leave, peer cache
+  bool watch_signals(std::string* err);
+  static int on_signal(su_root_magic_t*, su_wait_t*, void* arg);
+  void begin_leave();
+  void finish_leave();
+  static void on_leave_timeout(su_root_magic_t*, su_timer_t*, void* arg);
+  static void on_cache_timer(su_root_magic_t*, su_timer_t*, void* arg);
+  void write_peer_cache() const;
+  std::vector<std::string> read_peer_cache() const;
+  std::string state_dir() const;
+
+  Settings settings_;
+  su_home_t home_[1] = {SU_HOME_INIT(home_)};
+  su_root_t* root_ = nullptr;
+  nta_agent_t* agent_ = nullptr;
+  std::string local_ip_;
+  int port_ = 0;
+  std::string local_address_;  // ip:port
+
+  std::unique_ptr<dht::Ring> ring_;
+  std::unique_ptr<dht::Codec> codec_;
+  dht::MemoryStorage storage_;
+  std::unique_ptr<dht::SplitMix64> random_;
+  std::unique_ptr<Events> events_;
+  std::unique_ptr<OverlayTransport> transport_;
+  std::unique_ptr<dht::Node> node_;
+  su_timer_t* tick_timer_ = nullptr;
+
+  // discovery
+  std::unique_ptr<MulticastListener> multicast_;
+  std::vector<std::string> candidates_;
+  std::size_t candidate_ = 0;
+  bool probing_multicast_ = false;
+  nta_outgoing_t* probe_ = nullptr;
+  su_timer_t* probe_timer_ = nullptr;
+  su_timer_t* rediscover_timer_ = nullptr;
+  bool rediscovering_ = false;
+  const char* discovery_method_ = "none";
+  std::size_t bootstrap_count_ = 0;   // candidates_ before this index are bootstrap peers
+  std::string joining_through_;
+  std::string outbound_proxy_;        // set when our id is a duplicate (report 3.13)
+  std::vector<dht::StoredRecord> carried_records_;  // a singleton's, re-stored after a merge
+
+  // lifecycle
+  int signal_pipe_[2] = {-1, -1};
+  int signal_index_ = -1;
+  su_wait_t signal_wait_[1] = {};
+  su_timer_t* leave_timer_ = nullptr;
+  su_timer_t* cache_timer_ = nullptr;
+  bool leaving_ = false;
+  int exit_code_ = 0;
+
+  std::unique_ptr<AdminServer> admin_;
+};
+
+}  // namespace sippeer::adaptor

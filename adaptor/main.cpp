@@ -1,0 +1,59 @@
+// sippeer: a serverless SIP registrar and proxy on a Chord ring.
+#include <cstdio>
+#include <iostream>
+
+#include "adaptor/daemon.h"
+#include "adaptor/log.h"
+#include "adaptor/settings.h"
+#include "adaptor/version.h"
+
+using namespace sippeer::adaptor;
+
+namespace {
+
+constexpr int kExitConfig = 78;  // EX_CONFIG, as sysexits.h
+
+int print_errors(const std::vector<ConfigError>& errors) {
+  for (const auto& e : errors) std::cerr << e.format() << "\n";
+  return errors.empty() ? 0 : kExitConfig;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CommandLine cl;
+  if (auto errors = parse_command_line(argc, argv, cl); !errors.empty()) {
+    print_errors(errors);
+    std::cerr << "try '" << argv[0] << " --help'\n";
+    return kExitConfig;
+  }
+  if (cl.help) {
+    std::cout << help_text(argv[0]);
+    return 0;
+  }
+  if (cl.version) {
+    std::cout << "sippeer " << kVersion << "\n";
+    return 0;
+  }
+  if (cl.config_reference) {
+    std::cout << config_reference_markdown();
+    return 0;
+  }
+  Settings settings;
+  std::vector<ConfigError> errors;
+  if (!cl.config_path.empty()) errors = load_config_file(cl.config_path, settings);
+  if (errors.empty()) errors = apply_command_line(argc, argv, settings);
+  if (errors.empty()) errors = validate(settings, cl.config_path.empty() ? "command line" : cl.config_path);
+  if (cl.check_config) {
+    if (print_errors(errors) != 0) return kExitConfig;
+    std::cout << (cl.config_path.empty() ? "defaults" : cl.config_path) << ": OK\n";
+    return 0;
+  }
+  if (!errors.empty()) {
+    print_errors(errors);
+    return kExitConfig;
+  }
+  set_log_level(settings.log_level);
+  Daemon daemon(settings);
+  return daemon.run();
+}

@@ -1,0 +1,270 @@
+#include "adaptor/overlay_transport.h"
+
+#include <cstring>
+
+#include "adaptor/log.h"
+
+namespace sippeer::adaptor {
+
+namespace {
+
+std::string tag_string(std::uint64_t n, const std::string& salt) {
+  // Unique enough per process: a counter mixed with our address.
+  std::uint64_t h = std::hash<std::string>{}(salt) ^ (n * 0x9e3779b97f4a7c15ull);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+void remove_unknown(msg_t* msg, sip_t* sip, const char* name) {
+  for (sip_unknown_t* u = sip->sip_unknown; u;) {
+    sip_unknown_t* next = u->un_next;
+    if (u->un_name && strcasecmp(u->un_name, name) == 0)
+      msg_header_remove(msg, reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(u));
+    u = next;
+  }
+}
+
+}  // namespace
+
+std::string message_text(msg_t* msg) {
+  size_t len = 0;
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  char* s = msg_as_string(home, msg, nullptr, 0, &len);
+  std::string out = s ? std::string(s, len) : std::string();
+  su_home_deinit(home);
+  return out;
+}
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 302: return "Moved Temporarily";
+    case 400: return "Bad Request";
+    case 404: return "User not found on P2P/SIP";
+    case 408: return "Request Timeout";
+    case 482: return "Loop Detected";
+    case 483: return "Too Many Hops";
+    case 503: return "Service Unavailable";
+    case 600: return "Duplicate Node Identifier";
+  }
+  return "Unknown";
+}
+
+std::string response_headers(const dht::Codec& codec, const dht::Response& resp) {
+  std::string h;
+  const std::size_t n = resp.contacts.size();
+  for (std::size_t i = 0; i < n; ++i)
+    h += "Contact: " + codec.contact_value(resp.contacts[i], i, n) + "\r\n";
+  if (resp.record) {
+    for (const auto& b : resp.record->bindings) h += "Contact: " + b + "\r\n";
+    h += "Expires: " + std::to_string((resp.ttl.count() + 999) / 1000) + "\r\n";
+    h += "P2P-Record-Version: " + std::to_string(resp.record->version) + "\r\n";
+  }
+  h += "P2P-Hops: " + std::to_string(resp.hops);
+  return h;
+}
+
+OverlayTransport::OverlayTransport(nta_agent_t* agent, su_root_t* root, const dht::Codec& codec,
+                                   std::string local_address, dht::Duration timeout)
+    : agent_(agent), root_(root), codec_(codec), local_address_(std::move(local_address)),
+      timeout_(timeout) {}
+
+OverlayTransport::~OverlayTransport() {
+  for (auto& [txn, o] : out_) {
+    if (o->orq) nta_outgoing_destroy(o->orq);
+    if (o->timer) su_timer_destroy(o->timer);
+  }
+  for (auto& [id, in] : in_) {
+    if (in.irq) nta_incoming_destroy(in.irq);
+    if (in.msg) msg_destroy(in.msg);
+  }
+}
+
+void OverlayTransport::bind(dht::Node* node, Now now, Reschedule reschedule) {
+  node_ = node;
+  now_ = std::move(now);
+  reschedule_ = std::move(reschedule);
+}
+
+// ------------------------------------------------------------- outgoing
+
+void OverlayTransport::send_request(dht::TxnId txn, const std::string& address,
+                                    const dht::Request& req) {
+  dht::Envelope env;
+  env.via_address = local_address_;
+  env.branch = "z9hG4bK" + tag_string(next_tag_++, local_address_);
+  env.call_id = tag_string(next_tag_++, local_address_) + "@" + local_address_;
+  env.from_tag = tag_string(next_tag_++, local_address_).substr(0, 10);
+  const std::string text = codec_.encode(req, address, env);
+  msg_t* msg = msg_make(sip_default_mclass(), 0, text.data(), static_cast<ssize_t>(text.size()));
+  sip_t* sip = msg ? sip_object(msg) : nullptr;
+  if (!sip || !sip->sip_request) {
+    if (msg) msg_destroy(msg);
+    SIPPEER_LOG(Error) << "overlay: cannot build " << dht::kind_name(req.kind) << " for " << address;
+    fail_later(txn);
+    return;
+  }
+  // nta puts its own Via on top; the codec's would be a second one.
+  while (sip->sip_via)
+    msg_header_remove(msg, reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(sip->sip_via));
+  ++counters_.sent_by_kind[static_cast<int>(req.kind)];
+  start(txn, msg, address);
+}
+
+void OverlayTransport::relay_request(dht::TxnId txn, const std::string& address,
+                                     const dht::Request& req, dht::InboundId in) {
+  auto it = in_.find(in);
+  msg_t* original = it == in_.end() ? nullptr : it->second.msg;
+  if (!original) {
+    send_request(txn, address, req);
+    return;
+  }
+  // Proxy the request as it came (RFC 3261 16.6): same Call-ID, From tag
+  // and Via stack, a new Request-URI, Max-Forwards as the node set it.
+  msg_t* msg = msg_copy(original);
+  sip_t* sip = msg ? sip_object(msg) : nullptr;
+  if (!sip || !sip->sip_request) {
+    if (msg) msg_destroy(msg);
+    send_request(txn, address, req);
+    return;
+  }
+  su_home_t* home = msg_home(msg);
+  const std::string uri = "sip:" + address;
+  sip_request_t* rq = sip_request_create(home, SIP_METHOD_REGISTER, URL_STRING_MAKE(uri.c_str()), nullptr);
+  msg_header_replace(msg, reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(sip->sip_request),
+                     reinterpret_cast<msg_header_t*>(rq));
+  if (sip->sip_max_forwards) {
+    sip->sip_max_forwards->mf_count = static_cast<unsigned long>(std::max(0, req.max_forwards));
+  } else {
+    sip_add_tl(msg, sip, SIPTAG_MAX_FORWARDS_STR(std::to_string(req.max_forwards).c_str()), TAG_END());
+  }
+  remove_unknown(msg, sip, "P2P-Owner");
+  if (req.owner_hop) sip_add_tl(msg, sip, SIPTAG_HEADER_STR("P2P-Owner: 1"), TAG_END());
+  msg_serialize(msg, reinterpret_cast<msg_pub_t*>(sip));
+  ++counters_.sent_by_kind[static_cast<int>(req.kind)];
+  start(txn, msg, address);
+}
+
+void OverlayTransport::start(dht::TxnId txn, msg_t* msg, const std::string& address) {
+  auto o = std::make_unique<Outgoing>();
+  o->self = this;
+  o->txn = txn;
+  const std::string uri = "sip:" + address;
+  o->orq = nta_outgoing_mcreate(agent_, &OverlayTransport::on_response, o.get(),
+                                URL_STRING_MAKE(uri.c_str()), msg, TAG_END());
+  if (!o->orq) {
+    msg_destroy(msg);  // mcreate takes the message only on success
+    SIPPEER_LOG(Warn) << "overlay: cannot send to " << address;
+    fail_later(txn);
+    return;
+  }
+  o->timer = su_timer_create(su_root_task(root_), static_cast<su_duration_t>(timeout_.count()));
+  su_timer_set(o->timer, &OverlayTransport::on_timeout, o.get());
+  out_[txn] = std::move(o);
+}
+
+void OverlayTransport::fail_later(dht::TxnId txn) {
+  // The Transport contract forbids calling back from inside send_request.
+  auto o = std::make_unique<Outgoing>();
+  o->self = this;
+  o->txn = txn;
+  o->timer = su_timer_create(su_root_task(root_), 0);
+  su_timer_set(o->timer, &OverlayTransport::on_timeout, o.get());
+  out_[txn] = std::move(o);
+}
+
+void OverlayTransport::finish(Outgoing* o) {
+  if (o->orq) nta_outgoing_destroy(o->orq);
+  if (o->timer) su_timer_destroy(o->timer);
+  out_.erase(o->txn);  // frees o
+}
+
+int OverlayTransport::on_response(void* magic, nta_outgoing_t* orq, const sip_t* sip) {
+  auto* o = static_cast<Outgoing*>(magic);
+  OverlayTransport* self = o->self;
+  const int status = sip && sip->sip_status ? sip->sip_status->st_status : 408;
+  if (status < 200) return 0;
+  const dht::TxnId txn = o->txn;
+  dht::Time deadline = dht::kNever;
+  msg_t* msg = nta_outgoing_getresponse(orq);
+  const bool internal = !sip || nta_sip_is_internal(sip);
+  std::string text = msg ? message_text(msg) : std::string();
+  if (msg) msg_destroy(msg);
+  self->finish(o);
+  if (internal) {
+    deadline = self->node_->on_failure(self->now_(), txn);
+  } else {
+    auto decoded = self->codec_.decode_response(text);
+    if (auto* ok = std::get_if<dht::Decoded<dht::Response>>(&decoded)) {
+      deadline = self->node_->on_response(self->now_(), txn, ok->message);
+    } else {
+      ++self->counters_.bad_responses;
+      SIPPEER_LOG(Warn) << "overlay: dropped malformed " << status << " response ("
+                        << dht::decode_error_name(std::get<dht::DecodeError>(decoded)) << ")";
+      deadline = self->node_->on_failure(self->now_(), txn);
+    }
+  }
+  self->reschedule_(deadline);
+  return 0;
+}
+
+void OverlayTransport::on_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
+  auto* o = static_cast<Outgoing*>(arg);
+  OverlayTransport* self = o->self;
+  const dht::TxnId txn = o->txn;
+  ++self->counters_.timeouts;
+  self->finish(o);
+  self->reschedule_(self->node_->on_failure(self->now_(), txn));
+}
+
+// ------------------------------------------------------------- incoming
+
+void OverlayTransport::on_request(msg_t* msg, sip_t* sip) {
+  const std::string text = message_text(msg);
+  auto decoded = codec_.decode_request(text);
+  auto* ok = std::get_if<dht::Decoded<dht::Request>>(&decoded);
+  if (!ok) {
+    ++counters_.bad_requests;
+    const char* why = dht::decode_error_name(std::get<dht::DecodeError>(decoded));
+    SIPPEER_LOG(Warn) << "overlay: 400 for malformed REGISTER (" << why << ")";
+    nta_msg_treply(agent_, msg, 400, "Bad Request", SIPTAG_WARNING_STR(("399 sippeer \"" + std::string(why) + "\"").c_str()), TAG_END());
+    return;
+  }
+  ++counters_.received_by_kind[static_cast<int>(ok->message.kind)];
+  const dht::InboundId id = next_in_++;
+  in_[id] = Inbound{msg_ref_create(msg), nullptr};
+  const dht::Time deadline = node_->on_request(now_(), id, ok->message);
+  auto it = in_.find(id);
+  if (it == in_.end()) {
+    // Answered synchronously and statelessly; drop the message we hold.
+    msg_destroy(msg);
+  } else {
+    // The node proxies it and answers later: a server transaction keeps
+    // the answer's path and absorbs retransmissions meanwhile.
+    it->second.irq = nta_incoming_create(agent_, nullptr, msg, sip, TAG_END());
+  }
+  reschedule_(deadline);
+}
+
+void OverlayTransport::send_response(dht::InboundId in, const dht::Response& resp) {
+  auto it = in_.find(in);
+  if (it == in_.end()) return;
+  Inbound inbound = it->second;
+  in_.erase(it);
+  const std::string headers = response_headers(codec_, resp);
+  const char* phrase = reason_phrase(resp.status);
+  if (inbound.irq) {
+    ++counters_.stateful_answers;
+    nta_incoming_treply(inbound.irq, resp.status, phrase, SIPTAG_HEADER_STR(headers.c_str()), TAG_END());
+    nta_incoming_destroy(inbound.irq);
+    msg_destroy(inbound.msg);
+  } else {
+    ++counters_.stateless_answers;
+    // nta_msg_treply consumes a reference: the caller's is released in
+    // on_request, ours here.
+    nta_msg_treply(agent_, inbound.msg, resp.status, phrase, SIPTAG_HEADER_STR(headers.c_str()), TAG_END());
+  }
+}
+
+}  // namespace sippeer::adaptor

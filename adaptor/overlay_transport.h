@@ -1,0 +1,98 @@
+// dht::Transport over Sofia-SIP nta: overlay messages as SIP REGISTER.
+//
+// Outgoing requests are nta client transactions with a short timer of our
+// own (a dead neighbour is noticed in request_timeout, not after 32 s of
+// Timer F). Incoming overlay REGISTERs arrive on nta's stateless callback:
+// when the node answers at once (update, transfer, a query it owns) the
+// answer is sent statelessly and no transaction state is kept; only a
+// request the node proxies further gets a server transaction, so that its
+// answer can come back later and retransmissions are absorbed.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "adaptor/sofia.h"
+#include "dht/codec.h"
+#include "dht/node.h"
+
+namespace sippeer::adaptor {
+
+struct OverlayCounters {
+  std::uint64_t sent_by_kind[5] = {};
+  std::uint64_t received_by_kind[5] = {};
+  std::uint64_t timeouts = 0;
+  std::uint64_t bad_requests = 0;    // answered 400
+  std::uint64_t bad_responses = 0;   // dropped
+  std::uint64_t stateless_answers = 0;
+  std::uint64_t stateful_answers = 0;
+};
+
+class OverlayTransport final : public dht::Transport {
+ public:
+  using Now = std::function<dht::Time()>;
+  using Reschedule = std::function<void(dht::Time)>;
+
+  OverlayTransport(nta_agent_t* agent, su_root_t* root, const dht::Codec& codec,
+                   std::string local_address, dht::Duration timeout);
+  ~OverlayTransport() override;
+  OverlayTransport(const OverlayTransport&) = delete;
+  OverlayTransport& operator=(const OverlayTransport&) = delete;
+
+  // The node this transport feeds, the clock, and where to report the
+  // node's next deadline after each event.
+  void bind(dht::Node* node, Now now, Reschedule reschedule);
+
+  // dht::Transport
+  void send_request(dht::TxnId txn, const std::string& address, const dht::Request& req) override;
+  void relay_request(dht::TxnId txn, const std::string& address, const dht::Request& req,
+                     dht::InboundId in) override;
+  void send_response(dht::InboundId in, const dht::Response& resp) override;
+
+  // An overlay REGISTER from nta's stateless callback. Takes the message.
+  void on_request(msg_t* msg, sip_t* sip);
+
+  const OverlayCounters& counters() const { return counters_; }
+  std::size_t pending_outgoing() const { return out_.size(); }
+
+ private:
+  struct Outgoing {
+    OverlayTransport* self = nullptr;
+    dht::TxnId txn = 0;
+    nta_outgoing_t* orq = nullptr;
+    su_timer_t* timer = nullptr;
+  };
+  struct Inbound {
+    msg_t* msg = nullptr;           // our reference to the request
+    nta_incoming_t* irq = nullptr;  // set once we know we answer later
+  };
+
+  void start(dht::TxnId txn, msg_t* msg, const std::string& address);
+  void fail_later(dht::TxnId txn);
+  void finish(Outgoing* o);
+  static int on_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+  static void on_timeout(su_root_magic_t* magic, su_timer_t* t, void* arg);
+
+  nta_agent_t* agent_;
+  su_root_t* root_;
+  const dht::Codec& codec_;
+  std::string local_address_;
+  dht::Duration timeout_;
+  dht::Node* node_ = nullptr;
+  Now now_;
+  Reschedule reschedule_;
+  std::unordered_map<dht::TxnId, std::unique_ptr<Outgoing>> out_;
+  std::unordered_map<dht::InboundId, Inbound> in_;
+  dht::InboundId next_in_ = 1;
+  std::uint64_t next_tag_ = 1;
+  OverlayCounters counters_;
+};
+
+// SIP header lines ("Contact: ...\r\n...") that carry a dht::Response, as
+// dht::Codec writes them; added to the reply by nta.
+std::string response_headers(const dht::Codec& codec, const dht::Response& resp);
+const char* reason_phrase(int status);
+
+}  // namespace sippeer::adaptor

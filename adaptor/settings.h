@@ -1,0 +1,142 @@
+// The daemon's settings and the one schema table that drives everything
+// about them: YAML parsing (config_file.cpp), command-line flags
+// (command_line.cpp), validation, --help and docs/CONFIG.md (settings.cpp).
+//
+// Adding a setting means adding a field below and a row to the table in
+// settings.cpp; parsing, checking, help and reference docs follow from the
+// row, and tests/unit/config_test.cpp fails until etc/sippeer.yaml and
+// docs/CONFIG.md are brought up to date.
+//
+// Precedence: built-in defaults < config file < command line.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace sippeer::adaptor {
+
+enum class LogLevel { Error, Warn, Info, Debug };
+
+struct Settings {
+  // sip
+  int port = 5060;                 // sip.port         -p/--port       0..65535 (0 = pick a free port)
+  std::string listen;              // sip.listen       --listen        IPv4 address; empty = host's first non-loopback IPv4
+  bool tcp = true;                 // sip.tcp                          also listen on TCP
+  // discovery
+  bool discovery = true;           // discovery.enabled  -N/--no-discovery sets false (start a ring of our own)
+  bool multicast = true;           // discovery.multicast  --no-multicast sets false
+  int multicast_timeout_ms = 3000; // discovery.multicast_timeout_ms  100..120000
+  std::vector<std::string> bootstrap; // discovery.bootstrap  --bootstrap HOST:PORT (repeatable; HOST may be a name)
+  int rediscover_s = 300;          // discovery.rediscover_s  10..86400  a singleton retries discovery this often
+  std::string overlay_domain = "sippeer.net"; // overlay.domain  logical domain of ring keys; SRV _sip._udp.<domain> names bootstrap peers
+  // overlay
+  int id_bits = 160;               // overlay.id_bits  --id-bits  3..160
+  std::string node_id;             // overlay.node_id  --node-id  tests only: decimal when id_bits<=64, else hex; empty = SHA-1 of ip:port
+  int stabilize_ms = 5000;         // overlay.stabilize_ms --stabilize-ms 10..600000
+  int successors = 16;             // overlay.successors 1..64
+  int replicas = 3;                // overlay.replicas 0..16 (must be <= successors)
+  int request_timeout_ms = 2000;   // overlay.request_timeout_ms 100..32000  an overlay request unanswered this long marks the peer dead
+  // admin
+  std::string admin = "127.0.0.1:8060"; // admin.listen --admin ADDR:PORT  ("" disables)
+  // state
+  std::string state_dir;           // state_dir --state-dir  empty = /var/lib/sippeer when writable, else $HOME/.local/state/sippeer
+  // log
+  LogLevel log_level = LogLevel::Info; // log.level --log-level error|warn|info|debug
+  // registrar
+  int min_expires = 60;            // registrar.min_expires 1..86400   below it: 423 Interval Too Brief
+  int max_expires = 7200;          // registrar.max_expires            must be >= min and >= default
+  int default_expires = 3600;      // registrar.default_expires
+  // proxy
+  bool record_route = false;       // proxy.record_route
+
+  // Lets tests say "this file yields the defaults" in one comparison.
+  friend bool operator==(const Settings&, const Settings&) = default;
+};
+
+// Which Settings member a schema row reads and writes; the alternative in
+// use always matches the row's `type` text.
+using SettingField = std::variant<int Settings::*, bool Settings::*, std::string Settings::*,
+                                  std::vector<std::string> Settings::*, LogLevel Settings::*>;
+
+struct SettingInfo {        // one row of the schema table
+  const char* key;          // "sip.port"
+  const char* type;         // "int", "bool", "string", "list<string>", "enum"
+  const char* range;        // "0..65535", "error|warn|info|debug", ""
+  const char* default_text; // as written in YAML
+  const char* flag;         // "-p, --port PORT" or "" if no flag
+  const char* description;  // one or two sentences: what and why
+  SettingField field;       // the member this row sets
+  int min = 0;              // int rows: inclusive bounds, the numbers of `range`
+  int max = 0;
+};
+const std::vector<SettingInfo>& settings_schema();
+// The row for a dotted key, or nullptr.
+const SettingInfo* find_setting(std::string_view key);
+
+// Options that exist only on the command line (--config, --help, ...), so
+// that help_text and the reference list them next to the schema's flags.
+struct OptionInfo {
+  const char* flag;         // "-c, --config FILE"
+  const char* description;
+};
+const std::vector<OptionInfo>& command_line_only_options();
+
+struct ConfigError {
+  std::string file;
+  int line = 0;    // 1-based; 0 = unknown
+  int column = 0;  // 1-based; 0 = unknown
+  std::string key;
+  std::string message;
+  std::string format() const;  // "file:line:col: key: message" (omits :line:col when unknown, key: when empty)
+};
+
+// Sets a row's field from the text of one value (a YAML scalar or a flag's
+// argument); list rows append it. Returns "" on success, otherwise what is
+// wrong, e.g. "expected int in 0..65535, got 'abc'". The field is unchanged
+// on failure.
+std::string set_setting_text(const SettingInfo& row, Settings& s, const std::string& text);
+// The row's value in `s` written as YAML; for a default Settings this is the
+// row's default_text.
+std::string setting_value_text(const SettingInfo& row, const Settings& s);
+
+const char* log_level_name(LogLevel level);
+std::optional<LogLevel> parse_log_level(std::string_view text);
+
+// The candidate closest to `word` (case-insensitive, '-' and '_' alike,
+// a swap of two neighbours counts as one edit), or "" when none is close
+// enough to be worth a "did you mean" hint.
+std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
+
+// Loads a YAML file over `s` (fields not in the file keep their current values).
+std::vector<ConfigError> load_config_file(const std::string& path, Settings& s);
+std::vector<ConfigError> load_config_text(const std::string& text, const std::string& name, Settings& s);  // for tests
+
+// Per-field ranges and cross-field checks (replicas <= successors,
+// min <= default <= max, node_id parses for id_bits, listen is an IPv4
+// literal, bootstrap entries are HOST:PORT, ...). `file` names where the
+// settings came from in the errors (they carry no line: the values may
+// come from the command line too).
+std::vector<ConfigError> validate(const Settings& s, const std::string& file);
+
+struct CommandLine {
+  std::string config_path;   // --config FILE (default: none -> built-in defaults)
+  bool help = false, version = false, check_config = false, config_reference = false;
+  std::vector<std::string> rest;  // positional args (e.g. "ctl ...") left for the caller
+};
+// Two passes, so that flags override the file whatever their order:
+// parse_command_line finds --config, --help etc. and checks the shape of
+// every argument (unknown flag with a did-you-mean, missing value);
+// apply_command_line then applies the setting flags over Settings after the
+// file is loaded (bad number, out of range). Errors have file "command
+// line". The first positional argument and everything after it (or after
+// "--") go to `rest` unparsed. `--check-config` takes an optional FILE.
+std::vector<ConfigError> parse_command_line(int argc, char** argv, CommandLine& cl);
+std::vector<ConfigError> apply_command_line(int argc, char** argv, Settings& s);
+
+std::string help_text(const char* argv0);     // usage line + every flag with its default, generated from the schema
+std::string config_reference_markdown();      // docs/CONFIG.md content, generated from the schema
+
+}  // namespace sippeer::adaptor

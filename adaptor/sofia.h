@@ -1,0 +1,35 @@
+// The one place that includes Sofia-SIP. The magic pointers Sofia hands
+// back to callbacks are plain void*, cast to our types at the callback.
+#pragma once
+
+#define SU_ROOT_MAGIC_T void
+#define SU_TIMER_ARG_T void
+#define SU_WAKEUP_ARG_T void
+#define NTA_AGENT_MAGIC_T void
+#define NTA_OUTGOING_MAGIC_T void
+#define NTA_INCOMING_MAGIC_T void
+#define NTA_LEG_MAGIC_T void
+
+#include <sofia-sip/msg.h>
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/nta.h>
+#include <sofia-sip/nta_stateless.h>
+#include <sofia-sip/nta_tport.h>
+#include <sofia-sip/sip.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_tag.h>
+#include <sofia-sip/su.h>
+#include <sofia-sip/su_tag.h>
+#include <sofia-sip/su_wait.h>
+#include <sofia-sip/tport_tag.h>
+#include <sofia-sip/url.h>
+
+#include <string>
+
+namespace sippeer::adaptor {
+
+// The whole message as text (for the overlay codec and for logs).
+std::string message_text(msg_t* msg);
+
+}  // namespace sippeer::adaptor

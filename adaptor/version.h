@@ -1,0 +1,4 @@
+#pragma once
+namespace sippeer::adaptor {
+inline constexpr const char* kVersion = "0.1.0";
+}

@@ -1,0 +1,641 @@
+#include "tests/sim/sim_network.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <tuple>
+#include <variant>
+
+namespace sippeer::sim {
+
+using dht::Duration;
+using dht::kNever;
+using dht::Time;
+
+// One object serves as a node's Transport and Observer: both only forward
+// to the network with the node's index.
+class Network::Ports final : public dht::Transport, public dht::Observer {
+ public:
+  Ports(Network& net, std::uint32_t host) : net_(net), host_(host) {}
+  void send_request(dht::TxnId txn, const std::string& address, const dht::Request& req) override {
+    net_.send_request(host_, txn, address, req);
+  }
+  void send_response(dht::InboundId in, const dht::Response& resp) override {
+    net_.send_response(host_, in, resp);
+  }
+  void on_left() override { net_.node_left(host_); }
+  void on_join_failed() override { net_.join_failed(host_); }
+
+ private:
+  Network& net_;
+  std::uint32_t host_;
+};
+
+struct Network::Host {
+  Host(Network& net, std::uint32_t idx, const dht::NodeRef& self, const dht::Config& cfg,
+       std::uint64_t seed)
+      : index(idx), ports(net, idx), random(seed), node(cfg, self, ports, random, storage, ports) {}
+
+  const std::string& address() const { return node.self().address; }
+
+  std::uint32_t index;
+  Ports ports;
+  dht::SplitMix64 random;
+  dht::MemoryStorage storage;
+  dht::Node node;  // last: it holds references to the members above
+  bool alive = true;
+  Time tick_at = kNever;
+  std::uint32_t tick_gen = 0;
+};
+
+// One client transaction: a request, its copies on the wire and the answer.
+// Slots are reused, so their strings and vectors keep their capacity and a
+// steady-state run allocates little per message.
+struct Network::Flight {
+  struct Attempt {
+    Time sent;
+    Time arrives;  // kNever when the datagram is lost
+  };
+  std::uint32_t gen = 1;  // never 0, so no InboundId is 0
+  bool in_use = false;
+  bool delivered = false;  // the server has the request
+  bool answered = false;   // the server has sent its answer
+  std::uint32_t client = kNoHost, server = kNoHost;
+  dht::TxnId txn = 0;
+  Time deadline;
+  dht::Request request;    // as sent; as decoded once delivered
+  dht::Response response;  // as sent; as decoded once delivered
+  dht::Envelope env;
+  std::string request_text, response_text;
+  std::vector<Attempt> attempts;
+};
+
+namespace {
+
+dht::InboundId inbound_id(std::uint32_t flight, std::uint32_t gen) {
+  return (dht::InboundId{gen} << 32) | flight;
+}
+
+bool event_later(const auto& a, const auto& b) {
+  return std::tie(a.at, a.seq) > std::tie(b.at, b.seq);
+}
+
+// A request a node sends while handling another one is that request
+// proxied on when it names the same origin and destination.
+bool same_request(const dht::Request& a, const dht::Request& b) {
+  return a.kind == b.kind && a.from == b.from && a.to == b.to;
+}
+
+std::string via_value(const dht::Envelope& env) {
+  return "SIP/2.0/UDP " + env.via_address + ";branch=" + env.branch;
+}
+
+std::string hex(std::uint64_t v) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  do {
+    out.push_back(kDigits[v & 0xf]);
+    v >>= 4;
+  } while (v != 0);
+  return {out.rbegin(), out.rend()};
+}
+
+// SIP carries lifetimes in whole seconds (Expires), so a decoded ttl may
+// lose the milliseconds.
+bool same_ttl(Duration a, Duration b) { return (a - b).count() > -1000 && (a - b).count() < 1000; }
+
+// Names the fields a decoded copy got wrong, for on_codec_problem; what
+// the SIP form cannot carry by design is not wrong.
+std::string differing_fields(const dht::Request& sent, const dht::Request& got) {
+  std::string out;
+  auto note = [&out](bool differs, const char* name) {
+    if (differs) out += out.empty() ? name : std::string(", ") + name;
+  };
+  note(sent.kind != got.kind, "kind");
+  // A Store's From is the user, not the originating node (message.h).
+  note(sent.from != got.from && sent.kind != dht::Kind::Store, "from");
+  note(sent.to != got.to, "to");
+  note(sent.contacts != got.contacts, "contacts");
+  note(sent.record != got.record, "record");
+  note(!same_ttl(sent.ttl, got.ttl), "ttl");
+  note(sent.leaving != got.leaving, "leaving");
+  note(sent.owner_hop != got.owner_hop, "owner_hop");
+  note(sent.max_forwards != got.max_forwards, "max_forwards");
+  return out;
+}
+
+std::string differing_fields(const dht::Response& sent, const dht::Response& got) {
+  std::string out;
+  auto note = [&out](bool differs, const char* name) {
+    if (differs) out += out.empty() ? name : std::string(", ") + name;
+  };
+  note(sent.status != got.status, "status");
+  note(sent.contacts != got.contacts, "contacts");
+  note(sent.record != got.record, "record");
+  note(!same_ttl(sent.ttl, got.ttl), "ttl");
+  note(sent.hops != got.hops, "hops");
+  return out;
+}
+
+}  // namespace
+
+Network::Network(NetConfig net, std::uint64_t seed)
+    : cfg_(std::move(net)), seed_(seed), rng_(seed) {}
+
+Network::~Network() = default;
+
+// ---- nodes ----
+
+dht::Node& Network::add_node(const dht::NodeRef& self, const dht::Config& cfg) {
+  if (!ring_) {
+    ring_ = std::make_unique<dht::Ring>(cfg.bits);
+    codec_ = std::make_unique<dht::Codec>(*ring_, cfg_.overlay_domain);
+  } else if (ring_->bits() != cfg.bits) {
+    throw std::invalid_argument("all simulated nodes must share one ring width");
+  }
+  if (const Host* old = find_host(self.address); old && old->alive)
+    throw std::invalid_argument("address in use by a live node: " + self.address);
+  auto idx = static_cast<std::uint32_t>(hosts_.size());
+  // Each node's jitter stream differs from every other and from the network's.
+  dht::SplitMix64 mix(seed_ ^ (0xd1b54a32d192ed03ull * (idx + 1)));
+  hosts_.push_back(std::make_unique<Host>(*this, idx, self, cfg, mix.next_u64()));
+  by_address_[self.address] = idx;
+  ++live_count_;
+  return hosts_.back()->node;
+}
+
+Network::Host* Network::find_host(const std::string& address) {
+  auto it = by_address_.find(address);
+  return it == by_address_.end() ? nullptr : hosts_[it->second].get();
+}
+
+const Network::Host* Network::find_host(const std::string& address) const {
+  auto it = by_address_.find(address);
+  return it == by_address_.end() ? nullptr : hosts_[it->second].get();
+}
+
+Network::Host& Network::must_find(const std::string& address) {
+  Host* h = find_host(address);
+  if (!h) throw std::invalid_argument("no simulated node at " + address);
+  return *h;
+}
+
+dht::Node* Network::node(const std::string& address) {
+  Host* h = find_host(address);
+  return h ? &h->node : nullptr;
+}
+
+const dht::Node* Network::node(const std::string& address) const {
+  const Host* h = find_host(address);
+  return h ? &h->node : nullptr;
+}
+
+dht::MemoryStorage* Network::storage(const std::string& address) {
+  Host* h = find_host(address);
+  return h ? &h->storage : nullptr;
+}
+
+const dht::MemoryStorage* Network::storage(const std::string& address) const {
+  const Host* h = find_host(address);
+  return h ? &h->storage : nullptr;
+}
+
+void Network::start_singleton(const std::string& address) {
+  Host& h = must_find(address);
+  if (h.alive) reschedule(h.index, h.node.start_singleton(node_now()));
+}
+
+void Network::join(const std::string& address, const std::string& bootstrap_address) {
+  Host& h = must_find(address);
+  if (h.alive) reschedule(h.index, h.node.join(node_now(), bootstrap_address));
+}
+
+void Network::leave(const std::string& address) {
+  Host& h = must_find(address);
+  if (h.alive) reschedule(h.index, h.node.leave(node_now()));
+}
+
+void Network::crash(const std::string& address) {
+  Host& h = must_find(address);
+  if (!h.alive) return;
+  h.alive = false;
+  --live_count_;
+}
+
+void Network::node_left(std::uint32_t host) {
+  Host& h = *hosts_[host];
+  if (!h.alive) return;
+  h.alive = false;
+  --live_count_;
+}
+
+void Network::join_failed(std::uint32_t host) {
+  if (on_join_failed) on_join_failed(hosts_[host]->address());
+}
+
+bool Network::alive(const std::string& address) const {
+  const Host* h = find_host(address);
+  return h && h->alive;
+}
+
+std::vector<std::string> Network::live_addresses() const {
+  std::vector<std::string> out;
+  out.reserve(live_count_);
+  for (const auto& h : hosts_)
+    if (h->alive) out.push_back(h->address());
+  return out;
+}
+
+void Network::lookup(const std::string& from, const dht::Target& t, dht::LookupCallback cb) {
+  at(now_, [this, from, t, cb = std::move(cb)] {
+    Host* h = find_host(from);
+    if (!h || !h->alive) return cb(dht::LookupResult{dht::status::kUnavailable, {}, {}, 0});
+    reschedule(h->index, h->node.lookup(node_now(), t, cb));
+  });
+}
+
+void Network::store(const std::string& from, const dht::Record& r, Duration ttl,
+                    dht::LookupCallback cb) {
+  at(now_, [this, from, r, ttl, cb = std::move(cb)] {
+    Host* h = find_host(from);
+    if (!h || !h->alive) return cb(dht::LookupResult{dht::status::kUnavailable, {}, {}, 0});
+    reschedule(h->index, h->node.store(node_now(), r, ttl, cb));
+  });
+}
+
+// ---- the event loop ----
+
+void Network::at(Time t, std::function<void()> fn) {
+  std::uint32_t slot;
+  if (free_actions_.empty()) {
+    slot = static_cast<std::uint32_t>(actions_.size());
+    actions_.emplace_back();
+  } else {
+    slot = free_actions_.back();
+    free_actions_.pop_back();
+  }
+  actions_[slot] = std::move(fn);
+  push(std::max(t, now_), EventKind::Action, slot, 0);
+}
+
+void Network::push(Time at, EventKind kind, std::uint32_t ref, std::uint32_t gen) {
+  heap_.push_back(Event{at, seq_++, ref, gen, kind});
+  std::push_heap(heap_.begin(), heap_.end(), [](const Event& a, const Event& b) {
+    return event_later(a, b);
+  });
+}
+
+bool Network::pop_next(Time limit) {
+  const bool have_event = !heap_.empty();
+  const bool have_timeout = !timeouts_.empty();
+  if (have_timeout && (!have_event || !event_later(timeouts_.front(), heap_.front()))) {
+    if (timeouts_.front().at > limit) return false;
+    Timeout t = timeouts_.front();
+    timeouts_.pop_front();
+    now_ = t.at;
+    on_timeout(t);
+    return true;
+  }
+  if (!have_event || heap_.front().at > limit) return false;
+  std::pop_heap(heap_.begin(), heap_.end(), [](const Event& a, const Event& b) {
+    return event_later(a, b);
+  });
+  Event e = heap_.back();
+  heap_.pop_back();
+  now_ = e.at;
+  dispatch(e);
+  return true;
+}
+
+void Network::run_until(Time t) {
+  while (pop_next(t)) {
+  }
+  if (t > now_) now_ = t;
+}
+
+void Network::run_for(Duration d) { run_until(now_ + d); }
+
+void Network::dispatch(const Event& e) {
+  switch (e.kind) {
+    case EventKind::Tick: return on_tick(e.ref, e.gen);
+    case EventKind::RequestArrives: return on_request_arrives(e.ref, e.gen);
+    case EventKind::ResponseArrives: return on_response_arrives(e.ref, e.gen);
+    case EventKind::Action: return on_action(e.ref);
+  }
+}
+
+void Network::on_action(std::uint32_t slot) {
+  // Moved out first: the action may queue more actions and reuse the slot.
+  std::function<void()> fn = std::move(actions_[slot]);
+  actions_[slot] = nullptr;
+  free_actions_.push_back(slot);
+  fn();
+}
+
+void Network::on_tick(std::uint32_t host, std::uint32_t gen) {
+  Host& h = *hosts_[host];
+  if (!h.alive || gen != h.tick_gen) return;  // stale: superseded by an earlier deadline
+  h.tick_at = kNever;
+  reschedule(host, h.node.tick(node_now()), /*after_tick=*/true);
+}
+
+void Network::reschedule(std::uint32_t host, Time node_deadline, bool after_tick) {
+  Host& h = *hosts_[host];
+  if (!h.alive || node_deadline == kNever) return;
+  // A node whose tick asks to be ticked again at once would spin the loop
+  // without time passing; the driver's clock has 1 ms granularity.
+  Time floor = after_tick ? now_ + Duration{1} : now_;
+  Time at = std::max(node_deadline - kNodeEpoch, floor);
+  if (at >= h.tick_at) return;
+  h.tick_at = at;
+  push(at, EventKind::Tick, host, ++h.tick_gen);
+}
+
+// ---- transactions ----
+
+std::uint32_t Network::alloc_flight() {
+  std::uint32_t idx;
+  if (free_flights_.empty()) {
+    idx = static_cast<std::uint32_t>(flights_.size());
+    flights_.emplace_back();
+  } else {
+    idx = free_flights_.back();
+    free_flights_.pop_back();
+  }
+  Flight& f = flights_[idx];
+  f.in_use = true;
+  f.delivered = f.answered = false;
+  return idx;
+}
+
+void Network::finish_flight(std::uint32_t idx, Time completed) {
+  Flight& f = flights_[idx];
+  // Retransmissions stop once the client has its answer or gives up, so
+  // only the copies sent before then were ever on the wire.
+  std::uint64_t copies = 0;
+  for (const auto& a : f.attempts)
+    if (a.sent < completed || copies == 0) ++copies;
+  messages_ += copies;
+  bytes_ += copies * f.request_text.size();
+  f.in_use = false;
+  if (++f.gen == 0) f.gen = 1;
+  free_flights_.push_back(idx);
+}
+
+Duration Network::draw_latency() {
+  auto span = (cfg_.latency_max - cfg_.latency_min).count();
+  if (span <= 0) return cfg_.latency_min;
+  return cfg_.latency_min +
+         Duration{static_cast<Duration::rep>(rng_.next_u64() % static_cast<std::uint64_t>(span + 1))};
+}
+
+bool Network::draw_loss() {
+  if (cfg_.loss <= 0.0) return false;
+  return static_cast<double>(rng_.next_u64() >> 11) * 0x1.0p-53 < cfg_.loss;
+}
+
+void Network::send_request(std::uint32_t host, dht::TxnId txn, const std::string& address,
+                           const dht::Request& req) {
+  std::uint32_t idx = alloc_flight();
+  Flight& f = flights_[idx];
+  const Host* to = find_host(address);
+  f.client = host;
+  f.server = to ? to->index : kNoHost;
+  f.txn = txn;
+  f.deadline = now_ + cfg_.request_timeout;
+  f.request = req;
+  f.request_text.clear();
+  if (cfg_.encode) {
+    fill_envelope(f, *hosts_[host], req);
+    f.request_text = codec_->encode(req, address, f.env);
+  }
+  plan_attempts(f);
+  Time first = kNever;
+  for (const auto& a : f.attempts) first = std::min(first, a.arrives);
+  if (f.server != kNoHost && first < f.deadline)
+    push(first, EventKind::RequestArrives, idx, f.gen);
+  timeouts_.push_back(Timeout{f.deadline, seq_++, idx, f.gen});
+}
+
+void Network::fill_envelope(Flight& f, const Host& sender, const dht::Request& req) {
+  const Flight* up = relay_context_;
+  if (up && (relay_context_host_ != sender.index || !same_request(up->request, req))) up = nullptr;
+  ++counter_;
+  dht::Envelope& env = f.env;
+  env.via_address = sender.address();
+  env.branch = "z9hG4bK" + hex(counter_);
+  env.to_tag.clear();
+  env.more_vias.clear();
+  if (!up) {
+    env.call_id = hex(counter_ * 0x9e3779b97f4a7c15ull) + "@" + sender.address();
+    env.cseq = 1;
+    env.from_tag = hex(counter_);
+    return;
+  }
+  // Proxied on: the upstream Vias stay below ours, as a stateful proxy's
+  // would. A retry after a failed hop drops that hop's own Via.
+  if (relay_context_inbound_) env.more_vias.push_back(via_value(up->env));
+  env.more_vias.insert(env.more_vias.end(), up->env.more_vias.begin(), up->env.more_vias.end());
+  env.call_id = up->env.call_id;
+  env.cseq = up->env.cseq;
+  env.from_tag = up->env.from_tag;
+}
+
+void Network::plan_attempts(Flight& f) {
+  f.attempts.clear();
+  Duration offset{0};
+  do {
+    Time sent = now_ + offset;
+    Time arrives = draw_loss() ? kNever : sent + draw_latency();
+    f.attempts.push_back({sent, arrives});
+    if (cfg_.retransmit_t1 <= Duration{0}) break;
+    offset = offset == Duration{0} ? cfg_.retransmit_t1 : offset * 2;
+  } while (now_ + offset < f.deadline);
+}
+
+// The answer goes out once now, and again for every later request copy
+// that reaches us while the client is still retransmitting.
+Time Network::plan_response(Flight& f, int* datagrams) {
+  *datagrams = 1;
+  Time best = draw_loss() ? kNever : now_ + draw_latency();
+  for (const auto& a : f.attempts) {
+    if (a.arrives == kNever || a.arrives <= now_) continue;
+    if (a.sent >= best) break;
+    ++*datagrams;
+    if (!draw_loss()) best = std::min(best, a.arrives + draw_latency());
+  }
+  return best;
+}
+
+void Network::send_response(std::uint32_t host, dht::InboundId in, const dht::Response& resp) {
+  auto idx = static_cast<std::uint32_t>(in);
+  auto gen = static_cast<std::uint32_t>(in >> 32);
+  if (idx >= flights_.size()) {
+    ++stray_responses_;
+    return;
+  }
+  Flight& f = flights_[idx];
+  if (!f.in_use || f.gen != gen || f.server != host || !f.delivered || f.answered) {
+    ++stray_responses_;
+    return;
+  }
+  f.answered = true;
+  f.response = resp;
+  f.response_text.clear();
+  if (cfg_.encode) {
+    f.env.to_tag = hex(gen) + "." + hex(idx);
+    f.response_text = codec_->encode(resp, f.request, f.env);
+  }
+  int datagrams = 0;
+  Time arrives = plan_response(f, &datagrams);
+  messages_ += static_cast<std::uint64_t>(datagrams);
+  bytes_ += static_cast<std::uint64_t>(datagrams) * f.response_text.size();
+  if (arrives < f.deadline) push(arrives, EventKind::ResponseArrives, idx, f.gen);
+}
+
+void Network::on_request_arrives(std::uint32_t idx, std::uint32_t gen) {
+  Flight& f = flights_[idx];
+  if (!f.in_use || f.gen != gen) return;
+  Host& h = *hosts_[f.server];
+  if (!h.alive) return;
+  if (cfg_.encode) {
+    auto decoded = codec_->decode_request(f.request_text);
+    if (auto* err = std::get_if<dht::DecodeError>(&decoded)) {
+      ++decode_failures_;
+      if (on_codec_problem)
+        on_codec_problem(std::string("request: ") + dht::decode_error_name(*err), f.request_text);
+      return;
+    }
+    auto& got = std::get<dht::Decoded<dht::Request>>(decoded).message;
+    if (std::string diff = differing_fields(f.request, got); !diff.empty()) {
+      ++codec_mismatches_;
+      if (on_codec_problem)
+        on_codec_problem(std::string(dht::kind_name(f.request.kind)) + " request decodes with different " + diff,
+                         f.request_text);
+    }
+    f.request = std::move(got);
+  }
+  f.delivered = true;
+  if (trace) emit_trace(f, true);
+  relay_context_ = &f;
+  relay_context_inbound_ = true;
+  relay_context_host_ = f.server;
+  Time d = h.node.on_request(node_now(), inbound_id(idx, gen), f.request);
+  relay_context_ = nullptr;
+  reschedule(f.server, d);
+}
+
+void Network::on_response_arrives(std::uint32_t idx, std::uint32_t gen) {
+  Flight& f = flights_[idx];
+  if (!f.in_use || f.gen != gen) return;
+  const std::uint32_t client = f.client;
+  Host& h = *hosts_[client];
+  if (!h.alive) return finish_flight(idx, now_);
+  if (cfg_.encode) {
+    auto decoded = codec_->decode_response(f.response_text);
+    if (auto* err = std::get_if<dht::DecodeError>(&decoded)) {
+      ++decode_failures_;
+      if (on_codec_problem)
+        on_codec_problem(std::string("response: ") + dht::decode_error_name(*err), f.response_text);
+      return;  // as if lost: the client's timeout reports it
+    }
+    auto& got = std::get<dht::Decoded<dht::Response>>(decoded).message;
+    if (std::string diff = differing_fields(f.response, got); !diff.empty()) {
+      ++codec_mismatches_;
+      if (on_codec_problem)
+        on_codec_problem(std::string(dht::kind_name(f.request.kind)) + " response decodes with different " + diff,
+                         f.response_text);
+    }
+    f.response = std::move(got);
+  }
+  if (trace) emit_trace(f, false);
+  // The flight is freed only after the call: the node reads f.response.
+  Time d = h.node.on_response(node_now(), f.txn, f.response);
+  finish_flight(idx, now_);
+  reschedule(client, d);
+}
+
+void Network::on_timeout(const Timeout& t) {
+  Flight& f = flights_[t.flight];
+  if (!f.in_use || f.gen != t.gen) return;  // answered in time
+  ++timeouts_fired_;
+  if (f.delivered && hosts_[f.server]->alive) ++live_timeouts_;
+  const std::uint32_t client = f.client;
+  Host& h = *hosts_[client];
+  if (!h.alive) return finish_flight(t.flight, now_);
+  relay_context_ = &f;
+  relay_context_inbound_ = false;
+  relay_context_host_ = client;
+  Time d = h.node.on_failure(node_now(), f.txn);
+  relay_context_ = nullptr;
+  finish_flight(t.flight, now_);
+  reschedule(client, d);
+}
+
+void Network::emit_trace(const Flight& f, bool is_request) {
+  TraceEntry e;
+  e.at = now_;
+  const std::string& client = hosts_[f.client]->address();
+  const std::string& server = hosts_[f.server]->address();
+  e.from = is_request ? client : server;
+  e.to = is_request ? server : client;
+  e.is_request = is_request;
+  e.request = f.request;
+  if (!is_request) e.response = f.response;
+  e.text = is_request ? f.request_text : f.response_text;
+  trace(e);
+}
+
+// ---- the oracle ----
+
+std::vector<const Network::Host*> Network::sorted_ring() const {
+  std::vector<const Host*> ring;
+  ring.reserve(live_count_);
+  for (const auto& h : hosts_)
+    if (h->alive && h->node.joined()) ring.push_back(h.get());
+  std::sort(ring.begin(), ring.end(),
+            [](const Host* a, const Host* b) { return a->node.self().id < b->node.self().id; });
+  return ring;
+}
+
+std::vector<dht::NodeRef> Network::ring_members() const {
+  std::vector<dht::NodeRef> out;
+  for (const Host* h : sorted_ring()) out.push_back(h->node.self());
+  return out;
+}
+
+namespace {
+
+std::string describe(const std::optional<dht::NodeRef>& n) {
+  return n ? n->address : std::string("none");
+}
+
+}  // namespace
+
+std::string Network::ring_problem() const {
+  using State = dht::NodeStatus::State;
+  for (const auto& h : hosts_) {
+    if (!h->alive || h->node.joined()) continue;
+    State s = h->node.status().state;
+    if (s == State::Joining || s == State::Leaving)
+      return h->address() + " is still " + dht::state_name(s);
+  }
+  std::vector<const Host*> ring = sorted_ring();
+  const std::size_t n = ring.size();
+  if (n == 0) return "no node has joined";
+  for (std::size_t i = 0; i < n; ++i) {
+    const dht::NodeRef& self = ring[i]->node.self();
+    const dht::NodeRef& succ = ring[(i + 1) % n]->node.self();
+    const dht::NodeRef& pred = ring[(i + n - 1) % n]->node.self();
+    dht::NodeStatus s = ring[i]->node.status();
+    std::optional<dht::NodeRef> have_succ;
+    if (!s.successors.empty()) have_succ = s.successors.front();
+    if (have_succ != succ)
+      return self.address + " has successor " + describe(have_succ) + ", not " + succ.address;
+    const bool pred_ok = n == 1 ? (!s.predecessor || *s.predecessor == self) : s.predecessor == pred;
+    if (!pred_ok)
+      return self.address + " has predecessor " + describe(s.predecessor) + ", not " + pred.address;
+  }
+  return {};
+}
+
+}  // namespace sippeer::sim

@@ -1,0 +1,218 @@
+// A deterministic discrete-event network for dht::Node.
+//
+// One event queue ordered by (time, sequence number) drives every node, so
+// a run is bit-for-bit repeatable from its seed. Each node gets its own
+// Transport, Storage, Observer and Random; the network models latency, loss,
+// SIP-style retransmission and transaction timeouts, and (by default) passes
+// every message through dht::Codec so byte counts are real and codec bugs
+// surface as misrouted or undecodable messages.
+//
+// Clocks: the network's clock starts at Time{} (0 ms). Nodes are handed
+// now() + kNodeEpoch, so no node ever sees Time{}, which a node may use as
+// "unset". TraceEntry::at and run_until() use the network's clock.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dht/codec.h"
+#include "dht/config.h"
+#include "dht/memory_storage.h"
+#include "dht/node.h"
+
+namespace sippeer::sim {
+
+inline constexpr dht::Duration kNodeEpoch{1000};
+
+struct NetConfig {
+  dht::Duration latency_min{10}, latency_max{30};  // one-way, uniform
+  double loss = 0.0;                                // per datagram
+  dht::Duration request_timeout{2000};              // then on_failure
+  // Request attempts go out at 0, T1, 2T1, 4T1, ... while before the
+  // timeout. The server answers the first copy it gets and re-sends its
+  // answer for each later copy (RFC 3261 17.2.2); every request and
+  // response datagram is lost independently with `loss`.
+  dht::Duration retransmit_t1{500};
+  bool encode = true;  // pass every message through dht::Codec
+  std::string overlay_domain = "sippeer.net";
+};
+
+struct TraceEntry {  // one delivered message
+  dht::Time at;
+  std::string from, to;  // addresses
+  bool is_request = true;
+  dht::Request request;
+  dht::Response response;
+  std::string text;  // encoded text when encode=true
+};
+
+class Network {
+ public:
+  Network(NetConfig net, std::uint64_t seed);
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  // Creates a node with its own MemoryStorage, Observer and Random (seeded
+  // from the network seed). Not started. Every node must use the same
+  // ring width. An address may be reused once its previous node is gone.
+  dht::Node& add_node(const dht::NodeRef& self, const dht::Config& cfg);
+  // nullptr if unknown. A crashed or departed node stays inspectable.
+  dht::Node* node(const std::string& address);
+  const dht::Node* node(const std::string& address) const;
+  dht::MemoryStorage* storage(const std::string& address);
+  const dht::MemoryStorage* storage(const std::string& address) const;
+
+  // Call these from outside node callbacks (or through at()).
+  void start_singleton(const std::string& address);
+  void join(const std::string& address, const std::string& bootstrap_address);
+  // Graceful: the node stays alive until its Observer::on_left, then it is
+  // gone for good, exactly like a crashed node.
+  void leave(const std::string& address);
+  // Silent: in-flight messages to it are dropped, requests to it time out,
+  // its own pending transactions are forgotten.
+  void crash(const std::string& address);
+  bool alive(const std::string& address) const;
+  std::vector<std::string> live_addresses() const;
+
+  // Issue a lookup/store from a node at the current time; the callback runs
+  // inside the sim loop. A node that is gone answers 503.
+  void lookup(const std::string& from, const dht::Target& t, dht::LookupCallback cb);
+  void store(const std::string& from, const dht::Record& r, dht::Duration ttl,
+             dht::LookupCallback cb);
+  // Runs fn at sim time t (not before now()) inside the loop.
+  void at(dht::Time t, std::function<void()> fn);
+
+  void run_until(dht::Time t);
+  void run_for(dht::Duration d);
+  dht::Time now() const { return now_; }
+  dht::Time node_now() const { return now_ + kNodeEpoch; }
+
+  // Oracle: every live joined node's successor and predecessor are the true
+  // ones from the set of live joined ids, and no live node is half-way
+  // (joining or leaving). Idle and duplicate-id nodes are not in the ring.
+  bool ring_consistent() const { return ring_problem().empty(); }
+  // Why the ring is not consistent (the first disagreement found), or "".
+  std::string ring_problem() const;
+  // The live joined nodes in ring order (the ground truth).
+  std::vector<dht::NodeRef> ring_members() const;
+
+  std::function<void(const TraceEntry&)> trace;  // per delivered message
+  // A node's join failed (Observer::on_join_failed). It runs inside that
+  // node's call: schedule any retry with at().
+  std::function<void(const std::string& address)> on_join_failed;
+  // Called with a description and the text for each message that fails to
+  // decode or decodes to something else than was encoded.
+  std::function<void(const std::string& problem, const std::string& text)> on_codec_problem;
+
+  // Datagrams put on the wire, retransmissions included, and their encoded
+  // sizes (SIP text only, no UDP/IP headers; 0 when encode=false).
+  std::uint64_t messages_sent() const { return messages_; }
+  std::uint64_t bytes_sent() const { return bytes_; }
+  // Messages the receiver could not decode; they are dropped like a lost
+  // datagram (so the sender times out).
+  std::uint64_t decode_failures() const { return decode_failures_; }
+  // Messages that decoded to something other than what was encoded (the
+  // decoded copy is delivered anyway). Not counted: what SIP cannot carry
+  // by design, i.e. lifetimes below a second and a Store's originating node.
+  std::uint64_t codec_mismatches() const { return codec_mismatches_; }
+  // send_response calls that matched no open transaction: a second answer,
+  // an answer for a request whose sender already gave up, a foreign id.
+  std::uint64_t stray_responses() const { return stray_responses_; }
+  // Requests that timed out although a live node had received them: it
+  // was still busy proxying them on (or never answered). The sender cannot
+  // tell these from a dead peer.
+  std::uint64_t live_timeouts() const { return live_timeouts_; }
+  std::uint64_t timeouts() const { return timeouts_fired_; }
+  std::size_t live_count() const { return live_count_; }
+
+ private:
+  struct Host;
+  struct Flight;
+  class Ports;
+  enum class EventKind : std::uint8_t { Tick, RequestArrives, ResponseArrives, Action };
+  struct Event {
+    dht::Time at;
+    std::uint64_t seq;
+    std::uint32_t ref;  // host, flight or action slot
+    std::uint32_t gen;  // host tick generation or flight generation
+    EventKind kind;
+  };
+  struct Timeout {
+    dht::Time at;
+    std::uint64_t seq;
+    std::uint32_t flight;
+    std::uint32_t gen;
+  };
+  static constexpr std::uint32_t kNoHost = 0xffffffffu;
+
+  // Ports, called by nodes.
+  void send_request(std::uint32_t host, dht::TxnId txn, const std::string& address,
+                    const dht::Request& req);
+  void send_response(std::uint32_t host, dht::InboundId in, const dht::Response& resp);
+  void node_left(std::uint32_t host);
+  void join_failed(std::uint32_t host);
+
+  // Events.
+  void push(dht::Time at, EventKind kind, std::uint32_t ref, std::uint32_t gen);
+  bool pop_next(dht::Time limit);
+  void dispatch(const Event& e);
+  void on_tick(std::uint32_t host, std::uint32_t gen);
+  void on_request_arrives(std::uint32_t flight, std::uint32_t gen);
+  void on_response_arrives(std::uint32_t flight, std::uint32_t gen);
+  void on_timeout(const Timeout& t);
+  void on_action(std::uint32_t slot);
+  void reschedule(std::uint32_t host, dht::Time node_deadline, bool after_tick = false);
+
+  // Transactions.
+  std::uint32_t alloc_flight();
+  void finish_flight(std::uint32_t flight, dht::Time completed);
+  void fill_envelope(Flight& f, const Host& sender, const dht::Request& req);
+  void plan_attempts(Flight& f);
+  dht::Time plan_response(Flight& f, int* datagrams);
+  void emit_trace(const Flight& f, bool is_request);
+
+  Host* find_host(const std::string& address);
+  const Host* find_host(const std::string& address) const;
+  Host& must_find(const std::string& address);
+  dht::Duration draw_latency();
+  bool draw_loss();
+  std::vector<const Host*> sorted_ring() const;
+
+  NetConfig cfg_;
+  std::uint64_t seed_;
+  dht::SplitMix64 rng_;
+  dht::Time now_{};
+  std::uint64_t seq_ = 0;
+  std::uint64_t counter_ = 0;  // branches, Call-IDs and tags
+
+  std::unique_ptr<dht::Ring> ring_;
+  std::unique_ptr<dht::Codec> codec_;
+  std::vector<std::unique_ptr<Host>> hosts_;
+  std::unordered_map<std::string, std::uint32_t> by_address_;
+  std::size_t live_count_ = 0;
+
+  std::vector<Event> heap_;
+  std::deque<Timeout> timeouts_;  // deadlines are send time + a constant: FIFO order
+  std::deque<Flight> flights_;    // deque: a Flight stays put while a node call runs
+  std::vector<std::uint32_t> free_flights_;
+  std::vector<std::function<void()>> actions_;
+  std::vector<std::uint32_t> free_actions_;
+
+  // The request being handled (on_request) or given up (on_failure) by the
+  // node now running: a request it sends with the same kind, From and To is
+  // the same request proxied on, so it keeps the Call-ID and stacks Vias.
+  const Flight* relay_context_ = nullptr;
+  bool relay_context_inbound_ = false;
+  std::uint32_t relay_context_host_ = kNoHost;
+
+  std::uint64_t messages_ = 0, bytes_ = 0, decode_failures_ = 0, codec_mismatches_ = 0,
+                stray_responses_ = 0, live_timeouts_ = 0, timeouts_fired_ = 0;
+};
+
+}  // namespace sippeer::sim

@@ -1,0 +1,114 @@
+// MemoryStorage answers the ring-interval scans that decide which records
+// a node hands over or replicates, so (a, b] must wrap exactly like Ring.
+#include "dht/memory_storage.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sippeer::dht {
+namespace {
+
+StoredRecord rec(std::uint64_t key, const std::string& aor, std::uint64_t version = 1) {
+  return StoredRecord{Record{Id::from_u64(key), aor, {"<sip:x@10.0.0.1>"}, version},
+                      Time(Duration(1000))};
+}
+
+std::vector<std::string> aors_in(const MemoryStorage& s, std::uint64_t a, std::uint64_t b) {
+  std::vector<std::string> out;
+  s.for_each_in(Id::from_u64(a), Id::from_u64(b),
+                [&](const StoredRecord& r) { out.push_back(r.record.aor); });
+  return out;
+}
+
+using Aors = std::vector<std::string>;
+
+TEST(MemoryStorage, PutFindEraseSize) {
+  MemoryStorage s;
+  EXPECT_EQ(s.size(), 0u);
+  EXPECT_EQ(s.find(Id::from_u64(3), "a"), nullptr);
+  s.put(rec(3, "a", 1));
+  EXPECT_EQ(s.size(), 1u);
+  const StoredRecord* found = s.find(Id::from_u64(3), "a");
+  ASSERT_NE(found, nullptr);
+  EXPECT_EQ(found->record.version, 1u);
+  EXPECT_EQ(found->expires, Time(Duration(1000)));
+  EXPECT_EQ(s.find(Id::from_u64(3), "b"), nullptr);
+  EXPECT_EQ(s.find(Id::from_u64(4), "a"), nullptr);
+
+  // Replacing the same (key, AOR) keeps one record.
+  s.put(rec(3, "a", 2));
+  EXPECT_EQ(s.size(), 1u);
+  EXPECT_EQ(s.find(Id::from_u64(3), "a")->record.version, 2u);
+
+  EXPECT_FALSE(s.erase(Id::from_u64(3), "b"));
+  EXPECT_FALSE(s.erase(Id::from_u64(4), "a"));
+  EXPECT_TRUE(s.erase(Id::from_u64(3), "a"));
+  EXPECT_EQ(s.size(), 0u);
+  EXPECT_EQ(s.find(Id::from_u64(3), "a"), nullptr);
+  EXPECT_FALSE(s.erase(Id::from_u64(3), "a"));
+}
+
+TEST(MemoryStorage, TwoAorsShareAKey) {
+  MemoryStorage s;
+  s.put(rec(9, "sip:alice@example.com"));
+  s.put(rec(9, "sip:bob@example.com"));
+  EXPECT_EQ(s.size(), 2u);
+  EXPECT_NE(s.find(Id::from_u64(9), "sip:alice@example.com"), nullptr);
+  EXPECT_NE(s.find(Id::from_u64(9), "sip:bob@example.com"), nullptr);
+  EXPECT_EQ(aors_in(s, 8, 9), (Aors{"sip:alice@example.com", "sip:bob@example.com"}));
+
+  EXPECT_TRUE(s.erase(Id::from_u64(9), "sip:alice@example.com"));
+  EXPECT_EQ(s.size(), 1u);
+  EXPECT_EQ(s.find(Id::from_u64(9), "sip:alice@example.com"), nullptr);
+  EXPECT_NE(s.find(Id::from_u64(9), "sip:bob@example.com"), nullptr);
+  EXPECT_EQ(aors_in(s, 8, 9), (Aors{"sip:bob@example.com"}));
+}
+
+class MemoryStorageScan : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // The report's 5-bit ring: nodes 1, 7, 10, 15, 22.
+    for (std::uint64_t k : {1, 7, 10, 15, 22}) s.put(rec(k, "k" + std::to_string(k)));
+  }
+  MemoryStorage s;
+};
+
+TEST_F(MemoryStorageScan, IncreasingIntervalIsOpenClosed) {
+  EXPECT_EQ(aors_in(s, 7, 15), (Aors{"k10", "k15"}));
+  EXPECT_EQ(aors_in(s, 6, 7), (Aors{"k7"}));
+  EXPECT_EQ(aors_in(s, 7, 9), Aors{});
+  EXPECT_EQ(aors_in(s, 0, 31), (Aors{"k1", "k7", "k10", "k15", "k22"}));
+}
+
+TEST_F(MemoryStorageScan, DecreasingIntervalWrapsThroughZero) {
+  EXPECT_EQ(aors_in(s, 15, 7), (Aors{"k22", "k1", "k7"}));
+  EXPECT_EQ(aors_in(s, 22, 1), (Aors{"k1"}));
+  EXPECT_EQ(aors_in(s, 23, 0), Aors{});
+  EXPECT_EQ(aors_in(s, 10, 7), (Aors{"k15", "k22", "k1", "k7"}));
+}
+
+TEST_F(MemoryStorageScan, EqualEndsMeanTheWholeRing) {
+  EXPECT_EQ(aors_in(s, 10, 10).size(), 5u);
+  EXPECT_EQ(aors_in(s, 0, 0).size(), 5u);
+  std::size_t n = 0;
+  s.for_each([&](const StoredRecord&) { ++n; });
+  EXPECT_EQ(n, 5u);
+}
+
+TEST(MemoryStorage, ScanAtM160) {
+  MemoryStorage s;
+  Id top = Id::pow2(159) + Id::pow2(159) - Id::from_u64(1);  // 2^160 - 1
+  s.put(StoredRecord{Record{top, "top", {}, 1}, Time{}});
+  s.put(StoredRecord{Record{Id{}, "zero", {}, 1}, Time{}});
+  s.put(StoredRecord{Record{Id::pow2(100), "mid", {}, 1}, Time{}});
+  std::vector<std::string> seen;
+  s.for_each_in(Id::pow2(100), Id::from_u64(0),
+                [&](const StoredRecord& r) { seen.push_back(r.record.aor); });
+  EXPECT_EQ(seen, (Aors{"top", "zero"}));
+}
+
+}  // namespace
+}  // namespace sippeer::dht
