@@ -21,6 +21,7 @@ enum class Meta { None, Config, CheckConfig, ConfigReference, Help, Version };
 struct Option {
   std::string short_name;        // "-p", or "" when there is none
   std::string long_name;         // "--port"
+  std::string metavar;           // "PORT", "[FILE]"; "" when the option takes no value
   bool takes_value = false;      // a metavar follows the names: "--port PORT"
   bool optional_value = false;   // written "[FILE]": the value may be left out
   const SettingInfo* row = nullptr;  // nullptr for command-line-only options
@@ -38,6 +39,7 @@ Option parse_flag(const std::string& flag) {
     if (word.rfind("--", 0) == 0) opt.long_name = word;
     else if (word.size() == 2 && word[0] == '-') opt.short_name = word;
     else if (!word.empty()) {
+      opt.metavar = word;
       opt.takes_value = true;
       opt.optional_value = word.front() == '[';
     }
@@ -155,10 +157,7 @@ void scan_option(Scan& scan, const std::string& arg, int argc, char** argv, int&
     return;
   }
   auto value = take_value(*opt, attached, argc, argv, i);
-  if (!value && !opt->optional_value) {
-    std::string flag = opt->row ? opt->row->flag : name;
-    return error(scan, name, "missing value (" + flag.substr(flag.rfind(' ') + 1) + ")");
-  }
+  if (!value && !opt->optional_value) return error(scan, name, "missing value (" + opt->metavar + ")");
   scan.uses.push_back({opt, name, value});
 }
 

@@ -178,9 +178,10 @@ class Loader {
     if (ok) field = std::move(items);
   }
 
-  // The value's own position when yaml-cpp knows it, else its key's.
+  // The value's own position, except for an empty value: yaml-cpp marks
+  // that at the next token, often on a later line, so point at its key.
   static YAML::Mark at(const YAML::Node& value, const YAML::Node& k) {
-    return value.Mark().is_null() ? k.Mark() : value.Mark();
+    return value.IsNull() || value.Mark().is_null() ? k.Mark() : value.Mark();
   }
 
   static std::string example(const std::string& section) {

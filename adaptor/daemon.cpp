@@ -92,6 +92,7 @@ Daemon::Daemon(Settings settings) : settings_(std::move(settings)) {}
 Daemon::~Daemon() {
   admin_.reset();
   multicast_.reset();
+  proxy_.reset();
   node_.reset();
   transport_.reset();
   for (su_timer_t* t : {tick_timer_, probe_timer_, rediscover_timer_, leave_timer_, cache_timer_})
@@ -123,7 +124,9 @@ int Daemon::run() {
     }
     SIPPEER_LOG(Info) << "admin API on http://" << settings_.admin;
   }
-  if (settings_.discovery && settings_.multicast) {
+  // The group is joined even with -N: a node that starts its own ring
+  // still answers others' discovery (report 3.3.1).
+  if (settings_.multicast) {
     multicast_ = std::make_unique<MulticastListener>(
         root_, [this](msg_t* m, sip_t* s) { on_multicast_request(m, s); });
     if (std::string e = multicast_->open("224.0.1.75", 5060, local_ip_); !e.empty()) {
@@ -150,8 +153,11 @@ bool Daemon::start_stack(std::string* err) {
   local_address_ = local_ip_ + ":" + std::to_string(port_);
   const std::string url = "sip:" + local_address_ + (settings_.tcp ? "" : ";transport=udp");
   agent_ = nta_agent_create(root_, URL_STRING_MAKE(url.c_str()), &Daemon::on_message, this,
-                            NTATAG_UA(0), NTATAG_SERVER_RPORT(1), NTATAG_CANCEL_487(0),
+                            NTATAG_UA(0), NTATAG_SERVER_RPORT(1), NTATAG_CLIENT_RPORT(1), NTATAG_CANCEL_487(0),
                             NTATAG_MERGE_482(0), NTATAG_UDP_MTU(65535),
+                            // Our overlay relays answer 408 when a query finds no live
+                            // next hop; nta would swallow it (RFC 4320) by default.
+                            NTATAG_PASS_408(1),
                             TPTAG_UDP_RMEM(4 * 1024 * 1024), TPTAG_UDP_WMEM(4 * 1024 * 1024),
                             TAG_END());
   if (!agent_) return *err = "cannot listen on " + url + ": " + std::strerror(errno), false;
@@ -185,6 +191,21 @@ bool Daemon::create_node(std::string* err) {
                                       storage_, *events_);
   transport_->bind(node_.get(), [this] { return now(); }, [this](dht::Time t) { reschedule(t); });
   tick_timer_ = su_timer_create(su_root_task(root_), 1000);
+
+  ProxyContext px;
+  px.agent = agent_;
+  px.root = root_;
+  px.node = node_.get();
+  px.storage = &storage_;
+  px.ring = ring_.get();
+  px.settings = &settings_;
+  px.local_address = local_address_;
+  px.now = [this] { return now(); };
+  px.reschedule = [this](dht::Time t) { reschedule(t); };
+  px.policy.min_expires = settings_.min_expires;
+  px.policy.max_expires = settings_.max_expires;
+  px.policy.default_expires = settings_.default_expires;
+  proxy_ = std::make_unique<Proxy>(std::move(px));
   return true;
 }
 
@@ -226,27 +247,18 @@ bool Daemon::is_overlay_request(const sip_t* sip) const {
 int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) {
   auto* self = static_cast<Daemon*>(magic);
   if (!sip || !sip->sip_request) {
-    nta_msg_discard(agent, msg);  // a stray response: no transaction wants it
+    if (sip && sip->sip_status) self->proxy_->on_stray_response(msg, sip);
+    else nta_msg_discard(agent, msg);
     return 0;
   }
-  const sip_method_t method = sip->sip_request->rq_method;
-  if (method == sip_method_register && self->is_overlay_request(sip)) {
+  if (self->leaving_ && sip->sip_request->rq_method != sip_method_ack) {
+    nta_msg_treply(agent, msg, 503, "Service Unavailable (node leaving)", SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
+  } else if (sip->sip_request->rq_method == sip_method_register && self->is_overlay_request(sip)) {
     self->transport_->on_request(msg, sip);
-  } else if (method == sip_method_options) {
-    // Keep-alive and liveness probe for peers and monitoring.
-    nta_msg_treply(agent, msg, SIP_200_OK, SIPTAG_ALLOW_STR("REGISTER, OPTIONS"), TAG_END());
-  } else if (method == sip_method_ack) {
-    nta_msg_discard(agent, msg);
   } else {
-    self->reply_not_implemented(msg, sip);
+    self->proxy_->on_request(msg, sip);
   }
   return 0;
-}
-
-void Daemon::reply_not_implemented(msg_t* msg, sip_t* sip) {
-  SIPPEER_LOG(Info) << "sip: 501 for " << sip->sip_request->rq_method_name
-                    << " (phone registrar and proxy are not in this build yet)";
-  nta_msg_treply(agent_, msg, SIP_501_NOT_IMPLEMENTED, TAG_END());
 }
 
 void Daemon::run_in_sip_thread(const std::function<void()>& fn) {

@@ -11,6 +11,7 @@
 
 #include "adaptor/multicast.h"
 #include "adaptor/overlay_transport.h"
+#include "adaptor/proxy.h"
 #include "adaptor/settings.h"
 #include "adaptor/sofia.h"
 #include "dht/codec.h"
@@ -41,6 +42,7 @@ class Daemon {
   const Settings& settings() const { return settings_; }
   const std::string& local_address() const { return local_address_; }
   const char* discovery_method() const { return discovery_method_; }
+  const Proxy& proxy() const { return *proxy_; }
   // An overlay lookup from this node; `done` runs in the SIP thread.
   void lookup_aor(const std::string& aor, std::function<void(int status, std::string json)> done);
 
@@ -55,7 +57,6 @@ class Daemon {
   static void on_tick(su_root_magic_t*, su_timer_t*, void* arg);
   static int on_message(void* magic, nta_agent_t*, msg_t* msg, sip_t* sip);
   bool is_overlay_request(const sip_t* sip) const;
-  void reply_not_implemented(msg_t* msg, sip_t* sip);
 
   // discovery.cpp: multicast, bootstrap peers, cached peers, singleton
   void discover();
@@ -99,6 +100,7 @@ class Daemon {
   std::unique_ptr<Events> events_;
   std::unique_ptr<OverlayTransport> transport_;
   std::unique_ptr<dht::Node> node_;
+  std::unique_ptr<Proxy> proxy_;
   su_timer_t* tick_timer_ = nullptr;
 
   // discovery

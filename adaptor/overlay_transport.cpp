@@ -134,14 +134,16 @@ void OverlayTransport::relay_request(dht::TxnId txn, const std::string& address,
   sip_request_t* rq = sip_request_create(home, SIP_METHOD_REGISTER, URL_STRING_MAKE(uri.c_str()), nullptr);
   msg_header_replace(msg, reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(sip->sip_request),
                      reinterpret_cast<msg_header_t*>(rq));
-  if (sip->sip_max_forwards) {
-    sip->sip_max_forwards->mf_count = static_cast<unsigned long>(std::max(0, req.max_forwards));
-  } else {
-    sip_add_tl(msg, sip, SIPTAG_MAX_FORWARDS_STR(std::to_string(req.max_forwards).c_str()), TAG_END());
-  }
+  auto* pub = reinterpret_cast<msg_pub_t*>(sip);
+  if (sip->sip_max_forwards)
+    msg_header_remove(msg, pub, reinterpret_cast<msg_header_t*>(sip->sip_max_forwards));
+  msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(
+                                  sip_max_forwards_make(home, std::to_string(std::max(0, req.max_forwards)).c_str())));
   remove_unknown(msg, sip, "P2P-Owner");
-  if (req.owner_hop) sip_add_tl(msg, sip, SIPTAG_HEADER_STR("P2P-Owner: 1"), TAG_END());
-  msg_serialize(msg, reinterpret_cast<msg_pub_t*>(sip));
+  // Made as a header, not added as text: text added to a parsed message
+  // lands after its body.
+  if (req.owner_hop) msg_header_insert(msg, pub, msg_header_make(home, sip_unknown_class, "P2P-Owner: 1"));
+  msg_serialize(msg, pub);
   ++counters_.sent_by_kind[static_cast<int>(req.kind)];
   start(txn, msg, address);
 }
@@ -184,7 +186,16 @@ int OverlayTransport::on_response(void* magic, nta_outgoing_t* orq, const sip_t*
   auto* o = static_cast<Outgoing*>(magic);
   OverlayTransport* self = o->self;
   const int status = sip && sip->sip_status ? sip->sip_status->st_status : 408;
-  if (status < 200) return 0;
+  if (status < 200) {
+    if (!o->acknowledged && o->timer) {
+      // The next hop relays our request: it lives. Its own next hop may
+      // be dead and cost it a timeout or two, so give the chain time.
+      o->acknowledged = true;
+      su_timer_set_interval(o->timer, &OverlayTransport::on_timeout, o,
+                            static_cast<su_duration_t>(self->timeout_.count() * 8));
+    }
+    return 0;
+  }
   const dht::TxnId txn = o->txn;
   dht::Time deadline = dht::kNever;
   msg_t* msg = nta_outgoing_getresponse(orq);
@@ -213,9 +224,10 @@ void OverlayTransport::on_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
   auto* o = static_cast<Outgoing*>(arg);
   OverlayTransport* self = o->self;
   const dht::TxnId txn = o->txn;
+  const dht::Failure why = o->acknowledged ? dht::Failure::NoAnswer : dht::Failure::Unreachable;
   ++self->counters_.timeouts;
   self->finish(o);
-  self->reschedule_(self->node_->on_failure(self->now_(), txn));
+  self->reschedule_(self->node_->on_failure(self->now_(), txn, why));
 }
 
 // ------------------------------------------------------------- incoming
@@ -243,6 +255,8 @@ void OverlayTransport::on_request(msg_t* msg, sip_t* sip) {
     // The node proxies it and answers later: a server transaction keeps
     // the answer's path and absorbs retransmissions meanwhile.
     it->second.irq = nta_incoming_create(agent_, nullptr, msg, sip, TAG_END());
+    // Tell the sender we are alive and working on it (see dht::Failure).
+    if (it->second.irq) nta_incoming_treply(it->second.irq, SIP_100_TRYING, TAG_END());
   }
   reschedule_(deadline);
 }

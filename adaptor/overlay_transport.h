@@ -63,6 +63,7 @@ class OverlayTransport final : public dht::Transport {
     dht::TxnId txn = 0;
     nta_outgoing_t* orq = nullptr;
     su_timer_t* timer = nullptr;
+    bool acknowledged = false;  // a 1xx came: the peer is alive, wait longer
   };
   struct Inbound {
     msg_t* msg = nullptr;           // our reference to the request

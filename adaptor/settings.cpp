@@ -315,13 +315,20 @@ void check_addresses(const Settings& s, const std::string& file, std::vector<Con
                    "'" + s.overlay_domain + "' is not a DNS domain name (e.g. sippeer.net)"});
 }
 
+bool in_range(const Settings& s, const char* key) {
+  const SettingInfo& row = *find_setting(key);
+  int v = s.*std::get<int Settings::*>(row.field);
+  return v >= row.min && v <= row.max;
+}
+
+// Cross-field checks only compare values that are in range themselves: an
+// out-of-range one is reported already and would only add noise here.
 void check_overlay(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
-  if (s.replicas > s.successors)
+  if (in_range(s, "overlay.successors") && in_range(s, "overlay.replicas") && s.replicas > s.successors)
     out.push_back({file, 0, 0, "overlay.replicas",
                    std::to_string(s.replicas) + " exceeds overlay.successors (" +
                        std::to_string(s.successors) + "): each copy lives on a distinct successor"});
-  bool bits_ok = s.id_bits >= 3 && s.id_bits <= 160;
-  if (!s.node_id.empty() && bits_ok && !node_id_fits(s.node_id, s.id_bits))
+  if (!s.node_id.empty() && in_range(s, "overlay.id_bits") && !node_id_fits(s.node_id, s.id_bits))
     out.push_back({file, 0, 0, "overlay.node_id",
                    "'" + s.node_id + "' is not a " + (s.id_bits <= 64 ? "decimal" : "hex") +
                        " id below 2^" + std::to_string(s.id_bits) + " (overlay.id_bits is " +
@@ -329,13 +336,15 @@ void check_overlay(const Settings& s, const std::string& file, std::vector<Confi
 }
 
 void check_registrar(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
+  if (!in_range(s, "registrar.min_expires") || !in_range(s, "registrar.max_expires")) return;
   if (s.min_expires > s.max_expires) {
     out.push_back({file, 0, 0, "registrar.min_expires",
                    std::to_string(s.min_expires) + " exceeds registrar.max_expires (" +
                        std::to_string(s.max_expires) + ")"});
     return;  // the default cannot lie within an empty interval: one error is enough
   }
-  if (s.default_expires < s.min_expires || s.default_expires > s.max_expires)
+  if (in_range(s, "registrar.default_expires") &&
+      (s.default_expires < s.min_expires || s.default_expires > s.max_expires))
     out.push_back({file, 0, 0, "registrar.default_expires",
                    std::to_string(s.default_expires) +
                        " is outside registrar.min_expires..registrar.max_expires (" +
@@ -366,13 +375,17 @@ std::string help_entry(const std::string& flag, const std::string& summary, cons
 }
 
 // A table cell: pipes would end the cell, even inside backticks; outside
-// backticks "<domain>" would be taken for an HTML tag.
+// backticks "<domain>" would be taken for an HTML tag and the "_" opening
+// "_sip._udp" for emphasis.
 std::string cell(const std::string& text, bool in_code = false) {
   std::string out;
-  for (char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    bool word_start = i == 0 || !std::isalnum(static_cast<unsigned char>(text[i - 1]));
     if (c == '|') out += "\\|";
     else if (!in_code && c == '<') out += "&lt;";
     else if (!in_code && c == '>') out += "&gt;";
+    else if (!in_code && c == '_' && word_start) out += "\\_";
     else out += c;
   }
   return out;

@@ -19,6 +19,7 @@
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
+#include <sofia-sip/sip_util.h>
 #include <sofia-sip/su.h>
 #include <sofia-sip/su_tag.h>
 #include <sofia-sip/su_wait.h>

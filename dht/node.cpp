@@ -240,6 +240,23 @@ void Node::set_successor(const NodeRef& n) {
   successors_.insert(successors_.begin(), n);
   if (successors_.size() > config_.successors) successors_.resize(config_.successors);
   observer_.on_successor_changed(n);
+  list_changed_since_sent_ = true;
+  push_list_to_predecessor();
+}
+
+void Node::push_list_to_predecessor() {
+  // Not in the report: a successor list otherwise moves back one node per
+  // stabilization round. Pushing it to the predecessor when it changes
+  // makes a join or failure known along the list within a few messages,
+  // and lets periodic answers leave the list out.
+  if (state_ != NodeStatus::State::Joined || !predecessor_ ||
+      predecessor_->address == self_.address || successors_.empty())
+    return;
+  Request r = make(Kind::Update, Target::node(*predecessor_));
+  r.contacts.push_back({self_, predecessor_});
+  for (std::size_t i = 0; i < successors_.size() && i + 1 < config_.successors; ++i)
+    r.contacts.push_back({successors_[i], std::nullopt});
+  send(Purpose::Push, predecessor_->address, std::move(r));
 }
 
 void Node::set_predecessor(const std::optional<NodeRef>& p, Time now,
@@ -290,6 +307,10 @@ void Node::mark_dead(const std::string& address, Time now, bool graceful) {
     predecessor_.reset();
     observer_.on_predecessor_changed(std::nullopt);
   }
+  // Any change of the successor list may leave a record with fewer than k
+  // live copies: re-replicate (a change of the first successor is handled
+  // by replace_successor, the rest here).
+  request_resync(now);
   if (was_successor || successors_.empty()) replace_successor(now);
 }
 
@@ -308,6 +329,8 @@ void Node::replace_successor(Time now) {
     successors_.insert(successors_.begin(), next);
   set_fingers(1, next);
   observer_.on_successor_changed(next);
+  list_changed_since_sent_ = true;
+  push_list_to_predecessor();
   if (next.address == self_.address) {
     successors_ = {self_};
     if (!predecessor_) predecessor_ = self_;
@@ -329,7 +352,25 @@ void Node::adopt_successor_list(const NodeRef& succ, const std::vector<Contact>&
   }
   if (list == successors_) return;
   successors_ = std::move(list);
+  list_changed_since_sent_ = true;
   request_resync(now);
+  push_list_to_predecessor();
+}
+
+void Node::absorb_successor_view(const std::vector<Contact>& contacts, Time now) {
+  // Procedure 3.8, for an answer from our successor or a list it pushed.
+  const NodeRef succ = successor();
+  const Contact& c = contacts[0];
+  if (c.predecessor && c.predecessor->address != self_.address && !c.predecessor->empty() &&
+      ring_.in_open(c.predecessor->id, self_.id, succ.id) && !is_dead(c.predecessor->address, now)) {
+    // A node joined between us and our successor: it is our successor now.
+    set_successor(*c.predecessor);
+    request_resync(now);
+    send_update(*c.predecessor, Purpose::Update);
+    return;
+  }
+  // A lone Contact means "your copy of my list is current".
+  if (contacts.size() > 1) adopt_successor_list(succ, {contacts.begin() + 1, contacts.end()}, now);
 }
 
 // ------------------------------------------------------------ stabilization
@@ -514,7 +555,7 @@ void Node::handle_routed(Time now, InboundId in, const Request& req) {
     return;
   }
   bool owner_hop = false;
-  const NodeRef hop = decide_hop(req, &owner_hop);
+  const NodeRef hop = decide_hop(req.to, req.owner_hop, &owner_hop);
   if (hop.address == self_.address) {
     reply(in, answer_for(now, req));
     return;
@@ -523,12 +564,13 @@ void Node::handle_routed(Time now, InboundId in, const Request& req) {
   --fwd.max_forwards;
   fwd.owner_hop = owner_hop;
   ++counters_.requests_forwarded;
-  send(Purpose::Relay, hop.address, std::move(fwd), 0, in);
+  const TxnId txn = send(Purpose::Relay, hop.address, std::move(fwd), 0, in);
+  pending_[txn].claimed_owner = req.owner_hop;
 }
 
-NodeRef Node::decide_hop(const Request& req, bool* owner_hop) const {
-  NodeRef hop = route(req.to, owner_hop);
-  if (req.owner_hop && !owns(req.to.id)) {
+NodeRef Node::decide_hop(const Target& to, bool claimed_owner, bool* owner_hop) const {
+  NodeRef hop = route(to, owner_hop);
+  if (claimed_owner && !owns(to.id)) {
     if (!predecessor_) {
       hop = self_;  // we just lost our predecessor: the sender is right
     } else if (predecessor_->address != self_.address) {
@@ -589,6 +631,8 @@ void Node::handle_update(Time now, InboundId in, const Request& req) {
       // We were alone: the first node to find us is our successor too.
       set_successor(from);
       send_update(from, Purpose::Update);
+    } else if (successor().address == from.address && req.contacts.size() > 1) {
+      absorb_successor_view(req.contacts, now);  // our successor pushed its list
     }
   }
   Response r;
@@ -596,8 +640,20 @@ void Node::handle_update(Time now, InboundId in, const Request& req) {
   const bool to_me = req.to.type != Target::Type::Node || req.to.id == self_.id;
   if (to_me) {
     r.contacts.push_back({self_, predecessor_});
-    for (std::size_t i = 0; i < successors_.size() && i + 1 < config_.successors; ++i)
-      r.contacts.push_back({successors_[i], std::nullopt});
+    // The list goes out when it changed, to a new asker, and every few
+    // rounds regardless (a lost push heals); otherwise the asker's copy is
+    // current and the answer is a single Contact.
+    const bool due = list_changed_since_sent_ || full_list_sent_to_ != from.address ||
+                     now - full_list_sent_at_ >= config_.stabilize_interval * 4;
+    if (due) {
+      for (std::size_t i = 0; i < successors_.size() && i + 1 < config_.successors; ++i)
+        r.contacts.push_back({successors_[i], std::nullopt});
+      if (same_node(predecessor_, from)) {
+        full_list_sent_to_ = from.address;
+        full_list_sent_at_ = now;
+        list_changed_since_sent_ = false;
+      }
+    }
   } else {
     r.contacts.push_back({successor(), self_});
     for (std::size_t i = 1; i < successors_.size(); ++i)
@@ -751,7 +807,8 @@ Time Node::on_response(Time now, TxnId txn, const Response& resp) {
     case Purpose::JoinQuery: on_join_response(now, resp); break;
     case Purpose::FingerQuery: on_finger_response(now, p, resp); break;
     case Purpose::Update: on_update_response(now, p, resp); break;
-    case Purpose::Ping: predecessor_heard_ = now; break;
+    case Purpose::Ping:
+    case Purpose::Push: predecessor_heard_ = now; break;
     case Purpose::Unregister:
     case Purpose::Transfer:
       if (state_ == NodeStatus::State::Leaving) finish_leave_step(now);
@@ -816,25 +873,13 @@ void Node::on_finger_response(Time now, const Pending& p, const Response& resp) 
 }
 
 void Node::on_update_response(Time now, const Pending& p, const Response& resp) {
-  // Procedure 3.8.
   if (state_ != NodeStatus::State::Joined) return;
   if (resp.status != status::kOk || resp.contacts.empty()) return;
-  const NodeRef succ = successor();
-  if (p.address != succ.address) return;  // our successor changed meanwhile
-  const Contact& c = resp.contacts[0];
-  if (c.predecessor && c.predecessor->address != self_.address &&
-      !c.predecessor->empty() && ring_.in_open(c.predecessor->id, self_.id, succ.id) &&
-      !is_dead(c.predecessor->address, now)) {
-    // A node joined between us and our successor: it is our successor now.
-    set_successor(*c.predecessor);
-    request_resync(now);
-    send_update(*c.predecessor, Purpose::Update);
-    return;
-  }
-  adopt_successor_list(succ, {resp.contacts.begin() + 1, resp.contacts.end()}, now);
+  if (p.address != successor().address) return;  // our successor changed meanwhile
+  absorb_successor_view(resp.contacts, now);
 }
 
-Time Node::on_failure(Time now, TxnId txn) {
+Time Node::on_failure(Time now, TxnId txn, Failure why) {
   ++counters_.failures;
   auto it = pending_.find(txn);
   if (it == pending_.end()) return next_deadline();
@@ -849,35 +894,39 @@ Time Node::on_failure(Time now, TxnId txn) {
       break;
     case Purpose::Update:
     case Purpose::Ping:
+    case Purpose::Push:
       // 3.12: updates are not re-sent; the dead node is dropped and the
       // next round (or replace_successor, at once) repairs.
-      if (state_ == NodeStatus::State::Joined) mark_dead(p.address, now);
+      if (state_ == NodeStatus::State::Joined && why == Failure::Unreachable) mark_dead(p.address, now);
       break;
     case Purpose::Unregister:
     case Purpose::Transfer:
       if (state_ == NodeStatus::State::Leaving) finish_leave_step(now);
-      else if (state_ == NodeStatus::State::Joined) mark_dead(p.address, now);
+      else if (state_ == NodeStatus::State::Joined && why == Failure::Unreachable) mark_dead(p.address, now);
       break;
     case Purpose::FingerQuery:
     case Purpose::Lookup:
     case Purpose::Store:
     case Purpose::Relay:
-      on_query_failed(now, std::move(p));
+      on_query_failed(now, std::move(p), why);
       break;
   }
   return next_deadline();
 }
 
-void Node::on_query_failed(Time now, Pending p) {
+void Node::on_query_failed(Time now, Pending p, Failure why) {
   // Procedure 3.12: the next hop is dead; queries (not updates) are re-sent
-  // to the next candidate. A few attempts bound the work per request.
+  // to the next candidate. A few attempts bound the work per request. A
+  // hop that acknowledged is alive and already failing over downstream:
+  // neither blame it nor send a second copy after the first.
   constexpr int kMaxAttempts = 4;
-  if (state_ == NodeStatus::State::Joined || state_ == NodeStatus::State::Joining)
+  const bool dead = why == Failure::Unreachable;
+  if (dead && (state_ == NodeStatus::State::Joined || state_ == NodeStatus::State::Joining))
     mark_dead(p.address, now);
-  const bool can_route = state_ == NodeStatus::State::Joined ||
+  const bool can_route = dead && (state_ == NodeStatus::State::Joined ||
                          (state_ == NodeStatus::State::Joining && p.purpose == Purpose::FingerQuery &&
                           !successors_.empty() && successor().address != self_.address &&
-                          successor().address != p.address);
+                          successor().address != p.address));
   if (can_route && p.attempts < kMaxAttempts) {
     resend_query(now, std::move(p));
     return;
@@ -899,10 +948,13 @@ void Node::on_query_failed(Time now, Pending p) {
 
 void Node::resend_query(Time now, Pending p) {
   bool owner_hop = false;
-  NodeRef hop = state_ == NodeStatus::State::Joined ? decide_hop(p.request, &owner_hop) : successor();
+  NodeRef hop = state_ == NodeStatus::State::Joined ? decide_hop(p.request.to, p.claimed_owner, &owner_hop)
+                                                    : successor();
   if (hop.address == self_.address) {
     // The failover leads to us: answer from our own state.
-    Response r = answer_for(now, p.request);
+    Request as_received = p.request;
+    as_received.owner_hop = p.claimed_owner;
+    Response r = answer_for(now, as_received);
     if (p.purpose == Purpose::Relay) {
       reply(p.inbound, r);
     } else if (p.purpose == Purpose::FingerQuery) {
@@ -923,6 +975,11 @@ void Node::resend_query(Time now, Pending p) {
   const Pending& q = it->second;
   if (q.purpose == Purpose::Relay) transport_.relay_request(txn, q.address, q.request, q.inbound);
   else transport_.send_request(txn, q.address, q.request);
+}
+
+Time Node::peer_unreachable(Time now, const std::string& address) {
+  if (state_ == NodeStatus::State::Joined) mark_dead(address, now);
+  return next_deadline();
 }
 
 // ------------------------------------------------------------------- status

@@ -79,13 +79,17 @@ class Node {
   // Events from the driver.
   Time on_request(Time now, InboundId in, const Request& req);
   Time on_response(Time now, TxnId txn, const Response& resp);
-  Time on_failure(Time now, TxnId txn);
+  Time on_failure(Time now, TxnId txn, Failure why = Failure::Unreachable);
   Time tick(Time now);
 
   // Originate a lookup (Query) for a target, routed recursively.
   Time lookup(Time now, const Target& target, LookupCallback done);
   // Store a record at its responsible node, which replicates it (3.14-3.17).
   Time store(Time now, const Record& record, Duration ttl, LookupCallback done);
+
+  // The SIP proxy above found a peer unreachable (its own request to it
+  // timed out): the same as a failed overlay request (3.11).
+  Time peer_unreachable(Time now, const std::string& address);
 
   // Routing, for the proxy above: Find (3.15) and ownership.
   NodeRef next_hop(const Id& key) const;
@@ -100,7 +104,7 @@ class Node {
 
  private:
   enum class Purpose : std::uint8_t {
-    JoinQuery, FingerQuery, Update, Ping, Unregister, Transfer, Lookup, Store, Relay
+    JoinQuery, FingerQuery, Update, Ping, Push, Unregister, Transfer, Lookup, Store, Relay
   };
   struct Pending {
     Purpose purpose;
@@ -110,6 +114,7 @@ class Node {
     InboundId inbound = 0;    // Relay: the upstream request
     LookupCallback done;      // Lookup / Store
     int attempts = 1;         // queries are re-sent to the next candidate (3.12)
+    bool claimed_owner = false;  // Relay: the upstream said we own the key
   };
 
   // Finger table (3.1, 3.2, 3.11)
@@ -124,8 +129,12 @@ class Node {
   Duration jitter(Duration d);
   bool is_dead(const std::string& address, Time now) const;
   void adopt_successor_list(const NodeRef& succ, const std::vector<Contact>& rest, Time now);
+  void absorb_successor_view(const std::vector<Contact>& contacts, Time now);
+  void push_list_to_predecessor();
   NodeRef route(const Target& to, bool* owner_hop) const;
-  NodeRef decide_hop(const Request& req, bool* owner_hop) const;
+  // Where a routed request goes next; `claimed_owner` is the upstream's
+  // owner-hop flag on the request as we received it.
+  NodeRef decide_hop(const Target& to, bool claimed_owner, bool* owner_hop) const;
 
   // Requests out
   TxnId send(Purpose p, const std::string& address, Request req, int finger = 0,
@@ -154,7 +163,7 @@ class Node {
   std::vector<NodeRef> replica_targets() const;
 
   // Outcomes
-  void on_query_failed(Time now, Pending p);
+  void on_query_failed(Time now, Pending p, Failure why);
   void on_update_response(Time now, const Pending& p, const Response& resp);
   void on_join_response(Time now, const Response& resp);
   void on_finger_response(Time now, const Pending& p, const Response& resp);
@@ -183,6 +192,11 @@ class Node {
   std::vector<NodeRef> synced_targets_;
   std::optional<Id> synced_range_start_;
   int leave_outstanding_ = 0;
+  // Who last got our full successor list, and when: periodic answers to
+  // the same node omit an unchanged list (see handle_update).
+  std::string full_list_sent_to_;
+  Time full_list_sent_at_{};
+  bool list_changed_since_sent_ = true;
   std::optional<NodeRef> duplicate_of_;
   NodeCounters counters_;
 };

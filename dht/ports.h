@@ -15,10 +15,22 @@ namespace sippeer::dht {
 using TxnId = std::uint64_t;      // the node's handle for a request it sent
 using InboundId = std::uint64_t;  // the driver's handle for a request it delivered
 
+// Why a request failed. Recursive routing makes the difference matter: a
+// live hop that relays our query waits on its own next hop, so "no final
+// answer yet" must not be taken for "dead". The next hop acknowledges a
+// request it relays at once (SIP: 100 Trying), and only a request that was
+// never acknowledged within the short timeout is Unreachable.
+enum class Failure : std::uint8_t {
+  Unreachable,  // nothing came back in time, or a transport error: the peer is dead
+  NoAnswer,     // the peer acknowledged, but no final answer came in the long timeout
+};
+
 // Messages out. The driver owns timeouts and retransmission: for every
 // send_request it later calls exactly one of Node::on_response or
-// Node::on_failure with the same txn (a timeout or transport error is a
-// failure). It never calls back from inside send_request.
+// Node::on_failure with the same txn. It never calls back from inside
+// send_request. When a request the node received is not answered inside
+// on_request (the node relays it), the driver acknowledges it to the
+// sender at once.
 class Transport {
  public:
   virtual ~Transport() = default;

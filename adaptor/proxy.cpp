@@ -1,0 +1,200 @@
+// Entry checks and the routing decision for phone traffic.
+#include "adaptor/proxy.h"
+
+#include <cstring>
+
+#include "adaptor/log.h"
+#include "dht/codec.h"
+
+namespace sippeer::adaptor {
+
+namespace {
+
+std::string url_text(const url_t* u) {
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  char* s = url_as_string(home, u);
+  std::string out = s ? s : "";
+  su_home_deinit(home);
+  return out;
+}
+
+// "A Request-URI that is a contact address (has a port, not this node) is
+// sent there directly": phones that send in-dialog requests to their
+// outbound proxy without Record-Route (report 4.2) address the far phone.
+bool is_contact_address(const url_t* u) { return u->url_port != nullptr || url_has_param(u, "maddr"); }
+
+}  // namespace
+
+bool Proxy::is_me(const url_t* u) const {
+  if (!u || !u->url_host) return false;
+  const std::string port = u->url_port ? u->url_port : "5060";
+  return ctx_.local_address == std::string(u->url_host) + ":" + port;
+}
+
+void Proxy::reply(msg_t* msg, int status, const char* phrase) {
+  ++counters_.rejected;
+  nta_msg_treply(ctx_.agent, msg, status, phrase, TAG_END());
+}
+
+bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
+  // RFC 3261 16.3: validate before anything else.
+  if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0 &&
+      sip->sip_request->rq_method != sip_method_options) {
+    if (sip->sip_request->rq_method == sip_method_ack) nta_msg_discard(ctx_.agent, msg);
+    else reply(msg, SIP_483_TOO_MANY_HOPS);
+    return true;
+  }
+  for (const sip_via_t* v = sip->sip_via ? sip->sip_via->v_next : nullptr; v; v = v->v_next) {
+    // Our own Via below the top one: the request has been here before.
+    const std::string sent_by = std::string(v->v_host ? v->v_host : "") + ":" + (v->v_port ? v->v_port : "5060");
+    if (sent_by == ctx_.local_address) {
+      SIPPEER_LOG(Warn) << "proxy: 482 for " << sip->sip_request->rq_method_name << " (our Via is already in it)";
+      if (sip->sip_request->rq_method == sip_method_ack) nta_msg_discard(ctx_.agent, msg);
+      else reply(msg, SIP_482_LOOP_DETECTED);
+      return true;
+    }
+  }
+  if (sip->sip_proxy_require && sip->sip_request->rq_method != sip_method_ack &&
+      sip->sip_request->rq_method != sip_method_cancel) {
+    // We support no extension that a proxy must understand.
+    su_home_t* home = msg_home(msg);
+    char* tokens = sip_header_as_string(home, reinterpret_cast<const sip_header_t*>(sip->sip_proxy_require));
+    ++counters_.rejected;
+    nta_msg_treply(ctx_.agent, msg, SIP_420_BAD_EXTENSION, SIPTAG_UNSUPPORTED_STR(tokens), TAG_END());
+    return true;
+  }
+  return false;
+}
+
+void Proxy::strip_own_route(msg_t* msg, sip_t* sip) {
+  // Loose routing (16.4): a top Route naming us is ours to remove.
+  while (sip->sip_route && is_me(sip->sip_route->r_url)) sip_route_remove(msg, sip);
+  // Strict routing from old phones: the Request-URI is a value we put in
+  // Record-Route, so the real target is the last Route.
+  if (is_me(sip->sip_request->rq_url) && sip->sip_route) {
+    sip_route_t* last = sip_route_pop(msg, sip);
+    su_home_t* home = msg_home(msg);
+    sip_request_t* rq = sip_request_create(home, sip->sip_request->rq_method, sip->sip_request->rq_method_name,
+                                           reinterpret_cast<url_string_t*>(last->r_url), nullptr);
+    msg_header_replace(msg, reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(sip->sip_request),
+                       reinterpret_cast<msg_header_t*>(rq));
+  }
+}
+
+void Proxy::on_request(msg_t* msg, sip_t* sip) {
+  ++counters_.requests;
+  if (reject_early(msg, sip)) return;
+  const sip_method_t method = sip->sip_request->rq_method;
+  if (method == sip_method_register) {
+    handle_register(msg, sip);
+    return;
+  }
+  strip_own_route(msg, sip);
+  if (method == sip_method_ack) {
+    handle_ack(msg, sip);
+    return;
+  }
+  if (method == sip_method_cancel) {
+    // A CANCEL that matched no transaction of ours (nta matches the rest).
+    reply(msg, SIP_481_NO_TRANSACTION);
+    return;
+  }
+  if (is_me(sip->sip_request->rq_url) && !sip->sip_route) {
+    if (method == sip_method_options) nta_msg_treply(ctx_.agent, msg, SIP_200_OK, TAG_END());
+    else reply(msg, SIP_404_NOT_FOUND);
+    return;
+  }
+  route_request(msg, sip);
+}
+
+void Proxy::handle_ack(msg_t* msg, sip_t* sip) {
+  // An ACK for a 2xx is end to end: forward it statelessly to where the
+  // dialog points (Route, else the Request-URI, which is the far contact).
+  std::string target;
+  if (!sip->sip_route && !is_contact_address(sip->sip_request->rq_url)) {
+    // An ACK addressed to an AOR: follow the ring like its INVITE did.
+    const auto aor = dht::Codec::canonical_aor(url_text(sip->sip_request->rq_url));
+    if (aor) {
+      const dht::Id key = ctx_.ring->hash(*aor);
+      if (ctx_.node->owns(key)) {
+        if (const dht::StoredRecord* sr = ctx_.storage->find(key, *aor)) {
+          auto live = live_bindings(sr->record, static_cast<std::int64_t>(std::time(nullptr)));
+          if (!live.empty()) target = live.front().uri;
+        }
+      } else {
+        target = "sip:" + ctx_.node->next_hop(key).address;
+      }
+    }
+    if (target.empty()) {
+      nta_msg_discard(ctx_.agent, msg);
+      return;
+    }
+  }
+  if (sip->sip_max_forwards) sip->sip_max_forwards->mf_count--;
+  nta_msg_tsend(ctx_.agent, msg, target.empty() ? nullptr : URL_STRING_MAKE(target.c_str()), TAG_END());
+}
+
+void Proxy::route_request(msg_t* msg, sip_t* sip) {
+  const url_t* ruri = sip->sip_request->rq_url;
+  const bool in_dialog = sip->sip_to && sip->sip_to->a_tag;
+  // Where the dialog or the phone already says where to go, go there.
+  if (sip->sip_route || in_dialog || is_contact_address(ruri)) {
+    Transaction* tx = start(msg, sip);
+    if (tx && !add_branch(tx, "", "", false)) send_final(tx, 503, "Service Unavailable");
+    return;
+  }
+  const auto aor = dht::Codec::canonical_aor(url_text(ruri));
+  if (!aor) {
+    reply(msg, 416, "Unsupported URI Scheme");
+    return;
+  }
+  if (!ctx_.node->joined()) {
+    ++counters_.rejected;
+    nta_msg_treply(ctx_.agent, msg, 480, "Temporarily Unavailable (not in the ring yet)",
+                   SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
+    return;
+  }
+  const dht::Id key = ctx_.ring->hash(*aor);
+  if (!ctx_.node->owns(key)) {
+    Transaction* tx = start(msg, sip);
+    if (!tx) return;
+    ++counters_.forwarded_ring;
+    if (!add_branch(tx, "", ctx_.node->next_hop(key).address, true))
+      send_final(tx, 480, "Temporarily Unavailable");
+    return;
+  }
+  // We own the key: we are the registrar, fork to every live binding
+  // (procedure 3.19).
+  const dht::StoredRecord* sr = ctx_.storage->find(key, *aor);
+  std::vector<Binding> live;
+  if (sr) live = live_bindings(sr->record, static_cast<std::int64_t>(std::time(nullptr)));
+  if (live.empty()) {
+    ++counters_.not_found;
+    SIPPEER_LOG(Info) << "proxy: 404 for " << sip->sip_request->rq_method_name << " " << *aor;
+    reply(msg, 404, "User not found on P2P/SIP");
+    return;
+  }
+  Transaction* tx = start(msg, sip);
+  if (!tx) return;
+  int started = 0;
+  for (const auto& b : live)
+    if (add_branch(tx, b.uri, "", false)) ++started;
+  counters_.forked += static_cast<std::uint64_t>(started);
+  if (started == 0) send_final(tx, 480, "Temporarily Unavailable");
+}
+
+void Proxy::on_stray_response(msg_t* msg, sip_t* sip) {
+  // Only 2xx to INVITE are worth saving (RFC 3261 16.7 step 10 note): the
+  // top Via must be ours, then the next Via says where it goes.
+  const bool ours = sip->sip_via && std::string(sip->sip_via->v_host ? sip->sip_via->v_host : "") + ":" +
+                                           (sip->sip_via->v_port ? sip->sip_via->v_port : "5060") ==
+                                       ctx_.local_address;
+  if (!ours || !sip->sip_status || sip->sip_status->st_status / 100 != 2 || !sip->sip_via->v_next) {
+    nta_msg_discard(ctx_.agent, msg);
+    return;
+  }
+  sip_via_remove(msg, sip);
+  nta_msg_tsend(ctx_.agent, msg, nullptr, TAG_END());
+}
+
+}  // namespace sippeer::adaptor

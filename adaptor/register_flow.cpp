@@ -1,0 +1,78 @@
+// A phone's REGISTER (procedures 3.14, 3.16): routed by To to the node that
+// owns the AOR's key, applied there by the registrar, replicated by the ring.
+#include <ctime>
+
+#include "adaptor/log.h"
+#include "adaptor/proxy.h"
+#include "dht/codec.h"
+
+namespace sippeer::adaptor {
+
+void Proxy::handle_register(msg_t* msg, sip_t* sip) {
+  su_home_t* home = msg_home(msg);
+  const char* to_text = sip->sip_to ? url_as_string(home, sip->sip_to->a_url) : nullptr;
+  const auto aor = to_text ? dht::Codec::canonical_aor(to_text) : std::nullopt;
+  if (!aor) {
+    reply(msg, 400, "Invalid To");
+    return;
+  }
+  if (!ctx_.node->joined()) {
+    ++counters_.rejected;
+    nta_msg_treply(ctx_.agent, msg, 503, "Service Unavailable (not in the ring yet)",
+                   SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
+    return;
+  }
+  const dht::Id key = ctx_.ring->hash(*aor);
+  if (!ctx_.node->owns(key)) {
+    // Third-party registrations are routed by To as well (3.4.1).
+    Transaction* tx = start(msg, sip);
+    if (!tx) return;
+    ++counters_.forwarded_ring;
+    if (!add_branch(tx, "", ctx_.node->next_hop(key).address, true))
+      send_final(tx, 480, "Temporarily Unavailable");
+    return;
+  }
+  // We are the registrar for this AOR. A server transaction absorbs
+  // retransmissions, which the CSeq rule would otherwise refuse.
+  nta_incoming_t* irq = nta_incoming_create(ctx_.agent, nullptr, msg, sip, TAG_END());
+  if (!irq) return;
+  msg_t* request = nta_incoming_getrequest(irq);
+  sip_t* rsip = sip_object(request);
+  const dht::StoredRecord* existing = ctx_.storage->find(key, *aor);
+  const std::int64_t now_unix = static_cast<std::int64_t>(std::time(nullptr));
+  RegisterOutcome out = apply_register(ctx_.policy, rsip, *aor, key, existing ? &existing->record : nullptr, now_unix);
+  msg_destroy(request);
+  if (out.status != 200) {
+    ++counters_.rejected;
+    SIPPEER_LOG(Info) << "registrar: " << out.status << " " << out.phrase << " for " << *aor;
+    if (out.status == 423) {
+      nta_incoming_treply(irq, out.status, out.phrase,
+                          SIPTAG_MIN_EXPIRES_STR(std::to_string(out.min_expires).c_str()), TAG_END());
+    } else {
+      nta_incoming_treply(irq, out.status, out.phrase, TAG_END());
+    }
+    nta_incoming_destroy(irq);
+    return;
+  }
+  if (out.record) {
+    ++counters_.registrations;
+    int stored = 0;
+    ctx_.reschedule(ctx_.node->store(ctx_.now(), *out.record, out.ttl,
+                                     [&stored](const dht::LookupResult& r) { stored = r.status; }));
+    SIPPEER_LOG(Info) << "registrar: " << *aor << " now has " << out.record->bindings.size()
+                      << " binding(s) (stored " << stored << ")";
+  }
+  std::string contacts;
+  for (const auto& c : out.reply_contacts) contacts += (contacts.empty() ? "" : ", ") + c;
+  su_home_t reply_home[1] = {SU_HOME_INIT(reply_home)};
+  sip_date_t* now_date = sip_date_create(reply_home, sip_now());
+  if (contacts.empty()) {
+    nta_incoming_treply(irq, SIP_200_OK, SIPTAG_DATE(now_date), TAG_END());
+  } else {
+    nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT_STR(contacts.c_str()), SIPTAG_DATE(now_date), TAG_END());
+  }
+  su_home_deinit(reply_home);
+  nta_incoming_destroy(irq);
+}
+
+}  // namespace sippeer::adaptor

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Failover of a proxied query (report 3.12) and its 408.
+
+A 5-bit ring of eleven nodes 1, 3, 5, ..., 21. Nodes 3 to 19 are killed
+(-9) at once; then a peer sends node 1 a query for key 20 (owned by 21).
+Node 1 proxies it to the closest preceding node it knows (19), which is
+dead, marks it dead and re-sends to the next candidate (17, 15, ...), at
+most four tries (dht/node.cpp kMaxAttempts), and must then answer the
+query itself: 408 Request Timeout ("a proxied query found no live next
+hop", dht/message.h). Without an answer the sender would wait for its own
+timeout and take node 1, which is alive, for dead.
+
+Then the ring {1, 21} repairs, and the same query is answered 200 with
+node 21 as the owner of key 20.
+"""
+
+import sys
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+
+import time
+
+import ringlib
+from ringlib import check, log
+
+BITS = 5
+STABILIZE_MS = 300
+REQUEST_TIMEOUT_MS = 600
+IDS = list(range(1, 22, 2))
+DEAD = [i for i in IDS if i not in (1, 21)]
+
+
+def body(args):
+    config = {"overlay": {"request_timeout_ms": REQUEST_TIMEOUT_MS}}
+    with ringlib.Cluster(args.sippeer, "failover", keep=args.keep) as cl:
+        common = dict(id_bits=BITS, stabilize_ms=STABILIZE_MS, config=config)
+        n = {1: cl.add("node1", new_ring=True, node_id=1, **common)}
+        n[1].wait_joined()
+        for i in IDS[1:]:
+            n[i] = cl.add(f"node{i}", node_id=i, bootstrap=[n[1]], **common)
+            n[i].wait_joined()
+        took = ringlib.wait_consistent(list(n.values()), 10, bits=BITS, what="ring of eleven")
+        log(f"ring {IDS} consistent after {took:.2f} s")
+
+        with ringlib.SipClient() as c:
+            for i in DEAD:
+                n[i].kill9()
+            t0 = time.monotonic()
+            query = c.register(n[1], "<sip:20@sippeer.net>", "<sip:30@{me};node>")
+            wait = 4 * REQUEST_TIMEOUT_MS / 1000 + 2
+            got = c.exchange(n[1], query, wait=wait, until_final=True)
+            took = time.monotonic() - t0
+            finals = [g for g in got if not g.startswith("SIP/2.0 1")]
+            log(f"query for key 20 with {DEAD} dead: {[g.splitlines()[0] for g in finals]} after {took:.2f} s")
+            check(finals, f"node 1 never answered the query for key 20 (waited {wait:.1f} s) although all its "
+                          f"next hops were dead: it must answer 408 Request Timeout")
+            check(ringlib.status_code(finals[0]) == 408,
+                  f"query for key 20: {finals[0].splitlines()[0]!r}, expected 408 (no live next hop)")
+
+            survivors = [n[1], n[21]]
+            bound = 3 * STABILIZE_MS / 1000 + REQUEST_TIMEOUT_MS / 1000 + 2
+            took = ringlib.wait_consistent(survivors, bound, bits=BITS, what="ring {1, 21}")
+            log(f"ring {{1, 21}} consistent {took:.2f} s later")
+            got = c.exchange(n[1], c.register(n[1], "<sip:20@sippeer.net>", "<sip:30@{me};node>"),
+                             wait=2, until_final=True)
+            check(got and ringlib.status_code(got[-1]) == 200, f"query for key 20 afterwards: {got}")
+            contact = ringlib.sip_header(got[-1], "Contact") or ""
+            check(contact.startswith(f"<sip:21@{n[21].address};node>"),
+                  f"query for key 20 afterwards: Contact {contact!r}, expected node 21")
+
+
+if __name__ == "__main__":
+    ringlib.run_test(__doc__, body)

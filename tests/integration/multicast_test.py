@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Multicast discovery (report 3.3.2) between two daemons in a network
+namespace of the test's own (root only; CI runs as root).
+
+Neither node gets --bootstrap or --no-multicast. The second one sends
+REGISTER sip:224.0.1.75, a ring member answers 302 with its unicast
+address, and the second joins through it: its /status says
+"discovery": "multicast" and the ring of two is consistent.
+
+Two cases, each in a fresh namespace:
+  1. the first node is started with -N, as the first node of a planned
+     deployment (-N means "do not look for a ring", not "be invisible");
+  2. the first node is started without -N: it finds nobody within
+     discovery.multicast_timeout_ms and starts a ring of its own.
+Both are run and reported before the test fails.
+"""
+
+import sys
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+
+import ringlib
+from ringlib import check, log
+
+PROBE_MS = 1000      # the second node's wait for a 302
+FIRST_PROBE_MS = 300  # case 2: the first node's (unanswered) probe
+STABILIZE_MS = 300
+
+
+def run_case(args, new_ring):
+    label = "first node with -N" if new_ring else "first node without -N"
+    with ringlib.Netns("sippeer-mc") as ns, \
+            ringlib.Cluster(args.sippeer, "multicast", keep=args.keep) as cl:
+        a = cl.add("A", new_ring=new_ring, multicast=True, netns=ns.name, stabilize_ms=STABILIZE_MS,
+                   config={"discovery": {"multicast_timeout_ms": FIRST_PROBE_MS}})
+        a.wait_joined(timeout=FIRST_PROBE_MS / 1000 + 10)
+        st = a.status()
+        check(st["discovery"] == "none", f"{label}: A's discovery is {st['discovery']!r}, expected 'none'")
+        b = cl.add("B", multicast=True, netns=ns.name, stabilize_ms=STABILIZE_MS,
+                   config={"discovery": {"multicast_timeout_ms": PROBE_MS}})
+        st, took = b.wait_joined(timeout=PROBE_MS / 1000 + 10)
+        if st["discovery"] != "multicast":
+            cl.failed = True
+            raise ringlib.TestFailure(
+                f"{label}: B did not join through multicast: its discovery is {st['discovery']!r} "
+                f"(A at {a.address} never answered its REGISTER sip:224.0.1.75)")
+        log(f"{label}: B joined through multicast in {took:.2f} s")
+        check("answered the multicast REGISTER" in b.log(), f"{label}: B's log does not name the answer")
+        check("302 to " + b.address in a.log(), f"{label}: A's log does not show the 302 to B")
+        took = ringlib.wait_consistent([a, b], 3 * STABILIZE_MS / 1000 + 2, what=f"ring of two ({label})")
+        log(f"{label}: ring of two consistent {took:.2f} s later")
+
+
+def body(args):
+    ringlib.require_root("multicast_test (creates a network namespace)")
+    failures = []
+    for new_ring in (False, True):
+        try:
+            run_case(args, new_ring)
+        except ringlib.TestFailure as e:
+            print(f"case failed: {e}", flush=True)
+            failures.append(str(e))
+    if failures:
+        raise ringlib.TestFailure("; ".join(failures))
+
+
+if __name__ == "__main__":
+    ringlib.run_test(__doc__, body)
