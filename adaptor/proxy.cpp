@@ -99,7 +99,9 @@ void Proxy::on_request(msg_t* msg, sip_t* sip) {
     reply(msg, SIP_481_NO_TRANSACTION);
     return;
   }
-  if (is_me(sip->sip_request->rq_url) && !sip->sip_route) {
+  const url_t* ruri = sip->sip_request->rq_url;
+  if (is_me(ruri) && !ruri->url_user && !sip->sip_route) {
+    // Addressed to this node itself, not to a user at its address.
     if (method == sip_method_options) nta_msg_treply(ctx_.agent, msg, SIP_200_OK, TAG_END());
     else reply(msg, SIP_404_NOT_FOUND);
     return;
@@ -111,7 +113,7 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip) {
   // An ACK for a 2xx is end to end: forward it statelessly to where the
   // dialog points (Route, else the Request-URI, which is the far contact).
   std::string target;
-  if (!sip->sip_route && !is_contact_address(sip->sip_request->rq_url)) {
+  if (!sip->sip_route && (!is_contact_address(sip->sip_request->rq_url) || is_me(sip->sip_request->rq_url))) {
     // An ACK addressed to an AOR: follow the ring like its INVITE did.
     const auto aor = dht::Codec::canonical_aor(url_text(sip->sip_request->rq_url));
     if (aor) {
@@ -137,8 +139,12 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip) {
 void Proxy::route_request(msg_t* msg, sip_t* sip) {
   const url_t* ruri = sip->sip_request->rq_url;
   const bool in_dialog = sip->sip_to && sip->sip_to->a_tag;
-  // Where the dialog or the phone already says where to go, go there.
-  if (sip->sip_route || in_dialog || is_contact_address(ruri)) {
+  // Where the dialog or the phone already says where to go, go there. A
+  // user at our own address (phones that use the node as their domain) is
+  // an AOR like any other.
+  if (sip->sip_route || in_dialog || (is_contact_address(ruri) && !is_me(ruri))) {
+    SIPPEER_LOG(Debug) << "proxy: " << sip->sip_request->rq_method_name << " " << url_text(ruri)
+                       << (sip->sip_route ? " by Route" : in_dialog ? " in dialog" : " to a contact address");
     Transaction* tx = start(msg, sip);
     if (tx && !add_branch(tx, "", "", false)) send_final(tx, 503, "Service Unavailable");
     return;

@@ -1,5 +1,8 @@
 // GET /status and GET /lookup bodies, built in the SIP thread.
+#include <ctime>
+
 #include "adaptor/daemon.h"
+#include "adaptor/registrar.h"
 #include "adaptor/json.h"
 
 namespace sippeer::adaptor {
@@ -62,9 +65,11 @@ void Daemon::lookup_aor(const std::string& aor, std::function<void(int, std::str
                                    json_string(codec->node_uri(*r.owner)) + "}"
                              : std::string("null")) +
                     ",\"hops\":" + std::to_string(r.hops) + ",\"bindings\":[";
-    if (r.record)
-      for (std::size_t i = 0; i < r.record->bindings.size(); ++i)
-        j += (i ? "," : "") + json_string(r.record->bindings[i]);
+    if (r.record) {
+      // Public form (expires = seconds left), never the stored internals.
+      const auto shown = reply_contacts(*r.record, static_cast<std::int64_t>(std::time(nullptr)));
+      for (std::size_t i = 0; i < shown.size(); ++i) j += (i ? "," : "") + json_string(shown[i]);
+    }
     j += "]}";
     done(r.status == 200 ? 200 : (r.status == 404 ? 404 : 503), j);
   }));
