@@ -66,9 +66,22 @@ void Daemon::lookup_aor(const std::string& aor, std::function<void(int, std::str
                              : std::string("null")) +
                     ",\"hops\":" + std::to_string(r.hops) + ",\"bindings\":[";
     if (r.record) {
-      // Public form (expires = seconds left), never the stored internals.
-      const auto shown = reply_contacts(*r.record, static_cast<std::int64_t>(std::time(nullptr)));
-      for (std::size_t i = 0; i < shown.size(); ++i) j += (i ? "," : "") + json_string(shown[i]);
+      // Registrar bindings in their public form (expires = seconds left,
+      // never the p2p-* internals); anything else as stored.
+      const auto now_unix = static_cast<std::int64_t>(std::time(nullptr));
+      bool first = true;
+      for (const auto& raw : r.record->bindings) {
+        std::string shown = raw;
+        if (auto b = decode_binding(raw)) {
+          if (b->expires_at <= now_unix) continue;
+          dht::Record one;
+          one.bindings = {raw};
+          const auto pub = reply_contacts(one, now_unix);
+          if (!pub.empty()) shown = pub.front();
+        }
+        j += (first ? "" : ",") + json_string(shown);
+        first = false;
+      }
     }
     j += "]}";
     done(r.status == 200 ? 200 : (r.status == 404 ? 404 : 503), j);

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -45,7 +46,8 @@ constexpr const char* kUsage = R"(usage: sippeer-sim --nodes N [options]
   --seed S              random seed (default 1)
   --no-encode           skip the SIP codec (faster; byte counts become 0)
   --json                print one JSON object instead of a table
-  --verbose             progress on stderr
+  --verbose             progress, traffic and the oracle's findings on stderr
+  --trace-aor AOR       print every delivered message about this user on stderr
   --help                this text
 )";
 
@@ -67,6 +69,7 @@ struct Options {
   double loss = 0.0;
   std::uint64_t seed = 1;
   bool encode = true, json = false, verbose = false;
+  std::string trace_aor;
 };
 
 template <typename T>
@@ -128,10 +131,11 @@ Options parse_args(int argc, char** argv) {
     if (flag == "--verbose") { o.verbose = true; continue; }
     if (flag == "--no-encode") { o.encode = false; continue; }
     if (!flag.starts_with("--")) usage_error("unexpected argument '" + std::string(flag) + "'");
-    if (i + 1 >= argc) usage_error(std::string(flag) + " needs a value");
+    if (i + 1 >= argc || std::string_view(argv[i + 1]).starts_with("--"))
+      usage_error(std::string(flag) + " needs a value");
     std::string_view v = argv[++i];
     if (flag == "--nodes") o.nodes = parse_count(flag, v, 1);
-    else if (flag == "--bits") o.bits = parse_count(flag, v, 3);
+    else if (flag == "--bits") o.bits = parse_number<long long>(flag, v);
     else if (flag == "--successors") o.successors = parse_count(flag, v, 1);
     else if (flag == "--replicas") o.replicas = parse_count(flag, v, 0);
     else if (flag == "--keys") o.keys = parse_count(flag, v, 0);
@@ -143,6 +147,7 @@ Options parse_args(int argc, char** argv) {
     else if (flag == "--latency-ms") parse_latency(v, o);
     else if (flag == "--loss") o.loss = parse_fraction(flag, v);
     else if (flag == "--seed") o.seed = parse_number<std::uint64_t>(flag, v);
+    else if (flag == "--trace-aor") o.trace_aor = v;
     else usage_error("unknown flag " + std::string(flag));
   }
   check_combination(o);
@@ -197,6 +202,7 @@ struct Lookup {
   std::size_t key = 0;  // into keys_, when keys are stored
   bool done = false, ok = false;
   int hops = 0;
+  int status = 0;
 };
 
 struct Results {
@@ -206,6 +212,7 @@ struct Results {
   double mean_hops = 0;
   int p50 = 0, p99 = 0, max_hops = 0;
   double maintenance = 0;
+  std::size_t under_replicated_before = 0, under_replicated_at_end = 0;
 };
 
 class Simulation {
@@ -217,6 +224,8 @@ class Simulation {
     net_.on_join_failed = [this](const std::string& address) {
       net_.at(net_.now() + interval_, [this, address] { retry_join(address); });
     };
+    if (o.verbose || !o.trace_aor.empty())
+      net_.trace = [this](const sim::TraceEntry& e) { observe(e); };
     if (o.verbose) {
       net_.on_codec_problem = [this](const std::string& what, const std::string& text) {
         if (codec_problems_seen_.insert(what).second)  // the first of each kind
@@ -232,6 +241,7 @@ class Simulation {
     if (o_.keys > 0) store_keys(r);
     net_.run_for(interval_ * 3);  // replication settles
     r.maintenance = measure_maintenance();
+    r.under_replicated_before = under_replicated();
     if (o_.fail > 0) {
       crash_fraction();
       progress("after crashes", settle());
@@ -258,6 +268,10 @@ class Simulation {
     n.latency_max = Duration{o.latency_max};
     n.loss = o.loss;
     n.encode = o.encode;
+    // Far above any healthy run (a lookup or a stabilization round keeps a
+    // few requests open for tens of milliseconds), far below running out
+    // of memory.
+    n.max_in_flight = std::max<std::size_t>(100'000, 4 * static_cast<std::size_t>(o.nodes));
     return n;
   }
 
@@ -334,12 +348,13 @@ class Simulation {
     return fit.empty() ? nullptr : fit[pick(fit.size())];
   }
 
-  void join_new_node() {
+  const Member* join_new_node() {
     const Member* boot = random_member(true);
-    if (!boot) return;
+    if (!boot) return nullptr;
     std::string boot_address = boot->address;  // add_member may move members_
-    std::string address = add_member().address;
-    net_.join(address, boot_address);
+    const Member& m = add_member();
+    net_.join(m.address, boot_address);
+    return &m;
   }
 
   // What a daemon does when its bootstrap peer fails it: try another.
@@ -360,14 +375,16 @@ class Simulation {
 
   // ---- phases ----
 
-  // Joins come in waves, one per stabilization interval, each as large as
-  // the ring already is: concurrent joins are legal Chord and the ring
-  // doubles per interval instead of growing by a constant.
+  // Joins come in waves, one per stabilization interval, each half as large
+  // as the ring already is: concurrent joins are legal Chord, and the ring
+  // grows by half per interval instead of by a constant. (Doubling needs
+  // more messages in all: many newcomers in one gap take longer to sort
+  // out; smaller waves mean more rounds of maintenance.)
   bool build_ring() {
     net_.start_singleton(add_member().address);
     auto remaining = static_cast<std::size_t>(o_.nodes) - 1;
-    while (remaining > 0) {
-      std::size_t wave = std::min(remaining, std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(joined_count()) * (getenv("GROW") ? atof(getenv("GROW")) : 1.0))));
+    while (remaining > 0 && !net_.overloaded()) {
+      std::size_t wave = std::min(remaining, std::max<std::size_t>(1, joined_count() / 2));
       for (std::size_t k = 0; k < wave; ++k)
         net_.at(net_.now() + interval_ * static_cast<Duration::rep>(k) / static_cast<Duration::rep>(wave),
                 [this] { join_new_node(); });
@@ -382,11 +399,11 @@ class Simulation {
   bool settle() {
     const Time give_up = net_.now() + std::max(interval_ * 200, Duration{600'000});
     while (!net_.ring_consistent()) {
-      if (net_.now() >= give_up) return false;
-      if (o_.verbose) net_.trace = [this](const sim::TraceEntry& e) { tally(e); };
+      if (net_.now() >= give_up || net_.overloaded()) return false;
+      tallying_ = o_.verbose;
       net_.run_for(interval_);
       if (o_.verbose) print_tally();
-      net_.trace = nullptr;
+      tallying_ = false;
       progress("settling", false);
     }
     return true;
@@ -396,7 +413,7 @@ class Simulation {
   template <typename Done>
   void wait_for(Done all_done) {
     const Time give_up = net_.now() + Duration{600'000};
-    while (!all_done() && net_.now() < give_up) net_.run_for(Duration{100});
+    while (!all_done() && net_.now() < give_up && !net_.overloaded()) net_.run_for(Duration{100});
   }
 
   // Issues `count` operations at a steady rate.
@@ -417,7 +434,7 @@ class Simulation {
       keys_.push_back({std::move(aor), key});
     }
     std::size_t done = 0;
-    at_rate(keys_.size(), kOpsPerSecond, [this, &done, &r](std::size_t i) {
+    at_rate(keys_.size(), ops_per_second(), [this, &done, &r](std::size_t i) {
       const Member* from = random_member(true);
       auto finish = [&done, &r](const dht::LookupResult& res) {
         ++done;
@@ -431,15 +448,30 @@ class Simulation {
     wait_for([&] { return done == keys_.size(); });
   }
 
-  double measure_maintenance() {
+  // Bytes per live node per second over `window`.
+  double traffic_rate(Duration window) {
     const std::uint64_t before = net_.bytes_sent();
-    const Duration window = interval_ * 10;
-    if (o_.verbose) net_.trace = [this](const sim::TraceEntry& e) { tally(e); };
     net_.run_for(window);
-    if (o_.verbose) print_tally();
-    net_.trace = nullptr;
     const double seconds = std::chrono::duration<double>(window).count();
     return static_cast<double>(net_.bytes_sent() - before) / static_cast<double>(net_.live_count()) / seconds;
+  }
+
+  // A freshly built ring still refreshes the fingers its joins left stale
+  // for several intervals; the quiet window starts once traffic stops
+  // falling (or after 20 intervals), then lasts 10 intervals.
+  double measure_maintenance() {
+    double last = traffic_rate(interval_ * 2);
+    for (int i = 0; i < 9; ++i) {
+      double now = traffic_rate(interval_ * 2);
+      if (o_.verbose) std::fprintf(stderr, "[%8.1f s] warm-up: %.0f B/node/s\n", sim_seconds(), now);
+      if (now >= 0.97 * last) break;
+      last = now;
+    }
+    tallying_ = o_.verbose;
+    const double rate = traffic_rate(interval_ * 10);
+    if (o_.verbose) print_tally();
+    tallying_ = false;
+    return rate;
   }
 
   void crash_fraction() {
@@ -470,18 +502,29 @@ class Simulation {
 
   void churn_event() {
     const std::uint64_t kind = rng_.next_u64() % 3;
-    if (kind == 0) return join_new_node();
+    if (kind == 0) {
+      if (o_.bits < 63 && net_.live_count() >= (std::size_t{1} << o_.bits)) return;  // no free id
+      if (const Member* m = join_new_node()) log_member("join", *m);
+      return;
+    }
     if (net_.live_count() <= 2) return;
     const Member* m = random_member(kind == 1);
     if (!m) return;
+    log_member(kind == 1 ? "leave" : "crash", *m);
     if (kind == 1) net_.leave(m->address);
     else net_.crash(m->address);
+  }
+
+  void log_member(const char* event, const Member& m) const {
+    if (o_.verbose)
+      std::fprintf(stderr, "[%9.3f s] churn: %s %s id %s\n", sim_seconds(), event, m.address.c_str(),
+                   ring_.format(m.node->self().id).c_str());
   }
 
   void run_lookups() {
     lookups_.assign(static_cast<std::size_t>(o_.lookups), Lookup{});
     std::size_t done = 0;
-    at_rate(lookups_.size(), kOpsPerSecond, [this, &done](std::size_t i) {
+    at_rate(lookups_.size(), ops_per_second(), [this, &done](std::size_t i) {
       Lookup& l = lookups_[i];
       auto finish = [this, &done, i](const dht::LookupResult& res) {
         ++done;
@@ -489,6 +532,7 @@ class Simulation {
         l.done = true;
         l.hops = res.hops;
         l.ok = res.status == dht::status::kOk && (keys_.empty() || found(res, keys_[l.key]));
+        l.status = res.status;
       };
       const Member* from = random_member(true);
       if (!from) return finish(dht::LookupResult{dht::status::kUnavailable, {}, {}, 0});
@@ -504,6 +548,21 @@ class Simulation {
 
   static bool found(const dht::LookupResult& res, const StoredKey& k) {
     return res.record && res.record->aor == k.aor && !res.record->tombstone();
+  }
+
+  void observe(const sim::TraceEntry& e) {
+    if (tallying_) tally(e);
+    if (!o_.trace_aor.empty() && e.request.to.text == o_.trace_aor) print_message(e);
+  }
+
+  void print_message(const sim::TraceEntry& e) const {
+    const dht::Request& q = e.request;
+    std::string what = e.is_request ? std::string(dht::kind_name(q.kind))
+                                    : std::to_string(e.response.status) + " to " + dht::kind_name(q.kind);
+    const std::optional<dht::Record>& rec = e.is_request ? q.record : e.response.record;
+    std::fprintf(stderr, "[%9.3f s] %s -> %s: %s%s%s\n", sim_seconds(), e.from.c_str(), e.to.c_str(), what.c_str(),
+                 rec ? (" v" + std::to_string(rec->version) + " bindings=" + std::to_string(rec->bindings.size())).c_str() : "",
+                 e.is_request && q.leaving ? " (leaving)" : "");
   }
 
   // Delivered traffic by message kind, for --verbose.
@@ -527,9 +586,50 @@ class Simulation {
 
   // ---- the oracle ----
 
+  static std::size_t owner_index(const std::vector<dht::NodeRef>& ring, const dht::Id& key) {
+    auto it = std::lower_bound(ring.begin(), ring.end(), key,
+                               [](const dht::NodeRef& n, const dht::Id& k) { return n.id < k; });
+    return it == ring.end() ? 0 : static_cast<std::size_t>(it - ring.begin());
+  }
+
+  bool holds(const dht::NodeRef& n, const StoredKey& k) const {
+    const dht::StoredRecord* s = net_.storage(n.address)->find(k.key, k.aor);
+    return s && !s->record.tombstone();
+  }
+
+  // Keys missing from their owner or from any of its first k successors
+  // (the replicas the owner is meant to keep).
+  std::size_t under_replicated() const {
+    const std::vector<dht::NodeRef> ring = net_.ring_members();
+    const std::size_t copies = std::min(cfg_.replicas + 1, ring.size());
+    std::size_t count = 0;
+    for (const StoredKey& k : keys_) {
+      const std::size_t owner = owner_index(ring, k.key);
+      for (std::size_t j = 0; j < copies; ++j) {
+        if (!holds(ring[(owner + j) % ring.size()], k)) {
+          ++count;
+          break;
+        }
+      }
+    }
+    return count;
+  }
+
+  // For --verbose: where the live copies of a key are, as ring positions
+  // relative to its owner (0 = owner, 1 = its successor, ...).
+  void explain_key(const std::vector<dht::NodeRef>& ring, const StoredKey& k, bool lookup_failed) const {
+    const std::size_t owner = owner_index(ring, k.key);
+    std::string where;
+    for (std::size_t j = 0; j < ring.size(); ++j)
+      if (holds(ring[(owner + j) % ring.size()], k)) where += " " + std::to_string(j);
+    std::fprintf(stderr, "lost: %s (key %s) owner %s; live copies at positions%s%s\n", k.aor.c_str(),
+                 ring_.format(k.key).c_str(), ring[owner].address.c_str(), where.c_str(),
+                 lookup_failed ? "; a lookup failed" : "");
+  }
+
   void judge(Results& r) {
     std::vector<int> copies(keys_.size(), 0);
-    std::vector<bool> failed(keys_.size(), false), at_owner(keys_.size(), false);
+    std::vector<bool> failed(keys_.size(), false);
     std::unordered_map<std::string_view, std::size_t> by_aor;
     for (std::size_t i = 0; i < keys_.size(); ++i) by_aor.emplace(keys_[i].aor, i);
     for (const std::string& address : net_.live_addresses()) {
@@ -537,14 +637,6 @@ class Simulation {
         auto it = by_aor.find(s.record.aor);
         if (it != by_aor.end() && !s.record.tombstone()) ++copies[it->second];
       });
-    }
-    const std::vector<dht::NodeRef> ring = net_.ring_members();
-    for (std::size_t i = 0; i < keys_.size() && !ring.empty(); ++i) {
-      auto it = std::lower_bound(ring.begin(), ring.end(), keys_[i].key,
-                                 [](const dht::NodeRef& n, const dht::Id& k) { return n.id < k; });
-      const dht::NodeRef& owner = it == ring.end() ? ring.front() : *it;
-      const dht::StoredRecord* s = net_.storage(owner.address)->find(keys_[i].key, keys_[i].aor);
-      at_owner[i] = s && !s->record.tombstone();
     }
     std::vector<int> hops;
     for (const Lookup& l : lookups_) {
@@ -557,11 +649,26 @@ class Simulation {
       ++r.lookups_ok;
       hops.push_back(l.hops);
     }
-    for (std::size_t i = 0; i < keys_.size(); ++i) {
-      if (copies[i] == 0) ++r.keys_lost;
-      else if (!at_owner[i] || failed[i]) ++r.keys_with_live_copy_lost;
+    const std::vector<dht::NodeRef> ring = net_.ring_members();
+    for (std::size_t i = 0; i < keys_.size() && !ring.empty(); ++i) {
+      if (copies[i] == 0) {
+        ++r.keys_lost;
+      } else if (!holds(ring[owner_index(ring, keys_[i].key)], keys_[i]) || failed[i]) {
+        if (o_.verbose && r.keys_with_live_copy_lost < 5) explain_key(ring, keys_[i], failed[i]);
+        ++r.keys_with_live_copy_lost;
+      }
     }
+    r.under_replicated_at_end = under_replicated();
     summarize_hops(hops, r);
+    if (o_.verbose) print_failures();
+  }
+
+  void print_failures() const {
+    std::map<int, std::size_t> by_status;
+    for (const Lookup& l : lookups_)
+      if (!l.ok) ++by_status[l.status];
+    for (const auto& [status, n] : by_status)
+      std::fprintf(stderr, "failed lookups with status %d: %zu\n", status, n);
   }
 
   static void summarize_hops(std::vector<int>& hops, Results& r) {
@@ -579,7 +686,10 @@ class Simulation {
     r.max_hops = hops.back();
   }
 
-  static constexpr double kOpsPerSecond = 2000.0;
+  // Stores and lookups are issued at max(2000, N) per second: about one
+  // per node per second on big rings, so wall time goes to lookups rather
+  // than to maintenance while they trickle in.
+  double ops_per_second() const { return std::max(2000.0, static_cast<double>(o_.nodes)); }
 
   const Options& o_;
   dht::Config cfg_;
@@ -593,6 +703,7 @@ class Simulation {
   std::vector<StoredKey> keys_;
   std::vector<Lookup> lookups_;
   std::unordered_set<std::string> codec_problems_seen_;
+  bool tallying_ = false;
   std::size_t join_retries_ = 0;
   struct Traffic {
     std::uint64_t requests = 0, responses = 0, bytes = 0;
@@ -643,12 +754,19 @@ std::vector<Field> report(const Options& o, const dht::Config& cfg, const Result
       {"decode_failures", u(net.decode_failures())},
       {"codec_mismatches", u(net.codec_mismatches())},
       {"store_failures", u(r.store_failures)},
+      {"under_replicated_before_failures", u(r.under_replicated_before)},
+      {"under_replicated_at_end", u(r.under_replicated_at_end)},
       {"join_retries", u(sim.join_retries())},
       {"timeouts", u(net.timeouts())},
       {"live_timeouts", u(net.live_timeouts())},
+      {"answer_timeouts", u(net.answer_timeouts())},
       {"lookups_counted", u(r.lookups_counted)},
       {"bytes", u(net.bytes_sent())},
       {"peak_rss_mb", number(peak_rss_mb())},
+      {"aborted", net.overloaded() ? "\"message storm: over " + u(net.in_flight() - 1) +
+                                         " requests in flight at t=" +
+                                         number(std::chrono::duration<double>(net.now().time_since_epoch()).count()) + " s\""
+                                   : "null"},
   };
 }
 
