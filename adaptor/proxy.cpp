@@ -81,9 +81,23 @@ void Proxy::strip_own_route(msg_t* msg, sip_t* sip) {
   }
 }
 
+bool Proxy::forward_to_outbound_proxy(msg_t* msg, sip_t* sip) {
+  const std::string proxy = ctx_.outbound_proxy ? ctx_.outbound_proxy() : std::string();
+  if (proxy.empty() || ctx_.node->joined()) return false;
+  const sip_method_t method = sip->sip_request->rq_method;
+  if (method == sip_method_ack) {
+    nta_msg_tsend(ctx_.agent, msg, URL_STRING_MAKE(("sip:" + proxy).c_str()), TAG_END());
+    return true;
+  }
+  Transaction* tx = start(msg, sip);
+  if (tx && !add_branch(tx, "", proxy, false)) send_final(tx, 480, "Temporarily Unavailable");
+  return true;
+}
+
 void Proxy::on_request(msg_t* msg, sip_t* sip) {
   ++counters_.requests;
   if (reject_early(msg, sip)) return;
+  if (forward_to_outbound_proxy(msg, sip)) return;
   const sip_method_t method = sip->sip_request->rq_method;
   if (method == sip_method_register) {
     handle_register(msg, sip);

@@ -31,6 +31,9 @@ struct ProxyContext {
   std::function<dht::Time()> now;
   std::function<void(dht::Time)> reschedule;
   RegistrarPolicy policy;
+  // Set when our id turned out to be taken (report 3.13): we do not join,
+  // and every phone request goes to that node instead.
+  std::function<std::string()> outbound_proxy;
 };
 
 struct ProxyCounters {
@@ -70,6 +73,7 @@ class Proxy {
   void handle_ack(msg_t* msg, sip_t* sip);
   void route_request(msg_t* msg, sip_t* sip);
   void reply(msg_t* msg, int status, const char* phrase);
+  bool forward_to_outbound_proxy(msg_t* msg, sip_t* sip);
 
   // register_flow.cpp
   void handle_register(msg_t* msg, sip_t* sip);
