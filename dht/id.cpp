@@ -21,17 +21,20 @@ Id Id::from_bytes(const std::array<std::uint8_t, 20>& b) {
 }
 
 std::optional<Id> Id::from_hex(std::string_view hex) {
+  // Hot in the codec: each digit goes straight to its limb and shift,
+  // counting from the least significant end.
   if (hex.empty() || hex.size() > 40) return std::nullopt;
   Id id;
-  for (char c : hex) {
+  const std::size_t n = hex.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const char c = hex[i];
     std::uint32_t v;
-    if (c >= '0' && c <= '9') v = c - '0';
-    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+    if (c >= '0' && c <= '9') v = static_cast<std::uint32_t>(c - '0');
+    else if (c >= 'a' && c <= 'f') v = static_cast<std::uint32_t>(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F') v = static_cast<std::uint32_t>(c - 'A' + 10);
     else return std::nullopt;
-    // shift left by 4 bits across limbs
-    for (int i = 0; i < kLimbs - 1; ++i) id.w_[i] = (id.w_[i] << 4) | (id.w_[i + 1] >> 28);
-    id.w_[kLimbs - 1] = (id.w_[kLimbs - 1] << 4) | v;
+    const std::size_t pos = n - 1 - i;  // nibble index from the right
+    id.w_[kLimbs - 1 - pos / 8] |= v << ((pos % 8) * 4);
   }
   return id;
 }
@@ -50,14 +53,13 @@ std::optional<Id> Id::from_decimal(std::string_view dec) {
 
 std::string Id::to_hex(int min_digits) const {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(40);
+  char buf[40];
   for (int i = 0; i < kLimbs; ++i)
-    for (int s = 28; s >= 0; s -= 4) out.push_back(kDigits[(w_[i] >> s) & 0xf]);
-  auto first = out.find_first_not_of('0');
-  if (first == std::string::npos) first = out.size() - 1;
-  const auto keep = std::max<std::size_t>(out.size() - first, static_cast<std::size_t>(std::max(min_digits, 0)));
-  return out.substr(out.size() - std::min(keep, out.size()));
+    for (int d = 0; d < 8; ++d) buf[i * 8 + d] = kDigits[(w_[i] >> (28 - 4 * d)) & 0xf];
+  int first = 0;
+  while (first < 39 && buf[first] == '0') ++first;
+  first = std::min(first, 40 - std::clamp(min_digits, 0, 40));
+  return std::string(buf + first, buf + 40);
 }
 
 std::string Id::to_decimal() const { return std::to_string(low64()); }

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Overlay scaling table: sippeer-sim on rings of 100, 1,000 and 10,000 nodes
+# (and 100,000 with --big), one lookup per node per second of lookups.
+#
+#   bench/overlay.sh [--big] [--build-dir DIR] [--seed S]
+#
+# Prints a table (hops, lookups per wall-second, maintenance bytes, wall
+# time, peak RSS) and, last, one JSON line with every row. Each run is
+# bounded by `timeout`; a run that fails or times out is reported as such
+# and the rest still run.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build="$top/build"
+big=0
+seed=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --big) big=1 ;;
+    --build-dir) build="$2"; shift ;;
+    --seed) seed="$2"; shift ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "overlay.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+sim="$build/sippeer-sim"
+if [ ! -x "$sim" ]; then
+  cmake --build "$build" --target sippeer-sim >&2
+fi
+
+sizes=(100 1000 10000)
+[ "$big" = 1 ] && sizes+=(100000)
+
+# N -> lookups and the per-run time limit (seconds). The 100,000-node ring
+# skips the codec: at ~17 us per message it would take hours; its
+# maintenance bytes are then reported as null.
+lookups_for() { case "$1" in 100) echo 10000 ;; 1000) echo 20000 ;; 10000) echo 100000 ;; *) echo 200000 ;; esac; }
+limit_for()   { case "$1" in 100|1000) echo 120 ;; 10000) echo 600 ;; *) echo 3600 ;; esac; }
+extra_for()   { case "$1" in 100000) echo "--no-encode" ;; *) echo "" ;; esac; }
+
+rows=()
+printf '%8s %6s %6s %6s %10s %12s %9s %9s %8s\n' \
+  N mean p99 max ok lookups/s B/node/s wall_s RSS_MB
+for n in "${sizes[@]}"; do
+  lookups=$(lookups_for "$n")
+  # shellcheck disable=SC2046
+  if out=$(timeout "$(limit_for "$n")" "$sim" --nodes "$n" --lookups "$lookups" --seed "$seed" \
+             $(extra_for "$n") --json 2>/dev/null); then
+    row=$(python3 - "$out" "$(extra_for "$n")" <<'EOF'
+import json, sys
+d = json.loads(sys.argv[1])
+if sys.argv[2]:  # no codec: no byte counts
+    d["maintenance_bytes_per_node_per_s"] = None
+d["lookups_per_wall_s"] = round(d["lookups"] / d["wall_seconds"]) if d["wall_seconds"] else None
+print(json.dumps(d))
+EOF
+)
+    rows+=("$row")
+    python3 - "$row" <<'EOF'
+import json, sys
+d = json.loads(sys.argv[1])
+m = d["maintenance_bytes_per_node_per_s"]
+print("%8d %6.2f %6d %6d %10s %12s %9s %9.1f %8.0f" % (
+    d["nodes"], d["mean_hops"], d["p99_hops"], d["max_hops"], d["success_rate"],
+    d["lookups_per_wall_s"], "-" if m is None else "%.0f" % m, d["wall_seconds"], d["peak_rss_mb"]))
+EOF
+  else
+    rc=$?
+    why=$([ "$rc" = 124 ] && echo "timed out after $(limit_for "$n") s" || echo "exit $rc")
+    printf '%8d  %s\n' "$n" "$why"
+    rows+=("{\"nodes\":$n,\"error\":\"$why\"}")
+  fi
+done
+
+printf '{"bench":"overlay","seed":%s,"rows":[%s]}\n' "$seed" "$(IFS=,; echo "${rows[*]}")"
