@@ -56,12 +56,17 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
   }
   if (sip->sip_proxy_require && sip->sip_request->rq_method != sip_method_ack &&
       sip->sip_request->rq_method != sip_method_cancel) {
-    // We support no extension that a proxy must understand.
-    su_home_t* home = msg_home(msg);
-    char* tokens = sip_header_as_string(home, reinterpret_cast<const sip_header_t*>(sip->sip_proxy_require));
-    ++counters_.rejected;
-    nta_msg_treply(ctx_.agent, msg, SIP_420_BAD_EXTENSION, SIPTAG_UNSUPPORTED_STR(tokens), TAG_END());
-    return true;
+    // The only proxy extension we know is Windows Messenger's
+    // "ms-benotify" (best-effort NOTIFY): a proxy honours it by simply
+    // forwarding. Anything else gets 420 listing what we do not support.
+    std::string unsupported;
+    for (const msg_param_t* p = sip->sip_proxy_require->k_items; p && *p; ++p)
+      if (strcasecmp(*p, "ms-benotify") != 0) unsupported += (unsupported.empty() ? "" : ", ") + std::string(*p);
+    if (!unsupported.empty()) {
+      ++counters_.rejected;
+      nta_msg_treply(ctx_.agent, msg, SIP_420_BAD_EXTENSION, SIPTAG_UNSUPPORTED_STR(unsupported.c_str()), TAG_END());
+      return true;
+    }
   }
   return false;
 }
