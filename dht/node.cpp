@@ -264,6 +264,7 @@ void Node::set_predecessor(const std::optional<NodeRef>& p, Time now,
   const std::optional<NodeRef> old = predecessor_;
   if (old == p) return;
   predecessor_ = p;
+  predecessor_hint_ = hint;
   predecessor_heard_ = now;
   observer_.on_predecessor_changed(p);
   if (!p) return;
@@ -273,13 +274,17 @@ void Node::set_predecessor(const std::optional<NodeRef>& p, Time now,
   // A node that joined between our old predecessor and us now owns
   // (old, p]: hand those records over (3.3.3 + "a joining node receives the
   // records it now owns"). We keep our copies: we are its first replica.
-  if (old && ring_.in_open(p->id, old->id, self_.id)) {
-    hand_over(old->id, p->id, *p, now);
-  } else if (!old && hint && hint->address != p->address) {
-    // We had lost our predecessor, so our own bound is unknown; the new
-    // predecessor told us its own, which bounds what it owns.
-    hand_over(hint->id, p->id, *p, now);
-  }
+  // The new node owns from its own predecessor (the hint it sent) up to
+  // itself. If our old predecessor was further back, it was between them
+  // and only (old, p] moved; if the hint is further back (our old
+  // predecessor had died unnoticed, or we had lost it), all of (hint, p]
+  // is the new node's, and we hold those copies as a later successor.
+  std::optional<Id> lower;
+  if (old && ring_.in_open(p->id, old->id, self_.id)) lower = old->id;
+  if (hint && hint->address != p->address && !hint->empty() &&
+      (!lower || ring_.in_open(*lower, hint->id, p->id)))
+    lower = hint->id;
+  if (lower) hand_over(*lower, p->id, *p, now);
 }
 
 bool Node::is_dead(const std::string& address, Time now) const {
@@ -626,7 +631,10 @@ void Node::handle_update(Time now, InboundId in, const Request& req) {
         ring_.in_open(from.id, predecessor_->id, self_.id)) {
       set_predecessor(from, now, hint);
     }
-    if (same_node(predecessor_, from)) predecessor_heard_ = now;
+    if (same_node(predecessor_, from)) {
+      predecessor_heard_ = now;
+      note_predecessor_range(from, hint, now);
+    }
     if (successor().address == self_.address) {
       // We were alone: the first node to find us is our successor too.
       set_successor(from);
@@ -660,6 +668,25 @@ void Node::handle_update(Time now, InboundId in, const Request& req) {
       r.contacts.push_back({successors_[i], std::nullopt});
   }
   reply(in, std::move(r));
+}
+
+void Node::note_predecessor_range(const NodeRef& pred, const std::optional<NodeRef>& hint, Time now) {
+  // Not in the report. Our predecessor's range grew (its own predecessor
+  // died or left): it now owns records it may never have received, if it
+  // joined just before the old owner crashed. We hold copies of them, as a
+  // later successor of the old owner, so hand them over. Without this, such
+  // records would sit on replicas only, out of reach of lookups.
+  if (!hint || hint->empty() || hint->address == pred.address) return;
+  const std::optional<NodeRef> old = predecessor_hint_;
+  predecessor_hint_ = hint;
+  if (old && old->address == hint->address) return;
+  if (!old) {
+    // We never knew its bound: hand over all of (hint, pred]. Copies it
+    // already has are ignored by version, so this costs bytes, not state.
+    hand_over(hint->id, pred.id, pred, now);
+  } else if (ring_.in_open(old->id, hint->id, pred.id)) {
+    hand_over(hint->id, old->id, pred, now);
+  }
 }
 
 void Node::handle_unregister(Time now, InboundId in, const Request& req) {

@@ -150,6 +150,7 @@ class Node {
   void handle_routed(Time now, InboundId in, const Request& req);
   void handle_update(Time now, InboundId in, const Request& req);
   void handle_unregister(Time now, InboundId in, const Request& req);
+  void note_predecessor_range(const NodeRef& pred, const std::optional<NodeRef>& hint, Time now);
   void handle_transfer(Time now, InboundId in, const Request& req);
   Response answer_for(Time now, const Request& req);
   void reply(InboundId in, Response r) { transport_.send_response(in, r); }
@@ -181,6 +182,10 @@ class Node {
   std::vector<NodeRef> fingers_;        // index 0 is finger 1 = successor
   std::vector<NodeRef> successors_;     // successors_[0] == fingers_[0]
   std::optional<NodeRef> predecessor_;
+  // Our predecessor's own predecessor, as its updates say: the lower end
+  // of what it owns. When that end moves back, it owns more (see
+  // handle_update).
+  std::optional<NodeRef> predecessor_hint_;
   Time predecessor_heard_{};
   std::unordered_map<std::string, Time> dead_;  // address -> marked at
   std::unordered_map<TxnId, Pending> pending_;

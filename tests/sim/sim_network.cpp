@@ -17,7 +17,11 @@ class Network::Ports final : public dht::Transport, public dht::Observer {
  public:
   Ports(Network& net, std::uint32_t host) : net_(net), host_(host) {}
   void send_request(dht::TxnId txn, const std::string& address, const dht::Request& req) override {
-    net_.send_request(host_, txn, address, req);
+    net_.send_request(host_, txn, address, req, 0);
+  }
+  void relay_request(dht::TxnId txn, const std::string& address, const dht::Request& req,
+                     dht::InboundId in) override {
+    net_.send_request(host_, txn, address, req, in);
   }
   void send_response(dht::InboundId in, const dht::Response& resp) override {
     net_.send_response(host_, in, resp);
@@ -43,6 +47,7 @@ struct Network::Host {
   dht::MemoryStorage storage;
   dht::Node node;  // last: it holds references to the members above
   bool alive = true;
+  bool started = false;  // start_singleton or join was called
   Time tick_at = kNever;
   std::uint32_t tick_gen = 0;
 };
@@ -58,10 +63,11 @@ struct Network::Flight {
   std::uint32_t gen = 1;  // never 0, so no InboundId is 0
   bool in_use = false;
   bool delivered = false;  // the server has the request
-  bool answered = false;   // the server has sent its answer
+  bool answered = false;   // the server has sent its final answer
+  bool acked = false;      // the client has a 100 Trying: it waits for the answer
   std::uint32_t client = kNoHost, server = kNoHost;
   dht::TxnId txn = 0;
-  Time deadline;
+  Time deadline;  // for an answer or an ack: request_timeout after the send
   dht::Request request;    // as sent; as decoded once delivered
   dht::Response response;  // as sent; as decoded once delivered
   dht::Envelope env;
@@ -77,12 +83,6 @@ dht::InboundId inbound_id(std::uint32_t flight, std::uint32_t gen) {
 
 bool event_later(const auto& a, const auto& b) {
   return std::tie(a.at, a.seq) > std::tie(b.at, b.seq);
-}
-
-// A request a node sends while handling another one is that request
-// proxied on when it names the same origin and destination.
-bool same_request(const dht::Request& a, const dht::Request& b) {
-  return a.kind == b.kind && a.from == b.from && a.to == b.to;
 }
 
 std::string via_value(const dht::Envelope& env) {
@@ -201,12 +201,16 @@ const dht::MemoryStorage* Network::storage(const std::string& address) const {
 
 void Network::start_singleton(const std::string& address) {
   Host& h = must_find(address);
-  if (h.alive) reschedule(h.index, h.node.start_singleton(node_now()));
+  if (!h.alive) return;
+  h.started = true;
+  reschedule(h.index, h.node.start_singleton(node_now()));
 }
 
 void Network::join(const std::string& address, const std::string& bootstrap_address) {
   Host& h = must_find(address);
-  if (h.alive) reschedule(h.index, h.node.join(node_now(), bootstrap_address));
+  if (!h.alive) return;
+  h.started = true;
+  reschedule(h.index, h.node.join(node_now(), bootstrap_address));
 }
 
 void Network::leave(const std::string& address) {
@@ -285,17 +289,18 @@ void Network::push(Time at, EventKind kind, std::uint32_t ref, std::uint32_t gen
 }
 
 bool Network::pop_next(Time limit) {
-  const bool have_event = !heap_.empty();
-  const bool have_timeout = !timeouts_.empty();
-  if (have_timeout && (!have_event || !event_later(timeouts_.front(), heap_.front()))) {
-    if (timeouts_.front().at > limit) return false;
-    Timeout t = timeouts_.front();
-    timeouts_.pop_front();
+  TimeoutQueue* due = nullptr;
+  for (TimeoutQueue* q : {&unreachable_, &no_answer_})
+    if (!q->fifo.empty() && (!due || event_later(due->fifo.front(), q->fifo.front()))) due = q;
+  if (due && (heap_.empty() || !event_later(due->fifo.front(), heap_.front()))) {
+    if (due->fifo.front().at > limit) return false;
+    Timeout t = due->fifo.front();
+    due->fifo.pop_front();
     now_ = t.at;
-    on_timeout(t);
+    on_timeout(t, due->why);
     return true;
   }
-  if (!have_event || heap_.front().at > limit) return false;
+  if (heap_.empty() || heap_.front().at > limit) return false;
   std::pop_heap(heap_.begin(), heap_.end(), [](const Event& a, const Event& b) {
     return event_later(a, b);
   });
@@ -307,9 +312,9 @@ bool Network::pop_next(Time limit) {
 }
 
 void Network::run_until(Time t) {
-  while (pop_next(t)) {
+  while (!overloaded_ && pop_next(t)) {
   }
-  if (t > now_) now_ = t;
+  if (t > now_ && !overloaded_) now_ = t;
 }
 
 void Network::run_for(Duration d) { run_until(now_ + d); }
@@ -318,6 +323,7 @@ void Network::dispatch(const Event& e) {
   switch (e.kind) {
     case EventKind::Tick: return on_tick(e.ref, e.gen);
     case EventKind::RequestArrives: return on_request_arrives(e.ref, e.gen);
+    case EventKind::AckArrives: return on_ack_arrives(e.ref, e.gen);
     case EventKind::ResponseArrives: return on_response_arrives(e.ref, e.gen);
     case EventKind::Action: return on_action(e.ref);
   }
@@ -363,8 +369,17 @@ std::uint32_t Network::alloc_flight() {
   }
   Flight& f = flights_[idx];
   f.in_use = true;
-  f.delivered = f.answered = false;
+  f.delivered = f.answered = f.acked = false;
+  if (++in_flight_ > cfg_.max_in_flight && cfg_.max_in_flight != 0) overloaded_ = true;
   return idx;
+}
+
+Network::Flight* Network::find_flight(dht::InboundId in) {
+  const auto idx = static_cast<std::uint32_t>(in);
+  const auto gen = static_cast<std::uint32_t>(in >> 32);
+  if (idx >= flights_.size()) return nullptr;
+  Flight& f = flights_[idx];
+  return f.in_use && f.gen == gen ? &f : nullptr;
 }
 
 void Network::finish_flight(std::uint32_t idx, Time completed) {
@@ -377,6 +392,7 @@ void Network::finish_flight(std::uint32_t idx, Time completed) {
   messages_ += copies;
   bytes_ += copies * f.request_text.size();
   f.in_use = false;
+  --in_flight_;
   if (++f.gen == 0) f.gen = 1;
   free_flights_.push_back(idx);
 }
@@ -394,7 +410,9 @@ bool Network::draw_loss() {
 }
 
 void Network::send_request(std::uint32_t host, dht::TxnId txn, const std::string& address,
-                           const dht::Request& req) {
+                           const dht::Request& req, dht::InboundId upstream) {
+  const Flight* up = upstream ? find_flight(upstream) : nullptr;
+  if (up && up->server != host) up = nullptr;  // not a request this node received
   std::uint32_t idx = alloc_flight();
   Flight& f = flights_[idx];
   const Host* to = find_host(address);
@@ -405,56 +423,55 @@ void Network::send_request(std::uint32_t host, dht::TxnId txn, const std::string
   f.request = req;
   f.request_text.clear();
   if (cfg_.encode) {
-    fill_envelope(f, *hosts_[host], req);
+    fill_envelope(f, *hosts_[host], up);
     f.request_text = codec_->encode(req, address, f.env);
   }
-  plan_attempts(f);
+  f.attempts.clear();
+  plan_attempts(f, now_, cfg_.retransmit_t1, /*doubling=*/true, f.deadline);
   Time first = kNever;
   for (const auto& a : f.attempts) first = std::min(first, a.arrives);
   if (f.server != kNoHost && first < f.deadline)
     push(first, EventKind::RequestArrives, idx, f.gen);
-  timeouts_.push_back(Timeout{f.deadline, seq_++, idx, f.gen});
+  unreachable_.fifo.push_back(Timeout{f.deadline, seq_++, idx, f.gen});
 }
 
-void Network::fill_envelope(Flight& f, const Host& sender, const dht::Request& req) {
-  const Flight* up = relay_context_;
-  if (up && (relay_context_host_ != sender.index || !same_request(up->request, req))) up = nullptr;
+void Network::fill_envelope(Flight& f, const Host& sender, const Flight* upstream) {
   ++counter_;
   dht::Envelope& env = f.env;
   env.via_address = sender.address();
   env.branch = "z9hG4bK" + hex(counter_);
   env.to_tag.clear();
   env.more_vias.clear();
-  if (!up) {
+  if (!upstream) {
     env.call_id = hex(counter_ * 0x9e3779b97f4a7c15ull) + "@" + sender.address();
     env.cseq = 1;
     env.from_tag = hex(counter_);
     return;
   }
-  // Proxied on: the upstream Vias stay below ours, as a stateful proxy's
-  // would. A retry after a failed hop drops that hop's own Via.
-  if (relay_context_inbound_) env.more_vias.push_back(via_value(up->env));
-  env.more_vias.insert(env.more_vias.end(), up->env.more_vias.begin(), up->env.more_vias.end());
-  env.call_id = up->env.call_id;
-  env.cseq = up->env.cseq;
-  env.from_tag = up->env.from_tag;
+  // Proxied on: the upstream Vias stay below ours and the dialog
+  // identifiers travel unchanged, as through a SIP proxy.
+  env.more_vias.push_back(via_value(upstream->env));
+  env.more_vias.insert(env.more_vias.end(), upstream->env.more_vias.begin(),
+                       upstream->env.more_vias.end());
+  env.call_id = upstream->env.call_id;
+  env.cseq = upstream->env.cseq;
+  env.from_tag = upstream->env.from_tag;
 }
 
-void Network::plan_attempts(Flight& f) {
-  f.attempts.clear();
-  Duration offset{0};
+// Copies of the request at `from` and then every `gap` (doubling, for
+// T1) while before `until`; each is lost or delayed independently.
+void Network::plan_attempts(Flight& f, Time from, Duration gap, bool doubling, Time until) {
+  Time sent = from;
   do {
-    Time sent = now_ + offset;
-    Time arrives = draw_loss() ? kNever : sent + draw_latency();
-    f.attempts.push_back({sent, arrives});
-    if (cfg_.retransmit_t1 <= Duration{0}) break;
-    offset = offset == Duration{0} ? cfg_.retransmit_t1 : offset * 2;
-  } while (now_ + offset < f.deadline);
+    f.attempts.push_back({sent, draw_loss() ? kNever : sent + draw_latency()});
+    if (gap <= Duration{0}) break;
+    sent = doubling && sent != from ? from + (sent - from) * 2 : sent + gap;
+  } while (sent < until);
 }
 
-// The answer goes out once now, and again for every later request copy
-// that reaches us while the client is still retransmitting.
-Time Network::plan_response(Flight& f, int* datagrams) {
+// A reply (100 or final) goes out once now, and again for every later copy
+// of the request that reaches us while the client still retransmits.
+Time Network::plan_reply(Flight& f, int* datagrams) {
   *datagrams = 1;
   Time best = draw_loss() ? kNever : now_ + draw_latency();
   for (const auto& a : f.attempts) {
@@ -466,30 +483,41 @@ Time Network::plan_response(Flight& f, int* datagrams) {
   return best;
 }
 
-void Network::send_response(std::uint32_t host, dht::InboundId in, const dht::Response& resp) {
-  auto idx = static_cast<std::uint32_t>(in);
-  auto gen = static_cast<std::uint32_t>(in >> 32);
-  if (idx >= flights_.size()) {
-    ++stray_responses_;
-    return;
-  }
+void Network::send_ack(std::uint32_t idx) {
   Flight& f = flights_[idx];
-  if (!f.in_use || f.gen != gen || f.server != host || !f.delivered || f.answered) {
+  std::size_t size = 0;
+  if (cfg_.encode) {
+    ack_text_ = codec_->encode(dht::Response{100, {}, std::nullopt, Duration{0}, 0}, f.request, f.env);
+    size = ack_text_.size();
+  }
+  int datagrams = 0;
+  Time arrives = plan_reply(f, &datagrams);
+  messages_ += static_cast<std::uint64_t>(datagrams);
+  bytes_ += static_cast<std::uint64_t>(datagrams) * size;
+  if (arrives < f.deadline) push(arrives, EventKind::AckArrives, idx, f.gen);
+}
+
+void Network::send_response(std::uint32_t host, dht::InboundId in, const dht::Response& resp) {
+  Flight* found = find_flight(in);
+  if (!found || found->server != host || !found->delivered || found->answered) {
     ++stray_responses_;
     return;
   }
+  Flight& f = *found;
   f.answered = true;
   f.response = resp;
   f.response_text.clear();
   if (cfg_.encode) {
-    f.env.to_tag = hex(gen) + "." + hex(idx);
+    f.env.to_tag = hex(in);
     f.response_text = codec_->encode(resp, f.request, f.env);
   }
   int datagrams = 0;
-  Time arrives = plan_response(f, &datagrams);
+  Time arrives = plan_reply(f, &datagrams);
   messages_ += static_cast<std::uint64_t>(datagrams);
   bytes_ += static_cast<std::uint64_t>(datagrams) * f.response_text.size();
-  if (arrives < f.deadline) push(arrives, EventKind::ResponseArrives, idx, f.gen);
+  // Too late is sorted out on arrival: the client's timeout, if earlier,
+  // has closed the transaction by then.
+  if (arrives != kNever) push(arrives, EventKind::ResponseArrives, static_cast<std::uint32_t>(in), f.gen);
 }
 
 void Network::on_request_arrives(std::uint32_t idx, std::uint32_t gen) {
@@ -516,12 +544,26 @@ void Network::on_request_arrives(std::uint32_t idx, std::uint32_t gen) {
   }
   f.delivered = true;
   if (trace) emit_trace(f, true);
-  relay_context_ = &f;
-  relay_context_inbound_ = true;
-  relay_context_host_ = f.server;
   Time d = h.node.on_request(node_now(), inbound_id(idx, gen), f.request);
-  relay_context_ = nullptr;
+  if (!f.answered) send_ack(idx);  // relayed: 100 Trying at once
   reschedule(f.server, d);
+}
+
+void Network::on_ack_arrives(std::uint32_t idx, std::uint32_t gen) {
+  Flight& f = flights_[idx];
+  if (!f.in_use || f.gen != gen || f.acked) return;
+  f.acked = true;
+  if (trace) {
+    const dht::Response trying{100, {}, std::nullopt, Duration{0}, 0};
+    std::string text = cfg_.encode ? codec_->encode(trying, f.request, f.env) : std::string();
+    emit_trace(f, false, &trying, &text);
+  }
+  const Time deadline = now_ + cfg_.answer_timeout;
+  no_answer_.fifo.push_back(Timeout{deadline, seq_++, idx, f.gen});
+  // Proceeding (RFC 3261 17.1.2.2): retransmit every T2 instead.
+  std::erase_if(f.attempts, [this](const Flight::Attempt& a) { return a.sent > now_; });
+  if (cfg_.retransmit_t2 > Duration{0} && now_ + cfg_.retransmit_t2 < deadline)
+    plan_attempts(f, now_ + cfg_.retransmit_t2, cfg_.retransmit_t2, /*doubling=*/false, deadline);
 }
 
 void Network::on_response_arrives(std::uint32_t idx, std::uint32_t gen) {
@@ -554,24 +596,23 @@ void Network::on_response_arrives(std::uint32_t idx, std::uint32_t gen) {
   reschedule(client, d);
 }
 
-void Network::on_timeout(const Timeout& t) {
+void Network::on_timeout(const Timeout& t, dht::Failure why) {
   Flight& f = flights_[t.flight];
   if (!f.in_use || f.gen != t.gen) return;  // answered in time
+  if (why == dht::Failure::Unreachable && f.acked) return;  // the answer timeout governs
   ++timeouts_fired_;
-  if (f.delivered && hosts_[f.server]->alive) ++live_timeouts_;
+  if (why == dht::Failure::NoAnswer) ++answer_timeouts_;
+  else if (f.delivered && hosts_[f.server]->alive) ++live_timeouts_;
   const std::uint32_t client = f.client;
   Host& h = *hosts_[client];
   if (!h.alive) return finish_flight(t.flight, now_);
-  relay_context_ = &f;
-  relay_context_inbound_ = false;
-  relay_context_host_ = client;
-  Time d = h.node.on_failure(node_now(), f.txn);
-  relay_context_ = nullptr;
+  Time d = h.node.on_failure(node_now(), f.txn, why);
   finish_flight(t.flight, now_);
   reschedule(client, d);
 }
 
-void Network::emit_trace(const Flight& f, bool is_request) {
+void Network::emit_trace(const Flight& f, bool is_request, const dht::Response* resp,
+                         const std::string* text) {
   TraceEntry e;
   e.at = now_;
   const std::string& client = hosts_[f.client]->address();
@@ -580,8 +621,8 @@ void Network::emit_trace(const Flight& f, bool is_request) {
   e.to = is_request ? server : client;
   e.is_request = is_request;
   e.request = f.request;
-  if (!is_request) e.response = f.response;
-  e.text = is_request ? f.request_text : f.response_text;
+  if (!is_request) e.response = resp ? *resp : f.response;
+  e.text = text ? *text : is_request ? f.request_text : f.response_text;
   trace(e);
 }
 
@@ -614,10 +655,10 @@ std::string describe(const std::optional<dht::NodeRef>& n) {
 std::string Network::ring_problem() const {
   using State = dht::NodeStatus::State;
   for (const auto& h : hosts_) {
-    if (!h->alive || h->node.joined()) continue;
+    if (!h->alive || !h->started || h->node.joined()) continue;
     State s = h->node.status().state;
-    if (s == State::Joining || s == State::Leaving)
-      return h->address() + " is still " + dht::state_name(s);
+    if (s != State::Duplicate)  // a duplicate id is kept out by design (3.13)
+      return h->address() + " is " + dht::state_name(s) + ", not in the ring";
   }
   std::vector<const Host*> ring = sorted_ring();
   const std::size_t n = ring.size();

@@ -32,23 +32,36 @@ inline constexpr dht::Duration kNodeEpoch{1000};
 struct NetConfig {
   dht::Duration latency_min{10}, latency_max{30};  // one-way, uniform
   double loss = 0.0;                                // per datagram
-  dht::Duration request_timeout{2000};              // then on_failure
+  // No answer and no acknowledgement within this: Failure::Unreachable.
+  dht::Duration request_timeout{2000};
+  // A request the server does not answer inside on_request (it relays it)
+  // is acknowledged at once with a 100 Trying; from its arrival the client
+  // waits this long for the final answer, then Failure::NoAnswer. The
+  // adaptor uses 8 x request_timeout.
+  dht::Duration answer_timeout{16000};
   // Request attempts go out at 0, T1, 2T1, 4T1, ... while before the
-  // timeout. The server answers the first copy it gets and re-sends its
-  // answer for each later copy (RFC 3261 17.2.2); every request and
-  // response datagram is lost independently with `loss`.
+  // timeout, and every T2 once acknowledged. The server answers the first
+  // copy it gets and re-sends its latest answer (100 or final) for each
+  // later copy (RFC 3261 17.2.2). Every request, 100 and final response
+  // datagram is lost independently with `loss`.
   dht::Duration retransmit_t1{500};
+  dht::Duration retransmit_t2{4000};
   bool encode = true;  // pass every message through dht::Codec
   std::string overlay_domain = "sippeer.net";
+  // A safety valve for message storms: once more requests than this are
+  // in flight the network stops (overloaded() turns true and run_until
+  // returns at once from then on). 0 means no limit.
+  std::size_t max_in_flight = 0;
 };
 
-struct TraceEntry {  // one delivered message
+// One delivered message. A 100 Trying is a response with status 100.
+struct TraceEntry {
   dht::Time at;
   std::string from, to;  // addresses
   bool is_request = true;
-  dht::Request request;
-  dht::Response response;
-  std::string text;  // encoded text when encode=true
+  dht::Request request;    // for a response: the request it answers
+  dht::Response response;  // responses only
+  std::string text;        // encoded text when encode=true
 };
 
 class Network {
@@ -93,9 +106,9 @@ class Network {
   dht::Time now() const { return now_; }
   dht::Time node_now() const { return now_ + kNodeEpoch; }
 
-  // Oracle: every live joined node's successor and predecessor are the true
-  // ones from the set of live joined ids, and no live node is half-way
-  // (joining or leaving). Idle and duplicate-id nodes are not in the ring.
+  // Oracle: every live node that was started is joined (one refused as a
+  // duplicate id excepted), and each one's successor and predecessor are
+  // the true ones from the set of live joined ids.
   bool ring_consistent() const { return ring_problem().empty(); }
   // Why the ring is not consistent (the first disagreement found), or "".
   std::string ring_problem() const;
@@ -124,18 +137,21 @@ class Network {
   // send_response calls that matched no open transaction: a second answer,
   // an answer for a request whose sender already gave up, a foreign id.
   std::uint64_t stray_responses() const { return stray_responses_; }
-  // Requests that timed out although a live node had received them: it
-  // was still busy proxying them on (or never answered). The sender cannot
-  // tell these from a dead peer.
-  std::uint64_t live_timeouts() const { return live_timeouts_; }
+  // on_failure calls: all of them, those reported Unreachable although a
+  // live node had the request (every 100 Trying lost, or the node neither
+  // answered nor relayed), and those reported NoAnswer.
   std::uint64_t timeouts() const { return timeouts_fired_; }
+  std::uint64_t live_timeouts() const { return live_timeouts_; }
+  std::uint64_t answer_timeouts() const { return answer_timeouts_; }
   std::size_t live_count() const { return live_count_; }
+  std::size_t in_flight() const { return in_flight_; }
+  bool overloaded() const { return overloaded_; }
 
  private:
   struct Host;
   struct Flight;
   class Ports;
-  enum class EventKind : std::uint8_t { Tick, RequestArrives, ResponseArrives, Action };
+  enum class EventKind : std::uint8_t { Tick, RequestArrives, AckArrives, ResponseArrives, Action };
   struct Event {
     dht::Time at;
     std::uint64_t seq;
@@ -149,11 +165,18 @@ class Network {
     std::uint32_t flight;
     std::uint32_t gen;
   };
+  // Deadlines are a constant after the send (or the ack), and sends (and
+  // acks) happen in time order: a FIFO per kind stays sorted.
+  struct TimeoutQueue {
+    std::deque<Timeout> fifo;
+    dht::Failure why;
+  };
   static constexpr std::uint32_t kNoHost = 0xffffffffu;
 
-  // Ports, called by nodes.
+  // Ports, called by nodes. `upstream` is the inbound request a relayed
+  // request proxies (0 for none).
   void send_request(std::uint32_t host, dht::TxnId txn, const std::string& address,
-                    const dht::Request& req);
+                    const dht::Request& req, dht::InboundId upstream);
   void send_response(std::uint32_t host, dht::InboundId in, const dht::Response& resp);
   void node_left(std::uint32_t host);
   void join_failed(std::uint32_t host);
@@ -164,18 +187,22 @@ class Network {
   void dispatch(const Event& e);
   void on_tick(std::uint32_t host, std::uint32_t gen);
   void on_request_arrives(std::uint32_t flight, std::uint32_t gen);
+  void on_ack_arrives(std::uint32_t flight, std::uint32_t gen);
   void on_response_arrives(std::uint32_t flight, std::uint32_t gen);
-  void on_timeout(const Timeout& t);
+  void on_timeout(const Timeout& t, dht::Failure why);
   void on_action(std::uint32_t slot);
   void reschedule(std::uint32_t host, dht::Time node_deadline, bool after_tick = false);
 
   // Transactions.
   std::uint32_t alloc_flight();
+  Flight* find_flight(dht::InboundId in);
   void finish_flight(std::uint32_t flight, dht::Time completed);
-  void fill_envelope(Flight& f, const Host& sender, const dht::Request& req);
-  void plan_attempts(Flight& f);
-  dht::Time plan_response(Flight& f, int* datagrams);
-  void emit_trace(const Flight& f, bool is_request);
+  void fill_envelope(Flight& f, const Host& sender, const Flight* upstream);
+  void plan_attempts(Flight& f, dht::Time from, dht::Duration gap, bool doubling, dht::Time until);
+  dht::Time plan_reply(Flight& f, int* datagrams);
+  void send_ack(std::uint32_t flight);
+  void emit_trace(const Flight& f, bool is_request, const dht::Response* resp = nullptr,
+                  const std::string* text = nullptr);
 
   Host* find_host(const std::string& address);
   const Host* find_host(const std::string& address) const;
@@ -196,23 +223,20 @@ class Network {
   std::vector<std::unique_ptr<Host>> hosts_;
   std::unordered_map<std::string, std::uint32_t> by_address_;
   std::size_t live_count_ = 0;
+  std::size_t in_flight_ = 0;
+  bool overloaded_ = false;
 
   std::vector<Event> heap_;
-  std::deque<Timeout> timeouts_;  // deadlines are send time + a constant: FIFO order
-  std::deque<Flight> flights_;    // deque: a Flight stays put while a node call runs
+  TimeoutQueue unreachable_{{}, dht::Failure::Unreachable};  // request_timeout after the send
+  TimeoutQueue no_answer_{{}, dht::Failure::NoAnswer};       // answer_timeout after the ack
+  std::deque<Flight> flights_;  // deque: a Flight stays put while a node call runs
   std::vector<std::uint32_t> free_flights_;
   std::vector<std::function<void()>> actions_;
   std::vector<std::uint32_t> free_actions_;
 
-  // The request being handled (on_request) or given up (on_failure) by the
-  // node now running: a request it sends with the same kind, From and To is
-  // the same request proxied on, so it keeps the Call-ID and stacks Vias.
-  const Flight* relay_context_ = nullptr;
-  bool relay_context_inbound_ = false;
-  std::uint32_t relay_context_host_ = kNoHost;
-
   std::uint64_t messages_ = 0, bytes_ = 0, decode_failures_ = 0, codec_mismatches_ = 0,
-                stray_responses_ = 0, live_timeouts_ = 0, timeouts_fired_ = 0;
+                stray_responses_ = 0, live_timeouts_ = 0, timeouts_fired_ = 0, answer_timeouts_ = 0;
+  std::string ack_text_;  // scratch: the encoded 100 Trying
 };
 
 }  // namespace sippeer::sim
