@@ -240,8 +240,11 @@ bool Daemon::is_overlay_request(const sip_t* sip) const {
   };
   if ((sip->sip_to && overlay_uri(sip->sip_to->a_url)) || (sip->sip_from && overlay_uri(sip->sip_from->a_url)))
     return true;
+  // A record pushed as a Store (From = To = user) is told by its version.
+  // P2P-Owner alone does not count: the proxy sets it on phone requests it
+  // forwards round the ring, and those go to the registrar.
   for (const sip_unknown_t* u = sip->sip_unknown; u; u = u->un_next)
-    if (u->un_name && strncasecmp(u->un_name, "P2P-", 4) == 0) return true;
+    if (u->un_name && strcasecmp(u->un_name, "P2P-Record-Version") == 0) return true;
   return false;
 }
 

@@ -10,6 +10,8 @@ namespace sippeer::adaptor {
 
 namespace {
 
+constexpr const char* kAllow = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK, PUBLISH, REGISTER";
+
 std::string url_text(const url_t* u) {
   su_home_t home[1] = {SU_HOME_INIT(home)};
   char* s = url_as_string(home, u);
@@ -33,15 +35,44 @@ bool Proxy::is_me(const url_t* u) const {
 
 void Proxy::reply(msg_t* msg, int status, const char* phrase) {
   ++counters_.rejected;
+  sip_t* sip = sip_object(msg);
+  if (sip && sip->sip_request && sip->sip_request->rq_method == sip_method_invite) {
+    // A final answer to INVITE draws a hop-by-hop ACK: a server
+    // transaction absorbs it instead of letting it wander the ring.
+    if (nta_incoming_t* irq = nta_incoming_create(ctx_.agent, nullptr, msg, sip, TAG_END())) {
+      nta_incoming_treply(irq, status, phrase, TAG_END());
+      nta_incoming_destroy(irq);
+    }
+    return;
+  }
   nta_msg_treply(ctx_.agent, msg, status, phrase, TAG_END());
+}
+
+std::string Proxy::ring_next_hop(const sip_t* sip, const dht::Id& key, bool* claim) const {
+  bool claimed = false;
+  for (const sip_unknown_t* u = sip->sip_unknown; u; u = u->un_next)
+    if (u->un_name && strcasecmp(u->un_name, "P2P-Owner") == 0) claimed = true;
+  // Only another node's claim counts: one from a phone's first hop is ignored.
+  if (claimed && !(sip->sip_via && sip->sip_via->v_next)) claimed = false;
+  *claim = false;
+  const dht::NodeRef hop = ctx_.node->route_user(key, claimed, claim);
+  return hop.address == ctx_.local_address ? std::string() : hop.address;
 }
 
 bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
   // RFC 3261 16.3: validate before anything else.
-  if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0 &&
-      sip->sip_request->rq_method != sip_method_options) {
-    if (sip->sip_request->rq_method == sip_method_ack) nta_msg_discard(ctx_.agent, msg);
+  if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0) {
+    // 16.3 step 3: never forward; an OPTIONS we may answer ourselves.
+    const sip_method_t m = sip->sip_request->rq_method;
+    if (m == sip_method_ack) nta_msg_discard(ctx_.agent, msg);
+    else if (m == sip_method_options) nta_msg_treply(ctx_.agent, msg, SIP_200_OK, SIPTAG_ALLOW_STR(kAllow), TAG_END());
     else reply(msg, SIP_483_TOO_MANY_HOPS);
+    return true;
+  }
+  const url_t* ruri = sip->sip_request->rq_url;
+  if (ruri->url_type != url_sip && ruri->url_type != url_sips && !sip->sip_route &&
+      sip->sip_request->rq_method != sip_method_ack) {
+    reply(msg, SIP_416_UNSUPPORTED_URI);
     return true;
   }
   for (const sip_via_t* v = sip->sip_via ? sip->sip_via->v_next : nullptr; v; v = v->v_next) {
@@ -137,13 +168,15 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip) {
     const auto aor = dht::Codec::canonical_aor(url_text(sip->sip_request->rq_url));
     if (aor) {
       const dht::Id key = ctx_.ring->hash(*aor);
-      if (ctx_.node->owns(key)) {
+      bool claim = false;
+      const std::string hop = ring_next_hop(sip, key, &claim);
+      if (hop.empty()) {
         if (const dht::StoredRecord* sr = ctx_.storage->find(key, *aor)) {
           auto live = live_bindings(sr->record, static_cast<std::int64_t>(std::time(nullptr)));
           if (!live.empty()) target = live.front().uri;
         }
       } else {
-        target = "sip:" + ctx_.node->next_hop(key).address;
+        target = "sip:" + hop;
       }
     }
     if (target.empty()) {
@@ -180,32 +213,26 @@ void Proxy::route_request(msg_t* msg, sip_t* sip) {
     return;
   }
   const dht::Id key = ctx_.ring->hash(*aor);
-  if (!ctx_.node->owns(key)) {
+  bool claim = false;
+  const std::string hop = ring_next_hop(sip, key, &claim);
+  if (!hop.empty()) {
     Transaction* tx = start(msg, sip);
     if (!tx) return;
     ++counters_.forwarded_ring;
-    if (!add_branch(tx, "", ctx_.node->next_hop(key).address, true))
-      send_final(tx, 480, "Temporarily Unavailable");
+    if (!add_branch(tx, "", hop, true, claim)) send_final(tx, 480, "Temporarily Unavailable");
     return;
   }
   // We own the key: we are the registrar, fork to every live binding
   // (procedure 3.19).
   const dht::StoredRecord* sr = ctx_.storage->find(key, *aor);
-  std::vector<Binding> live;
-  if (sr) live = live_bindings(sr->record, static_cast<std::int64_t>(std::time(nullptr)));
-  if (live.empty()) {
+  if (!sr || live_bindings(sr->record, static_cast<std::int64_t>(std::time(nullptr))).empty()) {
     ++counters_.not_found;
     SIPPEER_LOG(Info) << "proxy: 404 for " << sip->sip_request->rq_method_name << " " << *aor;
     reply(msg, 404, "User not found on P2P/SIP");
     return;
   }
   Transaction* tx = start(msg, sip);
-  if (!tx) return;
-  int started = 0;
-  for (const auto& b : live)
-    if (add_branch(tx, b.uri, "", false)) ++started;
-  counters_.forked += static_cast<std::uint64_t>(started);
-  if (started == 0) send_final(tx, 480, "Temporarily Unavailable");
+  if (tx && !fork_to_bindings(tx, key, *aor)) send_final(tx, 480, "Temporarily Unavailable");
 }
 
 void Proxy::on_stray_response(msg_t* msg, sip_t* sip) {

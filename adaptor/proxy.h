@@ -74,6 +74,9 @@ class Proxy {
   void route_request(msg_t* msg, sip_t* sip);
   void reply(msg_t* msg, int status, const char* phrase);
   bool forward_to_outbound_proxy(msg_t* msg, sip_t* sip);
+  // Where the ring sends a request for `key` next ("" = we are the owner),
+  // from the P2P-Owner claim of the hop before; sets *claim for the next.
+  std::string ring_next_hop(const sip_t* sip, const dht::Id& key, bool* claim) const;
 
   // register_flow.cpp
   void handle_register(msg_t* msg, sip_t* sip);
@@ -81,8 +84,10 @@ class Proxy {
   // proxy_transaction.cpp: one server transaction, N client branches
   Transaction* start(msg_t* msg, sip_t* sip);
   bool add_branch(Transaction* tx, const std::string& request_uri, const std::string& next_hop,
-                  bool ring_hop);
+                  bool ring_hop, bool owner_claim = false);
   bool reroute(Transaction* tx);
+  // At the owner: one branch per live binding; false when there are none.
+  bool fork_to_bindings(Transaction* tx, const dht::Id& key, const std::string& aor);
   static int on_branch_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
   static int on_cancel(void* magic, nta_incoming_t* irq, const sip_t* sip);
   static void on_hop_timeout(su_root_magic_t*, su_timer_t*, void* arg);

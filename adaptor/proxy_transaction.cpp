@@ -1,6 +1,7 @@
 // One proxied request: a server transaction upstream, one client branch per
 // target downstream (RFC 3261 16.6-16.8, 16.10).
 #include <algorithm>
+#include <ctime>
 #include <cstring>
 
 #include "adaptor/log.h"
@@ -74,7 +75,7 @@ Proxy::Transaction* Proxy::start(msg_t* msg, sip_t* sip) {
 }
 
 bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const std::string& next_hop,
-                       bool ring_hop) {
+                       bool ring_hop, bool owner_claim) {
   msg_t* original = nta_incoming_getrequest(tx->irq);
   msg_t* msg = original ? msg_copy(original) : nullptr;
   if (original) msg_destroy(original);
@@ -105,6 +106,15 @@ bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const st
     const std::string rr = "<sip:" + ctx_.local_address + ";lr>";
     msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(sip_record_route_make(home, rr.c_str())));
   }
+  // P2P-Owner is between ring nodes only: set on a hop to the believed
+  // owner, never passed to a phone.
+  for (sip_unknown_t* u = sip->sip_unknown; u;) {
+    sip_unknown_t* next = u->un_next;
+    if (u->un_name && strcasecmp(u->un_name, "P2P-Owner") == 0)
+      msg_header_remove(msg, pub, reinterpret_cast<msg_header_t*>(u));
+    u = next;
+  }
+  if (ring_hop && owner_claim) msg_header_insert(msg, pub, msg_header_make(home, sip_unknown_class, "P2P-Owner: 1"));
   msg_serialize(msg, pub);
 
   auto b = std::make_unique<Branch>();
@@ -147,16 +157,28 @@ bool Proxy::reroute(Transaction* tx) {
     if (aor && ctx_.node->joined()) {
       ++tx->reroutes;
       const dht::Id key = ctx_.ring->hash(*aor);
-      const std::string hop = ctx_.node->next_hop(key).address;
-      if (ctx_.node->owns(key) || hop == ctx_.local_address) {
-        ok = false;  // we own it now: the caller answers from here
-      } else {
-        ok = add_branch(tx, "", hop, true);
+      bool claim = false;
+      const std::string hop = ring_next_hop(sip, key, &claim);
+      if (!hop.empty()) {
+        ok = add_branch(tx, "", hop, true, claim);
+      } else if (tx->method != sip_method_register) {
+        // The dead hop's keys are ours now, and so are its replicas.
+        ok = fork_to_bindings(tx, key, *aor);
       }
     }
   }
   if (original) msg_destroy(original);
   return ok;
+}
+
+bool Proxy::fork_to_bindings(Transaction* tx, const dht::Id& key, const std::string& aor) {
+  const dht::StoredRecord* sr = ctx_.storage->find(key, aor);
+  if (!sr) return false;
+  int started = 0;
+  for (const auto& b : live_bindings(sr->record, static_cast<std::int64_t>(std::time(nullptr))))
+    if (add_branch(tx, b.uri, "", false)) ++started;
+  counters_.forked += static_cast<std::uint64_t>(started);
+  return started > 0;
 }
 
 void Proxy::on_hop_timeout(su_root_magic_t*, su_timer_t*, void* arg) {

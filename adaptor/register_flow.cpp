@@ -23,13 +23,14 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
     return;
   }
   const dht::Id key = ctx_.ring->hash(*aor);
-  if (!ctx_.node->owns(key)) {
+  bool claim = false;
+  const std::string hop = ring_next_hop(sip, key, &claim);
+  if (!hop.empty()) {
     // Third-party registrations are routed by To as well (3.4.1).
     Transaction* tx = start(msg, sip);
     if (!tx) return;
     ++counters_.forwarded_ring;
-    if (!add_branch(tx, "", ctx_.node->next_hop(key).address, true))
-      send_final(tx, 480, "Temporarily Unavailable");
+    if (!add_branch(tx, "", hop, true, claim)) send_final(tx, 480, "Temporarily Unavailable");
     return;
   }
   // We are the registrar for this AOR. A server transaction absorbs
@@ -56,11 +57,9 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
   }
   if (out.record) {
     ++counters_.registrations;
-    int stored = 0;
-    ctx_.reschedule(ctx_.node->store(ctx_.now(), *out.record, out.ttl,
-                                     [&stored](const dht::LookupResult& r) { stored = r.status; }));
+    ctx_.reschedule(ctx_.node->store_here(ctx_.now(), *out.record, out.ttl));
     SIPPEER_LOG(Info) << "registrar: " << *aor << " now has " << out.record->bindings.size()
-                      << " binding(s) (stored " << stored << ")";
+                      << " binding(s), version " << out.record->version;
   }
   std::string contacts;
   for (const auto& c : out.reply_contacts) contacts += (contacts.empty() ? "" : ", ") + c;

@@ -198,6 +198,10 @@ NodeRef Node::next_hop(const Id& key) const {
   return hop.address == self_.address && !owns(key) ? successor() : hop;
 }
 
+NodeRef Node::route_user(const Id& key, bool claimed_owner, bool* owner_hop) const {
+  return decide_hop(Target::user(key, {}), claimed_owner, owner_hop);
+}
+
 NodeRef Node::route(const Target& to, bool* owner_hop) const {
   *owner_hop = false;
   const Id& k = to.id;
@@ -1002,6 +1006,12 @@ void Node::resend_query(Time now, Pending p) {
   const Pending& q = it->second;
   if (q.purpose == Purpose::Relay) transport_.relay_request(txn, q.address, q.request, q.inbound);
   else transport_.send_request(txn, q.address, q.request);
+}
+
+Time Node::store_here(Time now, const Record& record, Duration ttl) {
+  if (accept_record(now, record, ttl))
+    if (const StoredRecord* sr = storage_.find(record.key, record.aor)) replicate(*sr, now);
+  return next_deadline();
 }
 
 Time Node::peer_unreachable(Time now, const std::string& address) {

@@ -91,9 +91,18 @@ class Node {
   // timed out): the same as a failed overlay request (3.11).
   Time peer_unreachable(Time now, const std::string& address);
 
+  // Store a record here as its owner and replicate it (3.17), without
+  // routing: for a registrar that has already decided it answers for the
+  // key (route_user returned this node).
+  Time store_here(Time now, const Record& record, Duration ttl);
+
   // Routing, for the proxy above: Find (3.15) and ownership.
   NodeRef next_hop(const Id& key) const;
   bool owns(const Id& key) const;
+  // The same decision the overlay makes for a routed user request: where
+  // it goes next (ourselves when we should answer), given whether the
+  // sender claimed we own the key, and whether we make that claim onward.
+  NodeRef route_user(const Id& key, bool claimed_owner, bool* owner_hop) const;
 
   NodeStatus status() const;
   const NodeCounters& counters() const { return counters_; }
