@@ -130,6 +130,17 @@ bool Proxy::forward_to_outbound_proxy(msg_t* msg, sip_t* sip) {
   return true;
 }
 
+bool Proxy::forward_towards_owner(msg_t* msg, sip_t* sip, const dht::Id& key) {
+  bool claim = false;
+  const std::string hop = ring_next_hop(sip, key, &claim);
+  if (hop.empty()) return false;  // we own the key
+  Transaction* tx = start(msg, sip);
+  if (!tx) return true;
+  ++counters_.forwarded_ring;
+  if (!add_branch(tx, "", hop, true, claim)) send_final(tx, 480, "Temporarily Unavailable");
+  return true;
+}
+
 void Proxy::on_request(msg_t* msg, sip_t* sip) {
   ++counters_.requests;
   if (reject_early(msg, sip)) return;
@@ -213,15 +224,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip) {
     return;
   }
   const dht::Id key = ctx_.ring->hash(*aor);
-  bool claim = false;
-  const std::string hop = ring_next_hop(sip, key, &claim);
-  if (!hop.empty()) {
-    Transaction* tx = start(msg, sip);
-    if (!tx) return;
-    ++counters_.forwarded_ring;
-    if (!add_branch(tx, "", hop, true, claim)) send_final(tx, 480, "Temporarily Unavailable");
-    return;
-  }
+  if (forward_towards_owner(msg, sip, key)) return;
   // We own the key: we are the registrar, fork to every live binding
   // (procedure 3.19).
   const dht::StoredRecord* sr = ctx_.storage->find(key, *aor);

@@ -77,6 +77,9 @@ class Proxy {
   // Where the ring sends a request for `key` next ("" = we are the owner),
   // from the P2P-Owner claim of the hop before; sets *claim for the next.
   std::string ring_next_hop(const sip_t* sip, const dht::Id& key, bool* claim) const;
+  // Proxies the request one ring hop closer to the key's owner; false
+  // (and the message untouched) when we are the owner.
+  bool forward_towards_owner(msg_t* msg, sip_t* sip, const dht::Id& key);
 
   // register_flow.cpp
   void handle_register(msg_t* msg, sip_t* sip);

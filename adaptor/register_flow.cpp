@@ -22,17 +22,9 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
                    SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
     return;
   }
+  // Third-party registrations are routed by To as well (3.4.1).
   const dht::Id key = ctx_.ring->hash(*aor);
-  bool claim = false;
-  const std::string hop = ring_next_hop(sip, key, &claim);
-  if (!hop.empty()) {
-    // Third-party registrations are routed by To as well (3.4.1).
-    Transaction* tx = start(msg, sip);
-    if (!tx) return;
-    ++counters_.forwarded_ring;
-    if (!add_branch(tx, "", hop, true, claim)) send_final(tx, 480, "Temporarily Unavailable");
-    return;
-  }
+  if (forward_towards_owner(msg, sip, key)) return;
   // We are the registrar for this AOR. A server transaction absorbs
   // retransmissions, which the CSeq rule would otherwise refuse.
   nta_incoming_t* irq = nta_incoming_create(ctx_.agent, nullptr, msg, sip, TAG_END());
