@@ -64,6 +64,14 @@ void AdminServer::handle(evhttp_request* req) {
     std::string body;
     daemon_.run_in_sip_thread([&] { body = daemon_.status_json(); });
     send(req, 200, body + "\n");
+  } else if (p == "/registrations") {
+    std::string body;
+    daemon_.run_in_sip_thread([&] { body = daemon_.registrations_json(); });
+    send(req, 200, body + "\n");
+  } else if (p == "/metrics") {
+    std::string body;
+    daemon_.run_in_sip_thread([&] { body = daemon_.metrics_text(); });
+    send(req, 200, body, "text/plain; version=0.0.4");
   } else if (p == "/lookup") {
     evkeyvalq query;
     const char* q = evhttp_uri_get_query(uri);

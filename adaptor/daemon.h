@@ -37,6 +37,8 @@ class Daemon {
 
   // SIP-thread only.
   std::string status_json() const;
+  std::string registrations_json() const;
+  std::string metrics_text() const;
   const dht::Node& node() const { return *node_; }
   const dht::Codec& codec() const { return *codec_; }
   const Settings& settings() const { return settings_; }

@@ -48,6 +48,82 @@ std::string Daemon::status_json() const {
   return j + "}";
 }
 
+std::string Daemon::registrations_json() const {
+  // Every stored record, whether we own it (primary) or keep a copy.
+  const auto now_unix = static_cast<std::int64_t>(std::time(nullptr));
+  std::string j = "[";
+  bool first = true;
+  storage_.for_each([&](const dht::StoredRecord& sr) {
+    const dht::Record& r = sr.record;
+    j += std::string(first ? "" : ",") + "{\"aor\":" + json_string(r.aor) + ",\"key\":" +
+         json_string(ring_->hex(r.key)) + ",\"role\":" +
+         json_string(node_->owns(r.key) ? "primary" : "replica") + ",\"version\":" +
+         std::to_string(r.version) + ",\"bindings\":[";
+    bool first_b = true;
+    for (const auto& c : reply_contacts(r, now_unix)) {
+      j += (first_b ? "" : ",") + json_string(c);
+      first_b = false;
+    }
+    j += "]}";
+    first = false;
+  });
+  return j + "]";
+}
+
+std::string Daemon::metrics_text() const {
+  // Prometheus text format; names follow its conventions (_total, _seconds).
+  const dht::NodeStatus s = node_->status();
+  const auto& k = node_->counters();
+  const auto& o = transport_->counters();
+  const auto& p = proxy_->counters();
+  std::string m;
+  auto metric = [&](const char* name, const char* type, const char* help, const std::string& value,
+                    const std::string& labels = "") {
+    if (labels.empty() || m.find(std::string("# TYPE ") + name + " ") == std::string::npos) {
+      m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    }
+    m += std::string(name) + labels + " " + value + "\n";
+  };
+  metric("sippeer_joined", "gauge", "1 when this node is in the ring.",
+         s.state == dht::NodeStatus::State::Joined ? "1" : "0");
+  metric("sippeer_records", "gauge", "Records stored here, by role.", std::to_string(s.primary_records),
+         "{role=\"primary\"}");
+  metric("sippeer_records", "gauge", "Records stored here, by role.", std::to_string(s.replica_records),
+         "{role=\"replica\"}");
+  metric("sippeer_successors", "gauge", "Length of the successor list.", std::to_string(s.successors.size()));
+  for (int kind = 0; kind < 5; ++kind) {
+    const std::string l = std::string("{kind=\"") + dht::kind_name(static_cast<dht::Kind>(kind)) + "\"}";
+    metric("sippeer_overlay_sent_total", "counter", "Overlay requests sent, by kind.",
+           std::to_string(o.sent_by_kind[kind]), l);
+  }
+  for (int kind = 0; kind < 5; ++kind) {
+    const std::string l = std::string("{kind=\"") + dht::kind_name(static_cast<dht::Kind>(kind)) + "\"}";
+    metric("sippeer_overlay_received_total", "counter", "Overlay requests received, by kind.",
+           std::to_string(o.received_by_kind[kind]), l);
+  }
+  metric("sippeer_overlay_timeouts_total", "counter", "Overlay requests that got no answer in time.",
+         std::to_string(o.timeouts));
+  metric("sippeer_overlay_bad_messages_total", "counter", "Malformed overlay messages refused or dropped.",
+         std::to_string(o.bad_requests + o.bad_responses + k.bad_messages));
+  metric("sippeer_failures_detected_total", "counter", "Peers marked dead.", std::to_string(k.nodes_failed));
+  metric("sippeer_stabilization_rounds_total", "counter", "Stabilization rounds run.",
+         std::to_string(k.stabilize_rounds));
+  metric("sippeer_sip_requests_total", "counter", "Phone requests received by the proxy and registrar.",
+         std::to_string(p.requests));
+  metric("sippeer_sip_forwarded_ring_total", "counter", "Phone requests sent one ring hop closer to the owner.",
+         std::to_string(p.forwarded_ring));
+  metric("sippeer_sip_forked_branches_total", "counter", "Branches forked to registered contacts.",
+         std::to_string(p.forked));
+  metric("sippeer_sip_registrations_total", "counter", "REGISTERs applied here as the owner.",
+         std::to_string(p.registrations));
+  metric("sippeer_sip_not_found_total", "counter", "404 answered at the owner.", std::to_string(p.not_found));
+  metric("sippeer_sip_rejected_total", "counter", "Requests answered with an error generated here.",
+         std::to_string(p.rejected));
+  metric("sippeer_discovery_method", "gauge", "How this node found the ring (1 for the method used).", "1",
+         std::string("{method=\"") + discovery_method_ + "\"}");
+  return m;
+}
+
 void Daemon::lookup_aor(const std::string& aor, std::function<void(int, std::string)> done) {
   auto canonical = dht::Codec::canonical_aor(aor);
   if (!canonical) {
