@@ -46,7 +46,7 @@ std::string AdminServer::start(const std::string& listen) {
   base_ = event_base_new();
   http_ = base_ ? evhttp_new(base_) : nullptr;
   if (!http_) return "cannot create the HTTP server";
-  evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET);
+  evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
   evhttp_set_gencb(http_, &AdminServer::on_request, this);
   if (!evhttp_bind_socket_with_handle(http_, host.c_str(), static_cast<ev_uint16_t>(port)))
     return "cannot listen on " + listen;
@@ -60,7 +60,43 @@ void AdminServer::handle(evhttp_request* req) {
   const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
   const char* path = uri ? evhttp_uri_get_path(uri) : nullptr;
   const std::string p = path ? path : "/";
-  if (p == "/status") {
+  std::string format, aor;
+  if (const char* q = uri ? evhttp_uri_get_query(uri) : nullptr) {
+    evkeyvalq query;
+    if (evhttp_parse_query_str(q, &query) == 0) {
+      if (const char* v = evhttp_find_header(&query, "format")) format = v;
+      if (const char* v = evhttp_find_header(&query, "aor")) aor = v;
+      evhttp_clear_headers(&query);
+    }
+  }
+  const bool text = format == "text";
+  const bool post = evhttp_request_get_command(req) == EVHTTP_REQ_POST;
+  if (post != (p == "/leave")) {
+    send(req, 405, "{\"error\":\"use GET, and POST only for /leave\"}\n");
+    return;
+  }
+  if (p == "/leave") {
+    daemon_.run_in_sip_thread([&] { daemon_.request_leave(); });
+    send(req, 200, text ? "leaving the ring\n" : "{\"leaving\":true}\n", text ? "text/plain" : "application/json");
+  } else if (text && (p == "/status" || p == "/successors" || p == "/fingers")) {
+    std::string body;
+    const std::string what = p.substr(1);
+    daemon_.run_in_sip_thread([&] { body = daemon_.status_text(what); });
+    send(req, 200, body, "text/plain");
+  } else if (text && p == "/registrations") {
+    std::string body;
+    daemon_.run_in_sip_thread([&] { body = daemon_.registrations_text(aor); });
+    send(req, body.empty() && !aor.empty() ? 404 : 200, body.empty() ? "no records\n" : body, "text/plain");
+  } else if (p == "/ring") {
+    auto result = std::make_shared<std::promise<std::string>>();
+    auto future = result->get_future();
+    daemon_.run_in_sip_thread([&] { daemon_.walk_ring(!text, [result](std::string s) { result->set_value(std::move(s)); }); });
+    if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+      send(req, 503, "{\"error\":\"ring walk timed out\"}\n");
+      return;
+    }
+    send(req, 200, future.get() + (text ? "" : "\n"), text ? "text/plain" : "application/json");
+  } else if (p == "/status") {
     std::string body;
     daemon_.run_in_sip_thread([&] { body = daemon_.status_json(); });
     send(req, 200, body + "\n");
@@ -73,13 +109,6 @@ void AdminServer::handle(evhttp_request* req) {
     daemon_.run_in_sip_thread([&] { body = daemon_.metrics_text(); });
     send(req, 200, body, "text/plain; version=0.0.4");
   } else if (p == "/lookup") {
-    evkeyvalq query;
-    const char* q = evhttp_uri_get_query(uri);
-    std::string aor;
-    if (q && evhttp_parse_query_str(q, &query) == 0) {
-      if (const char* v = evhttp_find_header(&query, "aor")) aor = v;
-      evhttp_clear_headers(&query);
-    }
     if (aor.empty()) {
       send(req, 400, "{\"error\":\"missing ?aor=\"}\n");
       return;

@@ -38,6 +38,14 @@ class Daemon {
   // SIP-thread only.
   std::string status_json() const;
   std::string registrations_json() const;
+  // Human-readable forms for `sippeer ctl` (GET ...?format=text).
+  std::string status_text(const std::string& what) const;  // status | successors | fingers
+  std::string registrations_text(const std::string& aor) const;
+  // Walks the ring by successor lookups from this node; `done` gets one
+  // line per node in ring order (JSON array when json is set).
+  void walk_ring(bool json, std::function<void(std::string)> done);
+  // Graceful leave requested over the admin API.
+  void request_leave();
   std::string metrics_text() const;
   const dht::Node& node() const { return *node_; }
   const dht::Codec& codec() const { return *codec_; }

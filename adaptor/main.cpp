@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "adaptor/ctl.h"
 #include "adaptor/daemon.h"
 #include "adaptor/log.h"
 #include "adaptor/settings.h"
@@ -34,6 +35,17 @@ int main(int argc, char** argv) {
   if (cl.version) {
     std::cout << "sippeer " << kVersion << "\n";
     return 0;
+  }
+  if (!cl.rest.empty() && cl.rest[0] == "ctl") {
+    // The admin address comes from --config/--admin before "ctl", else its default.
+    Settings s;
+    if (!cl.config_path.empty()) load_config_file(cl.config_path, s);
+    apply_command_line(argc, argv, s);
+    return run_ctl({cl.rest.begin() + 1, cl.rest.end()}, s.admin);
+  }
+  if (!cl.rest.empty()) {
+    std::cerr << "sippeer: unknown command '" << cl.rest[0] << "' (the only command is 'ctl')\n";
+    return kExitConfig;
   }
   if (cl.config_reference) {
     std::cout << config_reference_markdown();

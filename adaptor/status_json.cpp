@@ -2,6 +2,7 @@
 #include <ctime>
 
 #include "adaptor/daemon.h"
+#include "adaptor/log.h"
 #include "adaptor/registrar.h"
 #include "adaptor/json.h"
 
@@ -122,6 +123,92 @@ std::string Daemon::metrics_text() const {
   metric("sippeer_discovery_method", "gauge", "How this node found the ring (1 for the method used).", "1",
          std::string("{method=\"") + discovery_method_ + "\"}");
   return m;
+}
+
+std::string Daemon::status_text(const std::string& what) const {
+  const dht::NodeStatus s = node_->status();
+  const auto& c = *codec_;
+  std::string t;
+  if (what == "successors") {
+    for (std::size_t i = 0; i < s.successors.size(); ++i)
+      t += std::to_string(i + 1) + "  " + c.node_uri(s.successors[i]) + "\n";
+    return t;
+  }
+  if (what == "fingers") {
+    // Consecutive fingers on the same node are shown as one range.
+    for (std::size_t i = 0; i < s.fingers.size();) {
+      std::size_t j = i;
+      while (j + 1 < s.fingers.size() && s.fingers[j + 1].node == s.fingers[i].node) ++j;
+      const std::string node = s.fingers[i].node.empty() ? "-" : c.node_uri(s.fingers[i].node);
+      t += (i == j ? std::to_string(i + 1) : std::to_string(i + 1) + "-" + std::to_string(j + 1)) +
+           "  start " + ring_->hex(s.fingers[i].start) + "  " + node + "\n";
+      i = j + 1;
+    }
+    return t;
+  }
+  t += "node         " + c.node_uri(s.self) + "\n";
+  t += std::string("state        ") + dht::state_name(s.state) + " (discovery: " + discovery_method_ + ")\n";
+  t += "predecessor  " + (s.predecessor ? c.node_uri(*s.predecessor) : std::string("-")) + "\n";
+  t += "successor    " + (s.successors.empty() ? std::string("-") : c.node_uri(s.successors[0])) + "\n";
+  t += "records      " + std::to_string(s.primary_records) + " primary, " + std::to_string(s.replica_records) +
+       " replicas\n";
+  if (s.duplicate_of) t += "duplicate of " + c.node_uri(*s.duplicate_of) + " (used as outbound proxy)\n";
+  return t;
+}
+
+std::string Daemon::registrations_text(const std::string& aor) const {
+  const auto now_unix = static_cast<std::int64_t>(std::time(nullptr));
+  const auto canonical = aor.empty() ? std::optional<std::string>() : dht::Codec::canonical_aor(aor);
+  std::string t;
+  storage_.for_each([&](const dht::StoredRecord& sr) {
+    if (canonical && sr.record.aor != *canonical) return;
+    t += sr.record.aor + "  (" + (node_->owns(sr.record.key) ? "primary" : "replica") + ", version " +
+         std::to_string(sr.record.version) + ")\n";
+    for (const auto& b : reply_contacts(sr.record, now_unix)) t += "    " + b + "\n";
+  });
+  return t;
+}
+
+void Daemon::walk_ring(bool json, std::function<void(std::string)> done) {
+  // Ask the ring for the successor of (id + 1), starting from ourselves,
+  // until we are back: every node in ring order, as the ring sees it now.
+  // Each lookup's callback holds the walk; nothing holds the callback.
+  struct Walk {
+    Daemon* d;
+    bool json;
+    std::function<void(std::string)> done;
+    std::vector<dht::NodeRef> nodes;
+
+    static void finish(const std::shared_ptr<Walk>& w) {
+      std::string out = w->json ? "[" : "";
+      for (std::size_t i = 0; i < w->nodes.size(); ++i) {
+        const auto& n = w->nodes[i];
+        const std::string id = w->d->ring_->hex(n.id), uri = w->d->codec_->node_uri(n);
+        out += w->json ? (i ? "," : "") + std::string("{\"id\":") + json_string(id) + ",\"uri\":" +
+                             json_string(uri) + "}"
+                       : id + "  " + uri + "\n";
+      }
+      w->done(w->json ? out + "]" : out);
+    }
+    static void step(const std::shared_ptr<Walk>& w) {
+      if (w->nodes.size() > 4096) return finish(w);  // a bound, not a ring size
+      const dht::Id next = w->d->ring_->add(w->nodes.back().id, dht::Id::from_u64(1));
+      Daemon* d = w->d;
+      d->reschedule(d->node_->lookup(d->now(), dht::Target::key(next), [w](const dht::LookupResult& r) {
+        if (r.status != 200 || !r.owner || r.owner->address == w->nodes.front().address) return finish(w);
+        w->nodes.push_back(*r.owner);
+        step(w);
+      }));
+    }
+  };
+  Walk::step(std::make_shared<Walk>(Walk{this, json, std::move(done), {node_->self()}}));
+}
+
+void Daemon::request_leave() {
+  if (!leaving_) {
+    SIPPEER_LOG(Info) << "admin: leave requested";
+    begin_leave();
+  }
 }
 
 void Daemon::lookup_aor(const std::string& aor, std::function<void(int, std::string)> done) {

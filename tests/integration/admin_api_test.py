@@ -3,6 +3,7 @@
 GET /metrics serves Prometheus text whose figures match what happened: one
 REGISTER applied at the owner, one primary copy and two replicas."""
 
+import subprocess
 import sys
 sys.dont_write_bytecode = True
 
@@ -55,6 +56,30 @@ def body(args):
         check(all(m.get("sippeer_joined") == 1 for m in ms), "metrics: every node joined")
         check(all(m.get('sippeer_overlay_sent_total{kind="update"}', 0) > 0 for m in ms), "metrics: updates counted")
         log("/registrations and /metrics agree with the ring: 1 primary, 2 replicas, 1 registration")
+
+        # sippeer ctl, the operator's view of the same API.
+        def ctl(node_admin, *words):
+            r = subprocess.run([args.sippeer, "ctl", "--admin", node_admin, *words],
+                               capture_output=True, text=True, timeout=40)
+            return r.returncode, r.stdout, r.stderr
+        admin = f"127.0.0.1:{nodes[0].admin_port}"
+        rc, out, err = ctl(admin, "ring")
+        check(rc == 0, f"ctl ring: exit {rc}: {err}")
+        uris = [line.split()[1] for line in out.splitlines() if line.strip()]
+        check(sorted(uris) == sorted(n.status()["node"]["uri"] for n in nodes), f"ctl ring listed {uris}")
+        rc, out, _ = ctl(admin, "status")
+        check(rc == 0 and "state        joined" in out, f"ctl status: {rc} {out!r}")
+        rc, out, _ = ctl(admin, "lookup", "sip:dora@example.com")
+        check(rc == 0 and "sip:dora@127.0.0.1:6399" in out, f"ctl lookup dora: {rc} {out!r}")
+        rc, _, err = ctl(admin, "lookup", "sip:nobody@example.com")
+        check(rc == 1 and "no registration" in err, f"ctl lookup nobody: {rc} {err!r}")
+        rc, _, err = ctl(f"127.0.0.1:{ringlib.free_port()}", "status")
+        check(rc == 69 and "cannot reach the admin API" in err, f"ctl to a closed port: {rc} {err!r}")
+        rc, out, _ = ctl(f"127.0.0.1:{nodes[2].admin_port}", "leave")
+        check(rc == 0, f"ctl leave: exit {rc}")
+        code = nodes[2].proc.wait(timeout=10)
+        check(code == 0, f"the node asked to leave exited {code}")
+        log("sippeer ctl: ring, status, lookup, errors and leave work")
 
 
 if __name__ == "__main__":
