@@ -87,7 +87,8 @@ class Daemon::Events final : public dht::Observer {
   Daemon* d_;
 };
 
-Daemon::Daemon(Settings settings) : settings_(std::move(settings)) {}
+Daemon::Daemon(Settings settings, std::function<std::vector<ConfigError>(Settings&)> reload)
+    : settings_(std::move(settings)), reload_(std::move(reload)) {}
 
 Daemon::~Daemon() {
   admin_.reset();

@@ -24,7 +24,8 @@ class AdminServer;
 
 class Daemon {
  public:
-  explicit Daemon(Settings settings);
+  // `reload` re-reads the settings (defaults, file, flags) on SIGHUP.
+  explicit Daemon(Settings settings, std::function<std::vector<ConfigError>(Settings&)> reload = {});
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -88,6 +89,7 @@ class Daemon {
   bool watch_signals(std::string* err);
   static int on_signal(su_root_magic_t*, su_wait_t*, void* arg);
   void begin_leave();
+  void reload_settings();
   void finish_leave();
   static void on_leave_timeout(su_root_magic_t*, su_timer_t*, void* arg);
   static void on_cache_timer(su_root_magic_t*, su_timer_t*, void* arg);
@@ -96,6 +98,7 @@ class Daemon {
   std::string state_dir() const;
 
   Settings settings_;
+  std::function<std::vector<ConfigError>(Settings&)> reload_;
   su_home_t home_[1] = {SU_HOME_INIT(home_)};
   su_root_t* root_ = nullptr;
   nta_agent_t* agent_ = nullptr;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -41,7 +42,7 @@ int Daemon::on_signal(su_root_magic_t*, su_wait_t*, void* arg) {
   unsigned char b = 0;
   while (::read(self->signal_pipe_[0], &b, 1) == 1) {
     if (b == SIGHUP) {
-      SIPPEER_LOG(Warn) << "SIGHUP: run-time reload is not supported yet; restart to apply changes";
+      self->reload_settings();
     } else if (self->leaving_) {
       SIPPEER_LOG(Warn) << "second signal: exiting without waiting for the leave to finish";
       su_root_break(self->root_);
@@ -51,6 +52,45 @@ int Daemon::on_signal(su_root_magic_t*, su_wait_t*, void* arg) {
     }
   }
   return 0;
+}
+
+void Daemon::reload_settings() {
+  // What can change while running: logging, where to look for peers, the
+  // registrar's limits and Record-Route. The rest shapes the socket or the
+  // ring (ports, ids, intervals) and is reported as needing a restart.
+  static const char* const kLive[] = {"log.level", "discovery.bootstrap", "discovery.rediscover_s",
+                                      "registrar.min_expires", "registrar.max_expires",
+                                      "registrar.default_expires", "proxy.record_route"};
+  if (!reload_) return;
+  Settings fresh;
+  if (auto errors = reload_(fresh); !errors.empty()) {
+    for (const auto& e : errors) SIPPEER_LOG(Error) << "SIGHUP: " << e.format();
+    SIPPEER_LOG(Error) << "SIGHUP: configuration not reloaded; still running with the old one";
+    return;
+  }
+  std::string applied, restart;
+  for (const SettingInfo& row : settings_schema()) {
+    if (setting_value_text(row, fresh) == setting_value_text(row, settings_)) continue;
+    const bool live = std::any_of(std::begin(kLive), std::end(kLive),
+                                  [&](const char* k) { return row.key == std::string_view(k); });
+    std::string& list = live ? applied : restart;
+    list += (list.empty() ? "" : ", ") + std::string(row.key);
+  }
+  settings_.log_level = fresh.log_level;
+  settings_.bootstrap = fresh.bootstrap;
+  settings_.rediscover_s = fresh.rediscover_s;
+  settings_.min_expires = fresh.min_expires;
+  settings_.max_expires = fresh.max_expires;
+  settings_.default_expires = fresh.default_expires;
+  settings_.record_route = fresh.record_route;  // the proxy reads it per request
+  set_log_level(settings_.log_level);
+  RegistrarPolicy policy;
+  policy.min_expires = settings_.min_expires;
+  policy.max_expires = settings_.max_expires;
+  policy.default_expires = settings_.default_expires;
+  proxy_->set_policy(policy);
+  SIPPEER_LOG(Info) << "SIGHUP: reloaded; applied: " << (applied.empty() ? "nothing changed" : applied);
+  if (!restart.empty()) SIPPEER_LOG(Warn) << "SIGHUP: changed but needs a restart: " << restart;
 }
 
 void Daemon::begin_leave() {

@@ -66,6 +66,15 @@ int main(int argc, char** argv) {
     return kExitConfig;
   }
   set_log_level(settings.log_level);
-  Daemon daemon(settings);
+  // SIGHUP reads the same sources again, in the same order.
+  const std::string config_path = cl.config_path;
+  auto reload = [config_path, argc, argv](Settings& s) {
+    std::vector<ConfigError> errors;
+    if (!config_path.empty()) errors = load_config_file(config_path, s);
+    if (errors.empty()) errors = apply_command_line(argc, argv, s);
+    if (errors.empty()) errors = validate(s, config_path.empty() ? "command line" : config_path);
+    return errors;
+  };
+  Daemon daemon(settings, reload);
   return daemon.run();
 }

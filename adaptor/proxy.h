@@ -60,6 +60,8 @@ class Proxy {
   void on_stray_response(msg_t* msg, sip_t* sip);
 
   const ProxyCounters& counters() const { return counters_; }
+  // SIGHUP: new expires limits apply to the next REGISTER.
+  void set_policy(const RegistrarPolicy& p) { ctx_.policy = p; }
   std::size_t transactions() const { return transactions_.size(); }
 
  private:
