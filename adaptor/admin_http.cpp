@@ -31,7 +31,12 @@ void send(evhttp_request* req, int code, const std::string& body, const char* ty
 }  // namespace
 
 AdminServer::~AdminServer() {
-  if (base_) event_base_loopbreak(base_);
+  // Let the loop run a moment longer so replies already queued (such as
+  // the answer to POST /leave that led here) reach their clients.
+  if (base_) {
+    const timeval flush{0, 300 * 1000};
+    event_base_loopexit(base_, &flush);
+  }
   if (thread_.joinable()) thread_.join();
   if (http_) evhttp_free(http_);
   if (base_) event_base_free(base_);

@@ -91,6 +91,30 @@ void OverlayTransport::bind(dht::Node* node, Now now, Reschedule reschedule) {
 
 void OverlayTransport::send_request(dht::TxnId txn, const std::string& address,
                                     const dht::Request& req) {
+  if (req.probe) {
+    // Liveness only (report 3.1: "REGISTER refresh and OPTIONS messages
+    // are used to detect node failure"): any live node answers OPTIONS.
+    const std::string branch = tag_string(next_tag_++, local_address_);
+    const std::string from_tag = tag_string(next_tag_++, local_address_).substr(0, 10);
+    const std::string call_id = tag_string(next_tag_++, local_address_) + "@" + local_address_;
+    const std::string text = "OPTIONS sip:" + address + " SIP/2.0\r\nVia: SIP/2.0/UDP " + local_address_ +
+                             ";branch=z9hG4bK" + branch + "\r\nMax-Forwards: 70\r\nFrom: <" +
+                             codec_.node_uri(req.from) + ">;tag=" + from_tag + "\r\nTo: <" +
+                             codec_.target_uri(req.to) + ">\r\nCall-ID: " + call_id +
+                             "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    msg_t* msg = msg_make(sip_default_mclass(), 0, text.data(), static_cast<ssize_t>(text.size()));
+    sip_t* sip = msg ? sip_object(msg) : nullptr;
+    if (!sip || !sip->sip_request) {
+      if (msg) msg_destroy(msg);
+      fail_later(txn);
+      return;
+    }
+    while (sip->sip_via)
+      msg_header_remove(msg, reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(sip->sip_via));
+    ++counters_.probes;
+    start(txn, msg, address);
+    return;
+  }
   dht::Envelope env;
   env.via_address = local_address_;
   env.branch = "z9hG4bK" + tag_string(next_tag_++, local_address_);
@@ -205,6 +229,11 @@ int OverlayTransport::on_response(void* magic, nta_outgoing_t* orq, const sip_t*
   self->finish(o);
   if (internal) {
     deadline = self->node_->on_failure(self->now_(), txn);
+  } else if (sip->sip_cseq && sip->sip_cseq->cs_method == sip_method_options) {
+    // A probe: whatever the node answered, it is alive.
+    dht::Response alive;
+    alive.status = dht::status::kOk;
+    deadline = self->node_->on_response(self->now_(), txn, alive);
   } else {
     auto decoded = self->codec_.decode_response(text);
     if (auto* ok = std::get_if<dht::Decoded<dht::Response>>(&decoded)) {

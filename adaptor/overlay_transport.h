@@ -27,6 +27,7 @@ struct OverlayCounters {
   std::uint64_t bad_requests = 0;    // answered 400
   std::uint64_t bad_responses = 0;   // dropped
   std::uint64_t stateless_answers = 0;
+  std::uint64_t probes = 0;          // OPTIONS liveness probes sent
   std::uint64_t stateful_answers = 0;
 };
 

@@ -65,6 +65,9 @@ struct Request {
   // predecessor then answers instead of routing the request back round.
   bool owner_hop = false;
   int max_forwards = 70;
+  // Only liveness is asked (a quiet predecessor): a SIP driver may send it
+  // as OPTIONS, answered by any live node. The codec ignores the flag.
+  bool probe = false;
 
   friend bool operator==(const Request&, const Request&) = default;
 };

@@ -410,6 +410,7 @@ void Node::stabilize(Time now) {
 void Node::send_update(const NodeRef& to, Purpose p) {
   Request r = make(Kind::Update, Target::node(to));
   r.contacts.push_back({self_, predecessor_});
+  r.probe = p == Purpose::Ping;
   send(p, to.address, std::move(r));
 }
 
