@@ -244,9 +244,7 @@ bool Daemon::is_overlay_request(const sip_t* sip) const {
   // A record pushed as a Store (From = To = user) is told by its version.
   // P2P-Owner alone does not count: the proxy sets it on phone requests it
   // forwards round the ring, and those go to the registrar.
-  for (const sip_unknown_t* u = sip->sip_unknown; u; u = u->un_next)
-    if (u->un_name && strcasecmp(u->un_name, "P2P-Record-Version") == 0) return true;
-  return false;
+  return has_unknown_header(sip, "P2P-Record-Version");
 }
 
 int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) {

@@ -110,15 +110,11 @@ void Daemon::probe_multicast() {
   env.call_id = "disc" + std::to_string(now().time_since_epoch().count()) + "@" + local_address_;
   env.from_tag = "d" + std::to_string(node_->self().id.low64() % 1000000007ull);
   const std::string text = codec_->encode(req, "224.0.1.75", env);
-  msg_t* msg = msg_make(sip_default_mclass(), 0, text.data(), static_cast<ssize_t>(text.size()));
-  sip_t* sip = msg ? sip_object(msg) : nullptr;
-  if (!sip) {
-    if (msg) msg_destroy(msg);
+  msg_t* msg = request_from_text(text);
+  if (!msg) {
     next_candidate();
     return;
   }
-  while (sip->sip_via)
-    msg_header_remove(msg, reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(sip->sip_via));
   probe_ = nta_outgoing_mcreate(agent_, &Daemon::on_probe_response, this,
                                 URL_STRING_MAKE("sip:224.0.1.75:5060;transport=udp"), msg, TAG_END());
   if (!probe_) {

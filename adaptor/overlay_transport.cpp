@@ -16,25 +16,7 @@ std::string tag_string(std::uint64_t n, const std::string& salt) {
   return buf;
 }
 
-void remove_unknown(msg_t* msg, sip_t* sip, const char* name) {
-  for (sip_unknown_t* u = sip->sip_unknown; u;) {
-    sip_unknown_t* next = u->un_next;
-    if (u->un_name && strcasecmp(u->un_name, name) == 0)
-      msg_header_remove(msg, reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(u));
-    u = next;
-  }
-}
-
 }  // namespace
-
-std::string message_text(msg_t* msg) {
-  size_t len = 0;
-  su_home_t home[1] = {SU_HOME_INIT(home)};
-  char* s = msg_as_string(home, msg, nullptr, 0, &len);
-  std::string out = s ? std::string(s, len) : std::string();
-  su_home_deinit(home);
-  return out;
-}
 
 const char* reason_phrase(int status) {
   switch (status) {
@@ -102,15 +84,11 @@ void OverlayTransport::send_request(dht::TxnId txn, const std::string& address,
                              codec_.node_uri(req.from) + ">;tag=" + from_tag + "\r\nTo: <" +
                              codec_.target_uri(req.to) + ">\r\nCall-ID: " + call_id +
                              "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
-    msg_t* msg = msg_make(sip_default_mclass(), 0, text.data(), static_cast<ssize_t>(text.size()));
-    sip_t* sip = msg ? sip_object(msg) : nullptr;
-    if (!sip || !sip->sip_request) {
-      if (msg) msg_destroy(msg);
+    msg_t* msg = request_from_text(text);
+    if (!msg) {
       fail_later(txn);
       return;
     }
-    while (sip->sip_via)
-      msg_header_remove(msg, reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(sip->sip_via));
     ++counters_.probes;
     start(txn, msg, address);
     return;
@@ -121,17 +99,12 @@ void OverlayTransport::send_request(dht::TxnId txn, const std::string& address,
   env.call_id = tag_string(next_tag_++, local_address_) + "@" + local_address_;
   env.from_tag = tag_string(next_tag_++, local_address_).substr(0, 10);
   const std::string text = codec_.encode(req, address, env);
-  msg_t* msg = msg_make(sip_default_mclass(), 0, text.data(), static_cast<ssize_t>(text.size()));
-  sip_t* sip = msg ? sip_object(msg) : nullptr;
-  if (!sip || !sip->sip_request) {
-    if (msg) msg_destroy(msg);
+  msg_t* msg = request_from_text(text);
+  if (!msg) {
     SIPPEER_LOG(Error) << "overlay: cannot build " << dht::kind_name(req.kind) << " for " << address;
     fail_later(txn);
     return;
   }
-  // nta puts its own Via on top; the codec's would be a second one.
-  while (sip->sip_via)
-    msg_header_remove(msg, reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(sip->sip_via));
   ++counters_.sent_by_kind[static_cast<int>(req.kind)];
   start(txn, msg, address);
 }
@@ -163,7 +136,7 @@ void OverlayTransport::relay_request(dht::TxnId txn, const std::string& address,
     msg_header_remove(msg, pub, reinterpret_cast<msg_header_t*>(sip->sip_max_forwards));
   msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(
                                   sip_max_forwards_make(home, std::to_string(std::max(0, req.max_forwards)).c_str())));
-  remove_unknown(msg, sip, "P2P-Owner");
+  remove_unknown_header(msg, sip, "P2P-Owner");
   // Made as a header, not added as text: text added to a parsed message
   // lands after its body.
   if (req.owner_hop) msg_header_insert(msg, pub, msg_header_make(home, sip_unknown_class, "P2P-Owner: 1"));

@@ -49,11 +49,8 @@ void Proxy::reply(msg_t* msg, int status, const char* phrase) {
 }
 
 std::string Proxy::ring_next_hop(const sip_t* sip, const dht::Id& key, bool* claim) const {
-  bool claimed = false;
-  for (const sip_unknown_t* u = sip->sip_unknown; u; u = u->un_next)
-    if (u->un_name && strcasecmp(u->un_name, "P2P-Owner") == 0) claimed = true;
   // Only another node's claim counts: one from a phone's first hop is ignored.
-  if (claimed && !(sip->sip_via && sip->sip_via->v_next)) claimed = false;
+  const bool claimed = has_unknown_header(sip, "P2P-Owner") && sip->sip_via && sip->sip_via->v_next;
   *claim = false;
   const dht::NodeRef hop = ctx_.node->route_user(key, claimed, claim);
   return hop.address == ctx_.local_address ? std::string() : hop.address;

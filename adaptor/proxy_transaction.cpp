@@ -108,12 +108,7 @@ bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const st
   }
   // P2P-Owner is between ring nodes only: set on a hop to the believed
   // owner, never passed to a phone.
-  for (sip_unknown_t* u = sip->sip_unknown; u;) {
-    sip_unknown_t* next = u->un_next;
-    if (u->un_name && strcasecmp(u->un_name, "P2P-Owner") == 0)
-      msg_header_remove(msg, pub, reinterpret_cast<msg_header_t*>(u));
-    u = next;
-  }
+  remove_unknown_header(msg, sip, "P2P-Owner");
   if (ring_hop && owner_claim) msg_header_insert(msg, pub, msg_header_make(home, sip_unknown_class, "P2P-Owner: 1"));
   msg_serialize(msg, pub);
 

@@ -33,4 +33,13 @@ namespace sippeer::adaptor {
 // The whole message as text (for the overlay codec and for logs).
 std::string message_text(msg_t* msg);
 
+// A request parsed from text (the overlay codec's or our own), with its Via
+// headers removed because nta puts its own on top. nullptr if it is not a
+// request Sofia can parse.
+msg_t* request_from_text(const std::string& text);
+
+// Extension headers Sofia keeps as "unknown" (P2P-Owner, P2P-Record-Version).
+bool has_unknown_header(const sip_t* sip, const char* name);
+void remove_unknown_header(msg_t* msg, sip_t* sip, const char* name);
+
 }  // namespace sippeer::adaptor

@@ -99,9 +99,7 @@ Time Node::leave(Time now) {
   // no known predecessor we cannot tell primaries from replicas: send all.
   if (succ.address != self_.address) {
     auto hand = [&](const StoredRecord& sr) {
-      Request t = make(Kind::Transfer, Target::user(sr.record.key, sr.record.aor));
-      t.record = sr.record;
-      t.ttl = std::max(Duration{0}, sr.expires - now);
+      Request t = transfer_of(sr, now);
       t.leaving = true;
       send(Purpose::Transfer, succ.address, std::move(t));
       ++leave_outstanding_;
@@ -452,6 +450,14 @@ void Node::finish_join(Time now) {
 
 // --------------------------------------------------------------- requests out
 
+Request Node::transfer_of(const StoredRecord& sr, Time now) const {
+  // A record as a replica or hand-over carries its remaining lifetime.
+  Request r = make(Kind::Transfer, Target::user(sr.record.key, sr.record.aor));
+  r.record = sr.record;
+  r.ttl = std::max(Duration{0}, sr.expires - now);
+  return r;
+}
+
 Request Node::make(Kind k, const Target& to) const {
   Request r;
   r.kind = k;
@@ -753,10 +759,7 @@ std::vector<NodeRef> Node::replica_targets() const {
 
 void Node::replicate(const StoredRecord& sr, Time now) {
   for (const auto& t : replica_targets()) {
-    Request r = make(Kind::Transfer, Target::user(sr.record.key, sr.record.aor));
-    r.record = sr.record;
-    r.ttl = std::max(Duration{0}, sr.expires - now);
-    send(Purpose::Transfer, t.address, std::move(r));
+    send(Purpose::Transfer, t.address, transfer_of(sr, now));
   }
 }
 
@@ -795,10 +798,7 @@ void Node::resync_replicas(Time now) {
       const bool newly_mine = first || (grew && ring_.in_open_closed(sr.record.key, lower, old_lower));
       for (std::size_t i = 0; i < targets.size(); ++i) {
         if (!newly_mine && !is_new_target[i]) continue;
-        Request r = make(Kind::Transfer, Target::user(sr.record.key, sr.record.aor));
-        r.record = sr.record;
-        r.ttl = std::max(Duration{0}, sr.expires - now);
-        send(Purpose::Transfer, targets[i].address, std::move(r));
+        send(Purpose::Transfer, targets[i].address, transfer_of(sr, now));
       }
     }
   }
@@ -810,10 +810,7 @@ void Node::hand_over(const Id& from, const Id& to, const NodeRef& dest, Time now
   std::vector<StoredRecord> work;
   storage_.for_each_in(from, to, [&](const StoredRecord& sr) { work.push_back(sr); });
   for (const auto& sr : work) {
-    Request r = make(Kind::Transfer, Target::user(sr.record.key, sr.record.aor));
-    r.record = sr.record;
-    r.ttl = std::max(Duration{0}, sr.expires - now);
-    send(Purpose::Transfer, dest.address, std::move(r));
+    send(Purpose::Transfer, dest.address, transfer_of(sr, now));
   }
 }
 

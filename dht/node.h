@@ -149,6 +149,7 @@ class Node {
   TxnId send(Purpose p, const std::string& address, Request req, int finger = 0,
              InboundId in = 0, LookupCallback done = {});
   Request make(Kind k, const Target& to) const;
+  Request transfer_of(const StoredRecord& sr, Time now) const;
   void send_update(const NodeRef& to, Purpose p);
   void resend_query(Time now, Pending p);
   void query_finger(int i, Time now);
