@@ -96,9 +96,10 @@ Daemon::~Daemon() {
   proxy_.reset();
   node_.reset();
   transport_.reset();
-  for (su_timer_t* t : {tick_timer_, probe_timer_, rediscover_timer_, leave_timer_, cache_timer_})
+  for (su_timer_t* t : {tick_timer_, probe_timer_, rediscover_timer_, merge_timer_, leave_timer_, cache_timer_})
     if (t) su_timer_destroy(t);
   if (probe_) nta_outgoing_destroy(probe_);
+  for (nta_outgoing_t* o : merge_probes_) nta_outgoing_destroy(o);
   if (agent_) nta_agent_destroy(agent_);
   if (signal_index_ >= 0) su_root_deregister(root_, signal_index_);
   for (int fd : signal_pipe_)
@@ -129,7 +130,7 @@ int Daemon::run() {
   // still answers others' discovery (report 3.3.1).
   if (settings_.multicast) {
     multicast_ = std::make_unique<MulticastListener>(
-        root_, [this](msg_t* m, sip_t* s) { on_multicast_request(m, s); });
+        root_, [this](msg_t* m, sip_t* s) { on_discovery_request(m, s); });
     if (std::string e = multicast_->open("224.0.1.75", 5060, local_ip_); !e.empty()) {
       SIPPEER_LOG(Warn) << "multicast discovery off: " << e;
       multicast_.reset();
@@ -256,6 +257,11 @@ int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) 
   }
   if (self->leaving_ && sip->sip_request->rq_method != sip_method_ack) {
     nta_msg_treply(agent, msg, 503, "Service Unavailable (node leaving)", SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
+  } else if (sip->sip_request->rq_method == sip_method_register && sip->sip_request->rq_url->url_host &&
+             strcmp(sip->sip_request->rq_url->url_host, "224.0.1.75") == 0) {
+    // Discovery sent to our unicast address (a small ring probing its
+    // bootstrap peers) is answered as if it came by multicast.
+    self->on_discovery_request(msg, sip);
   } else if (sip->sip_request->rq_method == sip_method_register && self->is_overlay_request(sip)) {
     self->transport_->on_request(msg, sip);
   } else {

@@ -81,8 +81,26 @@ class Daemon {
   void on_joined();
   void on_join_failed();
   void on_duplicate(const dht::NodeRef& existing);
-  void on_multicast_request(msg_t* msg, sip_t* sip);
+  void on_discovery_request(msg_t* msg, sip_t* sip);
+  msg_t* discovery_request();
   static void on_rediscover(su_root_magic_t*, su_timer_t*, void* arg);
+  void arm_rediscovery();
+
+  // ring_merge.cpp: a singleton or small ring that finds a bigger ring
+  // moves into it
+  struct RingView {
+    std::size_t size = 1;      // exact when `exact`, else a lower bound
+    bool exact = false;        // our successor list wraps: we know every member
+    dht::Id min_id;            // smallest id we know in the ring (tie-break)
+    std::vector<std::string> members;  // addresses we know in our ring
+    bool has(const std::string& address) const;
+  };
+  RingView ring_view() const;
+  std::string ring_params() const;  // ;ring-size=N;ring-min=ID for the 302
+  void start_merge_probe();
+  static int on_merge_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+  static void on_merge_window_end(su_root_magic_t*, su_timer_t*, void* arg);
+  void end_merge_probe();
   std::vector<std::string> resolve_bootstrap(const std::string& entry) const;
 
   // lifecycle.cpp: signals, leave, peer cache
@@ -124,12 +142,20 @@ class Daemon {
   nta_outgoing_t* probe_ = nullptr;
   su_timer_t* probe_timer_ = nullptr;
   su_timer_t* rediscover_timer_ = nullptr;
-  bool rediscovering_ = false;
+  unsigned discovery_seq_ = 0;        // keeps concurrent probes' branches apart
   const char* discovery_method_ = "none";
   std::size_t bootstrap_count_ = 0;   // candidates_ before this index are bootstrap peers
   std::string joining_through_;
   std::string outbound_proxy_;        // set when our id is a duplicate (report 3.13)
-  std::vector<dht::StoredRecord> carried_records_;  // a singleton's, re-stored after a merge
+  std::vector<dht::StoredRecord> carried_records_;  // a small ring's, re-stored after a merge
+  struct MergeOffer {
+    std::string address;
+    std::size_t size = 0;
+    dht::Id min_id;
+  };
+  std::vector<nta_outgoing_t*> merge_probes_;
+  std::optional<MergeOffer> merge_offer_;  // the best foreign ring heard in this window
+  su_timer_t* merge_timer_ = nullptr;
 
   // lifecycle
   int signal_pipe_[2] = {-1, -1};

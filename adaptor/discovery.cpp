@@ -86,8 +86,7 @@ void Daemon::discover() {
   for (const auto& b : settings_.bootstrap)
     for (auto& a : resolve_bootstrap(b)) candidates_.push_back(a);
   bootstrap_count_ = candidates_.size();
-  if (!rediscovering_)
-    for (auto& a : read_peer_cache()) candidates_.push_back(a);
+  for (auto& a : read_peer_cache()) candidates_.push_back(a);
   if (!settings_.discovery) {
     SIPPEER_LOG(Info) << "discovery: off (-N)";
     discovery_method_ = "none";
@@ -99,18 +98,25 @@ void Daemon::discover() {
   }
 }
 
-void Daemon::probe_multicast() {
+msg_t* Daemon::discovery_request() {
+  // REGISTER sip:224.0.1.75 with To = our node URI and no Contact (report
+  // 3.3.2). The same request goes to a bootstrap peer's unicast address
+  // when a small ring looks for a bigger one (ring_merge.cpp).
   dht::Request req;
   req.kind = dht::Kind::Query;
   req.from = node_->self();
   req.to = dht::Target::node(node_->self());
   dht::Envelope env;
+  const auto stamp = std::to_string(now().time_since_epoch().count()) + "." + std::to_string(++discovery_seq_);
   env.via_address = local_address_;
-  env.branch = "z9hG4bKdisc" + std::to_string(now().time_since_epoch().count());
-  env.call_id = "disc" + std::to_string(now().time_since_epoch().count()) + "@" + local_address_;
+  env.branch = "z9hG4bKdisc" + stamp;
+  env.call_id = "disc" + stamp + "@" + local_address_;
   env.from_tag = "d" + std::to_string(node_->self().id.low64() % 1000000007ull);
-  const std::string text = codec_->encode(req, "224.0.1.75", env);
-  msg_t* msg = request_from_text(text);
+  return request_from_text(codec_->encode(req, "224.0.1.75", env));
+}
+
+void Daemon::probe_multicast() {
+  msg_t* msg = discovery_request();
   if (!msg) {
     next_candidate();
     return;
@@ -176,13 +182,6 @@ void Daemon::next_candidate() {
     join_through(address);
     return;
   }
-  if (rediscovering_) {
-    // Still alone: carry on as before and look again later.
-    rediscovering_ = false;
-    if (!node_->joined()) become_singleton();
-    else su_timer_set_interval(rediscover_timer_, &Daemon::on_rediscover, this, settings_.rediscover_s * 1000);
-    return;
-  }
   become_singleton();
 }
 
@@ -192,36 +191,35 @@ void Daemon::join_through(const std::string& address) {
 }
 
 void Daemon::become_singleton() {
-  rediscovering_ = false;
   reschedule(node_->start_singleton(now()));
+  arm_rediscovery();
   if (settings_.discovery) {
     SIPPEER_LOG(Info) << "discovery: nobody answered; started a ring of our own, looking again in "
                       << settings_.rediscover_s << " s";
-    if (!rediscover_timer_) rediscover_timer_ = su_timer_create(su_root_task(root_), 1000);
-    su_timer_set_interval(rediscover_timer_, &Daemon::on_rediscover, this, settings_.rediscover_s * 1000);
   } else {
     SIPPEER_LOG(Info) << "ring: started a ring of our own";
   }
 }
 
+void Daemon::arm_rediscovery() {
+  // Every node keeps looking; the probe itself is skipped unless our ring
+  // is small enough to know all its members (ring_merge.cpp).
+  if (!settings_.discovery) return;
+  if (!rediscover_timer_) rediscover_timer_ = su_timer_create(su_root_task(root_), 1000);
+  su_timer_set_interval(rediscover_timer_, &Daemon::on_rediscover, this, settings_.rediscover_s * 1000);
+}
+
 void Daemon::on_rediscover(su_root_magic_t*, su_timer_t*, void* arg) {
   auto* self = static_cast<Daemon*>(arg);
-  const dht::NodeStatus s = self->node_->status();
-  const bool alone = s.state == dht::NodeStatus::State::Joined &&
-                     (s.successors.empty() || s.successors[0].address == self->local_address_);
-  if (!alone || self->leaving_) return;
-  // A singleton that finds a ring joins it, and re-stores the records its
-  // phones registered while it was alone.
-  self->carried_records_.clear();
-  self->storage_.for_each([&](const dht::StoredRecord& r) { self->carried_records_.push_back(r); });
-  self->rediscovering_ = true;
-  self->discover();
+  self->arm_rediscovery();
+  if (!self->node_->joined() || self->leaving_ || !self->merge_probes_.empty()) return;
+  self->start_merge_probe();
 }
 
 void Daemon::on_joined() {
   if (node_->status().successors.empty() || node_->status().successors[0].address == local_address_) return;
   SIPPEER_LOG(Info) << "ring: joined through " << joining_through_ << " (" << discovery_method_ << ")";
-  rediscovering_ = false;
+  arm_rediscovery();
   for (const auto& r : carried_records_) {
     const dht::Duration ttl = std::max(dht::Duration{0}, r.expires - now());
     reschedule(node_->store(now(), r.record, ttl, [](const dht::LookupResult&) {}));
@@ -241,21 +239,24 @@ void Daemon::on_duplicate(const dht::NodeRef& existing) {
   outbound_proxy_ = existing.address;
 }
 
-void Daemon::on_multicast_request(msg_t* msg, sip_t* sip) {
+void Daemon::on_discovery_request(msg_t* msg, sip_t* sip) {
   // Answer discovery with our unicast address (302), statelessly. Only a
-  // node in the ring answers, and never its own probe.
+  // node in the ring answers, never its own probe, and never a node it
+  // knows as a member of its own ring: a small ring looking for a bigger
+  // one must hear only from other rings. The Contact says how big our ring
+  // is, so the prober can tell which ring should move (ring_merge.cpp).
   const url_t* ru = sip->sip_request->rq_url;
   const bool discovery = sip->sip_request->rq_method == sip_method_register && ru->url_host &&
-                         strcmp(ru->url_host, "224.0.1.75") == 0;
-  const url_t* to = sip->sip_to->a_url;
+                         strcmp(ru->url_host, "224.0.1.75") == 0 && sip->sip_to;
+  const url_t* to = discovery ? sip->sip_to->a_url : nullptr;
   const std::string to_address =
-      to->url_host ? std::string(to->url_host) + ":" + (to->url_port ? to->url_port : "5060") : "";
-  if (!discovery || !node_->joined() || leaving_ || to_address == local_address_) {
+      to && to->url_host ? std::string(to->url_host) + ":" + (to->url_port ? to->url_port : "5060") : "";
+  if (!discovery || !node_->joined() || leaving_ || to_address == local_address_ || ring_view().has(to_address)) {
     msg_destroy(msg);
     return;
   }
-  const std::string contact = "<sip:" + local_address_ + ">";
-  SIPPEER_LOG(Info) << "discovery: 302 to " << to_address << " (multicast REGISTER)";
+  const std::string contact = "<sip:" + local_address_ + ">" + ring_params();
+  SIPPEER_LOG(Info) << "discovery: 302 to " << to_address;
   nta_msg_treply(agent_, msg, 302, "Moved Temporarily", SIPTAG_CONTACT_STR(contact.c_str()), TAG_END());
 }
 

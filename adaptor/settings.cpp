@@ -46,9 +46,10 @@ const std::vector<SettingInfo> kSchema = {
      .description = "How long to wait for answers to the multicast REGISTER before trying the "
                     "next way in. Three seconds cover a busy LAN without keeping a lone first node waiting.",
      .field = &Settings::multicast_timeout_ms, .min = 100, .max = 120000},
-    {.key = "discovery.bootstrap", .type = "list<string>", .range = "HOST:PORT",
+    {.key = "discovery.bootstrap", .type = "list<string>", .range = "HOST:PORT | DOMAIN",
      .default_text = "[]", .flag = "--bootstrap HOST:PORT",
-     .description = "Ring members to join through, tried in order; HOST may be a name. Needed "
+     .description = "Ring members to join through, tried in order; HOST may be a name. A bare "
+                    "DOMAIN is looked up as DNS SRV _sip._udp.DOMAIN (report 3.3.2). Needed "
                     "where multicast does not reach, e.g. across routers. The flag may be repeated.",
      .field = &Settings::bootstrap},
     {.key = "discovery.rediscover_s", .type = "int", .range = "10..86400", .default_text = "300",
@@ -301,11 +302,12 @@ void check_addresses(const Settings& s, const std::string& file, std::vector<Con
     out.push_back({file, 0, 0, "sip.listen",
                    "'" + s.listen + "' is not an IPv4 address (e.g. 192.0.2.10); leave it empty "
                    "to use the host's first non-loopback IPv4 address"});
+  // A bare domain (no port) is looked up as SRV _sip._udp.<domain>.
   for (std::size_t i = 0; i < s.bootstrap.size(); ++i)
-    if (!is_host_port(s.bootstrap[i], true))
+    if (!is_host_port(s.bootstrap[i], true) && !is_dns_name(s.bootstrap[i]))
       out.push_back({file, 0, 0, "discovery.bootstrap[" + std::to_string(i) + "]",
-                     "'" + s.bootstrap[i] + "' is not HOST:PORT (e.g. 192.0.2.10:5060 or "
-                     "sip.example.net:5060)"});
+                     "'" + s.bootstrap[i] + "' is neither HOST:PORT (e.g. 192.0.2.10:5060 or "
+                     "sip.example.net:5060) nor a domain whose SRV _sip._udp record names the ring"});
   if (!s.admin.empty() && !is_host_port(s.admin, false))
     out.push_back({file, 0, 0, "admin.listen",
                    "'" + s.admin + "' is not ADDR:PORT with an IPv4 address (e.g. "

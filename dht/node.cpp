@@ -71,6 +71,25 @@ Time Node::join(Time now, const std::string& bootstrap_address) {
   return next_deadline();
 }
 
+Time Node::move_to(Time now, const std::string& address) {
+  if (state_ == NodeStatus::State::Joined) {
+    Request unreg = make(Kind::Unregister, Target::node(self_));
+    unreg.contacts.push_back({self_, predecessor_});
+    for (const auto& s : successors_) unreg.contacts.push_back({s, std::nullopt});
+    const NodeRef succ = successor();
+    if (predecessor_ && predecessor_->address != self_.address)
+      send(Purpose::Unregister, predecessor_->address, unreg);
+    if (succ.address != self_.address && !same_node(predecessor_, succ))
+      send(Purpose::Unregister, succ.address, unreg);
+  }
+  // Whom the old ring saw die says nothing about the new one.
+  dead_.clear();
+  next_stabilize_ = kNever;
+  next_expiry_scan_ = kNever;
+  resync_at_ = kNever;
+  return join(now, address);
+}
+
 Time Node::leave(Time now) {
   if (state_ != NodeStatus::State::Joined) {
     state_ = NodeStatus::State::Left;

@@ -75,6 +75,12 @@ class Node {
   // Graceful leave (3.9, 3.18): unregister with both neighbours and hand
   // every record to the successor. Observer::on_left fires when done.
   Time leave(Time now);
+  // Leave this ring for another one (a small ring merging into a bigger
+  // ring it has discovered): unregister with both neighbours, as a leave
+  // does, so the old ring repairs at once, then join through `address`.
+  // Records are not handed over: the old ring keeps its replicas, and the
+  // driver re-stores what it carries into the new ring once joined.
+  Time move_to(Time now, const std::string& address);
 
   // Events from the driver.
   Time on_request(Time now, InboundId in, const Request& req);

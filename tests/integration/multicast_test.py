@@ -12,7 +12,12 @@ Two cases, each in a fresh namespace:
      deployment (-N means "do not look for a ring", not "be invisible");
   2. the first node is started without -N: it finds nobody within
      discovery.multicast_timeout_ms and starts a ring of its own.
-Both are run and reported before the test fails.
+  3. a merge: A starts alone; later a ring of two (B1 with -N, B2 through
+     B1) comes up without hearing of A. At A's next rediscovery
+     (discovery.rediscover_s) its multicast REGISTER is answered by B1
+     with a 302 saying "ring-size=2", and A moves into the bigger ring:
+     its discovery becomes "merge" and the ring of three is consistent.
+All are run and reported before the test fails.
 """
 
 import sys
@@ -50,12 +55,32 @@ def run_case(args, new_ring):
         log(f"{label}: ring of two consistent {took:.2f} s later")
 
 
+def run_merge_case(args):
+    with ringlib.Netns("sippeer-mc") as ns, \
+            ringlib.Cluster(args.sippeer, "multicast-merge", keep=args.keep) as cl:
+        cfg = {"discovery": {"multicast_timeout_ms": FIRST_PROBE_MS, "rediscover_s": 10}}
+        a = cl.add("A", multicast=True, netns=ns.name, stabilize_ms=STABILIZE_MS, config=cfg)
+        a.wait_joined(timeout=FIRST_PROBE_MS / 1000 + 10)
+        b1 = cl.add("B1", new_ring=True, multicast=True, netns=ns.name, stabilize_ms=STABILIZE_MS)
+        b1.wait_joined()
+        # B2 neither sends nor hears multicast: it must not join A's ring.
+        b2 = cl.add("B2", bootstrap=[b1], netns=ns.name, stabilize_ms=STABILIZE_MS)
+        b2.wait_joined()
+        ringlib.wait_consistent([b1, b2], 3 * STABILIZE_MS / 1000 + 2, what="ring {B1, B2}")
+        check(a.status()["successors"][0]["uri"].find(a.address) >= 0, "A is not alone before the merge")
+        took = ringlib.wait_consistent([a, b1, b2], 10 + 15, what="one ring of three after A's rediscovery")
+        st = a.status()
+        check(st["discovery"] == "merge", f"merge: A's discovery is {st['discovery']!r}, expected 'merge'")
+        check("ring-size=2" in b1.log() or "302 to " + a.address in b1.log(), "merge: B1 never answered A")
+        log(f"merge: A moved into ring {{B1, B2}} by multicast; consistent {took:.1f} s after B was up")
+
+
 def body(args):
     ringlib.require_root("multicast_test (creates a network namespace)")
     failures = []
-    for new_ring in (False, True):
+    for case in (lambda: run_case(args, False), lambda: run_case(args, True), lambda: run_merge_case(args)):
         try:
-            run_case(args, new_ring)
+            case()
         except ringlib.TestFailure as e:
             print(f"case failed: {e}", flush=True)
             failures.append(str(e))

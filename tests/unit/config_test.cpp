@@ -341,7 +341,8 @@ TEST(ConfigValidate, ExpiresMinAboveMaxAndDefaultOutside) {
 TEST(ConfigValidate, Addresses) {
   Settings s;
   s.listen = "192.0.2.300";
-  s.bootstrap = {"192.0.2.1:5060", "sip.example.net:5060", "nohostport", "192.0.2.1:0", "1.2.3:5060"};
+  s.bootstrap = {"192.0.2.1:5060", "sip.example.net:5060", "bad host!", "192.0.2.1:0", "1.2.3:5060",
+                 "ring.example.net"};  // the last: a domain, looked up by SRV
   s.admin = "localhost:8060";  // the admin address is bound, so it must be an address
   s.overlay_domain = "-bad-";
   auto errors = validate(s, "f");

@@ -257,6 +257,50 @@ TEST(Node, GracefulLeaveRepairsNeighboursAtOnceAndHandsOverRecords) {
   }
 }
 
+TEST(Node, SmallRingMovesIntoABiggerRingItDiscovers) {
+  // Ring B (5 nodes) and ring A (3 nodes) grew apart on one network; A's
+  // nodes move into B one at a time, as the daemon's merge does.
+  Ring r(big());
+  r.build(5);
+  const std::set<Id> ring_b = r.live;
+  std::vector<std::uint64_t> a;
+  for (int i = 0; i < 3; ++i) a.push_back(r.add_random());
+  r.net.call(a[0], [](Node& n, Time now) { return n.start_singleton(now); });
+  for (int i = 1; i < 3; ++i)
+    r.net.call(a[i], [&](Node& n, Time now) { return n.join(now, TestNet::addr(a[0])); });
+  r.net.run_for(kRound * 8);
+  std::set<Id> ring_a;
+  for (const Id& id : r.live)
+    if (!ring_b.count(id)) ring_a.insert(id);
+  const std::set<Id> all = r.live;
+  r.live = ring_a;
+  ASSERT_TRUE(r.consistent());
+  r.live = ring_b;
+  ASSERT_TRUE(r.consistent());
+
+  const Id mover = *ring_a.begin();
+  r.net.call(r.handle.at(mover), [&](Node& n, Time now) { return n.move_to(now, TestNet::addr(1)); });
+  // The two left behind repaired from the unregisters alone, before any
+  // stabilization round.
+  r.live = ring_a;
+  r.live.erase(mover);
+  EXPECT_TRUE(r.consistent());
+  r.net.run_for(kRound * 4);
+  r.live = ring_b;
+  r.live.insert(mover);
+  EXPECT_TRUE(r.consistent());
+
+  for (const Id& id : ring_a) {
+    if (id == mover) continue;
+    r.net.call(r.handle.at(id), [&](Node& n, Time now) { return n.move_to(now, TestNet::addr(1)); });
+    r.net.run_for(kRound);
+  }
+  r.net.run_for(kRound * 12);
+  r.live = all;
+  EXPECT_TRUE(r.consistent());
+  EXPECT_TRUE(r.fingers_correct());
+}
+
 TEST(Node, CrashedNodesAreReplacedAndTheirKeysServedFromReplicas) {
   Ring r(big());
   r.build(16);
