@@ -164,6 +164,7 @@ class Daemon {
   su_timer_t* leave_timer_ = nullptr;
   su_timer_t* cache_timer_ = nullptr;
   bool leaving_ = false;
+  bool alone_at_leave_ = false;  // a singleton's leave hands nothing over
   int exit_code_ = 0;
 
   std::unique_ptr<AdminServer> admin_;

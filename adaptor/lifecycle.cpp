@@ -95,6 +95,8 @@ void Daemon::reload_settings() {
 
 void Daemon::begin_leave() {
   leaving_ = true;
+  const dht::NodeStatus st = node_->status();
+  alone_at_leave_ = st.successors.empty() || st.successors[0].address == local_address_;
   write_peer_cache();
   if (!node_->joined()) {
     finish_leave();
@@ -116,7 +118,8 @@ void Daemon::on_leave_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
 
 void Daemon::finish_leave() {
   if (!leaving_) return;  // on_left can only follow our own leave
-  SIPPEER_LOG(Info) << "left the ring; records handed to the successor";
+  if (alone_at_leave_) SIPPEER_LOG(Info) << "left; we were the ring's only node, so nobody took our records";
+  else SIPPEER_LOG(Info) << "left the ring; records handed to the successor";
   su_root_break(root_);
 }
 
