@@ -12,6 +12,7 @@
 
 #include "adaptor/admin_http.h"
 #include "adaptor/log.h"
+#include "adaptor/sip_parser.h"
 #include "adaptor/version.h"
 
 namespace sippeer::adaptor {
@@ -160,6 +161,8 @@ bool Daemon::start_stack(std::string* err) {
                             // Our overlay relays answer 408 when a query finds no live
                             // next hop; nta would swallow it (RFC 4320) by default.
                             NTATAG_PASS_408(1),
+                            // Sofia's parser with the RFC 4475 repairs (sip_parser.h).
+                            NTATAG_MCLASS(sip_message_class()),
                             TPTAG_UDP_RMEM(4 * 1024 * 1024), TPTAG_UDP_WMEM(4 * 1024 * 1024),
                             TAG_END());
   if (!agent_) return *err = "cannot listen on " + url + ": " + std::strerror(errno), false;

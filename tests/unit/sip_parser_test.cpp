@@ -1,0 +1,116 @@
+// sippeer's SIP message class (adaptor/sip_parser.h): the RFC 4475
+// messages Sofia-SIP refuses are read so that nta can answer them, and
+// messages Sofia reads are read exactly as before.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <sofia-sip/msg_addr.h>
+#include <sofia-sip/msg_buffer.h>
+#include <sofia-sip/msg_parser.h>
+
+#include "adaptor/sip_parser.h"
+
+namespace sippeer::adaptor {
+namespace {
+
+std::string torture(const std::string& name) {
+  std::ifstream in(std::string(SIPPEER_SOURCE_DIR) + "/../shared/torture/rfc4475/" + name + ".dat",
+                   std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Parses as tport does: the source address is set before the bytes are
+// read (tport_recv_dgram), then the message is extracted.
+struct Parsed {
+  msg_t* msg = nullptr;
+  sip_t* sip = nullptr;
+  explicit Parsed(const std::string& text, msg_mclass_t const* mc = sip_message_class()) {
+    msg = msg_create(mc, 0);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    from.sin_port = htons(5099);
+    inet_pton(AF_INET, "198.51.100.7", &from.sin_addr);
+    su_addrinfo_t* ai = msg_addrinfo(msg);
+    std::memcpy(ai->ai_addr, &from, sizeof from);
+    ai->ai_addrlen = sizeof from;
+    ai->ai_family = AF_INET;
+    void* buf = msg_buf_alloc(msg, text.size() + 1);
+    std::memcpy(buf, text.data(), text.size());
+    msg_buf_commit(msg, text.size(), 1);
+    msg_extract(msg);
+    sip = sip_object(msg);
+  }
+  ~Parsed() { msg_destroy(msg); }
+  bool flagged() const { return (sip->sip_flags & MSG_FLG_ERROR) != 0; }
+};
+
+TEST(SipParser, ValidMethodWithUnusualTokenCharsIsARequest) {
+  const std::string text = torture("intmeth");
+  ASSERT_FALSE(text.empty()) << "../shared/torture/rfc4475 is missing";
+  Parsed sofia(text, sip_default_mclass());
+  EXPECT_EQ(sofia.sip->sip_request, nullptr);  // why the repair exists
+  Parsed p(text);
+  ASSERT_NE(p.sip->sip_request, nullptr);
+  EXPECT_EQ(p.sip->sip_request->rq_method, sip_method_unknown);
+  EXPECT_STREQ(p.sip->sip_request->rq_method_name, "!interesting-Method0123456789_*+`.%indeed'~");
+  EXPECT_STREQ(p.sip->sip_request->rq_url->url_host, "example.com");
+  EXPECT_NE(p.sip->sip_via, nullptr);
+  EXPECT_FALSE(p.flagged());
+}
+
+TEST(SipParser, LwsInsideTheRequestUriIsFlaggedMalformed) {
+  Parsed p(torture("lwsruri"));
+  ASSERT_NE(p.sip->sip_request, nullptr);
+  EXPECT_EQ(p.sip->sip_request->rq_method, sip_method_invite);
+  EXPECT_NE(p.sip->sip_via, nullptr);  // so nta can send its 400
+  EXPECT_TRUE(p.flagged());
+}
+
+TEST(SipParser, ViaWithEmptyParametersIsReadAndFlagged) {
+  const std::string text = torture("badinv01");
+  Parsed sofia(text, sip_default_mclass());
+  EXPECT_EQ(sofia.sip->sip_via, nullptr);
+  Parsed p(text);
+  ASSERT_NE(p.sip->sip_via, nullptr);
+  EXPECT_STREQ(p.sip->sip_via->v_host, "192.0.2.15");
+  EXPECT_EQ(p.sip->sip_via->v_params, nullptr);
+  EXPECT_TRUE(p.flagged());
+}
+
+TEST(SipParser, ForeignVersionViaGetsTheSourceAddress) {
+  Parsed p(torture("badvers"));
+  ASSERT_NE(p.sip->sip_via, nullptr);
+  EXPECT_STREQ(p.sip->sip_via->v_received, "198.51.100.7");
+  EXPECT_STREQ(p.sip->sip_via->v_rport, "5099");
+  EXPECT_STREQ(p.sip->sip_request->rq_version, "SIP/7.0");
+}
+
+TEST(SipParser, OrdinaryMessagesAreReadAsSofiaReadsThem) {
+  const std::string text =
+      "INVITE sip:bob@example.com;transport=udp SIP/2.0\r\n"
+      "v: SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bK1, SIP/2.0/TCP 10.0.0.2;branch=z9hG4bK2\r\n"
+      "Max-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+      "Call-ID: x@y\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+  Parsed p(text);
+  ASSERT_NE(p.sip->sip_request, nullptr);
+  EXPECT_FALSE(p.flagged());
+  EXPECT_EQ(p.sip->sip_error, nullptr);
+  ASSERT_NE(p.sip->sip_via, nullptr);
+  ASSERT_NE(p.sip->sip_via->v_next, nullptr);
+  EXPECT_STREQ(p.sip->sip_via->v_branch, "z9hG4bK1");
+  EXPECT_STREQ(p.sip->sip_via->v_next->v_host, "10.0.0.2");
+  EXPECT_EQ(p.sip->sip_via->v_received, nullptr);
+  char buf[1024];
+  EXPECT_GT(msg_header_e(buf, sizeof buf, reinterpret_cast<msg_header_t*>(p.sip->sip_via), 0), 0);
+}
+
+}  // namespace
+}  // namespace sippeer::adaptor
