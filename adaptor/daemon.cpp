@@ -172,7 +172,7 @@ bool Daemon::start_stack(std::string* err) {
                             // Every message in and out, with direction, peer and time.
                             TAG_IF(!settings_.sip_trace.empty(), TPTAG_DUMP(settings_.sip_trace.c_str())),
                             TAG_END());
-  if (agent_) reject_log_start(root_);
+  if (agent_) reject_log_start(root_, agent_);
   if (!agent_) return *err = "cannot listen on " + url + ": " + std::strerror(errno), false;
   return true;
 }

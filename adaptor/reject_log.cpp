@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 
@@ -16,6 +17,12 @@ namespace {
 
 RejectLimiter g_limiter;
 su_timer_t* g_timer = nullptr;
+nta_agent_t* g_agent = nullptr;
+usize_t g_parser_seen = 0;          // the agent's bad-request count already accounted for
+std::uint64_t g_parser_pending = 0;  // refused since the last report
+std::int64_t g_parser_reported_ms = -1'000'000;
+std::int64_t g_parser_since_ms = 0;
+constexpr std::int64_t kParserReportMs = 10'000;
 const auto g_epoch = std::chrono::steady_clock::now();
 
 std::int64_t now_ms() {
@@ -44,18 +51,42 @@ void report_held(bool force) {
   }
 }
 
-void on_timer(su_root_magic_t*, su_timer_t*, void*) { report_held(false); }
+void report_parser(bool force) {
+  if (!g_agent) return;
+  usize_t bad = 0;
+  nta_agent_get_stats(g_agent, NTATAG_S_BAD_REQUEST_REF(bad), TAG_END());
+  if (bad > g_parser_seen) {
+    if (g_parser_pending == 0) g_parser_since_ms = now_ms();
+    g_parser_pending += bad - g_parser_seen;
+    g_parser_seen = bad;
+  }
+  if (g_parser_pending == 0 || (!force && now_ms() - g_parser_reported_ms < kParserReportMs)) return;
+  log_line(LogLevel::Warn, "sip",
+           std::to_string(g_parser_pending) + " malformed request(s) refused by the SIP parser in the last " +
+               std::to_string(std::max<std::int64_t>(1, (now_ms() - g_parser_since_ms + 999) / 1000)) +
+               " s (400/413/505 or dropped; sources only in log.sip_trace)");
+  g_parser_pending = 0;
+  g_parser_reported_ms = now_ms();
+}
+
+void on_timer(su_root_magic_t*, su_timer_t*, void*) {
+  report_held(false);
+  report_parser(false);
+}
 
 }  // namespace
 
-void reject_log_start(su_root_t* root) {
+void reject_log_start(su_root_t* root, nta_agent_t* agent) {
   if (g_timer || !root) return;
+  g_agent = agent;
   g_timer = su_timer_create(su_root_task(root), 1000);
   if (g_timer) su_timer_set_for_ever(g_timer, &on_timer, nullptr);
 }
 
 void reject_log_stop() {
   report_held(true);
+  report_parser(true);
+  g_agent = nullptr;
   if (g_timer) su_timer_destroy(g_timer);
   g_timer = nullptr;
 }

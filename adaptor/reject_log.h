@@ -12,7 +12,11 @@
 namespace sippeer::adaptor {
 
 // Starts the periodic summary of held-back rejections (SIP thread's root).
-void reject_log_start(su_root_t* root);
+// Requests Sofia's parser refuses itself (400, 413, 505, or dropped for a
+// bad Via) never reach our code, so neither their source nor their reason
+// is known here: the agent's counter of them is read every second and
+// reported as a count, at once and then at most every 10 s.
+void reject_log_start(su_root_t* root, nta_agent_t* agent);
 // Reports what is still held back and stops the timer.
 void reject_log_stop();
 
