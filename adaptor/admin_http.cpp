@@ -16,6 +16,8 @@
 
 namespace sippeer::adaptor {
 
+constexpr const char* kLogTag = "admin";  // see adaptor/log.h
+
 namespace {
 
 void send(evhttp_request* req, int code, const std::string& body, const char* type = "application/json") {

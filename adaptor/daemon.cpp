@@ -12,10 +12,13 @@
 
 #include "adaptor/admin_http.h"
 #include "adaptor/log.h"
+#include "adaptor/reject_log.h"
 #include "adaptor/sip_parser.h"
 #include "adaptor/version.h"
 
 namespace sippeer::adaptor {
+
+constexpr const char* kLogTag = "dht";  // see adaptor/log.h
 
 namespace {
 
@@ -101,6 +104,7 @@ Daemon::~Daemon() {
     if (t) su_timer_destroy(t);
   if (probe_) nta_outgoing_destroy(probe_);
   for (nta_outgoing_t* o : merge_probes_) nta_outgoing_destroy(o);
+  reject_log_stop();
   if (agent_) nta_agent_destroy(agent_);
   if (signal_index_ >= 0) su_root_deregister(root_, signal_index_);
   for (int fd : signal_pipe_)
@@ -154,6 +158,11 @@ bool Daemon::start_stack(std::string* err) {
   if (port_ == 0 && (port_ = pick_free_port(local_ip_)) < 0)
     return *err = "no free port on " + local_ip_, false;
   local_address_ = local_ip_ + ":" + std::to_string(port_);
+  if (!settings_.sip_trace.empty()) {
+    // tport writes the trace itself; it would fail silently on a bad path.
+    if (std::FILE* f = std::fopen(settings_.sip_trace.c_str(), "a")) std::fclose(f);
+    else return *err = "log.sip_trace: cannot write " + settings_.sip_trace + ": " + std::strerror(errno), false;
+  }
   const std::string url = "sip:" + local_address_ + (settings_.tcp ? "" : ";transport=udp");
   agent_ = nta_agent_create(root_, URL_STRING_MAKE(url.c_str()), &Daemon::on_message, this,
                             NTATAG_UA(0), NTATAG_SERVER_RPORT(1), NTATAG_CLIENT_RPORT(1), NTATAG_CANCEL_487(0),
@@ -164,7 +173,10 @@ bool Daemon::start_stack(std::string* err) {
                             // Sofia's parser with the RFC 4475 repairs (sip_parser.h).
                             NTATAG_MCLASS(sip_message_class()),
                             TPTAG_UDP_RMEM(4 * 1024 * 1024), TPTAG_UDP_WMEM(4 * 1024 * 1024),
+                            // Every message in and out, with direction, peer and time.
+                            TAG_IF(!settings_.sip_trace.empty(), TPTAG_DUMP(settings_.sip_trace.c_str())),
                             TAG_END());
+  if (agent_) reject_log_start(root_, agent_);
   if (!agent_) return *err = "cannot listen on " + url + ": " + std::strerror(errno), false;
   return true;
 }
@@ -259,6 +271,7 @@ int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) 
     return 0;
   }
   if (self->leaving_ && sip->sip_request->rq_method != sip_method_ack) {
+    log_rejected(kLogTag, msg, 503, "Service Unavailable (node leaving)");
     nta_msg_treply(agent, msg, 503, "Service Unavailable (node leaving)", SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
   } else if (sip->sip_request->rq_method == sip_method_register && sip->sip_request->rq_url->url_host &&
              strcmp(sip->sip_request->rq_url->url_host, "224.0.1.75") == 0) {

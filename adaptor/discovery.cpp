@@ -13,6 +13,8 @@
 
 namespace sippeer::adaptor {
 
+constexpr const char* kLogTag = "dht";  // see adaptor/log.h
+
 namespace {
 
 bool is_ipv4(const std::string& s) {

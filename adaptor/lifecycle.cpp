@@ -15,6 +15,8 @@
 
 namespace sippeer::adaptor {
 
+constexpr const char* kLogTag = "dht";  // see adaptor/log.h
+
 namespace {
 int g_signal_fd = -1;
 void on_posix_signal(int sig) {

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <string_view>
 #include <mutex>
 
 namespace sippeer::adaptor {
@@ -27,10 +29,17 @@ void set_log_level(LogLevel level) { g_level = level; }
 LogLevel log_level() { return g_level; }
 bool log_enabled(LogLevel level) { return static_cast<int>(level) <= static_cast<int>(g_level.load()); }
 
-void log_line(LogLevel level, const std::string& text) {
+void log_line(LogLevel level, const char* tag, const std::string& text) {
   const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count();
+  std::string_view body = text;
+  const std::size_t n = tag ? std::strlen(tag) : 0;
+  if (n && body.size() > n + 1 && body.compare(0, n, tag) == 0 && body.compare(n, 2, ": ") == 0)
+    body.remove_prefix(n + 2);
   std::lock_guard<std::mutex> lock(g_mutex);
-  std::fprintf(stderr, "%10.3f %-5s %s\n", t, level_name(level), text.c_str());
+  if (n)
+    std::fprintf(stderr, "%10.3f %-5s [%s] %.*s\n", t, level_name(level), tag, static_cast<int>(body.size()), body.data());
+  else
+    std::fprintf(stderr, "%10.3f %-5s %.*s\n", t, level_name(level), static_cast<int>(body.size()), body.data());
   std::fflush(stderr);
 }
 

@@ -12,6 +12,8 @@
 
 namespace sippeer::adaptor {
 
+constexpr const char* kLogTag = "dht";  // see adaptor/log.h
+
 MulticastListener::MulticastListener(su_root_t* root, Handler handler)
     : root_(root), handler_(std::move(handler)) {}
 

@@ -3,8 +3,11 @@
 #include <cstring>
 
 #include "adaptor/log.h"
+#include "adaptor/reject_log.h"
 
 namespace sippeer::adaptor {
+
+constexpr const char* kLogTag = "dht";  // see adaptor/log.h
 
 namespace {
 
@@ -241,7 +244,7 @@ void OverlayTransport::on_request(msg_t* msg, sip_t* sip) {
   if (!ok) {
     ++counters_.bad_requests;
     const char* why = dht::decode_error_name(std::get<dht::DecodeError>(decoded));
-    SIPPEER_LOG(Warn) << "overlay: 400 for malformed REGISTER (" << why << ")";
+    log_rejected(kLogTag, msg, 400, "Bad Request", std::string("malformed overlay REGISTER: ") + why);
     nta_msg_treply(agent_, msg, 400, "Bad Request", SIPTAG_WARNING_STR(("399 sippeer \"" + std::string(why) + "\"").c_str()), TAG_END());
     return;
   }

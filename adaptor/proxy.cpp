@@ -4,9 +4,12 @@
 #include <cstring>
 
 #include "adaptor/log.h"
+#include "adaptor/reject_log.h"
 #include "dht/codec.h"
 
 namespace sippeer::adaptor {
+
+constexpr const char* kLogTag = "proxy";  // see adaptor/log.h
 
 namespace {
 
@@ -33,8 +36,9 @@ bool Proxy::is_me(const url_t* u) const {
   return ctx_.local_address == std::string(u->url_host) + ":" + port;
 }
 
-void Proxy::reply(msg_t* msg, int status, const char* phrase) {
+void Proxy::reply(msg_t* msg, int status, const char* phrase, const char* why) {
   ++counters_.rejected;
+  log_rejected(kLogTag, msg, status, phrase, why ? why : "");
   sip_t* sip = sip_object(msg);
   if (sip && sip->sip_request && sip->sip_request->rq_method == sip_method_invite) {
     // A final answer to INVITE draws a hop-by-hop ACK: a server
@@ -76,9 +80,8 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
     // Our own Via below the top one: the request has been here before.
     const std::string sent_by = std::string(v->v_host ? v->v_host : "") + ":" + (v->v_port ? v->v_port : "5060");
     if (sent_by == ctx_.local_address) {
-      SIPPEER_LOG(Warn) << "proxy: 482 for " << sip->sip_request->rq_method_name << " (our Via is already in it)";
       if (sip->sip_request->rq_method == sip_method_ack) nta_msg_discard(ctx_.agent, msg);
-      else reply(msg, SIP_482_LOOP_DETECTED);
+      else reply(msg, SIP_482_LOOP_DETECTED, "our Via is already in it");
       return true;
     }
   }
@@ -92,6 +95,7 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
       if (strcasecmp(*p, "ms-benotify") != 0) unsupported += (unsupported.empty() ? "" : ", ") + std::string(*p);
     if (!unsupported.empty()) {
       ++counters_.rejected;
+      log_rejected(kLogTag, msg, SIP_420_BAD_EXTENSION, "Proxy-Require: " + unsupported);
       nta_msg_treply(ctx_.agent, msg, SIP_420_BAD_EXTENSION, SIPTAG_UNSUPPORTED_STR(unsupported.c_str()), TAG_END());
       return true;
     }
@@ -216,6 +220,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip) {
   }
   if (!ctx_.node->joined()) {
     ++counters_.rejected;
+    log_rejected(kLogTag, msg, 480, "Temporarily Unavailable (not in the ring yet)");
     nta_msg_treply(ctx_.agent, msg, 480, "Temporarily Unavailable (not in the ring yet)",
                    SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
     return;
@@ -227,7 +232,6 @@ void Proxy::route_request(msg_t* msg, sip_t* sip) {
   const dht::StoredRecord* sr = ctx_.storage->find(key, *aor);
   if (!sr || live_bindings(sr->record, static_cast<std::int64_t>(std::time(nullptr))).empty()) {
     ++counters_.not_found;
-    SIPPEER_LOG(Info) << "proxy: 404 for " << sip->sip_request->rq_method_name << " " << *aor;
     reply(msg, 404, "User not found on P2P/SIP");
     return;
   }

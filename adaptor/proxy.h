@@ -74,7 +74,8 @@ class Proxy {
   void strip_own_route(msg_t* msg, sip_t* sip);
   void handle_ack(msg_t* msg, sip_t* sip);
   void route_request(msg_t* msg, sip_t* sip);
-  void reply(msg_t* msg, int status, const char* phrase);
+  // Answers with an error of our own and logs it (adaptor/reject_log.h).
+  void reply(msg_t* msg, int status, const char* phrase, const char* why = nullptr);
   bool forward_to_outbound_proxy(msg_t* msg, sip_t* sip);
   // Where the ring sends a request for `key` next ("" = we are the owner),
   // from the P2P-Owner claim of the hop before; sets *claim for the next.

@@ -6,9 +6,12 @@
 
 #include "adaptor/log.h"
 #include "adaptor/proxy.h"
+#include "adaptor/reject_log.h"
 #include "dht/codec.h"
 
 namespace sippeer::adaptor {
+
+constexpr const char* kLogTag = "proxy";  // see adaptor/log.h
 
 struct Proxy::Branch {
   Transaction* tx = nullptr;
@@ -302,6 +305,11 @@ void Proxy::send_final(Transaction* tx, int status, const char* phrase) {
   // 503 from a downstream becomes 500 (16.7 step 6) so that upstream does
   // not take us for overloaded.
   if (status == 503) status = 500, phrase = "Server Internal Error";
+  if (phrase && status >= 300) {  // ours; without a phrase it relays a downstream status
+    msg_t* request = nta_incoming_getrequest(tx->irq);
+    log_rejected(kLogTag, request, status, phrase);
+    if (request) msg_destroy(request);
+  }
   nta_incoming_treply(tx->irq, status, phrase ? phrase : sip_status_phrase(status), TAG_END());
   for (auto& b : tx->branches)
     if (!b->done) return;  // finish_if_done runs again when they end

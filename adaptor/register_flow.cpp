@@ -4,9 +4,12 @@
 
 #include "adaptor/log.h"
 #include "adaptor/proxy.h"
+#include "adaptor/reject_log.h"
 #include "dht/codec.h"
 
 namespace sippeer::adaptor {
+
+constexpr const char* kLogTag = "reg";  // see adaptor/log.h
 
 void Proxy::handle_register(msg_t* msg, sip_t* sip) {
   su_home_t* home = msg_home(msg);
@@ -18,6 +21,7 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
   }
   if (!ctx_.node->joined()) {
     ++counters_.rejected;
+    log_rejected(kLogTag, msg, 503, "Service Unavailable (not in the ring yet)");
     nta_msg_treply(ctx_.agent, msg, 503, "Service Unavailable (not in the ring yet)",
                    SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
     return;
@@ -37,7 +41,7 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
   msg_destroy(request);
   if (out.status != 200) {
     ++counters_.rejected;
-    SIPPEER_LOG(Info) << "registrar: " << out.status << " " << out.phrase << " for " << *aor;
+    log_rejected(kLogTag, msg, out.status, out.phrase, *aor);
     if (out.status == 423) {
       nta_incoming_treply(irq, out.status, out.phrase,
                           SIPTAG_MIN_EXPIRES_STR(std::to_string(out.min_expires).c_str()), TAG_END());

@@ -16,6 +16,8 @@
 #include <utility>
 
 namespace sippeer::adaptor {
+
+constexpr const char* kLogTag = "reg";  // see adaptor/log.h
 namespace {
 
 using std::string_view;

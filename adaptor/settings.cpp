@@ -111,6 +111,12 @@ const std::vector<SettingInfo> kSchema = {
      .description = "Least severe message logged. info reports ring and registration events; "
                     "debug adds per-message detail for troubleshooting.",
      .field = &Settings::log_level},
+    {.key = "log.sip_trace", .type = "string", .range = "file or \"\"", .default_text = "\"\"",
+     .flag = "--sip-trace FILE",
+     .description = "Append every SIP message received and sent to this file: direction, peer "
+                    "address and protocol, time of day, then the full text. For troubleshooting "
+                    "a phone; it grows without bound. Empty: no trace.",
+     .field = &Settings::sip_trace},
     // registrar
     {.key = "registrar.min_expires", .type = "int", .range = "1..86400", .default_text = "60",
      .flag = "",

@@ -45,6 +45,7 @@ struct Settings {
   std::string state_dir;           // state_dir --state-dir  empty = /var/lib/sippeer when writable, else $HOME/.local/state/sippeer
   // log
   LogLevel log_level = LogLevel::Info; // log.level --log-level error|warn|info|debug
+  std::string sip_trace;           // log.sip_trace --sip-trace FILE  every SIP message in and out ("" = off)
   // registrar
   int min_expires = 60;            // registrar.min_expires 1..86400   below it: 423 Interval Too Brief
   int max_expires = 7200;          // registrar.max_expires            must be >= min and >= default

@@ -8,6 +8,8 @@
 
 namespace sippeer::adaptor {
 
+constexpr const char* kLogTag = "admin";  // see adaptor/log.h
+
 namespace {
 
 std::string node_json(const dht::Codec& codec, const dht::Ring& ring, const dht::NodeRef& n) {

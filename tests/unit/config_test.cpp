@@ -49,6 +49,7 @@ Settings scrambled() {
   s.admin = "";
   s.state_dir = "/tmp/x";
   s.log_level = LogLevel::Debug;
+  s.sip_trace = "/tmp/trace";
   s.min_expires = 2;
   s.max_expires = 3;
   s.default_expires = 2;
