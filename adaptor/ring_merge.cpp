@@ -26,6 +26,8 @@
 
 namespace sippeer::adaptor {
 
+constexpr const char* kLogTag = "dht";  // see adaptor/log.h
+
 bool Daemon::RingView::has(const std::string& address) const {
   return std::find(members.begin(), members.end(), address) != members.end();
 }
