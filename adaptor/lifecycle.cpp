@@ -120,7 +120,7 @@ void Daemon::on_leave_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
 
 void Daemon::finish_leave() {
   if (!leaving_) return;  // on_left can only follow our own leave
-  if (alone_at_leave_) SIPPEER_LOG(Info) << "left; we were the ring's only node, so nobody took our records";
+  if (alone_at_leave_) SIPPEER_LOG(Info) << "left the ring; we were its only node, so no records were handed over";
   else SIPPEER_LOG(Info) << "left the ring; records handed to the successor";
   su_root_break(root_);
 }
