@@ -155,7 +155,14 @@ class Capture:
         self.ports = set(ports) if ports is not None else None
         self.interface = interface
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024 * 1024)
+        # SO_RCVBUF is capped at net.core.rmem_max (often 208 KB); root may
+        # force more. Other traffic on lo (a benchmark, a parallel test's
+        # flood) must not push our packets out of the buffer.
+        SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 64 * 1024 * 1024)
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024 * 1024)
         self.sock.bind((interface, 0))
         self.sock.settimeout(0.1)
         self._stop = threading.Event()
