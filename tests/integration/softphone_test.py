@@ -10,6 +10,7 @@ headless baresip, call each other through the ring they form.
   both    --listen 127.0.0.1 --no-multicast --headless --ctrl-port C,
           HOME pointed at an empty directory of the test's
 
+0. --help prints the usage (exit 0); a bad option value exits 1 saying why.
 1. Each wrapper reports its node joined; both phones register (baresip
    prints the 200 OK) and alice's node finds bob's binding (/lookup).
 2. alice dials sip:bob@example.com over ctrl_tcp: bob auto-answers, both
@@ -126,6 +127,11 @@ def gone(pid):
 def body(args):
     check(shutil.which("baresip"), "baresip is not installed (apt-get install baresip-core)")
     check(os.access(WRAPPER, os.X_OK), f"{WRAPPER} is not executable")
+    h = subprocess.run(["bash", WRAPPER, "--help"], capture_output=True, text=True, timeout=10)
+    check(h.returncode == 0 and h.stdout.startswith("usage: sippeer-softphone"), f"--help: {h.returncode} {h.stdout[:200]}")
+    bad = subprocess.run(["bash", WRAPPER, "--sip-port", "x"], capture_output=True, text=True, timeout=10)
+    check(bad.returncode == 1 and "--sip-port wants a number" in bad.stderr, f"--sip-port x: {bad.returncode} {bad.stderr}")
+    log("--help exits 0 with the usage; a bad option exits 1 and says why")
     wrappers = []
     with ringlib.Cluster(args.sippeer, "softphone", keep=args.keep) as cl:
         home = os.path.join(cl.dir, "home")
