@@ -130,6 +130,7 @@ def gone(pid):
 
 def body(args):
     check(shutil.which("baresip"), "baresip is not installed (apt-get install baresip-core)")
+    check(shutil.which("linphonec"), "linphonec is not installed (apt-get install linphone-cli)")
     check(os.access(WRAPPER, os.X_OK), f"{WRAPPER} is not executable")
     h = subprocess.run(["bash", WRAPPER, "--help"], capture_output=True, text=True, timeout=10)
     check(h.returncode == 0 and h.stdout.startswith("usage: sippeer-softphone"), f"--help: {h.returncode} {h.stdout[:200]}")
