@@ -4,10 +4,17 @@
 
 namespace sippeer::adaptor {
 
-bool RejectLimiter::admit(const std::string& reason, const std::string& source, std::int64_t now_ms) {
+bool RejectLimiter::admit(const std::string& given, const std::string& source, std::int64_t now_ms) {
+  std::string reason = given;
   auto it = buckets_.find(reason);
   if (it == buckets_.end()) {
     if (buckets_.size() >= p_.max_reasons) forget_idle(now_ms);
+    // Still full: the reasons themselves are a flood (e.g. made-up
+    // methods); they share one bucket so the table stays bounded.
+    if (buckets_.size() >= p_.max_reasons) reason = kOther;
+    it = buckets_.find(reason);
+  }
+  if (it == buckets_.end()) {
     Bucket fresh;
     fresh.tokens = p_.burst;
     fresh.updated_ms = now_ms;

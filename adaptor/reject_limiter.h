@@ -20,7 +20,8 @@ class RejectLimiter {
     int burst = 5;                     // lines per reason before limiting starts
     std::int64_t refill_ms = 10'000;   // then one more line per reason this often
     std::int64_t summary_ms = 10'000;  // held-back counts are reported at most this often
-    std::size_t max_reasons = 256;     // idle reasons are forgotten beyond this many
+    std::size_t max_reasons = 256;     // idle reasons are forgotten beyond this many;
+                                       // with none idle, new ones share one bucket
   };
   struct Held {
     std::string reason;
@@ -28,6 +29,9 @@ class RejectLimiter {
     std::int64_t since_ms = 0;   // time of the first of them
     std::string last_source;     // where the last of them came from
   };
+
+  // The shared reason of rejections that found the table full.
+  static constexpr const char* kOther = "(other reasons)";
 
   RejectLimiter() : RejectLimiter(Params{}) {}
   explicit RejectLimiter(Params p) : p_(p) {}

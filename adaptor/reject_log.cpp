@@ -96,10 +96,10 @@ void log_rejected(const char* tag, msg_t* request, int status, const char* phras
   const sip_t* sip = request ? sip_object(request) : nullptr;
   const char* method = sip && sip->sip_request ? sip->sip_request->rq_method_name : "request";
   // The reason, not the source, keys the limit: a flood from many
-  // addresses is still one flood.
-  std::string reason = "[" + std::string(tag ? tag : "") + "] " + method + " -> " + std::to_string(status) + " " +
-                       (phrase ? phrase : "");
-  if (!why.empty()) reason += " (" + std::string(why) + ")";
+  // addresses is still one flood. Details the sender controls (an AOR, a
+  // Proxy-Require tag) stay out of the key.
+  const std::string reason = "[" + std::string(tag ? tag : "") + "] " + method + " -> " + std::to_string(status) +
+                             " " + (phrase ? phrase : "");
   const std::string source = source_of(request);
   if (!g_limiter.admit(reason, source, now_ms())) return;
   std::string target;

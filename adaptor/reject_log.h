@@ -21,7 +21,8 @@ void reject_log_start(su_root_t* root, nta_agent_t* agent);
 void reject_log_stop();
 
 // Call before answering `request` (still ours to read). `why` adds detail
-// the status phrase lacks, e.g. the decoder's error name.
+// the status phrase lacks, e.g. the decoder's error name; it is shown but
+// does not split the rate limit (the sender may choose it).
 void log_rejected(const char* tag, msg_t* request, int status, const char* phrase, std::string_view why = {});
 
 }  // namespace sippeer::adaptor

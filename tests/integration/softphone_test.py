@@ -10,11 +10,16 @@ headless baresip, call each other through the ring they form.
   both    --listen 127.0.0.1 --no-multicast --headless --ctrl-port C,
           HOME pointed at an empty directory of the test's
 
+0. --help prints the usage (exit 0); a bad option value exits 1 saying why.
 1. Each wrapper reports its node joined; both phones register (baresip
    prints the 200 OK) and alice's node finds bob's binding (/lookup).
 2. alice dials sip:bob@example.com over ctrl_tcp: bob auto-answers, both
    report CALL_ESTABLISHED and receive RTP (the headless sine tone); alice
    hangs up, both report CALL_CLOSED.
+   carol: a third wrapper in linphone mode (linphonec), typed commands
+   on its stdin, joins through alice's node; her binding is found;
+   `quit` typed ends linphonec and the wrapper, whose node leaves the
+   ring (exit 0). (No call: without a sound card linphonec answers 503.)
 3. bob's wrapper gets SIGINT (Ctrl-C), alice's SIGTERM: each stops its
    phone, SIGTERMs its node and waits; each says the node left the ring
    gracefully (exit 0) and exits 0; alice's node log says "left the ring";
@@ -125,8 +130,15 @@ def gone(pid):
 
 def body(args):
     check(shutil.which("baresip"), "baresip is not installed (apt-get install baresip-core)")
+    check(shutil.which("linphonec"), "linphonec is not installed (apt-get install linphone-cli)")
     check(os.access(WRAPPER, os.X_OK), f"{WRAPPER} is not executable")
+    h = subprocess.run(["bash", WRAPPER, "--help"], capture_output=True, text=True, timeout=10)
+    check(h.returncode == 0 and h.stdout.startswith("usage: sippeer-softphone"), f"--help: {h.returncode} {h.stdout[:200]}")
+    bad = subprocess.run(["bash", WRAPPER, "--sip-port", "x"], capture_output=True, text=True, timeout=10)
+    check(bad.returncode == 1 and "--sip-port wants a number" in bad.stderr, f"--sip-port x: {bad.returncode} {bad.stderr}")
+    log("--help exits 0 with the usage; a bad option exits 1 and says why")
     wrappers = []
+    carol_procs = []
     with ringlib.Cluster(args.sippeer, "softphone", keep=args.keep) as cl:
         home = os.path.join(cl.dir, "home")
         os.makedirs(home)
@@ -175,6 +187,37 @@ def body(args):
             bob.wait_event("CALL_CLOSED", 10, since=t2)
             log(f"alice hung up; both saw the call closed {time.monotonic() - t2:.2f} s later")
 
+            # linphonec in a wrapper of its own, joining the same ring;
+            # it gets typed commands through the wrapper's stdin.
+            carol_out_path = os.path.join(cl.dir, "carol.out")
+            carol_out = open(carol_out_path, "wb")
+            carol = subprocess.Popen(["bash", WRAPPER, "--sippeer", cl.sippeer, "--listen", "127.0.0.1",
+                                      "--no-multicast", "--bootstrap", alice.node_address,
+                                      "--user", "sip:carol@example.com", "linphone"],
+                                     stdin=subprocess.PIPE, stdout=carol_out, stderr=subprocess.STDOUT, env=env)
+            carol_procs.append((carol, carol_out))
+
+            def carol_text():
+                with open(carol_out_path, errors="replace") as f:
+                    return f.read()
+            ringlib.wait_until(lambda: "joined the ring as" in carol_text() or carol.poll() is not None, 30,
+                               what="carol's wrapper to report its node joined")
+            check(carol.poll() is None, f"carol's wrapper exited {carol.returncode}:\n{carol_text()}")
+            lk, _ = ringlib.wait_until(lambda: (lambda r: r[1]["bindings"] if r[0] == 200 and r[1].get("bindings")
+                                                else None)(alice.lookup("sip:carol@example.com")), 15,
+                                       what="alice's node to find carol's linphonec binding")
+            log(f"linphonec (wrapper, linphone mode) registered carol through its own node: {lk}")
+            # No call to carol: linphonec without a sound card (this
+            # sandbox) answers every INVITE 503 itself (interop/linphone.md).
+            ringlib.wait_until(lambda: "ports sip" in carol_text() and "register sip:carol@example.com" in carol_text(),
+                               5, what="linphonec to echo the wrapper's ports/register commands")
+            carol.stdin.write(b"quit\n")
+            carol.stdin.flush()
+            rc = carol.wait(timeout=45)
+            check(rc == 0 and "left the ring gracefully (exit 0)" in carol_text(),
+                  f"carol's wrapper after quit: exit {rc}:\n{carol_text()[-3000:]}")
+            log("carol typed quit: linphonec exited, her node left the ring (exit 0), wrapper exited 0")
+
             bob_log_dir = os.path.dirname(bob.node_log)
             check(bob_log_dir.startswith(cl.dir), f"bob's private dir {bob_log_dir} is not under TMPDIR")
             for w, sig in ((bob, signal.SIGINT), (alice, signal.SIGTERM)):
@@ -203,6 +246,15 @@ def body(args):
             for w in wrappers:
                 if w.proc.poll() is None:
                     w.kill_all()
+            for p, out in carol_procs:
+                if p.poll() is None:
+                    os.kill(p.pid, signal.SIGTERM)
+                    try:
+                        p.wait(timeout=40)
+                    except subprocess.TimeoutExpired:
+                        os.kill(p.pid, signal.SIGKILL)
+                        p.wait(timeout=5)
+                out.close()
 
 
 if __name__ == "__main__":

@@ -88,5 +88,20 @@ TEST(RejectLimiter, IdleReasonsAreForgottenWhenTheTableIsFull) {
   EXPECT_EQ(held[0].count, 7u);
 }
 
+TEST(RejectLimiter, AFloodOfReasonsSharesOneBucket) {
+  RejectLimiter::Params p = params();
+  p.max_reasons = 4;
+  RejectLimiter l(p);
+  // Made-up reasons, all at once, none idle: the first four get their own
+  // buckets, the rest one shared bucket with its burst.
+  int yes = 0;
+  for (int i = 0; i < 1000; ++i) yes += l.admit("r" + std::to_string(i), "x", 0);
+  EXPECT_EQ(yes, 4 + 3);
+  auto held = l.flush(0, true);
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].reason, RejectLimiter::kOther);
+  EXPECT_EQ(held[0].count, 1000u - 4 - 3);
+}
+
 }  // namespace
 }  // namespace sippeer::adaptor
