@@ -24,6 +24,10 @@ One case per run (--case NAME; CTest runs each as interop.routing.NAME):
                 number: it must be matched to the INVITE's transaction (RFC
                 3261 17.2.3), answered 200, and cancel the branch: bob gets
                 a CANCEL, answers 487, alice gets the 487.
+  benotify_off  proxy.accept_proxy_require: [] (the default [ms-benotify] is
+                exercised by legacy_test.py's messenger5 runs): a SUBSCRIBE
+                with Proxy-Require: ms-benotify now gets 420 Bad Extension
+                with Unsupported: ms-benotify, and bob gets nothing.
 """
 
 import sys
@@ -43,9 +47,9 @@ SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n
 CASES = {}
 
 
-def case(name, rr):
+def case(name, rr, config=None):
     def wrap(fn):
-        CASES[name] = (fn, rr)
+        CASES[name] = (fn, rr, config or {})
         return fn
     return wrap
 
@@ -183,10 +187,27 @@ def cancel_2543(cl, ph, nodes):
         f"alice got {status_line(final)}")
 
 
+@case("benotify_off", rr=False, config={"accept_proxy_require": []})
+def benotify_off(cl, ph, nodes):
+    alice, bob = ph.raw_phone("alice"), ph.raw_phone("bob")
+    owner = interoplib.owner(nodes, "bob")
+    entry = interoplib.other_than(nodes, owner)
+    register(bob, owner, "bob")
+    sub = alice.request("SUBSCRIBE", f"sip:bob@{sipplib.DOMAIN}", to=f"<sip:bob@{sipplib.DOMAIN}>",
+                        extra="Event: presence\nSupported: ms-benotify\nProxy-Require: ms-benotify")
+    _, final = alice.transact(entry, sub)
+    check(final is not None and final.startswith("SIP/2.0 420") and header(final, "Unsupported") == "ms-benotify",
+          f"SUBSCRIBE with Proxy-Require: ms-benotify and accept_proxy_require []: "
+          f"{status_line(final) if final else 'no answer'}, Unsupported {header(final, 'Unsupported') if final else None}")
+    check(bob.recv(0.5, is_req("SUBSCRIBE")) is None, "bob got the SUBSCRIBE although the node answered 420")
+    log(f"accept_proxy_require []: SUBSCRIBE with Proxy-Require: ms-benotify -> {status_line(final)}, "
+        f"Unsupported: {header(final, 'Unsupported')}")
+
+
 def run_case(args, name):
-    fn, rr = CASES[name]
+    fn, rr, extra = CASES[name]
     with ringlib.Cluster(args.sippeer, f"routing-{name}", keep=args.keep) as cl, sipplib.Phones(cl) as ph:
-        nodes = sipplib.start_ring(cl, 3, config={"proxy": {"record_route": rr}})
+        nodes = sipplib.start_ring(cl, 3, config={"proxy": dict({"record_route": rr}, **extra)})
         fn(cl, ph, nodes)
         for n in nodes:
             check(n.alive(), f"{n.name} died")

@@ -441,8 +441,16 @@ TEST(BindingCodec, RoundTripWithAwkwardCallId) {
 }
 
 TEST(BindingCodec, MinimalBindingRoundTrips) {
-  Binding b{"sip:10.0.0.7:5060", "", 5, "x", 0, ""};
+  Binding b{"sip:10.0.0.7:5060", "", 5, "x", 0, "", ""};
   EXPECT_EQ(encode_binding(b), "<sip:10.0.0.7:5060>;p2p-until=5;p2p-callid=\"x\";p2p-cseq=0");
+  EXPECT_EQ(decode_binding(encode_binding(b)), b);
+}
+
+TEST(BindingCodec, PathRoundTrips) {
+  // The edge node's flow (proxy_flow.cpp) travels with the binding.
+  Binding b{"sip:1001@192.168.1.5:5060", "", 5, "x", 1, ";user=phone", "<sip:f~udp~203.0.113.9~40001@10.0.0.2:5060;lr>"};
+  EXPECT_EQ(encode_binding(b), "<sip:1001@192.168.1.5:5060>;p2p-until=5;p2p-callid=\"x\";p2p-cseq=1;"
+                               "p2p-path=\"<sip:f~udp~203.0.113.9~40001@10.0.0.2:5060;lr>\";user=phone");
   EXPECT_EQ(decode_binding(encode_binding(b)), b);
 }
 
