@@ -73,7 +73,10 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
     reply(msg, SIP_416_UNSUPPORTED_URI);
     return true;
   }
-  for (const sip_via_t* v = sip->sip_via ? sip->sip_via->v_next : nullptr; v; v = v->v_next) {
+  // A request coming back to us down a Path (proxy_flow.cpp) is a spiral,
+  // not a loop (16.3 step 4): its Request-URI is now the contact.
+  const bool spiral = sip->sip_route && is_me(sip->sip_route->r_url) && !flow_target(sip->sip_route->r_url).empty();
+  for (const sip_via_t* v = sip->sip_via && !spiral ? sip->sip_via->v_next : nullptr; v; v = v->v_next) {
     // Our own Via below the top one: the request has been here before.
     const std::string sent_by = std::string(v->v_host ? v->v_host : "") + ":" + (v->v_port ? v->v_port : "5060");
     if (sent_by == ctx_.local_address) {
