@@ -188,10 +188,11 @@ class Sipp:
         return "\n".join(parts)
 
     def expect_all(self, calls, timeout, what):
-        """Waits for the process; all `calls` calls must have succeeded."""
+        """Waits for the process; it must exit 0 and all `calls` calls must
+        have succeeded."""
         rc = self.wait(timeout)
         ok, failed = self.counts()
-        check(ok == calls and failed == 0,
+        check(rc == 0 and ok == calls and failed == 0,
               f"{what}: sipp {self.name} exited {rc} with {ok} successful and {failed} failed calls "
               f"of {calls}\n{self.tail()}")
         return time.monotonic() - self.started
