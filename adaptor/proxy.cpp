@@ -95,7 +95,8 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
     const auto& accepted = ctx_.settings->accept_proxy_require;
     std::string unsupported;
     for (const msg_param_t* p = sip->sip_proxy_require->k_items; p && *p; ++p)
-      if (std::none_of(accepted.begin(), accepted.end(), [p](const std::string& a) { return strcasecmp(*p, a.c_str()) == 0; }))
+      if (std::none_of(accepted.begin(), accepted.end(),
+                       [p](const std::string& a) { return strcasecmp(*p, a.c_str()) == 0; }))
         unsupported += (unsupported.empty() ? "" : ", ") + std::string(*p);
     if (!unsupported.empty()) {
       ++counters_.rejected;
@@ -194,7 +195,8 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip, const std::string& flow) {
   // dialog points (a flow, a Route, else the Request-URI, which is the
   // far contact).
   std::string target = flow.empty() ? std::string() : "sip:" + flow;
-  if (target.empty() && !sip->sip_route && (!is_contact_address(sip->sip_request->rq_url) || is_me(sip->sip_request->rq_url))) {
+  if (target.empty() && !sip->sip_route &&
+      (!is_contact_address(sip->sip_request->rq_url) || is_me(sip->sip_request->rq_url))) {
     // An ACK addressed to an AOR: follow the ring like its INVITE did.
     const auto aor = dht::Codec::canonical_aor(url_text(sip->sip_request->rq_url));
     if (aor) {

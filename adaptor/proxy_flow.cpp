@@ -105,19 +105,20 @@ std::string Proxy::flow_token(const std::string& target) {
 void Proxy::add_path(msg_t* msg, sip_t* sip) {
   // Only the edge may name a flow: a phone's own Path headers go.
   if (!sip->sip_via || sip->sip_via->v_next) return;
-  while (sip->sip_path) msg_header_remove(msg, reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(sip->sip_path));
+  auto* pub = reinterpret_cast<msg_pub_t*>(sip);
+  while (sip->sip_path) msg_header_remove(msg, pub, reinterpret_cast<msg_header_t*>(sip->sip_path));
   const std::string token = phone_flow(msg, sip);
   if (token.empty()) {
     SIPPEER_LOG(Debug) << "proxy: REGISTER from a phone (Via sent-by " << sip->sip_via->v_host << ":"
                        << (sip->sip_via->v_port ? sip->sip_via->v_port : "5060") << ", Contact port "
-                       << (sip->sip_contact && sip->sip_contact->m_url->url_port ? sip->sip_contact->m_url->url_port : "-")
+                       << (sip->sip_contact && sip->sip_contact->m_url->url_port ? sip->sip_contact->m_url->url_port
+                                                                                 : "-")
                        << ", from " << source_of(msg)
                        << "): no flow needed";
     return;
   }
   const std::string path = flow_route(token, false);
-  msg_header_insert(msg, reinterpret_cast<msg_pub_t*>(sip),
-                    reinterpret_cast<msg_header_t*>(sip_path_make(msg_home(msg), path.c_str())));
+  msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(sip_path_make(msg_home(msg), path.c_str())));
   SIPPEER_LOG(Debug) << "proxy: REGISTER from a phone on a flow; Path " << path;
 }
 

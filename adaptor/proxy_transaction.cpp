@@ -118,7 +118,8 @@ bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const st
   }
   if (creates_dialog && !flow_rr.empty()) {
     // A flow's edge stays in the dialog whatever proxy.record_route says.
-    msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(sip_record_route_make(home, flow_rr.c_str())));
+    msg_header_insert(msg, pub,
+                      reinterpret_cast<msg_header_t*>(sip_record_route_make(home, flow_rr.c_str())));
   } else if (ctx_.settings->record_route && creates_dialog && !ring_hop) {
     const std::string rr = "<sip:" + ctx_.local_address + ";lr>";
     msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(sip_record_route_make(home, rr.c_str())));
