@@ -25,21 +25,21 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <cstring>
-
+#include "adaptor/flow.h"
 #include "adaptor/log.h"
 #include "adaptor/proxy.h"
-
 
 namespace sippeer::adaptor {
 
 namespace {
 
-constexpr const char kFlowPrefix[] = "f~";
-
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   return s;
+}
+
+std::string host_port(const char* host, const char* port) {
+  return std::string(host ? host : "") + ":" + (port ? port : "5060");
 }
 
 }  // namespace
@@ -56,51 +56,28 @@ std::string Proxy::source_of(msg_t* msg) {
 std::string Proxy::phone_flow(msg_t* msg, const sip_t* sip) const {
   const sip_via_t* v = sip->sip_via;
   if (!v || v->v_next || !v->v_protocol || !v->v_host) return {};  // not straight from a phone
-  const std::string source = source_of(msg);
-  if (source.empty()) return {};
-  std::string tp = lower(v->v_protocol);
-  tp = tp.substr(tp.rfind('/') + 1);
-  const std::string sent_by = std::string(v->v_host) + ":" + (v->v_port ? v->v_port : "5060");
-  bool needed = false;
-  if (tp == "udp") {
-    needed = v->v_rport != nullptr && sent_by != source;  // behind a NAT, and it asked for rport
-  } else if (tp == "tcp" || tp == "tls") {
-    // It asks for connection reuse, or names the connection's own
-    // (ephemeral) port as its address in Via or Contact (baresip does).
-    needed = msg_params_find(v->v_params, "alias") != nullptr || sent_by == source;
-    for (const sip_contact_t* c = sip->sip_contact; c && !needed; c = c->m_next)
-      needed = c->m_url->url_host &&
-               std::string(c->m_url->url_host) + ":" + (c->m_url->url_port ? c->m_url->url_port : "5060") == source;
-  }
-  if (!needed) return {};
-  const auto colon = source.rfind(':');
-  return tp + "~" + source.substr(0, colon) + "~" + source.substr(colon + 1);
+  flow::Arrival a;
+  a.source = source_of(msg);
+  if (a.source.empty()) return {};
+  a.transport = lower(v->v_protocol);
+  a.transport = a.transport.substr(a.transport.rfind('/') + 1);
+  a.sent_by = host_port(v->v_host, v->v_port);
+  a.rport = v->v_rport != nullptr;
+  a.alias = msg_params_find(v->v_params, "alias") != nullptr;
+  for (const sip_contact_t* c = sip->sip_contact; c; c = c->m_next)
+    if (c->m_url->url_host) a.contacts.push_back(host_port(c->m_url->url_host, c->m_url->url_port));
+  return flow::token(a);
 }
 
 std::string Proxy::flow_route(const std::string& token, bool record_route) const {
-  // A Record-Route names the phone's transport: a TCP-only phone (linphone
-  // with UDP off) cannot send its ACK and BYE over UDP.
-  std::string tp;
-  if (record_route && token.compare(0, 4, "udp~") != 0) tp = ";transport=" + token.substr(0, token.find('~'));
-  return "<sip:" + std::string(kFlowPrefix) + token + "@" + ctx_.local_address + tp + ";lr>";
+  return flow::route(token, ctx_.local_address, record_route);
 }
 
 std::string Proxy::flow_target(const url_t* own_route) {
-  // "f~tcp~192.0.2.7~40312" -> "192.0.2.7:40312;transport=tcp"
-  if (!own_route || !own_route->url_user || strncmp(own_route->url_user, kFlowPrefix, 2) != 0) return {};
-  const std::string token = own_route->url_user + 2;
-  const auto a = token.find('~'), b = token.rfind('~');
-  if (a == std::string::npos || b == a) return {};
-  return token.substr(a + 1, b - a - 1) + ":" + token.substr(b + 1) + ";transport=" + token.substr(0, a);
+  return own_route && own_route->url_user ? flow::target(own_route->url_user) : std::string();
 }
 
-std::string Proxy::flow_token(const std::string& target) {
-  // "192.0.2.7:40312;transport=tcp" -> "tcp~192.0.2.7~40312"
-  const auto colon = target.find(':'), semi = target.find(';');
-  const auto eq = target.find('=', semi);
-  if (colon == std::string::npos || semi == std::string::npos || eq == std::string::npos) return {};
-  return target.substr(eq + 1) + "~" + target.substr(0, colon) + "~" + target.substr(colon + 1, semi - colon - 1);
-}
+std::string Proxy::flow_token(const std::string& target) { return flow::token_of(target); }
 
 void Proxy::add_path(msg_t* msg, sip_t* sip) {
   // Only the edge may name a flow: a phone's own Path headers go.
@@ -109,11 +86,8 @@ void Proxy::add_path(msg_t* msg, sip_t* sip) {
   while (sip->sip_path) msg_header_remove(msg, pub, reinterpret_cast<msg_header_t*>(sip->sip_path));
   const std::string token = phone_flow(msg, sip);
   if (token.empty()) {
-    SIPPEER_LOG(Debug) << "proxy: REGISTER from a phone (Via sent-by " << sip->sip_via->v_host << ":"
-                       << (sip->sip_via->v_port ? sip->sip_via->v_port : "5060") << ", Contact port "
-                       << (sip->sip_contact && sip->sip_contact->m_url->url_port ? sip->sip_contact->m_url->url_port
-                                                                                 : "-")
-                       << ", from " << source_of(msg)
+    SIPPEER_LOG(Debug) << "proxy: REGISTER from a phone (Via sent-by "
+                       << host_port(sip->sip_via->v_host, sip->sip_via->v_port) << ", from " << source_of(msg)
                        << "): no flow needed";
     return;
   }
