@@ -141,7 +141,8 @@ const std::vector<SettingInfo> kSchema = {
      .default_text = "[ms-benotify]", .flag = "",
      .description = "Proxy-Require option tags this node accepts and forwards; a request requiring "
                     "any other gets 420 Bad Extension. ms-benotify (Windows Messenger 5 presence) asks "
-                    "nothing of a proxy but forwarding, and a 420 leaves Messenger's contacts offline.",
+                    "nothing of a proxy but forwarding, and a 420 leaves Messenger's contacts offline. "
+                    "Every hop checks: give all nodes of a ring the same list.",
      .field = &Settings::accept_proxy_require},
 };
 

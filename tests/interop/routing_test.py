@@ -27,13 +27,16 @@ One case per run (--case NAME; CTest runs each as interop.routing.NAME):
   benotify_off  proxy.accept_proxy_require: [] (the default [ms-benotify] is
                 exercised by legacy_test.py's messenger5 runs): a SUBSCRIBE
                 with Proxy-Require: ms-benotify now gets 420 Bad Extension
-                with Unsupported: ms-benotify, and bob gets nothing.
+                with Unsupported: ms-benotify, and bob gets nothing; after the
+                nodes' files are set back to [ms-benotify] and SIGHUPed,
+                the same SUBSCRIBE reaches bob and alice gets his 200.
 """
 
 import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 import os
+import signal
 import time
 
 import interoplib
@@ -202,6 +205,25 @@ def benotify_off(cl, ph, nodes):
     check(bob.recv(0.5, is_req("SUBSCRIBE")) is None, "bob got the SUBSCRIBE although the node answered 420")
     log(f"accept_proxy_require []: SUBSCRIBE with Proxy-Require: ms-benotify -> {status_line(final)}, "
         f"Unsupported: {header(final, 'Unsupported')}")
+    # Back to [ms-benotify] with SIGHUP: the same SUBSCRIBE now reaches bob.
+    # (Every node checks Proxy-Require, the owner too: reload them all.)
+    for n in nodes:
+        with open(os.path.join(cl.dir, f"{n.name}.yaml"), "w") as f:
+            f.write(ringlib.yaml_text({"proxy": {"record_route": False, "accept_proxy_require": ["ms-benotify"]}}))
+        n.signal(signal.SIGHUP)
+    for n in nodes:
+        ringlib.wait_until(lambda: "applied: proxy.accept_proxy_require" in n.log(), 10,
+                           what=f"{n.name} to log proxy.accept_proxy_require as reloaded")
+    sub = alice.request("SUBSCRIBE", f"sip:bob@{sipplib.DOMAIN}", to=f"<sip:bob@{sipplib.DOMAIN}>",
+                        extra="Event: presence\nSupported: ms-benotify\nProxy-Require: ms-benotify")
+    alice.send(entry, sub)
+    got = bob.recv(5, is_req("SUBSCRIBE"))
+    check(got is not None and header(got, "Proxy-Require") == "ms-benotify",
+          f"after SIGHUP with [ms-benotify] the SUBSCRIBE should reach bob with its Proxy-Require: {got}")
+    bob.reply_to(got, None, 200, "OK", to_tag="sub")
+    ok = alice.recv(5, lambda m: m.startswith("SIP/2.0 200"))
+    check(ok is not None, "alice got no 200 for the SUBSCRIBE after the reload")
+    log("after SIGHUP with accept_proxy_require [ms-benotify]: the SUBSCRIBE reached bob, 200 back")
 
 
 def run_case(args, name):
