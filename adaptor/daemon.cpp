@@ -222,6 +222,7 @@ bool Daemon::create_node(std::string* err) {
   px.policy.min_expires = settings_.min_expires;
   px.policy.max_expires = settings_.max_expires;
   px.policy.default_expires = settings_.default_expires;
+  px.policy.single_contact_user_agents = settings_.single_contact_user_agents;
   px.outbound_proxy = [this] { return outbound_proxy_; };
   proxy_ = std::make_unique<Proxy>(std::move(px));
   return true;

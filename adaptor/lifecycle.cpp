@@ -58,11 +58,12 @@ int Daemon::on_signal(su_root_magic_t*, su_wait_t*, void* arg) {
 
 void Daemon::reload_settings() {
   // What can change while running: logging, where to look for peers, the
-  // registrar's limits and Record-Route. The rest shapes the socket or the
+  // registrar's limits, Record-Route and accepted Proxy-Require tags. The rest shapes the socket or the
   // ring (ports, ids, intervals) and is reported as needing a restart.
   static const char* const kLive[] = {"log.level", "discovery.bootstrap", "discovery.rediscover_s",
                                       "registrar.min_expires", "registrar.max_expires",
-                                      "registrar.default_expires", "proxy.record_route"};
+                                      "registrar.default_expires", "registrar.single_contact_user_agents",
+                                      "proxy.record_route", "proxy.accept_proxy_require"};
   if (!reload_) return;
   Settings fresh;
   if (auto errors = reload_(fresh); !errors.empty()) {
@@ -84,12 +85,15 @@ void Daemon::reload_settings() {
   settings_.min_expires = fresh.min_expires;
   settings_.max_expires = fresh.max_expires;
   settings_.default_expires = fresh.default_expires;
-  settings_.record_route = fresh.record_route;  // the proxy reads it per request
+  settings_.single_contact_user_agents = fresh.single_contact_user_agents;
+  settings_.record_route = fresh.record_route;  // the proxy reads these per request
+  settings_.accept_proxy_require = fresh.accept_proxy_require;
   set_log_level(settings_.log_level);
   RegistrarPolicy policy;
   policy.min_expires = settings_.min_expires;
   policy.max_expires = settings_.max_expires;
   policy.default_expires = settings_.default_expires;
+  policy.single_contact_user_agents = settings_.single_contact_user_agents;
   proxy_->set_policy(policy);
   SIPPEER_LOG(Info) << "SIGHUP: reloaded; applied: " << (applied.empty() ? "nothing changed" : applied);
   if (!restart.empty()) SIPPEER_LOG(Warn) << "SIGHUP: changed but needs a restart: " << restart;

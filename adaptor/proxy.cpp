@@ -1,6 +1,7 @@
 // Entry checks and the routing decision for phone traffic.
 #include "adaptor/proxy.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "adaptor/log.h"
@@ -76,7 +77,10 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
     reply(msg, SIP_416_UNSUPPORTED_URI);
     return true;
   }
-  for (const sip_via_t* v = sip->sip_via ? sip->sip_via->v_next : nullptr; v; v = v->v_next) {
+  // A request coming back to us down a Path (proxy_flow.cpp) is a spiral,
+  // not a loop (16.3 step 4): its Request-URI is now the contact.
+  const bool spiral = sip->sip_route && is_me(sip->sip_route->r_url) && !flow_target(sip->sip_route->r_url).empty();
+  for (const sip_via_t* v = sip->sip_via && !spiral ? sip->sip_via->v_next : nullptr; v; v = v->v_next) {
     // Our own Via below the top one: the request has been here before.
     const std::string sent_by = std::string(v->v_host ? v->v_host : "") + ":" + (v->v_port ? v->v_port : "5060");
     if (sent_by == ctx_.local_address) {
@@ -87,12 +91,16 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
   }
   if (sip->sip_proxy_require && sip->sip_request->rq_method != sip_method_ack &&
       sip->sip_request->rq_method != sip_method_cancel) {
-    // The only proxy extension we know is Windows Messenger's
-    // "ms-benotify" (best-effort NOTIFY): a proxy honours it by simply
-    // forwarding. Anything else gets 420 listing what we do not support.
+    // Extensions a proxy honours by simply forwarding, such as Windows
+    // Messenger's "ms-benotify" (best-effort NOTIFY), are listed in
+    // proxy.accept_proxy_require. Anything else gets 420 listing what we
+    // do not support.
+    const auto& accepted = ctx_.settings->accept_proxy_require;
     std::string unsupported;
     for (const msg_param_t* p = sip->sip_proxy_require->k_items; p && *p; ++p)
-      if (strcasecmp(*p, "ms-benotify") != 0) unsupported += (unsupported.empty() ? "" : ", ") + std::string(*p);
+      if (std::none_of(accepted.begin(), accepted.end(),
+                       [p](const std::string& a) { return strcasecmp(*p, a.c_str()) == 0; }))
+        unsupported += (unsupported.empty() ? "" : ", ") + std::string(*p);
     if (!unsupported.empty()) {
       ++counters_.rejected;
       log_rejected(kLogTag, msg, SIP_420_BAD_EXTENSION, "Proxy-Require: " + unsupported);
@@ -103,9 +111,16 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
   return false;
 }
 
-void Proxy::strip_own_route(msg_t* msg, sip_t* sip) {
-  // Loose routing (16.4): a top Route naming us is ours to remove.
-  while (sip->sip_route && is_me(sip->sip_route->r_url)) sip_route_remove(msg, sip);
+std::string Proxy::strip_own_route(msg_t* msg, sip_t* sip) {
+  // Loose routing (16.4): a top Route naming us is ours to remove. One
+  // with a flow token says where the request goes next (proxy_flow.cpp).
+  std::string flow;
+  while (sip->sip_route && is_me(sip->sip_route->r_url)) {
+    if (std::string f = flow_target(sip->sip_route->r_url); !f.empty()) flow = f;
+    sip_route_remove(msg, sip);
+  }
+  // The phone's own in-dialog request comes up its flow: not back down.
+  if (!flow.empty() && flow.compare(0, flow.find(';'), source_of(msg)) == 0) flow.clear();
   // Strict routing from old phones: the Request-URI is a value we put in
   // Record-Route, so the real target is the last Route.
   if (is_me(sip->sip_request->rq_url) && sip->sip_route) {
@@ -116,6 +131,7 @@ void Proxy::strip_own_route(msg_t* msg, sip_t* sip) {
     msg_header_replace(msg, reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(sip->sip_request),
                        reinterpret_cast<msg_header_t*>(rq));
   }
+  return flow;
 }
 
 bool Proxy::forward_to_outbound_proxy(msg_t* msg, sip_t* sip) {
@@ -151,9 +167,9 @@ void Proxy::on_request(msg_t* msg, sip_t* sip) {
     handle_register(msg, sip);
     return;
   }
-  strip_own_route(msg, sip);
+  const std::string flow = strip_own_route(msg, sip);
   if (method == sip_method_ack) {
-    handle_ack(msg, sip);
+    handle_ack(msg, sip, flow);
     return;
   }
   if (method == sip_method_cancel) {
@@ -168,14 +184,23 @@ void Proxy::on_request(msg_t* msg, sip_t* sip) {
     else reply(msg, SIP_404_NOT_FOUND);
     return;
   }
-  route_request(msg, sip);
+  // A request on or to a flow keeps this node in its dialog: Record-Route
+  // with the flow token (proxy_flow.cpp).
+  const std::string from_flow = phone_flow(msg, sip);
+  flow_record_route_ = !flow.empty()        ? flow_route(flow_token(flow), true)
+                       : !from_flow.empty() ? flow_route(from_flow, true)
+                                            : std::string();
+  route_request(msg, sip, flow);
+  flow_record_route_.clear();
 }
 
-void Proxy::handle_ack(msg_t* msg, sip_t* sip) {
+void Proxy::handle_ack(msg_t* msg, sip_t* sip, const std::string& flow) {
   // An ACK for a 2xx is end to end: forward it statelessly to where the
-  // dialog points (Route, else the Request-URI, which is the far contact).
-  std::string target;
-  if (!sip->sip_route && (!is_contact_address(sip->sip_request->rq_url) || is_me(sip->sip_request->rq_url))) {
+  // dialog points (a flow, a Route, else the Request-URI, which is the
+  // far contact).
+  std::string target = flow.empty() ? std::string() : "sip:" + flow;
+  if (target.empty() && !sip->sip_route &&
+      (!is_contact_address(sip->sip_request->rq_url) || is_me(sip->sip_request->rq_url))) {
     // An ACK addressed to an AOR: follow the ring like its INVITE did.
     const auto aor = dht::Codec::canonical_aor(url_text(sip->sip_request->rq_url));
     if (aor) {
@@ -200,9 +225,17 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip) {
   nta_msg_tsend(ctx_.agent, msg, target.empty() ? nullptr : URL_STRING_MAKE(target.c_str()), TAG_END());
 }
 
-void Proxy::route_request(msg_t* msg, sip_t* sip) {
+void Proxy::route_request(msg_t* msg, sip_t* sip, const std::string& flow) {
   const url_t* ruri = sip->sip_request->rq_url;
   const bool in_dialog = sip->sip_to && sip->sip_to->a_tag;
+  if (!flow.empty()) {
+    // Down the flow our Route named: the only way to this phone.
+    SIPPEER_LOG(Debug) << "proxy: " << sip->sip_request->rq_method_name << " " << url_text(ruri) << " down the flow "
+                       << flow;
+    Transaction* tx = start(msg, sip);
+    if (tx && !add_branch(tx, "", flow, false)) send_final(tx, 480, "Temporarily Unavailable");
+    return;
+  }
   // Where the dialog or the phone already says where to go, go there. A
   // user at our own address (phones that use the node as their domain) is
   // an AOR like any other.

@@ -71,9 +71,11 @@ class Proxy {
   // proxy.cpp: checks and routing
   bool reject_early(msg_t* msg, sip_t* sip);
   bool is_me(const url_t* u) const;
-  void strip_own_route(msg_t* msg, sip_t* sip);
-  void handle_ack(msg_t* msg, sip_t* sip);
-  void route_request(msg_t* msg, sip_t* sip);
+  // Removes our own top Routes; returns the flow one of them names ("" if
+  // none, or if the request came from that flow).
+  std::string strip_own_route(msg_t* msg, sip_t* sip);
+  void handle_ack(msg_t* msg, sip_t* sip, const std::string& flow);
+  void route_request(msg_t* msg, sip_t* sip, const std::string& flow);
   // Answers with an error of our own and logs it (adaptor/reject_log.h).
   void reply(msg_t* msg, int status, const char* phrase, const char* why = nullptr);
   bool forward_to_outbound_proxy(msg_t* msg, sip_t* sip);
@@ -87,10 +89,22 @@ class Proxy {
   // register_flow.cpp
   void handle_register(msg_t* msg, sip_t* sip);
 
+  // proxy_flow.cpp: phones reached only through the node they talk to
+  static std::string source_of(msg_t* msg);  // "ip:port" the message came from
+  // The flow token ("udp~ip~port") of a request straight from a phone
+  // that can only be reached back through it; "" when it needs none.
+  std::string phone_flow(msg_t* msg, const sip_t* sip) const;
+  // <sip:f~token@us;lr>, for a Path or (with the transport) a Record-Route
+  std::string flow_route(const std::string& token, bool record_route) const;
+  // "ip:port;transport=x" from one of our Route URIs with a flow token.
+  static std::string flow_target(const url_t* own_route);
+  static std::string flow_token(const std::string& target);  // flow_target's inverse
+  void add_path(msg_t* msg, sip_t* sip);  // at the edge, on a REGISTER
+
   // proxy_transaction.cpp: one server transaction, N client branches
   Transaction* start(msg_t* msg, sip_t* sip);
   bool add_branch(Transaction* tx, const std::string& request_uri, const std::string& next_hop,
-                  bool ring_hop, bool owner_claim = false);
+                  bool ring_hop, bool owner_claim = false, const std::string& route_header = "");
   bool reroute(Transaction* tx);
   // At the owner: one branch per live binding; false when there are none.
   bool fork_to_bindings(Transaction* tx, const dht::Id& key, const std::string& aor);
@@ -106,6 +120,9 @@ class Proxy {
   ProxyContext ctx_;
   std::unordered_map<Transaction*, std::unique_ptr<Transaction>> transactions_;
   ProxyCounters counters_;
+  // Record-Route with a flow token for the request being routed now
+  // (proxy_flow.cpp); start() hands it to the transaction.
+  std::string flow_record_route_;
 };
 
 }  // namespace sippeer::adaptor

@@ -35,6 +35,7 @@ struct Proxy::Transaction {
   bool canceled = false;
   int reroutes = 0;
   std::string aor;
+  std::string record_route;  // a flow's Record-Route (proxy_flow.cpp), else ""
 };
 
 namespace {
@@ -66,6 +67,7 @@ Proxy::Transaction* Proxy::start(msg_t* msg, sip_t* sip) {
   auto tx = std::make_unique<Transaction>();
   tx->proxy = this;
   tx->method = sip->sip_request->rq_method;
+  tx->record_route = flow_record_route_;
   tx->irq = nta_incoming_create(ctx_.agent, nullptr, msg, sip, TAG_END());
   if (!tx->irq) return nullptr;  // nta has answered or dropped it
   if (tx->method == sip_method_invite) {
@@ -78,7 +80,7 @@ Proxy::Transaction* Proxy::start(msg_t* msg, sip_t* sip) {
 }
 
 bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const std::string& next_hop,
-                       bool ring_hop, bool owner_claim) {
+                       bool ring_hop, bool owner_claim, const std::string& route_header) {
   msg_t* original = nta_incoming_getrequest(tx->irq);
   msg_t* msg = original ? msg_copy(original) : nullptr;
   if (original) msg_destroy(original);
@@ -105,7 +107,23 @@ bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const st
   const bool creates_dialog = !(sip->sip_to && sip->sip_to->a_tag) &&
                               (tx->method == sip_method_invite || tx->method == sip_method_subscribe ||
                                tx->method == sip_method_refer);
-  if (ctx_.settings->record_route && creates_dialog && !ring_hop) {
+  // A binding's Path (proxy_flow.cpp): the branch goes through the
+  // phone's edge node, or, when that is us, straight down the flow.
+  std::string hop = next_hop, flow_rr = tx->record_route;
+  if (!route_header.empty()) {
+    sip_route_t* r = sip_route_make(home, route_header.c_str());
+    if (r && is_me(r->r_url) && !flow_target(r->r_url).empty()) {
+      hop = flow_target(r->r_url);
+      flow_rr = route_header;
+    } else if (r) {
+      msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(r));
+    }
+  }
+  if (creates_dialog && !flow_rr.empty()) {
+    // A flow's edge stays in the dialog whatever proxy.record_route says.
+    msg_header_insert(msg, pub,
+                      reinterpret_cast<msg_header_t*>(sip_record_route_make(home, flow_rr.c_str())));
+  } else if (ctx_.settings->record_route && creates_dialog && !ring_hop) {
     const std::string rr = "<sip:" + ctx_.local_address + ";lr>";
     msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(sip_record_route_make(home, rr.c_str())));
   }
@@ -119,7 +137,7 @@ bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const st
   b->tx = tx;
   b->ring_hop = ring_hop;
   b->next_hop = next_hop;
-  const std::string route = next_hop.empty() ? "" : "sip:" + next_hop;
+  const std::string route = hop.empty() ? "" : "sip:" + hop;
   b->orq = nta_outgoing_mcreate(ctx_.agent, &Proxy::on_branch_response, b.get(),
                                 route.empty() ? nullptr : URL_STRING_MAKE(route.c_str()), msg, TAG_END());
   if (!b->orq) {
@@ -173,8 +191,13 @@ bool Proxy::fork_to_bindings(Transaction* tx, const dht::Id& key, const std::str
   const dht::StoredRecord* sr = ctx_.storage->find(key, aor);
   if (!sr) return false;
   int started = 0;
-  for (const auto& b : live_bindings(sr->record, static_cast<std::int64_t>(std::time(nullptr))))
-    if (add_branch(tx, b.uri, "", false)) ++started;
+  for (const auto& b : live_bindings(sr->record, static_cast<std::int64_t>(std::time(nullptr)))) {
+    // With a Path the branch goes to the edge node holding the phone's
+    // flow (its URI, lr and all, is the next hop); else to the contact.
+    const std::string via_edge = b.path.size() > 6 && b.path.compare(0, 5, "<sip:") == 0
+                                     ? b.path.substr(5, b.path.size() - 6) : std::string();
+    if (add_branch(tx, b.uri, via_edge, false, false, via_edge.empty() ? "" : b.path)) ++started;
+  }
   counters_.forked += static_cast<std::uint64_t>(started);
   return started > 0;
 }

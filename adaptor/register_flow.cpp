@@ -26,6 +26,9 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
                    SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
     return;
   }
+  // A phone behind a NAT or on a reused TCP connection is reached through
+  // this node: say so in a Path for the registrar (proxy_flow.cpp).
+  add_path(msg, sip);
   // Third-party registrations are routed by To as well (3.4.1).
   const dht::Id key = ctx_.ring->hash(*aor);
   if (forward_towards_owner(msg, sip, key)) return;

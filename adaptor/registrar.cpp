@@ -199,6 +199,15 @@ RegError unparsed_header_error(const sip_t* sip) {
 
 bool is_wildcard(const sip_contact_t* c) { return c->m_url->url_type == url_any; }
 
+// The first Path value (RFC 3327), which the phone's edge node put there
+// for its flow; "" when there is none. Later values are ignored: a ring
+// never needs more than the edge.
+std::string first_path(const sip_t* sip) {
+  if (sip->sip_path == nullptr) return {};
+  auto uri = uri_text(sip->sip_path->r_url);
+  return uri ? "<" + *uri + ">" : std::string();
+}
+
 bool single_contact_agent(const RegistrarPolicy& policy, const sip_t* sip) {
   if (sip->sip_user_agent == nullptr || sip->sip_user_agent->g_string == nullptr) return false;
   string_view ua = sip->sip_user_agent->g_string;
@@ -303,7 +312,7 @@ bool out_of_order(const std::vector<Binding>& stored, const Requested& r, string
 // (Server Error) response", we answer 500 (as kamailio does, "out of order
 // request") and leave the stored record as it was.
 RegError merge(const std::vector<Binding>& stored, const std::vector<Requested>& requests,
-               const sip_t* sip, std::int64_t now, std::vector<Binding>& next) {
+               const sip_t* sip, const std::string& path, std::int64_t now, std::vector<Binding>& next) {
   string_view call_id = sip->sip_call_id->i_id;
   std::uint32_t cseq = sip->sip_cseq->cs_seq;
   next = stored;
@@ -314,7 +323,7 @@ RegError merge(const std::vector<Binding>& stored, const std::vector<Requested>&
       if (it != next.end()) next.erase(it);
       continue;
     }
-    Binding b{r.uri, r.q, now + r.expires, std::string(call_id), cseq, r.params};
+    Binding b{r.uri, r.q, now + r.expires, std::string(call_id), cseq, r.params, path};
     if (it != next.end()) {
       *it = std::move(b);  // refresh, or a new Call-ID taking the binding over
     } else {
@@ -393,6 +402,7 @@ std::string encode_binding(const Binding& b) {
   s += ";p2p-until=" + std::to_string(b.expires_at);
   s += ";p2p-callid=" + quote(b.call_id);
   s += ";p2p-cseq=" + std::to_string(b.cseq);
+  if (!b.path.empty()) s += ";p2p-path=" + quote(b.path);
   s += b.params;
   return s;
 }
@@ -419,6 +429,10 @@ bool read_binding_param(const char* raw, Binding& b, int& seen) {
     if (!v || *v > std::numeric_limits<std::uint32_t>::max()) return false;
     b.cseq = static_cast<std::uint32_t>(*v);
     seen |= 4;
+  } else if (iequals(p.name, "p2p-path")) {
+    auto v = unquote(p.value);
+    if (!v) return false;
+    b.path = std::move(*v);
   } else if (!iequals(p.name, "expires")) {
     // Anything else, including p2p-* params a newer node may add, is kept.
     b.params += ';';
@@ -485,7 +499,8 @@ RegisterOutcome apply_register(const RegistrarPolicy& policy, const sip_t* sip, 
   std::vector<Requested> requests;
   if (auto e = read_requests(policy, sip, stored, requests); e != RegError::None) return failure(policy, e);
   std::vector<Binding> next;
-  if (auto e = merge(stored, requests, sip, now_unix, next); e != RegError::None) return failure(policy, e);
+  if (auto e = merge(stored, requests, sip, first_path(sip), now_unix, next); e != RegError::None)
+    return failure(policy, e);
 
   set_record(out, next, aor, key, existing, now_unix);
   out.reply_contacts = reply_values(next, single ? &requests : nullptr, now_unix);

@@ -42,11 +42,16 @@ struct Binding {
   std::string call_id;
   std::uint32_t cseq = 0;
   std::string params;            // other contact params, verbatim: ";a=b;c"
+  // RFC 3327 Path: the edge node that holds this phone's flow (a NAT
+  // mapping or the TCP connection it registered over), as a Route value,
+  // e.g. "<sip:f~tcp~192.0.2.7~40312@10.0.0.2:5060;lr>"; "" = the contact
+  // is reached directly. Stored as p2p-path="...".
+  std::string path;
 
   friend bool operator==(const Binding&, const Binding&) = default;
 };
 
-// `<uri>[;q=Q];p2p-until=<unix>;p2p-callid="<call-id>";p2p-cseq=<n><params>`.
+// `<uri>[;q=Q];p2p-until=<unix>;p2p-callid="<call-id>";p2p-cseq=<n>[;p2p-path="<route>"]<params>`.
 // The Call-ID is a quoted-string with '"', '\' and control characters
 // backslash-escaped. Precondition: no CR or LF in any field (a parsed SIP
 // message cannot carry them there).

@@ -133,11 +133,24 @@ const std::vector<SettingInfo> kSchema = {
      .description = "Registration lifetime when a REGISTER names none. One hour is the usual "
                     "registrar default; must lie within min_expires..max_expires.",
      .field = &Settings::default_expires, .min = 1, .max = 86400},
+    {.key = "registrar.single_contact_user_agents", .type = "list<string>", .range = "User-Agent prefixes",
+     .default_text = "[CSCO]", .flag = "",
+     .description = "Phones whose User-Agent starts with one of these get a 200 to REGISTER that "
+                    "lists only the contacts of that REGISTER, not every binding of the AOR. The "
+                    "Cisco 7960 (User-Agent CSCO/7) misbehaves when the 200 lists other phones' contacts.",
+     .field = &Settings::single_contact_user_agents},
     // proxy
     {.key = "proxy.record_route", .type = "bool", .range = "", .default_text = "false", .flag = "",
      .description = "Add Record-Route so in-dialog requests (ACK, BYE, re-INVITE) pass through "
                     "this node. Off lets phones talk directly once the call is set up.",
      .field = &Settings::record_route},
+    {.key = "proxy.accept_proxy_require", .type = "list<string>", .range = "option tags",
+     .default_text = "[ms-benotify]", .flag = "",
+     .description = "Proxy-Require option tags this node accepts and forwards; a request requiring "
+                    "any other gets 420 Bad Extension. ms-benotify (Windows Messenger 5 presence) asks "
+                    "nothing of a proxy but forwarding, and a 420 leaves Messenger's contacts offline. "
+                    "Every hop checks: give all nodes of a ring the same list.",
+     .field = &Settings::accept_proxy_require},
 };
 
 const std::vector<OptionInfo> kCommandLineOnly = {

@@ -50,8 +50,10 @@ struct Settings {
   int min_expires = 60;            // registrar.min_expires 1..86400   below it: 423 Interval Too Brief
   int max_expires = 7200;          // registrar.max_expires            must be >= min and >= default
   int default_expires = 3600;      // registrar.default_expires
+  std::vector<std::string> single_contact_user_agents = {"CSCO"}; // registrar.single_contact_user_agents  User-Agent prefixes listed only their own contacts in the 200
   // proxy
   bool record_route = false;       // proxy.record_route
+  std::vector<std::string> accept_proxy_require = {"ms-benotify"}; // proxy.accept_proxy_require  option tags in Proxy-Require forwarded instead of 420
 
   // Lets tests say "this file yields the defaults" in one comparison.
   friend bool operator==(const Settings&, const Settings&) = default;

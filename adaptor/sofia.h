@@ -11,6 +11,7 @@
 #define NTA_LEG_MAGIC_T void
 
 #include <sofia-sip/msg.h>
+#include <sofia-sip/msg_addr.h>
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/nta.h>
 #include <sofia-sip/nta_stateless.h>

@@ -67,7 +67,15 @@ std::string Daemon::registrations_json() const {
       j += (first_b ? "" : ",") + json_string(c);
       first_b = false;
     }
-    j += "]}";
+    // Bindings reached through an edge node's flow (proxy_flow.cpp).
+    j += "],\"paths\":{";
+    first_b = true;
+    for (const auto& b : live_bindings(r, now_unix)) {
+      if (b.path.empty()) continue;
+      j += (first_b ? "" : ",") + json_string(b.uri) + ":" + json_string(b.path);
+      first_b = false;
+    }
+    j += "}}";
     first = false;
   });
   return j + "]";

@@ -30,6 +30,13 @@ bindings are then read with GET /lookup from every node.
                  (the 7960 breaks on foreign contacts), and an INVITE to
                  sip:1001@example.com through another node reaches the 7960
                  (and the other phone): both answer 486, the caller gets 486.
+  single_contact registrar.single_contact_user_agents: ["Acme/"]. With two
+                 bindings for sip:1002@example.com, a REGISTER with
+                 User-Agent Acme/2.1 gets a 200 listing only its own
+                 contact, one with User-Agent CSCO/7 (no longer listed) gets
+                 both. The owner's file is rewritten to [CSCO] and SIGHUPed:
+                 the reload names the key as applied, and now the CSCO
+                 phone gets only its own contact and the Acme phone both.
 """
 
 import sys
@@ -37,6 +44,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 import os
 import re
+import signal
 import time
 import traceback
 
@@ -294,6 +302,39 @@ def cisco(cl, ph, nodes):
           f"the caller got {status_line(final) if final else 'no final answer'}, expected 486 (both forks busy)")
     caller.send(caller_node, caller.ack_for(inv, final))
     log(f"both forks answered 486; the caller got {status_line(final)}")
+
+
+@case("single_contact", config={"registrar": {"single_contact_user_agents": ["Acme/"]}})
+def single_contact(cl, ph, nodes):
+    entry, owner = non_owner(nodes, "1002")
+    acme, csco, other = ph.raw_phone("1002"), ph.raw_phone("1002"), ph.raw_phone("1002")
+    final = register(other, entry, "1002", [other.contact], expires=3600)
+    check(ringlib.status_code(final) == 200, f"the other phone's REGISTER: {status_line(final)!r}")
+
+    def listed(phone, agent, cseq):
+        final = register(phone, entry, "1002", [phone.contact], expires=3600, call_id=f"{agent}-{phone.port}",
+                         cseq=cseq, extra=f"User-Agent: {agent}")
+        check(ringlib.status_code(final) == 200, f"REGISTER with User-Agent {agent}: {status_line(final)!r}")
+        return sorted(uri_in(v) for v in reply_contacts(final))
+
+    own = {p: f"sip:1002@{p.address}" for p in (acme, csco, other)}
+    got = listed(acme, "Acme/2.1", 1)
+    check(got == [own[acme]], f"[Acme/]: the 200 to Acme/2.1 lists {got}, expected only {own[acme]}")
+    got = listed(csco, "CSCO/7", 1)
+    check(got == sorted(own.values()), f"[Acme/]: the 200 to CSCO/7 lists {got}, expected all three bindings")
+    log(f"single_contact_user_agents [Acme/]: Acme/2.1 listed only its own contact, CSCO/7 all {len(got)}")
+
+    with open(os.path.join(cl.dir, f"{owner.name}.yaml"), "w") as f:
+        f.write(ringlib.yaml_text({"registrar": {"single_contact_user_agents": ["CSCO"]}}))
+    owner.signal(signal.SIGHUP)
+    ringlib.wait_until(lambda: "SIGHUP: reloaded" in owner.log(), 10, what=f"{owner.name} to log the reload")
+    check("registrar.single_contact_user_agents" in owner.log().split("SIGHUP: reloaded", 1)[1].split("\n", 1)[0],
+          f"the reload does not name registrar.single_contact_user_agents as applied:\n{owner.log()[-2000:]}")
+    got = listed(csco, "CSCO/7", 2)
+    check(got == [own[csco]], f"after SIGHUP [CSCO]: the 200 to CSCO/7 lists {got}, expected only {own[csco]}")
+    got = listed(acme, "Acme/2.1", 2)
+    check(got == sorted(own.values()), f"after SIGHUP [CSCO]: the 200 to Acme/2.1 lists {got}, expected all three")
+    log("after SIGHUP with [CSCO]: CSCO/7 listed only its own contact, Acme/2.1 all three")
 
 
 # ----------------------------------------------------------------- driver

@@ -80,7 +80,7 @@ class Sipp:
     local port. The call count (-m) bounds it; `timeout` (-timeout) too."""
 
     def __init__(self, phones, name, scenario, target, port, *, service, calls=1, rate=None,
-                 keys=None, timeout=30, extra=()):
+                 keys=None, timeout=30, extra=(), local_ip=ringlib.LOCALHOST, netns=None):
         self.name = name
         self.port = port
         self.dir = phones.cl.dir
@@ -90,7 +90,7 @@ class Sipp:
         self.out_file = os.path.join(self.dir, f"{name}.out")
         target = ringlib.address_of(target) if target is not None else None
         keys = dict({"domain": DOMAIN, "expires": 3600, "caller": "alice"}, **(keys or {}))
-        cmd = [SIPP, "-sf", os.path.join(SCENARIOS, scenario), "-i", ringlib.LOCALHOST, "-p", str(port),
+        cmd = [SIPP, "-sf", os.path.join(SCENARIOS, scenario), "-i", local_ip, "-p", str(port),
                "-s", service, "-m", str(calls), "-nostdin",
                "-trace_stat", "-stf", self.stf, "-fd", "1",
                "-trace_msg", "-message_file", self.msg_file,
@@ -104,6 +104,8 @@ class Sipp:
         cmd += list(extra)
         if target:
             cmd.append(target)
+        if netns:  # run inside a network namespace the test made
+            cmd = ["ip", "netns", "exec", netns] + cmd
         self.cmd = cmd
         self.out = open(self.out_file, "wb")
         self.out.write(("### " + " ".join(cmd) + "\n").encode())
@@ -186,10 +188,11 @@ class Sipp:
         return "\n".join(parts)
 
     def expect_all(self, calls, timeout, what):
-        """Waits for the process; all `calls` calls must have succeeded."""
+        """Waits for the process; it must exit 0 and all `calls` calls must
+        have succeeded."""
         rc = self.wait(timeout)
         ok, failed = self.counts()
-        check(ok == calls and failed == 0,
+        check(rc == 0 and ok == calls and failed == 0,
               f"{what}: sipp {self.name} exited {rc} with {ok} successful and {failed} failed calls "
               f"of {calls}\n{self.tail()}")
         return time.monotonic() - self.started

@@ -53,7 +53,9 @@ Settings scrambled() {
   s.min_expires = 2;
   s.max_expires = 3;
   s.default_expires = 2;
+  s.single_contact_user_agents = {"Acme", "Foo/1"};
   s.record_route = true;
+  s.accept_proxy_require = {};
   return s;
 }
 

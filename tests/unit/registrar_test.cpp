@@ -395,6 +395,21 @@ TEST_F(RegistrarTest, Cisco7960SeesOnlyItsOwnContact) {
   EXPECT_EQ(apply_text(cisco, &softphone).reply_contacts.size(), 2u);
 }
 
+// The edge node's Path (its flow to a phone behind a NAT or on a reused
+// TCP connection, adaptor/proxy_flow.cpp) is stored with the bindings of
+// that REGISTER, and a refresh without one clears it.
+TEST_F(RegistrarTest, PathIsStoredWithTheBinding) {
+  const std::string path = "<sip:f~udp~203.0.113.9~40001@10.0.0.2:5060;lr>";
+  auto rec = store("nat", 1, "Path: " + path + "\r\nPath: <sip:other@10.0.0.3;lr>\r\n"
+                             "Contact: <sip:alice@192.168.1.7:5060>\r\n");
+  auto bs = decoded(rec);
+  ASSERT_EQ(bs.size(), 1u);
+  EXPECT_EQ(bs[0].path, path);  // the first Path only
+  EXPECT_EQ(live_bindings(rec, kNow)[0].path, path);
+  auto again = store("nat", 2, "Contact: <sip:alice@192.168.1.7:5060>\r\n", &rec);
+  EXPECT_EQ(decoded(again)[0].path, "");
+}
+
 // Windows Messenger registers a contact without a user part.
 TEST_F(RegistrarTest, WindowsMessengerContactWithoutUser) {
   auto rec = store("wm", 1, "Contact: <sip:10.0.0.7:5060>;methods=\"INVITE, MESSAGE, INFO, BYE\"\r\n");
@@ -441,8 +456,16 @@ TEST(BindingCodec, RoundTripWithAwkwardCallId) {
 }
 
 TEST(BindingCodec, MinimalBindingRoundTrips) {
-  Binding b{"sip:10.0.0.7:5060", "", 5, "x", 0, ""};
+  Binding b{"sip:10.0.0.7:5060", "", 5, "x", 0, "", ""};
   EXPECT_EQ(encode_binding(b), "<sip:10.0.0.7:5060>;p2p-until=5;p2p-callid=\"x\";p2p-cseq=0");
+  EXPECT_EQ(decode_binding(encode_binding(b)), b);
+}
+
+TEST(BindingCodec, PathRoundTrips) {
+  // The edge node's flow (proxy_flow.cpp) travels with the binding.
+  Binding b{"sip:1001@192.168.1.5:5060", "", 5, "x", 1, ";user=phone", "<sip:f~udp~203.0.113.9~40001@10.0.0.2:5060;lr>"};
+  EXPECT_EQ(encode_binding(b), "<sip:1001@192.168.1.5:5060>;p2p-until=5;p2p-callid=\"x\";p2p-cseq=1;"
+                               "p2p-path=\"<sip:f~udp~203.0.113.9~40001@10.0.0.2:5060;lr>\";user=phone");
   EXPECT_EQ(decode_binding(encode_binding(b)), b);
 }
 
