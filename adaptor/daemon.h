@@ -48,6 +48,9 @@ class Daemon {
   // The same walk, as nodes in ring order from this one; `complete` is
   // false when a lookup failed before the walk came back round.
   void walk_ring_nodes(std::function<void(std::vector<dht::NodeRef> nodes, bool complete)> done);
+  // GET /ring.svg and GET / (ring_page.cpp): the picture of the ring as
+  // this node knows it, alone or in the HTML status page.
+  void ring_page(bool html, std::function<void(std::string)> done);
   // Graceful leave requested over the admin API.
   void request_leave();
   std::string metrics_text() const;
