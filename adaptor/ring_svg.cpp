@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <numbers>
 
 namespace sippeer::adaptor {
@@ -118,6 +119,18 @@ std::string render_ring_svg(const RingPicture& pic) {
   }
 
   const bool labels = pic.nodes.size() <= kMaxLabels;
+  // Nodes closer than this (a fraction of a turn) would print their labels
+  // on top of each other: every other one of a cluster goes inside the circle.
+  constexpr double kCrowded = 0.02;
+  std::map<const PictureNode*, int> level;
+  {
+    std::vector<const PictureNode*> by_position(order);
+    std::sort(by_position.begin(), by_position.end(),
+              [](const PictureNode* a, const PictureNode* b) { return a->position < b->position; });
+    for (std::size_t i = 1; i < by_position.size(); ++i)
+      if (by_position[i]->position - by_position[i - 1]->position < kCrowded)
+        level[by_position[i]] = 1 - level[by_position[i - 1]];
+  }
   for (const auto* n : order) {
     const bool neighbour = std::any_of(n->roles.begin(), n->roles.end(), [](const std::string& r) {
       return r == "predecessor" || r.rfind("successor", 0) == 0;
@@ -131,8 +144,9 @@ std::string render_ring_svg(const RingPicture& pic) {
     s += "<circle cx=\"" + num(p.x) + "\" cy=\"" + num(p.y) + "\" r=\"" + (n->self ? "9" : "6") + "\"/>";
     if (labels || n->self) {
       const double a = n->position * 2 * std::numbers::pi;
-      const Point l = on_circle(n->position, kRadius + 16);
-      const double sx = std::sin(a), cy = std::cos(a);
+      const bool inside = level[n] == 1;
+      const Point l = on_circle(n->position, inside ? kRadius - 16 : kRadius + 16);
+      const double sx = std::sin(a) * (inside ? -1 : 1), cy = std::cos(a) * (inside ? -1 : 1);
       const char* anchor = sx > 0.25 ? "start" : sx < -0.25 ? "end" : "middle";
       const double y = l.y + (cy > 0.5 ? -2 : cy < -0.5 ? 10 : 4);
       std::string label = short_id(n->id);

@@ -77,6 +77,22 @@ TEST(RingSvg, NodesSitAtTheirAngle) {
   EXPECT_NE(svg.find("<circle cx=\"530.0\" cy=\"320.0\" r=\"6\"/>"), std::string::npos) << svg;
 }
 
+TEST(RingSvg, CrowdedLabelsAlternateInsideTheCircle) {
+  RingPicture pic;
+  PictureNode self, a, b;
+  self.position = 0.75;  // left: label outside, anchored at its end
+  self.id = "c0";
+  self.self = true;
+  a.position = 0.25;     // right: label outside, anchored at its start
+  a.id = "40";
+  b.position = 0.26;     // crowding a: label inside the circle, anchored at its end
+  b.id = "42";
+  pic.nodes = {self, a, b};
+  const std::string svg = render_ring_svg(pic);
+  EXPECT_EQ(occurrences(svg, "text-anchor=\"start\""), 1u) << svg;
+  EXPECT_EQ(occurrences(svg, "text-anchor=\"end\""), 2u) << svg;
+}
+
 TEST(RingSvg, EscapesText) {
   RingPicture pic = five_nodes();
   pic.nodes[3].uri = "sip:x@h;a=\"<&>\"";
