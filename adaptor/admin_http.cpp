@@ -94,15 +94,24 @@ void AdminServer::handle(evhttp_request* req) {
     std::string body;
     daemon_.run_in_sip_thread([&] { body = daemon_.registrations_text(aor); });
     send(req, body.empty() && !aor.empty() ? 404 : 200, body.empty() ? "no records\n" : body, "text/plain");
-  } else if (p == "/ring") {
+  } else if (p == "/ring" || p == "/ring.svg" || p == "/") {
+    // All three walk the ring by lookups: the answer comes in the SIP
+    // thread, maybe much later; the shared promise outlives a request
+    // that gave up waiting.
     auto result = std::make_shared<std::promise<std::string>>();
     auto future = result->get_future();
-    daemon_.run_in_sip_thread([&] { daemon_.walk_ring(!text, [result](std::string s) { result->set_value(std::move(s)); }); });
+    auto deliver = [result](std::string s) { result->set_value(std::move(s)); };
+    daemon_.run_in_sip_thread([&] {
+      if (p == "/ring") daemon_.walk_ring(!text, deliver);
+      else daemon_.ring_page(p == "/", deliver);
+    });
     if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
       send(req, 503, "{\"error\":\"ring walk timed out\"}\n");
       return;
     }
-    send(req, 200, future.get() + (text ? "" : "\n"), text ? "text/plain" : "application/json");
+    if (p == "/") send(req, 200, future.get(), "text/html; charset=utf-8");
+    else if (p == "/ring.svg") send(req, 200, future.get(), "image/svg+xml");
+    else send(req, 200, future.get() + (text ? "" : "\n"), text ? "text/plain" : "application/json");
   } else if (p == "/status") {
     std::string body;
     daemon_.run_in_sip_thread([&] { body = daemon_.status_json(); });

@@ -135,7 +135,10 @@ int Daemon::run() {
   // still answers others' discovery (report 3.3.1).
   if (settings_.multicast) {
     multicast_ = std::make_unique<MulticastListener>(
-        root_, [this](msg_t* m, sip_t* s) { on_discovery_request(m, s); });
+        root_, [this](msg_t* m, sip_t* s) {
+          requests_received_.add(s);  // multicast does not pass through on_message
+          on_discovery_request(m, s);
+        });
     if (std::string e = multicast_->open("224.0.1.75", 5060, local_ip_); !e.empty()) {
       SIPPEER_LOG(Warn) << "multicast discovery off: " << e;
       multicast_.reset();
@@ -266,6 +269,7 @@ bool Daemon::is_overlay_request(const sip_t* sip) const {
 
 int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) {
   auto* self = static_cast<Daemon*>(magic);
+  self->requests_received_.add(sip);
   if (!sip || !sip->sip_request) {
     if (sip && sip->sip_status) self->proxy_->on_stray_response(msg, sip);
     else nta_msg_discard(agent, msg);
@@ -273,6 +277,7 @@ int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) 
   }
   if (self->leaving_ && sip->sip_request->rq_method != sip_method_ack) {
     log_rejected(kLogTag, msg, 503, "Service Unavailable (node leaving)");
+    self->responses_sent_.add(503);
     nta_msg_treply(agent, msg, 503, "Service Unavailable (node leaving)", SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
   } else if (sip->sip_request->rq_method == sip_method_register && sip->sip_request->rq_url->url_host &&
              strcmp(sip->sip_request->rq_url->url_host, "224.0.1.75") == 0) {

@@ -45,6 +45,12 @@ class Daemon {
   // Walks the ring by successor lookups from this node; `done` gets one
   // line per node in ring order (JSON array when json is set).
   void walk_ring(bool json, std::function<void(std::string)> done);
+  // The same walk, as nodes in ring order from this one; `complete` is
+  // false when a lookup failed before the walk came back round.
+  void walk_ring_nodes(std::function<void(std::vector<dht::NodeRef> nodes, bool complete)> done);
+  // GET /ring.svg and GET / (ring_page.cpp): the picture of the ring as
+  // this node knows it, alone or in the HTML status page.
+  void ring_page(bool html, std::function<void(std::string)> done);
   // Graceful leave requested over the admin API.
   void request_leave();
   std::string metrics_text() const;
@@ -168,6 +174,11 @@ class Daemon {
   int exit_code_ = 0;
 
   std::unique_ptr<AdminServer> admin_;
+
+  // /metrics: every request nta hands us (and multicast discovery's), and
+  // the answers sent here rather than by the proxy or overlay transport.
+  RequestMethods requests_received_;
+  ResponseClasses responses_sent_;
 };
 
 }  // namespace sippeer::adaptor

@@ -259,6 +259,7 @@ void Daemon::on_discovery_request(msg_t* msg, sip_t* sip) {
   }
   const std::string contact = "<sip:" + local_address_ + ">" + ring_params();
   SIPPEER_LOG(Info) << "discovery: 302 to " << to_address;
+  responses_sent_.add(302);
   nta_msg_treply(agent_, msg, 302, "Moved Temporarily", SIPTAG_CONTACT_STR(contact.c_str()), TAG_END());
 }
 

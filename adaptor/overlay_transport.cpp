@@ -110,6 +110,11 @@ void OverlayTransport::send_request(dht::TxnId txn, const std::string& address,
   }
   ++counters_.sent_by_kind[static_cast<int>(req.kind)];
   start(txn, msg, address);
+  if (auto it = out_.find(txn); it != out_.end() && req.from.address == local_address_ &&
+                                (req.kind == dht::Kind::Query || req.kind == dht::Kind::Store)) {
+    it->second->lookup = req.to.type == dht::Target::Type::User ? 0 : 1;
+    it->second->sent = std::chrono::steady_clock::now();
+  }
 }
 
 void OverlayTransport::relay_request(dht::TxnId txn, const std::string& address,
@@ -197,6 +202,8 @@ int OverlayTransport::on_response(void* magic, nta_outgoing_t* orq, const sip_t*
     return 0;
   }
   const dht::TxnId txn = o->txn;
+  const int lookup = o->lookup;
+  const auto sent = o->sent;
   dht::Time deadline = dht::kNever;
   msg_t* msg = nta_outgoing_getresponse(orq);
   const bool internal = !sip || nta_sip_is_internal(sip);
@@ -213,6 +220,7 @@ int OverlayTransport::on_response(void* magic, nta_outgoing_t* orq, const sip_t*
   } else {
     auto decoded = self->codec_.decode_response(text);
     if (auto* ok = std::get_if<dht::Decoded<dht::Response>>(&decoded)) {
+      if (lookup >= 0 && (status == 200 || status == 404)) self->observe_lookup(lookup, sent, ok->message.hops);
       deadline = self->node_->on_response(self->now_(), txn, ok->message);
     } else {
       ++self->counters_.bad_responses;
@@ -223,6 +231,12 @@ int OverlayTransport::on_response(void* magic, nta_outgoing_t* orq, const sip_t*
   }
   self->reschedule_(deadline);
   return 0;
+}
+
+void OverlayTransport::observe_lookup(int target, std::chrono::steady_clock::time_point sent, int hops) {
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - sent;
+  counters_.lookups[target].seconds.observe(took.count());
+  counters_.lookups[target].hops.observe(hops);
 }
 
 void OverlayTransport::on_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
@@ -243,6 +257,7 @@ void OverlayTransport::on_request(msg_t* msg, sip_t* sip) {
   auto* ok = std::get_if<dht::Decoded<dht::Request>>(&decoded);
   if (!ok) {
     ++counters_.bad_requests;
+    counters_.responses.add(400);
     const char* why = dht::decode_error_name(std::get<dht::DecodeError>(decoded));
     log_rejected(kLogTag, msg, 400, "Bad Request", std::string("malformed overlay REGISTER: ") + why);
     nta_msg_treply(agent_, msg, 400, "Bad Request", SIPTAG_WARNING_STR(("399 sippeer \"" + std::string(why) + "\"").c_str()), TAG_END());
@@ -262,6 +277,7 @@ void OverlayTransport::on_request(msg_t* msg, sip_t* sip) {
     it->second.irq = nta_incoming_create(agent_, nullptr, msg, sip, TAG_END());
     // Tell the sender we are alive and working on it (see dht::Failure).
     if (it->second.irq) nta_incoming_treply(it->second.irq, SIP_100_TRYING, TAG_END());
+    if (it->second.irq) counters_.responses.add(100);
   }
   reschedule_(deadline);
 }
@@ -273,6 +289,7 @@ void OverlayTransport::send_response(dht::InboundId in, const dht::Response& res
   in_.erase(it);
   const std::string headers = response_headers(codec_, resp);
   const char* phrase = reason_phrase(resp.status);
+  counters_.responses.add(resp.status);
   if (inbound.irq) {
     ++counters_.stateful_answers;
     nta_incoming_treply(inbound.irq, resp.status, phrase, SIPTAG_HEADER_STR(headers.c_str()), TAG_END());

@@ -9,16 +9,29 @@
 // answer can come back later and retransmissions are absorbed.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
 
+#include "adaptor/histogram.h"
+#include "adaptor/sip_traffic.h"
 #include "adaptor/sofia.h"
 #include "dht/codec.h"
 #include "dht/node.h"
 
 namespace sippeer::adaptor {
+
+// Routed requests this node originates (a Query or Store whose From is
+// us: joins, finger queries, GET /lookup, the ring walk), timed from send
+// to the final answer (200 or 404) in the adaptor, since dht/ reads no
+// clock. Hops are the answer's P2P-Hops. A failover to the next candidate
+// is a request of its own.
+struct LookupStats {
+  Histogram seconds{{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
+  Histogram hops{{1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 24, 32, 48, 70}};
+};
 
 struct OverlayCounters {
   std::uint64_t sent_by_kind[5] = {};
@@ -29,6 +42,8 @@ struct OverlayCounters {
   std::uint64_t stateless_answers = 0;
   std::uint64_t probes = 0;          // OPTIONS liveness probes sent
   std::uint64_t stateful_answers = 0;
+  ResponseClasses responses;         // every answer sent, 100 Trying included
+  LookupStats lookups[2];            // by target: [0] a user's AOR, [1] a ring position
 };
 
 class OverlayTransport final : public dht::Transport {
@@ -65,6 +80,8 @@ class OverlayTransport final : public dht::Transport {
     nta_outgoing_t* orq = nullptr;
     su_timer_t* timer = nullptr;
     bool acknowledged = false;  // a 1xx came: the peer is alive, wait longer
+    int lookup = -1;            // index into counters_.lookups when we originated it
+    std::chrono::steady_clock::time_point sent{};
   };
   struct Inbound {
     msg_t* msg = nullptr;           // our reference to the request
@@ -76,6 +93,7 @@ class OverlayTransport final : public dht::Transport {
   void finish(Outgoing* o);
   static int on_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
   static void on_timeout(su_root_magic_t* magic, su_timer_t* t, void* arg);
+  void observe_lookup(int target, std::chrono::steady_clock::time_point sent, int hops);
 
   nta_agent_t* agent_;
   su_root_t* root_;

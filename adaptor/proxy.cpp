@@ -40,6 +40,7 @@ bool Proxy::is_me(const url_t* u) const {
 void Proxy::reply(msg_t* msg, int status, const char* phrase, const char* why) {
   ++counters_.rejected;
   log_rejected(kLogTag, msg, status, phrase, why ? why : "");
+  counters_.responses.add(status);
   sip_t* sip = sip_object(msg);
   if (sip && sip->sip_request && sip->sip_request->rq_method == sip_method_invite) {
     // A final answer to INVITE draws a hop-by-hop ACK: a server
@@ -66,6 +67,7 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
   if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0) {
     // 16.3 step 3: never forward; an OPTIONS we may answer ourselves.
     const sip_method_t m = sip->sip_request->rq_method;
+    if (m == sip_method_options) counters_.responses.add(200);  // 483 is counted in reply()
     if (m == sip_method_ack) nta_msg_discard(ctx_.agent, msg);
     else if (m == sip_method_options) nta_msg_treply(ctx_.agent, msg, SIP_200_OK, SIPTAG_ALLOW_STR(kAllow), TAG_END());
     else reply(msg, SIP_483_TOO_MANY_HOPS);
@@ -104,6 +106,7 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
     if (!unsupported.empty()) {
       ++counters_.rejected;
       log_rejected(kLogTag, msg, SIP_420_BAD_EXTENSION, "Proxy-Require: " + unsupported);
+      counters_.responses.add(420);
       nta_msg_treply(ctx_.agent, msg, SIP_420_BAD_EXTENSION, SIPTAG_UNSUPPORTED_STR(unsupported.c_str()), TAG_END());
       return true;
     }
@@ -180,6 +183,7 @@ void Proxy::on_request(msg_t* msg, sip_t* sip) {
   const url_t* ruri = sip->sip_request->rq_url;
   if (is_me(ruri) && !ruri->url_user && !sip->sip_route) {
     // Addressed to this node itself, not to a user at its address.
+    if (method == sip_method_options) counters_.responses.add(200);  // 404 is counted in reply()
     if (method == sip_method_options) nta_msg_treply(ctx_.agent, msg, SIP_200_OK, TAG_END());
     else reply(msg, SIP_404_NOT_FOUND);
     return;
@@ -254,6 +258,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const std::string& flow) {
   if (!ctx_.node->joined()) {
     ++counters_.rejected;
     log_rejected(kLogTag, msg, 480, "Temporarily Unavailable (not in the ring yet)");
+    counters_.responses.add(480);
     nta_msg_treply(ctx_.agent, msg, 480, "Temporarily Unavailable (not in the ring yet)",
                    SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
     return;
@@ -283,6 +288,7 @@ void Proxy::on_stray_response(msg_t* msg, sip_t* sip) {
     return;
   }
   sip_via_remove(msg, sip);
+  counters_.responses.add(sip->sip_status->st_status);
   nta_msg_tsend(ctx_.agent, msg, nullptr, TAG_END());
 }
 

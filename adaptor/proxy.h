@@ -15,6 +15,7 @@
 
 #include "adaptor/registrar.h"
 #include "adaptor/settings.h"
+#include "adaptor/sip_traffic.h"
 #include "adaptor/sofia.h"
 #include "dht/node.h"
 
@@ -43,6 +44,7 @@ struct ProxyCounters {
   std::uint64_t not_found = 0;        // 404 at the owner
   std::uint64_t registrations = 0;    // REGISTERs applied at the owner
   std::uint64_t rejected = 0;         // 4xx/5xx generated here
+  ResponseClasses responses;          // every response sent or relayed upstream
 };
 
 class Proxy {

@@ -73,6 +73,7 @@ Proxy::Transaction* Proxy::start(msg_t* msg, sip_t* sip) {
   if (tx->method == sip_method_invite) {
     nta_incoming_bind(tx->irq, &Proxy::on_cancel, tx.get());
     nta_incoming_treply(tx->irq, SIP_100_TRYING, TAG_END());  // at once, so upstream stops retransmitting
+    counters_.responses.add(100);
   }
   Transaction* raw = tx.get();
   transactions_[raw] = std::move(tx);
@@ -242,6 +243,7 @@ void Proxy::relay(Transaction* tx, nta_outgoing_t* orq) {
   if (response) msg_destroy(response);
   if (!copy) return;
   sip_via_remove(copy, sip_object(copy));
+  if (const sip_t* s = sip_object(copy); s && s->sip_status) counters_.responses.add(s->sip_status->st_status);
   nta_incoming_mreply(tx->irq, copy);
 }
 
@@ -306,6 +308,7 @@ void Proxy::finish_if_done(Transaction* tx) {
       tx->final_sent = true;
       msg_t* best = tx->best;
       tx->best = nullptr;
+      counters_.responses.add(tx->best_status);
       nta_incoming_mreply(tx->irq, best);
     } else if (tx->best_status == 503 || tx->best_status == 408 || tx->best_status == 0) {
       // Nobody answered: a dead contact or a ring that cannot route now.
@@ -333,6 +336,7 @@ void Proxy::send_final(Transaction* tx, int status, const char* phrase) {
     log_rejected(kLogTag, request, status, phrase);
     if (request) msg_destroy(request);
   }
+  counters_.responses.add(status);
   nta_incoming_treply(tx->irq, status, phrase ? phrase : sip_status_phrase(status), TAG_END());
   for (auto& b : tx->branches)
     if (!b->done) return;  // finish_if_done runs again when they end

@@ -22,6 +22,7 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
   if (!ctx_.node->joined()) {
     ++counters_.rejected;
     log_rejected(kLogTag, msg, 503, "Service Unavailable (not in the ring yet)");
+    counters_.responses.add(503);
     nta_msg_treply(ctx_.agent, msg, 503, "Service Unavailable (not in the ring yet)",
                    SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
     return;
@@ -45,6 +46,7 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
   if (out.status != 200) {
     ++counters_.rejected;
     log_rejected(kLogTag, msg, out.status, out.phrase, *aor);
+    counters_.responses.add(out.status);
     if (out.status == 423) {
       nta_incoming_treply(irq, out.status, out.phrase,
                           SIPTAG_MIN_EXPIRES_STR(std::to_string(out.min_expires).c_str()), TAG_END());
@@ -62,6 +64,7 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
   }
   std::string contacts;
   for (const auto& c : out.reply_contacts) contacts += (contacts.empty() ? "" : ", ") + c;
+  counters_.responses.add(200);
   su_home_t reply_home[1] = {SU_HOME_INIT(reply_home)};
   sip_date_t* now_date = sip_date_create(reply_home, sip_now());
   if (contacts.empty()) {

@@ -2,9 +2,11 @@
 #include <ctime>
 
 #include "adaptor/daemon.h"
+#include "adaptor/histogram.h"
 #include "adaptor/log.h"
 #include "adaptor/registrar.h"
 #include "adaptor/json.h"
+#include "dht/ring_size.h"
 
 namespace sippeer::adaptor {
 
@@ -132,6 +134,31 @@ std::string Daemon::metrics_text() const {
          std::to_string(p.rejected));
   metric("sippeer_discovery_method", "gauge", "How this node found the ring (1 for the method used).", "1",
          std::string("{method=\"") + discovery_method_ + "\"}");
+
+  // All SIP traffic, phones' and the overlay's alike.
+  for (const auto& [method, n] : requests_received_.count)
+    metric("sippeer_sip_requests_received_total", "counter", "SIP requests received, by method.",
+           std::to_string(n), "{method=\"" + method + "\"}");
+  for (int c = 1; c <= 6; ++c) {
+    const std::uint64_t n = responses_sent_.count[c] + p.responses.count[c] + o.responses.count[c];
+    metric("sippeer_sip_responses_sent_total", "counter", "SIP responses sent or relayed, by status class.",
+           std::to_string(n), "{class=\"" + std::to_string(c) + "xx\"}");
+  }
+
+  // Routed lookups this node originated (see LookupStats).
+  const char* targets[2] = {"user", "key"};
+  m += "# HELP sippeer_lookup_duration_seconds Overlay lookups originated here, send to answer, by target "
+       "(user AOR or ring position).\n# TYPE sippeer_lookup_duration_seconds histogram\n";
+  for (int t = 0; t < 2; ++t)
+    m += o.lookups[t].seconds.exposition("sippeer_lookup_duration_seconds", std::string("target=\"") + targets[t] + "\"");
+  m += "# HELP sippeer_lookup_hops Overlay hops taken by lookups originated here, by target.\n"
+       "# TYPE sippeer_lookup_hops histogram\n";
+  for (int t = 0; t < 2; ++t)
+    m += o.lookups[t].hops.exposition("sippeer_lookup_hops", std::string("target=\"") + targets[t] + "\"");
+
+  metric("sippeer_ring_size_estimate", "gauge",
+         "Nodes in the ring, estimated from the spacing of the successor list (exact when it wraps).",
+         prometheus_number(dht::estimate_ring_size(*ring_, s.self, s.predecessor, s.successors)));
   return m;
 }
 
@@ -180,38 +207,41 @@ std::string Daemon::registrations_text(const std::string& aor) const {
 }
 
 void Daemon::walk_ring(bool json, std::function<void(std::string)> done) {
+  const dht::Ring* ring = ring_.get();
+  const dht::Codec* codec = codec_.get();
+  walk_ring_nodes([json, done, ring, codec](std::vector<dht::NodeRef> nodes, bool) {
+    std::string out = json ? "[" : "";
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      const std::string id = ring->hex(nodes[i].id), uri = codec->node_uri(nodes[i]);
+      out += json ? (i ? "," : "") + std::string("{\"id\":") + json_string(id) + ",\"uri\":" + json_string(uri) + "}"
+                  : id + "  " + uri + "\n";
+    }
+    done(json ? out + "]" : out);
+  });
+}
+
+void Daemon::walk_ring_nodes(std::function<void(std::vector<dht::NodeRef>, bool)> done) {
   // Ask the ring for the successor of (id + 1), starting from ourselves,
   // until we are back: every node in ring order, as the ring sees it now.
   // Each lookup's callback holds the walk; nothing holds the callback.
   struct Walk {
     Daemon* d;
-    bool json;
-    std::function<void(std::string)> done;
+    std::function<void(std::vector<dht::NodeRef>, bool)> done;
     std::vector<dht::NodeRef> nodes;
 
-    static void finish(const std::shared_ptr<Walk>& w) {
-      std::string out = w->json ? "[" : "";
-      for (std::size_t i = 0; i < w->nodes.size(); ++i) {
-        const auto& n = w->nodes[i];
-        const std::string id = w->d->ring_->hex(n.id), uri = w->d->codec_->node_uri(n);
-        out += w->json ? (i ? "," : "") + std::string("{\"id\":") + json_string(id) + ",\"uri\":" +
-                             json_string(uri) + "}"
-                       : id + "  " + uri + "\n";
-      }
-      w->done(w->json ? out + "]" : out);
-    }
     static void step(const std::shared_ptr<Walk>& w) {
-      if (w->nodes.size() > 4096) return finish(w);  // a bound, not a ring size
+      if (w->nodes.size() > 4096) return w->done(std::move(w->nodes), false);  // a bound, not a ring size
       const dht::Id next = w->d->ring_->add(w->nodes.back().id, dht::Id::from_u64(1));
       Daemon* d = w->d;
       d->reschedule(d->node_->lookup(d->now(), dht::Target::key(next), [w](const dht::LookupResult& r) {
-        if (r.status != 200 || !r.owner || r.owner->address == w->nodes.front().address) return finish(w);
+        if (r.status != 200 || !r.owner) return w->done(std::move(w->nodes), false);
+        if (r.owner->address == w->nodes.front().address) return w->done(std::move(w->nodes), true);
         w->nodes.push_back(*r.owner);
         step(w);
       }));
     }
   };
-  Walk::step(std::make_shared<Walk>(Walk{this, json, std::move(done), {node_->self()}}));
+  Walk::step(std::make_shared<Walk>(Walk{this, std::move(done), {node_->self()}}));
 }
 
 void Daemon::request_leave() {

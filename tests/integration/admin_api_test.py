@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """Admin API: GET /registrations lists stored records with their role, and
 GET /metrics serves Prometheus text whose figures match what happened: one
-REGISTER applied at the owner, one primary copy and two replicas."""
+REGISTER applied at the owner, one primary copy and two replicas. After the
+ring grows to five nodes and lookups run, the SIP traffic counters, lookup
+latency and hop histograms and the ring size estimate are valid exposition
+with sensible values."""
 
+import re
 import subprocess
 import sys
 sys.dont_write_bytecode = True
@@ -11,16 +15,63 @@ import ringlib
 from ringlib import check, log
 from duplicate_test import register
 
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
-def metrics(node):
+
+def parse_exposition(name, text):
+    """Prometheus text format, checked as a scraper would: every sample line
+    parses, every family has one TYPE before its samples, and histograms
+    have cumulative buckets ending in +Inf equal to _count, and a _sum.
+    Returns ({sample name + labels: value}, {family: type})."""
+    samples, types = {}, {}
+    for line in str(text).splitlines():
+        if not line:
+            continue
+        if line.startswith("# TYPE "):
+            _, _, fam, typ = line.split(" ", 3)
+            check(fam not in types, f"{name}: TYPE twice for {fam}")
+            types[fam] = typ
+            continue
+        if line.startswith("#"):
+            continue
+        m = SAMPLE.match(line)
+        check(m, f"{name}: unparsable metrics line {line!r}")
+        metric, labels, value = m.group(1), m.group(2) or "", m.group(3)
+        base = re.sub(r"_(bucket|sum|count)$", "", metric)
+        family = base if types.get(base) == "histogram" else metric
+        check(family in types, f"{name}: sample {line!r} before its # TYPE")
+        check(re.fullmatch(r"\{(%s)(,%s)*\}" % (LABEL.pattern, LABEL.pattern), labels) or not labels,
+              f"{name}: bad labels in {line!r}")
+        check(metric + labels not in samples, f"{name}: duplicate sample {metric + labels}")
+        samples[metric + labels] = float(value)
+    for fam, typ in types.items():
+        if typ != "histogram":
+            continue
+        series = {}
+        for key, v in samples.items():
+            if key.startswith(fam + "_bucket{"):
+                labels = dict(LABEL.findall(key[len(fam) + 7:]))
+                le = labels.pop("le")
+                series.setdefault(tuple(sorted(labels.items())), []).append((le, v))
+        check(series, f"{name}: histogram {fam} has no buckets")
+        for labels, buckets in series.items():
+            lbl = "{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}" if labels else ""
+            check(buckets[-1][0] == "+Inf", f"{name}: {fam}{lbl} does not end with le=+Inf")
+            bounds = [float(le) for le, _ in buckets[:-1]]
+            check(bounds == sorted(bounds), f"{name}: {fam}{lbl} bounds out of order")
+            counts = [v for _, v in buckets]
+            check(counts == sorted(counts), f"{name}: {fam}{lbl} buckets not cumulative: {counts}")
+            check(samples.get(f"{fam}_count{lbl}") == counts[-1], f"{name}: {fam}_count{lbl} != +Inf bucket")
+            check(f"{fam}_sum{lbl}" in samples, f"{name}: no {fam}_sum{lbl}")
+    return samples, types
+
+
+def metrics(node, with_types=False):
     code, text = ringlib.http_get("127.0.0.1", node.admin_port, "/metrics")
     check(code == 200, f"{node.name}: /metrics answered {code}")
-    out = {}
-    for line in str(text).splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
+    samples, types = parse_exposition(node.name, text)
+    return (samples, types) if with_types else samples
 
 
 def body(args):
@@ -56,6 +107,57 @@ def body(args):
         check(all(m.get("sippeer_joined") == 1 for m in ms), "metrics: every node joined")
         check(all(m.get('sippeer_overlay_sent_total{kind="update"}', 0) > 0 for m in ms), "metrics: updates counted")
         log("/registrations and /metrics agree with the ring: 1 primary, 2 replicas, 1 registration")
+
+        # Grow to five nodes, look users up from every node, send a few
+        # requests of other methods, and read the new series.
+        for name in ("d", "e"):
+            n = cl.add(name, bootstrap=[a], stabilize_ms=300)
+            n.wait_joined()
+            nodes.append(n)
+        ringlib.wait_consistent(nodes, 20)
+        aors = ["sip:dora@example.com"] + [f"sip:nobody{i}@example.com" for i in range(5)]
+        remote = {}
+        for n in nodes:
+            me = n.status()["node"]["id"]
+            remote[n.name] = 0
+            for aor in aors:
+                code, res = ringlib.http_get("127.0.0.1", n.admin_port, f"/lookup?aor={aor}", timeout=15)
+                check(code in (200, 404) and res["node"], f"{n.name}: /lookup {aor}: {code} {res}")
+                # A key this node owns is answered from its own state: no lookup goes out.
+                remote[n.name] += res["node"]["id"] != me
+        check(sum(remote.values()) > 0, f"every lookup was local: {remote}")
+        with ringlib.SipClient() as phone:
+            for method in ("OPTIONS", "FROB"):
+                got = phone.exchange(a, f"{method} sip:{a.address} SIP/2.0\n"
+                                        f"Via: SIP/2.0/UDP {{me}};branch=z9hG4bKm{method}\nMax-Forwards: 70\n"
+                                        f"From: <sip:t@{{me}}>;tag=1\nTo: <sip:{a.address}>\n"
+                                        f"Call-ID: m{method}@x\nCSeq: 1 {method}\nContent-Length: 0\n\n",
+                                     wait=3, until_final=True)
+                check(got, f"no answer to {method}")
+        for n in nodes:
+            m, types = metrics(n, with_types=True)
+            for fam, typ in (("sippeer_lookup_duration_seconds", "histogram"), ("sippeer_lookup_hops", "histogram"),
+                             ("sippeer_ring_size_estimate", "gauge"), ("sippeer_sip_requests_received_total", "counter"),
+                             ("sippeer_sip_responses_sent_total", "counter")):
+                check(types.get(fam) == typ, f"{n.name}: {fam} has TYPE {types.get(fam)}, expected {typ}")
+            hops = m['sippeer_lookup_hops_count{target="user"}']
+            check(hops >= remote[n.name], f"{n.name}: {hops} user lookups timed, {remote[n.name]} went out")
+            check(m['sippeer_lookup_hops_sum{target="user"}'] >= hops, f"{n.name}: a lookup took 0 hops")
+            check(m['sippeer_lookup_duration_seconds_count{target="user"}'] == hops,
+                  f"{n.name}: latency and hop counts disagree")
+            check(m['sippeer_lookup_hops_count{target="key"}'] > 0, f"{n.name}: no join or finger lookup timed")
+            check(0 < m['sippeer_lookup_duration_seconds_sum{target="key"}'] < 60 * m['sippeer_lookup_hops_count{target="key"}'],
+                  f"{n.name}: implausible lookup time")
+            est = m["sippeer_ring_size_estimate"]
+            check(5 / 3 <= est <= 5 * 3, f"{n.name}: ring size estimate {est} for a ring of 5")
+            check(m.get('sippeer_sip_requests_received_total{method="REGISTER"}', 0) > 0, f"{n.name}: no REGISTER counted")
+            check(m['sippeer_sip_responses_sent_total{class="2xx"}'] > 0, f"{n.name}: no 2xx counted")
+        ma = metrics(a)
+        check(ma.get('sippeer_sip_requests_received_total{method="OPTIONS"}', 0) >= 1, "a: OPTIONS not counted")
+        check(ma.get('sippeer_sip_requests_received_total{method="other"}', 0) >= 1, "a: FROB not counted as other")
+        check(ma['sippeer_sip_responses_sent_total{class="4xx"}'] >= 1, "a: the 4xx for FROB not counted")
+        log(f"/metrics after {len(aors) * len(nodes)} lookups ({sum(remote.values())} remote): histograms valid, "
+            f"ring size estimates {[metrics(n)['sippeer_ring_size_estimate'] for n in nodes]}")
 
         # sippeer ctl, the operator's view of the same API.
         def ctl(node_admin, *words):
