@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstring>
 
+#include <sofia-sip/sresolv.h>
+
 #include "adaptor/admin_http.h"
 #include "adaptor/log.h"
 #include "adaptor/version.h"
@@ -159,6 +161,8 @@ bool Daemon::start_stack(std::string* err) {
                             // Our overlay relays answer 408 when a query finds no live
                             // next hop; nta would swallow it (RFC 4320) by default.
                             NTATAG_PASS_408(1),
+                            // Names in Route/Request-URIs resolve like the fork's DNS branch.
+                            TAG_IF(!settings_.resolv_conf.empty(), SRESTAG_RESOLV_CONF(settings_.resolv_conf.c_str())),
                             TPTAG_UDP_RMEM(4 * 1024 * 1024), TPTAG_UDP_WMEM(4 * 1024 * 1024),
                             TAG_END());
   if (!agent_) return *err = "cannot listen on " + url + ": " + std::strerror(errno), false;

@@ -60,7 +60,8 @@ void Daemon::reload_settings() {
   // ring (ports, ids, intervals) and is reported as needing a restart.
   static const char* const kLive[] = {"log.level", "discovery.bootstrap", "discovery.rediscover_s",
                                       "registrar.min_expires", "registrar.max_expires",
-                                      "registrar.default_expires", "proxy.record_route"};
+                                      "registrar.default_expires", "proxy.record_route", "proxy.lookup",
+                                      "proxy.p2p_domains", "dns.timeout_ms"};
   if (!reload_) return;
   Settings fresh;
   if (auto errors = reload_(fresh); !errors.empty()) {
@@ -82,7 +83,10 @@ void Daemon::reload_settings() {
   settings_.min_expires = fresh.min_expires;
   settings_.max_expires = fresh.max_expires;
   settings_.default_expires = fresh.default_expires;
-  settings_.record_route = fresh.record_route;  // the proxy reads it per request
+  settings_.record_route = fresh.record_route;  // the proxy reads these per request
+  settings_.lookup = fresh.lookup;
+  settings_.p2p_domains = fresh.p2p_domains;
+  settings_.dns_timeout_ms = fresh.dns_timeout_ms;
   set_log_level(settings_.log_level);
   RegistrarPolicy policy;
   policy.min_expires = settings_.min_expires;

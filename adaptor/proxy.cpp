@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "adaptor/log.h"
+#include "adaptor/proxy_state.h"
 #include "dht/codec.h"
 
 namespace sippeer::adaptor {
@@ -123,7 +124,9 @@ bool Proxy::forward_to_outbound_proxy(msg_t* msg, sip_t* sip) {
     return true;
   }
   Transaction* tx = start(msg, sip);
-  if (tx && !add_branch(tx, "", proxy, false)) send_final(tx, 480, "Temporarily Unavailable");
+  if (!tx) return true;
+  tx->dns_done = false;  // the node we hand it to is the phone's real first hop
+  if (!add_branch(tx, "", proxy, false)) send_final(tx, 480, "Temporarily Unavailable");
   return true;
 }
 
@@ -193,6 +196,7 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip) {
     }
   }
   if (sip->sip_max_forwards) sip->sip_max_forwards->mf_count--;
+  add_dns_marker(msg, sip);
   nta_msg_tsend(ctx_.agent, msg, target.empty() ? nullptr : URL_STRING_MAKE(target.c_str()), TAG_END());
 }
 
@@ -212,6 +216,11 @@ void Proxy::route_request(msg_t* msg, sip_t* sip) {
   const auto aor = dht::Codec::canonical_aor(url_text(ruri));
   if (!aor) {
     reply(msg, 416, "Unsupported URI Scheme");
+    return;
+  }
+  if (wants_dns(sip)) {
+    // A phone's first hop: the ring and DNS both (report 3.5.2).
+    start_fork(msg, sip, *aor);
     return;
   }
   if (!ctx_.node->joined()) {

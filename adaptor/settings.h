@@ -51,6 +51,11 @@ struct Settings {
   int default_expires = 3600;      // registrar.default_expires
   // proxy
   bool record_route = false;       // proxy.record_route
+  std::string lookup = "parallel"; // proxy.lookup  --lookup  parallel|dns-first|p2p-first|p2p-only (report 3.5.2)
+  std::vector<std::string> p2p_domains; // proxy.p2p_domains  domains never looked up in DNS
+  // dns
+  int dns_timeout_ms = 3000;       // dns.timeout_ms 100..32000  bounds the DNS branch of a fork
+  std::string resolv_conf;         // dns.resolv_conf --resolv-conf FILE  empty = /etc/resolv.conf
 
   // Lets tests say "this file yields the defaults" in one comparison.
   friend bool operator==(const Settings&, const Settings&) = default;
