@@ -63,7 +63,10 @@ void Proxy::start_fork(msg_t* msg, sip_t* sip, const std::string& aor) {
   // RFC 3263 resolves maddr when present, else the host.
   std::string domain = ruri->url_host;
   char maddr[256];
-  if (ruri->url_params && url_param(ruri->url_params, "maddr", maddr, sizeof maddr) > 0) domain = maddr;
+  if (ruri->url_params) {
+    const isize_t n = url_param(ruri->url_params, "maddr", maddr, sizeof maddr);
+    if (n > 0 && static_cast<std::size_t>(n) < sizeof maddr) domain = maddr;
+  }
   Transaction* tx = start(msg, sip);
   if (!tx) return;
   auto f = std::make_unique<Fork>();
