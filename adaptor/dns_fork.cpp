@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 
 #include "adaptor/log.h"
@@ -74,6 +75,15 @@ void Proxy::start_fork(msg_t* msg, sip_t* sip, const std::string& aor) {
   f->mode = mode == "dns-first" ? Fork::Mode::DnsFirst : mode == "p2p-first" ? Fork::Mode::P2pFirst : Fork::Mode::Parallel;
   f->aor = aor;
   f->domain = domain;
+  f->port = ruri->url_port ? std::atoi(ruri->url_port) : 0;
+  char transport[16];
+  if (ruri->url_params) {
+    const isize_t n = url_param(ruri->url_params, "transport", transport, sizeof transport);
+    if (n > 0 && static_cast<std::size_t>(n) < sizeof transport) {
+      if (strcasecmp(transport, "udp") == 0) f->transport = "udp";
+      else if (strcasecmp(transport, "tcp") == 0) f->transport = "tcp";
+    }
+  }
   tx->fork = std::move(f);
   SIPPEER_LOG(Debug) << "proxy: " << sip_method_name(tx->method, "request") << " " << aor << ": " << mode
                      << " lookup (DNS " << domain << ", ring)";
@@ -120,7 +130,7 @@ void Proxy::start_dns(Transaction* tx) {
   // ends within it too.
   f->timer = su_timer_create(su_root_task(ctx_.root), ctx_.settings->dns_timeout_ms);
   su_timer_set(f->timer, &Proxy::on_dns_timeout, tx);
-  f->resolving = resolver_->resolve(f->domain, [this, tx](std::vector<SipResolver::Target> targets,
+  f->resolving = resolver_->resolve(f->domain, f->port, f->transport, [this, tx](std::vector<SipResolver::Target> targets,
                                                           std::string error) {
     tx->fork->resolving = 0;
     on_dns_resolved(tx, std::move(targets), error);
@@ -179,8 +189,9 @@ bool Proxy::send_dns_branch(Transaction* tx) {
   return false;
 }
 
-bool Proxy::points_back(const SipResolver::Target& t) const {
-  const std::string address = t.address();
+bool Proxy::points_back(const SipResolver::Target& t) const { return knows_node(t.address()); }
+
+bool Proxy::knows_node(const std::string& address) const {
   if (address == ctx_.local_address) return true;
   const dht::NodeStatus st = ctx_.node->status();
   if (st.predecessor && st.predecessor->address == address) return true;

@@ -28,6 +28,15 @@ bool is_contact_address(const url_t* u) { return u->url_port != nullptr || url_h
 
 }  // namespace
 
+bool Proxy::is_user_at_node(const url_t* u) const {
+  // A phone that uses its node as its domain names a ring node with a user
+  // part: that is an AOR, whichever node it reaches (sent "directly" from
+  // another node it would come back to the named node as a loop).
+  if (!u || !u->url_user || !u->url_host) return false;
+  if (is_me(u)) return true;
+  return knows_node(std::string(u->url_host) + ":" + (u->url_port ? u->url_port : "5060"));
+}
+
 bool Proxy::is_me(const url_t* u) const {
   if (!u || !u->url_host) return false;
   const std::string port = u->url_port ? u->url_port : "5060";
@@ -174,7 +183,7 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip) {
   // An ACK for a 2xx is end to end: forward it statelessly to where the
   // dialog points (Route, else the Request-URI, which is the far contact).
   std::string target;
-  if (!sip->sip_route && (!is_contact_address(sip->sip_request->rq_url) || is_me(sip->sip_request->rq_url))) {
+  if (!sip->sip_route && (!is_contact_address(sip->sip_request->rq_url) || is_user_at_node(sip->sip_request->rq_url))) {
     // An ACK addressed to an AOR: follow the ring like its INVITE did.
     const auto aor = dht::Codec::canonical_aor(url_text(sip->sip_request->rq_url));
     if (aor) {
@@ -206,7 +215,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip) {
   // Where the dialog or the phone already says where to go, go there. A
   // user at our own address (phones that use the node as their domain) is
   // an AOR like any other.
-  if (sip->sip_route || in_dialog || (is_contact_address(ruri) && !is_me(ruri))) {
+  if (sip->sip_route || in_dialog || (is_contact_address(ruri) && !is_user_at_node(ruri))) {
     SIPPEER_LOG(Debug) << "proxy: " << sip->sip_request->rq_method_name << " " << url_text(ruri)
                        << (sip->sip_route ? " by Route" : in_dialog ? " in dialog" : " to a contact address");
     Transaction* tx = start(msg, sip);

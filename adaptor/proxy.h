@@ -73,6 +73,10 @@ class Proxy {
   // proxy.cpp: checks and routing
   bool reject_early(msg_t* msg, sip_t* sip);
   bool is_me(const url_t* u) const;
+  // A user at a ring node's address (ours or one in our routing state).
+  bool is_user_at_node(const url_t* u) const;
+  // host:port is this node or one in its routing state.
+  bool knows_node(const std::string& address) const;
   void strip_own_route(msg_t* msg, sip_t* sip);
   void handle_ack(msg_t* msg, sip_t* sip);
   void route_request(msg_t* msg, sip_t* sip);

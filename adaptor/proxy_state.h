@@ -32,6 +32,8 @@ struct Proxy::Fork {
   Mode mode = Mode::Parallel;
   std::string aor;              // the ring key's text
   std::string domain;           // what DNS resolves
+  int port = 0;                 // the Request-URI's, if any
+  std::string transport;        // its transport parameter, lower case, if udp or tcp
   bool p2p_started = false;
   bool dns_started = false;
   std::uint64_t resolving = 0;  // resolver handle while NAPTR/SRV/A run

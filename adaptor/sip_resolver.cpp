@@ -77,7 +77,7 @@ SipResolver::~SipResolver() {
   if (res_) sres_resolver_destroy(res_);
 }
 
-std::uint64_t SipResolver::resolve(const std::string& domain, Done done) {
+std::uint64_t SipResolver::resolve(const std::string& domain, int port, const std::string& transport, Done done) {
   if (!res_) return 0;
   auto l = std::make_unique<Lookup>();
   l->handle = next_handle_++;
@@ -86,10 +86,19 @@ std::uint64_t SipResolver::resolve(const std::string& domain, Done done) {
   l->done = std::move(done);
   Lookup* raw = l.get();
   lookups_[raw->handle] = std::move(l);
+  const std::string tp = transport.empty() ? "udp" : transport;
   if (ipv4_literal(raw->domain)) {
-    // RFC 3263 4.2: a numeric host is used as it is, on the default port.
-    raw->servers.push_back({raw->domain, 5060, "udp", {raw->domain}});
+    // RFC 3263 4.2: a numeric host is used as it is, on the URI's port or 5060.
+    raw->servers.push_back({raw->domain, port > 0 ? port : 5060, tp, {raw->domain}});
     finish(raw, "");
+  } else if (port > 0) {
+    // A name with a port: its addresses only, on that port.
+    raw->servers.push_back({raw->domain, port, tp, {}});
+    query_addresses(raw);
+  } else if (!transport.empty()) {
+    // A transport but no port: SRV for that transport only (4.2).
+    raw->srv_names.emplace_back("_sip._" + transport + "." + raw->domain, transport);
+    next_srv(raw);
   } else {
     send(raw, sres_type_naptr, raw->domain, 0);
   }

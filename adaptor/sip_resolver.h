@@ -43,10 +43,12 @@ class SipResolver {
 
   bool ok() const { return res_ != nullptr; }
   // Starts locating the SIP servers of `domain` (or takes an IPv4 literal
-  // as it is). `done` runs once, from the event loop, unless cancelled.
-  // Returns a handle for cancel(); 0 when the resolver is unusable (done
-  // is then never called).
-  std::uint64_t resolve(const std::string& domain, Done done);
+  // as it is). A URI's explicit port skips NAPTR and SRV (RFC 3263 4.2);
+  // its transport parameter ("udp"/"tcp", "" = any) picks the SRV.
+  // `done` runs once, from the event loop, unless cancelled. Returns a
+  // handle for cancel(); 0 when the resolver is unusable (done is then
+  // never called).
+  std::uint64_t resolve(const std::string& domain, int port, const std::string& transport, Done done);
   void cancel(std::uint64_t handle);
 
   // For Sofia's answer callback only.

@@ -23,7 +23,8 @@ Cases (--case):
                nodns.test: NXDOMAIN, ring 404; blackhole.test: a server
                that never answers, ring 404): a final 404 within the DNS
                timeout plus a ring lookup.
-  points_back  ring.test's SRV names a ring node: the call completes through
+  points_back  ring.test's SRV names a ring node, and a user's domain is the
+               caller's node's own address: each call completes through
                the ring, the callee gets exactly one INVITE, no 482.
   modes        p2p-only never asks DNS (a Kamailio-only user is 404);
                dns-first reaches a user in both at Kamailio only, and falls
@@ -269,6 +270,19 @@ def case_points_back(w):
           f"{n1.name} did not log that DNS points back into the ring")
     log(f"grace@ring.test: DNS names {n2.name} ({n2.address}); {n1.name} took the ring's answer; "
         f"one INVITE at grace, no 482")
+    # A phone that uses its node as its domain: sip:judy@<n1's address>.
+    # RFC 3263 takes the numeric host and port as they are: this node.
+    judy_port = ringlib.free_port()
+    w.register("judy", "judy", n1.address, n2, judy_port)
+    judy = w.uas("judy-uas", "uas_call.xml", judy_port)
+    points = n1.log().count("points back into the ring")
+    uac = w.call("alice-judy", n1, "judy", n1.address)
+    uac.expect_all(1, 25, f"alice -> judy@{n1.address} (the node's own address)")
+    judy.expect_all(1, 10, "judy answering")
+    check(len(invites(judy)) == 1, f"judy received {len(invites(judy))} INVITEs, expected exactly 1")
+    check(n1.log().count("points back into the ring") == points + 1,
+          f"{n1.name} did not log that sip:judy@{n1.address} points back at itself")
+    log(f"judy@{n1.address}: the DNS target is {n1.name} itself; the ring answered, one INVITE at judy")
 
 
 def case_modes(w):
