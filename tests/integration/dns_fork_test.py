@@ -26,6 +26,10 @@ Cases (--case):
   points_back  ring.test's SRV names a ring node, and a user's domain is the
                caller's node's own address: each call completes through
                the ring, the callee gets exactly one INVITE, no 482.
+  resolution   RFC 3263's other paths: a domain with SRV but no NAPTR, and
+               a name with a port (a contact address: nta resolves it, one A
+               query through dns.resolv_conf); both calls complete through
+               Kamailio.
   modes        p2p-only never asks DNS (a Kamailio-only user is 404);
                dns-first reaches a user in both at Kamailio only, and falls
                back to the ring when Kamailio says 404; p2p-first reaches a
@@ -340,6 +344,29 @@ def case_modes(w):
     log("p2p-first: ivan (ring) reached with no DNS query; carol (Kamailio only) after the ring's 404")
 
 
+def case_resolution(w):
+    """RFC 3263's other paths: SRV without NAPTR (the fork's resolver), and a
+    name with a port, which is a contact address: sent straight there, nta
+    resolving it (A only) with the same dns.resolv_conf."""
+    n1 = w.ring[0]
+    carol_port = ringlib.free_port()
+    w.register("carol", "carol", "example.test", w.kam, carol_port)  # Kamailio keys by user name only
+    carol = w.uas("carol-uas", "uas_call.xml", carol_port, calls=2)
+    w.call("alice-srvonly", n1, "carol", "srvonly.test").expect_all(
+        1, 25, "alice -> carol@srvonly.test (no NAPTR; SRV _sip._udp names Kamailio)")
+    w.call("alice-aonly", n1, "carol", f"aonly.test:{dnsfixture.KAMAILIO_PORT}").expect_all(
+        1, 25, f"alice -> carol@aonly.test:{dnsfixture.KAMAILIO_PORT} (a name with a port: A only)")
+    carol.expect_all(2, 10, "carol answering both calls")
+    counts = {(t, d): w.dns.queries(t, d) for t, d in (("NAPTR", "srvonly.test"), ("SRV", "_sip._udp.srvonly.test"),
+                                                        ("A", "sip.srvonly.test"), ("NAPTR", "aonly.test"),
+                                                        ("SRV", "_sip._udp.aonly.test"), ("A", "aonly.test"))}
+    want = {("NAPTR", "srvonly.test"): 1, ("SRV", "_sip._udp.srvonly.test"): 1, ("A", "sip.srvonly.test"): 1,
+            ("NAPTR", "aonly.test"): 0, ("SRV", "_sip._udp.aonly.test"): 0, ("A", "aonly.test"): 1}
+    check(counts == want, f"queries {counts}, expected {want}\n{w.dns.log()[-3000:]}")
+    log("srvonly.test: NAPTR (none), SRV, A -> Kamailio; aonly.test:5090 (a contact address, resolved by nta "
+        "through dns.resolv_conf): one A query only; both calls completed")
+
+
 CASES = {
     "call_out": (case_call_out, {}),
     "both": (case_both, {}),
@@ -355,6 +382,11 @@ CASES = {
         "host-record=node.ring.test,127.0.0.1",
     ]}),
     "modes": (case_modes, {}),
+    "resolution": (case_resolution, {"extra_records": [
+        f"srv-host=_sip._udp.srvonly.test,sip.srvonly.test,{dnsfixture.KAMAILIO_PORT},0,0",
+        "host-record=sip.srvonly.test,127.0.0.1",
+        "host-record=aonly.test,127.0.0.1",
+    ]}),
 }
 
 
