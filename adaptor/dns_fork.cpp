@@ -18,6 +18,9 @@
 
 namespace sippeer::adaptor {
 
+// The log tag (main's adaptor/log.h reads it; unused before that merge).
+[[maybe_unused]] constexpr const char* kLogTag = "proxy";
+
 namespace {
 
 constexpr const char* kMarkerProtocol = "P2P-SIP";

@@ -13,6 +13,9 @@
 
 namespace sippeer::adaptor {
 
+// The log tag (main's adaptor/log.h reads it; unused before that merge).
+[[maybe_unused]] constexpr const char* kLogTag = "dns";
+
 struct SipResolver::Query {
   SipResolver* self = nullptr;
   Lookup* lookup = nullptr;
