@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstring>
 
+#include <sofia-sip/sresolv.h>
+
 #include "adaptor/admin_http.h"
 #include "adaptor/log.h"
 #include "adaptor/reject_log.h"
@@ -175,6 +177,8 @@ bool Daemon::start_stack(std::string* err) {
                             NTATAG_PASS_408(1),
                             // Sofia's parser with the RFC 4475 repairs (sip_parser.h).
                             NTATAG_MCLASS(sip_message_class()),
+                            // Names in Route/Request-URIs resolve like the fork's DNS branch.
+                            TAG_IF(!settings_.resolv_conf.empty(), SRESTAG_RESOLV_CONF(settings_.resolv_conf.c_str())),
                             TPTAG_UDP_RMEM(4 * 1024 * 1024), TPTAG_UDP_WMEM(4 * 1024 * 1024),
                             // Every message in and out, with direction, peer and time.
                             TAG_IF(!settings_.sip_trace.empty(), TPTAG_DUMP(settings_.sip_trace.c_str())),

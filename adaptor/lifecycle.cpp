@@ -63,7 +63,8 @@ void Daemon::reload_settings() {
   static const char* const kLive[] = {"log.level", "discovery.bootstrap", "discovery.rediscover_s",
                                       "registrar.min_expires", "registrar.max_expires",
                                       "registrar.default_expires", "registrar.single_contact_user_agents",
-                                      "proxy.record_route", "proxy.accept_proxy_require"};
+                                      "proxy.record_route", "proxy.accept_proxy_require", "proxy.lookup",
+                                      "proxy.p2p_domains", "dns.timeout_ms"};
   if (!reload_) return;
   Settings fresh;
   if (auto errors = reload_(fresh); !errors.empty()) {
@@ -88,6 +89,9 @@ void Daemon::reload_settings() {
   settings_.single_contact_user_agents = fresh.single_contact_user_agents;
   settings_.record_route = fresh.record_route;  // the proxy reads these per request
   settings_.accept_proxy_require = fresh.accept_proxy_require;
+  settings_.lookup = fresh.lookup;
+  settings_.p2p_domains = fresh.p2p_domains;
+  settings_.dns_timeout_ms = fresh.dns_timeout_ms;
   set_log_level(settings_.log_level);
   RegistrarPolicy policy;
   policy.min_expires = settings_.min_expires;

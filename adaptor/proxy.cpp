@@ -6,6 +6,7 @@
 
 #include "adaptor/log.h"
 #include "adaptor/reject_log.h"
+#include "adaptor/proxy_state.h"
 #include "dht/codec.h"
 
 namespace sippeer::adaptor {
@@ -30,6 +31,15 @@ std::string url_text(const url_t* u) {
 bool is_contact_address(const url_t* u) { return u->url_port != nullptr || url_has_param(u, "maddr"); }
 
 }  // namespace
+
+bool Proxy::is_user_at_node(const url_t* u) const {
+  // A phone that uses its node as its domain names a ring node with a user
+  // part: that is an AOR, whichever node it reaches (sent "directly" from
+  // another node it would come back to the named node as a loop).
+  if (!u || !u->url_user || !u->url_host) return false;
+  if (is_me(u)) return true;
+  return knows_node(std::string(u->url_host) + ":" + (u->url_port ? u->url_port : "5060"));
+}
 
 bool Proxy::is_me(const url_t* u) const {
   if (!u || !u->url_host) return false;
@@ -146,7 +156,9 @@ bool Proxy::forward_to_outbound_proxy(msg_t* msg, sip_t* sip) {
     return true;
   }
   Transaction* tx = start(msg, sip);
-  if (tx && !add_branch(tx, "", proxy, false)) send_final(tx, 480, "Temporarily Unavailable");
+  if (!tx) return true;
+  tx->dns_done = false;  // the node we hand it to is the phone's real first hop
+  if (!add_branch(tx, "", proxy, false)) send_final(tx, 480, "Temporarily Unavailable");
   return true;
 }
 
@@ -204,7 +216,7 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip, const std::string& flow) {
   // far contact).
   std::string target = flow.empty() ? std::string() : "sip:" + flow;
   if (target.empty() && !sip->sip_route &&
-      (!is_contact_address(sip->sip_request->rq_url) || is_me(sip->sip_request->rq_url))) {
+      (!is_contact_address(sip->sip_request->rq_url) || is_user_at_node(sip->sip_request->rq_url))) {
     // An ACK addressed to an AOR: follow the ring like its INVITE did.
     const auto aor = dht::Codec::canonical_aor(url_text(sip->sip_request->rq_url));
     if (aor) {
@@ -226,6 +238,7 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip, const std::string& flow) {
     }
   }
   if (sip->sip_max_forwards) sip->sip_max_forwards->mf_count--;
+  add_dns_marker(msg, sip);
   nta_msg_tsend(ctx_.agent, msg, target.empty() ? nullptr : URL_STRING_MAKE(target.c_str()), TAG_END());
 }
 
@@ -243,7 +256,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const std::string& flow) {
   // Where the dialog or the phone already says where to go, go there. A
   // user at our own address (phones that use the node as their domain) is
   // an AOR like any other.
-  if (sip->sip_route || in_dialog || (is_contact_address(ruri) && !is_me(ruri))) {
+  if (sip->sip_route || in_dialog || (is_contact_address(ruri) && !is_user_at_node(ruri))) {
     SIPPEER_LOG(Debug) << "proxy: " << sip->sip_request->rq_method_name << " " << url_text(ruri)
                        << (sip->sip_route ? " by Route" : in_dialog ? " in dialog" : " to a contact address");
     Transaction* tx = start(msg, sip);
@@ -253,6 +266,11 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const std::string& flow) {
   const auto aor = dht::Codec::canonical_aor(url_text(ruri));
   if (!aor) {
     reply(msg, 416, "Unsupported URI Scheme");
+    return;
+  }
+  if (wants_dns(sip)) {
+    // A phone's first hop: the ring and DNS both (report 3.5.2).
+    start_fork(msg, sip, *aor);
     return;
   }
   if (!ctx_.node->joined()) {

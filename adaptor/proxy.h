@@ -16,6 +16,7 @@
 #include "adaptor/registrar.h"
 #include "adaptor/settings.h"
 #include "adaptor/sip_traffic.h"
+#include "adaptor/sip_resolver.h"
 #include "adaptor/sofia.h"
 #include "dht/node.h"
 
@@ -69,10 +70,15 @@ class Proxy {
  private:
   struct Branch;
   struct Transaction;
+  struct Fork;
 
   // proxy.cpp: checks and routing
   bool reject_early(msg_t* msg, sip_t* sip);
   bool is_me(const url_t* u) const;
+  // A user at a ring node's address (ours or one in our routing state).
+  bool is_user_at_node(const url_t* u) const;
+  // host:port is this node or one in its routing state.
+  bool knows_node(const std::string& address) const;
   // Removes our own top Routes; returns the flow one of them names ("" if
   // none, or if the request came from that flow).
   std::string strip_own_route(msg_t* msg, sip_t* sip);
@@ -118,6 +124,29 @@ class Proxy {
   void cancel_others(Transaction* tx, const Branch* keep);
   void finish_if_done(Transaction* tx);
   void send_final(Transaction* tx, int status, const char* phrase);
+  // A final answer no branch brought (the ring's 404 at the owner, a DNS
+  // branch that found no server), weighed like a response (16.7).
+  void note_result(Transaction* tx, int status, const char* phrase, bool internal);
+
+  // dns_fork.cpp: DNS + P2P lookups of a phone's request (report 3.5.2)
+  bool wants_dns(const sip_t* sip) const;
+  void start_fork(msg_t* msg, sip_t* sip, const std::string& aor);
+  void start_p2p(Transaction* tx);
+  void start_dns(Transaction* tx);
+  void on_dns_resolved(Transaction* tx, std::vector<SipResolver::Target> targets, const std::string& error);
+  bool send_dns_branch(Transaction* tx);
+  bool points_back(const SipResolver::Target& t) const;
+  static void on_dns_timeout(su_root_magic_t*, su_timer_t*, void* arg);
+  void dns_answered(Transaction* tx);
+  // A DNS branch's final answer: true when it is not to be weighed (it
+  // came back round the ring, or the next DNS target was tried instead).
+  bool dns_branch_final(Transaction* tx, Branch* b, int status, bool internal);
+  // Sequential modes: starts the other lookup when the first found nobody.
+  // True while something of the fork is still under way.
+  bool fork_continues(Transaction* tx);
+  void stop_dns(Transaction* tx);
+  static bool has_dns_marker(const sip_t* sip);
+  void add_dns_marker(msg_t* msg, sip_t* sip);
 
   ProxyContext ctx_;
   std::unordered_map<Transaction*, std::unique_ptr<Transaction>> transactions_;
@@ -125,6 +154,7 @@ class Proxy {
   // Record-Route with a flow token for the request being routed now
   // (proxy_flow.cpp); start() hands it to the transaction.
   std::string flow_record_route_;
+  std::unique_ptr<SipResolver> resolver_;  // made on the first DNS branch; destroyed before transactions_
 };
 
 }  // namespace sippeer::adaptor

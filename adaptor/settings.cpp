@@ -151,6 +151,33 @@ const std::vector<SettingInfo> kSchema = {
                     "nothing of a proxy but forwarding, and a 420 leaves Messenger's contacts offline. "
                     "Every hop checks: give all nodes of a ring the same list.",
      .field = &Settings::accept_proxy_require},
+    {.key = "proxy.lookup", .type = "string", .range = "parallel|dns-first|p2p-first|p2p-only",
+     .default_text = "parallel", .flag = "--lookup MODE",
+     .description = "How a call from a phone finds its target (report 3.5.2). parallel forks a DNS "
+                    "branch (RFC 3263) and a ring lookup at once, so both peers and the conventional "
+                    "SIP world answer with no added delay; dns-first and p2p-first try one and fall "
+                    "back to the other only when it finds nobody (404, 408, 480, no server); "
+                    "p2p-only never uses DNS.",
+     .field = &Settings::lookup},
+    {.key = "proxy.p2p_domains", .type = "list<string>", .range = "DNS names", .default_text = "[]",
+     .flag = "",
+     .description = "Domains served by the ring alone: calls to them never go to DNS, which saves "
+                    "a lookup (and a DNS timeout where the domain has no records). The overlay "
+                    "domain is always P2P-only.",
+     .field = &Settings::p2p_domains},
+    // dns
+    {.key = "dns.timeout_ms", .type = "int", .range = "100..32000", .default_text = "3000",
+     .flag = "",
+     .description = "The DNS branch of a fork must resolve and draw a first answer from the server "
+                    "it found within this time, else it ends as unanswered; it bounds how long a "
+                    "call to nobody waits. Three seconds cover a slow resolver and one SIP retransmission.",
+     .field = &Settings::dns_timeout_ms, .min = 100, .max = 32000},
+    {.key = "dns.resolv_conf", .type = "string", .range = "file", .default_text = "\"\"",
+     .flag = "--resolv-conf FILE",
+     .description = "Resolver configuration for the DNS branch (and nta's own lookups). Empty uses "
+                    "/etc/resolv.conf; tests point it at a file naming a local server, where Sofia's "
+                    "resolver also reads a `port N` line.",
+     .field = &Settings::resolv_conf},
 };
 
 const std::vector<OptionInfo> kCommandLineOnly = {
@@ -354,6 +381,19 @@ void check_overlay(const Settings& s, const std::string& file, std::vector<Confi
                    "'" + s.node_id + "' is not a " + (s.id_bits <= 64 ? "decimal" : "hex") +
                        " id below 2^" + std::to_string(s.id_bits) + " (overlay.id_bits is " +
                        std::to_string(s.id_bits) + ")"});
+}
+
+void check_lookup(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
+  if (s.lookup != "parallel" && s.lookup != "dns-first" && s.lookup != "p2p-first" && s.lookup != "p2p-only") {
+    std::string msg = "expected one of parallel|dns-first|p2p-first|p2p-only, got '" + s.lookup + "'";
+    std::string hint = closest_match(s.lookup, {"parallel", "dns-first", "p2p-first", "p2p-only"});
+    if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+    out.push_back({file, 0, 0, "proxy.lookup", msg});
+  }
+  for (std::size_t i = 0; i < s.p2p_domains.size(); ++i)
+    if (!is_dns_name(s.p2p_domains[i]))
+      out.push_back({file, 0, 0, "proxy.p2p_domains[" + std::to_string(i) + "]",
+                     "'" + s.p2p_domains[i] + "' is not a DNS domain name (e.g. example.com)"});
 }
 
 void check_registrar(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
@@ -583,6 +623,7 @@ std::vector<ConfigError> validate(const Settings& s, const std::string& file) {
   check_addresses(s, file, out);
   check_overlay(s, file, out);
   check_registrar(s, file, out);
+  check_lookup(s, file, out);
   return out;
 }
 

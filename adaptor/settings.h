@@ -54,6 +54,11 @@ struct Settings {
   // proxy
   bool record_route = false;       // proxy.record_route
   std::vector<std::string> accept_proxy_require = {"ms-benotify"}; // proxy.accept_proxy_require  option tags in Proxy-Require forwarded instead of 420
+  std::string lookup = "parallel"; // proxy.lookup  --lookup  parallel|dns-first|p2p-first|p2p-only (report 3.5.2)
+  std::vector<std::string> p2p_domains; // proxy.p2p_domains  domains never looked up in DNS
+  // dns
+  int dns_timeout_ms = 3000;       // dns.timeout_ms 100..32000  bounds the DNS branch of a fork
+  std::string resolv_conf;         // dns.resolv_conf --resolv-conf FILE  empty = /etc/resolv.conf
 
   // Lets tests say "this file yields the defaults" in one comparison.
   friend bool operator==(const Settings&, const Settings&) = default;

@@ -455,6 +455,13 @@ class Cluster:
             print(f"(logs and state kept in {self.dir})", file=sys.stderr)
         return False
 
+    def no_dns_resolv_conf(self):
+        path = os.path.join(self.dir, "no-dns.resolv.conf")
+        if not os.path.exists(path):
+            with open(path, "w") as f:
+                f.write("nameserver 127.0.0.1\nport 9\noptions timeout:1 attempts:1\n")
+        return path
+
     def write_config(self, name, cfg):
         path = os.path.join(self.dir, name + ".yaml")
         with open(path, "w") as f:
@@ -488,6 +495,12 @@ class Cluster:
             args += ["--node-id", str(node_id)]
         if stabilize_ms is not None:
             args += ["--stabilize-ms", str(stabilize_ms)]
+        if not (config and "resolv_conf" in config.get("dns", {})) and "--resolv-conf" not in extra:
+            # Phones' calls also go to DNS (proxy.lookup parallel): keep the
+            # tests off the host's resolver and off real servers for
+            # example.com. Port 9 on loopback refuses at once, so the DNS
+            # branch ends in milliseconds. The DNS fork tests set their own.
+            args += ["--resolv-conf", self.no_dns_resolv_conf()]
         args += list(extra)
         node = Node(self, name, args, sip_port, admin_port, state_dir,
                     os.path.join(self.dir, name + ".log"), listen=listen, netns=netns)

@@ -56,6 +56,10 @@ Settings scrambled() {
   s.single_contact_user_agents = {"Acme", "Foo/1"};
   s.record_route = true;
   s.accept_proxy_require = {};
+  s.lookup = "dns-first";
+  s.p2p_domains = {"example.net"};
+  s.dns_timeout_ms = 101;
+  s.resolv_conf = "/tmp/resolv.conf";
   return s;
 }
 
@@ -135,6 +139,21 @@ TEST(ConfigSchema, RowsAreWellFormed) {
 
 TEST(ConfigSchema, DefaultsAreValid) {
   EXPECT_EQ(formatted(validate(Settings{}, "defaults")), "");
+}
+
+TEST(ConfigSchema, LookupModeAndP2pDomainsAreChecked) {
+  Settings s;
+  s.lookup = "parralel";
+  s.p2p_domains = {"ring.example", "not a domain"};
+  EXPECT_EQ(formatted(validate(s, "f")),
+            "f: proxy.lookup: expected one of parallel|dns-first|p2p-first|p2p-only, got 'parralel'; "
+            "did you mean 'parallel'?\n"
+            "f: proxy.p2p_domains[1]: 'not a domain' is not a DNS domain name (e.g. example.com)\n");
+  for (const char* mode : {"parallel", "dns-first", "p2p-first", "p2p-only"}) {
+    Settings ok;
+    ok.lookup = mode;
+    EXPECT_EQ(formatted(validate(ok, "f")), "") << mode;
+  }
 }
 
 // --- the files generated from or checked against the schema -----------------
