@@ -52,7 +52,7 @@ issize_t parse_request_leniently(su_home_t* home, sip_request_t* rq, char* s) {
   while (end > p && is_ws(end[-1])) *--end = '\0';
   char* version = end;
   while (version > p && !is_ws(version[-1])) --version;
-  if (version == p || std::strncmp(version, "SIP/", 4) != 0) return -1;
+  if (version == p || !std::string_view(version).starts_with("SIP/")) return -1;
   char* uri_end = version;
   while (uri_end > p && is_ws(uri_end[-1])) --uri_end;
   *uri_end = '\0';
