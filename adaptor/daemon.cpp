@@ -94,6 +94,7 @@ Daemon::~Daemon() {
   admin_.reset();
   multicast_.reset();
   proxy_.reset();
+  admission_.reset();
   node_.reset();
   transport_.reset();
   for (su_timer_t* t : {tick_timer_, probe_timer_, rediscover_timer_, leave_timer_, cache_timer_})
@@ -162,6 +163,8 @@ bool Daemon::start_stack(std::string* err) {
                             TPTAG_UDP_RMEM(4 * 1024 * 1024), TPTAG_UDP_WMEM(4 * 1024 * 1024),
                             TAG_END());
   if (!agent_) return *err = "cannot listen on " + url + ": " + std::strerror(errno), false;
+  admission_ = std::make_unique<Admission>(settings_, [this] { return proxy_ ? proxy_->transactions() : 0; });
+  admission_->watch_socket(local_ip_, port_);
   return true;
 }
 
@@ -258,6 +261,9 @@ int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) 
     nta_msg_treply(agent, msg, 503, "Service Unavailable (node leaving)", SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
   } else if (sip->sip_request->rq_method == sip_method_register && self->is_overlay_request(sip)) {
     self->transport_->on_request(msg, sip);
+  } else if (!self->admission_->admit(sip)) {
+    nta_msg_treply(agent, msg, 503, "Service Unavailable (overloaded)",
+                   SIPTAG_RETRY_AFTER_STR(self->admission_->retry_after().c_str()), TAG_END());
   } else {
     self->proxy_->on_request(msg, sip);
   }

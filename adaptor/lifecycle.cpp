@@ -60,7 +60,9 @@ void Daemon::reload_settings() {
   // ring (ports, ids, intervals) and is reported as needing a restart.
   static const char* const kLive[] = {"log.level", "discovery.bootstrap", "discovery.rediscover_s",
                                       "registrar.min_expires", "registrar.max_expires",
-                                      "registrar.default_expires", "proxy.record_route"};
+                                      "registrar.default_expires", "proxy.record_route",
+                                      "overload.max_backlog_kb", "overload.max_transactions",
+                                      "overload.retry_after_s"};
   if (!reload_) return;
   Settings fresh;
   if (auto errors = reload_(fresh); !errors.empty()) {
@@ -83,6 +85,9 @@ void Daemon::reload_settings() {
   settings_.max_expires = fresh.max_expires;
   settings_.default_expires = fresh.default_expires;
   settings_.record_route = fresh.record_route;  // the proxy reads it per request
+  settings_.overload_backlog_kb = fresh.overload_backlog_kb;  // admission reads these per request
+  settings_.overload_transactions = fresh.overload_transactions;
+  settings_.overload_retry_after_s = fresh.overload_retry_after_s;
   set_log_level(settings_.log_level);
   RegistrarPolicy policy;
   policy.min_expires = settings_.min_expires;

@@ -53,6 +53,9 @@ Settings scrambled() {
   s.max_expires = 3;
   s.default_expires = 2;
   s.record_route = true;
+  s.overload_backlog_kb = 77;
+  s.overload_transactions = 12;
+  s.overload_retry_after_s = 9;
   return s;
 }
 
