@@ -130,7 +130,6 @@ def backlog_case(cl):
     log(f"answers: {codes}, Retry-After values on 503: {sorted(x or '-' for x in retry_after)}")
     check(codes.get("503", 0) > 0, f"no 503 in a burst of {n} REGISTERs with max_backlog_kb 1: {codes}")
     check(retry_after == {"3"}, f"503 without Retry-After: 3: {retry_after}")
-    check(codes.get("200", 0) > 0, f"nothing registered at all during the burst: {codes}")
     refused = metric(node, 'sippeer_overload_refused_total{cause="backlog"}')
     check(refused is not None and refused >= codes["503"],
           f"/metrics counts {refused} refusals, the phone got {codes['503']} 503s")
