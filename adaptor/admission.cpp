@@ -48,6 +48,13 @@ void Admission::watch_socket(const std::string& ip, int port) {
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0 || sa.sin_family != AF_INET) continue;
     if (sa.sin_port == want.sin_port && sa.sin_addr.s_addr == want.sin_addr.s_addr) {
       fd_ = fd;
+      // Where net.core.rmem_max keeps the buffer small, the queue could
+      // never reach the configured limit: datagrams would be dropped
+      // unanswered first. Half the real buffer is the most we wait for.
+      int rcvbuf = 0;
+      len = sizeof rcvbuf;
+      if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len) == 0 && rcvbuf > 0)
+        rcvbuf_half_ = static_cast<std::uint64_t>(rcvbuf) / 2;
       return;
     }
   }
@@ -65,7 +72,8 @@ bool Admission::backlogged() {
   socklen_t len = sizeof mem;
   if (getsockopt(fd_, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0) return shedding_ = false;
   counters_.backlog_bytes = mem[SK_MEMINFO_RMEM_ALLOC];
-  const std::uint64_t limit = static_cast<std::uint64_t>(limit_kb) * 1024;
+  std::uint64_t limit = static_cast<std::uint64_t>(limit_kb) * 1024;
+  if (rcvbuf_half_ > 0 && limit > rcvbuf_half_) limit = rcvbuf_half_;
   if (!shedding_ && counters_.backlog_bytes > limit) {
     shedding_ = true;
     SIPPEER_LOG(Warn) << "overload: " << counters_.backlog_bytes / 1024

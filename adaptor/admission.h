@@ -55,6 +55,7 @@ class Admission {
   const Settings& settings_;
   std::function<std::size_t()> live_transactions_;
   int fd_ = -1;
+  std::uint64_t rcvbuf_half_ = 0;  // the backlog limit never exceeds half the socket's buffer
   bool shedding_ = false;  // hysteresis: on above the limit, off below half of it
   std::chrono::steady_clock::time_point next_reading_{};
   AdmissionCounters counters_;
