@@ -1,0 +1,856 @@
+#!/usr/bin/env python3
+"""sippeer beside Kamailio under the same sipp load (issue 7).
+
+Used by bench/register.sh, proxy.sh, memory.sh, overload.sh and the
+loopback half of overlay.sh; run one of those. Everything runs on loopback
+addresses 127.0.0.50-127.0.0.59 (never 127.0.0.1, which the integration
+tests use), in a temp dir of its own; every process started here is
+stopped by PID at the end, and every sipp run is bounded by a count and a
+timeout.
+
+  servers   127.0.0.50:5060 Kamailio, 127.0.0.51.. sippeer nodes (:5060,
+            admin API on :8060 of the same address)
+  sipp      127.0.0.58 (the load), 127.0.0.59 (the registered callee)
+
+A rate passes when fewer than 0.1 % of the calls failed (a 503 counts as a
+failure), fewer than 1 % of the requests sent were retransmissions, and
+sipp reached at least 90 % of the asked rate. A sweep goes up the rates
+until one fails twice in a row; the best rate is the last that passed.
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(BENCH)
+SCENARIOS = os.path.join(BENCH, "sipp")
+KAMAILIO_CFG = os.path.join(BENCH, "kamailio-bench.cfg")
+DOMAIN = "bench.test"
+KAM_IP = "127.0.0.50"
+NODE_IPS = ["127.0.0.51", "127.0.0.52", "127.0.0.53", "127.0.0.54"]
+UAC_IP = "127.0.0.58"
+UAS_IP = "127.0.0.59"
+SIP_PORT = 5060
+ADMIN_PORT = 8060
+USERS = 100_000
+CLK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+# Niceness of everything measured (servers and sipp alike), set by --nice.
+# On a machine shared with compilers at nice 5, nice 0 gets ~15 % of a
+# core and the figures are noise; both sides get the same priority.
+NICE = 0
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------- processes
+
+
+class Run:
+    """The run's temp dir and every process it started (stopped by PID)."""
+
+    def __init__(self, keep=False):
+        self.dir = tempfile.mkdtemp(prefix="sippeer-bench-")
+        self.keep = keep
+        self.procs = []
+
+    def spawn(self, name, argv, cwd=None):
+        out = open(os.path.join(self.dir, name + ".log"), "wb")
+        if NICE:
+            argv = ["nice", "-n", str(NICE)] + list(argv)
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             cwd=cwd or self.dir, start_new_session=True)
+        self.procs.append(p)
+        if NICE:
+            # With sched_autogroup each session is scheduled as one group
+            # against the others, whatever the niceness inside it; the
+            # group's own niceness is what counts against other sessions.
+            try:
+                with open(f"/proc/{p.pid}/autogroup", "w") as f:
+                    f.write(str(NICE))
+            except OSError:
+                pass
+        return p
+
+    def stop(self, p, sig=signal.SIGTERM, wait=10):
+        if p.poll() is None:
+            try:
+                os.kill(p.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(wait)
+            except subprocess.TimeoutExpired:
+                # The session leader's group: Kamailio's children with it.
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+        if p in self.procs:
+            self.procs.remove(p)
+
+    def close(self):
+        for p in reversed(list(self.procs)):
+            self.stop(p)
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            log(f"kept {self.dir}")
+
+
+def group_pids(leader):
+    """The pids of a process group (a server and the children it forked)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) == leader:
+                out.append(int(d))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (all threads)
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def status_field(pid, name):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def rss_kb(pids):
+    return sum(status_field(p, "VmRSS") for p in pids)
+
+
+def threads(pids):
+    return sum(status_field(p, "Threads") for p in pids)
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    return {"nproc": os.cpu_count(), "cpu": model, "loadavg_at_start": [float(x) for x in load]}
+
+
+def wait_for(what, fn, timeout=30.0, every=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            v = fn()
+            if v:
+                return v
+        except Exception:
+            pass
+        time.sleep(every)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+# --------------------------------------------------------------- servers
+
+
+class Kamailio:
+    label = "kamailio"
+
+    def __init__(self, run, workers):
+        self.run = run
+        self.workers = workers
+        self.address = f"{KAM_IP}:{SIP_PORT}"
+        self.entry = self.address
+        self.ctl = os.path.join(run.dir, "kamailio_ctl")
+        cfg = open(KAMAILIO_CFG).read()
+        cfg = cfg.replace("@LISTEN@", f"udp:{self.address}").replace("@CTL@", self.ctl)
+        path = os.path.join(run.dir, "kamailio.cfg")
+        with open(path, "w") as f:
+            f.write(cfg)
+        self.proc = run.spawn("kamailio", ["kamailio", "-DD", "-E", "-f", path, "-P",
+                                           os.path.join(run.dir, "kamailio.pid"), "-m", "1024", "-M", "32",
+                                           "-n", str(workers), "-Y", run.dir])
+        wait_for("kamailio's ctl socket", lambda: self.kamcmd("core.uptime"), 20)
+
+    def kamcmd(self, *args):
+        r = subprocess.run(["kamcmd", "-s", "unix:" + self.ctl] + list(args), capture_output=True, text=True,
+                           timeout=10)
+        return r.stdout if r.returncode == 0 else None
+
+    def shm_used(self, field="used"):
+        out = self.kamcmd("core.shmmem") or ""
+        m = re.search(r"\b" + field + r":\s*(\d+)", out)
+        return int(m.group(1)) if m else None
+
+    def pids(self):
+        return group_pids(self.proc.pid)
+
+    def describe(self):
+        return f"Kamailio {kamailio_version()}, {self.workers} UDP workers"
+
+    def stop(self):
+        self.run.stop(self.proc)
+
+
+def kamailio_version():
+    out = subprocess.run(["kamailio", "-v"], capture_output=True, text=True).stdout
+    m = re.search(r"kamailio (\S+)", out)
+    return m.group(1) if m else "?"
+
+
+class Ring:
+    """n sippeer nodes as shipped (defaults), the first starting the ring."""
+
+    label = "sippeer"
+
+    def __init__(self, run, n, binary, extra=()):
+        self.run = run
+        self.n = n
+        self.nodes = []
+        for i in range(n):
+            ip = NODE_IPS[i]
+            args = [binary, "-p", str(SIP_PORT), "--listen", ip, "--admin", f"{ip}:{ADMIN_PORT}",
+                    "--state-dir", os.path.join(run.dir, f"state{i}"), "--no-multicast"] + list(extra)
+            args += ["-N"] if i == 0 else ["--bootstrap", f"{NODE_IPS[0]}:{SIP_PORT}"]
+            os.makedirs(os.path.join(run.dir, f"state{i}"), exist_ok=True)
+            self.nodes.append(run.spawn(f"sippeer{n}_{i}", args))
+            wait_for(f"sippeer node {i} to join", lambda ip=ip: self.status(ip).get("joined"), 30)
+        if n > 1:
+            want = set(f"{ip}:{SIP_PORT}" for ip in NODE_IPS[:n])
+            def consistent():
+                for ip in NODE_IPS[:n]:
+                    s = self.status(ip)
+                    succ = {x["uri"].split("@", 1)[1].split(";", 1)[0] for x in s["successors"]}
+                    if not s.get("predecessor") or succ | {f"{ip}:{SIP_PORT}"} != want:
+                        return False
+                return True
+            wait_for("the ring's successor lists", consistent, 60, 0.3)
+        self.entry = f"{NODE_IPS[0]}:{SIP_PORT}"
+
+    @staticmethod
+    def status(ip):
+        with urllib.request.urlopen(f"http://{ip}:{ADMIN_PORT}/status", timeout=5) as r:
+            return json.loads(r.read())
+
+    @staticmethod
+    def lookup(ip, aor):
+        with urllib.request.urlopen(f"http://{ip}:{ADMIN_PORT}/lookup?aor={aor}", timeout=5) as r:
+            return json.loads(r.read())
+
+    def pids(self):
+        return [p.pid for p in self.nodes]
+
+    def describe(self):
+        return f"sippeer, ring of {self.n}, defaults" if self.n > 1 else "sippeer, one node (ring of 1), defaults"
+
+    def stop(self):
+        for p in self.nodes:
+            self.run.stop(p)
+
+
+# ------------------------------------------------------------------ sipp
+
+
+def users_csv(run):
+    path = os.path.join(run.dir, "users.csv")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write("SEQUENTIAL\n")
+            for i in range(USERS):
+                f.write(f"u{i:06d}\n")
+    return path
+
+
+def parse_sipp_time(s):
+    # "00:00:03:012000" (h:m:s:usec) or "00:00:03"
+    parts = s.split(":")
+    h, m, sec = int(parts[0]), int(parts[1]), int(parts[2])
+    frac = int(parts[3]) / 10 ** len(parts[3]) if len(parts) > 3 else 0
+    return h * 3600 + m * 60 + sec + frac
+
+
+def read_sipp_csv(path):
+    with open(path) as f:
+        lines = [l.rstrip("\n") for l in f if l.strip()]
+    head = lines[0].rstrip(";").split(";")
+    last = lines[-1].rstrip(";").split(";")
+    return dict(zip(head, last))
+
+
+def sipp_uac(run, server, scenario, rate, count, tag, keys=(), csv=None, service=None, timeout_s=None,
+             watch=None):
+    """One bounded sipp load run; returns its figures and the server's CPU."""
+    wd = os.path.join(run.dir, tag)
+    os.makedirs(wd, exist_ok=True)
+    timeout_s = timeout_s or int(count / rate) + 40
+    argv = ["sipp", server.entry, "-sf", os.path.join(SCENARIOS, scenario), "-i", UAC_IP, "-m", str(count),
+            "-r", str(rate), "-rp", "1000", "-l", str(max(1000, rate * 40)), "-nostdin", "-trace_stat", "-stf",
+            os.path.join(wd, "stat.csv"), "-fd", "1", "-trace_counts", "-trace_rtt", "-rtt_freq", "1000",
+            "-timeout", f"{timeout_s}s", "-max_recv_loops", "10000", "-max_sched_loops", "10000",
+            "-key", "domain", DOMAIN]
+    for k, v in keys:
+        argv += ["-key", k, v]
+    if csv:
+        argv += ["-inf", csv]
+    if service:
+        argv += ["-s", service]
+    spids = server.pids()
+    c0, t0 = cpu_ticks(spids), time.monotonic()
+    rss0 = rss_kb(spids)
+    p = run.spawn(tag + "_sipp", argv, cwd=wd)
+    peak_rss = rss0
+    samples = []
+    while p.poll() is None:
+        time.sleep(0.25)
+        r = rss_kb(spids)
+        peak_rss = max(peak_rss, r)
+        if watch:
+            samples.append((time.monotonic() - t0, r, cpu_ticks(spids)))
+        if time.monotonic() - t0 > timeout_s + 20:
+            run.stop(p)
+    sipp_cpu = 0.0
+    wall = time.monotonic() - t0
+    c1 = cpu_ticks(spids)
+    nthreads = threads(spids)
+    run.procs.remove(p) if p in run.procs else None
+    res = {"rate": rate, "count": count, "wall_s": round(wall, 2),
+           "server_cpu_pct": round(100.0 * (c1 - c0) / CLK / wall, 1),
+           "server_procs": len(spids), "server_threads": nthreads,
+           "server_rss_mb_before": round(rss0 / 1024, 1), "server_rss_mb_peak": round(peak_rss / 1024, 1)}
+    try:
+        st = read_sipp_csv(os.path.join(wd, "stat.csv"))
+    except (OSError, IndexError):
+        res.update(ok=0, failed=count, retrans=0, sent=0, error="no sipp statistics")
+        return res
+    res["ok"] = int(st.get("SuccessfulCall(C)", 0))
+    res["failed"] = int(st.get("FailedCall(C)", 0))
+    res["retrans"] = int(st.get("Retransmissions(C)", 0))
+    elapsed = parse_sipp_time(st.get("ElapsedTime(C)", "0:0:0"))
+    created = int(st.get("OutgoingCall(C)", 0))
+    res["sipp_elapsed_s"] = round(elapsed, 2)
+    # CallRate(C) is sipp's own calls-created per second, to the millisecond.
+    res["achieved_rate"] = round(float(st.get("CallRate(C)", 0) or 0)) or (round(created / elapsed) if elapsed else 0)
+    counts = glob.glob(os.path.join(wd, "*_counts.csv"))
+    sent = created
+    r503 = 0
+    if counts:
+        c = read_sipp_csv(counts[0])
+        r503 = sum(int(v) for k, v in c.items() if re.match(r"\d+_503_Recv", k))
+        sent = sum(int(v) for k, v in c.items() if k.endswith("_Sent"))
+    res["r503"] = r503
+    res["sent"] = sent
+    # A 503 ends the call as "successful" in the scenario; it is a failure here.
+    res["ok"] -= r503
+    res["failed"] += r503 + max(0, count - res["ok"] - res["failed"] - r503)
+    rtts = []
+    for path in glob.glob(os.path.join(wd, "*_rtt.csv")):
+        with open(path) as f:
+            for line in f:
+                parts = line.strip().split(";")
+                if len(parts) >= 2:
+                    try:
+                        rtts.append(float(parts[1]))
+                    except ValueError:
+                        pass
+    res["median_ms"] = round(statistics.median(rtts), 3) if rtts else None
+    res["p99_ms"] = round(sorted(rtts)[int(len(rtts) * 0.99)], 3) if rtts else None
+    if watch:
+        res["samples"] = samples
+    if not os.environ.get("BENCH_KEEP_SIPP"):
+        shutil.rmtree(wd, ignore_errors=True)
+    return res
+
+
+def passes(res):
+    total = res["count"]
+    return (res["failed"] < 0.001 * total and res["retrans"] < 0.01 * max(1, res["sent"])
+            and res["achieved_rate"] >= 0.9 * res["rate"])
+
+
+def show_step(label, res):
+    mark = "ok" if passes(res) else "FAIL"
+    log(f"  {label:9s} {res['rate']:>7d}/s  got {res.get('achieved_rate', 0):>6d}/s  "
+        f"failed {res['failed']:>6d}  503 {res.get('r503', 0):>6d}  retrans {res['retrans']:>6d}  "
+        f"median {res.get('median_ms')} ms  server CPU {res['server_cpu_pct']}%  "
+        f"RSS {res['server_rss_mb_peak']} MB  {mark}")
+
+
+def sweep(run, server, scenario, rates, step_s, make_keys, **kw):
+    """Up the rates until one fails twice; then the median at half the best."""
+    best = None
+    steps = []
+    for i, rate in enumerate(rates):
+        count = max(200, int(rate * step_s))
+        if kw.get("csv"):
+            count = min(count, USERS)
+        res = None
+        for attempt in range(2):
+            res = sipp_uac(run, server, scenario, rate, count, f"{server.label}_{i}_{attempt}",
+                           keys=make_keys(f"s{i}a{attempt}"), **kw)
+            show_step(server.label, res)
+            steps.append(res)
+            if passes(res):
+                break
+            time.sleep(2)
+        if not passes(res):
+            break
+        best = res
+        time.sleep(1)
+    out = {"server": server.describe(), "best_rate": best["rate"] if best else 0,
+           "best": strip(best) if best else None, "steps": [strip(s) for s in steps]}
+    if best:
+        half = max(100, best["rate"] // 2)
+        count = max(200, int(half * step_s))
+        if kw.get("csv"):
+            count = min(count, USERS)
+        res = sipp_uac(run, server, scenario, half, count, f"{server.label}_half", keys=make_keys("half"), **kw)
+        show_step(server.label + "/2", res)
+        out["half_rate"] = half
+        out["median_ms_at_half"] = res["median_ms"]
+        out["half"] = strip(res)
+    return out
+
+
+def strip(res):
+    return {k: v for k, v in res.items() if k != "samples"} if res else res
+
+
+# ------------------------------------------------------------ the callee
+
+
+def register_contact(registrar, user, contact_ip, contact_port, expires=3600):
+    """REGISTER user@DOMAIN -> sip:user@contact from the contact's own port
+    (so the binding is where the sipp UAS will listen), and wait for 200."""
+    host, port = registrar.split(":")
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((contact_ip, contact_port))
+    s.settimeout(1.0)
+    branch = "z9hG4bK" + os.urandom(6).hex()
+    msg = (f"REGISTER sip:{DOMAIN} SIP/2.0\r\n"
+           f"Via: SIP/2.0/UDP {contact_ip}:{contact_port};branch={branch}\r\n"
+           f"From: <sip:{user}@{DOMAIN}>;tag={os.urandom(4).hex()}\r\n"
+           f"To: <sip:{user}@{DOMAIN}>\r\n"
+           f"Call-ID: {os.urandom(8).hex()}@bench\r\nCSeq: 1 REGISTER\r\n"
+           f"Contact: <sip:{user}@{contact_ip}:{contact_port}>\r\nMax-Forwards: 70\r\n"
+           f"Expires: {expires}\r\nContent-Length: 0\r\n\r\n")
+    try:
+        for _ in range(5):
+            s.sendto(msg.encode(), (host, int(port)))
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline:
+                try:
+                    data = s.recv(65535).decode(errors="replace")
+                except socket.timeout:
+                    break
+                code = int(data.split(" ", 2)[1])
+                if code >= 200:
+                    if code != 200:
+                        raise RuntimeError(f"REGISTER {user}: {data.splitlines()[0]}")
+                    return
+        raise RuntimeError(f"REGISTER {user}: no answer from {registrar}")
+    finally:
+        s.close()
+
+
+def free_udp_port(ip):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((ip, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_callee(run, server, scenario, user):
+    port = free_udp_port(UAS_IP)
+    register_contact(server.entry, user, UAS_IP, port)
+    wd = os.path.join(run.dir, "uas_" + server.label + str(port))
+    os.makedirs(wd, exist_ok=True)
+    p = run.spawn(f"uas{port}", ["sipp", "-sf", os.path.join(SCENARIOS, scenario), "-i", UAS_IP, "-p", str(port),
+                                 "-nostdin", "-max_recv_loops", "10000", "-timeout", "3600s"], cwd=wd)
+    time.sleep(0.5)
+    if p.poll() is not None:
+        raise RuntimeError("the sipp callee did not start")
+    return p
+
+
+def remote_callee_name(ring):
+    """A user whose binding lives on another node than the entry node."""
+    entry = NODE_IPS[0]
+    for i in range(200):
+        user = f"bob{i}"
+        r = Ring.lookup(entry, f"sip:{user}@{DOMAIN}")
+        owner = r["node"]["uri"].split("@", 1)[1].split(";", 1)[0]
+        if owner != f"{entry}:{SIP_PORT}":
+            return user, owner
+    raise RuntimeError("no user owned by another node")
+
+
+# ------------------------------------------------------------ benchmarks
+
+
+def header(title, args):
+    m = machine()
+    log(f"== {title} on {m['nproc']} x {m['cpu']}, load average {m['loadavg_at_start']} at start, "
+        f"servers and sipp at nice {NICE}")
+    m["nice"] = NICE
+    if m["loadavg_at_start"][0] > 0.5:
+        log("   (the machine is shared and was busy: absolute figures are noisy; compare the ratios)")
+    return m
+
+
+def table(rows, cols):
+    widths = [max(len(c), *(len(str(r.get(c, "-"))) for r in rows)) for c in cols]
+    print("  ".join(c.rjust(w) for c, w in zip(cols, widths)))
+    for r in rows:
+        print("  ".join(str(r.get(c, "-")).rjust(w) for c, w in zip(cols, widths)))
+
+
+def ratio(a, b):
+    return round(a / b, 2) if a and b else None
+
+
+def resources(res):
+    return f"{res['server_procs']} proc, {res['server_threads']} threads, {res['server_cpu_pct']}% CPU"
+
+
+def bench_register(args):
+    m = header("REGISTER for new AORs", args)
+    rates = args.rates or ([4000, 10000, 16000, 22000, 28000, 34000] if args.quick else
+                           [2000, 4000, 6000, 8000, 10000, 12000, 14000, 16000, 18000, 20000, 22000, 24000, 26000,
+                            28000, 30000, 33000, 36000, 40000])
+    step_s = 2.0 if args.quick else 3.0
+    results = {}
+    run = Run(args.keep)
+    try:
+        csv = users_csv(run)
+        keys = lambda run_id: [("run", run_id)]
+        systems = [("kamailio", lambda: Kamailio(run, args.workers)), ("sippeer_1", lambda: Ring(run, 1, args.sippeer))]
+        if not args.no_ring:
+            systems.append(("sippeer_4", lambda: Ring(run, 4, args.sippeer)))
+        for name, make in systems:
+            log(f"-- {name}")
+            server = make()
+            server.label = name
+            results[name] = sweep(run, server, "register_new.xml", rates, step_s, keys, csv=csv)
+            server.stop()
+    finally:
+        run.close()
+    rows = []
+    for name, r in results.items():
+        b = r["best"] or {}
+        rows.append({"system": name, "best REG/s": r["best_rate"], "median ms @half": r.get("median_ms_at_half"),
+                     "CPU % @best": b.get("server_cpu_pct"), "procs": b.get("server_procs"),
+                     "threads": b.get("server_threads"), "RSS MB @best": b.get("server_rss_mb_peak")})
+    print(f"REGISTER, new AORs, sipp on the same {m['nproc']} cores; pass = <0.1% failed, <1% retransmitted")
+    table(rows, ["system", "best REG/s", "median ms @half", "CPU % @best", "procs", "threads", "RSS MB @best"])
+    k = results["kamailio"]["best_rate"]
+    s1 = results["sippeer_1"]["best_rate"]
+    summary = {"bench": "register", "machine": m, "quick": args.quick,
+               "kamailio": results["kamailio"]["server"],
+               "ratio_sippeer_1_vs_kamailio": ratio(s1, k), "goal": 1.5}
+    print(f"ratio sippeer(1 node)/Kamailio: {ratio(s1, k)} (goal >= 1.5)")
+    if "sippeer_4" in results:
+        s4 = results["sippeer_4"]["best_rate"]
+        summary["ratio_sippeer_4_vs_1"] = ratio(s4, s1)
+        print(f"replication cost: a 4-node ring (k=3 replicas, 3/4 of REGISTERs one ring hop away) "
+              f"sustains {ratio(s4, s1)} x the rate of one node")
+    summary["results"] = {n: {kk: vv for kk, vv in r.items() if kk != "steps"} for n, r in results.items()}
+    print(json.dumps(summary))
+
+
+def bench_proxy(args):
+    m = header("proxied MESSAGE and INVITE calls", args)
+    kinds = args.kinds
+    rates = {"message": args.rates or ([2000, 4000, 6000, 8000, 10000, 12000] if args.quick else
+                                       [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 11000,
+                                        12000, 14000]),
+             "invite": args.rates or ([500, 1000, 1500, 2000, 2500, 3000, 3500] if args.quick else
+                                      [250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2250, 2500, 2750, 3000,
+                                       3500, 4000])}
+    scen = {"message": ("message_uac.xml", "message_uas.xml"), "invite": ("call_uac.xml", "call_uas.xml")}
+    step_s = 2.0 if args.quick else 3.0
+    results = {}
+    run = Run(args.keep)
+    try:
+        systems = [("kamailio", lambda: Kamailio(run, args.workers)), ("sippeer_1", lambda: Ring(run, 1, args.sippeer))]
+        if not args.no_ring:
+            systems.append(("sippeer_4", lambda: Ring(run, 4, args.sippeer)))
+        for name, make in systems:
+            log(f"-- {name}")
+            server = make()
+            server.label = name
+            user, where = "bob", "local"
+            if isinstance(server, Ring) and server.n > 1:
+                user, owner = remote_callee_name(server)
+                where = f"owned by {owner}, entry {server.entry}"
+            for kind in kinds:
+                uac, uas = scen[kind]
+                callee_user = f"{user}{kind[0]}" if where == "local" else user
+                if where != "local" and kind != kinds[0]:
+                    callee_user = user  # same remote user; re-registered to the new callee port
+                callee = start_callee(run, server, uas, callee_user)
+                log(f"   {kind}: callee {callee_user}@{DOMAIN} ({where})")
+                r = sweep(run, server, uac, rates[kind], step_s, lambda run_id: [], service=callee_user)
+                r["callee"] = where
+                results[f"{name}/{kind}"] = r
+                run.stop(callee)
+            server.stop()
+    finally:
+        run.close()
+    rows = []
+    for name, r in results.items():
+        b = r["best"] or {}
+        rows.append({"system/kind": name, "best /s": r["best_rate"], "median ms @half": r.get("median_ms_at_half"),
+                     "CPU % @best": b.get("server_cpu_pct"), "procs": b.get("server_procs"),
+                     "threads": b.get("server_threads"), "RSS MB @best": b.get("server_rss_mb_peak")})
+    print(f"Proxied requests to a registered sipp callee, sipp on the same {m['nproc']} cores "
+          f"(INVITE = INVITE/100/180/200/ACK/BYE/200)")
+    table(rows, ["system/kind", "best /s", "median ms @half", "CPU % @best", "procs", "threads", "RSS MB @best"])
+    summary = {"bench": "proxy", "machine": m, "quick": args.quick}
+    goals = {"message": 1.2, "invite": 1.5}
+    for kind in kinds:
+        k = results[f"kamailio/{kind}"]["best_rate"]
+        s1 = results[f"sippeer_1/{kind}"]["best_rate"]
+        summary[f"ratio_{kind}_sippeer_1_vs_kamailio"] = ratio(s1, k)
+        summary[f"goal_{kind}"] = goals[kind]
+        line = f"{kind}: sippeer(1 node)/Kamailio {ratio(s1, k)} (goal >= {goals[kind]})"
+        if f"sippeer_4/{kind}" in results:
+            s4 = results[f"sippeer_4/{kind}"]["best_rate"]
+            summary[f"ratio_{kind}_sippeer_4_vs_kamailio"] = ratio(s4, k)
+            line += f"; 4-node ring, callee on another node: {ratio(s4, k)}"
+        print(line)
+    summary["results"] = {n: {kk: vv for kk, vv in r.items() if kk != "steps"} for n, r in results.items()}
+    print(json.dumps(summary))
+
+
+def bench_memory(args):
+    m = header("memory per registration", args)
+    n = args.count
+    rate = args.rate
+    run = Run(args.keep)
+    rows = []
+    out = {"bench": "memory", "machine": m, "registrations": n}
+    try:
+        csv = users_csv(run)
+        # Kamailio: shared memory (usrloc lives there) and RSS of all processes.
+        kam = Kamailio(run, args.workers)
+        time.sleep(1)
+        shm0, real0, rss0 = kam.shm_used(), kam.shm_used("real_used"), rss_kb(kam.pids())
+        res = sipp_uac(run, kam, "register_new.xml", rate, n, "kam_mem", keys=[("run", "m")], csv=csv)
+        show_step("kamailio", res)
+        time.sleep(2)
+        shm1, real1, rss1 = kam.shm_used(), kam.shm_used("real_used"), rss_kb(kam.pids())
+        ok = res["ok"]
+        kam_shm = (shm1 - shm0) / ok if ok else None
+        rows.append({"system": "kamailio", "registered": ok, "shm B/binding": round(kam_shm) if kam_shm else None,
+                     "shm real_used B/binding": round((real1 - real0) / ok) if ok else None,
+                     "RSS B/binding": round((rss1 - rss0) * 1024 / ok) if ok else None,
+                     "RSS before MB": round(rss0 / 1024, 1), "RSS after MB": round(rss1 / 1024, 1)})
+        out["kamailio"] = rows[-1]
+        kam.stop()
+        # sippeer: RSS of the one node, after the REGISTER transactions are gone.
+        node = Ring(run, 1, args.sippeer)
+        time.sleep(1)
+        rss0 = rss_kb(node.pids())
+        res = sipp_uac(run, node, "register_new.xml", rate, n, "sp_mem", keys=[("run", "m")], csv=csv)
+        show_step("sippeer", res)
+        rss_peak = res["server_rss_mb_peak"]
+        time.sleep(2)
+        rss1 = rss_kb(node.pids())
+        ok = res["ok"]
+        stored = Ring.status(NODE_IPS[0])["stored"]["primary"]
+        rows.append({"system": "sippeer_1", "registered": ok, "stored": stored,
+                     "RSS B/binding": round((rss1 - rss0) * 1024 / ok) if ok else None,
+                     "RSS before MB": round(rss0 / 1024, 1), "RSS after MB": round(rss1 / 1024, 1),
+                     "RSS peak MB": rss_peak})
+        out["sippeer_1"] = rows[-1]
+        node.stop()
+    finally:
+        run.close()
+    print(f"Memory after {n} REGISTERs of new AORs at {rate}/s (RSS read 2 s after the last answer)")
+    table(rows, ["system", "registered", "shm B/binding", "shm real_used B/binding", "RSS B/binding", "RSS before MB", "RSS after MB",
+                 "RSS peak MB"])
+    k = out["kamailio"]["shm B/binding"]
+    s = out["sippeer_1"]["RSS B/binding"]
+    out["ratio_sippeer_rss_vs_kamailio_shm"] = ratio(s, k)
+    out["goal"] = 0.5
+    kr = out["kamailio"]["shm real_used B/binding"]
+    out["ratio_sippeer_rss_vs_kamailio_shm_real_used"] = ratio(s, kr)
+    print(f"ratio sippeer RSS per binding / Kamailio shm (used) per binding: {ratio(s, k)} (goal <= 0.5); "
+          f"against shm real_used (with allocator overhead): {ratio(s, kr)}")
+    print("(Kamailio's RSS sums its 7 processes, so shared pages count more than once: not comparable)")
+    print(json.dumps(out))
+
+
+def bench_overload(args):
+    m = header("admission control at 2x the sustainable REGISTER rate", args)
+    run = Run(args.keep)
+    out = {"bench": "overload", "machine": m}
+    try:
+        csv = users_csv(run)
+        node = Ring(run, 1, args.sippeer)
+        rate = args.rate
+        rows = []
+        for label, r in (("1x", rate), ("2x", 2 * rate)):
+            res = sipp_uac(run, node, "register_new.xml", r, min(USERS, int(r * args.seconds)), f"ovl{label}",
+                           keys=[("run", "o" + label)], csv=csv, watch=True)
+            show_step(label, res)
+            rss = [s[1] for s in res["samples"]]
+            rows.append({"load": label, "offered/s": r, "sipp got/s": res["achieved_rate"],
+                         "200 OK": res["ok"], "200 OK/s": round(res["ok"] / res["wall_s"]),
+                         "503": res["r503"], "other failures": res["failed"] - res["r503"],
+                         "retrans": res["retrans"], "CPU %": res["server_cpu_pct"],
+                         "RSS MB start": round(rss[0] / 1024, 1) if rss else None,
+                         "RSS MB max": round(max(rss) / 1024, 1) if rss else None,
+                         "RSS MB end": round(rss[-1] / 1024, 1) if rss else None})
+            time.sleep(2)
+        node.stop()
+    finally:
+        run.close()
+    print("One sippeer node, REGISTERs for new AORs at the sustainable rate and at twice it")
+    table(rows, ["load", "offered/s", "sipp got/s", "200 OK", "200 OK/s", "503", "other failures", "retrans",
+                 "CPU %", "RSS MB start", "RSS MB max", "RSS MB end"])
+    out["rows"] = rows
+    print(json.dumps(out))
+
+
+def bench_ring_lookup(args):
+    """32 sippeer processes on loopback: join time and GET /lookup latency."""
+    n = args.nodes
+    run = Run(args.keep)
+    out = {"bench": "overlay_loopback", "nodes": n}
+    try:
+        base = 20000
+        procs = []
+        first = ("127.0.0.60", base)
+        t0 = time.monotonic()
+        join_times = []
+        for i in range(n):
+            ip = "127.0.0.60"
+            port = base + i
+            admin = 21000 + i
+            a = [args.sippeer, "-p", str(port), "--listen", ip, "--admin", f"{ip}:{admin}", "--no-multicast",
+                 "--state-dir", os.path.join(run.dir, f"s{i}"), "--log-level", "warn"]
+            a += ["-N"] if i == 0 else ["--bootstrap", f"{first[0]}:{first[1]}"]
+            os.makedirs(os.path.join(run.dir, f"s{i}"), exist_ok=True)
+            ts = time.monotonic()
+            procs.append((run.spawn(f"ring{i}", a), ip, admin))
+            def joined():
+                with urllib.request.urlopen(f"http://{ip}:{admin}/status", timeout=2) as r:
+                    return json.loads(r.read()).get("joined")
+            wait_for(f"node {i} to join", joined, 30, 0.01)
+            join_times.append((time.monotonic() - ts) * 1000)
+        build_s = time.monotonic() - t0
+        # Consistent successor pointers all round, then lookups.
+        def consistent():
+            addrs = sorted((int.from_bytes(__import__("hashlib").sha1(f"{ip}:{base + i}".encode()).digest(), "big"),
+                            f"{ip}:{base + i}") for i in range(n))
+            want = {addrs[i][1]: addrs[(i + 1) % n][1] for i in range(n)}
+            for p, ip, admin in procs:
+                with urllib.request.urlopen(f"http://{ip}:{admin}/status", timeout=2) as r:
+                    s = json.loads(r.read())
+                me = s["node"]["address"]
+                succ = s["successors"][0]["uri"].split("@", 1)[1].split(";", 1)[0]
+                if succ != want[me]:
+                    return False
+            return True
+        wait_for("a consistent ring", consistent, 60, 0.2)
+        consistent_s = time.monotonic() - t0
+        lat = []
+        hops = []
+        for j in range(args.lookups):
+            p, ip, admin = procs[j % n]
+            ts = time.monotonic()
+            try:
+                with urllib.request.urlopen(f"http://{ip}:{admin}/lookup?aor=sip:nobody{j}@{DOMAIN}",
+                                            timeout=5) as r:
+                    body = r.read()
+            except urllib.error.HTTPError as e:  # 404: nobody registered that user
+                body = e.read()
+            lat.append((time.monotonic() - ts) * 1000)
+            try:
+                hops.append(json.loads(body)["hops"])
+            except (ValueError, KeyError):
+                pass
+    finally:
+        run.close()
+    lat.sort()
+    out.update({"join_ms_median": round(statistics.median(join_times), 1), "join_ms_max": round(max(join_times), 1),
+                "ring_built_s": round(build_s, 2), "ring_consistent_s": round(consistent_s, 2),
+                "lookups": len(lat), "lookup_ms_p50": round(lat[len(lat) // 2], 2),
+                "lookup_ms_p99": round(lat[int(len(lat) * 0.99)], 2),
+                "mean_hops": round(statistics.mean(hops), 2) if hops else None})
+    print(json.dumps(out))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["register", "proxy", "memory", "overload", "ringlookup"])
+    ap.add_argument("--sippeer", default=os.path.join(TOP, "build", "sippeer"))
+    ap.add_argument("--quick", action="store_true", help="fewer, shorter steps")
+    ap.add_argument("--no-ring", action="store_true", help="skip the 4-node ring")
+    ap.add_argument("--rates", type=lambda s: [int(x) for x in s.split(",")], help="comma-separated rates")
+    ap.add_argument("--kinds", type=lambda s: s.split(","), default=["message", "invite"])
+    ap.add_argument("--workers", type=int, default=os.cpu_count(), help="Kamailio UDP workers (default: cores)")
+    ap.add_argument("--count", type=int, default=USERS, help="memory: registrations")
+    ap.add_argument("--rate", type=int, default=5000, help="memory/overload: REGISTER rate")
+    ap.add_argument("--seconds", type=float, default=5.0, help="overload: seconds per load")
+    ap.add_argument("--nodes", type=int, default=32, help="ringlookup: processes")
+    ap.add_argument("--lookups", type=int, default=2000, help="ringlookup: GET /lookup calls")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--nice", type=int, default=-15 if os.geteuid() == 0 else 0,
+                    help="niceness of the servers and sipp (default -15 as root, else 0)")
+    args = ap.parse_args()
+    args.sippeer = os.path.abspath(args.sippeer)
+    global NICE
+    NICE = args.nice
+    if not os.access(args.sippeer, os.X_OK):
+        sys.exit(f"no sippeer binary at {args.sippeer}: run scripts/build")
+    for tool in ("sipp", "kamailio", "kamcmd"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found: run scripts/setup")
+    t0 = time.monotonic()
+    {"register": bench_register, "proxy": bench_proxy, "memory": bench_memory, "overload": bench_overload,
+     "ringlookup": bench_ring_lookup}[args.what](args)
+    log(f"(bench {args.what} took {time.monotonic() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
