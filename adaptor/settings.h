@@ -52,7 +52,7 @@ struct Settings {
   // proxy
   bool record_route = false;       // proxy.record_route
   // overload (admission control)
-  int overload_backlog_kb = 2048;  // overload.max_backlog_kb 0..65536  0 = off; UDP receive queue above it: shed
+  int overload_backlog_kb = 4096;  // overload.max_backlog_kb 0..65536  0 = off; UDP receive queue above it: shed
   int overload_transactions = 50000; // overload.max_transactions 0..10000000  0 = off; live proxy transactions
   int overload_retry_after_s = 2;  // overload.retry_after_s 1..3600  Retry-After of the 503
 

@@ -40,7 +40,7 @@ SCENARIOS = os.path.join(BENCH, "sipp")
 KAMAILIO_CFG = os.path.join(BENCH, "kamailio-bench.cfg")
 DOMAIN = "bench.test"
 KAM_IP = "127.0.0.50"
-NODE_IPS = ["127.0.0.51", "127.0.0.52", "127.0.0.53", "127.0.0.54"]
+NODE_IPS = ["127.0.0.51", "127.0.0.52", "127.0.0.53", "127.0.0.54", "127.0.0.55"]
 UAC_IP = "127.0.0.58"
 UAS_IP = "127.0.0.59"
 SIP_PORT = 5060
@@ -52,6 +52,9 @@ PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 # On a machine shared with compilers at nice 5, nice 0 gets ~15 % of a
 # core and the figures are noise; both sides get the same priority.
 NICE = 0
+# sipp processes sharing the load (--uacs): one sipp tops out near 15,000
+# calls/s here, below what the servers can take.
+UACS = 2
 
 
 def log(*a):
@@ -239,29 +242,31 @@ class Ring:
 
     label = "sippeer"
 
-    def __init__(self, run, n, binary, extra=()):
+    def __init__(self, run, n, binary, extra=(), first_ip=0):
         self.run = run
         self.n = n
         self.nodes = []
+        # One node on .51, a ring of 4 on .52-.55: both can run at once.
+        self.ips = NODE_IPS[first_ip:first_ip + n]
         for i in range(n):
-            ip = NODE_IPS[i]
+            ip = self.ips[i]
             args = [binary, "-p", str(SIP_PORT), "--listen", ip, "--admin", f"{ip}:{ADMIN_PORT}",
-                    "--state-dir", os.path.join(run.dir, f"state{i}"), "--no-multicast"] + list(extra)
-            args += ["-N"] if i == 0 else ["--bootstrap", f"{NODE_IPS[0]}:{SIP_PORT}"]
-            os.makedirs(os.path.join(run.dir, f"state{i}"), exist_ok=True)
+                    "--state-dir", os.path.join(run.dir, f"state{ip}"), "--no-multicast"] + list(extra)
+            args += ["-N"] if i == 0 else ["--bootstrap", f"{self.ips[0]}:{SIP_PORT}"]
+            os.makedirs(os.path.join(run.dir, f"state{ip}"), exist_ok=True)
             self.nodes.append(run.spawn(f"sippeer{n}_{i}", args))
             wait_for(f"sippeer node {i} to join", lambda ip=ip: self.status(ip).get("joined"), 30)
         if n > 1:
-            want = set(f"{ip}:{SIP_PORT}" for ip in NODE_IPS[:n])
+            want = set(f"{ip}:{SIP_PORT}" for ip in self.ips)
             def consistent():
-                for ip in NODE_IPS[:n]:
+                for ip in self.ips:
                     s = self.status(ip)
                     succ = {x["uri"].split("@", 1)[1].split(";", 1)[0] for x in s["successors"]}
                     if not s.get("predecessor") or succ | {f"{ip}:{SIP_PORT}"} != want:
                         return False
                 return True
             wait_for("the ring's successor lists", consistent, 60, 0.3)
-        self.entry = f"{NODE_IPS[0]}:{SIP_PORT}"
+        self.entry = f"{self.ips[0]}:{SIP_PORT}"
 
     @staticmethod
     def status(ip):
@@ -314,82 +319,108 @@ def read_sipp_csv(path):
 
 
 def sipp_uac(run, server, scenario, rate, count, tag, keys=(), csv=None, service=None, timeout_s=None,
-             watch=None):
-    """One bounded sipp load run; returns its figures and the server's CPU."""
+             watch=None, uacs=None):
+    """One bounded sipp load run, split over `uacs` sipp processes (each
+    rate/uacs, own port, own run key so their AORs differ); returns the
+    summed figures, the server's CPU and sipp's own CPU."""
+    uacs = uacs or UACS
     wd = os.path.join(run.dir, tag)
-    os.makedirs(wd, exist_ok=True)
     timeout_s = timeout_s or int(count / rate) + 40
-    argv = ["sipp", server.entry, "-sf", os.path.join(SCENARIOS, scenario), "-i", UAC_IP, "-m", str(count),
-            "-r", str(rate), "-rp", "1000", "-l", str(max(1000, rate * 40)), "-nostdin", "-trace_stat", "-stf",
-            os.path.join(wd, "stat.csv"), "-fd", "1", "-trace_counts", "-trace_rtt", "-rtt_freq", "1000",
-            "-timeout", f"{timeout_s}s", "-max_recv_loops", "10000", "-max_sched_loops", "10000",
-            "-key", "domain", DOMAIN]
-    for k, v in keys:
-        argv += ["-key", k, v]
-    if csv:
-        argv += ["-inf", csv]
-    if service:
-        argv += ["-s", service]
+    procs = []
     spids = server.pids()
     c0, t0 = cpu_ticks(spids), time.monotonic()
     rss0 = rss_kb(spids)
-    p = run.spawn(tag + "_sipp", argv, cwd=wd)
+    for j in range(uacs):
+        pwd = os.path.join(wd, str(j))
+        os.makedirs(pwd, exist_ok=True)
+        r_j = rate // uacs + (1 if j < rate % uacs else 0)
+        m_j = count // uacs + (1 if j < count % uacs else 0)
+        argv = ["sipp", server.entry, "-sf", os.path.join(SCENARIOS, scenario), "-i", UAC_IP, "-m", str(m_j),
+                "-r", str(r_j), "-rp", "1000", "-l", str(max(1000, r_j * 40)), "-nostdin", "-trace_stat", "-stf",
+                os.path.join(pwd, "stat.csv"), "-fd", "1", "-trace_counts", "-trace_rtt", "-rtt_freq", "1000",
+                "-timeout", f"{timeout_s}s", "-max_recv_loops", "10000", "-max_sched_loops", "10000",
+                "-key", "domain", DOMAIN]
+        for k, v in keys:
+            argv += ["-key", k, v + (f"p{j}" if k == "run" and uacs > 1 else "")]
+        if csv:
+            argv += ["-inf", csv]
+        if service:
+            argv += ["-s", service]
+        procs.append(run.spawn(f"{tag}_sipp{j}", argv, cwd=pwd))
     peak_rss = rss0
     samples = []
-    while p.poll() is None:
+    sipp_ticks = {}
+    while any(p.poll() is None for p in procs):
         time.sleep(0.25)
         r = rss_kb(spids)
         peak_rss = max(peak_rss, r)
+        for p in procs:
+            t = cpu_ticks([p.pid])
+            if t:
+                sipp_ticks[p.pid] = t
         if watch:
             samples.append((time.monotonic() - t0, r, cpu_ticks(spids)))
         if time.monotonic() - t0 > timeout_s + 20:
-            run.stop(p)
-    sipp_cpu = 0.0
+            for p in procs:
+                run.stop(p)
     wall = time.monotonic() - t0
     c1 = cpu_ticks(spids)
     nthreads = threads(spids)
-    run.procs.remove(p) if p in run.procs else None
-    res = {"rate": rate, "count": count, "wall_s": round(wall, 2),
+    for p in procs:
+        if p in run.procs:
+            run.procs.remove(p)
+    res = {"rate": rate, "count": count, "uacs": uacs, "wall_s": round(wall, 2),
            "server_cpu_pct": round(100.0 * (c1 - c0) / CLK / wall, 1),
+           "sipp_cpu_pct": round(100.0 * sum(sipp_ticks.values()) / CLK / wall, 1),
            "server_procs": len(spids), "server_threads": nthreads,
            "server_rss_mb_before": round(rss0 / 1024, 1), "server_rss_mb_peak": round(peak_rss / 1024, 1)}
-    try:
-        st = read_sipp_csv(os.path.join(wd, "stat.csv"))
-    except (OSError, IndexError):
-        res.update(ok=0, failed=count, retrans=0, sent=0, error="no sipp statistics")
-        return res
-    res["ok"] = int(st.get("SuccessfulCall(C)", 0))
-    res["failed"] = int(st.get("FailedCall(C)", 0))
-    res["retrans"] = int(st.get("Retransmissions(C)", 0))
-    elapsed = parse_sipp_time(st.get("ElapsedTime(C)", "0:0:0"))
-    created = int(st.get("OutgoingCall(C)", 0))
+    ok = failed = retrans = created = sent = r503 = 0
+    achieved = 0.0
+    elapsed = 0.0
+    rtts = []
+    for j in range(uacs):
+        pwd = os.path.join(wd, str(j))
+        try:
+            st = read_sipp_csv(os.path.join(pwd, "stat.csv"))
+        except (OSError, IndexError):
+            continue
+        ok += int(st.get("SuccessfulCall(C)", 0))
+        failed += int(st.get("FailedCall(C)", 0))
+        retrans += int(st.get("Retransmissions(C)", 0))
+        c = int(st.get("OutgoingCall(C)", 0))
+        created += c
+        e = parse_sipp_time(st.get("ElapsedTime(C)", "0:0:0"))
+        elapsed = max(elapsed, e)
+        # CallRate(C) is sipp's own calls-created per second, to the millisecond.
+        achieved += float(st.get("CallRate(C)", 0) or 0) or (c / e if e else 0)
+        counts = glob.glob(os.path.join(pwd, "*_counts.csv"))
+        if counts:
+            cc = read_sipp_csv(counts[0])
+            r503 += sum(int(v) for k, v in cc.items() if re.match(r"\d+_503_Recv", k))
+            sent += sum(int(v) for k, v in cc.items() if k.endswith("_Sent"))
+        else:
+            sent += c
+        for path in glob.glob(os.path.join(pwd, "*_rtt.csv")):
+            with open(path) as f:
+                for line in f:
+                    parts = line.strip().split(";")
+                    if len(parts) >= 2:
+                        try:
+                            rtts.append(float(parts[1]))
+                        except ValueError:
+                            pass
     res["sipp_elapsed_s"] = round(elapsed, 2)
-    # CallRate(C) is sipp's own calls-created per second, to the millisecond.
-    res["achieved_rate"] = round(float(st.get("CallRate(C)", 0) or 0)) or (round(created / elapsed) if elapsed else 0)
-    counts = glob.glob(os.path.join(wd, "*_counts.csv"))
-    sent = created
-    r503 = 0
-    if counts:
-        c = read_sipp_csv(counts[0])
-        r503 = sum(int(v) for k, v in c.items() if re.match(r"\d+_503_Recv", k))
-        sent = sum(int(v) for k, v in c.items() if k.endswith("_Sent"))
+    res["achieved_rate"] = round(achieved)
     res["r503"] = r503
     res["sent"] = sent
-    # A 503 ends the call as "successful" in the scenario; it is a failure here.
-    res["ok"] -= r503
-    res["failed"] += r503 + max(0, count - res["ok"] - res["failed"] - r503)
-    rtts = []
-    for path in glob.glob(os.path.join(wd, "*_rtt.csv")):
-        with open(path) as f:
-            for line in f:
-                parts = line.strip().split(";")
-                if len(parts) >= 2:
-                    try:
-                        rtts.append(float(parts[1]))
-                    except ValueError:
-                        pass
+    res["retrans"] = retrans
+    # A 503 ends the call as "successful" in the scenario; it is a failure
+    # here, and so is every call sipp never finished.
+    res["ok"] = ok - r503
+    res["failed"] = failed + r503 + max(0, count - ok - failed)
+    rtts.sort()
     res["median_ms"] = round(statistics.median(rtts), 3) if rtts else None
-    res["p99_ms"] = round(sorted(rtts)[int(len(rtts) * 0.99)], 3) if rtts else None
+    res["p99_ms"] = round(rtts[int(len(rtts) * 0.99)], 3) if rtts else None
     if watch:
         res["samples"] = samples
     if not os.environ.get("BENCH_KEEP_SIPP"):
@@ -407,43 +438,60 @@ def show_step(label, res):
     mark = "ok" if passes(res) else "FAIL"
     log(f"  {label:9s} {res['rate']:>7d}/s  got {res.get('achieved_rate', 0):>6d}/s  "
         f"failed {res['failed']:>6d}  503 {res.get('r503', 0):>6d}  retrans {res['retrans']:>6d}  "
-        f"median {res.get('median_ms')} ms  server CPU {res['server_cpu_pct']}%  "
+        f"median {res.get('median_ms')} ms  server CPU {res['server_cpu_pct']}%  sipp CPU {res['sipp_cpu_pct']}%  "
         f"RSS {res['server_rss_mb_peak']} MB  {mark}")
 
 
-def sweep(run, server, scenario, rates, step_s, make_keys, **kw):
-    """Up the rates until one fails twice; then the median at half the best."""
-    best = None
-    steps = []
+def sweep(run, servers, scenario, rates, step_s, make_keys, kw_for=lambda server: {}):
+    """Every server started at once; each rate is run against each server in
+    turn (so the figures of a rate are taken seconds apart, under the same
+    load from the rest of the machine), up the rates until a server fails a
+    rate twice; then the median at half of each one's best rate."""
+    state = {srv.label: {"best": None, "steps": [], "alive": True} for srv in servers}
     for i, rate in enumerate(rates):
-        count = max(200, int(rate * step_s))
-        if kw.get("csv"):
-            count = min(count, USERS)
-        res = None
-        for attempt in range(2):
-            res = sipp_uac(run, server, scenario, rate, count, f"{server.label}_{i}_{attempt}",
-                           keys=make_keys(f"s{i}a{attempt}"), **kw)
-            show_step(server.label, res)
-            steps.append(res)
+        for srv in servers:
+            st = state[srv.label]
+            if not st["alive"]:
+                continue
+            kw = kw_for(srv)
+            count = max(200, int(rate * step_s))
+            if kw.get("csv"):
+                count = min(count, USERS)
+            res = None
+            for attempt in range(2):
+                res = sipp_uac(run, srv, scenario, rate, count, f"{srv.label}_{i}_{attempt}",
+                               keys=make_keys(f"s{i}a{attempt}"), **kw)
+                show_step(srv.label, res)
+                st["steps"].append(res)
+                if passes(res):
+                    break
+                time.sleep(2)
             if passes(res):
-                break
-            time.sleep(2)
-        if not passes(res):
+                st["best"] = res
+            else:
+                st["alive"] = False
+            time.sleep(1)
+        if not any(st["alive"] for st in state.values()):
             break
-        best = res
-        time.sleep(1)
-    out = {"server": server.describe(), "best_rate": best["rate"] if best else 0,
-           "best": strip(best) if best else None, "steps": [strip(s) for s in steps]}
-    if best:
-        half = max(100, best["rate"] // 2)
-        count = max(200, int(half * step_s))
-        if kw.get("csv"):
-            count = min(count, USERS)
-        res = sipp_uac(run, server, scenario, half, count, f"{server.label}_half", keys=make_keys("half"), **kw)
-        show_step(server.label + "/2", res)
-        out["half_rate"] = half
-        out["median_ms_at_half"] = res["median_ms"]
-        out["half"] = strip(res)
+    out = {}
+    for srv in servers:
+        st = state[srv.label]
+        best = st["best"]
+        o = {"server": srv.describe(), "best_rate": best["rate"] if best else 0,
+             "best": strip(best) if best else None, "steps": [strip(x) for x in st["steps"]]}
+        if best:
+            kw = kw_for(srv)
+            half = max(100, best["rate"] // 2)
+            count = max(200, int(half * step_s))
+            if kw.get("csv"):
+                count = min(count, USERS)
+            res = sipp_uac(run, srv, scenario, half, count, f"{srv.label}_half", keys=make_keys("half"), **kw)
+            show_step(srv.label + "/2", res)
+            o["half_rate"] = half
+            o["median_ms_at_half"] = res["median_ms"]
+            o["p99_ms_at_half"] = res["p99_ms"]
+            o["half"] = strip(res)
+        out[srv.label] = o
     return out
 
 
@@ -510,11 +558,11 @@ def start_callee(run, server, scenario, user):
     return p
 
 
-def remote_callee_name(ring):
+def remote_callee_name(ring, prefix):
     """A user whose binding lives on another node than the entry node."""
-    entry = NODE_IPS[0]
+    entry = ring.ips[0]
     for i in range(200):
-        user = f"bob{i}"
+        user = f"{prefix}{i}"
         r = Ring.lookup(entry, f"sip:{user}@{DOMAIN}")
         owner = r["node"]["uri"].split("@", 1)[1].split(";", 1)[0]
         if owner != f"{entry}:{SIP_PORT}":
@@ -530,6 +578,7 @@ def header(title, args):
     log(f"== {title} on {m['nproc']} x {m['cpu']}, load average {m['loadavg_at_start']} at start, "
         f"servers and sipp at nice {NICE}")
     m["nice"] = NICE
+    m["sipp_processes"] = UACS
     if m["loadavg_at_start"][0] > 0.5:
         log("   (the machine is shared and was busy: absolute figures are noisy; compare the ratios)")
     return m
@@ -550,6 +599,15 @@ def resources(res):
     return f"{res['server_procs']} proc, {res['server_threads']} threads, {res['server_cpu_pct']}% CPU"
 
 
+def start_servers(run, args):
+    servers = [Kamailio(run, args.workers), Ring(run, 1, args.sippeer)]
+    servers[0].label, servers[1].label = "kamailio", "sippeer_1"
+    if not args.no_ring:
+        servers.append(Ring(run, 4, args.sippeer, first_ip=1))
+        servers[-1].label = "sippeer_4"
+    return servers
+
+
 def bench_register(args):
     m = header("REGISTER for new AORs", args)
     rates = args.rates or ([4000, 10000, 16000, 22000, 28000, 34000] if args.quick else
@@ -561,15 +619,8 @@ def bench_register(args):
     try:
         csv = users_csv(run)
         keys = lambda run_id: [("run", run_id)]
-        systems = [("kamailio", lambda: Kamailio(run, args.workers)), ("sippeer_1", lambda: Ring(run, 1, args.sippeer))]
-        if not args.no_ring:
-            systems.append(("sippeer_4", lambda: Ring(run, 4, args.sippeer)))
-        for name, make in systems:
-            log(f"-- {name}")
-            server = make()
-            server.label = name
-            results[name] = sweep(run, server, "register_new.xml", rates, step_s, keys, csv=csv)
-            server.stop()
+        servers = start_servers(run, args)
+        results = sweep(run, servers, "register_new.xml", rates, step_s, keys, lambda srv: {"csv": csv})
     finally:
         run.close()
     rows = []
@@ -609,29 +660,25 @@ def bench_proxy(args):
     results = {}
     run = Run(args.keep)
     try:
-        systems = [("kamailio", lambda: Kamailio(run, args.workers)), ("sippeer_1", lambda: Ring(run, 1, args.sippeer))]
-        if not args.no_ring:
-            systems.append(("sippeer_4", lambda: Ring(run, 4, args.sippeer)))
-        for name, make in systems:
-            log(f"-- {name}")
-            server = make()
-            server.label = name
-            user, where = "bob", "local"
-            if isinstance(server, Ring) and server.n > 1:
-                user, owner = remote_callee_name(server)
-                where = f"owned by {owner}, entry {server.entry}"
-            for kind in kinds:
-                uac, uas = scen[kind]
-                callee_user = f"{user}{kind[0]}" if where == "local" else user
-                if where != "local" and kind != kinds[0]:
-                    callee_user = user  # same remote user; re-registered to the new callee port
-                callee = start_callee(run, server, uas, callee_user)
-                log(f"   {kind}: callee {callee_user}@{DOMAIN} ({where})")
-                r = sweep(run, server, uac, rates[kind], step_s, lambda run_id: [], service=callee_user)
-                r["callee"] = where
-                results[f"{name}/{kind}"] = r
-                run.stop(callee)
-            server.stop()
+        servers = start_servers(run, args)
+        for kind in kinds:
+            uac, uas = scen[kind]
+            callees, users = [], {}
+            for srv in servers:
+                user, where = f"bob{kind[0]}", "local"
+                if isinstance(srv, Ring) and srv.n > 1:
+                    user, owner = remote_callee_name(srv, f"bob{kind[0]}")
+                    where = f"owned by {owner}, entry {srv.entry}"
+                callees.append(start_callee(run, srv, uas, user))
+                users[srv.label] = (user, where)
+                log(f"   {kind} on {srv.label}: callee {user}@{DOMAIN} ({where})")
+            res = sweep(run, servers, uac, rates[kind], step_s, lambda run_id: [],
+                        lambda srv: {"service": users[srv.label][0]})
+            for label, r in res.items():
+                r["callee"] = users[label][1]
+                results[f"{label}/{kind}"] = r
+            for c in callees:
+                run.stop(c)
     finally:
         run.close()
     rows = []
@@ -695,7 +742,7 @@ def bench_memory(args):
         time.sleep(2)
         rss1 = rss_kb(node.pids())
         ok = res["ok"]
-        stored = Ring.status(NODE_IPS[0])["stored"]["primary"]
+        stored = Ring.status(node.ips[0])["stored"]["primary"]
         rows.append({"system": "sippeer_1", "registered": ok, "stored": stored,
                      "RSS B/binding": round((rss1 - rss0) * 1024 / ok) if ok else None,
                      "RSS before MB": round(rss0 / 1024, 1), "RSS after MB": round(rss1 / 1024, 1),
@@ -835,12 +882,14 @@ def main():
     ap.add_argument("--nodes", type=int, default=32, help="ringlookup: processes")
     ap.add_argument("--lookups", type=int, default=2000, help="ringlookup: GET /lookup calls")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--uacs", type=int, default=2, help="sipp processes sharing the load (default 2)")
     ap.add_argument("--nice", type=int, default=-15 if os.geteuid() == 0 else 0,
                     help="niceness of the servers and sipp (default -15 as root, else 0)")
     args = ap.parse_args()
     args.sippeer = os.path.abspath(args.sippeer)
-    global NICE
+    global NICE, UACS
     NICE = args.nice
+    UACS = args.uacs
     if not os.access(args.sippeer, os.X_OK):
         sys.exit(f"no sippeer binary at {args.sippeer}: run scripts/build")
     for tool in ("sipp", "kamailio", "kamcmd"):
