@@ -48,6 +48,7 @@ class Admission {
   std::string retry_after() const { return std::to_string(settings_.overload_retry_after_s); }
   const AdmissionCounters& counters() const { return counters_; }
   bool socket_watched() const { return fd_ >= 0; }
+  int socket_fd() const { return fd_; }
 
  private:
   bool backlogged();

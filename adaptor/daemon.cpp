@@ -165,6 +165,7 @@ bool Daemon::start_stack(std::string* err) {
   if (!agent_) return *err = "cannot listen on " + url + ": " + std::strerror(errno), false;
   admission_ = std::make_unique<Admission>(settings_, [this] { return proxy_ ? proxy_->transactions() : 0; });
   admission_->watch_socket(local_ip_, port_);
+  fast_reply_.set_socket(admission_->socket_fd());
   return true;
 }
 
@@ -210,6 +211,7 @@ bool Daemon::create_node(std::string* err) {
   px.policy.max_expires = settings_.max_expires;
   px.policy.default_expires = settings_.default_expires;
   px.outbound_proxy = [this] { return outbound_proxy_; };
+  px.fast_reply = &fast_reply_;
   proxy_ = std::make_unique<Proxy>(std::move(px));
   return true;
 }
@@ -262,8 +264,12 @@ int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) 
   } else if (sip->sip_request->rq_method == sip_method_register && self->is_overlay_request(sip)) {
     self->transport_->on_request(msg, sip);
   } else if (!self->admission_->admit(sip)) {
-    nta_msg_treply(agent, msg, 503, "Service Unavailable (overloaded)",
-                   SIPTAG_RETRY_AFTER_STR(self->admission_->retry_after().c_str()), TAG_END());
+    // Refusing must cost much less than serving, or a node at twice its
+    // capacity spends everything on refusals: the fast path, not nta.
+    const std::string retry = self->admission_->retry_after();
+    if (!self->fast_reply_.reply(msg, sip, 503, "Service Unavailable (overloaded)", "Retry-After: " + retry + "\r\n"))
+      nta_msg_treply(agent, msg, 503, "Service Unavailable (overloaded)", SIPTAG_RETRY_AFTER_STR(retry.c_str()),
+                     TAG_END());
   } else {
     self->proxy_->on_request(msg, sip);
   }

@@ -117,6 +117,7 @@ class Daemon {
   std::unique_ptr<dht::Node> node_;
   std::unique_ptr<Proxy> proxy_;
   std::unique_ptr<Admission> admission_;
+  FastReply fast_reply_;
   su_timer_t* tick_timer_ = nullptr;
 
   // discovery

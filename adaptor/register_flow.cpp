@@ -36,9 +36,12 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
   if (out.status != 200) {
     ++counters_.rejected;
     SIPPEER_LOG(Info) << "registrar: " << out.status << " " << out.phrase << " for " << *aor;
+    const std::string min = std::to_string(out.min_expires);
+    if (ctx_.fast_reply &&
+        ctx_.fast_reply->reply(msg, sip, out.status, out.phrase, out.status == 423 ? "Min-Expires: " + min + "\r\n" : ""))
+      return;
     if (out.status == 423) {
-      nta_msg_treply(ctx_.agent, msg, out.status, out.phrase,
-                     SIPTAG_MIN_EXPIRES_STR(std::to_string(out.min_expires).c_str()), TAG_END());
+      nta_msg_treply(ctx_.agent, msg, out.status, out.phrase, SIPTAG_MIN_EXPIRES_STR(min.c_str()), TAG_END());
     } else {
       nta_msg_treply(ctx_.agent, msg, out.status, out.phrase, TAG_END());
     }
@@ -52,6 +55,11 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
   }
   std::string contacts;
   for (const auto& c : out.reply_contacts) contacts += (contacts.empty() ? "" : ", ") + c;
+  if (ctx_.fast_reply) {
+    std::string extra = contacts.empty() ? std::string() : "Contact: " + contacts + "\r\n";
+    extra += ctx_.fast_reply->date_line();
+    if (ctx_.fast_reply->reply(msg, sip, SIP_200_OK, extra)) return;
+  }
   su_home_t reply_home[1] = {SU_HOME_INIT(reply_home)};
   sip_date_t* now_date = sip_date_create(reply_home, sip_now());
   if (contacts.empty()) {

@@ -275,8 +275,11 @@ class Ring:
 
     @staticmethod
     def lookup(ip, aor):
-        with urllib.request.urlopen(f"http://{ip}:{ADMIN_PORT}/lookup?aor={aor}", timeout=5) as r:
-            return json.loads(r.read())
+        try:
+            with urllib.request.urlopen(f"http://{ip}:{ADMIN_PORT}/lookup?aor={aor}", timeout=5) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:  # 404: nobody registered, the owner is still named
+            return json.loads(e.read())
 
     def pids(self):
         return [p.pid for p in self.nodes]
