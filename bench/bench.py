@@ -77,17 +77,8 @@ class Run:
         if NICE:
             argv = ["nice", "-n", str(NICE)] + list(argv)
         p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             cwd=cwd or self.dir, start_new_session=True)
+                             cwd=cwd or self.dir, process_group=0)
         self.procs.append(p)
-        if NICE:
-            # With sched_autogroup each session is scheduled as one group
-            # against the others, whatever the niceness inside it; the
-            # group's own niceness is what counts against other sessions.
-            try:
-                with open(f"/proc/{p.pid}/autogroup", "w") as f:
-                    f.write(str(NICE))
-            except OSError:
-                pass
         return p
 
     def stop(self, p, sig=signal.SIGTERM, wait=10):
@@ -295,12 +286,12 @@ class Ring:
 # ------------------------------------------------------------------ sipp
 
 
-def users_csv(run):
-    path = os.path.join(run.dir, "users.csv")
+def users_csv(run, n=USERS):
+    path = os.path.join(run.dir, f"users{n}.csv")
     if not os.path.exists(path):
         with open(path, "w") as f:
             f.write("SEQUENTIAL\n")
-            for i in range(USERS):
+            for i in range(n):
                 f.write(f"u{i:06d}\n")
     return path
 
@@ -421,6 +412,7 @@ def sipp_uac(run, server, scenario, rate, count, tag, keys=(), csv=None, service
     # here, and so is every call sipp never finished.
     res["ok"] = ok - r503
     res["failed"] = failed + r503 + max(0, count - ok - failed)
+    res["server_cpu_us_per_call"] = round((c1 - c0) / CLK * 1e6 / max(1, ok)) if ok else None
     rtts.sort()
     res["median_ms"] = round(statistics.median(rtts), 3) if rtts else None
     res["p99_ms"] = round(rtts[int(len(rtts) * 0.99)], 3) if rtts else None
@@ -554,7 +546,7 @@ def start_callee(run, server, scenario, user):
     wd = os.path.join(run.dir, "uas_" + server.label + str(port))
     os.makedirs(wd, exist_ok=True)
     p = run.spawn(f"uas{port}", ["sipp", "-sf", os.path.join(SCENARIOS, scenario), "-i", UAS_IP, "-p", str(port),
-                                 "-nostdin", "-max_recv_loops", "10000", "-timeout", "3600s"], cwd=wd)
+                                 "-nostdin", "-max_recv_loops", "10000", "-timeout", "3600s"] + (["-trace_msg"] if os.environ.get("BENCH_TRACE") else []), cwd=wd)
     time.sleep(0.5)
     if p.poll() is not None:
         raise RuntimeError("the sipp callee did not start")
@@ -630,10 +622,10 @@ def bench_register(args):
     for name, r in results.items():
         b = r["best"] or {}
         rows.append({"system": name, "best REG/s": r["best_rate"], "median ms @half": r.get("median_ms_at_half"),
-                     "CPU % @best": b.get("server_cpu_pct"), "procs": b.get("server_procs"),
+                     "CPU % @best": b.get("server_cpu_pct"), "CPU us/call": b.get("server_cpu_us_per_call"), "procs": b.get("server_procs"),
                      "threads": b.get("server_threads"), "RSS MB @best": b.get("server_rss_mb_peak")})
     print(f"REGISTER, new AORs, sipp on the same {m['nproc']} cores; pass = <0.1% failed, <1% retransmitted")
-    table(rows, ["system", "best REG/s", "median ms @half", "CPU % @best", "procs", "threads", "RSS MB @best"])
+    table(rows, ["system", "best REG/s", "median ms @half", "CPU % @best", "CPU us/call", "procs", "threads", "RSS MB @best"])
     k = results["kamailio"]["best_rate"]
     s1 = results["sippeer_1"]["best_rate"]
     summary = {"bench": "register", "machine": m, "quick": args.quick,
@@ -688,11 +680,11 @@ def bench_proxy(args):
     for name, r in results.items():
         b = r["best"] or {}
         rows.append({"system/kind": name, "best /s": r["best_rate"], "median ms @half": r.get("median_ms_at_half"),
-                     "CPU % @best": b.get("server_cpu_pct"), "procs": b.get("server_procs"),
+                     "CPU % @best": b.get("server_cpu_pct"), "CPU us/call": b.get("server_cpu_us_per_call"), "procs": b.get("server_procs"),
                      "threads": b.get("server_threads"), "RSS MB @best": b.get("server_rss_mb_peak")})
     print(f"Proxied requests to a registered sipp callee, sipp on the same {m['nproc']} cores "
           f"(INVITE = INVITE/100/180/200/ACK/BYE/200)")
-    table(rows, ["system/kind", "best /s", "median ms @half", "CPU % @best", "procs", "threads", "RSS MB @best"])
+    table(rows, ["system/kind", "best /s", "median ms @half", "CPU % @best", "CPU us/call", "procs", "threads", "RSS MB @best"])
     summary = {"bench": "proxy", "machine": m, "quick": args.quick}
     goals = {"message": 1.2, "invite": 1.5}
     for kind in kinds:
@@ -774,12 +766,13 @@ def bench_overload(args):
     run = Run(args.keep)
     out = {"bench": "overload", "machine": m}
     try:
-        csv = users_csv(run)
+        big = 400_000
+        csv = users_csv(run, big)
         node = Ring(run, 1, args.sippeer)
         rate = args.rate
         rows = []
         for label, r in (("1x", rate), ("2x", 2 * rate)):
-            res = sipp_uac(run, node, "register_new.xml", r, min(USERS, int(r * args.seconds)), f"ovl{label}",
+            res = sipp_uac(run, node, "register_new.xml", r, min(big, int(r * args.seconds)), f"ovl{label}",
                            keys=[("run", "o" + label)], csv=csv, watch=True)
             show_step(label, res)
             rss = [s[1] for s in res["samples"]]
@@ -893,6 +886,18 @@ def main():
     global NICE, UACS
     NICE = args.nice
     UACS = args.uacs
+    if NICE:
+        # With sched_autogroup a session is scheduled as one group against
+        # the other sessions, whatever the niceness inside it. Everything
+        # measured stays in this session (own process groups, same
+        # session), so the servers and sipp compete with each other as on
+        # a machine of their own, and the group's niceness sets its weight
+        # against the rest of the machine.
+        try:
+            with open("/proc/self/autogroup", "w") as f:
+                f.write(str(NICE))
+        except OSError:
+            pass
     if not os.access(args.sippeer, os.X_OK):
         sys.exit(f"no sippeer binary at {args.sippeer}: run scripts/build")
     for tool in ("sipp", "kamailio", "kamcmd"):
