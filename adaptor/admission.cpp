@@ -54,7 +54,7 @@ void Admission::watch_socket(const std::string& ip, int port) {
       int rcvbuf = 0;
       len = sizeof rcvbuf;
       if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len) == 0 && rcvbuf > 0)
-        rcvbuf_half_ = static_cast<std::uint64_t>(rcvbuf) / 2;
+        rcvbuf_ = static_cast<std::uint64_t>(rcvbuf);
       return;
     }
   }
@@ -64,25 +64,43 @@ void Admission::watch_socket(const std::string& ip, int port) {
 
 bool Admission::backlogged() {
   const int limit_kb = settings_.overload_backlog_kb;
-  if (fd_ < 0 || limit_kb <= 0) return shedding_ = false;
+  if (fd_ < 0 || limit_kb <= 0) return false;
   const auto now = std::chrono::steady_clock::now();
-  if (now < next_reading_) return shedding_;
-  next_reading_ = now + kReadingEvery;
-  std::uint32_t mem[SK_MEMINFO_VARS] = {};
-  socklen_t len = sizeof mem;
-  if (getsockopt(fd_, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0) return shedding_ = false;
-  counters_.backlog_bytes = mem[SK_MEMINFO_RMEM_ALLOC];
-  std::uint64_t limit = static_cast<std::uint64_t>(limit_kb) * 1024;
-  if (rcvbuf_half_ > 0 && limit > rcvbuf_half_) limit = rcvbuf_half_;
-  if (!shedding_ && counters_.backlog_bytes > limit) {
-    shedding_ = true;
-    SIPPEER_LOG(Warn) << "overload: " << counters_.backlog_bytes / 1024
-                      << " KB waiting in the SIP socket; answering new requests 503";
-  } else if (shedding_ && counters_.backlog_bytes < limit / 2) {
-    shedding_ = false;
-    SIPPEER_LOG(Warn) << "overload over; " << counters_.shed_backlog << " requests refused so far";
+  if (now >= next_reading_) {
+    next_reading_ = now + kReadingEvery;
+    std::uint32_t mem[SK_MEMINFO_VARS] = {};
+    socklen_t len = sizeof mem;
+    if (getsockopt(fd_, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0) return false;
+    // Linux gives back the memory of datagrams already read only in lumps
+    // of a quarter of the buffer while the reader keeps up
+    // (udp_rmem_release), so up to rcvbuf/4 of what it reports may be
+    // read already.
+    const std::uint64_t stale = rcvbuf_ / 4;
+    const std::uint64_t reported = mem[SK_MEMINFO_RMEM_ALLOC];
+    const std::uint64_t queued = reported > stale ? reported - stale : 0;
+    counters_.backlog_bytes = static_cast<std::uint32_t>(queued);
+    std::uint64_t limit = static_cast<std::uint64_t>(limit_kb) * 1024;
+    if (rcvbuf_ > 0 && limit > rcvbuf_ / 2) limit = rcvbuf_ / 2;
+    // Refuse a share that grows from nothing at a quarter of the limit to
+    // everything at the limit (as RED does for routers): the node settles
+    // where it admits what it can serve. All-or-nothing refusal swung
+    // between an empty queue and refusing nine requests in ten.
+    const std::uint64_t low = limit / 4;
+    const double before = shed_share_;
+    shed_share_ = queued <= low ? 0.0 : queued >= limit ? 1.0 : double(queued - low) / double(limit - low);
+    if (before == 0.0 && shed_share_ > 0.0) {
+      SIPPEER_LOG(Warn) << "overload: " << queued / 1024 << " KB waiting in the SIP socket; refusing "
+                        << int(shed_share_ * 100) << " % of new requests with 503";
+    } else if (before > 0.0 && shed_share_ == 0.0) {
+      SIPPEER_LOG(Info) << "overload over; " << counters_.shed_backlog << " requests refused so far";
+    }
   }
-  return shedding_;
+  if (shed_share_ <= 0.0) return false;
+  // Error diffusion instead of a coin: exactly that share, evenly spread.
+  shed_debt_ += shed_share_;
+  if (shed_debt_ < 1.0) return false;
+  shed_debt_ -= 1.0;
+  return true;
 }
 
 bool Admission::admit(const sip_t* sip) {

@@ -8,7 +8,9 @@
 //   backlog       bytes of datagrams waiting in the SIP UDP socket
 //                 (SO_MEMINFO), i.e. work we have not even read yet. It is
 //                 the direct measure of "behind", whatever the machine, the
-//                 load of its other processes or the kind of request.
+//                 load of its other processes or the kind of request. From
+//                 a quarter of the limit up, a growing share of new
+//                 requests is refused, all of them at the limit.
 //   transactions  proxied requests still waiting for their answer, which
 //                 is what holds memory when callees are slow.
 // Only new out-of-dialog requests straight from a phone are refused: not
@@ -30,7 +32,7 @@ namespace sippeer::adaptor {
 struct AdmissionCounters {
   std::uint64_t shed_backlog = 0;       // 503s because the socket queue was too long
   std::uint64_t shed_transactions = 0;  // 503s because of too many live proxy transactions
-  std::uint32_t backlog_bytes = 0;      // the last reading
+  std::uint32_t backlog_bytes = 0;      // the last reading (less what may be read already)
 };
 
 class Admission {
@@ -56,8 +58,9 @@ class Admission {
   const Settings& settings_;
   std::function<std::size_t()> live_transactions_;
   int fd_ = -1;
-  std::uint64_t rcvbuf_half_ = 0;  // the backlog limit never exceeds half the socket's buffer
-  bool shedding_ = false;  // hysteresis: on above the limit, off below half of it
+  std::uint64_t rcvbuf_ = 0;  // the socket's receive buffer: caps the limit, sizes the stale part
+  double shed_share_ = 0.0;  // share of new requests refused, from the last reading
+  double shed_debt_ = 0.0;
   std::chrono::steady_clock::time_point next_reading_{};
   AdmissionCounters counters_;
 };

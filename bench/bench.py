@@ -333,6 +333,7 @@ def sipp_uac(run, server, scenario, rate, count, tag, keys=(), csv=None, service
                 "-r", str(r_j), "-rp", "1000", "-l", str(max(1000, r_j * 40)), "-nostdin", "-trace_stat", "-stf",
                 os.path.join(pwd, "stat.csv"), "-fd", "1", "-trace_counts", "-trace_rtt", "-rtt_freq", "1000",
                 "-timeout", f"{timeout_s}s", "-max_recv_loops", "10000", "-max_sched_loops", "10000",
+                "-buff_size", str(4 << 20),
                 "-key", "domain", DOMAIN]
         for k, v in keys:
             argv += ["-key", k, v + (f"p{j}" if k == "run" and uacs > 1 else "")]
@@ -546,7 +547,7 @@ def start_callee(run, server, scenario, user):
     wd = os.path.join(run.dir, "uas_" + server.label + str(port))
     os.makedirs(wd, exist_ok=True)
     p = run.spawn(f"uas{port}", ["sipp", "-sf", os.path.join(SCENARIOS, scenario), "-i", UAS_IP, "-p", str(port),
-                                 "-nostdin", "-max_recv_loops", "10000", "-timeout", "3600s"] + (["-trace_msg"] if os.environ.get("BENCH_TRACE") else []), cwd=wd)
+                                 "-nostdin", "-max_recv_loops", "10000", "-buff_size", str(4 << 20), "-timeout", "3600s"] + (["-trace_msg"] if os.environ.get("BENCH_TRACE") else []), cwd=wd)
     time.sleep(0.5)
     if p.poll() is not None:
         raise RuntimeError("the sipp callee did not start")
@@ -768,28 +769,36 @@ def bench_overload(args):
     try:
         big = 400_000
         csv = users_csv(run, big)
-        node = Ring(run, 1, args.sippeer)
         rate = args.rate
         rows = []
-        for label, r in (("1x", rate), ("2x", 2 * rate)):
-            res = sipp_uac(run, node, "register_new.xml", r, min(big, int(r * args.seconds)), f"ovl{label}",
-                           keys=[("run", "o" + label)], csv=csv, watch=True)
-            show_step(label, res)
-            rss = [s[1] for s in res["samples"]]
+        off_cfg = os.path.join(run.dir, "admission_off.yaml")
+        with open(off_cfg, "w") as f:
+            f.write("overload:\n  max_backlog_kb: 0\n  max_transactions: 0\n")
+        # Each load on a fresh node, so that one's backlog does not spill
+        # into the next; the last with admission control off, for contrast.
+        for label, r, extra in (("1x", rate, ()), ("2x", 2 * rate, ()),
+                                ("2x, admission off", 2 * rate, ("--config", off_cfg))):
+            node = Ring(run, 1, args.sippeer, extra=extra)
+            node.label = "sippeer_1"
+            res = sipp_uac(run, node, "register_new.xml", r, min(big, int(r * args.seconds)),
+                           f"ovl{label[:2]}{len(rows)}", keys=[("run", f"o{len(rows)}")], csv=csv, watch=True)
+            show_step(label[:9], res)
+            rss = [x[1] for x in res["samples"]]
             rows.append({"load": label, "offered/s": r, "sipp got/s": res["achieved_rate"],
                          "200 OK": res["ok"], "200 OK/s": round(res["ok"] / res["wall_s"]),
                          "503": res["r503"], "other failures": res["failed"] - res["r503"],
                          "retrans": res["retrans"], "CPU %": res["server_cpu_pct"],
+                         "median ms": res["median_ms"], "p99 ms": res["p99_ms"],
                          "RSS MB start": round(rss[0] / 1024, 1) if rss else None,
                          "RSS MB max": round(max(rss) / 1024, 1) if rss else None,
                          "RSS MB end": round(rss[-1] / 1024, 1) if rss else None})
-            time.sleep(2)
-        node.stop()
+            node.stop()
+            time.sleep(1)
     finally:
         run.close()
     print("One sippeer node, REGISTERs for new AORs at the sustainable rate and at twice it")
     table(rows, ["load", "offered/s", "sipp got/s", "200 OK", "200 OK/s", "503", "other failures", "retrans",
-                 "CPU %", "RSS MB start", "RSS MB max", "RSS MB end"])
+                 "CPU %", "median ms", "p99 ms", "RSS MB start", "RSS MB max", "RSS MB end"])
     out["rows"] = rows
     print(json.dumps(out))
 
