@@ -20,6 +20,7 @@ until one fails twice in a row; the best rate is the last that passed.
 
 import argparse
 import glob
+import hashlib
 import json
 import os
 import re
@@ -43,6 +44,7 @@ KAM_IP = "127.0.0.50"
 NODE_IPS = ["127.0.0.51", "127.0.0.52", "127.0.0.53", "127.0.0.54", "127.0.0.55"]
 UAC_IP = "127.0.0.58"
 UAS_IP = "127.0.0.59"
+RING_IP = "127.0.0.60"  # the 32-process loopback ring
 SIP_PORT = 5060
 ADMIN_PORT = 8060
 USERS = 100_000
@@ -169,15 +171,16 @@ def machine():
 
 def wait_for(what, fn, timeout=30.0, every=0.1):
     deadline = time.monotonic() + timeout
+    last = None
     while time.monotonic() < deadline:
         try:
             v = fn()
             if v:
                 return v
-        except Exception:
-            pass
+        except Exception as e:  # noqa: BLE001 - not yet
+            last = e
         time.sleep(every)
-    raise RuntimeError(f"timed out waiting for {what}")
+    raise RuntimeError(f"timed out waiting for {what}" + (f" (last error: {last!r})" if last else ""))
 
 
 # --------------------------------------------------------------- servers
@@ -811,11 +814,11 @@ def bench_ring_lookup(args):
     try:
         base = 20000
         procs = []
-        first = ("127.0.0.60", base)
+        first = (RING_IP, base)
         t0 = time.monotonic()
         join_times = []
         for i in range(n):
-            ip = "127.0.0.60"
+            ip = RING_IP
             port = base + i
             admin = 21000 + i
             a = [args.sippeer, "-p", str(port), "--listen", ip, "--admin", f"{ip}:{admin}", "--no-multicast",
@@ -832,8 +835,8 @@ def bench_ring_lookup(args):
         build_s = time.monotonic() - t0
         # Consistent successor pointers all round, then lookups.
         def consistent():
-            addrs = sorted((int.from_bytes(__import__("hashlib").sha1(f"{ip}:{base + i}".encode()).digest(), "big"),
-                            f"{ip}:{base + i}") for i in range(n))
+            addrs = sorted((int.from_bytes(hashlib.sha1(f"{RING_IP}:{base + i}".encode()).digest(), "big"),
+                            f"{RING_IP}:{base + i}") for i in range(n))
             want = {addrs[i][1]: addrs[(i + 1) % n][1] for i in range(n)}
             for p, ip, admin in procs:
                 with urllib.request.urlopen(f"http://{ip}:{admin}/status", timeout=2) as r:
@@ -841,9 +844,15 @@ def bench_ring_lookup(args):
                 me = s["node"]["address"]
                 succ = s["successors"][0]["uri"].split("@", 1)[1].split(";", 1)[0]
                 if succ != want[me]:
+                    bad.append((me, succ, want[me]))
                     return False
             return True
-        wait_for("a consistent ring", consistent, 60, 0.2)
+        bad = []
+        try:
+            wait_for("a consistent ring", consistent, 60, 0.2)
+        except RuntimeError:
+            log(f"not consistent: {bad[-3:]}")
+            raise
         consistent_s = time.monotonic() - t0
         lat = []
         hops = []
@@ -869,6 +878,10 @@ def bench_ring_lookup(args):
                 "lookups": len(lat), "lookup_ms_p50": round(lat[len(lat) // 2], 2),
                 "lookup_ms_p99": round(lat[int(len(lat) * 0.99)], 2),
                 "mean_hops": round(statistics.mean(hops), 2) if hops else None})
+    print(f"loopback ring of {n} sippeer processes (127.0.0.60, defaults): join {out['join_ms_median']} ms median, "
+          f"{out['join_ms_max']} ms max; all {n} joined in {out['ring_built_s']} s, successors all right after "
+          f"{out['ring_consistent_s']} s; GET /lookup p50 {out['lookup_ms_p50']} ms, p99 {out['lookup_ms_p99']} ms, "
+          f"mean {out['mean_hops']} hops ({len(lat)} lookups)")
     print(json.dumps(out))
 
 
