@@ -9,8 +9,8 @@
 //                 (SO_MEMINFO), i.e. work we have not even read yet. It is
 //                 the direct measure of "behind", whatever the machine, the
 //                 load of its other processes or the kind of request. From
-//                 a quarter of the limit up, a growing share of new
-//                 requests is refused, all of them at the limit.
+//                 half the limit up, a growing share of new requests is
+//                 refused, all of them at the limit.
 //   transactions  proxied requests still waiting for their answer, which
 //                 is what holds memory when callees are slow.
 // Only new out-of-dialog requests straight from a phone are refused: not
