@@ -100,6 +100,7 @@ Daemon::~Daemon() {
   admin_.reset();
   multicast_.reset();
   proxy_.reset();
+  admission_.reset();
   node_.reset();
   transport_.reset();
   for (su_timer_t* t : {tick_timer_, probe_timer_, rediscover_timer_, merge_timer_, leave_timer_, cache_timer_})
@@ -185,6 +186,9 @@ bool Daemon::start_stack(std::string* err) {
                             TAG_END());
   if (agent_) reject_log_start(root_, agent_);
   if (!agent_) return *err = "cannot listen on " + url + ": " + std::strerror(errno), false;
+  admission_ = std::make_unique<Admission>(settings_, [this] { return proxy_ ? proxy_->transactions() : 0; });
+  admission_->watch_socket(local_ip_, port_);
+  fast_reply_.set_socket(admission_->socket_fd());
   return true;
 }
 
@@ -231,6 +235,7 @@ bool Daemon::create_node(std::string* err) {
   px.policy.default_expires = settings_.default_expires;
   px.policy.single_contact_user_agents = settings_.single_contact_user_agents;
   px.outbound_proxy = [this] { return outbound_proxy_; };
+  px.fast_reply = &fast_reply_;
   proxy_ = std::make_unique<Proxy>(std::move(px));
   return true;
 }
@@ -290,6 +295,13 @@ int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) 
     self->on_discovery_request(msg, sip);
   } else if (sip->sip_request->rq_method == sip_method_register && self->is_overlay_request(sip)) {
     self->transport_->on_request(msg, sip);
+  } else if (!self->admission_->admit(sip)) {
+    // Refusing must cost much less than serving, or a node at twice its
+    // capacity spends everything on refusals: the fast path, not nta.
+    const std::string retry = self->admission_->retry_after();
+    if (!self->fast_reply_.reply(msg, sip, 503, "Service Unavailable (overloaded)", "Retry-After: " + retry + "\r\n"))
+      nta_msg_treply(agent, msg, 503, "Service Unavailable (overloaded)", SIPTAG_RETRY_AFTER_STR(retry.c_str()),
+                     TAG_END());
   } else {
     self->proxy_->on_request(msg, sip);
   }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "adaptor/admission.h"
 #include "adaptor/multicast.h"
 #include "adaptor/overlay_transport.h"
 #include "adaptor/proxy.h"
@@ -60,6 +61,7 @@ class Daemon {
   const std::string& local_address() const { return local_address_; }
   const char* discovery_method() const { return discovery_method_; }
   const Proxy& proxy() const { return *proxy_; }
+  const Admission& admission() const { return *admission_; }
   // An overlay lookup from this node; `done` runs in the SIP thread.
   void lookup_aor(const std::string& aor, std::function<void(int status, std::string json)> done);
 
@@ -138,6 +140,8 @@ class Daemon {
   std::unique_ptr<OverlayTransport> transport_;
   std::unique_ptr<dht::Node> node_;
   std::unique_ptr<Proxy> proxy_;
+  std::unique_ptr<Admission> admission_;
+  FastReply fast_reply_;
   su_timer_t* tick_timer_ = nullptr;
 
   // discovery

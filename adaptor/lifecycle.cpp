@@ -64,7 +64,8 @@ void Daemon::reload_settings() {
                                       "registrar.min_expires", "registrar.max_expires",
                                       "registrar.default_expires", "registrar.single_contact_user_agents",
                                       "proxy.record_route", "proxy.accept_proxy_require", "proxy.lookup",
-                                      "proxy.p2p_domains", "dns.timeout_ms"};
+                                      "proxy.p2p_domains", "dns.timeout_ms", "overload.max_backlog_kb",
+                                      "overload.max_transactions", "overload.retry_after_s"};
   if (!reload_) return;
   Settings fresh;
   if (auto errors = reload_(fresh); !errors.empty()) {
@@ -92,6 +93,9 @@ void Daemon::reload_settings() {
   settings_.lookup = fresh.lookup;
   settings_.p2p_domains = fresh.p2p_domains;
   settings_.dns_timeout_ms = fresh.dns_timeout_ms;
+  settings_.overload_backlog_kb = fresh.overload_backlog_kb;  // admission reads these per request
+  settings_.overload_transactions = fresh.overload_transactions;
+  settings_.overload_retry_after_s = fresh.overload_retry_after_s;
   set_log_level(settings_.log_level);
   RegistrarPolicy policy;
   policy.min_expires = settings_.min_expires;

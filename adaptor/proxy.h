@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "adaptor/fast_reply.h"
 #include "adaptor/registrar.h"
 #include "adaptor/settings.h"
 #include "adaptor/sip_traffic.h"
@@ -36,6 +37,8 @@ struct ProxyContext {
   // Set when our id turned out to be taken (report 3.13): we do not join,
   // and every phone request goes to that node instead.
   std::function<std::string()> outbound_proxy;
+  // Stateless UDP answers without a Sofia message (registrar); may be null.
+  FastReply* fast_reply = nullptr;
 };
 
 struct ProxyCounters {

@@ -306,6 +306,28 @@ bool out_of_order(const std::vector<Binding>& stored, const Requested& r, string
   return it != stored.end() && it->call_id == call_id && cseq <= it->cseq;
 }
 
+// A retransmission of the REGISTER that wrote the stored bindings: every
+// Contact it names is stored with its Call-ID and CSeq (or, for a removal,
+// is already gone). The registrar answers statelessly (register_flow.cpp:
+// an nta server transaction per REGISTER would hold ~10 KB for 32 s), so
+// retransmissions reach it; they get the same 200 again and change
+// nothing, as a transaction layer would have done. A different request
+// with a reused CSeq still fails in merge().
+bool is_retransmission(const std::vector<Binding>& stored, const std::vector<Requested>& requests,
+                       string_view call_id, std::uint32_t cseq) {
+  bool matched = false;
+  for (const auto& r : requests) {
+    auto it = find_uri(stored, r.uri);
+    if (it == stored.end()) {
+      if (r.expires != 0) return false;
+      continue;
+    }
+    if (r.expires == 0 || it->call_id != call_id || it->cseq != cseq) return false;
+    matched = true;
+  }
+  return matched;
+}
+
 // Step 7. RFC 3261 says the update "MUST be aborted and the request fails"
 // when the Call-ID matches and the CSeq is not higher, without naming a
 // status; since all binding updates must then be rolled back "with a 500
@@ -498,6 +520,10 @@ RegisterOutcome apply_register(const RegistrarPolicy& policy, const sip_t* sip, 
 
   std::vector<Requested> requests;
   if (auto e = read_requests(policy, sip, stored, requests); e != RegError::None) return failure(policy, e);
+  if (is_retransmission(stored, requests, sip->sip_call_id->i_id, sip->sip_cseq->cs_seq)) {
+    out.reply_contacts = reply_values(stored, single ? &requests : nullptr, now_unix);
+    return out;
+  }
   std::vector<Binding> next;
   if (auto e = merge(stored, requests, sip, first_path(sip), now_unix, next); e != RegError::None)
     return failure(policy, e);

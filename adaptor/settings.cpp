@@ -178,6 +178,26 @@ const std::vector<SettingInfo> kSchema = {
                     "/etc/resolv.conf; tests point it at a file naming a local server, where Sofia's "
                     "resolver also reads a `port N` line.",
      .field = &Settings::resolv_conf},
+    // overload
+    {.key = "overload.max_backlog_kb", .type = "int", .range = "0..65536", .default_text = "4096",
+     .flag = "",
+     .description = "Admission control: while more than this many KB of datagrams wait in the SIP "
+                    "UDP socket, new requests from phones are answered 503 with Retry-After at once "
+                    "instead of waiting until their retransmissions snowball. 4 MB (kernel-counted) is "
+                    "some 150 ms of work at 20,000 requests/s, below the 500 ms after which phones retransmit; at most "
+                    "half the socket buffer; 0 turns it off.",
+     .field = &Settings::overload_backlog_kb, .min = 0, .max = 65536},
+    {.key = "overload.max_transactions", .type = "int", .range = "0..10000000",
+     .default_text = "50000", .flag = "",
+     .description = "Admission control: with this many proxied requests still waiting for their "
+                    "answer, new requests from phones get 503 with Retry-After. Bounds memory "
+                    "(Sofia keeps 17-37 KB per proxied request); 0 turns it off.",
+     .field = &Settings::overload_transactions, .min = 0, .max = 10000000},
+    {.key = "overload.retry_after_s", .type = "int", .range = "1..3600", .default_text = "2",
+     .flag = "",
+     .description = "Retry-After of the overload 503: how long a phone should wait before trying "
+                    "this node again. Short, because overload on a LAN node passes quickly.",
+     .field = &Settings::overload_retry_after_s, .min = 1, .max = 3600},
 };
 
 const std::vector<OptionInfo> kCommandLineOnly = {

@@ -59,6 +59,10 @@ struct Settings {
   // dns
   int dns_timeout_ms = 3000;       // dns.timeout_ms 100..32000  bounds the DNS branch of a fork
   std::string resolv_conf;         // dns.resolv_conf --resolv-conf FILE  empty = /etc/resolv.conf
+  // overload (admission control)
+  int overload_backlog_kb = 4096;  // overload.max_backlog_kb 0..65536  0 = off; UDP receive queue above it: shed
+  int overload_transactions = 50000; // overload.max_transactions 0..10000000  0 = off; live proxy transactions
+  int overload_retry_after_s = 2;  // overload.retry_after_s 1..3600  Retry-After of the 503
 
   // Lets tests say "this file yields the defaults" in one comparison.
   friend bool operator==(const Settings&, const Settings&) = default;

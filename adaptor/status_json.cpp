@@ -132,6 +132,15 @@ std::string Daemon::metrics_text() const {
   metric("sippeer_sip_not_found_total", "counter", "404 answered at the owner.", std::to_string(p.not_found));
   metric("sippeer_sip_rejected_total", "counter", "Requests answered with an error generated here.",
          std::to_string(p.rejected));
+  const auto& a = admission_->counters();
+  metric("sippeer_overload_refused_total", "counter", "New requests answered 503 by admission control, by cause.",
+         std::to_string(a.shed_backlog), "{cause=\"backlog\"}");
+  metric("sippeer_overload_refused_total", "counter", "New requests answered 503 by admission control, by cause.",
+         std::to_string(a.shed_transactions), "{cause=\"transactions\"}");
+  metric("sippeer_sip_backlog_bytes", "gauge", "Bytes waiting in the SIP UDP socket at the last reading.",
+         std::to_string(a.backlog_bytes));
+  metric("sippeer_proxy_transactions", "gauge", "Proxied requests waiting for their final answer.",
+         std::to_string(proxy_->transactions()));
   metric("sippeer_discovery_method", "gauge", "How this node found the ring (1 for the method used).", "1",
          std::string("{method=\"") + discovery_method_ + "\"}");
 

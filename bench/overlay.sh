@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Overlay scaling table: sippeer-sim on rings of 100, 1,000 and 10,000 nodes
-# (and 100,000 with --big), one lookup per node per second of lookups.
+# (and 100,000 with --big, without the SIP codec), one lookup per node per
+# second of lookups; then a ring of 32 real sippeer processes on loopback
+# (127.0.0.60): join time of each node and GET /lookup latency (skip it
+# with --no-loopback).
 #
-#   bench/overlay.sh [--big] [--build-dir DIR] [--seed S]
+#   bench/overlay.sh [--big] [--no-loopback] [--build-dir DIR] [--seed S]
+#
+# Run time on this machine: ~2.5 min without --big (10,000 nodes take most
+# of it); --big adds up to an hour (its limit) and several GB.
 #
 # Prints a table (hops; lookups per wall-second of the lookup phase, with
 # maintenance running alongside; maintenance bytes; wall time of the whole
@@ -14,10 +20,12 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build="$top/build"
 big=0
+loopback=1
 seed=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --big) big=1 ;;
+    --no-loopback) loopback=0 ;;
     --build-dir) build="$2"; shift ;;
     --seed) seed="$2"; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -76,3 +84,9 @@ EOF
 done
 
 printf '{"bench":"overlay","seed":%s,"rows":[%s]}\n' "$seed" "$(IFS=,; echo "${rows[*]}")"
+
+if [ "$loopback" = 1 ]; then
+  # 32 daemons as shipped (5 s stabilization), each joining through the
+  # first; then 2,000 lookups spread over the nodes through the admin API.
+  python3 "$top/bench/bench.py" ringlookup --sippeer "$build/sippeer" --nodes 32 --lookups 2000
+fi

@@ -3,45 +3,45 @@
 namespace sippeer::dht {
 
 const StoredRecord* MemoryStorage::find(const Id& key, const std::string& aor) const {
-  auto it = map_.find(key);
-  if (it == map_.end()) return nullptr;
-  auto jt = it->second.find(aor);
-  return jt == it->second.end() ? nullptr : &jt->second;
+  auto it = set_.find(Probe{key, aor});
+  return it == set_.end() ? nullptr : &*it;
 }
 
 void MemoryStorage::put(StoredRecord rec) {
-  auto& slot = map_[rec.record.key];
-  std::string aor = rec.record.aor;
-  if (slot.insert_or_assign(std::move(aor), std::move(rec)).second) ++size_;
+  auto it = set_.find(Probe{rec.record.key, rec.record.aor});
+  if (it != set_.end()) {
+    // Same key and AOR, so the same place in the order: replace in place
+    // (set elements are const only to protect that order).
+    const_cast<StoredRecord&>(*it) = std::move(rec);
+    return;
+  }
+  set_.insert(std::move(rec));
 }
 
 bool MemoryStorage::erase(const Id& key, const std::string& aor) {
-  auto it = map_.find(key);
-  if (it == map_.end() || it->second.erase(aor) == 0) return false;
-  if (it->second.empty()) map_.erase(it);
-  --size_;
+  auto it = set_.find(Probe{key, aor});
+  if (it == set_.end()) return false;
+  set_.erase(it);
   return true;
 }
 
 void MemoryStorage::for_each(const std::function<void(const StoredRecord&)>& fn) const {
-  for (const auto& [key, by_aor] : map_)
-    for (const auto& [aor, rec] : by_aor) fn(rec);
+  for (const auto& rec : set_) fn(rec);
 }
 
 void MemoryStorage::for_each_in(const Id& a, const Id& b,
                                 const std::function<void(const StoredRecord&)>& fn) const {
   auto visit = [&](auto first, auto last) {
-    for (auto it = first; it != last; ++it)
-      for (const auto& [aor, rec] : it->second) fn(rec);
+    for (auto it = first; it != last; ++it) fn(*it);
   };
   // (a, b] on the ring: one range if a < b, else (a, max] then [0, b].
   if (a == b) {
     for_each(fn);
   } else if (a < b) {
-    visit(map_.upper_bound(a), map_.upper_bound(b));
+    visit(set_.lower_bound(After{a}), set_.lower_bound(After{b}));
   } else {
-    visit(map_.upper_bound(a), map_.end());
-    visit(map_.begin(), map_.upper_bound(b));
+    visit(set_.lower_bound(After{a}), set_.end());
+    visit(set_.begin(), set_.lower_bound(After{b}));
   }
 }
 

@@ -60,6 +60,9 @@ Settings scrambled() {
   s.p2p_domains = {"example.net"};
   s.dns_timeout_ms = 101;
   s.resolv_conf = "/tmp/resolv.conf";
+  s.overload_backlog_kb = 77;
+  s.overload_transactions = 12;
+  s.overload_retry_after_s = 9;
   return s;
 }
 

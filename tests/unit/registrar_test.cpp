@@ -146,6 +146,26 @@ TEST_F(RegistrarTest, OutOfOrderCseqIsRejectedAndChangesNothing) {
   expect_rejected(apply("c", 3, "Contact: *\r\nExpires: 0\r\n", &first), RegError::OutOfOrder, 500);
 }
 
+// The registrar answers statelessly, so a retransmitted REGISTER reaches it
+// again: it gets the same 200 and changes nothing (no new version).
+TEST_F(RegistrarTest, RetransmissionIsAnsweredAgainAndChangesNothing) {
+  const char* contacts = "Contact: <sip:alice@192.0.2.1>\r\nContact: <sip:alice@192.0.2.2>;q=0.5\r\n";
+  auto first = store("c", 7, contacts);
+  auto again = apply("c", 7, contacts, &first, kNow + 1);
+  EXPECT_EQ(again.status, 200) << again.phrase;
+  EXPECT_FALSE(again.record.has_value());
+  ASSERT_EQ(again.reply_contacts.size(), 2u);
+  EXPECT_NE(again.reply_contacts[0].find("expires=3599"), std::string::npos) << again.reply_contacts[0];
+  // A removal retransmitted after it took effect is a removal of nothing.
+  auto removed = store("c", 8, "Contact: *\r\nExpires: 0\r\n", &first);
+  auto removal_again = apply("c", 8, "Contact: *\r\nExpires: 0\r\n", &removed);
+  EXPECT_EQ(removal_again.status, 200) << removal_again.phrase;
+  // The same CSeq naming a contact the first request did not is no
+  // retransmission: still out of order.
+  expect_rejected(apply("c", 7, "Contact: <sip:alice@192.0.2.1>\r\nContact: <sip:alice@192.0.2.3>\r\n", &first),
+                  RegError::OutOfOrder, 500);
+}
+
 TEST_F(RegistrarTest, DifferentCallIdReplacesTheBinding) {
   auto first = store("old", 50, "Contact: <sip:alice@192.0.2.1>\r\n");
   auto rec = store("new", 1, "Contact: <sip:alice@192.0.2.1>\r\nExpires: 300\r\n", &first);

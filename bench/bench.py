@@ -1,0 +1,935 @@
+#!/usr/bin/env python3
+"""sippeer beside Kamailio under the same sipp load (issue 7).
+
+Used by bench/register.sh, proxy.sh, memory.sh, overload.sh and the
+loopback half of overlay.sh; run one of those. Everything runs on loopback
+addresses 127.0.0.50-127.0.0.59 (never 127.0.0.1, which the integration
+tests use), in a temp dir of its own; every process started here is
+stopped by PID at the end, and every sipp run is bounded by a count and a
+timeout.
+
+  servers   127.0.0.50:5060 Kamailio, 127.0.0.51.. sippeer nodes (:5060,
+            admin API on :8060 of the same address)
+  sipp      127.0.0.58 (the load), 127.0.0.59 (the registered callee)
+
+A rate passes when fewer than 0.1 % of the calls failed (a 503 counts as a
+failure), fewer than 1 % of the requests sent were retransmissions, and
+sipp reached at least 90 % of the asked rate. A sweep goes up the rates
+until one fails twice in a row; the best rate is the last that passed.
+"""
+
+import argparse
+import glob
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(BENCH)
+SCENARIOS = os.path.join(BENCH, "sipp")
+KAMAILIO_CFG = os.path.join(BENCH, "kamailio-bench.cfg")
+DOMAIN = "bench.test"
+KAM_IP = "127.0.0.50"
+NODE_IPS = ["127.0.0.51", "127.0.0.52", "127.0.0.53", "127.0.0.54", "127.0.0.55"]
+UAC_IP = "127.0.0.58"
+UAS_IP = "127.0.0.59"
+RING_IP = "127.0.0.60"  # the 32-process loopback ring
+SIP_PORT = 5060
+ADMIN_PORT = 8060
+USERS = 100_000
+CLK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+# Niceness of everything measured (servers and sipp alike), set by --nice.
+# On a machine shared with compilers at nice 5, nice 0 gets ~15 % of a
+# core and the figures are noise; both sides get the same priority.
+NICE = 0
+# sipp processes sharing the load (--uacs): one sipp tops out near 15,000
+# calls/s here, below what the servers can take.
+UACS = 2
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------- processes
+
+
+class Run:
+    """The run's temp dir and every process it started (stopped by PID)."""
+
+    def __init__(self, keep=False):
+        self.dir = tempfile.mkdtemp(prefix="sippeer-bench-")
+        self.keep = keep
+        self.procs = []
+
+    def spawn(self, name, argv, cwd=None):
+        out = open(os.path.join(self.dir, name + ".log"), "wb")
+        if NICE:
+            argv = ["nice", "-n", str(NICE)] + list(argv)
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             cwd=cwd or self.dir, process_group=0)
+        self.procs.append(p)
+        return p
+
+    def stop(self, p, sig=signal.SIGTERM, wait=10):
+        if p.poll() is None:
+            try:
+                os.kill(p.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(wait)
+            except subprocess.TimeoutExpired:
+                # The session leader's group: Kamailio's children with it.
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+        if p in self.procs:
+            self.procs.remove(p)
+
+    def close(self):
+        for p in reversed(list(self.procs)):
+            self.stop(p)
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            log(f"kept {self.dir}")
+
+
+def group_pids(leader):
+    """The pids of a process group (a server and the children it forked)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) == leader:
+                out.append(int(d))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (all threads)
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def status_field(pid, name):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def rss_kb(pids):
+    return sum(status_field(p, "VmRSS") for p in pids)
+
+
+def threads(pids):
+    return sum(status_field(p, "Threads") for p in pids)
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    return {"nproc": os.cpu_count(), "cpu": model, "loadavg_at_start": [float(x) for x in load]}
+
+
+def wait_for(what, fn, timeout=30.0, every=0.1):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            v = fn()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001 - not yet
+            last = e
+        time.sleep(every)
+    raise RuntimeError(f"timed out waiting for {what}" + (f" (last error: {last!r})" if last else ""))
+
+
+# --------------------------------------------------------------- servers
+
+
+class Kamailio:
+    label = "kamailio"
+
+    def __init__(self, run, workers):
+        self.run = run
+        self.workers = workers
+        self.address = f"{KAM_IP}:{SIP_PORT}"
+        self.entry = self.address
+        self.ctl = os.path.join(run.dir, "kamailio_ctl")
+        cfg = open(KAMAILIO_CFG).read()
+        cfg = cfg.replace("@LISTEN@", f"udp:{self.address}").replace("@CTL@", self.ctl)
+        path = os.path.join(run.dir, "kamailio.cfg")
+        with open(path, "w") as f:
+            f.write(cfg)
+        self.proc = run.spawn("kamailio", ["kamailio", "-DD", "-E", "-f", path, "-P",
+                                           os.path.join(run.dir, "kamailio.pid"), "-m", "1024", "-M", "32",
+                                           "-n", str(workers), "-Y", run.dir])
+        wait_for("kamailio's ctl socket", lambda: self.kamcmd("core.uptime"), 20)
+
+    def kamcmd(self, *args):
+        r = subprocess.run(["kamcmd", "-s", "unix:" + self.ctl] + list(args), capture_output=True, text=True,
+                           timeout=10)
+        return r.stdout if r.returncode == 0 else None
+
+    def shm_used(self, field="used"):
+        out = self.kamcmd("core.shmmem") or ""
+        m = re.search(r"\b" + field + r":\s*(\d+)", out)
+        return int(m.group(1)) if m else None
+
+    def pids(self):
+        return group_pids(self.proc.pid)
+
+    def describe(self):
+        return f"Kamailio {kamailio_version()}, {self.workers} UDP workers"
+
+    def stop(self):
+        self.run.stop(self.proc)
+
+
+def kamailio_version():
+    out = subprocess.run(["kamailio", "-v"], capture_output=True, text=True).stdout
+    m = re.search(r"kamailio (\S+)", out)
+    return m.group(1) if m else "?"
+
+
+class Ring:
+    """n sippeer nodes as shipped (defaults), the first starting the ring."""
+
+    label = "sippeer"
+
+    def __init__(self, run, n, binary, extra=(), first_ip=0):
+        self.run = run
+        self.n = n
+        self.nodes = []
+        # One node on .51, a ring of 4 on .52-.55: both can run at once.
+        self.ips = NODE_IPS[first_ip:first_ip + n]
+        for i in range(n):
+            ip = self.ips[i]
+            args = [binary, "-p", str(SIP_PORT), "--listen", ip, "--admin", f"{ip}:{ADMIN_PORT}",
+                    "--state-dir", os.path.join(run.dir, f"state{ip}"), "--no-multicast"] + list(extra)
+            args += ["-N"] if i == 0 else ["--bootstrap", f"{self.ips[0]}:{SIP_PORT}"]
+            os.makedirs(os.path.join(run.dir, f"state{ip}"), exist_ok=True)
+            self.nodes.append(run.spawn(f"sippeer{n}_{i}", args))
+            wait_for(f"sippeer node {i} to join", lambda ip=ip: self.status(ip).get("joined"), 30)
+        if n > 1:
+            want = set(f"{ip}:{SIP_PORT}" for ip in self.ips)
+            def consistent():
+                for ip in self.ips:
+                    s = self.status(ip)
+                    succ = {x["uri"].split("@", 1)[1].split(";", 1)[0] for x in s["successors"]}
+                    if not s.get("predecessor") or succ | {f"{ip}:{SIP_PORT}"} != want:
+                        return False
+                return True
+            wait_for("the ring's successor lists", consistent, 60, 0.3)
+        self.entry = f"{self.ips[0]}:{SIP_PORT}"
+
+    @staticmethod
+    def status(ip):
+        with urllib.request.urlopen(f"http://{ip}:{ADMIN_PORT}/status", timeout=5) as r:
+            return json.loads(r.read())
+
+    @staticmethod
+    def lookup(ip, aor):
+        try:
+            with urllib.request.urlopen(f"http://{ip}:{ADMIN_PORT}/lookup?aor={aor}", timeout=5) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:  # 404: nobody registered, the owner is still named
+            return json.loads(e.read())
+
+    def pids(self):
+        return [p.pid for p in self.nodes]
+
+    def describe(self):
+        return f"sippeer, ring of {self.n}, defaults" if self.n > 1 else "sippeer, one node (ring of 1), defaults"
+
+    def stop(self):
+        for p in self.nodes:
+            self.run.stop(p)
+
+
+# ------------------------------------------------------------------ sipp
+
+
+def users_csv(run, n=USERS):
+    path = os.path.join(run.dir, f"users{n}.csv")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write("SEQUENTIAL\n")
+            for i in range(n):
+                f.write(f"u{i:06d}\n")
+    return path
+
+
+def parse_sipp_time(s):
+    # "00:00:03:012000" (h:m:s:usec) or "00:00:03"
+    parts = s.split(":")
+    h, m, sec = int(parts[0]), int(parts[1]), int(parts[2])
+    frac = int(parts[3]) / 10 ** len(parts[3]) if len(parts) > 3 else 0
+    return h * 3600 + m * 60 + sec + frac
+
+
+def read_sipp_csv(path):
+    with open(path) as f:
+        lines = [l.rstrip("\n") for l in f if l.strip()]
+    head = lines[0].rstrip(";").split(";")
+    last = lines[-1].rstrip(";").split(";")
+    return dict(zip(head, last))
+
+
+def sipp_uac(run, server, scenario, rate, count, tag, keys=(), csv=None, service=None, timeout_s=None,
+             watch=None, uacs=None):
+    """One bounded sipp load run, split over `uacs` sipp processes (each
+    rate/uacs, own port, own run key so their AORs differ); returns the
+    summed figures, the server's CPU and sipp's own CPU."""
+    uacs = uacs or UACS
+    wd = os.path.join(run.dir, tag)
+    timeout_s = timeout_s or int(count / rate) + 40
+    procs = []
+    spids = server.pids()
+    c0, t0 = cpu_ticks(spids), time.monotonic()
+    rss0 = rss_kb(spids)
+    for j in range(uacs):
+        pwd = os.path.join(wd, str(j))
+        os.makedirs(pwd, exist_ok=True)
+        r_j = rate // uacs + (1 if j < rate % uacs else 0)
+        m_j = count // uacs + (1 if j < count % uacs else 0)
+        argv = ["sipp", server.entry, "-sf", os.path.join(SCENARIOS, scenario), "-i", UAC_IP, "-m", str(m_j),
+                "-r", str(r_j), "-rp", "1000", "-l", str(max(1000, r_j * 40)), "-nostdin", "-trace_stat", "-stf",
+                os.path.join(pwd, "stat.csv"), "-fd", "1", "-trace_counts", "-trace_rtt", "-rtt_freq", "1000",
+                "-timeout", f"{timeout_s}s", "-max_recv_loops", "10000", "-max_sched_loops", "10000",
+                "-buff_size", str(4 << 20),
+                "-key", "domain", DOMAIN]
+        for k, v in keys:
+            argv += ["-key", k, v + (f"p{j}" if k == "run" and uacs > 1 else "")]
+        if csv:
+            argv += ["-inf", csv]
+        if service:
+            argv += ["-s", service]
+        procs.append(run.spawn(f"{tag}_sipp{j}", argv, cwd=pwd))
+    peak_rss = rss0
+    samples = []
+    sipp_ticks = {}
+    while any(p.poll() is None for p in procs):
+        time.sleep(0.25)
+        r = rss_kb(spids)
+        peak_rss = max(peak_rss, r)
+        for p in procs:
+            t = cpu_ticks([p.pid])
+            if t:
+                sipp_ticks[p.pid] = t
+        if watch:
+            samples.append((time.monotonic() - t0, r, cpu_ticks(spids)))
+        if time.monotonic() - t0 > timeout_s + 20:
+            for p in procs:
+                run.stop(p)
+    wall = time.monotonic() - t0
+    c1 = cpu_ticks(spids)
+    nthreads = threads(spids)
+    for p in procs:
+        if p in run.procs:
+            run.procs.remove(p)
+    res = {"rate": rate, "count": count, "uacs": uacs, "wall_s": round(wall, 2),
+           "server_cpu_pct": round(100.0 * (c1 - c0) / CLK / wall, 1),
+           "sipp_cpu_pct": round(100.0 * sum(sipp_ticks.values()) / CLK / wall, 1),
+           "server_procs": len(spids), "server_threads": nthreads,
+           "server_rss_mb_before": round(rss0 / 1024, 1), "server_rss_mb_peak": round(peak_rss / 1024, 1)}
+    ok = failed = retrans = created = sent = r503 = 0
+    achieved = 0.0
+    elapsed = 0.0
+    rtts = []
+    for j in range(uacs):
+        pwd = os.path.join(wd, str(j))
+        try:
+            st = read_sipp_csv(os.path.join(pwd, "stat.csv"))
+        except (OSError, IndexError):
+            continue
+        ok += int(st.get("SuccessfulCall(C)", 0))
+        failed += int(st.get("FailedCall(C)", 0))
+        retrans += int(st.get("Retransmissions(C)", 0))
+        c = int(st.get("OutgoingCall(C)", 0))
+        created += c
+        e = parse_sipp_time(st.get("ElapsedTime(C)", "0:0:0"))
+        elapsed = max(elapsed, e)
+        # CallRate(C) is sipp's own calls-created per second, to the millisecond.
+        achieved += float(st.get("CallRate(C)", 0) or 0) or (c / e if e else 0)
+        counts = glob.glob(os.path.join(pwd, "*_counts.csv"))
+        if counts:
+            cc = read_sipp_csv(counts[0])
+            r503 += sum(int(v) for k, v in cc.items() if re.match(r"\d+_503_Recv", k))
+            sent += sum(int(v) for k, v in cc.items() if k.endswith("_Sent"))
+        else:
+            sent += c
+        for path in glob.glob(os.path.join(pwd, "*_rtt.csv")):
+            with open(path) as f:
+                for line in f:
+                    parts = line.strip().split(";")
+                    if len(parts) >= 2:
+                        try:
+                            rtts.append(float(parts[1]))
+                        except ValueError:
+                            pass
+    res["sipp_elapsed_s"] = round(elapsed, 2)
+    res["achieved_rate"] = round(achieved)
+    res["r503"] = r503
+    res["sent"] = sent
+    res["retrans"] = retrans
+    # A 503 ends the call as "successful" in the scenario; it is a failure
+    # here, and so is every call sipp never finished.
+    res["ok"] = ok - r503
+    res["failed"] = failed + r503 + max(0, count - ok - failed)
+    res["server_cpu_us_per_call"] = round((c1 - c0) / CLK * 1e6 / max(1, ok)) if ok else None
+    rtts.sort()
+    res["median_ms"] = round(statistics.median(rtts), 3) if rtts else None
+    res["p99_ms"] = round(rtts[int(len(rtts) * 0.99)], 3) if rtts else None
+    if watch:
+        res["samples"] = samples
+    if not os.environ.get("BENCH_KEEP_SIPP"):
+        shutil.rmtree(wd, ignore_errors=True)
+    return res
+
+
+def passes(res):
+    total = res["count"]
+    return (res["failed"] < 0.001 * total and res["retrans"] < 0.01 * max(1, res["sent"])
+            and res["achieved_rate"] >= 0.9 * res["rate"])
+
+
+def show_step(label, res):
+    mark = "ok" if passes(res) else "FAIL"
+    log(f"  {label:9s} {res['rate']:>7d}/s  got {res.get('achieved_rate', 0):>6d}/s  "
+        f"failed {res['failed']:>6d}  503 {res.get('r503', 0):>6d}  retrans {res['retrans']:>6d}  "
+        f"median {res.get('median_ms')} ms  server CPU {res['server_cpu_pct']}%  sipp CPU {res['sipp_cpu_pct']}%  "
+        f"RSS {res['server_rss_mb_peak']} MB  {mark}")
+
+
+def sweep(run, servers, scenario, rates, step_s, make_keys, kw_for=lambda server: {}):
+    """Every server started at once; each rate is run against each server in
+    turn (so the figures of a rate are taken seconds apart, under the same
+    load from the rest of the machine), up the rates until a server fails a
+    rate twice; then the median at half of each one's best rate."""
+    state = {srv.label: {"best": None, "steps": [], "alive": True} for srv in servers}
+    for i, rate in enumerate(rates):
+        for srv in servers:
+            st = state[srv.label]
+            if not st["alive"]:
+                continue
+            kw = kw_for(srv)
+            count = max(200, int(rate * step_s))
+            if kw.get("csv"):
+                count = min(count, USERS)
+            res = None
+            for attempt in range(2):
+                res = sipp_uac(run, srv, scenario, rate, count, f"{srv.label}_{i}_{attempt}",
+                               keys=make_keys(f"s{i}a{attempt}"), **kw)
+                show_step(srv.label, res)
+                st["steps"].append(res)
+                if passes(res):
+                    break
+                time.sleep(2)
+            if passes(res):
+                st["best"] = res
+            else:
+                st["alive"] = False
+            time.sleep(1)
+        if not any(st["alive"] for st in state.values()):
+            break
+    out = {}
+    for srv in servers:
+        st = state[srv.label]
+        best = st["best"]
+        o = {"server": srv.describe(), "best_rate": best["rate"] if best else 0,
+             "best": strip(best) if best else None, "steps": [strip(x) for x in st["steps"]]}
+        if best:
+            kw = kw_for(srv)
+            half = max(100, best["rate"] // 2)
+            count = max(200, int(half * step_s))
+            if kw.get("csv"):
+                count = min(count, USERS)
+            res = sipp_uac(run, srv, scenario, half, count, f"{srv.label}_half", keys=make_keys("half"), **kw)
+            show_step(srv.label + "/2", res)
+            o["half_rate"] = half
+            o["median_ms_at_half"] = res["median_ms"]
+            o["p99_ms_at_half"] = res["p99_ms"]
+            o["half"] = strip(res)
+        out[srv.label] = o
+    return out
+
+
+def strip(res):
+    return {k: v for k, v in res.items() if k != "samples"} if res else res
+
+
+# ------------------------------------------------------------ the callee
+
+
+def register_contact(registrar, user, contact_ip, contact_port, expires=3600):
+    """REGISTER user@DOMAIN -> sip:user@contact from the contact's own port
+    (so the binding is where the sipp UAS will listen), and wait for 200."""
+    host, port = registrar.split(":")
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((contact_ip, contact_port))
+    s.settimeout(1.0)
+    branch = "z9hG4bK" + os.urandom(6).hex()
+    msg = (f"REGISTER sip:{DOMAIN} SIP/2.0\r\n"
+           f"Via: SIP/2.0/UDP {contact_ip}:{contact_port};branch={branch}\r\n"
+           f"From: <sip:{user}@{DOMAIN}>;tag={os.urandom(4).hex()}\r\n"
+           f"To: <sip:{user}@{DOMAIN}>\r\n"
+           f"Call-ID: {os.urandom(8).hex()}@bench\r\nCSeq: 1 REGISTER\r\n"
+           f"Contact: <sip:{user}@{contact_ip}:{contact_port}>\r\nMax-Forwards: 70\r\n"
+           f"Expires: {expires}\r\nContent-Length: 0\r\n\r\n")
+    try:
+        for _ in range(5):
+            s.sendto(msg.encode(), (host, int(port)))
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline:
+                try:
+                    data = s.recv(65535).decode(errors="replace")
+                except socket.timeout:
+                    break
+                code = int(data.split(" ", 2)[1])
+                if code >= 200:
+                    if code != 200:
+                        raise RuntimeError(f"REGISTER {user}: {data.splitlines()[0]}")
+                    return
+        raise RuntimeError(f"REGISTER {user}: no answer from {registrar}")
+    finally:
+        s.close()
+
+
+def free_udp_port(ip):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((ip, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_callee(run, server, scenario, user):
+    port = free_udp_port(UAS_IP)
+    register_contact(server.entry, user, UAS_IP, port)
+    wd = os.path.join(run.dir, "uas_" + server.label + str(port))
+    os.makedirs(wd, exist_ok=True)
+    p = run.spawn(f"uas{port}", ["sipp", "-sf", os.path.join(SCENARIOS, scenario), "-i", UAS_IP, "-p", str(port),
+                                 "-nostdin", "-max_recv_loops", "10000", "-buff_size", str(4 << 20), "-timeout", "3600s"] + (["-trace_msg"] if os.environ.get("BENCH_TRACE") else []), cwd=wd)
+    time.sleep(0.5)
+    if p.poll() is not None:
+        raise RuntimeError("the sipp callee did not start")
+    return p
+
+
+def remote_callee_name(ring, prefix):
+    """A user whose binding lives on another node than the entry node."""
+    entry = ring.ips[0]
+    for i in range(200):
+        user = f"{prefix}{i}"
+        r = Ring.lookup(entry, f"sip:{user}@{DOMAIN}")
+        owner = r["node"]["uri"].split("@", 1)[1].split(";", 1)[0]
+        if owner != f"{entry}:{SIP_PORT}":
+            return user, owner
+    raise RuntimeError("no user owned by another node")
+
+
+# ------------------------------------------------------------ benchmarks
+
+
+def header(title, args):
+    m = machine()
+    log(f"== {title} on {m['nproc']} x {m['cpu']}, load average {m['loadavg_at_start']} at start, "
+        f"servers and sipp at nice {NICE}")
+    m["nice"] = NICE
+    m["sipp_processes"] = UACS
+    if m["loadavg_at_start"][0] > 0.5:
+        log("   (the machine is shared and was busy: absolute figures are noisy; compare the ratios)")
+    return m
+
+
+def table(rows, cols):
+    widths = [max(len(c), *(len(str(r.get(c, "-"))) for r in rows)) for c in cols]
+    print("  ".join(c.rjust(w) for c, w in zip(cols, widths)))
+    for r in rows:
+        print("  ".join(str(r.get(c, "-")).rjust(w) for c, w in zip(cols, widths)))
+
+
+def ratio(a, b):
+    return round(a / b, 2) if a and b else None
+
+
+def resources(res):
+    return f"{res['server_procs']} proc, {res['server_threads']} threads, {res['server_cpu_pct']}% CPU"
+
+
+def start_servers(run, args):
+    servers = [Kamailio(run, args.workers), Ring(run, 1, args.sippeer)]
+    servers[0].label, servers[1].label = "kamailio", "sippeer_1"
+    if not args.no_ring:
+        servers.append(Ring(run, 4, args.sippeer, first_ip=1))
+        servers[-1].label = "sippeer_4"
+    return servers
+
+
+def bench_register(args):
+    m = header("REGISTER for new AORs", args)
+    rates = args.rates or ([4000, 10000, 16000, 22000, 28000, 34000] if args.quick else
+                           [2000, 4000, 6000, 8000, 10000, 12000, 14000, 16000, 18000, 20000, 22000, 24000, 26000,
+                            28000, 30000, 33000, 36000, 40000])
+    step_s = 2.0 if args.quick else 3.0
+    results = {}
+    run = Run(args.keep)
+    try:
+        csv = users_csv(run)
+        keys = lambda run_id: [("run", run_id)]
+        servers = start_servers(run, args)
+        results = sweep(run, servers, "register_new.xml", rates, step_s, keys, lambda srv: {"csv": csv})
+    finally:
+        run.close()
+    rows = []
+    for name, r in results.items():
+        b = r["best"] or {}
+        rows.append({"system": name, "best REG/s": r["best_rate"], "median ms @half": r.get("median_ms_at_half"),
+                     "CPU % @best": b.get("server_cpu_pct"), "CPU us/call": b.get("server_cpu_us_per_call"), "procs": b.get("server_procs"),
+                     "threads": b.get("server_threads"), "RSS MB @best": b.get("server_rss_mb_peak")})
+    print(f"REGISTER, new AORs, sipp on the same {m['nproc']} cores; pass = <0.1% failed, <1% retransmitted")
+    table(rows, ["system", "best REG/s", "median ms @half", "CPU % @best", "CPU us/call", "procs", "threads", "RSS MB @best"])
+    k = results["kamailio"]["best_rate"]
+    s1 = results["sippeer_1"]["best_rate"]
+    summary = {"bench": "register", "machine": m, "quick": args.quick,
+               "kamailio": results["kamailio"]["server"],
+               "ratio_sippeer_1_vs_kamailio": ratio(s1, k), "goal": 1.5}
+    print(f"ratio sippeer(1 node)/Kamailio: {ratio(s1, k)} (goal >= 1.5)")
+    if "sippeer_4" in results:
+        s4 = results["sippeer_4"]["best_rate"]
+        summary["ratio_sippeer_4_vs_1"] = ratio(s4, s1)
+        print(f"replication cost: a 4-node ring (k=3 replicas, 3/4 of REGISTERs one ring hop away) "
+              f"sustains {ratio(s4, s1)} x the rate of one node")
+    summary["results"] = {n: {kk: vv for kk, vv in r.items() if kk != "steps"} for n, r in results.items()}
+    print(json.dumps(summary))
+
+
+def bench_proxy(args):
+    m = header("proxied MESSAGE and INVITE calls", args)
+    kinds = args.kinds
+    rates = {"message": args.rates or ([2000, 4000, 6000, 8000, 10000, 12000] if args.quick else
+                                       [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 11000,
+                                        12000, 14000]),
+             "invite": args.rates or ([500, 1000, 1500, 2000, 2500, 3000, 3500] if args.quick else
+                                      [250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2250, 2500, 2750, 3000,
+                                       3500, 4000])}
+    scen = {"message": ("message_uac.xml", "message_uas.xml"), "invite": ("call_uac.xml", "call_uas.xml")}
+    step_s = 2.0 if args.quick else 3.0
+    results = {}
+    run = Run(args.keep)
+    try:
+        servers = start_servers(run, args)
+        for kind in kinds:
+            uac, uas = scen[kind]
+            callees, users = [], {}
+            for srv in servers:
+                user, where = f"bob{kind[0]}", "local"
+                if isinstance(srv, Ring) and srv.n > 1:
+                    user, owner = remote_callee_name(srv, f"bob{kind[0]}")
+                    where = f"owned by {owner}, entry {srv.entry}"
+                callees.append(start_callee(run, srv, uas, user))
+                users[srv.label] = (user, where)
+                log(f"   {kind} on {srv.label}: callee {user}@{DOMAIN} ({where})")
+            res = sweep(run, servers, uac, rates[kind], step_s, lambda run_id: [],
+                        lambda srv: {"service": users[srv.label][0]})
+            for label, r in res.items():
+                r["callee"] = users[label][1]
+                results[f"{label}/{kind}"] = r
+            for c in callees:
+                run.stop(c)
+    finally:
+        run.close()
+    rows = []
+    for name, r in results.items():
+        b = r["best"] or {}
+        rows.append({"system/kind": name, "best /s": r["best_rate"], "median ms @half": r.get("median_ms_at_half"),
+                     "CPU % @best": b.get("server_cpu_pct"), "CPU us/call": b.get("server_cpu_us_per_call"), "procs": b.get("server_procs"),
+                     "threads": b.get("server_threads"), "RSS MB @best": b.get("server_rss_mb_peak")})
+    print(f"Proxied requests to a registered sipp callee, sipp on the same {m['nproc']} cores "
+          f"(INVITE = INVITE/100/180/200/ACK/BYE/200)")
+    table(rows, ["system/kind", "best /s", "median ms @half", "CPU % @best", "CPU us/call", "procs", "threads", "RSS MB @best"])
+    summary = {"bench": "proxy", "machine": m, "quick": args.quick}
+    goals = {"message": 1.2, "invite": 1.5}
+    for kind in kinds:
+        k = results[f"kamailio/{kind}"]["best_rate"]
+        s1 = results[f"sippeer_1/{kind}"]["best_rate"]
+        summary[f"ratio_{kind}_sippeer_1_vs_kamailio"] = ratio(s1, k)
+        summary[f"goal_{kind}"] = goals[kind]
+        line = f"{kind}: sippeer(1 node)/Kamailio {ratio(s1, k)} (goal >= {goals[kind]})"
+        if f"sippeer_4/{kind}" in results:
+            s4 = results[f"sippeer_4/{kind}"]["best_rate"]
+            summary[f"ratio_{kind}_sippeer_4_vs_kamailio"] = ratio(s4, k)
+            line += f"; 4-node ring, callee on another node: {ratio(s4, k)}"
+        print(line)
+    summary["results"] = {n: {kk: vv for kk, vv in r.items() if kk != "steps"} for n, r in results.items()}
+    print(json.dumps(summary))
+
+
+def bench_memory(args):
+    m = header("memory per registration", args)
+    n = args.count
+    rate = args.rate
+    run = Run(args.keep)
+    rows = []
+    out = {"bench": "memory", "machine": m, "registrations": n}
+    try:
+        csv = users_csv(run)
+        # Kamailio: shared memory (usrloc lives there) and RSS of all processes.
+        kam = Kamailio(run, args.workers)
+        time.sleep(1)
+        shm0, real0, rss0 = kam.shm_used(), kam.shm_used("real_used"), rss_kb(kam.pids())
+        res = sipp_uac(run, kam, "register_new.xml", rate, n, "kam_mem", keys=[("run", "m")], csv=csv)
+        show_step("kamailio", res)
+        time.sleep(2)
+        shm1, real1, rss1 = kam.shm_used(), kam.shm_used("real_used"), rss_kb(kam.pids())
+        ok = res["ok"]
+        kam_shm = (shm1 - shm0) / ok if ok else None
+        rows.append({"system": "kamailio", "registered": ok, "shm B/binding": round(kam_shm) if kam_shm else None,
+                     "shm real_used B/binding": round((real1 - real0) / ok) if ok else None,
+                     "RSS B/binding": round((rss1 - rss0) * 1024 / ok) if ok else None,
+                     "RSS before MB": round(rss0 / 1024, 1), "RSS after MB": round(rss1 / 1024, 1)})
+        out["kamailio"] = rows[-1]
+        kam.stop()
+        # sippeer: RSS of the one node, after the REGISTER transactions are gone.
+        node = Ring(run, 1, args.sippeer)
+        time.sleep(1)
+        rss0 = rss_kb(node.pids())
+        res = sipp_uac(run, node, "register_new.xml", rate, n, "sp_mem", keys=[("run", "m")], csv=csv)
+        show_step("sippeer", res)
+        rss_peak = res["server_rss_mb_peak"]
+        time.sleep(2)
+        rss1 = rss_kb(node.pids())
+        ok = res["ok"]
+        stored = Ring.status(node.ips[0])["stored"]["primary"]
+        rows.append({"system": "sippeer_1", "registered": ok, "stored": stored,
+                     "RSS B/binding": round((rss1 - rss0) * 1024 / ok) if ok else None,
+                     "RSS before MB": round(rss0 / 1024, 1), "RSS after MB": round(rss1 / 1024, 1),
+                     "RSS peak MB": rss_peak})
+        out["sippeer_1"] = rows[-1]
+        node.stop()
+    finally:
+        run.close()
+    print(f"Memory after {n} REGISTERs of new AORs at {rate}/s (RSS read 2 s after the last answer)")
+    table(rows, ["system", "registered", "shm B/binding", "shm real_used B/binding", "RSS B/binding", "RSS before MB", "RSS after MB",
+                 "RSS peak MB"])
+    k = out["kamailio"]["shm B/binding"]
+    s = out["sippeer_1"]["RSS B/binding"]
+    out["ratio_sippeer_rss_vs_kamailio_shm"] = ratio(s, k)
+    out["goal"] = 0.5
+    kr = out["kamailio"]["shm real_used B/binding"]
+    out["ratio_sippeer_rss_vs_kamailio_shm_real_used"] = ratio(s, kr)
+    print(f"ratio sippeer RSS per binding / Kamailio shm (used) per binding: {ratio(s, k)} (goal <= 0.5); "
+          f"against shm real_used (with allocator overhead): {ratio(s, kr)}")
+    print("(Kamailio's RSS sums its 7 processes, so shared pages count more than once: not comparable)")
+    print(json.dumps(out))
+
+
+def bench_overload(args):
+    m = header("admission control at 2x the sustainable REGISTER rate", args)
+    run = Run(args.keep)
+    out = {"bench": "overload", "machine": m}
+    try:
+        big = 400_000
+        csv = users_csv(run, big)
+        rate = args.rate
+        rows = []
+        off_cfg = os.path.join(run.dir, "admission_off.yaml")
+        with open(off_cfg, "w") as f:
+            f.write("overload:\n  max_backlog_kb: 0\n  max_transactions: 0\n")
+        # Each load on a fresh node, so that one's backlog does not spill
+        # into the next; the last with admission control off, for contrast.
+        for label, r, extra in (("1x", rate, ()), ("2x", 2 * rate, ()),
+                                ("2x, admission off", 2 * rate, ("--config", off_cfg))):
+            node = Ring(run, 1, args.sippeer, extra=extra)
+            node.label = "sippeer_1"
+            res = sipp_uac(run, node, "register_new.xml", r, min(big, int(r * args.seconds)),
+                           f"ovl{label[:2]}{len(rows)}", keys=[("run", f"o{len(rows)}")], csv=csv, watch=True)
+            show_step(label[:9], res)
+            rss = [x[1] for x in res["samples"]]
+            rows.append({"load": label, "offered/s": r, "sipp got/s": res["achieved_rate"],
+                         "200 OK": res["ok"], "200 OK/s": round(res["ok"] / res["wall_s"]),
+                         "503": res["r503"], "other failures": res["failed"] - res["r503"],
+                         "retrans": res["retrans"], "CPU %": res["server_cpu_pct"],
+                         "median ms": res["median_ms"], "p99 ms": res["p99_ms"],
+                         "RSS MB start": round(rss[0] / 1024, 1) if rss else None,
+                         "RSS MB max": round(max(rss) / 1024, 1) if rss else None,
+                         "RSS MB end": round(rss[-1] / 1024, 1) if rss else None})
+            node.stop()
+            time.sleep(1)
+    finally:
+        run.close()
+    print("One sippeer node, REGISTERs for new AORs at the sustainable rate and at twice it")
+    table(rows, ["load", "offered/s", "sipp got/s", "200 OK", "200 OK/s", "503", "other failures", "retrans",
+                 "CPU %", "median ms", "p99 ms", "RSS MB start", "RSS MB max", "RSS MB end"])
+    out["rows"] = rows
+    print(json.dumps(out))
+
+
+def bench_ring_lookup(args):
+    """32 sippeer processes on loopback: join time and GET /lookup latency."""
+    n = args.nodes
+    run = Run(args.keep)
+    out = {"bench": "overlay_loopback", "nodes": n}
+    try:
+        base = 20000
+        procs = []
+        first = (RING_IP, base)
+        t0 = time.monotonic()
+        join_times = []
+        for i in range(n):
+            ip = RING_IP
+            port = base + i
+            admin = 21000 + i
+            a = [args.sippeer, "-p", str(port), "--listen", ip, "--admin", f"{ip}:{admin}", "--no-multicast",
+                 "--state-dir", os.path.join(run.dir, f"s{i}"), "--log-level", "warn"]
+            a += ["-N"] if i == 0 else ["--bootstrap", f"{first[0]}:{first[1]}"]
+            os.makedirs(os.path.join(run.dir, f"s{i}"), exist_ok=True)
+            ts = time.monotonic()
+            procs.append((run.spawn(f"ring{i}", a), ip, admin))
+            def joined():
+                with urllib.request.urlopen(f"http://{ip}:{admin}/status", timeout=2) as r:
+                    return json.loads(r.read()).get("joined")
+            wait_for(f"node {i} to join", joined, 30, 0.01)
+            join_times.append((time.monotonic() - ts) * 1000)
+        build_s = time.monotonic() - t0
+        # Consistent successor pointers all round, then lookups.
+        def consistent():
+            addrs = sorted((int.from_bytes(hashlib.sha1(f"{RING_IP}:{base + i}".encode()).digest(), "big"),
+                            f"{RING_IP}:{base + i}") for i in range(n))
+            want = {addrs[i][1]: addrs[(i + 1) % n][1] for i in range(n)}
+            for p, ip, admin in procs:
+                with urllib.request.urlopen(f"http://{ip}:{admin}/status", timeout=2) as r:
+                    s = json.loads(r.read())
+                me = s["node"]["address"]
+                succ = s["successors"][0]["uri"].split("@", 1)[1].split(";", 1)[0]
+                if succ != want[me]:
+                    bad.append((me, succ, want[me]))
+                    return False
+            return True
+        bad = []
+        try:
+            wait_for("a consistent ring", consistent, 60, 0.2)
+        except RuntimeError:
+            log(f"not consistent: {bad[-3:]}")
+            raise
+        consistent_s = time.monotonic() - t0
+        lat = []
+        hops = []
+        for j in range(args.lookups):
+            p, ip, admin = procs[j % n]
+            ts = time.monotonic()
+            try:
+                with urllib.request.urlopen(f"http://{ip}:{admin}/lookup?aor=sip:nobody{j}@{DOMAIN}",
+                                            timeout=5) as r:
+                    body = r.read()
+            except urllib.error.HTTPError as e:  # 404: nobody registered that user
+                body = e.read()
+            lat.append((time.monotonic() - ts) * 1000)
+            try:
+                hops.append(json.loads(body)["hops"])
+            except (ValueError, KeyError):
+                pass
+    finally:
+        run.close()
+    lat.sort()
+    out.update({"join_ms_median": round(statistics.median(join_times), 1), "join_ms_max": round(max(join_times), 1),
+                "ring_built_s": round(build_s, 2), "ring_consistent_s": round(consistent_s, 2),
+                "lookups": len(lat), "lookup_ms_p50": round(lat[len(lat) // 2], 2),
+                "lookup_ms_p99": round(lat[int(len(lat) * 0.99)], 2),
+                "mean_hops": round(statistics.mean(hops), 2) if hops else None})
+    print(f"loopback ring of {n} sippeer processes (127.0.0.60, defaults): join {out['join_ms_median']} ms median, "
+          f"{out['join_ms_max']} ms max; all {n} joined in {out['ring_built_s']} s, successors all right after "
+          f"{out['ring_consistent_s']} s; GET /lookup p50 {out['lookup_ms_p50']} ms, p99 {out['lookup_ms_p99']} ms, "
+          f"mean {out['mean_hops']} hops ({len(lat)} lookups)")
+    print(json.dumps(out))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["register", "proxy", "memory", "overload", "ringlookup"])
+    ap.add_argument("--sippeer", default=os.path.join(TOP, "build", "sippeer"))
+    ap.add_argument("--quick", action="store_true", help="fewer, shorter steps")
+    ap.add_argument("--no-ring", action="store_true", help="skip the 4-node ring")
+    ap.add_argument("--rates", type=lambda s: [int(x) for x in s.split(",")], help="comma-separated rates")
+    ap.add_argument("--kinds", type=lambda s: s.split(","), default=["message", "invite"])
+    ap.add_argument("--workers", type=int, default=os.cpu_count(), help="Kamailio UDP workers (default: cores)")
+    ap.add_argument("--count", type=int, default=USERS, help="memory: registrations")
+    ap.add_argument("--rate", type=int, default=5000, help="memory/overload: REGISTER rate")
+    ap.add_argument("--seconds", type=float, default=5.0, help="overload: seconds per load")
+    ap.add_argument("--nodes", type=int, default=32, help="ringlookup: processes")
+    ap.add_argument("--lookups", type=int, default=2000, help="ringlookup: GET /lookup calls")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--uacs", type=int, default=2, help="sipp processes sharing the load (default 2)")
+    ap.add_argument("--nice", type=int, default=-15 if os.geteuid() == 0 else 0,
+                    help="niceness of the servers and sipp (default -15 as root, else 0)")
+    args = ap.parse_args()
+    args.sippeer = os.path.abspath(args.sippeer)
+    global NICE, UACS
+    NICE = args.nice
+    UACS = args.uacs
+    if NICE:
+        # With sched_autogroup a session is scheduled as one group against
+        # the other sessions, whatever the niceness inside it. Everything
+        # measured stays in this session (own process groups, same
+        # session), so the servers and sipp compete with each other as on
+        # a machine of their own, and the group's niceness sets its weight
+        # against the rest of the machine.
+        try:
+            with open("/proc/self/autogroup", "w") as f:
+                f.write(str(NICE))
+        except OSError:
+            pass
+    if not os.access(args.sippeer, os.X_OK):
+        sys.exit(f"no sippeer binary at {args.sippeer}: run scripts/build")
+    for tool in ("sipp", "kamailio", "kamcmd"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found: run scripts/setup")
+    t0 = time.monotonic()
+    {"register": bench_register, "proxy": bench_proxy, "memory": bench_memory, "overload": bench_overload,
+     "ringlookup": bench_ring_lookup}[args.what](args)
+    log(f"(bench {args.what} took {time.monotonic() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
