@@ -188,7 +188,10 @@ bool Daemon::start_stack(std::string* err) {
   if (!agent_) return *err = "cannot listen on " + url + ": " + std::strerror(errno), false;
   admission_ = std::make_unique<Admission>(settings_, [this] { return proxy_ ? proxy_->transactions() : 0; });
   admission_->watch_socket(local_ip_, port_);
-  fast_reply_.set_socket(admission_->socket_fd());
+  // Fast replies bypass tport, so its dump would miss them: with a SIP
+  // trace on, every answer goes through nta, where the trace sees it.
+  if (settings_.sip_trace.empty()) fast_reply_.set_socket(admission_->socket_fd());
+  else SIPPEER_LOG(Info) << "SIP trace to " << settings_.sip_trace << "; stateless fast replies off so it sees every answer";
   return true;
 }
 

@@ -115,7 +115,8 @@ const std::vector<SettingInfo> kSchema = {
      .flag = "--sip-trace FILE",
      .description = "Append every SIP message received and sent to this file: direction, peer "
                     "address and protocol, time of day, then the full text. For troubleshooting "
-                    "a phone; it grows without bound. Empty: no trace.",
+                    "a phone; it grows without bound, and answers then all go through Sofia's transaction "
+                    "layer (no stateless fast replies), which is slower. Empty: no trace.",
      .field = &Settings::sip_trace},
     // registrar
     {.key = "registrar.min_expires", .type = "int", .range = "1..86400", .default_text = "60",
