@@ -76,15 +76,21 @@ issize_t parse_request_leniently(su_home_t* home, sip_request_t* rq, char* s) {
 }
 
 issize_t parse_request_line(su_home_t* home, msg_header_t* h, char* s, isize_t slen) {
-  // Sofia's parser writes into s; keep the text for a second reading.
-  char* copy = static_cast<char*>(su_alloc(home, static_cast<isize_t>(slen) + 1));
+  // Sofia's parser writes into s; keep the text for a second reading. On
+  // the stack: this runs for every request, and the copy is needed only
+  // when Sofia refuses the line (a second reading then keeps pointers into
+  // it, so it moves into the message's home).
+  const auto n = static_cast<std::size_t>(slen);
+  char local[512];
+  char* copy = n < sizeof local ? local : static_cast<char*>(su_alloc(home, slen + 1));
   if (!copy) return -1;
-  std::memcpy(copy, s, static_cast<std::size_t>(slen));
-  copy[slen] = '\0';
+  std::memcpy(copy, s, n);
+  copy[n] = '\0';
   if (sip_request_class->hc_parse(home, h, s, slen) >= 0) {
-    su_free(home, copy);
+    if (copy != local) su_free(home, copy);
     return 0;
   }
+  if (copy == local && !(copy = su_strdup(home, local))) return -1;
   auto* rq = reinterpret_cast<sip_request_t*>(h);
   rq->rq_method = sip_method_invalid;
   rq->rq_method_name = nullptr;
