@@ -100,8 +100,6 @@ class Daemon {
     std::size_t size = 1;      // exact when `exact`, else a lower bound
     bool exact = false;        // our successor list wraps: we know every member
     dht::Id min_id;            // smallest id we know in the ring (tie-break)
-    std::vector<std::string> members;  // addresses we know in our ring
-    bool has(const std::string& address) const;
   };
   RingView ring_view() const;
   std::string ring_params() const;  // ;ring-size=N;ring-min=ID for the 302

@@ -253,7 +253,7 @@ void Daemon::on_discovery_request(msg_t* msg, sip_t* sip) {
   const url_t* to = discovery ? sip->sip_to->a_url : nullptr;
   const std::string to_address =
       to && to->url_host ? std::string(to->url_host) + ":" + (to->url_port ? to->url_port : "5060") : "";
-  if (!discovery || !node_->joined() || leaving_ || to_address == local_address_ || ring_view().has(to_address)) {
+  if (!discovery || !node_->joined() || leaving_ || node_->knows(to_address)) {
     msg_destroy(msg);
     return;
   }

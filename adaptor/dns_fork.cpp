@@ -194,16 +194,7 @@ bool Proxy::send_dns_branch(Transaction* tx) {
 
 bool Proxy::points_back(const SipResolver::Target& t) const { return knows_node(t.address()); }
 
-bool Proxy::knows_node(const std::string& address) const {
-  if (address == ctx_.local_address) return true;
-  const dht::NodeStatus st = ctx_.node->status();
-  if (st.predecessor && st.predecessor->address == address) return true;
-  for (const auto& n : st.successors)
-    if (n.address == address) return true;
-  for (const auto& fg : st.fingers)
-    if (fg.node.address == address) return true;
-  return false;
-}
+bool Proxy::knows_node(const std::string& address) const { return ctx_.node->knows(address); }
 
 void Proxy::dns_answered(Transaction* tx) {
   // The server is there and working on it: its own answer ends the branch.

@@ -28,30 +28,22 @@ namespace sippeer::adaptor {
 
 constexpr const char* kLogTag = "dht";  // see adaptor/log.h
 
-bool Daemon::RingView::has(const std::string& address) const {
-  return std::find(members.begin(), members.end(), address) != members.end();
-}
-
 Daemon::RingView Daemon::ring_view() const {
   const dht::NodeStatus s = node_->status();
   RingView v;
   v.min_id = s.self.id;
-  v.members.push_back(s.self.address);
-  std::size_t others = 0;
+  std::vector<std::string> seen;
   for (const auto& n : s.successors) {
-    if (n.empty() || n.address == s.self.address || v.has(n.address)) continue;
-    v.members.push_back(n.address);
+    if (n.empty() || n.address == s.self.address ||
+        std::find(seen.begin(), seen.end(), n.address) != seen.end())
+      continue;
+    seen.push_back(n.address);
     v.min_id = std::min(v.min_id, n.id);
-    ++others;
   }
   // A list shorter than its configured length has wrapped round to us:
   // these are all the members there are.
-  v.exact = others < static_cast<std::size_t>(settings_.successors);
-  v.size = others + 1;
-  if (s.predecessor && !s.predecessor->empty() && !v.has(s.predecessor->address))
-    v.members.push_back(s.predecessor->address);
-  for (const auto& f : s.fingers)
-    if (!f.node.empty() && !v.has(f.node.address)) v.members.push_back(f.node.address);
+  v.exact = seen.size() < static_cast<std::size_t>(settings_.successors);
+  v.size = seen.size() + 1;
   return v;
 }
 
@@ -75,7 +67,7 @@ void Daemon::start_merge_probe() {
   if (multicast_) send("sip:224.0.1.75:5060;transport=udp");
   for (const auto& b : settings_.bootstrap)
     for (const auto& a : resolve_bootstrap(b))
-      if (a != local_address_ && !own.has(a)) send(("sip:" + a + ";transport=udp").c_str());
+      if (!node_->knows(a)) send(("sip:" + a + ";transport=udp").c_str());
   if (merge_probes_.empty()) return;
   SIPPEER_LOG(Debug) << "discovery: our ring of " << own.size << " looks for a bigger one (" << merge_probes_.size()
                      << " probes)";
@@ -116,7 +108,7 @@ void Daemon::on_merge_window_end(su_root_magic_t*, su_timer_t*, void* arg) {
   self->merge_offer_.reset();
   if (!offer || !self->node_->joined() || self->leaving_) return;
   const RingView own = self->ring_view();
-  if (!own.exact || own.has(offer->address)) return;
+  if (!own.exact || self->node_->knows(offer->address)) return;
   const bool bigger = offer->size > own.size || (offer->size == own.size && offer->min_id < own.min_id);
   if (!bigger) {
     SIPPEER_LOG(Debug) << "discovery: ring of " << offer->size << " at " << offer->address

@@ -5,8 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
-#include <string>
 
 #include "adaptor/sofia.h"
 
@@ -20,15 +18,23 @@ struct ResponseClasses {
   }
 };
 
-// Requests by method name. Methods Sofia does not know are counted as
-// "other": a label per unknown word on the wire would let anyone grow the
-// metrics without bound.
+// Requests by method. Methods Sofia does not know are counted as "other":
+// a label per unknown word on the wire would let anyone grow the metrics
+// without bound. Indexed by Sofia's method code, so counting (once per
+// request received) is an array increment.
 struct RequestMethods {
-  std::map<std::string, std::uint64_t> count;
+  static constexpr int kMethods = sip_method_publish + 1;  // the last code Sofia knows
+  std::uint64_t count[kMethods] = {};                      // [sip_method_unknown] is "other"
   void add(const sip_t* sip) {
     if (!sip || !sip->sip_request) return;
-    const sip_request_t* rq = sip->sip_request;
-    ++count[rq->rq_method != sip_method_unknown && rq->rq_method_name ? rq->rq_method_name : "other"];
+    const int m = sip->sip_request->rq_method;
+    ++count[m > 0 && m < kMethods ? m : sip_method_unknown];
+  }
+  // f(label, n) for every method seen, "other" included.
+  template <typename F>
+  void for_each(F f) const {
+    for (int m = 0; m < kMethods; ++m)
+      if (count[m]) f(m == sip_method_unknown ? "other" : sip_method_name(static_cast<sip_method_t>(m), "other"), count[m]);
   }
 };
 

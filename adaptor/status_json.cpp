@@ -145,9 +145,10 @@ std::string Daemon::metrics_text() const {
          std::string("{method=\"") + discovery_method_ + "\"}");
 
   // All SIP traffic, phones' and the overlay's alike.
-  for (const auto& [method, n] : requests_received_.count)
+  requests_received_.for_each([&](const char* method, std::uint64_t n) {
     metric("sippeer_sip_requests_received_total", "counter", "SIP requests received, by method.",
-           std::to_string(n), "{method=\"" + method + "\"}");
+           std::to_string(n), std::string("{method=\"") + method + "\"}");
+  });
   for (int c = 1; c <= 6; ++c) {
     const std::uint64_t n = responses_sent_.count[c] + p.responses.count[c] + o.responses.count[c];
     metric("sippeer_sip_responses_sent_total", "counter", "SIP responses sent or relayed, by status class.",

@@ -208,6 +208,14 @@ bool Node::owns(const Id& key) const {
   return predecessor_ && ring_.in_open_closed(key, predecessor_->id, self_.id);
 }
 
+bool Node::knows(const std::string& address) const {
+  if (address.empty()) return false;  // an unset finger or predecessor has no address
+  if (address == self_.address || (predecessor_ && predecessor_->address == address)) return true;
+  auto named = [&](const NodeRef& n) { return n.address == address; };
+  return std::any_of(successors_.begin(), successors_.end(), named) ||
+         std::any_of(fingers_.begin(), fingers_.end(), named);
+}
+
 NodeRef Node::next_hop(const Id& key) const {
   // Procedure 3.15.
   bool owner_hop = false;

@@ -105,6 +105,10 @@ class Node {
   // Routing, for the proxy above: Find (3.15) and ownership.
   NodeRef next_hop(const Id& key) const;
   bool owns(const Id& key) const;
+  // `address` is this node or one in its routing state (predecessor,
+  // successor list, fingers): a ring member as far as we know. Reads the
+  // state in place; status() copies all of it.
+  bool knows(const std::string& address) const;
   // The same decision the overlay makes for a routed user request: where
   // it goes next (ourselves when we should answer), given whether the
   // sender claimed we own the key, and whether we make that claim onward.
