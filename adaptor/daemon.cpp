@@ -176,6 +176,8 @@ bool Daemon::start_stack(std::string* err) {
                             // Our overlay relays answer 408 when a query finds no live
                             // next hop; nta would swallow it (RFC 4320) by default.
                             NTATAG_PASS_408(1),
+                            // Transactions last sip.transaction_lifetime_ms, not 32 s (settings.cpp).
+                            NTATAG_SIP_T1X64(static_cast<unsigned>(settings_.transaction_lifetime_ms)),
                             // Sofia's parser with the RFC 4475 repairs (sip_parser.h).
                             NTATAG_MCLASS(sip_message_class()),
                             // Names in Route/Request-URIs resolve like the fork's DNS branch.
@@ -184,6 +186,16 @@ bool Daemon::start_stack(std::string* err) {
                             // Every message in and out, with direction, peer and time.
                             TAG_IF(!settings_.sip_trace.empty(), TPTAG_DUMP(settings_.sip_trace.c_str())),
                             TAG_END());
+  if (agent_) {
+    // Parse a copy of each header line and keep the line as received, so a
+    // relayed request or response is sent with its unchanged headers as they
+    // came instead of every one being printed again (Sofia parses in place
+    // otherwise, and snprintf-encoding them was ~15 % of a relayed MESSAGE).
+    // Whoever edits a parsed header in place must msg_fragment_clear() it.
+    unsigned flags = 0;
+    nta_agent_get_params(agent_, NTATAG_SIPFLAGS_REF(flags), TAG_END());
+    nta_agent_set_params(agent_, NTATAG_SIPFLAGS(flags | MSG_DO_EXTRACT_COPY), TAG_END());
+  }
   if (agent_) reject_log_start(root_, agent_);
   if (!agent_) return *err = "cannot listen on " + url + ": " + std::strerror(errno), false;
   admission_ = std::make_unique<Admission>(settings_, [this] { return proxy_ ? proxy_->transactions() : 0; });

@@ -115,7 +115,7 @@ void Proxy::start_p2p(Transaction* tx) {
   }
   // We own the key (procedure 3.19): the bindings, or the ring's 404.
   const dht::StoredRecord* sr = ctx_.storage->find(key, f->aor);
-  if (!sr || live_bindings(sr->record, static_cast<std::int64_t>(std::time(nullptr))).empty()) {
+  if (!sr || bindings_.live(sr->record, static_cast<std::int64_t>(std::time(nullptr))).empty()) {
     ++counters_.not_found;
     SIPPEER_LOG(Info) << "proxy: " << f->aor << " is not registered in the ring";
     note_result(tx, 404, "User not found on P2P/SIP", false);

@@ -225,7 +225,7 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip, const std::string& flow) {
       const std::string hop = ring_next_hop(sip, key, &claim);
       if (hop.empty()) {
         if (const dht::StoredRecord* sr = ctx_.storage->find(key, *aor)) {
-          auto live = live_bindings(sr->record, static_cast<std::int64_t>(std::time(nullptr)));
+          auto live = bindings_.live(sr->record, static_cast<std::int64_t>(std::time(nullptr)));
           if (!live.empty()) target = live.front().uri;
         }
       } else {
@@ -237,7 +237,10 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip, const std::string& flow) {
       return;
     }
   }
-  if (sip->sip_max_forwards) sip->sip_max_forwards->mf_count--;
+  if (sip->sip_max_forwards) {
+    sip->sip_max_forwards->mf_count--;
+    msg_fragment_clear(sip->sip_max_forwards->mf_common);  // else its text as received goes out
+  }
   add_dns_marker(msg, sip);
   nta_msg_tsend(ctx_.agent, msg, target.empty() ? nullptr : URL_STRING_MAKE(target.c_str()), TAG_END());
 }
@@ -286,7 +289,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const std::string& flow) {
   // We own the key: we are the registrar, fork to every live binding
   // (procedure 3.19).
   const dht::StoredRecord* sr = ctx_.storage->find(key, *aor);
-  if (!sr || live_bindings(sr->record, static_cast<std::int64_t>(std::time(nullptr))).empty()) {
+  if (!sr || bindings_.live(sr->record, static_cast<std::int64_t>(std::time(nullptr))).empty()) {
     ++counters_.not_found;
     reply(msg, 404, "User not found on P2P/SIP");
     return;

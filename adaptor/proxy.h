@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "adaptor/binding_cache.h"
 #include "adaptor/fast_reply.h"
 #include "adaptor/registrar.h"
 #include "adaptor/settings.h"
@@ -154,6 +155,7 @@ class Proxy {
   ProxyContext ctx_;
   std::unordered_map<Transaction*, std::unique_ptr<Transaction>> transactions_;
   ProxyCounters counters_;
+  BindingCache bindings_;  // every read of a record's bindings goes through it
   // Record-Route with a flow token for the request being routed now
   // (proxy_flow.cpp); start() hands it to the transaction.
   std::string flow_record_route_;

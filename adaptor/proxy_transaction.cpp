@@ -170,7 +170,7 @@ bool Proxy::fork_to_bindings(Transaction* tx, const dht::Id& key, const std::str
   const dht::StoredRecord* sr = ctx_.storage->find(key, aor);
   if (!sr) return false;
   int started = 0;
-  for (const auto& b : live_bindings(sr->record, static_cast<std::int64_t>(std::time(nullptr)))) {
+  for (const auto& b : bindings_.live(sr->record, static_cast<std::int64_t>(std::time(nullptr)))) {
     // With a Path the branch goes to the edge node holding the phone's
     // flow (its URI, lr and all, is the next hop); else to the contact.
     const std::string via_edge = b.path.size() > 6 && b.path.compare(0, 5, "<sip:") == 0

@@ -533,10 +533,20 @@ RegisterOutcome apply_register(const RegistrarPolicy& policy, const sip_t* sip, 
   return out;
 }
 
-std::vector<Binding> live_bindings(const dht::Record& record, std::int64_t now_unix) {
-  std::vector<Binding> out = stored_bindings(&record, now_unix);
+std::vector<Binding> sorted_bindings(const dht::Record& record) {
+  std::vector<Binding> out;
+  for (const auto& value : record.bindings)
+    if (auto b = decode_binding(value)) out.push_back(std::move(*b));
   std::stable_sort(out.begin(), out.end(),
                    [](const Binding& a, const Binding& b) { return q_thousandths(a.q) > q_thousandths(b.q); });
+  return out;
+}
+
+std::vector<Binding> live_bindings(const dht::Record& record, std::int64_t now_unix) {
+  // Dropping the expired after a stable sort keeps the order a sort of
+  // the unexpired alone would give.
+  std::vector<Binding> out = sorted_bindings(record);
+  std::erase_if(out, [now_unix](const Binding& b) { return b.expires_at <= now_unix; });
   return out;
 }
 

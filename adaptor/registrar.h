@@ -101,6 +101,9 @@ RegisterOutcome apply_register(const RegistrarPolicy& policy, const sip_t* sip,
 // The unexpired bindings of a record, highest q first (absent q = 1.0), for
 // the proxy to fork to. Undecodable bindings are skipped.
 std::vector<Binding> live_bindings(const dht::Record& record, std::int64_t now_unix);
+// Every decodable binding of a record, expired or not, in live_bindings'
+// order (what BindingCache keeps).
+std::vector<Binding> sorted_bindings(const dht::Record& record);
 
 // The 200's Contact values for a record, without changing it (what a
 // REGISTER without Contact gets, RFC 3261 10.3 step 6), in stored order.

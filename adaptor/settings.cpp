@@ -30,6 +30,15 @@ const std::vector<SettingInfo> kSchema = {
      .description = "Also accept SIP over TCP on the same port. Phones switch to TCP for "
                     "requests too large for UDP (RFC 3261 section 18.1.1).",
      .field = &Settings::tcp},
+    {.key = "sip.transaction_lifetime_ms", .type = "int", .range = "4000..64000", .default_text = "18000",
+     .flag = "",
+     .description = "What RFC 3261 calls 64*T1 (32 s there): how long a transaction waits for a final "
+                    "answer (Timers B and F) and keeps a finished one to absorb retransmissions (Timers "
+                    "H and J). Every relayed request holds a few KB for this long, so at thousands of "
+                    "requests a second it decides the node's memory; Kamailio keeps finished "
+                    "transactions 5 s. It must cover the longest overlay wait, 8 x "
+                    "overlay.request_timeout_ms, plus 2 s (18 s with the defaults).",
+     .field = &Settings::transaction_lifetime_ms, .min = 4000, .max = 64000},
     // discovery
     {.key = "discovery.enabled", .type = "bool", .range = "", .default_text = "true",
      .flag = "-N, --no-discovery",
@@ -404,6 +413,18 @@ void check_overlay(const Settings& s, const std::string& file, std::vector<Confi
                        std::to_string(s.id_bits) + ")"});
 }
 
+void check_transactions(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
+  // An overlay request acknowledged by its next hop waits 8 request
+  // timeouts for the chain behind it (overlay_transport.cpp); nta must not
+  // end the transaction first.
+  if (!in_range(s, "sip.transaction_lifetime_ms") || !in_range(s, "overlay.request_timeout_ms")) return;
+  const long need = 8L * s.request_timeout_ms + 2000;
+  if (s.transaction_lifetime_ms < need)
+    out.push_back({file, 0, 0, "sip.transaction_lifetime_ms",
+                   std::to_string(s.transaction_lifetime_ms) + " is below 8 x overlay.request_timeout_ms + 2000 = " +
+                       std::to_string(need) + ": overlay requests would be cut short"});
+}
+
 void check_lookup(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
   if (s.lookup != "parallel" && s.lookup != "dns-first" && s.lookup != "p2p-first" && s.lookup != "p2p-only") {
     std::string msg = "expected one of parallel|dns-first|p2p-first|p2p-only, got '" + s.lookup + "'";
@@ -643,6 +664,7 @@ std::vector<ConfigError> validate(const Settings& s, const std::string& file) {
   check_ranges(s, file, out);
   check_addresses(s, file, out);
   check_overlay(s, file, out);
+  check_transactions(s, file, out);
   check_registrar(s, file, out);
   check_lookup(s, file, out);
   return out;

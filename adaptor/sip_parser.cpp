@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -86,8 +87,15 @@ issize_t parse_request_line(su_home_t* home, msg_header_t* h, char* s, isize_t s
   if (!copy) return -1;
   std::memcpy(copy, s, n);
   copy[n] = '\0';
+  // nta keeps each line as received and sends it on unchanged (daemon.cpp,
+  // MSG_DO_EXTRACT_COPY). Sofia also takes extra spaces or tabs between
+  // the parts (RFC 4475 3.1.2.9), which a proxy should not pass on: such a
+  // line is printed anew when the request is forwarded.
+  const std::string_view line(copy, n);
+  const bool canonical = std::count(line.begin(), line.end(), ' ') == 2 && line.find('\t') == std::string_view::npos;
   if (sip_request_class->hc_parse(home, h, s, slen) >= 0) {
     if (copy != local) su_free(home, copy);
+    if (!canonical) h->sh_data = nullptr, h->sh_len = 0;
     return 0;
   }
   if (copy == local && !(copy = su_strdup(home, local))) return -1;
@@ -96,7 +104,9 @@ issize_t parse_request_line(su_home_t* home, msg_header_t* h, char* s, isize_t s
   rq->rq_method_name = nullptr;
   std::memset(rq->rq_url, 0, sizeof rq->rq_url);
   rq->rq_version = nullptr;
-  return parse_request_leniently(home, rq, copy);
+  const issize_t r = parse_request_leniently(home, rq, copy);
+  if (r >= 0 && !canonical) h->sh_data = nullptr, h->sh_len = 0;
+  return r;
 }
 
 // ------------------------------------------------------------------- Via

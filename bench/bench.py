@@ -39,6 +39,7 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(BENCH)
 SCENARIOS = os.path.join(BENCH, "sipp")
 KAMAILIO_CFG = os.path.join(BENCH, "kamailio-bench.cfg")
+SIPPEER_CFG = os.path.join(BENCH, "sippeer-bench.yaml")
 DOMAIN = "bench.test"
 KAM_IP = "127.0.0.50"
 NODE_IPS = ["127.0.0.51", "127.0.0.52", "127.0.0.53", "127.0.0.54", "127.0.0.55"]
@@ -157,6 +158,20 @@ def threads(pids):
     return sum(status_field(p, "Threads") for p in pids)
 
 
+def udp_drops(ips):
+    """Datagrams the kernel dropped so far (receive queue full) at UDP
+    sockets bound to any of these addresses: `ss -uanm` skmem d<N>."""
+    out = subprocess.run(["ss", "-uanm"], capture_output=True, text=True).stdout.splitlines()
+    total = 0
+    for i, line in enumerate(out[:-1]):
+        m = re.search(r"\s(\d+\.\d+\.\d+\.\d+):\d+\s", line)
+        if m and m.group(1) in ips:
+            d = re.search(r",d(\d+)\)", out[i + 1])
+            if d:
+                total += int(d.group(1))
+    return total
+
+
 def machine():
     model = "?"
     with open("/proc/cpuinfo") as f:
@@ -193,6 +208,7 @@ class Kamailio:
         self.run = run
         self.workers = workers
         self.address = f"{KAM_IP}:{SIP_PORT}"
+        self.ips = [KAM_IP]
         self.entry = self.address
         self.ctl = os.path.join(run.dir, "kamailio_ctl")
         cfg = open(KAMAILIO_CFG).read()
@@ -245,7 +261,7 @@ class Ring:
         for i in range(n):
             ip = self.ips[i]
             args = [binary, "-p", str(SIP_PORT), "--listen", ip, "--admin", f"{ip}:{ADMIN_PORT}",
-                    "--state-dir", os.path.join(run.dir, f"state{ip}"), "--no-multicast"] + list(extra)
+                    "--state-dir", os.path.join(run.dir, f"state{ip}"), "--no-multicast"] + list(extra or ["--config", SIPPEER_CFG])
             args += ["-N"] if i == 0 else ["--bootstrap", f"{self.ips[0]}:{SIP_PORT}"]
             os.makedirs(os.path.join(run.dir, f"state{ip}"), exist_ok=True)
             self.nodes.append(run.spawn(f"sippeer{n}_{i}", args))
@@ -279,7 +295,8 @@ class Ring:
         return [p.pid for p in self.nodes]
 
     def describe(self):
-        return f"sippeer, ring of {self.n}, defaults" if self.n > 1 else "sippeer, one node (ring of 1), defaults"
+        cfg = "defaults + bench/sippeer-bench.yaml (bench.test is the ring's domain)"
+        return f"sippeer, ring of {self.n}, {cfg}" if self.n > 1 else f"sippeer, one node (ring of 1), {cfg}"
 
     def stop(self):
         for p in self.nodes:
@@ -327,6 +344,7 @@ def sipp_uac(run, server, scenario, rate, count, tag, keys=(), csv=None, service
     spids = server.pids()
     c0, t0 = cpu_ticks(spids), time.monotonic()
     rss0 = rss_kb(spids)
+    drops0 = (udp_drops(server.ips), udp_drops([UAS_IP]))
     for j in range(uacs):
         pwd = os.path.join(wd, str(j))
         os.makedirs(pwd, exist_ok=True)
@@ -408,6 +426,10 @@ def sipp_uac(run, server, scenario, rate, count, tag, keys=(), csv=None, service
                         except ValueError:
                             pass
     res["sipp_elapsed_s"] = round(elapsed, 2)
+    # Lost before anyone read them: at the server's sockets (it fell
+    # behind) and at the callee's (sipp did).
+    res["server_drops"] = udp_drops(server.ips) - drops0[0]
+    res["callee_drops"] = udp_drops([UAS_IP]) - drops0[1]
     res["achieved_rate"] = round(achieved)
     res["r503"] = r503
     res["sent"] = sent
@@ -438,7 +460,7 @@ def show_step(label, res):
     log(f"  {label:9s} {res['rate']:>7d}/s  got {res.get('achieved_rate', 0):>6d}/s  "
         f"failed {res['failed']:>6d}  503 {res.get('r503', 0):>6d}  retrans {res['retrans']:>6d}  "
         f"median {res.get('median_ms')} ms  server CPU {res['server_cpu_pct']}%  sipp CPU {res['sipp_cpu_pct']}%  "
-        f"RSS {res['server_rss_mb_peak']} MB  {mark}")
+        f"RSS {res['server_rss_mb_peak']} MB  drops {res.get('server_drops', 0)}/{res.get('callee_drops', 0)}  {mark}")
 
 
 def sweep(run, servers, scenario, rates, step_s, make_keys, kw_for=lambda server: {}):
@@ -766,7 +788,8 @@ def bench_memory(args):
 
 
 def bench_overload(args):
-    m = header("admission control at 2x the sustainable REGISTER rate", args)
+    what = {"register": "REGISTER", "message": "proxied MESSAGE"}[args.kind]
+    m = header(f"admission control at 2x the sustainable {what} rate", args)
     run = Run(args.keep)
     out = {"bench": "overload", "machine": m}
     try:
@@ -776,15 +799,23 @@ def bench_overload(args):
         rows = []
         off_cfg = os.path.join(run.dir, "admission_off.yaml")
         with open(off_cfg, "w") as f:
-            f.write("overload:\n  max_backlog_kb: 0\n  max_transactions: 0\n")
+            f.write(open(SIPPEER_CFG).read() + "overload:\n  max_backlog_kb: 0\n  max_transactions: 0\n")
         # Each load on a fresh node, so that one's backlog does not spill
         # into the next; the last with admission control off, for contrast.
         for label, r, extra in (("1x", rate, ()), ("2x", 2 * rate, ()),
                                 ("2x, admission off", 2 * rate, ("--config", off_cfg))):
             node = Ring(run, 1, args.sippeer, extra=extra)
             node.label = "sippeer_1"
-            res = sipp_uac(run, node, "register_new.xml", r, min(big, int(r * args.seconds)),
-                           f"ovl{label[:2]}{len(rows)}", keys=[("run", f"o{len(rows)}")], csv=csv, watch=True)
+            callee = None
+            if args.kind == "message":
+                callee = start_callee(run, node, "message_uas.xml", "bobm")
+                res = sipp_uac(run, node, "message_uac.xml", r, int(r * args.seconds), f"ovl{label[:2]}{len(rows)}",
+                               service="bobm", watch=True)
+            else:
+                res = sipp_uac(run, node, "register_new.xml", r, min(big, int(r * args.seconds)),
+                               f"ovl{label[:2]}{len(rows)}", keys=[("run", f"o{len(rows)}")], csv=csv, watch=True)
+            if callee:
+                run.stop(callee)
             show_step(label[:9], res)
             rss = [x[1] for x in res["samples"]]
             rows.append({"load": label, "offered/s": r, "sipp got/s": res["achieved_rate"],
@@ -799,9 +830,11 @@ def bench_overload(args):
             time.sleep(1)
     finally:
         run.close()
-    print("One sippeer node, REGISTERs for new AORs at the sustainable rate and at twice it")
+    print(f"One sippeer node, {'REGISTERs for new AORs' if args.kind == 'register' else 'MESSAGEs to a registered sipp callee'}"
+          " at the sustainable rate and at twice it")
     table(rows, ["load", "offered/s", "sipp got/s", "200 OK", "200 OK/s", "503", "other failures", "retrans",
                  "CPU %", "median ms", "p99 ms", "RSS MB start", "RSS MB max", "RSS MB end"])
+    out["kind"] = args.kind
     out["rows"] = rows
     print(json.dumps(out))
 
@@ -895,8 +928,10 @@ def main():
     ap.add_argument("--kinds", type=lambda s: s.split(","), default=["message", "invite"])
     ap.add_argument("--workers", type=int, default=os.cpu_count(), help="Kamailio UDP workers (default: cores)")
     ap.add_argument("--count", type=int, default=USERS, help="memory: registrations")
-    ap.add_argument("--rate", type=int, default=5000, help="memory/overload: REGISTER rate")
+    ap.add_argument("--rate", type=int, default=5000, help="memory: REGISTER rate; overload: the sustainable rate")
     ap.add_argument("--seconds", type=float, default=5.0, help="overload: seconds per load")
+    ap.add_argument("--kind", choices=["register", "message"], default="message",
+                    help="overload: REGISTERs for new AORs, or MESSAGEs relayed statefully (default)")
     ap.add_argument("--nodes", type=int, default=32, help="ringlookup: processes")
     ap.add_argument("--lookups", type=int, default=2000, help="ringlookup: GET /lookup calls")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")

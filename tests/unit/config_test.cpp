@@ -34,6 +34,7 @@ Settings scrambled() {
   s.port = 1;
   s.listen = "192.0.2.1";
   s.tcp = false;
+  s.transaction_lifetime_ms = 20000;
   s.discovery = false;
   s.multicast = false;
   s.multicast_timeout_ms = 101;
@@ -347,6 +348,17 @@ TEST(ConfigValidate, ReplicasAboveSuccessors) {
   EXPECT_EQ(formatted(validate(s, "test.yaml")),
             "test.yaml: overlay.replicas: 5 exceeds overlay.successors (4): each copy lives on a distinct "
             "successor\n");
+}
+
+TEST(ConfigValidate, TransactionLifetimeCoversTheOverlaysLongestWait) {
+  Settings s;
+  EXPECT_EQ(formatted(load("sip:\n  transaction_lifetime_ms: 8000\n", s)), "");
+  EXPECT_EQ(formatted(validate(s, "test.yaml")),
+            "test.yaml: sip.transaction_lifetime_ms: 8000 is below 8 x overlay.request_timeout_ms + 2000 = "
+            "18000: overlay requests would be cut short\n");
+  // A shorter overlay timeout allows a shorter lifetime.
+  EXPECT_EQ(formatted(load("overlay:\n  request_timeout_ms: 500\n", s)), "");
+  EXPECT_EQ(formatted(validate(s, "test.yaml")), "");
 }
 
 TEST(ConfigValidate, ExpiresMinAboveMaxAndDefaultOutside) {

@@ -2,6 +2,8 @@
 // send them, parsed by Sofia, applied to records as the ring stores them.
 #include "adaptor/registrar.h"
 
+#include "adaptor/binding_cache.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -232,6 +234,29 @@ TEST_F(RegistrarTest, NonNumericExpiresIs400) {
   // The RFC 2543 date form is gone from RFC 3261.
   expect_rejected(apply("c", 1, "Contact: <sip:alice@192.0.2.1>\r\nExpires: Thu, 01 Dec 2044 16:00:00 GMT\r\n"),
                   RegError::BadExpires, 400);
+}
+
+TEST_F(RegistrarTest, BindingCacheAnswersAsLiveBindingsDoesAndFollowsEveryChange) {
+  BindingCache cache(2);
+  auto rec = store("c", 1, "Contact: <sip:alice@192.0.2.1>;q=0.5;expires=60, <sip:alice@192.0.2.9>;expires=600\r\n");
+  ASSERT_EQ(rec.bindings.size(), 2u);
+  for (std::int64_t t : {kNow, kNow + 59, kNow + 61, kNow + 601}) {
+    EXPECT_EQ(cache.live(rec, t), live_bindings(rec, t)) << t;
+    EXPECT_EQ(cache.live(rec, t), live_bindings(rec, t)) << t;  // second read: from the cache
+  }
+  EXPECT_EQ(cache.live(rec, kNow).front().uri, "sip:alice@192.0.2.9");  // q=1 before q=0.5
+  // The user registers again: the cache must not answer with the old contacts.
+  auto next = store("c", 2, "Contact: <sip:alice@192.0.2.7>\r\n", &rec);
+  ASSERT_EQ(next.aor, rec.aor);
+  EXPECT_EQ(cache.live(next, kNow), live_bindings(next, kNow));
+  // Past its capacity it starts again; answers stay right.
+  auto bob = rec, carol = rec;
+  bob.aor = "sip:bob@example.com";
+  carol.aor = "sip:carol@example.com";
+  EXPECT_EQ(cache.live(bob, kNow), live_bindings(bob, kNow));
+  EXPECT_EQ(cache.live(carol, kNow), live_bindings(carol, kNow));
+  EXPECT_LE(cache.size(), 2u);
+  EXPECT_EQ(cache.live(next, kNow), live_bindings(next, kNow));
 }
 
 TEST_F(RegistrarTest, ExpiredBindingLeavesLiveBindingsAndTheNextRewrite) {
