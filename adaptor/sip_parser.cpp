@@ -175,6 +175,11 @@ void address_foreign_version(su_home_t* home, sip_via_t* v) {
 }
 
 issize_t parse_via(su_home_t* home, msg_header_t* h, char* s, isize_t slen) {
+  // The text ends at a NUL, and only that is certain: for the second and
+  // later values of one line ("Via: a, b") Sofia passes the length of the
+  // whole line from a later start (msg_parse_next_field), which would read
+  // past the end of a header copied on its own (MSG_DO_EXTRACT_COPY).
+  slen = static_cast<isize_t>(strnlen(s, static_cast<std::size_t>(slen)));
   if (!has_empty_part(std::string_view(s, static_cast<std::size_t>(slen)))) {
     const issize_t r = sip_via_class->hc_parse(home, h, s, slen);
     if (r >= 0) address_foreign_version(home, reinterpret_cast<sip_via_t*>(h));
