@@ -6,6 +6,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstring>
 
 #include "adaptor/log.h"
@@ -17,6 +19,10 @@ namespace {
 // How often the queue is measured: often enough to react within a few
 // hundred requests at full speed, rarely enough that the syscall is free.
 constexpr auto kReadingEvery = std::chrono::microseconds(500);
+// How long the queue must stay long to count as overload: a few hundred
+// requests at full speed, far below the 500 ms after which phones
+// retransmit.
+constexpr auto kWindow = std::chrono::milliseconds(100);
 
 bool straight_from_phone(const sip_t* sip) {
   const sip_method_t m = sip->sip_request->rq_method;
@@ -81,14 +87,26 @@ bool Admission::backlogged() {
     counters_.backlog_bytes = static_cast<std::uint32_t>(queued);
     std::uint64_t limit = static_cast<std::uint64_t>(limit_kb) * 1024;
     if (rcvbuf_ > 0 && limit > rcvbuf_ / 2) limit = rcvbuf_ / 2;
-    // Refuse a share that grows from nothing at half the limit to
-    // everything at the limit (as RED does for routers): the node settles
-    // where it admits what it can serve. All-or-nothing refusal swung
-    // between an empty queue and refusing nine requests in ten; starting
-    // at a quarter refused a few percent of sipp's bursts at 40 % CPU.
-    const std::uint64_t low = limit / 2;
+    // Overload is a queue that does not drain, not a queue that is long
+    // for a moment: when the node is not scheduled for a few tens of
+    // milliseconds (its two cores are shared with the phones' traffic
+    // generator here, with other services elsewhere) the queue fills and
+    // then empties again. So, as CoDel does for routers, look at the
+    // smallest queue over each window: only a queue that stayed long for a
+    // whole window counts. Refused: a share that grows from nothing at a
+    // quarter of the limit to everything at the limit (as RED does). A
+    // queue at the limit itself, close to the kernel dropping datagrams
+    // unread, is refused at once, window or not.
+    window_min_ = std::min(window_min_, queued);
     const double before = shed_share_;
-    shed_share_ = queued <= low ? 0.0 : queued >= limit ? 1.0 : double(queued - low) / double(limit - low);
+    if (now >= window_end_) {
+      const std::uint64_t low = limit / 4;
+      const std::uint64_t held = window_min_;
+      shed_share_ = held <= low ? 0.0 : held >= limit ? 1.0 : double(held - low) / double(limit - low);
+      window_end_ = now + kWindow;
+      window_min_ = UINT64_MAX;
+    }
+    if (queued >= limit) shed_share_ = 1.0;
     if (before == 0.0 && shed_share_ > 0.0) {
       SIPPEER_LOG(Warn) << "overload: " << queued / 1024 << " KB waiting in the SIP socket; refusing "
                         << int(shed_share_ * 100) << " % of new requests with 503";

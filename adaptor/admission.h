@@ -8,9 +8,10 @@
 //   backlog       bytes of datagrams waiting in the SIP UDP socket
 //                 (SO_MEMINFO), i.e. work we have not even read yet. It is
 //                 the direct measure of "behind", whatever the machine, the
-//                 load of its other processes or the kind of request. From
-//                 half the limit up, a growing share of new requests is
-//                 refused, all of them at the limit.
+//                 load of its other processes or the kind of request. When
+//                 the queue stays above a quarter of the limit for a whole
+//                 100 ms window, a share of new requests growing with it is
+//                 refused, all of them at the limit (admission.cpp).
 //   transactions  proxied requests still waiting for their answer, which
 //                 is what holds memory when callees are slow.
 // Only new out-of-dialog requests straight from a phone are refused: not
@@ -20,6 +21,7 @@
 #pragma once
 
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -62,6 +64,8 @@ class Admission {
   double shed_share_ = 0.0;  // share of new requests refused, from the last reading
   double shed_debt_ = 0.0;
   std::chrono::steady_clock::time_point next_reading_{};
+  std::chrono::steady_clock::time_point window_end_{};
+  std::uint64_t window_min_ = UINT64_MAX;  // the smallest queue seen in this window
   AdmissionCounters counters_;
 };
 
