@@ -201,8 +201,12 @@ void Proxy::on_request(msg_t* msg, sip_t* sip) {
     return;
   }
   // A request on or to a flow keeps this node in its dialog: Record-Route
-  // with the flow token (proxy_flow.cpp).
-  const std::string from_flow = phone_flow(msg, sip);
+  // with the flow token (proxy_flow.cpp). Only a request that can start a
+  // dialog carries one (add_branch), so only then is the flow worked out.
+  const bool may_start_dialog = !(sip->sip_to && sip->sip_to->a_tag) &&
+                                (method == sip_method_invite || method == sip_method_subscribe ||
+                                 method == sip_method_refer);
+  const std::string from_flow = may_start_dialog ? phone_flow(msg, sip) : std::string();
   flow_record_route_ = !flow.empty()        ? flow_route(flow_token(flow), true)
                        : !from_flow.empty() ? flow_route(from_flow, true)
                                             : std::string();
