@@ -358,6 +358,9 @@ def sipp_uac(run, server, scenario, rate, count, tag, keys=(), csv=None, service
                 "-key", "domain", DOMAIN]
         for k, v in keys:
             argv += ["-key", k, v + (f"p{j}" if k == "run" and uacs > 1 else "")]
+        if scenario == "call_uac.xml":
+            argv += ["-default_behaviors", "all,-abortunexp"]  # see the scenario's comment
+        argv += os.environ.get("BENCH_SIPP_ARGS", "").split()  # e.g. -trace_err, when looking into failures
         if csv:
             argv += ["-inf", csv]
         if service:
