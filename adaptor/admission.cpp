@@ -93,14 +93,14 @@ bool Admission::backlogged() {
     // generator here, with other services elsewhere) the queue fills and
     // then empties again. So, as CoDel does for routers, look at the
     // smallest queue over each window: only a queue that stayed long for a
-    // whole window counts. Refused: a share that grows from nothing at a
-    // quarter of the limit to everything at the limit (as RED does). A
+    // whole window counts. Refused: a share that grows from nothing at half
+    // the limit to everything at the limit (as RED does). A
     // queue at the limit itself, close to the kernel dropping datagrams
     // unread, is refused at once, window or not.
     window_min_ = std::min(window_min_, queued);
     const double before = shed_share_;
     if (now >= window_end_) {
-      const std::uint64_t low = limit / 4;
+      const std::uint64_t low = limit / 2;
       const std::uint64_t held = window_min_;
       shed_share_ = held <= low ? 0.0 : held >= limit ? 1.0 : double(held - low) / double(limit - low);
       window_end_ = now + kWindow;

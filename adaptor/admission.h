@@ -9,7 +9,7 @@
 //                 (SO_MEMINFO), i.e. work we have not even read yet. It is
 //                 the direct measure of "behind", whatever the machine, the
 //                 load of its other processes or the kind of request. When
-//                 the queue stays above a quarter of the limit for a whole
+//                 the queue stays above half the limit for a whole
 //                 100 ms window, a share of new requests growing with it is
 //                 refused, all of them at the limit (admission.cpp).
 //   transactions  proxied requests still waiting for their answer, which
