@@ -19,10 +19,11 @@ namespace {
 // How often the queue is measured: often enough to react within a few
 // hundred requests at full speed, rarely enough that the syscall is free.
 constexpr auto kReadingEvery = std::chrono::microseconds(500);
-// How long the queue must stay long to count as overload: a few hundred
-// requests at full speed, far below the 500 ms after which phones
-// retransmit.
-constexpr auto kWindow = std::chrono::milliseconds(100);
+// How long the queue must stay long to count as overload: thousands of
+// requests at full speed, yet below the 500 ms after which phones
+// retransmit. 100 ms still took the scheduling stalls of a shared 2-core
+// machine for overload now and then (503s at a 24 ms median).
+constexpr auto kWindow = std::chrono::milliseconds(200);
 
 bool straight_from_phone(const sip_t* sip) {
   const sip_method_t m = sip->sip_request->rq_method;

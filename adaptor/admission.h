@@ -10,7 +10,7 @@
 //                 the direct measure of "behind", whatever the machine, the
 //                 load of its other processes or the kind of request. When
 //                 the queue stays above half the limit for a whole
-//                 100 ms window, a share of new requests growing with it is
+//                 200 ms window, a share of new requests growing with it is
 //                 refused, all of them at the limit (admission.cpp).
 //   transactions  proxied requests still waiting for their answer, which
 //                 is what holds memory when callees are slow.
