@@ -191,11 +191,12 @@ const std::vector<SettingInfo> kSchema = {
     // overload
     {.key = "overload.max_backlog_kb", .type = "int", .range = "0..65536", .default_text = "4096",
      .flag = "",
-     .description = "Admission control: while more than this many KB of datagrams wait in the SIP "
-                    "UDP socket, new requests from phones are answered 503 with Retry-After at once "
-                    "instead of waiting until their retransmissions snowball. 4 MB (kernel-counted) is "
-                    "some 150 ms of work at 20,000 requests/s, below the 500 ms after which phones retransmit; at most "
-                    "half the socket buffer; 0 turns it off.",
+     .description = "Admission control: when the datagrams waiting in the SIP UDP socket stay above "
+                    "half this many KB for a whole 200 ms window, a share of new requests from phones, "
+                    "growing to all at the limit, is answered 503 with Retry-After at once instead of "
+                    "waiting until their retransmissions snowball. 4 MB (kernel-counted) is some 150 ms "
+                    "of work at 20,000 requests/s, below the 500 ms after which phones retransmit; at "
+                    "most half the socket buffer; 0 turns it off.",
      .field = &Settings::overload_backlog_kb, .min = 0, .max = 65536},
     {.key = "overload.max_transactions", .type = "int", .range = "0..10000000",
      .default_text = "50000", .flag = "",

@@ -678,7 +678,7 @@ def bench_proxy(args):
                                         12000, 14000]),
              "invite": args.rates or ([500, 1000, 1500, 2000, 2500, 3000, 3500] if args.quick else
                                       [250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2250, 2500, 2750, 3000,
-                                       3500, 4000])}
+                                       3500, 4000, 4500, 5000, 5500, 6000])}
     scen = {"message": ("message_uac.xml", "message_uas.xml"), "invite": ("call_uac.xml", "call_uas.xml")}
     step_s = 2.0 if args.quick else 3.0
     results = {}
