@@ -41,6 +41,12 @@ bool Proxy::is_user_at_node(const url_t* u) const {
   return knows_node(std::string(u->url_host) + ":" + (u->url_port ? u->url_port : "5060"));
 }
 
+bool Proxy::starts_dialog(const sip_t* sip) {
+  const sip_method_t m = sip->sip_request->rq_method;
+  return !(sip->sip_to && sip->sip_to->a_tag) &&
+         (m == sip_method_invite || m == sip_method_subscribe || m == sip_method_refer);
+}
+
 bool Proxy::is_me(const url_t* u) const {
   if (!u || !u->url_host) return false;
   const std::string port = u->url_port ? u->url_port : "5060";
@@ -203,10 +209,7 @@ void Proxy::on_request(msg_t* msg, sip_t* sip) {
   // A request on or to a flow keeps this node in its dialog: Record-Route
   // with the flow token (proxy_flow.cpp). Only a request that can start a
   // dialog carries one (add_branch), so only then is the flow worked out.
-  const bool may_start_dialog = !(sip->sip_to && sip->sip_to->a_tag) &&
-                                (method == sip_method_invite || method == sip_method_subscribe ||
-                                 method == sip_method_refer);
-  const std::string from_flow = may_start_dialog ? phone_flow(msg, sip) : std::string();
+  const std::string from_flow = starts_dialog(sip) ? phone_flow(msg, sip) : std::string();
   flow_record_route_ = !flow.empty()        ? flow_route(flow_token(flow), true)
                        : !from_flow.empty() ? flow_route(from_flow, true)
                                             : std::string();

@@ -79,6 +79,8 @@ class Proxy {
   // proxy.cpp: checks and routing
   bool reject_early(msg_t* msg, sip_t* sip);
   bool is_me(const url_t* u) const;
+  // An out-of-dialog INVITE, SUBSCRIBE or REFER: what Record-Route is for.
+  static bool starts_dialog(const sip_t* sip);
   // A user at a ring node's address (ours or one in our routing state).
   bool is_user_at_node(const url_t* u) const;
   // host:port is this node or one in its routing state.

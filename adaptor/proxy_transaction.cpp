@@ -82,9 +82,7 @@ bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const st
     msg_header_replace(msg, pub, reinterpret_cast<msg_header_t*>(sip->sip_request), reinterpret_cast<msg_header_t*>(rq));
   }
   // 16.6 step 4: Record-Route, when configured, on dialog-creating requests.
-  const bool creates_dialog = !(sip->sip_to && sip->sip_to->a_tag) &&
-                              (tx->method == sip_method_invite || tx->method == sip_method_subscribe ||
-                               tx->method == sip_method_refer);
+  const bool creates_dialog = starts_dialog(sip);
   // A binding's Path (proxy_flow.cpp): the branch goes through the
   // phone's edge node, or, when that is us, straight down the flow.
   std::string hop = next_hop, flow_rr = tx->record_route;
