@@ -15,7 +15,7 @@
 #include <sstream>
 #include <string>
 
-#include "adaptor/settings.h"
+#include "adaptor/config/settings.h"
 
 namespace sippeer {
 // Hidden by a file's own kLogTag in sippeer::adaptor.

@@ -2,10 +2,10 @@
 #include <cstdio>
 #include <iostream>
 
-#include "adaptor/ctl.h"
-#include "adaptor/daemon.h"
+#include "adaptor/admin/ctl.h"
+#include "adaptor/node/daemon.h"
 #include "adaptor/log.h"
-#include "adaptor/settings.h"
+#include "adaptor/config/settings.h"
 #include "adaptor/version.h"
 
 using namespace sippeer::adaptor;

@@ -7,7 +7,7 @@
 #include <set>
 #include <sstream>
 
-#include "adaptor/settings.h"
+#include "adaptor/config/settings.h"
 
 namespace sippeer::adaptor {
 namespace {
@@ -186,7 +186,7 @@ TEST(ConfigSampleFile, SetsEveryKey) {
 TEST(ConfigReference, DocsMatchTheSchema) {
   std::string path = source_path("docs/CONFIG.md");
   EXPECT_TRUE(read_file(path) == config_reference_markdown())
-      << path << " is out of date with the schema in adaptor/settings.cpp; regenerate it with\n"
+      << path << " is out of date with the schema in adaptor/config/settings.cpp; regenerate it with\n"
       << "  build/sippeer --config-reference > docs/CONFIG.md";
 }
 

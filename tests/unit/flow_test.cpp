@@ -1,6 +1,6 @@
-// Flow tokens (adaptor/flow.h): when an edge node must name the way back to
+// Flow tokens (adaptor/sip/flow.h): when an edge node must name the way back to
 // a phone, and the round trip of the token through a URI.
-#include "adaptor/flow.h"
+#include "adaptor/sip/flow.h"
 
 #include <gtest/gtest.h>
 

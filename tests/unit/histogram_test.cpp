@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "adaptor/histogram.h"
+#include "adaptor/admin/histogram.h"
 
 namespace sippeer::adaptor {
 namespace {

@@ -1,8 +1,8 @@
 // The registrar's binding logic (RFC 3261 10.3): REGISTERs as real phones
 // send them, parsed by Sofia, applied to records as the ring stores them.
-#include "adaptor/registrar.h"
+#include "adaptor/registrar/registrar.h"
 
-#include "adaptor/binding_cache.h"
+#include "adaptor/registrar/binding_cache.h"
 
 #include <gtest/gtest.h>
 
@@ -441,7 +441,7 @@ TEST_F(RegistrarTest, Cisco7960SeesOnlyItsOwnContact) {
 }
 
 // The edge node's Path (its flow to a phone behind a NAT or on a reused
-// TCP connection, adaptor/proxy_flow.cpp) is stored with the bindings of
+// TCP connection, adaptor/proxy/proxy_flow.cpp) is stored with the bindings of
 // that REGISTER, and a refresh without one clears it.
 TEST_F(RegistrarTest, PathIsStoredWithTheBinding) {
   const std::string path = "<sip:f~udp~203.0.113.9~40001@10.0.0.2:5060;lr>";

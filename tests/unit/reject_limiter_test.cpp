@@ -1,6 +1,6 @@
-// The rate limit on rejection log lines (adaptor/reject_limiter.h), on a
+// The rate limit on rejection log lines (adaptor/sip/reject_limiter.h), on a
 // clock the test sets.
-#include "adaptor/reject_limiter.h"
+#include "adaptor/sip/reject_limiter.h"
 
 #include <gtest/gtest.h>
 

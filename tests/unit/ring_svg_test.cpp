@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "adaptor/ring_svg.h"
+#include "adaptor/admin/ring_svg.h"
 
 namespace sippeer::adaptor {
 namespace {

@@ -1,4 +1,4 @@
-// sippeer's SIP message class (adaptor/sip_parser.h): the RFC 4475
+// sippeer's SIP message class (adaptor/sip/sip_parser.h): the RFC 4475
 // messages Sofia-SIP refuses are read so that nta can answer them, and
 // messages Sofia reads are read exactly as before.
 #include <gtest/gtest.h>
@@ -14,7 +14,7 @@
 #include <sofia-sip/msg_buffer.h>
 #include <sofia-sip/msg_parser.h>
 
-#include "adaptor/sip_parser.h"
+#include "adaptor/sip/sip_parser.h"
 
 namespace sippeer::adaptor {
 namespace {

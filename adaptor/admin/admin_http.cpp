@@ -1,0 +1,153 @@
+#include "adaptor/admin/admin_http.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+
+#include "adaptor/node/daemon.h"
+#include "adaptor/admin/json.h"
+#include "adaptor/log.h"
+
+namespace sippeer::adaptor {
+
+constexpr const char* kLogTag = "admin";  // see adaptor/log.h
+
+namespace {
+
+void send(evhttp_request* req, int code, const std::string& body, const char* type = "application/json") {
+  evbuffer* buf = evbuffer_new();
+  evbuffer_add(buf, body.data(), body.size());
+  evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+  const char* reason = code == 200 ? "OK" : code == 404 ? "Not Found" : code == 400 ? "Bad Request"
+                                        : code == 405 ? "Method Not Allowed" : "Service Unavailable";
+  evhttp_send_reply(req, code, reason, buf);
+  evbuffer_free(buf);
+}
+
+}  // namespace
+
+AdminServer::~AdminServer() {
+  // Let the loop run a moment longer so replies already queued (such as
+  // the answer to POST /leave that led here) reach their clients.
+  if (base_) {
+    const timeval flush{0, 300 * 1000};
+    event_base_loopexit(base_, &flush);
+  }
+  if (thread_.joinable()) thread_.join();
+  if (http_) evhttp_free(http_);
+  if (base_) event_base_free(base_);
+}
+
+std::string AdminServer::start(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return "admin address must be ADDR:PORT, not " + listen;
+  const std::string host = listen.substr(0, colon);
+  const int port = std::atoi(listen.c_str() + colon + 1);
+  evthread_use_pthreads();
+  base_ = event_base_new();
+  http_ = base_ ? evhttp_new(base_) : nullptr;
+  if (!http_) return "cannot create the HTTP server";
+  evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+  evhttp_set_gencb(http_, &AdminServer::on_request, this);
+  if (!evhttp_bind_socket_with_handle(http_, host.c_str(), static_cast<ev_uint16_t>(port)))
+    return "cannot listen on " + listen;
+  thread_ = std::thread([this] { event_base_dispatch(base_); });
+  return {};
+}
+
+void AdminServer::on_request(evhttp_request* req, void* arg) { static_cast<AdminServer*>(arg)->handle(req); }
+
+void AdminServer::handle(evhttp_request* req) {
+  const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
+  const char* path = uri ? evhttp_uri_get_path(uri) : nullptr;
+  const std::string p = path ? path : "/";
+  std::string format, aor;
+  if (const char* q = uri ? evhttp_uri_get_query(uri) : nullptr) {
+    evkeyvalq query;
+    if (evhttp_parse_query_str(q, &query) == 0) {
+      if (const char* v = evhttp_find_header(&query, "format")) format = v;
+      if (const char* v = evhttp_find_header(&query, "aor")) aor = v;
+      evhttp_clear_headers(&query);
+    }
+  }
+  const bool text = format == "text";
+  const bool post = evhttp_request_get_command(req) == EVHTTP_REQ_POST;
+  if (post != (p == "/leave")) {
+    send(req, 405, "{\"error\":\"use GET, and POST only for /leave\"}\n");
+    return;
+  }
+  if (p == "/leave") {
+    daemon_.run_in_sip_thread([&] { daemon_.request_leave(); });
+    send(req, 200, text ? "leaving the ring\n" : "{\"leaving\":true}\n", text ? "text/plain" : "application/json");
+  } else if (text && (p == "/status" || p == "/successors" || p == "/fingers")) {
+    std::string body;
+    const std::string what = p.substr(1);
+    daemon_.run_in_sip_thread([&] { body = daemon_.status_text(what); });
+    send(req, 200, body, "text/plain");
+  } else if (text && p == "/registrations") {
+    std::string body;
+    daemon_.run_in_sip_thread([&] { body = daemon_.registrations_text(aor); });
+    send(req, body.empty() && !aor.empty() ? 404 : 200, body.empty() ? "no records\n" : body, "text/plain");
+  } else if (p == "/ring" || p == "/ring.svg" || p == "/") {
+    // All three walk the ring by lookups: the answer comes in the SIP
+    // thread, maybe much later; the shared promise outlives a request
+    // that gave up waiting.
+    auto result = std::make_shared<std::promise<std::string>>();
+    auto future = result->get_future();
+    auto deliver = [result](std::string s) { result->set_value(std::move(s)); };
+    daemon_.run_in_sip_thread([&] {
+      if (p == "/ring") daemon_.walk_ring(!text, deliver);
+      else daemon_.ring_page(p == "/", deliver);
+    });
+    if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+      send(req, 503, "{\"error\":\"ring walk timed out\"}\n");
+      return;
+    }
+    if (p == "/") send(req, 200, future.get(), "text/html; charset=utf-8");
+    else if (p == "/ring.svg") send(req, 200, future.get(), "image/svg+xml");
+    else send(req, 200, future.get() + (text ? "" : "\n"), text ? "text/plain" : "application/json");
+  } else if (p == "/status") {
+    std::string body;
+    daemon_.run_in_sip_thread([&] { body = daemon_.status_json(); });
+    send(req, 200, body + "\n");
+  } else if (p == "/registrations") {
+    std::string body;
+    daemon_.run_in_sip_thread([&] { body = daemon_.registrations_json(); });
+    send(req, 200, body + "\n");
+  } else if (p == "/metrics") {
+    std::string body;
+    daemon_.run_in_sip_thread([&] { body = daemon_.metrics_text(); });
+    send(req, 200, body, "text/plain; version=0.0.4");
+  } else if (p == "/lookup") {
+    if (aor.empty()) {
+      send(req, 400, "{\"error\":\"missing ?aor=\"}\n");
+      return;
+    }
+    // The lookup answers in the SIP thread, maybe much later; the shared
+    // promise outlives an admin request that gave up waiting.
+    auto result = std::make_shared<std::promise<std::pair<int, std::string>>>();
+    auto future = result->get_future();
+    daemon_.run_in_sip_thread([&] {
+      daemon_.lookup_aor(aor, [result](int code, std::string body) {
+        result->set_value({code, std::move(body)});
+      });
+    });
+    const auto wait = std::chrono::milliseconds(daemon_.settings().request_timeout_ms * 4 + 1000);
+    if (future.wait_for(wait) != std::future_status::ready) {
+      send(req, 503, "{\"error\":\"lookup timed out\"}\n");
+      return;
+    }
+    auto [code, body] = future.get();
+    send(req, code, body + "\n");
+  } else {
+    send(req, 404, "{\"error\":" + json_string("no such resource: " + p) + "}\n");
+  }
+}
+
+}  // namespace sippeer::adaptor

@@ -1,0 +1,129 @@
+#include "adaptor/admin/ctl.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+
+namespace sippeer::adaptor {
+
+namespace {
+
+constexpr int kExitUsage = 64;        // EX_USAGE
+constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE: the admin API is not there
+
+const char* kUsage =
+    "usage: sippeer ctl [--admin ADDR:PORT] [--json] COMMAND [ARG]\n"
+    "commands:\n"
+    "  status          this node: id, state, neighbours, records\n"
+    "  ring            every node in ring order, walked by successor lookups\n"
+    "  fingers         the finger table (equal neighbours merged)\n"
+    "  successors      the successor list\n"
+    "  regs [AOR]      records stored here (primary or replica) with their bindings\n"
+    "  lookup AOR      the node responsible for AOR, the hop count and the bindings\n"
+    "  leave           leave the ring gracefully (the daemon then exits)\n";
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+  std::string error;  // set when the admin API could not be reached
+};
+
+HttpResult http(const std::string& admin, const std::string& method, const std::string& target) {
+  HttpResult r;
+  const auto colon = admin.rfind(':');
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  if (colon == std::string::npos || inet_pton(AF_INET, admin.substr(0, colon).c_str(), &sa.sin_addr) != 1) {
+    r.error = "bad admin address '" + admin + "' (want IPv4:PORT)";
+    return r;
+  }
+  sa.sin_port = htons(static_cast<uint16_t>(std::atoi(admin.c_str() + colon + 1)));
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{35, 0};  // a ring walk may take a while
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    r.error = "cannot reach the admin API at " + admin + ": " + std::strerror(errno) +
+              " (is sippeer running, with --admin " + admin + "?)";
+    if (fd >= 0) ::close(fd);
+    return r;
+  }
+  const std::string req = method + " " + target + " HTTP/1.0\r\nHost: " + admin + "\r\nContent-Length: 0\r\n\r\n";
+  (void)!::write(fd, req.data(), req.size());
+  std::string resp;
+  char buf[8192];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) resp.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  const auto sp = resp.find(' ');
+  const auto body = resp.find("\r\n\r\n");
+  if (sp == std::string::npos || body == std::string::npos) {
+    r.error = "no HTTP answer from " + admin;
+    return r;
+  }
+  r.status = std::atoi(resp.c_str() + sp + 1);
+  r.body = resp.substr(body + 4);
+  return r;
+}
+
+std::string url_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
+    else out += std::string("%") + hex[c >> 4] + hex[c & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_ctl(const std::vector<std::string>& args, const std::string& default_admin) {
+  std::string admin = default_admin;
+  bool json = false;
+  std::vector<std::string> words;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--admin" && i + 1 < args.size()) admin = args[++i];
+    else if (args[i].rfind("--admin=", 0) == 0) admin = args[i].substr(8);
+    else if (args[i] == "--json") json = true;
+    else if (args[i] == "-h" || args[i] == "--help") return std::cout << kUsage, 0;
+    else words.push_back(args[i]);
+  }
+  if (words.empty()) return std::cerr << kUsage, kExitUsage;
+  const std::string cmd = words[0];
+  const std::string arg = words.size() > 1 ? words[1] : "";
+  const std::string fmt = json ? "" : "format=text";
+  std::string method = "GET", target;
+  if (cmd == "status" || cmd == "successors" || cmd == "fingers") {
+    target = json ? "/status" : "/" + cmd + "?" + fmt;
+  } else if (cmd == "ring") {
+    target = "/ring" + std::string(json ? "" : "?format=text");
+  } else if (cmd == "regs") {
+    target = "/registrations" + std::string(json ? "" : "?format=text" + (arg.empty() ? "" : "&aor=" + url_encode(arg)));
+  } else if (cmd == "lookup") {
+    if (arg.empty()) return std::cerr << "sippeer ctl lookup: which AOR? e.g. sip:bob@example.com\n", kExitUsage;
+    target = "/lookup?aor=" + url_encode(arg);
+  } else if (cmd == "leave") {
+    method = "POST";
+    target = json ? "/leave" : "/leave?format=text";
+  } else {
+    std::cerr << "sippeer ctl: unknown command '" << cmd << "'\n" << kUsage;
+    return kExitUsage;
+  }
+  const HttpResult r = http(admin, method, target);
+  if (!r.error.empty()) {
+    std::cerr << "sippeer ctl: " << r.error << "\n";
+    return kExitUnavailable;
+  }
+  std::cout << r.body;
+  if (!r.body.empty() && r.body.back() != '\n') std::cout << "\n";
+  if (r.status == 404 && (cmd == "lookup" || cmd == "regs"))
+    std::cerr << "sippeer ctl: " << (arg.empty() ? std::string("nothing found") : "no registration for " + arg) << "\n";
+  return r.status == 200 ? 0 : 1;
+}
+
+}  // namespace sippeer::adaptor

@@ -1,0 +1,702 @@
+// The schema table, and what is generated from it: value parsing and
+// printing, validation, --help and the configuration reference.
+#include "adaptor/config/settings.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <sstream>
+
+namespace sippeer::adaptor {
+namespace {
+
+// Reasons go into the descriptions (and at more length into
+// etc/sippeer.yaml): the reference should say why a default is what it is.
+const std::vector<SettingInfo> kSchema = {
+    // sip
+    {.key = "sip.port", .type = "int", .range = "0..65535", .default_text = "5060",
+     .flag = "-p, --port PORT",
+     .description = "UDP port for SIP, and TCP port when sip.tcp is on. 5060 is the SIP default "
+                    "port, so phones given just the host find the node; 0 picks a free port, "
+                    "for tests that run many nodes on one host.",
+     .field = &Settings::port, .min = 0, .max = 65535},
+    {.key = "sip.listen", .type = "string", .range = "IPv4 address or \"\"", .default_text = "\"\"",
+     .flag = "--listen ADDR",
+     .description = "IPv4 address to bind and to advertise to the ring. Empty picks the host's "
+                    "first non-loopback IPv4 address, the one LAN peers can usually reach.",
+     .field = &Settings::listen},
+    {.key = "sip.tcp", .type = "bool", .range = "", .default_text = "true", .flag = "",
+     .description = "Also accept SIP over TCP on the same port. Phones switch to TCP for "
+                    "requests too large for UDP (RFC 3261 section 18.1.1).",
+     .field = &Settings::tcp},
+    {.key = "sip.transaction_lifetime_ms", .type = "int", .range = "4000..64000", .default_text = "18000",
+     .flag = "",
+     .description = "What RFC 3261 calls 64*T1 (32 s there): how long a transaction waits for a final "
+                    "answer (Timers B and F) and keeps a finished one to absorb retransmissions (Timers "
+                    "H and J). Every relayed request holds ~20 KB for this long, so at thousands of "
+                    "requests a second it decides the node's memory; Kamailio keeps finished "
+                    "transactions 5 s. It must cover the longest overlay wait, 8 x "
+                    "overlay.request_timeout_ms, plus 2 s (18 s with the defaults).",
+     .field = &Settings::transaction_lifetime_ms, .min = 4000, .max = 64000},
+    // discovery
+    {.key = "discovery.enabled", .type = "bool", .range = "", .default_text = "true",
+     .flag = "-N, --no-discovery",
+     .description = "Look for an existing ring at startup (multicast, bootstrap peers, DNS SRV, "
+                    "peers cached from the last run). Off (-N) starts a ring of our own at once.",
+     .field = &Settings::discovery},
+    {.key = "discovery.multicast", .type = "bool", .range = "", .default_text = "true",
+     .flag = "--no-multicast",
+     .description = "Send a REGISTER to 224.0.1.75:5060 (sip.mcast.net) to find ring members on "
+                    "the LAN with no configuration. Turn off where multicast is filtered or unwelcome.",
+     .field = &Settings::multicast},
+    {.key = "discovery.multicast_timeout_ms", .type = "int", .range = "100..120000",
+     .default_text = "3000", .flag = "",
+     .description = "How long to wait for answers to the multicast REGISTER before trying the "
+                    "next way in. Three seconds cover a busy LAN without keeping a lone first node waiting.",
+     .field = &Settings::multicast_timeout_ms, .min = 100, .max = 120000},
+    {.key = "discovery.bootstrap", .type = "list<string>", .range = "HOST:PORT | DOMAIN",
+     .default_text = "[]", .flag = "--bootstrap HOST:PORT",
+     .description = "Ring members to join through, tried in order; HOST may be a name. A bare "
+                    "DOMAIN is looked up as DNS SRV _sip._udp.DOMAIN (report 3.3.2). Needed "
+                    "where multicast does not reach, e.g. across routers. The flag may be repeated.",
+     .field = &Settings::bootstrap},
+    {.key = "discovery.rediscover_s", .type = "int", .range = "10..86400", .default_text = "300",
+     .flag = "",
+     .description = "A node alone in its ring retries discovery this often, so rings started "
+                    "apart (e.g. on both sides of a network split) merge once they see each other.",
+     .field = &Settings::rediscover_s, .min = 10, .max = 86400},
+    // overlay
+    {.key = "overlay.domain", .type = "string", .range = "DNS name", .default_text = "sippeer.net",
+     .flag = "",
+     .description = "Logical domain of the ring's keys; DNS SRV _sip._udp.<domain> names "
+                    "bootstrap peers. Every node of a ring should use the same value.",
+     .field = &Settings::overlay_domain},
+    {.key = "overlay.id_bits", .type = "int", .range = "3..160", .default_text = "160",
+     .flag = "--id-bits BITS",
+     .description = "Width of ring ids in bits: 160 (SHA-1) in production; small widths make "
+                    "test rings readable. Every node of a ring must use the same value.",
+     .field = &Settings::id_bits, .min = 3, .max = 160},
+    {.key = "overlay.node_id", .type = "string", .range = "id below 2^id_bits",
+     .default_text = "\"\"", .flag = "--node-id ID",
+     .description = "Fixed ring id for tests: decimal when id_bits <= 64, else hex. Empty uses "
+                    "the SHA-1 of ip:port, which spreads nodes evenly over the ring.",
+     .field = &Settings::node_id},
+    {.key = "overlay.stabilize_ms", .type = "int", .range = "10..600000", .default_text = "5000",
+     .flag = "--stabilize-ms MS",
+     .description = "Period of Chord stabilization (checking neighbours, fixing fingers). Five "
+                    "seconds keep upkeep under 500 B/s per node while a dead neighbour is noticed in seconds.",
+     .field = &Settings::stabilize_ms, .min = 10, .max = 600000},
+    {.key = "overlay.successors", .type = "int", .range = "1..64", .default_text = "16",
+     .flag = "",
+     .description = "Length of the successor list. 16 keeps the ring whole even when half the "
+                    "nodes fail at once; must be at least overlay.replicas.",
+     .field = &Settings::successors, .min = 1, .max = 64},
+    {.key = "overlay.replicas", .type = "int", .range = "0..16", .default_text = "3", .flag = "",
+     .description = "Copies of each registration kept on successors besides the responsible "
+                    "node's own, so bindings survive that many failures. At most overlay.successors.",
+     .field = &Settings::replicas, .min = 0, .max = 16},
+    {.key = "overlay.request_timeout_ms", .type = "int", .range = "100..32000",
+     .default_text = "2000", .flag = "",
+     .description = "An overlay request unanswered this long marks the peer dead so lookups "
+                    "route around it. Two seconds are far above LAN round trips yet let the ring heal quickly.",
+     .field = &Settings::request_timeout_ms, .min = 100, .max = 32000},
+    // admin
+    {.key = "admin.listen", .type = "string", .range = "ADDR:PORT or \"\"",
+     .default_text = "127.0.0.1:8060", .flag = "--admin ADDR:PORT",
+     .description = "Address of the admin interface (status and control). Loopback by default "
+                    "so only local users reach it; \"\" disables it.",
+     .field = &Settings::admin},
+    // state
+    {.key = "state_dir", .type = "string", .range = "directory", .default_text = "\"\"",
+     .flag = "--state-dir DIR",
+     .description = "Where state that outlives a restart is kept, such as peers cached for "
+                    "discovery. Empty uses /var/lib/sippeer when writable, else "
+                    "$HOME/.local/state/sippeer.",
+     .field = &Settings::state_dir},
+    // log
+    {.key = "log.level", .type = "enum", .range = "error|warn|info|debug", .default_text = "info",
+     .flag = "--log-level LEVEL",
+     .description = "Least severe message logged. info reports ring and registration events; "
+                    "debug adds per-message detail for troubleshooting.",
+     .field = &Settings::log_level},
+    {.key = "log.sip_trace", .type = "string", .range = "file or \"\"", .default_text = "\"\"",
+     .flag = "--sip-trace FILE",
+     .description = "Append every SIP message received and sent to this file: direction, peer "
+                    "address and protocol, time of day, then the full text. For troubleshooting "
+                    "a phone; it grows without bound, and answers then all go through Sofia's transaction "
+                    "layer (no stateless fast replies), which is slower. Empty: no trace.",
+     .field = &Settings::sip_trace},
+    // registrar
+    {.key = "registrar.min_expires", .type = "int", .range = "1..86400", .default_text = "60",
+     .flag = "",
+     .description = "Shortest registration accepted; a REGISTER asking for less gets 423 Interval "
+                    "Too Brief. Stops phones re-registering so often that replication floods the ring.",
+     .field = &Settings::min_expires, .min = 1, .max = 86400},
+    {.key = "registrar.max_expires", .type = "int", .range = "1..86400", .default_text = "7200",
+     .flag = "",
+     .description = "Longest registration granted; longer requests are cut down to it, bounding "
+                    "how long a vanished phone's binding lingers. At least min_expires and default_expires.",
+     .field = &Settings::max_expires, .min = 1, .max = 86400},
+    {.key = "registrar.default_expires", .type = "int", .range = "1..86400",
+     .default_text = "3600", .flag = "",
+     .description = "Registration lifetime when a REGISTER names none. One hour is the usual "
+                    "registrar default; must lie within min_expires..max_expires.",
+     .field = &Settings::default_expires, .min = 1, .max = 86400},
+    {.key = "registrar.single_contact_user_agents", .type = "list<string>", .range = "User-Agent prefixes",
+     .default_text = "[CSCO]", .flag = "",
+     .description = "Phones whose User-Agent starts with one of these get a 200 to REGISTER that "
+                    "lists only the contacts of that REGISTER, not every binding of the AOR. The "
+                    "Cisco 7960 (User-Agent CSCO/7) misbehaves when the 200 lists other phones' contacts.",
+     .field = &Settings::single_contact_user_agents},
+    // proxy
+    {.key = "proxy.record_route", .type = "bool", .range = "", .default_text = "false", .flag = "",
+     .description = "Add Record-Route so in-dialog requests (ACK, BYE, re-INVITE) pass through "
+                    "this node. Off lets phones talk directly once the call is set up.",
+     .field = &Settings::record_route},
+    {.key = "proxy.accept_proxy_require", .type = "list<string>", .range = "option tags",
+     .default_text = "[ms-benotify]", .flag = "",
+     .description = "Proxy-Require option tags this node accepts and forwards; a request requiring "
+                    "any other gets 420 Bad Extension. ms-benotify (Windows Messenger 5 presence) asks "
+                    "nothing of a proxy but forwarding, and a 420 leaves Messenger's contacts offline. "
+                    "Every hop checks: give all nodes of a ring the same list.",
+     .field = &Settings::accept_proxy_require},
+    {.key = "proxy.lookup", .type = "string", .range = "parallel|dns-first|p2p-first|p2p-only",
+     .default_text = "parallel", .flag = "--lookup MODE",
+     .description = "How a call from a phone finds its target (report 3.5.2). parallel forks a DNS "
+                    "branch (RFC 3263) and a ring lookup at once, so both peers and the conventional "
+                    "SIP world answer with no added delay; dns-first and p2p-first try one and fall "
+                    "back to the other only when it finds nobody (404, 408, 480, no server); "
+                    "p2p-only never uses DNS.",
+     .field = &Settings::lookup},
+    {.key = "proxy.p2p_domains", .type = "list<string>", .range = "DNS names", .default_text = "[]",
+     .flag = "",
+     .description = "Domains served by the ring alone: calls to them never go to DNS, which saves "
+                    "a lookup (and a DNS timeout where the domain has no records). The overlay "
+                    "domain is always P2P-only.",
+     .field = &Settings::p2p_domains},
+    // dns
+    {.key = "dns.timeout_ms", .type = "int", .range = "100..32000", .default_text = "3000",
+     .flag = "",
+     .description = "The DNS branch of a fork must resolve and draw a first answer from the server "
+                    "it found within this time, else it ends as unanswered; it bounds how long a "
+                    "call to nobody waits. Three seconds cover a slow resolver and one SIP retransmission.",
+     .field = &Settings::dns_timeout_ms, .min = 100, .max = 32000},
+    {.key = "dns.resolv_conf", .type = "string", .range = "file", .default_text = "\"\"",
+     .flag = "--resolv-conf FILE",
+     .description = "Resolver configuration for the DNS branch (and nta's own lookups). Empty uses "
+                    "/etc/resolv.conf; tests point it at a file naming a local server, where Sofia's "
+                    "resolver also reads a `port N` line.",
+     .field = &Settings::resolv_conf},
+    // overload
+    {.key = "overload.max_backlog_kb", .type = "int", .range = "0..65536", .default_text = "4096",
+     .flag = "",
+     .description = "Admission control: when the datagrams waiting in the SIP UDP socket stay above "
+                    "half this many KB for a whole 200 ms window, a share of new requests from phones, "
+                    "growing to all at the limit, is answered 503 with Retry-After at once instead of "
+                    "waiting until their retransmissions snowball. 4 MB (kernel-counted) is some 150 ms "
+                    "of work at 20,000 requests/s, below the 500 ms after which phones retransmit; at "
+                    "most half the socket buffer; 0 turns it off.",
+     .field = &Settings::overload_backlog_kb, .min = 0, .max = 65536},
+    {.key = "overload.max_transactions", .type = "int", .range = "0..10000000",
+     .default_text = "50000", .flag = "",
+     .description = "Admission control: with this many proxied requests still waiting for their "
+                    "answer, new requests from phones get 503 with Retry-After. Bounds memory "
+                    "(Sofia keeps 17-37 KB per proxied request); 0 turns it off.",
+     .field = &Settings::overload_transactions, .min = 0, .max = 10000000},
+    {.key = "overload.retry_after_s", .type = "int", .range = "1..3600", .default_text = "2",
+     .flag = "",
+     .description = "Retry-After of the overload 503: how long a phone should wait before trying "
+                    "this node again. Short, because overload on a LAN node passes quickly.",
+     .field = &Settings::overload_retry_after_s, .min = 1, .max = 3600},
+};
+
+const std::vector<OptionInfo> kCommandLineOnly = {
+    {"-c, --config FILE",
+     "YAML configuration file (see etc/sippeer.yaml). Without one the built-in defaults apply."},
+    {"--check-config [FILE]",
+     "Load and validate the configuration (FILE, else --config) and the other flags without "
+     "starting; print every error; exit 0 when valid, 78 (EX_CONFIG) when not."},
+    {"--config-reference", "Print the configuration reference (docs/CONFIG.md) and exit."},
+    {"-h, --help", "Print this help and exit."},
+    {"-V, --version", "Print the version and exit."},
+};
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// --- value parsing and printing ------------------------------------------
+
+std::string set_int(const SettingInfo& row, int& field, const std::string& text) {
+  long long v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  std::string range = std::to_string(row.min) + ".." + std::to_string(row.max);
+  if (text.empty() || end != text.data() + text.size() ||
+      (ec != std::errc() && ec != std::errc::result_out_of_range))
+    return "expected int in " + range + ", got '" + text + "'";
+  if (ec == std::errc::result_out_of_range || v < row.min || v > row.max)
+    return text + " is out of range " + range;
+  field = static_cast<int>(v);
+  return "";
+}
+
+std::optional<bool> parse_bool(const std::string& text) {
+  // YAML 1.1 spellings, which is what people write in YAML files.
+  std::string t = lower(text);
+  if (t == "true" || t == "yes" || t == "on") return true;
+  if (t == "false" || t == "no" || t == "off") return false;
+  return std::nullopt;
+}
+
+std::string set_enum(const SettingInfo& row, LogLevel& field, const std::string& text) {
+  if (auto level = parse_log_level(lower(text))) {
+    field = *level;
+    return "";
+  }
+  std::string msg = std::string("expected one of ") + row.range + ", got '" + text + "'";
+  std::string hint = closest_match(text, {"error", "warn", "info", "debug"});
+  if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+  return msg;
+}
+
+bool is_plain_safe(const std::string& s) {
+  // Quote anything YAML might read as something other than this string.
+  if (s.empty() || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
+  if (parse_bool(s) || lower(s) == "null") return false;
+  if (std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) || c == '.'; }))
+    return false;
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isalnum(c) || std::string_view("._:/@-").find(static_cast<char>(c)) != std::string_view::npos;
+  });
+}
+
+std::string yaml_string(const std::string& s) {
+  if (is_plain_safe(s)) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// --- validation ------------------------------------------------------------
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+// Dotted quad, each part 0..255 without leading zeros (which some parsers
+// read as octal, so they are ambiguous).
+bool is_ipv4(std::string_view s) {
+  int parts = 0;
+  while (true) {
+    auto dot = s.find('.');
+    std::string_view part = s.substr(0, dot);
+    if (!all_digits(part) || part.size() > 3 || (part.size() > 1 && part[0] == '0')) return false;
+    if (std::stoi(std::string(part)) > 255) return false;
+    ++parts;
+    if (dot == std::string_view::npos) break;
+    s.remove_prefix(dot + 1);
+  }
+  return parts == 4;
+}
+
+bool is_dns_name(std::string_view s) {
+  if (!s.empty() && s.back() == '.') s.remove_suffix(1);
+  if (s.empty() || s.size() > 253) return false;
+  // All-numeric names are mistyped addresses, not names.
+  if (std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) || c == '.'; }))
+    return false;
+  while (true) {
+    auto dot = s.find('.');
+    std::string_view label = s.substr(0, dot);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (unsigned char c : label)
+      if (!std::isalnum(c) && c != '-') return false;
+    if (dot == std::string_view::npos) return true;
+    s.remove_prefix(dot + 1);
+  }
+}
+
+bool is_port(std::string_view s, int min) {
+  if (!all_digits(s) || s.size() > 5) return false;
+  int p = std::stoi(std::string(s));
+  return p >= min && p <= 65535;
+}
+
+// HOST:PORT where HOST is an IPv4 literal, or also a DNS name if allowed.
+bool is_host_port(std::string_view s, bool names) {
+  auto colon = s.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view host = s.substr(0, colon);
+  return is_port(s.substr(colon + 1), 1) && (is_ipv4(host) || (names && is_dns_name(host)));
+}
+
+// Mirrors dht::Ring::parse (decimal up to 64 bits, else hex) without
+// linking the dht library, and checks the id fits the ring.
+bool node_id_fits(const std::string& text, int bits) {
+  if (bits <= 64) {
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return false;
+    return bits == 64 || v < (std::uint64_t{1} << bits);
+  }
+  if (text.empty() || text.size() > 40 ||
+      !std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isxdigit(c); }))
+    return false;
+  // Significant bits: 4 per digit after leading zeros, less the top digit's unused ones.
+  auto first = text.find_first_not_of('0');
+  if (first == std::string::npos) return true;
+  int top = std::isdigit(static_cast<unsigned char>(text[first])) ? text[first] - '0'
+                                                                   : std::tolower(text[first]) - 'a' + 10;
+  int top_bits = top >= 8 ? 4 : top >= 4 ? 3 : top >= 2 ? 2 : 1;
+  int used = static_cast<int>(text.size() - first - 1) * 4 + top_bits;
+  return used <= bits;
+}
+
+void check_ranges(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
+  for (const auto& row : kSchema) {
+    auto* member = std::get_if<int Settings::*>(&row.field);
+    if (!member) continue;
+    int v = s.**member;
+    if (v < row.min || v > row.max)
+      out.push_back({file, 0, 0, row.key,
+                     std::to_string(v) + " is out of range " + row.range});
+  }
+}
+
+void check_addresses(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
+  if (!s.listen.empty() && !is_ipv4(s.listen))
+    out.push_back({file, 0, 0, "sip.listen",
+                   "'" + s.listen + "' is not an IPv4 address (e.g. 192.0.2.10); leave it empty "
+                   "to use the host's first non-loopback IPv4 address"});
+  // A bare domain (no port) is looked up as SRV _sip._udp.<domain>.
+  for (std::size_t i = 0; i < s.bootstrap.size(); ++i)
+    if (!is_host_port(s.bootstrap[i], true) && !is_dns_name(s.bootstrap[i]))
+      out.push_back({file, 0, 0, "discovery.bootstrap[" + std::to_string(i) + "]",
+                     "'" + s.bootstrap[i] + "' is neither HOST:PORT (e.g. 192.0.2.10:5060 or "
+                     "sip.example.net:5060) nor a domain whose SRV _sip._udp record names the ring"});
+  if (!s.admin.empty() && !is_host_port(s.admin, false))
+    out.push_back({file, 0, 0, "admin.listen",
+                   "'" + s.admin + "' is not ADDR:PORT with an IPv4 address (e.g. "
+                   "127.0.0.1:8060); use \"\" to disable the admin interface"});
+  if (!is_dns_name(s.overlay_domain))
+    out.push_back({file, 0, 0, "overlay.domain",
+                   "'" + s.overlay_domain + "' is not a DNS domain name (e.g. sippeer.net)"});
+}
+
+bool in_range(const Settings& s, const char* key) {
+  const SettingInfo& row = *find_setting(key);
+  int v = s.*std::get<int Settings::*>(row.field);
+  return v >= row.min && v <= row.max;
+}
+
+// Cross-field checks only compare values that are in range themselves: an
+// out-of-range one is reported already and would only add noise here.
+void check_overlay(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
+  if (in_range(s, "overlay.successors") && in_range(s, "overlay.replicas") && s.replicas > s.successors)
+    out.push_back({file, 0, 0, "overlay.replicas",
+                   std::to_string(s.replicas) + " exceeds overlay.successors (" +
+                       std::to_string(s.successors) + "): each copy lives on a distinct successor"});
+  if (!s.node_id.empty() && in_range(s, "overlay.id_bits") && !node_id_fits(s.node_id, s.id_bits))
+    out.push_back({file, 0, 0, "overlay.node_id",
+                   "'" + s.node_id + "' is not a " + (s.id_bits <= 64 ? "decimal" : "hex") +
+                       " id below 2^" + std::to_string(s.id_bits) + " (overlay.id_bits is " +
+                       std::to_string(s.id_bits) + ")"});
+}
+
+void check_transactions(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
+  // An overlay request acknowledged by its next hop waits 8 request
+  // timeouts for the chain behind it (overlay_transport.cpp); nta must not
+  // end the transaction first.
+  if (!in_range(s, "sip.transaction_lifetime_ms") || !in_range(s, "overlay.request_timeout_ms")) return;
+  const long need = 8L * s.request_timeout_ms + 2000;
+  if (s.transaction_lifetime_ms < need)
+    out.push_back({file, 0, 0, "sip.transaction_lifetime_ms",
+                   std::to_string(s.transaction_lifetime_ms) + " is below 8 x overlay.request_timeout_ms + 2000 = " +
+                       std::to_string(need) + ": overlay requests would be cut short"});
+}
+
+void check_lookup(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
+  if (s.lookup != "parallel" && s.lookup != "dns-first" && s.lookup != "p2p-first" && s.lookup != "p2p-only") {
+    std::string msg = "expected one of parallel|dns-first|p2p-first|p2p-only, got '" + s.lookup + "'";
+    std::string hint = closest_match(s.lookup, {"parallel", "dns-first", "p2p-first", "p2p-only"});
+    if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+    out.push_back({file, 0, 0, "proxy.lookup", msg});
+  }
+  for (std::size_t i = 0; i < s.p2p_domains.size(); ++i)
+    if (!is_dns_name(s.p2p_domains[i]))
+      out.push_back({file, 0, 0, "proxy.p2p_domains[" + std::to_string(i) + "]",
+                     "'" + s.p2p_domains[i] + "' is not a DNS domain name (e.g. example.com)"});
+}
+
+void check_registrar(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
+  if (!in_range(s, "registrar.min_expires") || !in_range(s, "registrar.max_expires")) return;
+  if (s.min_expires > s.max_expires) {
+    out.push_back({file, 0, 0, "registrar.min_expires",
+                   std::to_string(s.min_expires) + " exceeds registrar.max_expires (" +
+                       std::to_string(s.max_expires) + ")"});
+    return;  // the default cannot lie within an empty interval: one error is enough
+  }
+  if (in_range(s, "registrar.default_expires") &&
+      (s.default_expires < s.min_expires || s.default_expires > s.max_expires))
+    out.push_back({file, 0, 0, "registrar.default_expires",
+                   std::to_string(s.default_expires) +
+                       " is outside registrar.min_expires..registrar.max_expires (" +
+                       std::to_string(s.min_expires) + ".." + std::to_string(s.max_expires) + ")"});
+}
+
+// --- help and reference --------------------------------------------------
+
+// Greedy word wrap; each line starts with `indent`.
+std::string wrap(const std::string& text, const std::string& indent, std::size_t width) {
+  std::istringstream words(text);
+  std::string word, out, line;
+  while (words >> word) {
+    if (!line.empty() && indent.size() + line.size() + 1 + word.size() > width) {
+      out += indent + line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  if (!line.empty()) out += indent + line + "\n";
+  return out;
+}
+
+std::string help_entry(const std::string& flag, const std::string& summary, const std::string& text) {
+  std::string head = "  " + flag;
+  if (!summary.empty()) head += std::string(head.size() < 28 ? 28 - head.size() : 1, ' ') + summary;
+  return head + "\n" + wrap(text, "        ", 79);
+}
+
+// A table cell: pipes would end the cell, even inside backticks; outside
+// backticks "<domain>" would be taken for an HTML tag and the "_" opening
+// "_sip._udp" for emphasis.
+std::string cell(const std::string& text, bool in_code = false) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    bool word_start = i == 0 || !std::isalnum(static_cast<unsigned char>(text[i - 1]));
+    if (c == '|') out += "\\|";
+    else if (!in_code && c == '<') out += "&lt;";
+    else if (!in_code && c == '>') out += "&gt;";
+    else if (!in_code && c == '_' && word_start) out += "\\_";
+    else out += c;
+  }
+  return out;
+}
+
+std::string code(const std::string& text) { return text.empty() ? "" : "`" + cell(text, true) + "`"; }
+
+const char* kReferenceIntro = R"(# sippeer configuration reference
+
+<!-- Generated from the schema in adaptor/config/settings.cpp by `sippeer --config-reference > docs/CONFIG.md`. Do not edit by hand: tests/unit/config_test.cpp checks that this file matches. -->
+
+sippeer runs with no configuration at all: every setting has a built-in
+default, listed below. `etc/sippeer.yaml` sets every key to its default
+and explains each one; copy it and change what you need.
+
+## File format
+
+The configuration file is YAML, given with `--config FILE`. Dotted keys
+are written as nested mappings, one per section:
+
+```yaml
+sip:
+  port: 5060
+discovery:
+  bootstrap: ["192.0.2.10:5060", "sip.example.net:5060"]
+state_dir: /var/lib/sippeer
+```
+
+A key may also be written flat (`sip.port: 5060`). Keys left out keep their
+defaults. Unknown keys, duplicate keys, wrong types and out-of-range values
+are errors, never silently ignored.
+
+## Precedence
+
+Built-in defaults < configuration file < command line. A flag overrides the
+file whatever its position on the command line; `--bootstrap` (which may be
+repeated) replaces the file's list with the values given.
+
+## Checking a configuration
+
+`sippeer --check-config FILE` (or `sippeer --config FILE --check-config`,
+with any other flags) loads and validates the configuration without starting
+the daemon, and prints each error with the file, line, column and key:
+
+```
+sippeer.yaml:3:3: sip.prot: unknown key; did you mean 'sip.port'?
+```
+
+It exits 0 when the configuration is valid and 78 (`EX_CONFIG`) when not.
+The daemon refuses to start on the same errors, with the same exit status.
+
+## Settings
+
+| key | type | range | default | flag | description |
+| --- | --- | --- | --- | --- | --- |
+)";
+
+}  // namespace
+
+const std::vector<SettingInfo>& settings_schema() { return kSchema; }
+
+const std::vector<OptionInfo>& command_line_only_options() { return kCommandLineOnly; }
+
+const SettingInfo* find_setting(std::string_view key) {
+  for (const auto& row : kSchema)
+    if (key == row.key) return &row;
+  return nullptr;
+}
+
+std::string ConfigError::format() const {
+  std::string out = file;
+  if (line > 0) {
+    out += ":" + std::to_string(line);
+    if (column > 0) out += ":" + std::to_string(column);
+  }
+  if (!key.empty()) out += (out.empty() ? "" : ": ") + key;
+  return out + (out.empty() ? "" : ": ") + message;
+}
+
+const char* log_level_name(LogLevel level) {
+  switch (level) {
+    case LogLevel::Error: return "error";
+    case LogLevel::Warn: return "warn";
+    case LogLevel::Info: return "info";
+    case LogLevel::Debug: return "debug";
+  }
+  return "info";
+}
+
+std::optional<LogLevel> parse_log_level(std::string_view text) {
+  for (auto level : {LogLevel::Error, LogLevel::Warn, LogLevel::Info, LogLevel::Debug})
+    if (text == log_level_name(level)) return level;
+  return std::nullopt;
+}
+
+std::string set_setting_text(const SettingInfo& row, Settings& s, const std::string& text) {
+  return std::visit(
+      Overloaded{
+          [&](int Settings::*m) { return set_int(row, s.*m, text); },
+          [&](bool Settings::*m) -> std::string {
+            auto b = parse_bool(text);
+            if (!b) return "expected bool (true or false), got '" + text + "'";
+            s.*m = *b;
+            return "";
+          },
+          [&](std::string Settings::*m) -> std::string {
+            s.*m = text;
+            return "";
+          },
+          [&](std::vector<std::string> Settings::*m) -> std::string {
+            (s.*m).push_back(text);
+            return "";
+          },
+          [&](LogLevel Settings::*m) { return set_enum(row, s.*m, text); },
+      },
+      row.field);
+}
+
+std::string setting_value_text(const SettingInfo& row, const Settings& s) {
+  return std::visit(
+      Overloaded{
+          [&](int Settings::*m) { return std::to_string(s.*m); },
+          [&](bool Settings::*m) { return std::string(s.*m ? "true" : "false"); },
+          [&](std::string Settings::*m) { return yaml_string(s.*m); },
+          [&](std::vector<std::string> Settings::*m) {
+            std::string out;
+            for (const auto& v : s.*m) out += (out.empty() ? "" : ", ") + yaml_string(v);
+            return "[" + out + "]";
+          },
+          [&](LogLevel Settings::*m) { return std::string(log_level_name(s.*m)); },
+      },
+      row.field);
+}
+
+std::string closest_match(std::string_view word, const std::vector<std::string>& candidates) {
+  // Optimal string alignment distance over normalized spellings, so that
+  // "Sip.Prot" and "min-expires" are one edit (or none) from the real key.
+  auto norm = [](std::string_view s) {
+    std::string out = lower(s);
+    std::replace(out.begin(), out.end(), '-', '_');
+    return out;
+  };
+  auto distance = [](const std::string& a, const std::string& b) {
+    std::vector<std::vector<int>> d(a.size() + 1, std::vector<int>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = static_cast<int>(i);
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = static_cast<int>(j);
+    for (std::size_t i = 1; i <= a.size(); ++i)
+      for (std::size_t j = 1; j <= b.size(); ++j) {
+        int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+        d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+        if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+          d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    return d[a.size()][b.size()];
+  };
+  std::string w = norm(word), best;
+  // Allow about one typo per three characters, at least one and at most three.
+  int best_d = std::clamp(static_cast<int>(w.size()) / 3, 1, 3) + 1;
+  for (const auto& c : candidates) {
+    std::string n = norm(c);
+    int d = distance(w, n);
+    // One word cut short or run on ("warning" for "warn") is one slip, not many.
+    std::size_t shorter = std::min(w.size(), n.size()), longer = std::max(w.size(), n.size());
+    bool prefix = shorter >= 3 && longer - shorter <= 3 && (w.rfind(n, 0) == 0 || n.rfind(w, 0) == 0);
+    if (prefix) d = std::min(d, 1);
+    if (d < best_d) best_d = d, best = c;
+  }
+  return best;
+}
+
+std::vector<ConfigError> validate(const Settings& s, const std::string& file) {
+  std::vector<ConfigError> out;
+  check_ranges(s, file, out);
+  check_addresses(s, file, out);
+  check_overlay(s, file, out);
+  check_transactions(s, file, out);
+  check_registrar(s, file, out);
+  check_lookup(s, file, out);
+  return out;
+}
+
+std::string help_text(const char* argv0) {
+  std::string name = argv0 && *argv0 ? argv0 : "sippeer";
+  std::string out = "Usage: " + name + " [OPTIONS] [--] [COMMAND [ARGS...]]\n\n"
+                    "Serverless SIP daemon: nodes form a Chord ring over SIP REGISTER.\n"
+                    "Settings come from built-in defaults, then the --config file, then flags.\n\n"
+                    "Options:\n";
+  for (const auto& opt : kCommandLineOnly) out += help_entry(opt.flag, "", opt.description);
+  out += "\nSettings (config key = default):\n";
+  for (const auto& row : kSchema) {
+    if (!*row.flag) continue;
+    out += help_entry(row.flag, std::string(row.key) + " = " + row.default_text, row.description);
+  }
+  out += "\nOther settings have no flag: set them in the --config file.\n"
+         "Every key with its range and default: " + name + " --config-reference\n";
+  return out;
+}
+
+std::string config_reference_markdown() {
+  std::string out = kReferenceIntro;
+  for (const auto& row : kSchema)
+    out += "| " + code(row.key) + " | " + code(row.type) + " | " + cell(row.range) + " | " +
+           code(row.default_text) + " | " + code(row.flag) + " | " + cell(row.description) + " |\n";
+  out += "\n## Command-line only\n\n| flag | description |\n| --- | --- |\n";
+  for (const auto& opt : kCommandLineOnly)
+    out += "| " + code(opt.flag) + " | " + cell(opt.description) + " |\n";
+  return out;
+}
+
+}  // namespace sippeer::adaptor

@@ -1,0 +1,335 @@
+// The SIP stack and the node it drives.
+#include "adaptor/node/daemon.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include <sofia-sip/sresolv.h>
+
+#include "adaptor/admin/admin_http.h"
+#include "adaptor/log.h"
+#include "adaptor/sip/reject_log.h"
+#include "adaptor/sip/sip_parser.h"
+#include "adaptor/version.h"
+
+namespace sippeer::adaptor {
+
+constexpr const char* kLogTag = "dht";  // see adaptor/log.h
+
+namespace {
+
+const auto kProcessStart = std::chrono::steady_clock::now();
+
+// The host's first non-loopback IPv4 address, else 127.0.0.1.
+std::string first_ipv4() {
+  ifaddrs* list = nullptr;
+  std::string out = "127.0.0.1";
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+    if ((ntohl(sin->sin_addr.s_addr) >> 24) == 127) continue;
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf);
+    out = buf;
+    break;
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+// -p 0: a port free for both UDP and TCP on ip. nta would pick the two
+// separately; SIP wants one port for both.
+int pick_free_port(const std::string& ip) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    int u = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+    socklen_t len = sizeof sa;
+    if (u < 0 || ::bind(u, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0 ||
+        getsockname(u, reinterpret_cast<sockaddr*>(&sa), &len) < 0) {
+      if (u >= 0) ::close(u);
+      continue;
+    }
+    int t = ::socket(AF_INET, SOCK_STREAM, 0);
+    const bool ok = t >= 0 && ::bind(t, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    const int port = ntohs(sa.sin_port);
+    if (t >= 0) ::close(t);
+    ::close(u);
+    if (ok) return port;
+  }
+  return -1;
+}
+
+}  // namespace
+
+// Upward events from the node: logged, and handed to discovery/lifecycle.
+class Daemon::Events final : public dht::Observer {
+ public:
+  explicit Events(Daemon* d) : d_(d) {}
+  void on_joined() override { d_->on_joined(); }
+  void on_join_failed() override { d_->on_join_failed(); }
+  void on_duplicate_id(const dht::NodeRef& existing) override { d_->on_duplicate(existing); }
+  void on_left() override { d_->finish_leave(); }
+  void on_predecessor_changed(const std::optional<dht::NodeRef>& p) override {
+    if (p) SIPPEER_LOG(Info) << "ring: predecessor is now " << d_->codec().node_uri(*p);
+    else SIPPEER_LOG(Info) << "ring: predecessor lost";
+  }
+  void on_successor_changed(const dht::NodeRef& s) override {
+    SIPPEER_LOG(Info) << "ring: successor is now " << d_->codec().node_uri(s);
+  }
+  void on_node_failed(const dht::NodeRef& n) override {
+    SIPPEER_LOG(Warn) << "ring: peer " << n.address << " did not answer; marked dead";
+  }
+
+ private:
+  Daemon* d_;
+};
+
+Daemon::Daemon(Settings settings, std::function<std::vector<ConfigError>(Settings&)> reload)
+    : settings_(std::move(settings)), reload_(std::move(reload)) {}
+
+Daemon::~Daemon() {
+  admin_.reset();
+  multicast_.reset();
+  proxy_.reset();
+  admission_.reset();
+  node_.reset();
+  transport_.reset();
+  for (su_timer_t* t : {tick_timer_, probe_timer_, rediscover_timer_, merge_timer_, leave_timer_, cache_timer_})
+    if (t) su_timer_destroy(t);
+  if (probe_) nta_outgoing_destroy(probe_);
+  for (nta_outgoing_t* o : merge_probes_) nta_outgoing_destroy(o);
+  reject_log_stop();
+  if (agent_) nta_agent_destroy(agent_);
+  if (signal_index_ >= 0) su_root_deregister(root_, signal_index_);
+  for (int fd : signal_pipe_)
+    if (fd >= 0) ::close(fd);
+  if (root_) su_root_destroy(root_);
+  su_home_deinit(home_);
+  su_deinit();
+}
+
+int Daemon::run() {
+  su_init();
+  std::string err;
+  if (!start_stack(&err) || !create_node(&err) || !watch_signals(&err)) {
+    SIPPEER_LOG(Error) << err;
+    return 1;
+  }
+  SIPPEER_LOG(Info) << "sippeer " << kVersion << ": node " << codec_->node_uri(node_->self())
+                    << " listening on udp" << (settings_.tcp ? "+tcp " : " ") << local_address_;
+  if (!settings_.admin.empty()) {
+    admin_ = std::make_unique<AdminServer>(*this);
+    if (std::string e = admin_->start(settings_.admin); !e.empty()) {
+      SIPPEER_LOG(Error) << "admin API: " << e;
+      return 1;
+    }
+    SIPPEER_LOG(Info) << "admin API on http://" << settings_.admin;
+  }
+  // The group is joined even with -N: a node that starts its own ring
+  // still answers others' discovery (report 3.3.1).
+  if (settings_.multicast) {
+    multicast_ = std::make_unique<MulticastListener>(
+        root_, [this](msg_t* m, sip_t* s) {
+          requests_received_.add(s);  // multicast does not pass through on_message
+          on_discovery_request(m, s);
+        });
+    if (std::string e = multicast_->open("224.0.1.75", 5060, local_ip_); !e.empty()) {
+      SIPPEER_LOG(Warn) << "multicast discovery off: " << e;
+      multicast_.reset();
+    } else {
+      SIPPEER_LOG(Info) << "listening for discovery on 224.0.1.75:5060";
+    }
+  }
+  cache_timer_ = su_timer_create(su_root_task(root_), 60'000);
+  su_timer_set_for_ever(cache_timer_, &Daemon::on_cache_timer, this);
+  discover();
+  su_root_run(root_);
+  return exit_code_;
+}
+
+bool Daemon::start_stack(std::string* err) {
+  root_ = su_root_create(nullptr);
+  if (!root_) return *err = "cannot create the SIP event loop", false;
+  local_ip_ = settings_.listen.empty() ? first_ipv4() : settings_.listen;
+  port_ = settings_.port;
+  if (port_ == 0 && (port_ = pick_free_port(local_ip_)) < 0)
+    return *err = "no free port on " + local_ip_, false;
+  local_address_ = local_ip_ + ":" + std::to_string(port_);
+  if (!settings_.sip_trace.empty()) {
+    // tport writes the trace itself; it would fail silently on a bad path.
+    if (std::FILE* f = std::fopen(settings_.sip_trace.c_str(), "a")) std::fclose(f);
+    else return *err = "log.sip_trace: cannot write " + settings_.sip_trace + ": " + std::strerror(errno), false;
+  }
+  const std::string url = "sip:" + local_address_ + (settings_.tcp ? "" : ";transport=udp");
+  agent_ = nta_agent_create(root_, URL_STRING_MAKE(url.c_str()), &Daemon::on_message, this,
+                            NTATAG_UA(0), NTATAG_SERVER_RPORT(1), NTATAG_CLIENT_RPORT(1), NTATAG_CANCEL_487(0),
+                            NTATAG_MERGE_482(0), NTATAG_UDP_MTU(65535),
+                            // Our overlay relays answer 408 when a query finds no live
+                            // next hop; nta would swallow it (RFC 4320) by default.
+                            NTATAG_PASS_408(1),
+                            // Transactions last sip.transaction_lifetime_ms, not 32 s (settings.cpp).
+                            NTATAG_SIP_T1X64(static_cast<unsigned>(settings_.transaction_lifetime_ms)),
+                            // Sofia's parser with the RFC 4475 repairs (sip_parser.h).
+                            NTATAG_MCLASS(sip_message_class()),
+                            // Names in Route/Request-URIs resolve like the fork's DNS branch.
+                            TAG_IF(!settings_.resolv_conf.empty(), SRESTAG_RESOLV_CONF(settings_.resolv_conf.c_str())),
+                            TPTAG_UDP_RMEM(4 * 1024 * 1024), TPTAG_UDP_WMEM(4 * 1024 * 1024),
+                            // Every message in and out, with direction, peer and time.
+                            TAG_IF(!settings_.sip_trace.empty(), TPTAG_DUMP(settings_.sip_trace.c_str())),
+                            TAG_END());
+  if (agent_) {
+    // Parse a copy of each header line and keep the line as received, so a
+    // relayed request or response is sent with its unchanged headers as they
+    // came instead of every one being printed again (Sofia parses in place
+    // otherwise, and snprintf-encoding them was ~15 % of a relayed MESSAGE).
+    // Whoever edits a parsed header in place must msg_fragment_clear() it.
+    unsigned flags = 0;
+    nta_agent_get_params(agent_, NTATAG_SIPFLAGS_REF(flags), TAG_END());
+    nta_agent_set_params(agent_, NTATAG_SIPFLAGS(flags | MSG_DO_EXTRACT_COPY), TAG_END());
+  }
+  if (agent_) reject_log_start(root_, agent_);
+  if (!agent_) return *err = "cannot listen on " + url + ": " + std::strerror(errno), false;
+  admission_ = std::make_unique<Admission>(settings_, [this] { return proxy_ ? proxy_->transactions() : 0; });
+  admission_->watch_socket(local_ip_, port_);
+  // Fast replies bypass tport, so its dump would miss them: with a SIP
+  // trace on, every answer goes through nta, where the trace sees it.
+  if (settings_.sip_trace.empty()) fast_reply_.set_socket(admission_->socket_fd());
+  else SIPPEER_LOG(Info) << "SIP trace to " << settings_.sip_trace << "; stateless fast replies off so it sees every answer";
+  return true;
+}
+
+bool Daemon::create_node(std::string* err) {
+  ring_ = std::make_unique<dht::Ring>(settings_.id_bits);
+  codec_ = std::make_unique<dht::Codec>(*ring_, settings_.overlay_domain);
+  dht::Id id = ring_->hash(local_address_);
+  if (!settings_.node_id.empty()) {
+    auto forced = ring_->parse(settings_.node_id);
+    if (!forced) return *err = "node id '" + settings_.node_id + "' is not an id on a " +
+                               std::to_string(settings_.id_bits) + "-bit ring", false;
+    id = *forced;
+  }
+  dht::Config cfg;
+  cfg.bits = settings_.id_bits;
+  cfg.successors = static_cast<std::size_t>(settings_.successors);
+  cfg.replicas = static_cast<std::size_t>(settings_.replicas);
+  cfg.stabilize_interval = dht::Duration{settings_.stabilize_ms};
+  cfg.predecessor_silence = dht::Duration{settings_.stabilize_ms * 5 / 2};
+  cfg.dead_memory = dht::Duration{std::max(30'000, settings_.stabilize_ms * 6)};
+  if (std::string e = cfg.validate(); !e.empty()) return *err = "overlay settings: " + e, false;
+  random_ = std::make_unique<dht::SplitMix64>(
+      id.low64() ^ static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  events_ = std::make_unique<Events>(this);
+  transport_ = std::make_unique<OverlayTransport>(agent_, root_, *codec_, local_address_,
+                                                  dht::Duration{settings_.request_timeout_ms});
+  node_ = std::make_unique<dht::Node>(cfg, dht::NodeRef{id, local_address_}, *transport_, *random_,
+                                      storage_, *events_);
+  transport_->bind(node_.get(), [this] { return now(); }, [this](dht::Time t) { reschedule(t); });
+  tick_timer_ = su_timer_create(su_root_task(root_), 1000);
+
+  ProxyContext px;
+  px.agent = agent_;
+  px.root = root_;
+  px.node = node_.get();
+  px.storage = &storage_;
+  px.ring = ring_.get();
+  px.settings = &settings_;
+  px.local_address = local_address_;
+  px.now = [this] { return now(); };
+  px.reschedule = [this](dht::Time t) { reschedule(t); };
+  px.policy.min_expires = settings_.min_expires;
+  px.policy.max_expires = settings_.max_expires;
+  px.policy.default_expires = settings_.default_expires;
+  px.policy.single_contact_user_agents = settings_.single_contact_user_agents;
+  px.outbound_proxy = [this] { return outbound_proxy_; };
+  px.fast_reply = &fast_reply_;
+  proxy_ = std::make_unique<Proxy>(std::move(px));
+  return true;
+}
+
+dht::Time Daemon::now() const {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - kProcessStart);
+  return dht::Time{dht::Duration{ms.count() + 1000}};
+}
+
+void Daemon::reschedule(dht::Time deadline) {
+  if (!tick_timer_) return;
+  if (deadline == dht::kNever) {
+    su_timer_reset(tick_timer_);
+    return;
+  }
+  const auto delay = std::max<std::int64_t>(0, (deadline - now()).count());
+  su_timer_set_interval(tick_timer_, &Daemon::on_tick, this, static_cast<su_duration_t>(delay));
+}
+
+void Daemon::on_tick(su_root_magic_t*, su_timer_t*, void* arg) {
+  auto* self = static_cast<Daemon*>(arg);
+  self->reschedule(self->node_->tick(self->now()));
+}
+
+bool Daemon::is_overlay_request(const sip_t* sip) const {
+  // Node URIs carry ;node and ring keys use the overlay domain (see
+  // dht/codec.h), so a phone's REGISTER, even for a numeric line such as
+  // sip:1001@host;user=phone, is never mistaken for overlay traffic.
+  auto overlay_uri = [&](const url_t* u) {
+    return u && (url_has_param(u, "node") ||
+                 (u->url_host && strcasecmp(u->url_host, settings_.overlay_domain.c_str()) == 0));
+  };
+  if ((sip->sip_to && overlay_uri(sip->sip_to->a_url)) || (sip->sip_from && overlay_uri(sip->sip_from->a_url)))
+    return true;
+  // A record pushed as a Store (From = To = user) is told by its version.
+  // P2P-Owner alone does not count: the proxy sets it on phone requests it
+  // forwards round the ring, and those go to the registrar.
+  return has_unknown_header(sip, "P2P-Record-Version");
+}
+
+int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) {
+  auto* self = static_cast<Daemon*>(magic);
+  self->requests_received_.add(sip);
+  if (!sip || !sip->sip_request) {
+    if (sip && sip->sip_status) self->proxy_->on_stray_response(msg, sip);
+    else nta_msg_discard(agent, msg);
+    return 0;
+  }
+  if (self->leaving_ && sip->sip_request->rq_method != sip_method_ack) {
+    log_rejected(kLogTag, msg, 503, "Service Unavailable (node leaving)");
+    self->responses_sent_.add(503);
+    nta_msg_treply(agent, msg, 503, "Service Unavailable (node leaving)", SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
+  } else if (sip->sip_request->rq_method == sip_method_register && sip->sip_request->rq_url->url_host &&
+             strcmp(sip->sip_request->rq_url->url_host, "224.0.1.75") == 0) {
+    // Discovery sent to our unicast address (a small ring probing its
+    // bootstrap peers) is answered as if it came by multicast.
+    self->on_discovery_request(msg, sip);
+  } else if (sip->sip_request->rq_method == sip_method_register && self->is_overlay_request(sip)) {
+    self->transport_->on_request(msg, sip);
+  } else if (!self->admission_->admit(sip)) {
+    // Refusing must cost much less than serving, or a node at twice its
+    // capacity spends everything on refusals: the fast path, not nta.
+    const std::string retry = self->admission_->retry_after();
+    if (!self->fast_reply_.reply(msg, sip, 503, "Service Unavailable (overloaded)", "Retry-After: " + retry + "\r\n"))
+      nta_msg_treply(agent, msg, 503, "Service Unavailable (overloaded)", SIPTAG_RETRY_AFTER_STR(retry.c_str()),
+                     TAG_END());
+  } else {
+    self->proxy_->on_request(msg, sip);
+  }
+  return 0;
+}
+
+void Daemon::run_in_sip_thread(const std::function<void()>& fn) {
+  auto trampoline = [](void* arg) -> int {
+    (*static_cast<const std::function<void()>*>(arg))();
+    return 0;
+  };
+  int rv = 0;
+  su_task_execute(su_root_task(root_), trampoline, const_cast<std::function<void()>*>(&fn), &rv);
+}
+
+}  // namespace sippeer::adaptor

@@ -1,0 +1,186 @@
+// One sippeer node: the Sofia-SIP stack, the dht::Node it drives, peer
+// discovery, and the graceful life cycle. Everything here runs in the SIP
+// thread; the admin thread reaches in only through run_in_sip_thread().
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adaptor/sip/admission.h"
+#include "adaptor/node/multicast.h"
+#include "adaptor/node/overlay_transport.h"
+#include "adaptor/proxy/proxy.h"
+#include "adaptor/config/settings.h"
+#include "adaptor/sip/sofia.h"
+#include "dht/codec.h"
+#include "dht/memory_storage.h"
+#include "dht/node.h"
+
+namespace sippeer::adaptor {
+
+class AdminServer;
+
+class Daemon {
+ public:
+  // `reload` re-reads the settings (defaults, file, flags) on SIGHUP.
+  explicit Daemon(Settings settings, std::function<std::vector<ConfigError>(Settings&)> reload = {});
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Runs until SIGTERM/SIGINT and a graceful leave; returns the exit code.
+  int run();
+
+  // Runs fn in the SIP thread and waits for it (admin API).
+  void run_in_sip_thread(const std::function<void()>& fn);
+
+  // SIP-thread only.
+  std::string status_json() const;
+  std::string registrations_json() const;
+  // Human-readable forms for `sippeer ctl` (GET ...?format=text).
+  std::string status_text(const std::string& what) const;  // status | successors | fingers
+  std::string registrations_text(const std::string& aor) const;
+  // Walks the ring by successor lookups from this node; `done` gets one
+  // line per node in ring order (JSON array when json is set).
+  void walk_ring(bool json, std::function<void(std::string)> done);
+  // The same walk, as nodes in ring order from this one; `complete` is
+  // false when a lookup failed before the walk came back round.
+  void walk_ring_nodes(std::function<void(std::vector<dht::NodeRef> nodes, bool complete)> done);
+  // GET /ring.svg and GET / (ring_page.cpp): the picture of the ring as
+  // this node knows it, alone or in the HTML status page.
+  void ring_page(bool html, std::function<void(std::string)> done);
+  // Graceful leave requested over the admin API.
+  void request_leave();
+  std::string metrics_text() const;
+  const dht::Node& node() const { return *node_; }
+  const dht::Codec& codec() const { return *codec_; }
+  const Settings& settings() const { return settings_; }
+  const std::string& local_address() const { return local_address_; }
+  const char* discovery_method() const { return discovery_method_; }
+  const Proxy& proxy() const { return *proxy_; }
+  const Admission& admission() const { return *admission_; }
+  // An overlay lookup from this node; `done` runs in the SIP thread.
+  void lookup_aor(const std::string& aor, std::function<void(int status, std::string json)> done);
+
+ private:
+  class Events;
+
+  // daemon.cpp: stack and node
+  bool start_stack(std::string* err);
+  bool create_node(std::string* err);
+  dht::Time now() const;
+  void reschedule(dht::Time deadline);
+  static void on_tick(su_root_magic_t*, su_timer_t*, void* arg);
+  static int on_message(void* magic, nta_agent_t*, msg_t* msg, sip_t* sip);
+  bool is_overlay_request(const sip_t* sip) const;
+
+  // discovery.cpp: multicast, bootstrap peers, cached peers, singleton
+  void discover();
+  void next_candidate();
+  void probe_multicast();
+  static int on_probe_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+  static void on_probe_timeout(su_root_magic_t*, su_timer_t*, void* arg);
+  void end_probe();
+  void join_through(const std::string& address);
+  void become_singleton();
+  void on_joined();
+  void on_join_failed();
+  void on_duplicate(const dht::NodeRef& existing);
+  void on_discovery_request(msg_t* msg, sip_t* sip);
+  msg_t* discovery_request();
+  static void on_rediscover(su_root_magic_t*, su_timer_t*, void* arg);
+  void arm_rediscovery();
+
+  // ring_merge.cpp: a singleton or small ring that finds a bigger ring
+  // moves into it
+  struct RingView {
+    std::size_t size = 1;      // exact when `exact`, else a lower bound
+    bool exact = false;        // our successor list wraps: we know every member
+    dht::Id min_id;            // smallest id we know in the ring (tie-break)
+  };
+  RingView ring_view() const;
+  std::string ring_params() const;  // ;ring-size=N;ring-min=ID for the 302
+  void start_merge_probe();
+  static int on_merge_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+  static void on_merge_window_end(su_root_magic_t*, su_timer_t*, void* arg);
+  void end_merge_probe();
+  std::vector<std::string> resolve_bootstrap(const std::string& entry) const;
+
+  // lifecycle.cpp: signals, leave, peer cache
+  bool watch_signals(std::string* err);
+  static int on_signal(su_root_magic_t*, su_wait_t*, void* arg);
+  void begin_leave();
+  void reload_settings();
+  void finish_leave();
+  static void on_leave_timeout(su_root_magic_t*, su_timer_t*, void* arg);
+  static void on_cache_timer(su_root_magic_t*, su_timer_t*, void* arg);
+  void write_peer_cache() const;
+  std::vector<std::string> read_peer_cache() const;
+  std::string state_dir() const;
+
+  Settings settings_;
+  std::function<std::vector<ConfigError>(Settings&)> reload_;
+  su_home_t home_[1] = {SU_HOME_INIT(home_)};
+  su_root_t* root_ = nullptr;
+  nta_agent_t* agent_ = nullptr;
+  std::string local_ip_;
+  int port_ = 0;
+  std::string local_address_;  // ip:port
+
+  std::unique_ptr<dht::Ring> ring_;
+  std::unique_ptr<dht::Codec> codec_;
+  dht::MemoryStorage storage_;
+  std::unique_ptr<dht::SplitMix64> random_;
+  std::unique_ptr<Events> events_;
+  std::unique_ptr<OverlayTransport> transport_;
+  std::unique_ptr<dht::Node> node_;
+  std::unique_ptr<Proxy> proxy_;
+  std::unique_ptr<Admission> admission_;
+  FastReply fast_reply_;
+  su_timer_t* tick_timer_ = nullptr;
+
+  // discovery
+  std::unique_ptr<MulticastListener> multicast_;
+  std::vector<std::string> candidates_;
+  std::size_t candidate_ = 0;
+  bool probing_multicast_ = false;
+  nta_outgoing_t* probe_ = nullptr;
+  su_timer_t* probe_timer_ = nullptr;
+  su_timer_t* rediscover_timer_ = nullptr;
+  unsigned discovery_seq_ = 0;        // keeps concurrent probes' branches apart
+  const char* discovery_method_ = "none";
+  std::size_t bootstrap_count_ = 0;   // candidates_ before this index are bootstrap peers
+  std::string joining_through_;
+  std::string outbound_proxy_;        // set when our id is a duplicate (report 3.13)
+  std::vector<dht::StoredRecord> carried_records_;  // a small ring's, re-stored after a merge
+  struct MergeOffer {
+    std::string address;
+    std::size_t size = 0;
+    dht::Id min_id;
+  };
+  std::vector<nta_outgoing_t*> merge_probes_;
+  std::optional<MergeOffer> merge_offer_;  // the best foreign ring heard in this window
+  su_timer_t* merge_timer_ = nullptr;
+
+  // lifecycle
+  int signal_pipe_[2] = {-1, -1};
+  int signal_index_ = -1;
+  su_wait_t signal_wait_[1] = {};
+  su_timer_t* leave_timer_ = nullptr;
+  su_timer_t* cache_timer_ = nullptr;
+  bool leaving_ = false;
+  bool alone_at_leave_ = false;  // a singleton's leave hands nothing over
+  int exit_code_ = 0;
+
+  std::unique_ptr<AdminServer> admin_;
+
+  // /metrics: every request nta hands us (and multicast discovery's), and
+  // the answers sent here rather than by the proxy or overlay transport.
+  RequestMethods requests_received_;
+  ResponseClasses responses_sent_;
+};
+
+}  // namespace sippeer::adaptor

@@ -1,0 +1,266 @@
+// Finding peers (report 3.3.2), in order: multicast REGISTER to
+// 224.0.1.75, configured bootstrap peers, peers cached from the last run;
+// if nobody answers, a ring of our own that keeps looking.
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <resolv.h>
+
+#include <cstring>
+
+#include "adaptor/node/daemon.h"
+#include "adaptor/log.h"
+
+namespace sippeer::adaptor {
+
+constexpr const char* kLogTag = "dht";  // see adaptor/log.h
+
+namespace {
+
+bool is_ipv4(const std::string& s) {
+  in_addr a{};
+  return inet_pton(AF_INET, s.c_str(), &a) == 1;
+}
+
+std::vector<std::string> lookup_a(const std::string& host, const std::string& port) {
+  std::vector<std::string> out;
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0) return out;
+  for (addrinfo* i = res; i; i = i->ai_next) {
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ai_addr)->sin_addr, buf, sizeof buf);
+    out.push_back(std::string(buf) + ":" + port);
+  }
+  freeaddrinfo(res);
+  return out;
+}
+
+// SRV _sip._udp.<name>: (target, port) in priority order.
+std::vector<std::pair<std::string, int>> lookup_srv(const std::string& name) {
+  std::vector<std::pair<std::string, int>> out;
+  unsigned char answer[4096];
+  const std::string q = "_sip._udp." + name;
+  const int len = res_query(q.c_str(), ns_c_in, ns_t_srv, answer, sizeof answer);
+  if (len <= 0) return out;
+  ns_msg handle;
+  if (ns_initparse(answer, len, &handle) < 0) return out;
+  std::vector<std::tuple<int, std::string, int>> found;
+  for (int i = 0; i < ns_msg_count(handle, ns_s_an); ++i) {
+    ns_rr rr;
+    if (ns_parserr(&handle, ns_s_an, i, &rr) < 0 || ns_rr_type(rr) != ns_t_srv) continue;
+    const unsigned char* rd = ns_rr_rdata(rr);
+    const int priority = ns_get16(rd);
+    const int port = ns_get16(rd + 4);
+    char target[NS_MAXDNAME];
+    if (dn_expand(answer, answer + len, rd + 6, target, sizeof target) < 0) continue;
+    found.emplace_back(priority, target, port);
+  }
+  std::sort(found.begin(), found.end());
+  for (auto& [p, t, port] : found) out.emplace_back(t, port);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> Daemon::resolve_bootstrap(const std::string& entry) const {
+  const auto colon = entry.rfind(':');
+  const std::string host = colon == std::string::npos ? entry : entry.substr(0, colon);
+  const std::string port = colon == std::string::npos ? "" : entry.substr(colon + 1);
+  if (is_ipv4(host)) return {host + ":" + (port.empty() ? "5060" : port)};
+  std::vector<std::string> out;
+  if (port.empty()) {
+    // A bare name is a domain whose SIP servers are the ring's entry points.
+    for (auto& [target, p] : lookup_srv(host))
+      for (auto& a : lookup_a(target, std::to_string(p))) out.push_back(a);
+    if (!out.empty()) return out;
+  }
+  out = lookup_a(host, port.empty() ? "5060" : port);
+  if (out.empty()) SIPPEER_LOG(Warn) << "discovery: bootstrap peer " << entry << " does not resolve";
+  return out;
+}
+
+void Daemon::discover() {
+  candidates_.clear();
+  candidate_ = 0;
+  for (const auto& b : settings_.bootstrap)
+    for (auto& a : resolve_bootstrap(b)) candidates_.push_back(a);
+  bootstrap_count_ = candidates_.size();
+  for (auto& a : read_peer_cache()) candidates_.push_back(a);
+  if (!settings_.discovery) {
+    SIPPEER_LOG(Info) << "discovery: off (-N)";
+    discovery_method_ = "none";
+    become_singleton();
+  } else if (multicast_) {
+    probe_multicast();
+  } else {
+    next_candidate();
+  }
+}
+
+msg_t* Daemon::discovery_request() {
+  // REGISTER sip:224.0.1.75 with To = our node URI and no Contact (report
+  // 3.3.2). The same request goes to a bootstrap peer's unicast address
+  // when a small ring looks for a bigger one (ring_merge.cpp).
+  dht::Request req;
+  req.kind = dht::Kind::Query;
+  req.from = node_->self();
+  req.to = dht::Target::node(node_->self());
+  dht::Envelope env;
+  const auto stamp = std::to_string(now().time_since_epoch().count()) + "." + std::to_string(++discovery_seq_);
+  env.via_address = local_address_;
+  env.branch = "z9hG4bKdisc" + stamp;
+  env.call_id = "disc" + stamp + "@" + local_address_;
+  env.from_tag = "d" + std::to_string(node_->self().id.low64() % 1000000007ull);
+  return request_from_text(codec_->encode(req, "224.0.1.75", env));
+}
+
+void Daemon::probe_multicast() {
+  msg_t* msg = discovery_request();
+  if (!msg) {
+    next_candidate();
+    return;
+  }
+  probe_ = nta_outgoing_mcreate(agent_, &Daemon::on_probe_response, this,
+                                URL_STRING_MAKE("sip:224.0.1.75:5060;transport=udp"), msg, TAG_END());
+  if (!probe_) {
+    msg_destroy(msg);
+    SIPPEER_LOG(Warn) << "discovery: cannot send the multicast REGISTER";
+    next_candidate();
+    return;
+  }
+  probing_multicast_ = true;
+  SIPPEER_LOG(Info) << "discovery: REGISTER sip:224.0.1.75 (waiting " << settings_.multicast_timeout_ms << " ms)";
+  if (!probe_timer_) probe_timer_ = su_timer_create(su_root_task(root_), settings_.multicast_timeout_ms);
+  su_timer_set_interval(probe_timer_, &Daemon::on_probe_timeout, this, settings_.multicast_timeout_ms);
+}
+
+int Daemon::on_probe_response(void* magic, nta_outgoing_t*, const sip_t* sip) {
+  auto* self = static_cast<Daemon*>(magic);
+  const int status = sip && sip->sip_status ? sip->sip_status->st_status : 408;
+  if (status < 200 || !self->probing_multicast_) return 0;
+  std::string address;
+  if (status == 302 && sip->sip_contact && sip->sip_contact->m_url->url_host) {
+    const url_t* u = sip->sip_contact->m_url;
+    address = std::string(u->url_host) + ":" + (u->url_port ? u->url_port : "5060");
+  }
+  self->end_probe();
+  if (!address.empty() && address != self->local_address_) {
+    SIPPEER_LOG(Info) << "discovery: " << address << " answered the multicast REGISTER";
+    self->discovery_method_ = "multicast";
+    self->join_through(address);
+  } else {
+    self->next_candidate();
+  }
+  return 0;
+}
+
+void Daemon::on_probe_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
+  auto* self = static_cast<Daemon*>(arg);
+  if (!self->probing_multicast_) return;
+  SIPPEER_LOG(Info) << "discovery: no answer on multicast";
+  self->end_probe();
+  self->next_candidate();
+}
+
+void Daemon::end_probe() {
+  probing_multicast_ = false;
+  if (probe_timer_) su_timer_reset(probe_timer_);
+  if (probe_) {
+    nta_outgoing_destroy(probe_);
+    probe_ = nullptr;
+  }
+}
+
+void Daemon::next_candidate() {
+  while (candidate_ < candidates_.size()) {
+    const std::size_t i = candidate_++;
+    const std::string& address = candidates_[i];
+    if (address == local_address_) continue;
+    discovery_method_ = i < bootstrap_count_ ? "bootstrap" : "cache";
+    SIPPEER_LOG(Info) << "discovery: trying " << discovery_method_ << " peer " << address;
+    join_through(address);
+    return;
+  }
+  become_singleton();
+}
+
+void Daemon::join_through(const std::string& address) {
+  joining_through_ = address;
+  reschedule(node_->join(now(), address));
+}
+
+void Daemon::become_singleton() {
+  reschedule(node_->start_singleton(now()));
+  arm_rediscovery();
+  if (settings_.discovery) {
+    SIPPEER_LOG(Info) << "discovery: nobody answered; started a ring of our own, looking again in "
+                      << settings_.rediscover_s << " s";
+  } else {
+    SIPPEER_LOG(Info) << "ring: started a ring of our own";
+  }
+}
+
+void Daemon::arm_rediscovery() {
+  // Every node keeps looking; the probe itself is skipped unless our ring
+  // is small enough to know all its members (ring_merge.cpp).
+  if (!settings_.discovery) return;
+  if (!rediscover_timer_) rediscover_timer_ = su_timer_create(su_root_task(root_), 1000);
+  su_timer_set_interval(rediscover_timer_, &Daemon::on_rediscover, this, settings_.rediscover_s * 1000);
+}
+
+void Daemon::on_rediscover(su_root_magic_t*, su_timer_t*, void* arg) {
+  auto* self = static_cast<Daemon*>(arg);
+  self->arm_rediscovery();
+  if (!self->node_->joined() || self->leaving_ || !self->merge_probes_.empty()) return;
+  self->start_merge_probe();
+}
+
+void Daemon::on_joined() {
+  if (node_->status().successors.empty() || node_->status().successors[0].address == local_address_) return;
+  SIPPEER_LOG(Info) << "ring: joined through " << joining_through_ << " (" << discovery_method_ << ")";
+  arm_rediscovery();
+  for (const auto& r : carried_records_) {
+    const dht::Duration ttl = std::max(dht::Duration{0}, r.expires - now());
+    reschedule(node_->store(now(), r.record, ttl, [](const dht::LookupResult&) {}));
+  }
+  carried_records_.clear();
+  write_peer_cache();
+}
+
+void Daemon::on_join_failed() {
+  SIPPEER_LOG(Warn) << "discovery: joining through " << joining_through_ << " failed";
+  next_candidate();
+}
+
+void Daemon::on_duplicate(const dht::NodeRef& existing) {
+  SIPPEER_LOG(Error) << "ring: our id " << ring_->format(node_->self().id) << " is taken by "
+                     << existing.address << "; not joining, using it as outbound proxy";
+  outbound_proxy_ = existing.address;
+}
+
+void Daemon::on_discovery_request(msg_t* msg, sip_t* sip) {
+  // Answer discovery with our unicast address (302), statelessly. Only a
+  // node in the ring answers, never its own probe, and never a node it
+  // knows as a member of its own ring: a small ring looking for a bigger
+  // one must hear only from other rings. The Contact says how big our ring
+  // is, so the prober can tell which ring should move (ring_merge.cpp).
+  const url_t* ru = sip->sip_request->rq_url;
+  const bool discovery = sip->sip_request->rq_method == sip_method_register && ru->url_host &&
+                         strcmp(ru->url_host, "224.0.1.75") == 0 && sip->sip_to;
+  const url_t* to = discovery ? sip->sip_to->a_url : nullptr;
+  const std::string to_address =
+      to && to->url_host ? std::string(to->url_host) + ":" + (to->url_port ? to->url_port : "5060") : "";
+  if (!discovery || !node_->joined() || leaving_ || node_->knows(to_address)) {
+    msg_destroy(msg);
+    return;
+  }
+  const std::string contact = "<sip:" + local_address_ + ">" + ring_params();
+  SIPPEER_LOG(Info) << "discovery: 302 to " << to_address;
+  responses_sent_.add(302);
+  nta_msg_treply(agent_, msg, 302, "Moved Temporarily", SIPTAG_CONTACT_STR(contact.c_str()), TAG_END());
+}
+
+}  // namespace sippeer::adaptor

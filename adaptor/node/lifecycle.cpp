@@ -1,0 +1,184 @@
+// Signals, the graceful leave (report 3.9, 3.18) and the peer cache.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "adaptor/node/daemon.h"
+#include "adaptor/log.h"
+
+namespace sippeer::adaptor {
+
+constexpr const char* kLogTag = "dht";  // see adaptor/log.h
+
+namespace {
+int g_signal_fd = -1;
+void on_posix_signal(int sig) {
+  const unsigned char b = static_cast<unsigned char>(sig);
+  if (g_signal_fd >= 0) (void)!::write(g_signal_fd, &b, 1);
+}
+}  // namespace
+
+bool Daemon::watch_signals(std::string* err) {
+  // Self-pipe: the handler only writes a byte; the SIP loop does the work.
+  if (::pipe2(signal_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) return *err = "pipe failed", false;
+  g_signal_fd = signal_pipe_[1];
+  struct sigaction sa {};
+  sa.sa_handler = on_posix_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaction(s, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  su_wait_create(signal_wait_, signal_pipe_[0], SU_WAIT_IN);
+  signal_index_ = su_root_register(root_, signal_wait_, &Daemon::on_signal, this, 0);
+  return signal_index_ >= 0 || (*err = "cannot watch signals", false);
+}
+
+int Daemon::on_signal(su_root_magic_t*, su_wait_t*, void* arg) {
+  auto* self = static_cast<Daemon*>(arg);
+  unsigned char b = 0;
+  while (::read(self->signal_pipe_[0], &b, 1) == 1) {
+    if (b == SIGHUP) {
+      self->reload_settings();
+    } else if (self->leaving_) {
+      SIPPEER_LOG(Warn) << "second signal: exiting without waiting for the leave to finish";
+      su_root_break(self->root_);
+    } else {
+      SIPPEER_LOG(Info) << (b == SIGTERM ? "SIGTERM" : "SIGINT") << ": leaving the ring";
+      self->begin_leave();
+    }
+  }
+  return 0;
+}
+
+void Daemon::reload_settings() {
+  // What can change while running: logging, where to look for peers, the
+  // registrar's limits, Record-Route and accepted Proxy-Require tags. The rest shapes the socket or the
+  // ring (ports, ids, intervals) and is reported as needing a restart.
+  static const char* const kLive[] = {"log.level", "discovery.bootstrap", "discovery.rediscover_s",
+                                      "registrar.min_expires", "registrar.max_expires",
+                                      "registrar.default_expires", "registrar.single_contact_user_agents",
+                                      "proxy.record_route", "proxy.accept_proxy_require", "proxy.lookup",
+                                      "proxy.p2p_domains", "dns.timeout_ms", "overload.max_backlog_kb",
+                                      "overload.max_transactions", "overload.retry_after_s"};
+  if (!reload_) return;
+  Settings fresh;
+  if (auto errors = reload_(fresh); !errors.empty()) {
+    for (const auto& e : errors) SIPPEER_LOG(Error) << "SIGHUP: " << e.format();
+    SIPPEER_LOG(Error) << "SIGHUP: configuration not reloaded; still running with the old one";
+    return;
+  }
+  std::string applied, restart;
+  for (const SettingInfo& row : settings_schema()) {
+    if (setting_value_text(row, fresh) == setting_value_text(row, settings_)) continue;
+    const bool live = std::any_of(std::begin(kLive), std::end(kLive),
+                                  [&](const char* k) { return row.key == std::string_view(k); });
+    std::string& list = live ? applied : restart;
+    list += (list.empty() ? "" : ", ") + std::string(row.key);
+  }
+  settings_.log_level = fresh.log_level;
+  settings_.bootstrap = fresh.bootstrap;
+  settings_.rediscover_s = fresh.rediscover_s;
+  settings_.min_expires = fresh.min_expires;
+  settings_.max_expires = fresh.max_expires;
+  settings_.default_expires = fresh.default_expires;
+  settings_.single_contact_user_agents = fresh.single_contact_user_agents;
+  settings_.record_route = fresh.record_route;  // the proxy reads these per request
+  settings_.accept_proxy_require = fresh.accept_proxy_require;
+  settings_.lookup = fresh.lookup;
+  settings_.p2p_domains = fresh.p2p_domains;
+  settings_.dns_timeout_ms = fresh.dns_timeout_ms;
+  settings_.overload_backlog_kb = fresh.overload_backlog_kb;  // admission reads these per request
+  settings_.overload_transactions = fresh.overload_transactions;
+  settings_.overload_retry_after_s = fresh.overload_retry_after_s;
+  set_log_level(settings_.log_level);
+  RegistrarPolicy policy;
+  policy.min_expires = settings_.min_expires;
+  policy.max_expires = settings_.max_expires;
+  policy.default_expires = settings_.default_expires;
+  policy.single_contact_user_agents = settings_.single_contact_user_agents;
+  proxy_->set_policy(policy);
+  SIPPEER_LOG(Info) << "SIGHUP: reloaded; applied: " << (applied.empty() ? "nothing changed" : applied);
+  if (!restart.empty()) SIPPEER_LOG(Warn) << "SIGHUP: changed but needs a restart: " << restart;
+}
+
+void Daemon::begin_leave() {
+  leaving_ = true;
+  const dht::NodeStatus st = node_->status();
+  alone_at_leave_ = st.successors.empty() || st.successors[0].address == local_address_;
+  write_peer_cache();
+  if (!node_->joined()) {
+    finish_leave();
+    return;
+  }
+  reschedule(node_->leave(now()));
+  if (leaving_ && root_) {
+    // The node waits for every neighbour to confirm or time out; this is a
+    // backstop in case a confirmation never comes.
+    leave_timer_ = su_timer_create(su_root_task(root_), settings_.request_timeout_ms * 2 + 1000);
+    su_timer_set(leave_timer_, &Daemon::on_leave_timeout, this);
+  }
+}
+
+void Daemon::on_leave_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
+  SIPPEER_LOG(Warn) << "leave: neighbours did not all confirm in time";
+  static_cast<Daemon*>(arg)->finish_leave();
+}
+
+void Daemon::finish_leave() {
+  if (!leaving_) return;  // on_left can only follow our own leave
+  if (alone_at_leave_) SIPPEER_LOG(Info) << "left the ring; we were its only node, so no records were handed over";
+  else SIPPEER_LOG(Info) << "left the ring; records handed to the successor";
+  su_root_break(root_);
+}
+
+void Daemon::on_cache_timer(su_root_magic_t*, su_timer_t*, void* arg) {
+  static_cast<Daemon*>(arg)->write_peer_cache();
+}
+
+std::string Daemon::state_dir() const {
+  if (!settings_.state_dir.empty()) return settings_.state_dir;
+  if (::access("/var/lib/sippeer", W_OK) == 0) return "/var/lib/sippeer";
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : "/tmp") + "/.local/state/sippeer";
+}
+
+void Daemon::write_peer_cache() const {
+  if (!node_ || !node_->joined()) return;
+  const dht::NodeStatus s = node_->status();
+  std::set<std::string> peers;
+  for (const auto& n : s.successors) peers.insert(n.address);
+  for (const auto& f : s.fingers) peers.insert(f.node.address);
+  if (s.predecessor) peers.insert(s.predecessor->address);
+  peers.erase(local_address_);
+  peers.erase("");
+  if (peers.empty()) return;  // keep what an earlier, better-connected run knew
+  std::error_code ec;
+  const std::filesystem::path dir = state_dir();
+  std::filesystem::create_directories(dir, ec);
+  const auto tmp = dir / "peers.tmp";
+  {
+    std::ofstream out(tmp);
+    for (const auto& p : peers) out << p << "\n";
+    if (!out) {
+      SIPPEER_LOG(Warn) << "peer cache: cannot write " << tmp.string();
+      return;
+    }
+  }
+  std::filesystem::rename(tmp, dir / "peers", ec);
+}
+
+std::vector<std::string> Daemon::read_peer_cache() const {
+  std::vector<std::string> out;
+  std::ifstream in(std::filesystem::path(state_dir()) / "peers");
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line != local_address_) out.push_back(line);
+  return out;
+}
+
+}  // namespace sippeer::adaptor

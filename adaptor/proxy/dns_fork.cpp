@@ -1,0 +1,280 @@
+// DNS + P2P lookups for a phone's call (report 3.5.2): when a node is a
+// phone's outbound proxy it looks the target up both in the ring and in
+// DNS (RFC 3263), so phones reach peers and the conventional SIP world
+// alike. Every request a node sends on carries the marker
+//     Reason: P2P-SIP;text="DNS lookup done"
+// and a node that receives it does the ring lookup only: one DNS lookup
+// per call, at the first node. See docs/ARCHITECTURE.md, "DNS + P2P fork".
+#include <strings.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <ctime>
+
+#include "adaptor/log.h"
+#include "adaptor/proxy/proxy.h"
+#include "adaptor/proxy/proxy_state.h"
+#include "dht/codec.h"
+
+namespace sippeer::adaptor {
+
+// The log tag (main's adaptor/log.h reads it; unused before that merge).
+[[maybe_unused]] constexpr const char* kLogTag = "proxy";
+
+namespace {
+
+constexpr const char* kMarkerProtocol = "P2P-SIP";
+constexpr const char* kMarker = "P2P-SIP;text=\"DNS lookup done\"";
+
+// 404, 408, 480 and our own failures (no server, unreachable) mean "not
+// there"; anything else (486 Busy, 603 Decline, 401, ...) is the callee's
+// or its server's answer, which the other lookup must not override.
+bool found_nobody(int status, bool internal) {
+  return status == 0 || internal || status == 404 || status == 408 || status == 480;
+}
+
+}  // namespace
+
+bool Proxy::has_dns_marker(const sip_t* sip) {
+  for (const sip_reason_t* r = sip->sip_reason; r; r = r->re_next)
+    if (r->re_protocol && strcasecmp(r->re_protocol, kMarkerProtocol) == 0) return true;
+  return false;
+}
+
+void Proxy::add_dns_marker(msg_t* msg, sip_t* sip) {
+  if (has_dns_marker(sip)) return;
+  msg_header_insert(msg, reinterpret_cast<msg_pub_t*>(sip),
+                    msg_header_make(msg_home(msg), sip_reason_class, kMarker));
+}
+
+bool Proxy::wants_dns(const sip_t* sip) const {
+  const std::string& mode = ctx_.settings->lookup;
+  if (mode == "p2p-only") return false;
+  // Another node (or a server a node sent it to) has done the DNS lookup
+  // already; and a request from a node is never a phone's first hop.
+  if (has_dns_marker(sip)) return false;
+  const url_t* ruri = sip->sip_request->rq_url;
+  if (!ruri->url_host) return false;
+  const char* host = ruri->url_host;
+  if (strcasecmp(host, ctx_.settings->overlay_domain.c_str()) == 0) return false;
+  for (const auto& d : ctx_.settings->p2p_domains)
+    if (strcasecmp(host, d.c_str()) == 0) return false;
+  return true;
+}
+
+void Proxy::start_fork(msg_t* msg, sip_t* sip, const std::string& aor) {
+  const url_t* ruri = sip->sip_request->rq_url;
+  // RFC 3263 resolves maddr when present, else the host.
+  std::string domain = ruri->url_host;
+  char maddr[256];
+  if (ruri->url_params) {
+    const isize_t n = url_param(ruri->url_params, "maddr", maddr, sizeof maddr);
+    if (n > 0 && static_cast<std::size_t>(n) < sizeof maddr) domain = maddr;
+  }
+  Transaction* tx = start(msg, sip);
+  if (!tx) return;
+  auto f = std::make_unique<Fork>();
+  const std::string& mode = ctx_.settings->lookup;
+  f->mode = mode == "dns-first" ? Fork::Mode::DnsFirst : mode == "p2p-first" ? Fork::Mode::P2pFirst : Fork::Mode::Parallel;
+  f->aor = aor;
+  f->domain = domain;
+  f->port = ruri->url_port ? std::atoi(ruri->url_port) : 0;
+  char transport[16];
+  if (ruri->url_params) {
+    const isize_t n = url_param(ruri->url_params, "transport", transport, sizeof transport);
+    if (n > 0 && static_cast<std::size_t>(n) < sizeof transport) {
+      if (strcasecmp(transport, "udp") == 0) f->transport = "udp";
+      else if (strcasecmp(transport, "tcp") == 0) f->transport = "tcp";
+    }
+  }
+  tx->fork = std::move(f);
+  SIPPEER_LOG(Debug) << "proxy: " << sip_method_name(tx->method, "request") << " " << aor << ": " << mode
+                     << " lookup (DNS " << domain << ", ring)";
+  if (tx->fork->mode != Fork::Mode::DnsFirst) start_p2p(tx);
+  if (tx->fork->mode != Fork::Mode::P2pFirst) start_dns(tx);
+  finish_if_done(tx);  // both may have ended already (no ring, no resolver)
+}
+
+void Proxy::start_p2p(Transaction* tx) {
+  Fork* f = tx->fork.get();
+  f->p2p_started = true;
+  if (!ctx_.node->joined()) {
+    note_result(tx, 480, "Temporarily Unavailable (not in the ring yet)", true);
+    return;
+  }
+  const dht::Id key = ctx_.ring->hash(f->aor);
+  msg_t* original = nta_incoming_getrequest(tx->irq);
+  const sip_t* sip = original ? sip_object(original) : nullptr;
+  bool claim = false;
+  const std::string hop = sip ? ring_next_hop(sip, key, &claim) : std::string();
+  if (original) msg_destroy(original);
+  if (!hop.empty()) {
+    ++counters_.forwarded_ring;
+    if (!add_branch(tx, "", hop, true, claim)) note_result(tx, 480, "Temporarily Unavailable", true);
+    return;
+  }
+  // We own the key (procedure 3.19): the bindings, or the ring's 404.
+  const dht::StoredRecord* sr = ctx_.storage->find(key, f->aor);
+  if (!sr || bindings_.live(sr->record, static_cast<std::int64_t>(std::time(nullptr))).empty()) {
+    ++counters_.not_found;
+    SIPPEER_LOG(Info) << "proxy: " << f->aor << " is not registered in the ring";
+    note_result(tx, 404, "User not found on P2P/SIP", false);
+    return;
+  }
+  if (!fork_to_bindings(tx, key, f->aor)) note_result(tx, 480, "Temporarily Unavailable", true);
+}
+
+void Proxy::start_dns(Transaction* tx) {
+  Fork* f = tx->fork.get();
+  f->dns_started = true;
+  if (!resolver_) resolver_ = std::make_unique<SipResolver>(ctx_.root, ctx_.settings->resolv_conf);
+  // One bound for the whole DNS branch: resolving plus the server's first
+  // answer. Past it the branch ends unanswered (408), and a call to nobody
+  // ends within it too.
+  f->timer = su_timer_create(su_root_task(ctx_.root), ctx_.settings->dns_timeout_ms);
+  su_timer_set(f->timer, &Proxy::on_dns_timeout, tx);
+  f->resolving = resolver_->resolve(f->domain, f->port, f->transport, [this, tx](std::vector<SipResolver::Target> targets,
+                                                          std::string error) {
+    tx->fork->resolving = 0;
+    on_dns_resolved(tx, std::move(targets), error);
+  });
+  if (f->resolving == 0) {
+    stop_dns(tx);
+    note_result(tx, 503, "DNS resolver unavailable", true);
+  }
+}
+
+void Proxy::on_dns_resolved(Transaction* tx, std::vector<SipResolver::Target> targets, const std::string& error) {
+  Fork* f = tx->fork.get();
+  if (tx->final_sent || tx->canceled) {
+    finish_if_done(tx);
+    return;
+  }
+  if (targets.empty()) {
+    SIPPEER_LOG(Info) << "proxy: DNS branch for " << f->aor << " ends: " << error;
+    stop_dns(tx);
+    note_result(tx, 503, "No DNS record", true);
+    finish_if_done(tx);
+    return;
+  }
+  for (const auto& t : targets) {
+    if (points_back(t)) {
+      // The domain is served by the ring itself (its SRV names sippeer
+      // nodes): the ring lookup is this call's lookup, not a second copy
+      // that would come back to us as a loop.
+      SIPPEER_LOG(Info) << "proxy: DNS for " << f->domain << " points back into the ring (" << t.address()
+                        << "); the ring lookup answers";
+      stop_dns(tx);
+      finish_if_done(tx);
+      return;
+    }
+  }
+  f->targets = std::move(targets);
+  f->next_target = 0;
+  if (!send_dns_branch(tx)) {
+    stop_dns(tx);
+    note_result(tx, 503, "DNS target unreachable", true);
+    finish_if_done(tx);
+  }
+}
+
+bool Proxy::send_dns_branch(Transaction* tx) {
+  Fork* f = tx->fork.get();
+  while (f->next_target < f->targets.size()) {
+    const SipResolver::Target& t = f->targets[f->next_target++];
+    SIPPEER_LOG(Debug) << "proxy: DNS branch for " << f->aor << " to " << t.address() << " (" << t.transport << ")";
+    if (add_branch(tx, "", t.address() + ";transport=" + t.transport, false)) {
+      f->dns_branch = tx->branches.back().get();
+      f->dns_branch->dns = true;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Proxy::points_back(const SipResolver::Target& t) const { return knows_node(t.address()); }
+
+bool Proxy::knows_node(const std::string& address) const { return ctx_.node->knows(address); }
+
+void Proxy::dns_answered(Transaction* tx) {
+  // The server is there and working on it: its own answer ends the branch.
+  Fork* f = tx->fork.get();
+  if (f && f->timer) {
+    su_timer_destroy(f->timer);
+    f->timer = nullptr;
+  }
+}
+
+void Proxy::on_dns_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
+  auto* tx = static_cast<Transaction*>(arg);
+  Proxy* self = tx->proxy;
+  Fork* f = tx->fork.get();
+  su_timer_destroy(f->timer);
+  f->timer = nullptr;
+  if (f->resolving) {
+    SIPPEER_LOG(Info) << "proxy: DNS for " << f->domain << " not resolved in " << self->ctx_.settings->dns_timeout_ms
+                      << " ms; the DNS branch ends";
+    self->stop_dns(tx);
+    self->note_result(tx, 408, "DNS timeout", true);
+    self->finish_if_done(tx);
+    return;
+  }
+  Branch* b = f->dns_branch;
+  if (!b || b->done || b->provisional) return;
+  SIPPEER_LOG(Info) << "proxy: DNS branch for " << f->aor << " unanswered in " << self->ctx_.settings->dns_timeout_ms
+                    << " ms; it ends";
+  f->next_target = f->targets.size();  // the bound is for the whole branch
+  nta_outgoing_t* orq = b->orq;
+  b->orq = nullptr;
+  if (orq) nta_outgoing_destroy(orq);
+  self->branch_done(tx, b, 408, nullptr, true);
+}
+
+bool Proxy::dns_branch_final(Transaction* tx, Branch* b, int status, bool internal) {
+  Fork* f = tx->fork.get();
+  if (!internal) dns_answered(tx);
+  if (f->dns_branch == b) f->dns_branch = nullptr;
+  if (status == 482 && !tx->final_sent) {
+    // Our request met itself: DNS led, through servers we could not
+    // recognise, back into the ring, where the ring branch already is.
+    SIPPEER_LOG(Info) << "proxy: DNS branch for " << f->aor << " came back round the ring (482); ignored";
+    return true;
+  }
+  if (internal && (status == 503 || status == 408) && !tx->final_sent && !tx->canceled && send_dns_branch(tx)) {
+    SIPPEER_LOG(Info) << "proxy: DNS target did not answer (" << status << "); trying the next one";
+    return true;
+  }
+  if (!f->dns_branch && f->timer) {
+    su_timer_destroy(f->timer);
+    f->timer = nullptr;
+  }
+  return false;
+}
+
+bool Proxy::fork_continues(Transaction* tx) {
+  Fork* f = tx->fork.get();
+  if (f->resolving) return true;
+  if (!tx->canceled && found_nobody(tx->best_status, tx->best_internal)) {
+    if (f->mode == Fork::Mode::DnsFirst && !f->p2p_started) {
+      SIPPEER_LOG(Debug) << "proxy: DNS found nobody for " << f->aor << "; asking the ring";
+      start_p2p(tx);
+    } else if (f->mode == Fork::Mode::P2pFirst && !f->dns_started) {
+      SIPPEER_LOG(Debug) << "proxy: the ring found nobody for " << f->aor << "; asking DNS";
+      start_dns(tx);
+    }
+  }
+  return f->resolving != 0 ||
+         std::any_of(tx->branches.begin(), tx->branches.end(), [](const std::unique_ptr<Branch>& b) { return !b->done; });
+}
+
+void Proxy::stop_dns(Transaction* tx) {
+  Fork* f = tx->fork.get();
+  if (f->resolving && resolver_) resolver_->cancel(f->resolving);
+  f->resolving = 0;
+  if (f->timer && !(f->dns_branch && !f->dns_branch->done)) {
+    su_timer_destroy(f->timer);
+    f->timer = nullptr;
+  }
+}
+
+}  // namespace sippeer::adaptor

@@ -1,0 +1,323 @@
+// Entry checks and the routing decision for phone traffic.
+#include "adaptor/proxy/proxy.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "adaptor/log.h"
+#include "adaptor/sip/reject_log.h"
+#include "adaptor/proxy/proxy_state.h"
+#include "dht/codec.h"
+
+namespace sippeer::adaptor {
+
+constexpr const char* kLogTag = "proxy";  // see adaptor/log.h
+
+namespace {
+
+constexpr const char* kAllow = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK, PUBLISH, REGISTER";
+
+std::string url_text(const url_t* u) {
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  char* s = url_as_string(home, u);
+  std::string out = s ? s : "";
+  su_home_deinit(home);
+  return out;
+}
+
+// "A Request-URI that is a contact address (has a port, not this node) is
+// sent there directly": phones that send in-dialog requests to their
+// outbound proxy without Record-Route (report 4.2) address the far phone.
+bool is_contact_address(const url_t* u) { return u->url_port != nullptr || url_has_param(u, "maddr"); }
+
+}  // namespace
+
+bool Proxy::is_user_at_node(const url_t* u) const {
+  // A phone that uses its node as its domain names a ring node with a user
+  // part: that is an AOR, whichever node it reaches (sent "directly" from
+  // another node it would come back to the named node as a loop).
+  if (!u || !u->url_user || !u->url_host) return false;
+  if (is_me(u)) return true;
+  return knows_node(std::string(u->url_host) + ":" + (u->url_port ? u->url_port : "5060"));
+}
+
+bool Proxy::starts_dialog(const sip_t* sip) {
+  const sip_method_t m = sip->sip_request->rq_method;
+  return !(sip->sip_to && sip->sip_to->a_tag) &&
+         (m == sip_method_invite || m == sip_method_subscribe || m == sip_method_refer);
+}
+
+bool Proxy::is_me(const url_t* u) const {
+  if (!u || !u->url_host) return false;
+  const std::string port = u->url_port ? u->url_port : "5060";
+  return ctx_.local_address == std::string(u->url_host) + ":" + port;
+}
+
+void Proxy::reply(msg_t* msg, int status, const char* phrase, const char* why) {
+  ++counters_.rejected;
+  log_rejected(kLogTag, msg, status, phrase, why ? why : "");
+  counters_.responses.add(status);
+  sip_t* sip = sip_object(msg);
+  if (sip && sip->sip_request && sip->sip_request->rq_method == sip_method_invite) {
+    // A final answer to INVITE draws a hop-by-hop ACK: a server
+    // transaction absorbs it instead of letting it wander the ring.
+    if (nta_incoming_t* irq = nta_incoming_create(ctx_.agent, nullptr, msg, sip, TAG_END())) {
+      nta_incoming_treply(irq, status, phrase, TAG_END());
+      nta_incoming_destroy(irq);
+    }
+    return;
+  }
+  nta_msg_treply(ctx_.agent, msg, status, phrase, TAG_END());
+}
+
+std::string Proxy::ring_next_hop(const sip_t* sip, const dht::Id& key, bool* claim) const {
+  // Only another node's claim counts: one from a phone's first hop is ignored.
+  const bool claimed = has_unknown_header(sip, "P2P-Owner") && sip->sip_via && sip->sip_via->v_next;
+  *claim = false;
+  const dht::NodeRef hop = ctx_.node->route_user(key, claimed, claim);
+  return hop.address == ctx_.local_address ? std::string() : hop.address;
+}
+
+bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
+  // RFC 3261 16.3: validate before anything else.
+  if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0) {
+    // 16.3 step 3: never forward; an OPTIONS we may answer ourselves.
+    const sip_method_t m = sip->sip_request->rq_method;
+    if (m == sip_method_options) counters_.responses.add(200);  // 483 is counted in reply()
+    if (m == sip_method_ack) nta_msg_discard(ctx_.agent, msg);
+    else if (m == sip_method_options) nta_msg_treply(ctx_.agent, msg, SIP_200_OK, SIPTAG_ALLOW_STR(kAllow), TAG_END());
+    else reply(msg, SIP_483_TOO_MANY_HOPS);
+    return true;
+  }
+  const url_t* ruri = sip->sip_request->rq_url;
+  if (ruri->url_type != url_sip && ruri->url_type != url_sips && !sip->sip_route &&
+      sip->sip_request->rq_method != sip_method_ack) {
+    reply(msg, SIP_416_UNSUPPORTED_URI);
+    return true;
+  }
+  // A request coming back to us down a Path (proxy_flow.cpp) is a spiral,
+  // not a loop (16.3 step 4): its Request-URI is now the contact.
+  const bool spiral = sip->sip_route && is_me(sip->sip_route->r_url) && !flow_target(sip->sip_route->r_url).empty();
+  for (const sip_via_t* v = sip->sip_via && !spiral ? sip->sip_via->v_next : nullptr; v; v = v->v_next) {
+    // Our own Via below the top one: the request has been here before.
+    const std::string sent_by = std::string(v->v_host ? v->v_host : "") + ":" + (v->v_port ? v->v_port : "5060");
+    if (sent_by == ctx_.local_address) {
+      if (sip->sip_request->rq_method == sip_method_ack) nta_msg_discard(ctx_.agent, msg);
+      else reply(msg, SIP_482_LOOP_DETECTED, "our Via is already in it");
+      return true;
+    }
+  }
+  if (sip->sip_proxy_require && sip->sip_request->rq_method != sip_method_ack &&
+      sip->sip_request->rq_method != sip_method_cancel) {
+    // Extensions a proxy honours by simply forwarding, such as Windows
+    // Messenger's "ms-benotify" (best-effort NOTIFY), are listed in
+    // proxy.accept_proxy_require. Anything else gets 420 listing what we
+    // do not support.
+    const auto& accepted = ctx_.settings->accept_proxy_require;
+    std::string unsupported;
+    for (const msg_param_t* p = sip->sip_proxy_require->k_items; p && *p; ++p)
+      if (std::none_of(accepted.begin(), accepted.end(),
+                       [p](const std::string& a) { return strcasecmp(*p, a.c_str()) == 0; }))
+        unsupported += (unsupported.empty() ? "" : ", ") + std::string(*p);
+    if (!unsupported.empty()) {
+      ++counters_.rejected;
+      log_rejected(kLogTag, msg, SIP_420_BAD_EXTENSION, "Proxy-Require: " + unsupported);
+      counters_.responses.add(420);
+      nta_msg_treply(ctx_.agent, msg, SIP_420_BAD_EXTENSION, SIPTAG_UNSUPPORTED_STR(unsupported.c_str()), TAG_END());
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string Proxy::strip_own_route(msg_t* msg, sip_t* sip) {
+  // Loose routing (16.4): a top Route naming us is ours to remove. One
+  // with a flow token says where the request goes next (proxy_flow.cpp).
+  std::string flow;
+  while (sip->sip_route && is_me(sip->sip_route->r_url)) {
+    if (std::string f = flow_target(sip->sip_route->r_url); !f.empty()) flow = f;
+    sip_route_remove(msg, sip);
+  }
+  // The phone's own in-dialog request comes up its flow: not back down.
+  if (!flow.empty() && flow.compare(0, flow.find(';'), source_of(msg)) == 0) flow.clear();
+  // Strict routing from old phones: the Request-URI is a value we put in
+  // Record-Route, so the real target is the last Route.
+  if (is_me(sip->sip_request->rq_url) && sip->sip_route) {
+    sip_route_t* last = sip_route_pop(msg, sip);
+    su_home_t* home = msg_home(msg);
+    sip_request_t* rq = sip_request_create(home, sip->sip_request->rq_method, sip->sip_request->rq_method_name,
+                                           reinterpret_cast<url_string_t*>(last->r_url), nullptr);
+    msg_header_replace(msg, reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(sip->sip_request),
+                       reinterpret_cast<msg_header_t*>(rq));
+  }
+  return flow;
+}
+
+bool Proxy::forward_to_outbound_proxy(msg_t* msg, sip_t* sip) {
+  const std::string proxy = ctx_.outbound_proxy ? ctx_.outbound_proxy() : std::string();
+  if (proxy.empty() || ctx_.node->joined()) return false;
+  const sip_method_t method = sip->sip_request->rq_method;
+  if (method == sip_method_ack) {
+    nta_msg_tsend(ctx_.agent, msg, URL_STRING_MAKE(("sip:" + proxy).c_str()), TAG_END());
+    return true;
+  }
+  Transaction* tx = start(msg, sip);
+  if (!tx) return true;
+  tx->dns_done = false;  // the node we hand it to is the phone's real first hop
+  if (!add_branch(tx, "", proxy, false)) send_final(tx, 480, "Temporarily Unavailable");
+  return true;
+}
+
+bool Proxy::forward_towards_owner(msg_t* msg, sip_t* sip, const dht::Id& key) {
+  bool claim = false;
+  const std::string hop = ring_next_hop(sip, key, &claim);
+  if (hop.empty()) return false;  // we own the key
+  Transaction* tx = start(msg, sip);
+  if (!tx) return true;
+  ++counters_.forwarded_ring;
+  if (!add_branch(tx, "", hop, true, claim)) send_final(tx, 480, "Temporarily Unavailable");
+  return true;
+}
+
+void Proxy::on_request(msg_t* msg, sip_t* sip) {
+  ++counters_.requests;
+  if (reject_early(msg, sip)) return;
+  if (forward_to_outbound_proxy(msg, sip)) return;
+  const sip_method_t method = sip->sip_request->rq_method;
+  if (method == sip_method_register) {
+    handle_register(msg, sip);
+    return;
+  }
+  const std::string flow = strip_own_route(msg, sip);
+  if (method == sip_method_ack) {
+    handle_ack(msg, sip, flow);
+    return;
+  }
+  if (method == sip_method_cancel) {
+    // A CANCEL that matched no transaction of ours (nta matches the rest).
+    reply(msg, SIP_481_NO_TRANSACTION);
+    return;
+  }
+  const url_t* ruri = sip->sip_request->rq_url;
+  if (is_me(ruri) && !ruri->url_user && !sip->sip_route) {
+    // Addressed to this node itself, not to a user at its address.
+    if (method == sip_method_options) counters_.responses.add(200);  // 404 is counted in reply()
+    if (method == sip_method_options) nta_msg_treply(ctx_.agent, msg, SIP_200_OK, TAG_END());
+    else reply(msg, SIP_404_NOT_FOUND);
+    return;
+  }
+  // A request on or to a flow keeps this node in its dialog: Record-Route
+  // with the flow token (proxy_flow.cpp). Only a request that can start a
+  // dialog carries one (add_branch), so only then is the flow worked out.
+  const std::string from_flow = starts_dialog(sip) ? phone_flow(msg, sip) : std::string();
+  flow_record_route_ = !flow.empty()        ? flow_route(flow_token(flow), true)
+                       : !from_flow.empty() ? flow_route(from_flow, true)
+                                            : std::string();
+  route_request(msg, sip, flow);
+  flow_record_route_.clear();
+}
+
+void Proxy::handle_ack(msg_t* msg, sip_t* sip, const std::string& flow) {
+  // An ACK for a 2xx is end to end: forward it statelessly to where the
+  // dialog points (a flow, a Route, else the Request-URI, which is the
+  // far contact).
+  std::string target = flow.empty() ? std::string() : "sip:" + flow;
+  if (target.empty() && !sip->sip_route &&
+      (!is_contact_address(sip->sip_request->rq_url) || is_user_at_node(sip->sip_request->rq_url))) {
+    // An ACK addressed to an AOR: follow the ring like its INVITE did.
+    const auto aor = dht::Codec::canonical_aor(url_text(sip->sip_request->rq_url));
+    if (aor) {
+      const dht::Id key = ctx_.ring->hash(*aor);
+      bool claim = false;
+      const std::string hop = ring_next_hop(sip, key, &claim);
+      if (hop.empty()) {
+        if (const dht::StoredRecord* sr = ctx_.storage->find(key, *aor)) {
+          auto live = bindings_.live(sr->record, static_cast<std::int64_t>(std::time(nullptr)));
+          if (!live.empty()) target = live.front().uri;
+        }
+      } else {
+        target = "sip:" + hop;
+      }
+    }
+    if (target.empty()) {
+      nta_msg_discard(ctx_.agent, msg);
+      return;
+    }
+  }
+  if (sip->sip_max_forwards) {
+    sip->sip_max_forwards->mf_count--;
+    msg_fragment_clear(sip->sip_max_forwards->mf_common);  // else its text as received goes out
+  }
+  add_dns_marker(msg, sip);
+  nta_msg_tsend(ctx_.agent, msg, target.empty() ? nullptr : URL_STRING_MAKE(target.c_str()), TAG_END());
+}
+
+void Proxy::route_request(msg_t* msg, sip_t* sip, const std::string& flow) {
+  const url_t* ruri = sip->sip_request->rq_url;
+  const bool in_dialog = sip->sip_to && sip->sip_to->a_tag;
+  if (!flow.empty()) {
+    // Down the flow our Route named: the only way to this phone.
+    SIPPEER_LOG(Debug) << "proxy: " << sip->sip_request->rq_method_name << " " << url_text(ruri) << " down the flow "
+                       << flow;
+    Transaction* tx = start(msg, sip);
+    if (tx && !add_branch(tx, "", flow, false)) send_final(tx, 480, "Temporarily Unavailable");
+    return;
+  }
+  // Where the dialog or the phone already says where to go, go there. A
+  // user at our own address (phones that use the node as their domain) is
+  // an AOR like any other.
+  if (sip->sip_route || in_dialog || (is_contact_address(ruri) && !is_user_at_node(ruri))) {
+    SIPPEER_LOG(Debug) << "proxy: " << sip->sip_request->rq_method_name << " " << url_text(ruri)
+                       << (sip->sip_route ? " by Route" : in_dialog ? " in dialog" : " to a contact address");
+    Transaction* tx = start(msg, sip);
+    if (tx && !add_branch(tx, "", "", false)) send_final(tx, 503, "Service Unavailable");
+    return;
+  }
+  const auto aor = dht::Codec::canonical_aor(url_text(ruri));
+  if (!aor) {
+    reply(msg, 416, "Unsupported URI Scheme");
+    return;
+  }
+  if (wants_dns(sip)) {
+    // A phone's first hop: the ring and DNS both (report 3.5.2).
+    start_fork(msg, sip, *aor);
+    return;
+  }
+  if (!ctx_.node->joined()) {
+    ++counters_.rejected;
+    log_rejected(kLogTag, msg, 480, "Temporarily Unavailable (not in the ring yet)");
+    counters_.responses.add(480);
+    nta_msg_treply(ctx_.agent, msg, 480, "Temporarily Unavailable (not in the ring yet)",
+                   SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
+    return;
+  }
+  const dht::Id key = ctx_.ring->hash(*aor);
+  if (forward_towards_owner(msg, sip, key)) return;
+  // We own the key: we are the registrar, fork to every live binding
+  // (procedure 3.19).
+  const dht::StoredRecord* sr = ctx_.storage->find(key, *aor);
+  if (!sr || bindings_.live(sr->record, static_cast<std::int64_t>(std::time(nullptr))).empty()) {
+    ++counters_.not_found;
+    reply(msg, 404, "User not found on P2P/SIP");
+    return;
+  }
+  Transaction* tx = start(msg, sip);
+  if (tx && !fork_to_bindings(tx, key, *aor)) send_final(tx, 480, "Temporarily Unavailable");
+}
+
+void Proxy::on_stray_response(msg_t* msg, sip_t* sip) {
+  // Only 2xx to INVITE are worth saving (RFC 3261 16.7 step 10 note): the
+  // top Via must be ours, then the next Via says where it goes.
+  const bool ours = sip->sip_via && std::string(sip->sip_via->v_host ? sip->sip_via->v_host : "") + ":" +
+                                           (sip->sip_via->v_port ? sip->sip_via->v_port : "5060") ==
+                                       ctx_.local_address;
+  if (!ours || !sip->sip_status || sip->sip_status->st_status / 100 != 2 || !sip->sip_via->v_next) {
+    nta_msg_discard(ctx_.agent, msg);
+    return;
+  }
+  sip_via_remove(msg, sip);
+  counters_.responses.add(sip->sip_status->st_status);
+  nta_msg_tsend(ctx_.agent, msg, nullptr, TAG_END());
+}
+
+}  // namespace sippeer::adaptor

@@ -1,0 +1,167 @@
+// The outbound proxy and registrar front end for unmodified phones
+// (report 3.4-3.5, RFC 3261 sections 10 and 16).
+//
+// Requests are routed by key: a REGISTER by its To, anything else by its
+// Request-URI, which is never rewritten while the request crosses the
+// ring. The node that owns the key is the registrar and forks to the
+// bindings; every other node proxies one hop closer (recursive routing).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "adaptor/registrar/binding_cache.h"
+#include "adaptor/sip/fast_reply.h"
+#include "adaptor/registrar/registrar.h"
+#include "adaptor/config/settings.h"
+#include "adaptor/sip/sip_traffic.h"
+#include "adaptor/sip/sip_resolver.h"
+#include "adaptor/sip/sofia.h"
+#include "dht/node.h"
+
+namespace sippeer::adaptor {
+
+struct ProxyContext {
+  nta_agent_t* agent = nullptr;
+  su_root_t* root = nullptr;
+  dht::Node* node = nullptr;
+  dht::Storage* storage = nullptr;
+  const dht::Ring* ring = nullptr;
+  const Settings* settings = nullptr;
+  std::string local_address;  // ip:port
+  std::function<dht::Time()> now;
+  std::function<void(dht::Time)> reschedule;
+  RegistrarPolicy policy;
+  // Set when our id turned out to be taken (report 3.13): we do not join,
+  // and every phone request goes to that node instead.
+  std::function<std::string()> outbound_proxy;
+  // Stateless UDP answers without a Sofia message (registrar); may be null.
+  FastReply* fast_reply = nullptr;
+};
+
+struct ProxyCounters {
+  std::uint64_t requests = 0;
+  std::uint64_t forwarded_ring = 0;   // sent one hop closer to the key's owner
+  std::uint64_t forked = 0;           // branches to registered contacts
+  std::uint64_t not_found = 0;        // 404 at the owner
+  std::uint64_t registrations = 0;    // REGISTERs applied at the owner
+  std::uint64_t rejected = 0;         // 4xx/5xx generated here
+  ResponseClasses responses;          // every response sent or relayed upstream
+};
+
+class Proxy {
+ public:
+  explicit Proxy(ProxyContext ctx);
+  ~Proxy();
+  Proxy(const Proxy&) = delete;
+  Proxy& operator=(const Proxy&) = delete;
+
+  // A request that is not overlay traffic, from nta's stateless callback.
+  // Takes the message.
+  void on_request(msg_t* msg, sip_t* sip);
+  // A response no transaction wanted (a 2xx to INVITE retransmitted after
+  // our client transaction ended): forwarded statelessly.
+  void on_stray_response(msg_t* msg, sip_t* sip);
+
+  const ProxyCounters& counters() const { return counters_; }
+  // SIGHUP: new expires limits apply to the next REGISTER.
+  void set_policy(const RegistrarPolicy& p) { ctx_.policy = p; }
+  std::size_t transactions() const { return transactions_.size(); }
+
+ private:
+  struct Branch;
+  struct Transaction;
+  struct Fork;
+
+  // proxy.cpp: checks and routing
+  bool reject_early(msg_t* msg, sip_t* sip);
+  bool is_me(const url_t* u) const;
+  // An out-of-dialog INVITE, SUBSCRIBE or REFER: what Record-Route is for.
+  static bool starts_dialog(const sip_t* sip);
+  // A user at a ring node's address (ours or one in our routing state).
+  bool is_user_at_node(const url_t* u) const;
+  // host:port is this node or one in its routing state.
+  bool knows_node(const std::string& address) const;
+  // Removes our own top Routes; returns the flow one of them names ("" if
+  // none, or if the request came from that flow).
+  std::string strip_own_route(msg_t* msg, sip_t* sip);
+  void handle_ack(msg_t* msg, sip_t* sip, const std::string& flow);
+  void route_request(msg_t* msg, sip_t* sip, const std::string& flow);
+  // Answers with an error of our own and logs it (adaptor/sip/reject_log.h).
+  void reply(msg_t* msg, int status, const char* phrase, const char* why = nullptr);
+  bool forward_to_outbound_proxy(msg_t* msg, sip_t* sip);
+  // Where the ring sends a request for `key` next ("" = we are the owner),
+  // from the P2P-Owner claim of the hop before; sets *claim for the next.
+  std::string ring_next_hop(const sip_t* sip, const dht::Id& key, bool* claim) const;
+  // Proxies the request one ring hop closer to the key's owner; false
+  // (and the message untouched) when we are the owner.
+  bool forward_towards_owner(msg_t* msg, sip_t* sip, const dht::Id& key);
+
+  // register_flow.cpp
+  void handle_register(msg_t* msg, sip_t* sip);
+
+  // proxy_flow.cpp: phones reached only through the node they talk to
+  static std::string source_of(msg_t* msg);  // "ip:port" the message came from
+  // The flow token ("udp~ip~port") of a request straight from a phone
+  // that can only be reached back through it; "" when it needs none.
+  std::string phone_flow(msg_t* msg, const sip_t* sip) const;
+  // <sip:f~token@us;lr>, for a Path or (with the transport) a Record-Route
+  std::string flow_route(const std::string& token, bool record_route) const;
+  // "ip:port;transport=x" from one of our Route URIs with a flow token.
+  static std::string flow_target(const url_t* own_route);
+  static std::string flow_token(const std::string& target);  // flow_target's inverse
+  void add_path(msg_t* msg, sip_t* sip);  // at the edge, on a REGISTER
+
+  // proxy_transaction.cpp: one server transaction, N client branches
+  Transaction* start(msg_t* msg, sip_t* sip);
+  bool add_branch(Transaction* tx, const std::string& request_uri, const std::string& next_hop,
+                  bool ring_hop, bool owner_claim = false, const std::string& route_header = "");
+  bool reroute(Transaction* tx);
+  // At the owner: one branch per live binding; false when there are none.
+  bool fork_to_bindings(Transaction* tx, const dht::Id& key, const std::string& aor);
+  static int on_branch_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+  static int on_cancel(void* magic, nta_incoming_t* irq, const sip_t* sip);
+  static void on_hop_timeout(su_root_magic_t*, su_timer_t*, void* arg);
+  void relay(Transaction* tx, nta_outgoing_t* orq);
+  void branch_done(Transaction* tx, Branch* b, int status, nta_outgoing_t* orq, bool internal);
+  void cancel_others(Transaction* tx, const Branch* keep);
+  void finish_if_done(Transaction* tx);
+  void send_final(Transaction* tx, int status, const char* phrase);
+  // A final answer no branch brought (the ring's 404 at the owner, a DNS
+  // branch that found no server), weighed like a response (16.7).
+  void note_result(Transaction* tx, int status, const char* phrase, bool internal);
+
+  // dns_fork.cpp: DNS + P2P lookups of a phone's request (report 3.5.2)
+  bool wants_dns(const sip_t* sip) const;
+  void start_fork(msg_t* msg, sip_t* sip, const std::string& aor);
+  void start_p2p(Transaction* tx);
+  void start_dns(Transaction* tx);
+  void on_dns_resolved(Transaction* tx, std::vector<SipResolver::Target> targets, const std::string& error);
+  bool send_dns_branch(Transaction* tx);
+  bool points_back(const SipResolver::Target& t) const;
+  static void on_dns_timeout(su_root_magic_t*, su_timer_t*, void* arg);
+  void dns_answered(Transaction* tx);
+  // A DNS branch's final answer: true when it is not to be weighed (it
+  // came back round the ring, or the next DNS target was tried instead).
+  bool dns_branch_final(Transaction* tx, Branch* b, int status, bool internal);
+  // Sequential modes: starts the other lookup when the first found nobody.
+  // True while something of the fork is still under way.
+  bool fork_continues(Transaction* tx);
+  void stop_dns(Transaction* tx);
+  static bool has_dns_marker(const sip_t* sip);
+  void add_dns_marker(msg_t* msg, sip_t* sip);
+
+  ProxyContext ctx_;
+  std::unordered_map<Transaction*, std::unique_ptr<Transaction>> transactions_;
+  ProxyCounters counters_;
+  BindingCache bindings_;  // every read of a record's bindings goes through it
+  // Record-Route with a flow token for the request being routed now
+  // (proxy_flow.cpp); start() hands it to the transaction.
+  std::string flow_record_route_;
+  std::unique_ptr<SipResolver> resolver_;  // made on the first DNS branch; destroyed before transactions_
+};
+
+}  // namespace sippeer::adaptor

@@ -1,0 +1,64 @@
+// The proxy's per-request state, shared by proxy_transaction.cpp (RFC 3261
+// section 16 forking) and dns_fork.cpp (the DNS + P2P fork of report 3.5.2).
+// Private to the proxy: nothing outside adaptor/proxy*.cpp and dns_fork.cpp
+// includes it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adaptor/proxy/proxy.h"
+#include "adaptor/sip/sip_resolver.h"
+
+namespace sippeer::adaptor {
+
+struct Proxy::Branch {
+  Transaction* tx = nullptr;
+  nta_outgoing_t* orq = nullptr;
+  su_timer_t* timer = nullptr;  // ring hops: is the next node alive?
+  std::string next_hop;         // ring hops: node address
+  bool ring_hop = false;
+  bool dns = false;             // the DNS branch of a fork (dns_fork.cpp)
+  bool provisional = false;     // a 1xx arrived
+  bool done = false;
+};
+
+// A phone's out-of-dialog request looked up both ways: the ring (P2P) and
+// the Request-URI's domain in DNS (RFC 3263), in parallel or one after the
+// other (proxy.lookup).
+struct Proxy::Fork {
+  enum class Mode { Parallel, DnsFirst, P2pFirst };
+  Mode mode = Mode::Parallel;
+  std::string aor;              // the ring key's text
+  std::string domain;           // what DNS resolves
+  int port = 0;                 // the Request-URI's, if any
+  std::string transport;        // its transport parameter, lower case, if udp or tcp
+  bool p2p_started = false;
+  bool dns_started = false;
+  std::uint64_t resolving = 0;  // resolver handle while NAPTR/SRV/A run
+  su_timer_t* timer = nullptr;  // dns.timeout_ms: resolve and draw a first answer
+  Branch* dns_branch = nullptr;
+  std::vector<SipResolver::Target> targets;  // RFC 3263 order; tried in turn on transport failure
+  std::size_t next_target = 0;
+};
+
+struct Proxy::Transaction {
+  Proxy* proxy = nullptr;
+  nta_incoming_t* irq = nullptr;
+  sip_method_t method = sip_method_unknown;
+  std::vector<std::unique_ptr<Branch>> branches;
+  msg_t* best = nullptr;   // best final response so far (16.7), a copy
+  int best_status = 0;
+  bool best_internal = false;
+  std::string best_phrase; // a best answer that is ours, not a copy (the ring's 404)
+  bool final_sent = false;
+  bool canceled = false;
+  bool dns_done = true;    // branches carry the "DNS lookup done" marker
+  int reroutes = 0;
+  std::string aor;
+  std::string record_route;  // a flow's Record-Route (proxy_flow.cpp), else ""
+  std::unique_ptr<Fork> fork;  // set for the DNS + P2P fork only
+};
+
+}  // namespace sippeer::adaptor

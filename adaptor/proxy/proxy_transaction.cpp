@@ -1,0 +1,348 @@
+// One proxied request: a server transaction upstream, one client branch per
+// target downstream (RFC 3261 16.6-16.8, 16.10).
+#include <algorithm>
+#include <ctime>
+#include <cstring>
+
+#include "adaptor/log.h"
+#include "adaptor/proxy/proxy.h"
+#include "adaptor/sip/reject_log.h"
+#include "adaptor/proxy/proxy_state.h"
+#include "dht/codec.h"
+
+namespace sippeer::adaptor {
+
+constexpr const char* kLogTag = "proxy";  // see adaptor/log.h
+
+namespace {
+
+// Lower is better (16.7): 6xx wins, then the lowest class; within a class
+// a timeout or our own 503 says the least.
+int rank(int status, bool internal) {
+  int r = status >= 600 ? 0 : (status / 100) * 10;
+  if (status == 408 || internal) r += 5;
+  return r;
+}
+
+}  // namespace
+
+Proxy::Proxy(ProxyContext ctx) : ctx_(std::move(ctx)) {}
+
+Proxy::~Proxy() {
+  for (auto& [p, tx] : transactions_) {
+    for (auto& b : tx->branches) {
+      if (b->orq) nta_outgoing_destroy(b->orq);
+      if (b->timer) su_timer_destroy(b->timer);
+    }
+    if (tx->fork && tx->fork->timer) su_timer_destroy(tx->fork->timer);
+    if (tx->best) msg_destroy(tx->best);
+    if (tx->irq) nta_incoming_destroy(tx->irq);
+  }
+}
+
+Proxy::Transaction* Proxy::start(msg_t* msg, sip_t* sip) {
+  auto tx = std::make_unique<Transaction>();
+  tx->proxy = this;
+  tx->method = sip->sip_request->rq_method;
+  tx->record_route = flow_record_route_;
+  tx->irq = nta_incoming_create(ctx_.agent, nullptr, msg, sip, TAG_END());
+  if (!tx->irq) return nullptr;  // nta has answered or dropped it
+  if (tx->method == sip_method_invite) {
+    nta_incoming_bind(tx->irq, &Proxy::on_cancel, tx.get());
+    nta_incoming_treply(tx->irq, SIP_100_TRYING, TAG_END());  // at once, so upstream stops retransmitting
+    counters_.responses.add(100);
+  }
+  Transaction* raw = tx.get();
+  transactions_[raw] = std::move(tx);
+  return raw;
+}
+
+bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const std::string& next_hop,
+                       bool ring_hop, bool owner_claim, const std::string& route_header) {
+  msg_t* original = nta_incoming_getrequest(tx->irq);
+  msg_t* msg = original ? msg_copy(original) : nullptr;
+  if (original) msg_destroy(original);
+  sip_t* sip = msg ? sip_object(msg) : nullptr;
+  if (!sip) return false;
+  su_home_t* home = msg_home(msg);
+  auto* pub = reinterpret_cast<msg_pub_t*>(sip);
+
+  // 16.6 step 3: Max-Forwards one less, or 70 if the phone sent none.
+  unsigned long mf = 70;
+  if (sip->sip_max_forwards) {
+    mf = sip->sip_max_forwards->mf_count > 0 ? sip->sip_max_forwards->mf_count - 1 : 0;
+    msg_header_remove(msg, pub, reinterpret_cast<msg_header_t*>(sip->sip_max_forwards));
+  }
+  msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(sip_max_forwards_make(home, std::to_string(mf).c_str())));
+  // 16.6 step 2: at the registrar the target becomes the Request-URI. On
+  // the way there it stays the AOR (the key), and only the next hop moves.
+  if (!request_uri.empty()) {
+    sip_request_t* rq = sip_request_create(home, sip->sip_request->rq_method, sip->sip_request->rq_method_name,
+                                           URL_STRING_MAKE(request_uri.c_str()), nullptr);
+    msg_header_replace(msg, pub, reinterpret_cast<msg_header_t*>(sip->sip_request), reinterpret_cast<msg_header_t*>(rq));
+  }
+  // 16.6 step 4: Record-Route, when configured, on dialog-creating requests.
+  const bool creates_dialog = starts_dialog(sip);
+  // A binding's Path (proxy_flow.cpp): the branch goes through the
+  // phone's edge node, or, when that is us, straight down the flow.
+  std::string hop = next_hop, flow_rr = tx->record_route;
+  if (!route_header.empty()) {
+    sip_route_t* r = sip_route_make(home, route_header.c_str());
+    if (r && is_me(r->r_url) && !flow_target(r->r_url).empty()) {
+      hop = flow_target(r->r_url);
+      flow_rr = route_header;
+    } else if (r) {
+      msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(r));
+    }
+  }
+  if (creates_dialog && !flow_rr.empty()) {
+    // A flow's edge stays in the dialog whatever proxy.record_route says.
+    msg_header_insert(msg, pub,
+                      reinterpret_cast<msg_header_t*>(sip_record_route_make(home, flow_rr.c_str())));
+  } else if (ctx_.settings->record_route && creates_dialog && !ring_hop) {
+    const std::string rr = "<sip:" + ctx_.local_address + ";lr>";
+    msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(sip_record_route_make(home, rr.c_str())));
+  }
+  // P2P-Owner is between ring nodes only: set on a hop to the believed
+  // owner, never passed to a phone.
+  remove_unknown_header(msg, sip, "P2P-Owner");
+  if (ring_hop && owner_claim) msg_header_insert(msg, pub, msg_header_make(home, sip_unknown_class, "P2P-Owner: 1"));
+  if (tx->dns_done) add_dns_marker(msg, sip);
+  msg_serialize(msg, pub);
+
+  auto b = std::make_unique<Branch>();
+  b->tx = tx;
+  b->ring_hop = ring_hop;
+  b->next_hop = next_hop;
+  const std::string route = hop.empty() ? "" : "sip:" + hop;
+  b->orq = nta_outgoing_mcreate(ctx_.agent, &Proxy::on_branch_response, b.get(),
+                                route.empty() ? nullptr : URL_STRING_MAKE(route.c_str()), msg, TAG_END());
+  if (!b->orq) {
+    msg_destroy(msg);
+    return false;
+  }
+  if (ring_hop) {
+    // The next node answers an INVITE with 100 at once; other methods get
+    // their final answer from the owner, a few hops on. Past this, the
+    // next node is taken as dead and the ring routes around it.
+    const int factor = tx->method == sip_method_invite ? 1 : 4;
+    b->timer = su_timer_create(su_root_task(ctx_.root), ctx_.settings->request_timeout_ms * factor);
+    su_timer_set(b->timer, &Proxy::on_hop_timeout, b.get());
+  }
+  tx->branches.push_back(std::move(b));
+  return true;
+}
+
+bool Proxy::reroute(Transaction* tx) {
+  // The next ring hop is dead: tell the ring and try the next candidate
+  // (the same failover as the overlay's queries, 3.12).
+  if (tx->canceled || tx->final_sent || tx->reroutes >= 3) return false;
+  msg_t* original = nta_incoming_getrequest(tx->irq);
+  sip_t* sip = original ? sip_object(original) : nullptr;
+  bool ok = false;
+  if (sip) {
+    const sip_to_t* to = sip->sip_to;
+    const url_t* target = tx->method == sip_method_register ? (to ? to->a_url : nullptr) : sip->sip_request->rq_url;
+    su_home_t home[1] = {SU_HOME_INIT(home)};
+    const char* text = target ? url_as_string(home, target) : nullptr;
+    auto aor = text ? dht::Codec::canonical_aor(text) : std::nullopt;
+    su_home_deinit(home);
+    if (aor && ctx_.node->joined()) {
+      ++tx->reroutes;
+      const dht::Id key = ctx_.ring->hash(*aor);
+      bool claim = false;
+      const std::string hop = ring_next_hop(sip, key, &claim);
+      if (!hop.empty()) {
+        ok = add_branch(tx, "", hop, true, claim);
+      } else if (tx->method != sip_method_register) {
+        // The dead hop's keys are ours now, and so are its replicas.
+        ok = fork_to_bindings(tx, key, *aor);
+      }
+    }
+  }
+  if (original) msg_destroy(original);
+  return ok;
+}
+
+bool Proxy::fork_to_bindings(Transaction* tx, const dht::Id& key, const std::string& aor) {
+  const dht::StoredRecord* sr = ctx_.storage->find(key, aor);
+  if (!sr) return false;
+  int started = 0;
+  for (const auto& b : bindings_.live(sr->record, static_cast<std::int64_t>(std::time(nullptr)))) {
+    // With a Path the branch goes to the edge node holding the phone's
+    // flow (its URI, lr and all, is the next hop); else to the contact.
+    const std::string via_edge = b.path.size() > 6 && b.path.compare(0, 5, "<sip:") == 0
+                                     ? b.path.substr(5, b.path.size() - 6) : std::string();
+    if (add_branch(tx, b.uri, via_edge, false, false, via_edge.empty() ? "" : b.path)) ++started;
+  }
+  counters_.forked += static_cast<std::uint64_t>(started);
+  return started > 0;
+}
+
+void Proxy::on_hop_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
+  auto* b = static_cast<Branch*>(arg);
+  Transaction* tx = b->tx;
+  Proxy* self = tx->proxy;
+  if (b->done || b->provisional) return;
+  SIPPEER_LOG(Warn) << "proxy: next hop " << b->next_hop << " did not answer in time";
+  self->ctx_.reschedule(self->ctx_.node->peer_unreachable(self->ctx_.now(), b->next_hop));
+  nta_outgoing_t* orq = b->orq;
+  b->orq = nullptr;
+  if (orq) nta_outgoing_destroy(orq);
+  self->branch_done(tx, b, 408, nullptr, true);
+}
+
+int Proxy::on_branch_response(void* magic, nta_outgoing_t* orq, const sip_t* sip) {
+  auto* b = static_cast<Branch*>(magic);
+  Transaction* tx = b->tx;
+  Proxy* self = tx->proxy;
+  const int status = sip && sip->sip_status ? sip->sip_status->st_status : 408;
+  const bool internal = !sip || nta_sip_is_internal(sip);
+  SIPPEER_LOG(Debug) << "proxy: branch " << (b->ring_hop ? "to ring hop " + b->next_hop : std::string("to contact"))
+                     << " answered " << status << (internal ? " (generated by nta)" : "");
+  if (status < 200) {
+    if (b->dns && !internal) self->dns_answered(tx);
+    b->provisional = true;
+    if (status > 100 && !tx->final_sent && !internal) self->relay(tx, orq);  // 16.7 step 5
+    return 0;
+  }
+  if (b->ring_hop && internal && status == 503) {
+    // ICMP port unreachable: the node is gone.
+    self->ctx_.reschedule(self->ctx_.node->peer_unreachable(self->ctx_.now(), b->next_hop));
+  }
+  self->branch_done(tx, b, status, orq, internal);
+  return 0;
+}
+
+void Proxy::relay(Transaction* tx, nta_outgoing_t* orq) {
+  msg_t* response = nta_outgoing_getresponse(orq);
+  msg_t* copy = response ? msg_copy(response) : nullptr;
+  if (response) msg_destroy(response);
+  if (!copy) return;
+  sip_via_remove(copy, sip_object(copy));
+  if (const sip_t* s = sip_object(copy); s && s->sip_status) counters_.responses.add(s->sip_status->st_status);
+  nta_incoming_mreply(tx->irq, copy);
+}
+
+void Proxy::branch_done(Transaction* tx, Branch* b, int status, nta_outgoing_t* orq, bool internal) {
+  b->done = true;
+  if (b->timer) {
+    su_timer_destroy(b->timer);
+    b->timer = nullptr;
+  }
+  if (b->dns && dns_branch_final(tx, b, status, internal)) {
+    // not an answer to weigh (see dns_fork.cpp)
+  } else if (status / 100 == 2) {
+    // 16.7 step 5: every 2xx goes upstream at once; other branches stop.
+    if (orq) relay(tx, orq);
+    tx->final_sent = true;
+    cancel_others(tx, b);
+  } else if (!tx->final_sent) {
+    const bool dead_hop = b->ring_hop && internal && (status == 503 || status == 408);
+    if (dead_hop && reroute(tx)) {
+      // a new branch replaces this one
+    } else if (rank(status, internal) < rank(tx->best_status, tx->best_internal) || tx->best_status == 0) {
+      if (tx->best) msg_destroy(tx->best);
+      tx->best = nullptr;
+      msg_t* response = orq ? nta_outgoing_getresponse(orq) : nullptr;
+      if (response && !internal) {
+        tx->best = msg_copy(response);
+        sip_via_remove(tx->best, sip_object(tx->best));
+      }
+      if (response) msg_destroy(response);
+      tx->best_status = status;
+      tx->best_internal = internal || !tx->best;
+      tx->best_phrase.clear();
+    }
+    if (status >= 600) cancel_others(tx, b);
+  }
+  if (b->orq) {
+    nta_outgoing_destroy(b->orq);
+    b->orq = nullptr;
+  }
+  finish_if_done(tx);
+}
+
+void Proxy::cancel_others(Transaction* tx, const Branch* keep) {
+  if (tx->fork) stop_dns(tx);  // a DNS branch still resolving is not sent at all
+  for (auto& other : tx->branches) {
+    if (other.get() == keep || other->done || !other->orq) continue;
+    if (tx->method == sip_method_invite) nta_outgoing_tcancel(other->orq, nullptr, nullptr, TAG_END());
+  }
+}
+
+int Proxy::on_cancel(void* magic, nta_incoming_t*, const sip_t*) {
+  // nta has answered the CANCEL itself; we cancel every branch and relay
+  // the 487 they bring back (16.10).
+  auto* tx = static_cast<Transaction*>(magic);
+  tx->canceled = true;
+  tx->proxy->cancel_others(tx, nullptr);
+  // A fork may have had only a DNS lookup under way, which no 487 ends.
+  if (tx->fork) tx->proxy->finish_if_done(tx);
+  return 0;
+}
+
+void Proxy::finish_if_done(Transaction* tx) {
+  const bool all_done = std::all_of(tx->branches.begin(), tx->branches.end(),
+                                    [](const std::unique_ptr<Branch>& b) { return b->done; });
+  if (!all_done) return;
+  if (tx->fork && !tx->final_sent && fork_continues(tx)) return;
+  if (!tx->final_sent) {
+    if (tx->canceled && tx->best_status == 0) {
+      send_final(tx, 487, "Request Terminated");
+      return;
+    }
+    if (tx->best && !tx->best_internal) {
+      tx->final_sent = true;
+      msg_t* best = tx->best;
+      tx->best = nullptr;
+      counters_.responses.add(tx->best_status);
+      nta_incoming_mreply(tx->irq, best);
+    } else if (tx->best_status == 503 || tx->best_status == 408 || tx->best_status == 0) {
+      // Nobody answered: a dead contact or a ring that cannot route now.
+      send_final(tx, tx->method == sip_method_invite ? 480 : 408,
+                 tx->method == sip_method_invite ? "Temporarily Unavailable" : "Request Timeout");
+      return;
+    } else {
+      send_final(tx, tx->best_status, tx->best_phrase.empty() ? nullptr : tx->best_phrase.c_str());
+      return;
+    }
+  }
+  if (tx->fork) {
+    stop_dns(tx);
+    if (tx->fork->timer) su_timer_destroy(tx->fork->timer);
+    tx->fork->timer = nullptr;
+  }
+  if (tx->best) msg_destroy(tx->best);
+  nta_incoming_destroy(tx->irq);  // nta keeps absorbing retransmissions
+  transactions_.erase(tx);
+}
+
+void Proxy::send_final(Transaction* tx, int status, const char* phrase) {
+  tx->final_sent = true;
+  if (status >= 300) ++counters_.rejected;
+  // 503 from a downstream becomes 500 (16.7 step 6) so that upstream does
+  // not take us for overloaded.
+  if (status == 503) status = 500, phrase = "Server Internal Error";
+  if (phrase && status >= 300) {  // ours; without a phrase it relays a downstream status
+    msg_t* request = nta_incoming_getrequest(tx->irq);
+    log_rejected(kLogTag, request, status, phrase);
+    if (request) msg_destroy(request);
+  }
+  counters_.responses.add(status);
+  nta_incoming_treply(tx->irq, status, phrase ? phrase : sip_status_phrase(status), TAG_END());
+  for (auto& b : tx->branches)
+    if (!b->done) return;  // finish_if_done runs again when they end
+  finish_if_done(tx);
+}
+
+void Proxy::note_result(Transaction* tx, int status, const char* phrase, bool internal) {
+  if (tx->best_status != 0 && rank(status, internal) >= rank(tx->best_status, tx->best_internal)) return;
+  if (tx->best) msg_destroy(tx->best);
+  tx->best = nullptr;
+  tx->best_status = status;
+  tx->best_internal = internal;
+  tx->best_phrase = phrase ? phrase : "";
+}
+
+}  // namespace sippeer::adaptor

@@ -1,0 +1,83 @@
+// A phone's REGISTER (procedures 3.14, 3.16): routed by To to the node that
+// owns the AOR's key, applied there by the registrar, replicated by the ring.
+#include <ctime>
+
+#include "adaptor/log.h"
+#include "adaptor/proxy/proxy.h"
+#include "adaptor/sip/reject_log.h"
+#include "dht/codec.h"
+
+namespace sippeer::adaptor {
+
+constexpr const char* kLogTag = "reg";  // see adaptor/log.h
+
+void Proxy::handle_register(msg_t* msg, sip_t* sip) {
+  su_home_t* home = msg_home(msg);
+  const char* to_text = sip->sip_to ? url_as_string(home, sip->sip_to->a_url) : nullptr;
+  const auto aor = to_text ? dht::Codec::canonical_aor(to_text) : std::nullopt;
+  if (!aor) {
+    reply(msg, 400, "Invalid To");
+    return;
+  }
+  if (!ctx_.node->joined()) {
+    ++counters_.rejected;
+    log_rejected(kLogTag, msg, 503, "Service Unavailable (not in the ring yet)");
+    counters_.responses.add(503);
+    nta_msg_treply(ctx_.agent, msg, 503, "Service Unavailable (not in the ring yet)",
+                   SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
+    return;
+  }
+  // A phone behind a NAT or on a reused TCP connection is reached through
+  // this node: say so in a Path for the registrar (proxy_flow.cpp).
+  add_path(msg, sip);
+  // Third-party registrations are routed by To as well (3.4.1).
+  const dht::Id key = ctx_.ring->hash(*aor);
+  if (forward_towards_owner(msg, sip, key)) return;
+  // We are the registrar for this AOR. The answer is stateless: an nta
+  // server transaction costs ~10 KB held for 64*T1 = 32 s and about half
+  // the CPU of a REGISTER (docs/BENCHMARKS.md). apply_register answers a
+  // retransmission with the same 200 instead of taking it for an
+  // out-of-order request, which is all the transaction did for us.
+  const dht::StoredRecord* existing = ctx_.storage->find(key, *aor);
+  const std::int64_t now_unix = static_cast<std::int64_t>(std::time(nullptr));
+  RegisterOutcome out = apply_register(ctx_.policy, sip, *aor, key, existing ? &existing->record : nullptr, now_unix);
+  if (out.status != 200) {
+    ++counters_.rejected;
+    log_rejected(kLogTag, msg, out.status, out.phrase, *aor);
+    counters_.responses.add(out.status);
+    const std::string min = std::to_string(out.min_expires);
+    if (ctx_.fast_reply &&
+        ctx_.fast_reply->reply(msg, sip, out.status, out.phrase, out.status == 423 ? "Min-Expires: " + min + "\r\n" : ""))
+      return;
+    if (out.status == 423) {
+      nta_msg_treply(ctx_.agent, msg, out.status, out.phrase, SIPTAG_MIN_EXPIRES_STR(min.c_str()), TAG_END());
+    } else {
+      nta_msg_treply(ctx_.agent, msg, out.status, out.phrase, TAG_END());
+    }
+    return;
+  }
+  if (out.record) {
+    ++counters_.registrations;
+    ctx_.reschedule(ctx_.node->store_here(ctx_.now(), *out.record, out.ttl));
+    SIPPEER_LOG(Debug) << "registrar: " << *aor << " now has " << out.record->bindings.size()
+                       << " binding(s), version " << out.record->version;
+  }
+  std::string contacts;
+  for (const auto& c : out.reply_contacts) contacts += (contacts.empty() ? "" : ", ") + c;
+  counters_.responses.add(200);
+  if (ctx_.fast_reply) {
+    std::string extra = contacts.empty() ? std::string() : "Contact: " + contacts + "\r\n";
+    extra += ctx_.fast_reply->date_line();
+    if (ctx_.fast_reply->reply(msg, sip, SIP_200_OK, extra)) return;
+  }
+  su_home_t reply_home[1] = {SU_HOME_INIT(reply_home)};
+  sip_date_t* now_date = sip_date_create(reply_home, sip_now());
+  if (contacts.empty()) {
+    nta_msg_treply(ctx_.agent, msg, SIP_200_OK, SIPTAG_DATE(now_date), TAG_END());
+  } else {
+    nta_msg_treply(ctx_.agent, msg, SIP_200_OK, SIPTAG_CONTACT_STR(contacts.c_str()), SIPTAG_DATE(now_date), TAG_END());
+  }
+  su_home_deinit(reply_home);
+}
+
+}  // namespace sippeer::adaptor

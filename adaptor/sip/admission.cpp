@@ -1,0 +1,140 @@
+#include "adaptor/sip/admission.h"
+
+#include <arpa/inet.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+#include "adaptor/log.h"
+
+namespace sippeer::adaptor {
+
+namespace {
+
+// How often the queue is measured: often enough to react within a few
+// hundred requests at full speed, rarely enough that the syscall is free.
+constexpr auto kReadingEvery = std::chrono::microseconds(500);
+// How long the queue must stay long to count as overload: thousands of
+// requests at full speed, yet below the 500 ms after which phones
+// retransmit. 100 ms still took the scheduling stalls of a shared 2-core
+// machine for overload now and then (503s at a 24 ms median).
+constexpr auto kWindow = std::chrono::milliseconds(200);
+
+bool straight_from_phone(const sip_t* sip) {
+  const sip_method_t m = sip->sip_request->rq_method;
+  if (m == sip_method_ack || m == sip_method_cancel) return false;
+  if (sip->sip_to && sip->sip_to->a_tag) return false;     // in dialog
+  return !(sip->sip_via && sip->sip_via->v_next);          // one Via: no node before us
+}
+
+}  // namespace
+
+Admission::Admission(const Settings& settings, std::function<std::size_t()> live_transactions)
+    : settings_(settings), live_transactions_(std::move(live_transactions)) {}
+
+void Admission::watch_socket(const std::string& ip, int port) {
+  // tport keeps its sockets to itself, so find ours by its address: the
+  // only UDP socket of this process bound to exactly ip:port.
+  sockaddr_in want{};
+  want.sin_family = AF_INET;
+  want.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (inet_pton(AF_INET, ip.c_str(), &want.sin_addr) != 1) return;
+  rlimit lim{};
+  const int top = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < 65536 ? static_cast<int>(lim.rlim_cur) : 4096;
+  for (int fd = 0; fd < top; ++fd) {
+    int type = 0;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_DGRAM) continue;
+    sockaddr_in sa{};
+    len = sizeof sa;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0 || sa.sin_family != AF_INET) continue;
+    if (sa.sin_port == want.sin_port && sa.sin_addr.s_addr == want.sin_addr.s_addr) {
+      fd_ = fd;
+      // Where net.core.rmem_max keeps the buffer small, the queue could
+      // never reach the configured limit: datagrams would be dropped
+      // unanswered first. Half the real buffer is the most we wait for.
+      int rcvbuf = 0;
+      len = sizeof rcvbuf;
+      if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len) == 0 && rcvbuf > 0)
+        rcvbuf_ = static_cast<std::uint64_t>(rcvbuf);
+      return;
+    }
+  }
+  SIPPEER_LOG(Warn) << "admission control: no UDP socket found on " << ip << ":" << port
+                    << "; the backlog limit is off";
+}
+
+bool Admission::backlogged() {
+  const int limit_kb = settings_.overload_backlog_kb;
+  if (fd_ < 0 || limit_kb <= 0) return false;
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= next_reading_) {
+    next_reading_ = now + kReadingEvery;
+    std::uint32_t mem[SK_MEMINFO_VARS] = {};
+    socklen_t len = sizeof mem;
+    if (getsockopt(fd_, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0) return false;
+    // Linux gives back the memory of datagrams already read only in lumps
+    // of a quarter of the buffer while the reader keeps up
+    // (udp_rmem_release), so up to rcvbuf/4 of what it reports may be
+    // read already.
+    const std::uint64_t stale = rcvbuf_ / 4;
+    const std::uint64_t reported = mem[SK_MEMINFO_RMEM_ALLOC];
+    const std::uint64_t queued = reported > stale ? reported - stale : 0;
+    counters_.backlog_bytes = static_cast<std::uint32_t>(queued);
+    std::uint64_t limit = static_cast<std::uint64_t>(limit_kb) * 1024;
+    if (rcvbuf_ > 0 && limit > rcvbuf_ / 2) limit = rcvbuf_ / 2;
+    // Overload is a queue that does not drain, not a queue that is long
+    // for a moment: when the node is not scheduled for a few tens of
+    // milliseconds (its two cores are shared with the phones' traffic
+    // generator here, with other services elsewhere) the queue fills and
+    // then empties again. So, as CoDel does for routers, look at the
+    // smallest queue over each window: only a queue that stayed long for a
+    // whole window counts. Refused: a share that grows from nothing at half
+    // the limit to everything at the limit (as RED does). A
+    // queue at the limit itself, close to the kernel dropping datagrams
+    // unread, is refused at once, window or not.
+    window_min_ = std::min(window_min_, queued);
+    const double before = shed_share_;
+    if (now >= window_end_) {
+      const std::uint64_t low = limit / 2;
+      const std::uint64_t held = window_min_;
+      shed_share_ = held <= low ? 0.0 : held >= limit ? 1.0 : double(held - low) / double(limit - low);
+      window_end_ = now + kWindow;
+      window_min_ = UINT64_MAX;
+    }
+    if (queued >= limit) shed_share_ = 1.0;
+    if (before == 0.0 && shed_share_ > 0.0) {
+      SIPPEER_LOG(Warn) << "overload: " << queued / 1024 << " KB waiting in the SIP socket; refusing "
+                        << int(shed_share_ * 100) << " % of new requests with 503";
+    } else if (before > 0.0 && shed_share_ == 0.0) {
+      SIPPEER_LOG(Info) << "overload over; " << counters_.shed_backlog << " requests refused so far";
+    }
+  }
+  if (shed_share_ <= 0.0) return false;
+  // Error diffusion instead of a coin: exactly that share, evenly spread.
+  shed_debt_ += shed_share_;
+  if (shed_debt_ < 1.0) return false;
+  shed_debt_ -= 1.0;
+  return true;
+}
+
+bool Admission::admit(const sip_t* sip) {
+  if (!straight_from_phone(sip)) return true;
+  if (backlogged()) {
+    ++counters_.shed_backlog;
+    return false;
+  }
+  const int max_tx = settings_.overload_transactions;
+  if (max_tx > 0 && live_transactions_ && live_transactions_() >= static_cast<std::size_t>(max_tx)) {
+    ++counters_.shed_transactions;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace sippeer::adaptor

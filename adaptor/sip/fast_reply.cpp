@@ -1,0 +1,106 @@
+#include "adaptor/sip/fast_reply.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <random>
+
+#include <sofia-sip/msg_addr.h>
+
+namespace sippeer::adaptor {
+
+namespace {
+
+constexpr std::size_t kMaxDatagram = 1300;  // nta's own UDP limit (the MTU rule of RFC 3261 18.1.1)
+
+// A header line as received, else encoded anew. False when it cannot be.
+bool append_line(std::string& out, const msg_header_t* h) {
+  if (h->sh_data && h->sh_len) {
+    out.append(static_cast<const char*>(h->sh_data), h->sh_len);
+    return true;
+  }
+  char tmp[kMaxDatagram];
+  const issize_t n = msg_header_e(tmp, sizeof tmp, h, 0);
+  if (n <= 0 || static_cast<std::size_t>(n) >= sizeof tmp) return false;
+  out.append(tmp, static_cast<std::size_t>(n));
+  return true;
+}
+
+bool append_vias(std::string& out, const sip_via_t* top) {
+  // nta added received/rport to the top Via, so its text is gone; a Via
+  // that shared its line ("Via: a, b") lost its text with it. Then every
+  // Via is encoded on its own line; otherwise all go as received.
+  const bool raw = top->v_common->h_data && top->v_common->h_len;
+  for (const sip_via_t* v = top; v; v = v->v_next) {
+    const auto* h = reinterpret_cast<const msg_header_t*>(v);
+    if (raw) {
+      if (v->v_common->h_len == 0) continue;  // part of the line before it
+      if (!v->v_common->h_data) return false;
+      out.append(static_cast<const char*>(v->v_common->h_data), v->v_common->h_len);
+    } else {
+      char tmp[kMaxDatagram];
+      const issize_t n = msg_header_e(tmp, sizeof tmp, h, 0);
+      if (n <= 0 || static_cast<std::size_t>(n) >= sizeof tmp) return false;
+      out.append(tmp, static_cast<std::size_t>(n));
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+const std::string& FastReply::date_line() {
+  const std::time_t now = std::time(nullptr);
+  if (now != date_second_) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char b[64];
+    std::strftime(b, sizeof b, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    date_ = b;
+    date_second_ = now;
+  }
+  return date_;
+}
+
+bool FastReply::reply(msg_t* msg, const sip_t* sip, int status, const char* phrase, std::string_view extra) {
+  if (fd_ < 0 || !sip || !sip->sip_request || !sip->sip_via || !sip->sip_from || !sip->sip_to ||
+      !sip->sip_call_id || !sip->sip_cseq)
+    return false;
+  const su_addrinfo_t* ai = msg_addrinfo(msg);
+  if (!ai || !ai->ai_addr || ai->ai_protocol != IPPROTO_UDP) return false;
+  if (tag_.empty()) {
+    std::random_device rd;
+    char b[32];
+    std::snprintf(b, sizeof b, ";tag=sp%08x", rd());
+    tag_ = b;
+  }
+  buf_.clear();
+  char status_line[96];
+  std::snprintf(status_line, sizeof status_line, "SIP/2.0 %03d %s\r\n", status, phrase);
+  buf_ += status_line;
+  if (!append_vias(buf_, sip->sip_via) || !append_line(buf_, reinterpret_cast<const msg_header_t*>(sip->sip_from)))
+    return false;
+  const std::size_t to_start = buf_.size();
+  if (!append_line(buf_, reinterpret_cast<const msg_header_t*>(sip->sip_to))) return false;
+  if (!sip->sip_to->a_tag) {
+    // RFC 3261 8.2.6.2: a final answer carries a To tag.
+    if (buf_.size() < to_start + 2 || buf_.compare(buf_.size() - 2, 2, "\r\n") != 0) return false;
+    buf_.insert(buf_.size() - 2, tag_);
+  }
+  if (!append_line(buf_, reinterpret_cast<const msg_header_t*>(sip->sip_call_id)) ||
+      !append_line(buf_, reinterpret_cast<const msg_header_t*>(sip->sip_cseq)))
+    return false;
+  buf_ += extra;
+  buf_ += "Content-Length: 0\r\n\r\n";
+  if (buf_.size() > kMaxDatagram) return false;
+  const ssize_t n = ::sendto(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT, ai->ai_addr,
+                             static_cast<socklen_t>(ai->ai_addrlen));
+  if (n != static_cast<ssize_t>(buf_.size())) return false;  // nta tries again (and reports errors)
+  msg_destroy(msg);
+  return true;
+}
+
+}  // namespace sippeer::adaptor

@@ -1,0 +1,28 @@
+// Every request this node refuses with a 4xx/5xx of its own making is
+// reported here, once: method, source address, status, reason, and the
+// subsystem that refused it. Floods are limited by one RejectLimiter
+// (adaptor/sip/reject_limiter.h); what it holds back is summed up in a line
+// every few seconds. SIP thread only.
+#pragma once
+
+#include <string_view>
+
+#include "adaptor/sip/sofia.h"
+
+namespace sippeer::adaptor {
+
+// Starts the periodic summary of held-back rejections (SIP thread's root).
+// Requests Sofia's parser refuses itself (400, 413, 505, or dropped for a
+// bad Via) never reach our code, so neither their source nor their reason
+// is known here: the agent's counter of them is read every second and
+// reported as a count, at once and then at most every 10 s.
+void reject_log_start(su_root_t* root, nta_agent_t* agent);
+// Reports what is still held back and stops the timer.
+void reject_log_stop();
+
+// Call before answering `request` (still ours to read). `why` adds detail
+// the status phrase lacks, e.g. the decoder's error name; it is shown but
+// does not split the rate limit (the sender may choose it).
+void log_rejected(const char* tag, msg_t* request, int status, const char* phrase, std::string_view why = {});
+
+}  // namespace sippeer::adaptor
