@@ -1,5 +1,8 @@
 #include "adaptor/admin/admin_http.h"
 
+#include <cerrno>
+#include <cstring>
+
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -55,8 +58,14 @@ std::string AdminServer::start(const std::string& listen) {
   if (!http_) return "cannot create the HTTP server";
   evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
   evhttp_set_gencb(http_, &AdminServer::on_request, this);
-  if (!evhttp_bind_socket_with_handle(http_, host.c_str(), static_cast<ev_uint16_t>(port)))
-    return "cannot listen on " + listen;
+  if (!evhttp_bind_socket_with_handle(http_, host.c_str(), static_cast<ev_uint16_t>(port))) {
+    const int e = errno;
+    if (e == EADDRINUSE)
+      return "port " + std::to_string(port) + " on " + host +
+             " is already in use (another sippeer?); choose another with --admin ADDR:PORT "
+             "(or admin.listen; \"\" disables the admin API)";
+    return "cannot listen on " + listen + ": " + std::strerror(e);
+  }
   thread_ = std::thread([this] { event_base_dispatch(base_); });
   return {};
 }

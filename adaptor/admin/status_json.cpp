@@ -29,6 +29,7 @@ std::string Daemon::status_json() const {
   j += ",\"state\":" + json_string(dht::state_name(s.state));
   j += std::string(",\"joined\":") + (s.state == dht::NodeStatus::State::Joined ? "true" : "false");
   j += ",\"discovery\":" + json_string(discovery_method_);
+  if (!discovery_tried_.empty()) j += ",\"discovery_tried\":" + json_string(discovery_tried_);
   j += ",\"predecessor\":" + (s.predecessor ? node_json(c, *ring_, *s.predecessor) : std::string("null"));
   j += ",\"successors\":[";
   for (std::size_t i = 0; i < s.successors.size(); ++i)
@@ -195,6 +196,9 @@ std::string Daemon::status_text(const std::string& what) const {
   }
   t += "node         " + c.node_uri(s.self) + "\n";
   t += std::string("state        ") + dht::state_name(s.state) + " (discovery: " + discovery_method_ + ")\n";
+  if (std::string_view(discovery_method_) == "alone")
+    t += "warning      nobody answered discovery (tried " + discovery_tried_ +
+         "): this is a ring of one; it looks again every " + std::to_string(settings_.rediscover_s) + " s\n";
   t += "predecessor  " + (s.predecessor ? c.node_uri(*s.predecessor) : std::string("-")) + "\n";
   t += "successor    " + (s.successors.empty() ? std::string("-") : c.node_uri(s.successors[0])) + "\n";
   t += "records      " + std::to_string(s.primary_records) + " primary, " + std::to_string(s.replica_records) +

@@ -68,6 +68,35 @@ int pick_free_port(const std::string& ip) {
   return -1;
 }
 
+// Why nta could not listen on ip:port, in words an operator can act on.
+// nta's own errno is not reliable by then, so the port is probed again:
+// the usual cause is another sippeer or SIP server on the same port.
+std::string listen_failure(const std::string& ip, int port, bool tcp) {
+  for (int type : {SOCK_DGRAM, SOCK_STREAM}) {
+    if (type == SOCK_STREAM && !tcp) break;
+    const int fd = ::socket(AF_INET, type, 0);
+    if (fd < 0) continue;
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<std::uint16_t>(port));
+    inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+    const int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    const int e = errno;
+    ::close(fd);
+    if (rc == 0) continue;
+    const std::string where = std::string(type == SOCK_DGRAM ? "UDP" : "TCP") + " port " +
+                              std::to_string(port) + " on " + ip;
+    if (e == EADDRINUSE)
+      return where + " is already in use (another sippeer or SIP server?); choose another port with "
+                     "-p PORT (or sip.port; -p 0 picks a free one)";
+    if (e == EACCES)
+      return where + ": permission denied (ports below 1024 need CAP_NET_BIND_SERVICE); use -p PORT";
+    if (e == EADDRNOTAVAIL) return where + ": " + ip + " is not an address of this host; check --listen / sip.listen";
+    return where + ": " + std::strerror(e);
+  }
+  return "cannot listen on " + ip + ":" + std::to_string(port) + ": " + std::strerror(errno);
+}
+
 }  // namespace
 
 // Upward events from the node: logged, and handed to discovery/lifecycle.
@@ -197,7 +226,7 @@ bool Daemon::start_stack(std::string* err) {
     nta_agent_set_params(agent_, NTATAG_SIPFLAGS(flags | MSG_DO_EXTRACT_COPY), TAG_END());
   }
   if (agent_) reject_log_start(root_, agent_);
-  if (!agent_) return *err = "cannot listen on " + url + ": " + std::strerror(errno), false;
+  if (!agent_) return *err = listen_failure(local_ip_, port_, settings_.tcp), false;
   admission_ = std::make_unique<Admission>(settings_, [this] { return proxy_ ? proxy_->transactions() : 0; });
   admission_->watch_socket(local_ip_, port_);
   // Fast replies bypass tport, so its dump would miss them: with a SIP

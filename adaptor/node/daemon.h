@@ -60,6 +60,7 @@ class Daemon {
   const Settings& settings() const { return settings_; }
   const std::string& local_address() const { return local_address_; }
   const char* discovery_method() const { return discovery_method_; }
+  const std::string& discovery_tried() const { return discovery_tried_; }
   const Proxy& proxy() const { return *proxy_; }
   const Admission& admission() const { return *admission_; }
   // An overlay lookup from this node; `done` runs in the SIP thread.
@@ -85,6 +86,7 @@ class Daemon {
   static void on_probe_timeout(su_root_magic_t*, su_timer_t*, void* arg);
   void end_probe();
   void join_through(const std::string& address);
+  void note_tried(const std::string& what);  // one more place discovery looked
   void become_singleton();
   void on_joined();
   void on_join_failed();
@@ -151,7 +153,11 @@ class Daemon {
   su_timer_t* probe_timer_ = nullptr;
   su_timer_t* rediscover_timer_ = nullptr;
   unsigned discovery_seq_ = 0;        // keeps concurrent probes' branches apart
+  // How this node found its ring: "none" (-N: it did not look), "multicast",
+  // "bootstrap", "cache", "merge", or "alone" when it looked and nobody
+  // answered, so it runs a ring of its own (discovery_tried_ says where).
   const char* discovery_method_ = "none";
+  std::string discovery_tried_;       // "multicast, bootstrap 10.0.0.2:5060, ..." for "alone"
   std::size_t bootstrap_count_ = 0;   // candidates_ before this index are bootstrap peers
   std::string joining_through_;
   std::string outbound_proxy_;        // set when our id is a duplicate (report 3.13)

@@ -85,6 +85,7 @@ std::vector<std::string> Daemon::resolve_bootstrap(const std::string& entry) con
 void Daemon::discover() {
   candidates_.clear();
   candidate_ = 0;
+  discovery_tried_.clear();
   for (const auto& b : settings_.bootstrap)
     for (auto& a : resolve_bootstrap(b)) candidates_.push_back(a);
   bootstrap_count_ = candidates_.size();
@@ -132,6 +133,7 @@ void Daemon::probe_multicast() {
     return;
   }
   probing_multicast_ = true;
+  note_tried("multicast");
   SIPPEER_LOG(Info) << "discovery: REGISTER sip:224.0.1.75 (waiting " << settings_.multicast_timeout_ms << " ms)";
   if (!probe_timer_) probe_timer_ = su_timer_create(su_root_task(root_), settings_.multicast_timeout_ms);
   su_timer_set_interval(probe_timer_, &Daemon::on_probe_timeout, this, settings_.multicast_timeout_ms);
@@ -180,11 +182,16 @@ void Daemon::next_candidate() {
     const std::string& address = candidates_[i];
     if (address == local_address_) continue;
     discovery_method_ = i < bootstrap_count_ ? "bootstrap" : "cache";
+    note_tried(std::string(discovery_method_) + " " + address);
     SIPPEER_LOG(Info) << "discovery: trying " << discovery_method_ << " peer " << address;
     join_through(address);
     return;
   }
   become_singleton();
+}
+
+void Daemon::note_tried(const std::string& what) {
+  discovery_tried_ += (discovery_tried_.empty() ? "" : ", ") + what;
 }
 
 void Daemon::join_through(const std::string& address) {
@@ -196,8 +203,13 @@ void Daemon::become_singleton() {
   reschedule(node_->start_singleton(now()));
   arm_rediscovery();
   if (settings_.discovery) {
-    SIPPEER_LOG(Info) << "discovery: nobody answered; started a ring of our own, looking again in "
-                      << settings_.rediscover_s << " s";
+    // Say so everywhere (/status, ctl status, metrics, the status page):
+    // a node that meant to join a ring and runs alone reaches only its own
+    // phones, which an operator must be able to see at a glance.
+    discovery_method_ = "alone";
+    if (discovery_tried_.empty()) discovery_tried_ = "no multicast, no bootstrap or cached peer";
+    SIPPEER_LOG(Warn) << "discovery: nobody answered (tried " << discovery_tried_
+                      << "); started a ring of our own, looking again in " << settings_.rediscover_s << " s";
   } else {
     SIPPEER_LOG(Info) << "ring: started a ring of our own";
   }
