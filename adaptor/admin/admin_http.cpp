@@ -88,7 +88,7 @@ void AdminServer::handle(evhttp_request* req) {
   const bool text = format == "text";
   const bool post = evhttp_request_get_command(req) == EVHTTP_REQ_POST;
   if (post != (p == "/leave")) {
-    send(req, 405, "{\"error\":\"use GET, and POST only for /leave\"}\n");
+    send(req, 405, json_error("use GET, and POST only for /leave") + "\n");
     return;
   }
   if (p == "/leave") {
@@ -115,7 +115,7 @@ void AdminServer::handle(evhttp_request* req) {
       else daemon_.ring_page(p == "/", deliver);
     });
     if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
-      send(req, 503, "{\"error\":\"ring walk timed out\"}\n");
+      send(req, 503, json_error("ring walk timed out") + "\n");
       return;
     }
     if (p == "/") send(req, 200, future.get(), "text/html; charset=utf-8");
@@ -127,7 +127,7 @@ void AdminServer::handle(evhttp_request* req) {
     send(req, 200, body + "\n");
   } else if (p == "/registrations") {
     std::string body;
-    daemon_.run_in_sip_thread([&] { body = daemon_.registrations_json(); });
+    daemon_.run_in_sip_thread([&] { body = daemon_.registrations_json(aor); });
     send(req, 200, body + "\n");
   } else if (p == "/metrics") {
     std::string body;
@@ -135,7 +135,7 @@ void AdminServer::handle(evhttp_request* req) {
     send(req, 200, body, "text/plain; version=0.0.4");
   } else if (p == "/lookup") {
     if (aor.empty()) {
-      send(req, 400, "{\"error\":\"missing ?aor=\"}\n");
+      send(req, 400, json_error("missing ?aor=") + "\n");
       return;
     }
     // The lookup answers in the SIP thread, maybe much later; the shared
@@ -149,13 +149,13 @@ void AdminServer::handle(evhttp_request* req) {
     });
     const auto wait = std::chrono::milliseconds(daemon_.settings().request_timeout_ms * 4 + 1000);
     if (future.wait_for(wait) != std::future_status::ready) {
-      send(req, 503, "{\"error\":\"lookup timed out\"}\n");
+      send(req, 503, json_error("lookup timed out") + "\n");
       return;
     }
     auto [code, body] = future.get();
     send(req, code, body + "\n");
   } else {
-    send(req, 404, "{\"error\":" + json_string("no such resource: " + p) + "}\n");
+    send(req, 404, json_error("no such resource: " + p) + "\n");
   }
 }
 

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <iostream>
 
+#include "adaptor/admin/json.h"
+
 namespace sippeer::adaptor {
 
 namespace {
@@ -82,6 +84,26 @@ std::string url_encode(const std::string& s) {
 
 }  // namespace
 
+std::string lookup_text(const std::string& json_body) {
+  const Json j = Json::parse(json_body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return json_body;  // not ours to reformat: show it as it came
+  if (j.contains("error")) return "error     " + j.value("error", std::string()) + "\n";
+  std::string t = "aor       " + j.value("aor", std::string()) + "\n";
+  t += "key       " + j.value("key", std::string()) + "\n";
+  const Json& node = j.contains("node") ? j["node"] : Json();
+  const int hops = j.value("hops", 0);
+  t += "owner     " + (node.is_object() ? node.value("uri", std::string("?")) : std::string("-")) + "  (" +
+       std::to_string(hops) + (hops == 1 ? " hop" : " hops") + ")\n";
+  const Json& bindings = j.contains("bindings") ? j["bindings"] : Json::array();
+  if (bindings.empty()) return t + "bindings  none\n";
+  bool first = true;
+  for (const auto& b : bindings) {
+    t += (first ? "bindings  " : "          ") + (b.is_string() ? b.get<std::string>() : b.dump()) + "\n";
+    first = false;
+  }
+  return t;
+}
+
 int run_ctl(const std::vector<std::string>& args, const std::string& default_admin) {
   std::string admin = default_admin;
   bool json = false;
@@ -103,7 +125,8 @@ int run_ctl(const std::vector<std::string>& args, const std::string& default_adm
   } else if (cmd == "ring") {
     target = "/ring" + std::string(json ? "" : "?format=text");
   } else if (cmd == "regs") {
-    target = "/registrations" + std::string(json ? "" : "?format=text" + (arg.empty() ? "" : "&aor=" + url_encode(arg)));
+    const std::string aor = arg.empty() ? "" : "aor=" + url_encode(arg);
+    target = "/registrations" + (json ? (aor.empty() ? "" : "?" + aor) : "?format=text" + (aor.empty() ? "" : "&" + aor));
   } else if (cmd == "lookup") {
     if (arg.empty()) return std::cerr << "sippeer ctl lookup: which AOR? e.g. sip:bob@example.com\n", kExitUsage;
     target = "/lookup?aor=" + url_encode(arg);
@@ -119,8 +142,11 @@ int run_ctl(const std::vector<std::string>& args, const std::string& default_adm
     std::cerr << "sippeer ctl: " << r.error << "\n";
     return kExitUnavailable;
   }
-  std::cout << r.body;
-  if (!r.body.empty() && r.body.back() != '\n') std::cout << "\n";
+  // The API answers a lookup in JSON only; everything else comes as text
+  // already when asked with format=text.
+  const std::string out = cmd == "lookup" && !json ? lookup_text(r.body) : r.body;
+  std::cout << out;
+  if (!out.empty() && out.back() != '\n') std::cout << "\n";
   if (r.status == 404 && (cmd == "lookup" || cmd == "regs"))
     std::cerr << "sippeer ctl: " << (arg.empty() ? std::string("nothing found") : "no registration for " + arg) << "\n";
   return r.status == 200 ? 0 : 1;

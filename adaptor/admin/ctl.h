@@ -10,4 +10,9 @@ namespace sippeer::adaptor {
 // args: everything after "ctl". Returns the process exit code.
 int run_ctl(const std::vector<std::string>& args, const std::string& default_admin);
 
+// `ctl lookup` in words, from the JSON body of GET /lookup: the AOR, its
+// key, the owner and the hop count, one binding a line. A body that is not
+// a JSON object comes back unchanged.
+std::string lookup_text(const std::string& json_body);
+
 }  // namespace sippeer::adaptor

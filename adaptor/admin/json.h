@@ -1,31 +1,26 @@
-// Just enough JSON writing for the admin API.
+// JSON for the admin API: documents are built as nlohmann::json values and
+// written by json_text(), never by string concatenation.
 #pragma once
 
 #include <string>
-#include <string_view>
+
+#include <nlohmann/json.hpp>
 
 namespace sippeer::adaptor {
 
-inline std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
+// ordered: keys stay in the order written, as clients that read the text
+// (scripts/sippeer-softphone's sed) and people expect.
+using Json = nlohmann::ordered_json;
+
+// Compact JSON text. Strings the node did not make (an AOR from a phone or
+// from ?aor=) may hold bytes that are not UTF-8; they are written as U+FFFD
+// instead of making the whole document invalid (or throwing, nlohmann's
+// default).
+inline std::string json_text(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
+
+// {"error": why}, the body of every admin API error.
+inline std::string json_error(const std::string& why) { return json_text(Json{{"error", why}}); }
 
 }  // namespace sippeer::adaptor

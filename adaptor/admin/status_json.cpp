@@ -14,8 +14,8 @@ constexpr const char* kLogTag = "admin";  // see adaptor/log.h
 
 namespace {
 
-std::string node_json(const dht::Codec& codec, const dht::Ring& ring, const dht::NodeRef& n) {
-  return "{\"id\":" + json_string(ring.hex(n.id)) + ",\"uri\":" + json_string(codec.node_uri(n)) + "}";
+Json node_json(const dht::Codec& codec, const dht::Ring& ring, const dht::NodeRef& n) {
+  return {{"id", ring.hex(n.id)}, {"uri", codec.node_uri(n)}};
 }
 
 }  // namespace
@@ -23,65 +23,51 @@ std::string node_json(const dht::Codec& codec, const dht::Ring& ring, const dht:
 std::string Daemon::status_json() const {
   const dht::NodeStatus s = node_->status();
   const auto& c = *codec_;
-  std::string j = "{\"node\":{\"id\":" + json_string(ring_->hex(s.self.id)) +
-                  ",\"uri\":" + json_string(c.node_uri(s.self)) +
-                  ",\"address\":" + json_string(local_address_) + "}";
-  j += ",\"state\":" + json_string(dht::state_name(s.state));
-  j += std::string(",\"joined\":") + (s.state == dht::NodeStatus::State::Joined ? "true" : "false");
-  j += ",\"discovery\":" + json_string(discovery_method_);
-  if (!discovery_tried_.empty()) j += ",\"discovery_tried\":" + json_string(discovery_tried_);
-  j += ",\"predecessor\":" + (s.predecessor ? node_json(c, *ring_, *s.predecessor) : std::string("null"));
-  j += ",\"successors\":[";
-  for (std::size_t i = 0; i < s.successors.size(); ++i)
-    j += (i ? "," : "") + node_json(c, *ring_, s.successors[i]);
-  j += "],\"fingers\":[";
-  for (std::size_t i = 0; i < s.fingers.size(); ++i) {
-    const auto& f = s.fingers[i];
-    j += (i ? "," : "") + std::string("{\"index\":") + std::to_string(f.index) +
-         ",\"start\":" + json_string(ring_->hex(f.start)) + ",\"node\":" +
-         (f.node.empty() ? std::string("null") : node_json(c, *ring_, f.node)) + "}";
-  }
-  j += "],\"stored\":{\"primary\":" + std::to_string(s.primary_records) +
-       ",\"replicas\":" + std::to_string(s.replica_records) + "}";
-  if (s.duplicate_of) j += ",\"duplicate_of\":" + node_json(c, *ring_, *s.duplicate_of);
+  Json j;
+  j["node"] = {{"id", ring_->hex(s.self.id)}, {"uri", c.node_uri(s.self)}, {"address", local_address_}};
+  j["state"] = dht::state_name(s.state);
+  j["joined"] = s.state == dht::NodeStatus::State::Joined;
+  j["discovery"] = discovery_method_;
+  if (!discovery_tried_.empty()) j["discovery_tried"] = discovery_tried_;
+  j["predecessor"] = s.predecessor ? node_json(c, *ring_, *s.predecessor) : Json(nullptr);
+  j["successors"] = Json::array();
+  for (const auto& n : s.successors) j["successors"].push_back(node_json(c, *ring_, n));
+  j["fingers"] = Json::array();
+  for (const auto& f : s.fingers)
+    j["fingers"].push_back({{"index", f.index},
+                            {"start", ring_->hex(f.start)},
+                            {"node", f.node.empty() ? Json(nullptr) : node_json(c, *ring_, f.node)}});
+  j["stored"] = {{"primary", s.primary_records}, {"replicas", s.replica_records}};
+  if (s.duplicate_of) j["duplicate_of"] = node_json(c, *ring_, *s.duplicate_of);
   const auto& k = node_->counters();
-  j += ",\"counters\":{\"requests_sent\":" + std::to_string(k.requests_sent) +
-       ",\"requests_received\":" + std::to_string(k.requests_received) +
-       ",\"requests_forwarded\":" + std::to_string(k.requests_forwarded) +
-       ",\"nodes_failed\":" + std::to_string(k.nodes_failed) +
-       ",\"stabilize_rounds\":" + std::to_string(k.stabilize_rounds) +
-       ",\"bad_messages\":" + std::to_string(k.bad_messages + transport_->counters().bad_requests) + "}";
-  return j + "}";
+  j["counters"] = {{"requests_sent", k.requests_sent},
+                   {"requests_received", k.requests_received},
+                   {"requests_forwarded", k.requests_forwarded},
+                   {"nodes_failed", k.nodes_failed},
+                   {"stabilize_rounds", k.stabilize_rounds},
+                   {"bad_messages", k.bad_messages + transport_->counters().bad_requests}};
+  return json_text(j);
 }
 
-std::string Daemon::registrations_json() const {
+std::string Daemon::registrations_json(const std::string& aor) const {
   // Every stored record, whether we own it (primary) or keep a copy.
   const auto now_unix = static_cast<std::int64_t>(std::time(nullptr));
-  std::string j = "[";
-  bool first = true;
+  const auto canonical = aor.empty() ? std::optional<std::string>() : dht::Codec::canonical_aor(aor);
+  Json all = Json::array();
   storage_.for_each([&](const dht::StoredRecord& sr) {
     const dht::Record& r = sr.record;
-    j += std::string(first ? "" : ",") + "{\"aor\":" + json_string(r.aor) + ",\"key\":" +
-         json_string(ring_->hex(r.key)) + ",\"role\":" +
-         json_string(node_->owns(r.key) ? "primary" : "replica") + ",\"version\":" +
-         std::to_string(r.version) + ",\"bindings\":[";
-    bool first_b = true;
-    for (const auto& c : reply_contacts(r, now_unix)) {
-      j += (first_b ? "" : ",") + json_string(c);
-      first_b = false;
-    }
-    // Bindings reached through an edge node's flow (proxy_flow.cpp).
-    j += "],\"paths\":{";
-    first_b = true;
-    for (const auto& b : live_bindings(r, now_unix)) {
-      if (b.path.empty()) continue;
-      j += (first_b ? "" : ",") + json_string(b.uri) + ":" + json_string(b.path);
-      first_b = false;
-    }
-    j += "}}";
-    first = false;
+    if (canonical && r.aor != *canonical) return;
+    Json paths = Json::object();  // bindings reached through an edge node's flow (proxy_flow.cpp)
+    for (const auto& b : live_bindings(r, now_unix))
+      if (!b.path.empty()) paths[b.uri] = b.path;
+    all.push_back({{"aor", r.aor},
+                   {"key", ring_->hex(r.key)},
+                   {"role", node_->owns(r.key) ? "primary" : "replica"},
+                   {"version", r.version},
+                   {"bindings", reply_contacts(r, now_unix)},
+                   {"paths", std::move(paths)}});
   });
-  return j + "]";
+  return json_text(all);
 }
 
 std::string Daemon::metrics_text() const {
@@ -224,13 +210,14 @@ void Daemon::walk_ring(bool json, std::function<void(std::string)> done) {
   const dht::Ring* ring = ring_.get();
   const dht::Codec* codec = codec_.get();
   walk_ring_nodes([json, done, ring, codec](std::vector<dht::NodeRef> nodes, bool) {
-    std::string out = json ? "[" : "";
-    for (std::size_t i = 0; i < nodes.size(); ++i) {
-      const std::string id = ring->hex(nodes[i].id), uri = codec->node_uri(nodes[i]);
-      out += json ? (i ? "," : "") + std::string("{\"id\":") + json_string(id) + ",\"uri\":" + json_string(uri) + "}"
-                  : id + "  " + uri + "\n";
+    std::string text;
+    Json list = Json::array();
+    for (const auto& n : nodes) {
+      const std::string id = ring->hex(n.id), uri = codec->node_uri(n);
+      if (json) list.push_back({{"id", id}, {"uri", uri}});
+      else text += id + "  " + uri + "\n";
     }
-    done(json ? out + "]" : out);
+    done(json ? json_text(list) : text);
   });
 }
 
@@ -268,7 +255,7 @@ void Daemon::request_leave() {
 void Daemon::lookup_aor(const std::string& aor, std::function<void(int, std::string)> done) {
   auto canonical = dht::Codec::canonical_aor(aor);
   if (!canonical) {
-    done(400, "{\"error\":" + json_string("not a SIP URI: " + aor) + "}");
+    done(400, json_error("not a SIP URI: " + aor));
     return;
   }
   const dht::Id key = ring_->hash(*canonical);
@@ -276,17 +263,14 @@ void Daemon::lookup_aor(const std::string& aor, std::function<void(int, std::str
   const dht::Codec* codec = codec_.get();
   const dht::Ring* ring = ring_.get();
   reschedule(node_->lookup(now(), dht::Target::user(key, a), [done, a, key, codec, ring](const dht::LookupResult& r) {
-    std::string j = "{\"aor\":" + json_string(a) + ",\"key\":" + json_string(ring->hex(key)) +
-                    ",\"status\":" + std::to_string(r.status) + ",\"node\":" +
-                    (r.owner ? "{\"id\":" + json_string(ring->hex(r.owner->id)) + ",\"uri\":" +
-                                   json_string(codec->node_uri(*r.owner)) + "}"
-                             : std::string("null")) +
-                    ",\"hops\":" + std::to_string(r.hops) + ",\"bindings\":[";
+    Json j = {{"aor", a}, {"key", ring->hex(key)}, {"status", r.status}};
+    j["node"] = r.owner ? Json{{"id", ring->hex(r.owner->id)}, {"uri", codec->node_uri(*r.owner)}} : Json(nullptr);
+    j["hops"] = r.hops;
+    j["bindings"] = Json::array();
     if (r.record) {
       // Registrar bindings in their public form (expires = seconds left,
       // never the p2p-* internals); anything else as stored.
       const auto now_unix = static_cast<std::int64_t>(std::time(nullptr));
-      bool first = true;
       for (const auto& raw : r.record->bindings) {
         std::string shown = raw;
         if (auto b = decode_binding(raw)) {
@@ -296,12 +280,10 @@ void Daemon::lookup_aor(const std::string& aor, std::function<void(int, std::str
           const auto pub = reply_contacts(one, now_unix);
           if (!pub.empty()) shown = pub.front();
         }
-        j += (first ? "" : ",") + json_string(shown);
-        first = false;
+        j["bindings"].push_back(shown);
       }
     }
-    j += "]}";
-    done(r.status == 200 ? 200 : (r.status == 404 ? 404 : 503), j);
+    done(r.status == 200 ? 200 : (r.status == 404 ? 404 : 503), json_text(j));
   }));
 }
 

@@ -39,7 +39,7 @@ class Daemon {
 
   // SIP-thread only.
   std::string status_json() const;
-  std::string registrations_json() const;
+  std::string registrations_json(const std::string& aor = "") const;  // "" = every record
   // Human-readable forms for `sippeer ctl` (GET ...?format=text).
   std::string status_text(const std::string& what) const;  // status | successors | fingers
   std::string registrations_text(const std::string& aor) const;

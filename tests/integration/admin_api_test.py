@@ -7,6 +7,7 @@ latency and hop histograms and the ring size estimate are valid exposition
 with sensible values."""
 
 import re
+import json
 import subprocess
 import sys
 sys.dont_write_bytecode = True
@@ -177,6 +178,17 @@ def body(args):
         check(rc == 0 and "state        joined" in out, f"ctl status: {rc} {out!r}")
         rc, out, _ = ctl(admin, "lookup", "sip:dora@example.com")
         check(rc == 0 and "sip:dora@127.0.0.1:6399" in out, f"ctl lookup dora: {rc} {out!r}")
+        # Text like every other command (--json gives the API's JSON).
+        check(re.search(r"^owner     sip:\S+;node  \(\d+ hops?\)$", out, re.M) and
+              re.search(r"^bindings  <sip:dora@127\.0\.0\.1:6399>", out, re.M),
+              f"ctl lookup dora is not text: {out!r}")
+        rc, out, _ = ctl(admin, "--json", "lookup", "sip:dora@example.com")
+        check(rc == 0 and json.loads(out)["aor"] == "sip:dora@example.com", f"ctl --json lookup: {rc} {out!r}")
+        # An AOR that is not UTF-8 once decoded still gets a JSON answer.
+        code, res = ringlib.http_get("127.0.0.1", nodes[0].admin_port, "/lookup?aor=sip:%ff%fe@example.com",
+                                     timeout=15)
+        check(isinstance(res, dict) and res.get("aor", "").endswith("@example.com"),
+              f"/lookup of a non-UTF-8 AOR is not JSON: {code} {res!r}")
         rc, _, err = ctl(admin, "lookup", "sip:nobody@example.com")
         check(rc == 1 and "no registration" in err, f"ctl lookup nobody: {rc} {err!r}")
         rc, _, err = ctl(f"127.0.0.1:{ringlib.free_port()}", "status")
