@@ -25,6 +25,13 @@ inline constexpr const char* kLogTag = "";
 namespace sippeer::adaptor {
 
 void set_log_level(LogLevel level);
+// Lines start with a syslog priority, "<3>" error, "<4>" warn, "<6>" info,
+// "<7>" debug, which journald takes off and keeps as the line's priority
+// (so `journalctl -p err` works). On by default exactly when stderr is
+// the journal: $JOURNAL_STREAM names stderr's device and inode.
+void set_log_priority_prefix(bool on);
+// JOURNAL_STREAM's "DEVICE:INODE" against a stream's st_dev and st_ino.
+bool journal_stream_is(const char* journal_stream, unsigned long long dev, unsigned long long ino);
 LogLevel log_level();
 bool log_enabled(LogLevel level);
 // A text starting with "<tag>: " (written before tags existed) loses that

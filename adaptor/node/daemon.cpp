@@ -127,6 +127,7 @@ Daemon::Daemon(Settings settings, std::function<std::vector<ConfigError>(Setting
 
 Daemon::~Daemon() {
   admin_.reset();
+  service_.reset();
   multicast_.reset();
   proxy_.reset();
   admission_.reset();
@@ -155,6 +156,8 @@ int Daemon::run() {
   }
   SIPPEER_LOG(Info) << "sippeer " << kVersion << ": node " << codec_->node_uri(node_->self())
                     << " listening on udp" << (settings_.tcp ? "+tcp " : " ") << local_address_;
+  service_->start_watchdog(root_);
+  service_->status("looking for a ring on " + local_address_);
   if (!settings_.admin.empty()) {
     admin_ = std::make_unique<AdminServer>(*this);
     if (std::string e = admin_->start(settings_.admin); !e.empty()) {

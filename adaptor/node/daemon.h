@@ -12,6 +12,7 @@
 #include "adaptor/sip/admission.h"
 #include "adaptor/node/multicast.h"
 #include "adaptor/node/overlay_transport.h"
+#include "adaptor/node/service_manager.h"
 #include "adaptor/proxy/proxy.h"
 #include "adaptor/config/settings.h"
 #include "adaptor/sip/sofia.h"
@@ -146,6 +147,8 @@ class Daemon {
 
   // discovery
   std::unique_ptr<MulticastListener> multicast_;
+  // systemd notifications and watchdog; its timer lives on root_, so it goes first in ~Daemon.
+  std::unique_ptr<ServiceManager> service_ = std::make_unique<ServiceManager>();
   std::vector<std::string> candidates_;
   std::size_t candidate_ = 0;
   bool probing_multicast_ = false;

@@ -202,6 +202,8 @@ void Daemon::join_through(const std::string& address) {
 void Daemon::become_singleton() {
   reschedule(node_->start_singleton(now()));
   arm_rediscovery();
+  service_->ready(std::string(settings_.discovery ? "alone: nobody answered discovery; a ring of one on "
+                                                  : "a ring of our own on ") + local_address_);
   if (settings_.discovery) {
     // Say so everywhere (/status, ctl status, metrics, the status page):
     // a node that meant to join a ring and runs alone reaches only its own
@@ -233,6 +235,7 @@ void Daemon::on_rediscover(su_root_magic_t*, su_timer_t*, void* arg) {
 void Daemon::on_joined() {
   if (node_->status().successors.empty() || node_->status().successors[0].address == local_address_) return;
   SIPPEER_LOG(Info) << "ring: joined through " << joining_through_ << " (" << discovery_method_ << ")";
+  service_->ready("joined the ring through " + joining_through_ + " (" + discovery_method_ + ") as " + local_address_);
   arm_rediscovery();
   for (const auto& r : carried_records_) {
     const dht::Duration ttl = std::max(dht::Duration{0}, r.expires - now());
@@ -251,6 +254,7 @@ void Daemon::on_duplicate(const dht::NodeRef& existing) {
   SIPPEER_LOG(Error) << "ring: our id " << ring_->format(node_->self().id) << " is taken by "
                      << existing.address << "; not joining, using it as outbound proxy";
   outbound_proxy_ = existing.address;
+  service_->ready("our id is taken by " + existing.address + "; serving phones through it");
 }
 
 void Daemon::on_discovery_request(msg_t* msg, sip_t* sip) {

@@ -67,6 +67,11 @@ void Daemon::reload_settings() {
                                       "proxy.p2p_domains", "dns.timeout_ms", "overload.max_backlog_kb",
                                       "overload.max_transactions", "overload.retry_after_s"};
   if (!reload_) return;
+  service_->reloading();
+  struct Reloaded {  // READY=1 again however the reload ends
+    ServiceManager* s;
+    ~Reloaded() { s->reloaded(); }
+  } reloaded{service_.get()};
   Settings fresh;
   if (auto errors = reload_(fresh); !errors.empty()) {
     for (const auto& e : errors) SIPPEER_LOG(Error) << "SIGHUP: " << e.format();
@@ -109,6 +114,7 @@ void Daemon::reload_settings() {
 
 void Daemon::begin_leave() {
   leaving_ = true;
+  service_->stopping("leaving the ring");
   const dht::NodeStatus st = node_->status();
   alone_at_leave_ = st.successors.empty() || st.successors[0].address == local_address_;
   write_peer_cache();

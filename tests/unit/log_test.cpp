@@ -45,5 +45,27 @@ TEST(Log, LevelsBelowTheThresholdAreSkipped) {
   EXPECT_EQ(out, "");
 }
 
+TEST(Log, JournalGetsEachLinesPriority) {
+  set_log_priority_prefix(true);
+  const std::string out = logged([] {
+    SIPPEER_LOG(Error) << "e";
+    SIPPEER_LOG(Warn) << "w";
+    SIPPEER_LOG(Info) << "i";
+  });
+  set_log_priority_prefix(false);
+  EXPECT_EQ(out.rfind("<3>", 0), 0u) << out;
+  EXPECT_NE(out.find("\n<4>"), std::string::npos) << out;
+  EXPECT_NE(out.find("\n<6>"), std::string::npos) << out;
+  EXPECT_EQ(logged([] { SIPPEER_LOG(Error) << "plain"; }).find('<'), std::string::npos);
+}
+
+TEST(Log, JournalStreamMustNameThisVeryStream) {
+  EXPECT_TRUE(journal_stream_is("8:12345", 8, 12345));
+  EXPECT_FALSE(journal_stream_is("8:12345", 8, 12346));  // stderr was redirected elsewhere
+  EXPECT_FALSE(journal_stream_is("8:12345x", 8, 12345));
+  EXPECT_FALSE(journal_stream_is("", 8, 12345));
+  EXPECT_FALSE(journal_stream_is(nullptr, 8, 12345));
+}
+
 }  // namespace
 }  // namespace sippeer::adaptor
