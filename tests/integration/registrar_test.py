@@ -145,6 +145,11 @@ def wildcard(cl, ph, nodes):
     log(f"Contact: * / Expires: 0 through {entry.name} (owner {owner.name}): {status_line(final)}, no contacts listed")
     expect_lookup(nodes, "wc", [], "after Contact: * with Expires: 0")
     log("/lookup is 404 at every node")
+    # The registrar (the owner) logs each stored change at info, one line each.
+    text = owner.log()
+    check(re.search(r" info  \[reg\] sip:wc@example\.com: 2 bindings \(version \d+\) from 127\.0\.0\.1:\d+$", text, re.M)
+          and re.search(r" info  \[reg\] sip:wc@example\.com: 0 bindings .*, unregistered$", text, re.M),
+          f"{owner.name} did not log the registration and its removal at info:\n{text[-2000:]}")
 
 
 @case("wildcard_bad")
