@@ -962,7 +962,7 @@ def main():
         sys.exit(f"no sippeer binary at {args.sippeer}: run scripts/build")
     for tool in ("sipp", "kamailio", "kamcmd"):
         if not shutil.which(tool):
-            sys.exit(f"{tool} not found: run scripts/setup")
+            sys.exit(f"{tool} not found: run scripts/setup --all")
     t0 = time.monotonic()
     {"register": bench_register, "proxy": bench_proxy, "memory": bench_memory, "overload": bench_overload,
      "ringlookup": bench_ring_lookup}[args.what](args)

@@ -69,7 +69,7 @@ def chromium_dom(url, workdir):
     """The DOM of `url` after Chromium has loaded it (no sandbox: CI runs as
     root), with a profile dir of its own, bounded in time."""
     exe = shutil.which("chromium")
-    check(exe, "chromium is not installed (scripts/setup installs Debian's chromium package)")
+    check(exe, "chromium is not installed (scripts/setup --all installs Debian's chromium package)")
     profile = os.path.join(workdir, f"chromium-profile-{os.getpid()}")
     cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
            "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--dump-dom", url]

@@ -18,7 +18,7 @@ for want in "Type=notify" "NotifyAccess=main" "WatchdogSec=" "User=sippeer" "Cap
   grep -q "^$want" "$unit" || fail "unit lacks $want"
 done
 grep -q "CAP_NET_BIND_SERVICE$" "$unit" && grep -q "^AmbientCapabilities=CAP" "$unit" && fail "unit still grants CAP_NET_BIND_SERVICE"
-command -v systemd-analyze >/dev/null || fail "systemd-analyze is missing (scripts/setup installs systemd)"
+command -v systemd-analyze >/dev/null || fail "systemd-analyze is missing (scripts/setup --all installs systemd)"
 # --offline scores the file as written (systemd 252 and later); the score is
 # the last line: "→ Overall exposure level for sippeer.service: 1.3 OK".
 score=$(systemd-analyze security --offline=yes --no-pager "$unit" 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')

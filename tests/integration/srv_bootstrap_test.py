@@ -32,7 +32,7 @@ STABILIZE_MS = 300
 def body(args):
     ringlib.require_root("srv_bootstrap_test (creates a network namespace)")
     dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
-    check(os.access(dnsmasq, os.X_OK), "dnsmasq is not installed (scripts/setup installs dnsmasq-base)")
+    check(os.access(dnsmasq, os.X_OK), "dnsmasq is not installed (scripts/setup --all installs dnsmasq-base)")
     with ringlib.Netns("sippeer-srv") as ns, \
             ringlib.Cluster(args.sippeer, "srv-bootstrap", keep=args.keep) as cl:
         etc = f"/etc/netns/{ns.name}"
