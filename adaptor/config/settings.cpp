@@ -60,12 +60,12 @@ const std::vector<SettingInfo> kSchema = {
      .description = "Ring members to join through, tried in order; HOST may be a name. A bare "
                     "DOMAIN is looked up as DNS SRV _sip._udp.DOMAIN (report 3.3.2). Needed "
                     "where multicast does not reach, e.g. across routers. The flag may be repeated.",
-     .field = &Settings::bootstrap},
+     .field = &Settings::bootstrap, .live = true},
     {.key = "discovery.rediscover_s", .type = "int", .range = "10..86400", .default_text = "300",
      .flag = "",
      .description = "A node alone in its ring retries discovery this often, so rings started "
                     "apart (e.g. on both sides of a network split) merge once they see each other.",
-     .field = &Settings::rediscover_s, .min = 10, .max = 86400},
+     .field = &Settings::rediscover_s, .min = 10, .max = 86400, .live = true},
     // overlay
     {.key = "overlay.domain", .type = "string", .range = "DNS name", .default_text = "sippeer.net",
      .flag = "",
@@ -119,7 +119,7 @@ const std::vector<SettingInfo> kSchema = {
      .flag = "--log-level LEVEL",
      .description = "Least severe message logged. info reports ring and registration events; "
                     "debug adds per-message detail for troubleshooting.",
-     .field = &Settings::log_level},
+     .field = &Settings::log_level, .live = true},
     {.key = "log.sip_trace", .type = "string", .range = "file or \"\"", .default_text = "\"\"",
      .flag = "--sip-trace FILE",
      .description = "Append every SIP message received and sent to this file: direction, peer "
@@ -132,56 +132,56 @@ const std::vector<SettingInfo> kSchema = {
      .flag = "",
      .description = "Shortest registration accepted; a REGISTER asking for less gets 423 Interval "
                     "Too Brief. Stops phones re-registering so often that replication floods the ring.",
-     .field = &Settings::min_expires, .min = 1, .max = 86400},
+     .field = &Settings::min_expires, .min = 1, .max = 86400, .live = true},
     {.key = "registrar.max_expires", .type = "int", .range = "1..86400", .default_text = "7200",
      .flag = "",
      .description = "Longest registration granted; longer requests are cut down to it, bounding "
                     "how long a vanished phone's binding lingers. At least min_expires and default_expires.",
-     .field = &Settings::max_expires, .min = 1, .max = 86400},
+     .field = &Settings::max_expires, .min = 1, .max = 86400, .live = true},
     {.key = "registrar.default_expires", .type = "int", .range = "1..86400",
      .default_text = "3600", .flag = "",
      .description = "Registration lifetime when a REGISTER names none. One hour is the usual "
                     "registrar default; must lie within min_expires..max_expires.",
-     .field = &Settings::default_expires, .min = 1, .max = 86400},
+     .field = &Settings::default_expires, .min = 1, .max = 86400, .live = true},
     {.key = "registrar.single_contact_user_agents", .type = "list<string>", .range = "User-Agent prefixes",
      .default_text = "[CSCO]", .flag = "",
      .description = "Phones whose User-Agent starts with one of these get a 200 to REGISTER that "
                     "lists only the contacts of that REGISTER, not every binding of the AOR. The "
                     "Cisco 7960 (User-Agent CSCO/7) misbehaves when the 200 lists other phones' contacts.",
-     .field = &Settings::single_contact_user_agents},
+     .field = &Settings::single_contact_user_agents, .live = true},
     // proxy
     {.key = "proxy.record_route", .type = "bool", .range = "", .default_text = "false", .flag = "",
      .description = "Add Record-Route so in-dialog requests (ACK, BYE, re-INVITE) pass through "
                     "this node. Off lets phones talk directly once the call is set up.",
-     .field = &Settings::record_route},
+     .field = &Settings::record_route, .live = true},
     {.key = "proxy.accept_proxy_require", .type = "list<string>", .range = "option tags",
      .default_text = "[ms-benotify]", .flag = "",
      .description = "Proxy-Require option tags this node accepts and forwards; a request requiring "
                     "any other gets 420 Bad Extension. ms-benotify (Windows Messenger 5 presence) asks "
                     "nothing of a proxy but forwarding, and a 420 leaves Messenger's contacts offline. "
                     "Every hop checks: give all nodes of a ring the same list.",
-     .field = &Settings::accept_proxy_require},
-    {.key = "proxy.lookup", .type = "string", .range = "parallel|dns-first|p2p-first|p2p-only",
+     .field = &Settings::accept_proxy_require, .live = true},
+    {.key = "proxy.lookup", .type = "enum", .range = "parallel|dns-first|p2p-first|p2p-only",
      .default_text = "parallel", .flag = "--lookup MODE",
      .description = "How a call from a phone finds its target (report 3.5.2). parallel forks a DNS "
                     "branch (RFC 3263) and a ring lookup at once, so both peers and the conventional "
                     "SIP world answer with no added delay; dns-first and p2p-first try one and fall "
                     "back to the other only when it finds nobody (404, 408, 480, no server); "
                     "p2p-only never uses DNS.",
-     .field = &Settings::lookup},
+     .field = &Settings::lookup, .live = true},
     {.key = "proxy.p2p_domains", .type = "list<string>", .range = "DNS names", .default_text = "[]",
      .flag = "",
      .description = "Domains served by the ring alone: calls to them never go to DNS, which saves "
                     "a lookup (and a DNS timeout where the domain has no records). The overlay "
                     "domain is always P2P-only.",
-     .field = &Settings::p2p_domains},
+     .field = &Settings::p2p_domains, .live = true},
     // dns
     {.key = "dns.timeout_ms", .type = "int", .range = "100..32000", .default_text = "3000",
      .flag = "",
      .description = "The DNS branch of a fork must resolve and draw a first answer from the server "
                     "it found within this time, else it ends as unanswered; it bounds how long a "
                     "call to nobody waits. Three seconds cover a slow resolver and one SIP retransmission.",
-     .field = &Settings::dns_timeout_ms, .min = 100, .max = 32000},
+     .field = &Settings::dns_timeout_ms, .min = 100, .max = 32000, .live = true},
     {.key = "dns.resolv_conf", .type = "string", .range = "file", .default_text = "\"\"",
      .flag = "--resolv-conf FILE",
      .description = "Resolver configuration for the DNS branch (and nta's own lookups). Empty uses "
@@ -197,18 +197,18 @@ const std::vector<SettingInfo> kSchema = {
                     "waiting until their retransmissions snowball. 4 MB (kernel-counted) is some 150 ms "
                     "of work at 20,000 requests/s, below the 500 ms after which phones retransmit; at "
                     "most half the socket buffer; 0 turns it off.",
-     .field = &Settings::overload_backlog_kb, .min = 0, .max = 65536},
+     .field = &Settings::overload_backlog_kb, .min = 0, .max = 65536, .live = true},
     {.key = "overload.max_transactions", .type = "int", .range = "0..10000000",
      .default_text = "50000", .flag = "",
      .description = "Admission control: with this many proxied requests still waiting for their "
                     "answer, new requests from phones get 503 with Retry-After. Bounds memory "
                     "(Sofia keeps 17-37 KB per proxied request); 0 turns it off.",
-     .field = &Settings::overload_transactions, .min = 0, .max = 10000000},
+     .field = &Settings::overload_transactions, .min = 0, .max = 10000000, .live = true},
     {.key = "overload.retry_after_s", .type = "int", .range = "1..3600", .default_text = "2",
      .flag = "",
      .description = "Retry-After of the overload 503: how long a phone should wait before trying "
                     "this node again. Short, because overload on a LAN node passes quickly.",
-     .field = &Settings::overload_retry_after_s, .min = 1, .max = 3600},
+     .field = &Settings::overload_retry_after_s, .min = 1, .max = 3600, .live = true},
 };
 
 const std::vector<OptionInfo> kCommandLineOnly = {
@@ -256,13 +256,21 @@ std::optional<bool> parse_bool(const std::string& text) {
   return std::nullopt;
 }
 
-std::string set_enum(const SettingInfo& row, LogLevel& field, const std::string& text) {
-  if (auto level = parse_log_level(lower(text))) {
-    field = *level;
+// An enum row from its text; the row's range lists the spellings.
+template <typename Enum, typename Parse>
+std::string set_enum(const SettingInfo& row, Enum& field, const std::string& text, Parse parse) {
+  if (auto value = parse(lower(text))) {
+    field = *value;
     return "";
   }
+  std::vector<std::string> names;
+  for (std::string_view r = row.range; !r.empty();) {
+    const auto bar = r.find('|');
+    names.emplace_back(r.substr(0, bar));
+    r = bar == std::string_view::npos ? std::string_view() : r.substr(bar + 1);
+  }
   std::string msg = std::string("expected one of ") + row.range + ", got '" + text + "'";
-  std::string hint = closest_match(text, {"error", "warn", "info", "debug"});
+  std::string hint = closest_match(text, names);
   if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
   return msg;
 }
@@ -426,13 +434,7 @@ void check_transactions(const Settings& s, const std::string& file, std::vector<
                        std::to_string(need) + ": overlay requests would be cut short"});
 }
 
-void check_lookup(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
-  if (s.lookup != "parallel" && s.lookup != "dns-first" && s.lookup != "p2p-first" && s.lookup != "p2p-only") {
-    std::string msg = "expected one of parallel|dns-first|p2p-first|p2p-only, got '" + s.lookup + "'";
-    std::string hint = closest_match(s.lookup, {"parallel", "dns-first", "p2p-first", "p2p-only"});
-    if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
-    out.push_back({file, 0, 0, "proxy.lookup", msg});
-  }
+void check_p2p_domains(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
   for (std::size_t i = 0; i < s.p2p_domains.size(); ++i)
     if (!is_dns_name(s.p2p_domains[i]))
       out.push_back({file, 0, 0, "proxy.p2p_domains[" + std::to_string(i) + "]",
@@ -543,8 +545,11 @@ The daemon refuses to start on the same errors, with the same exit status.
 
 ## Settings
 
-| key | type | range | default | flag | description |
-| --- | --- | --- | --- | --- | --- |
+`live` marks the settings that `systemctl reload` (SIGHUP) applies to the
+running node; the others need a restart.
+
+| key | type | range | default | flag | live | description |
+| --- | --- | --- | --- | --- | --- | --- |
 )";
 
 }  // namespace
@@ -579,6 +584,36 @@ const char* log_level_name(LogLevel level) {
   return "info";
 }
 
+const char* lookup_mode_name(LookupMode mode) {
+  switch (mode) {
+    case LookupMode::Parallel: return "parallel";
+    case LookupMode::DnsFirst: return "dns-first";
+    case LookupMode::P2pFirst: return "p2p-first";
+    case LookupMode::P2pOnly: return "p2p-only";
+  }
+  return "?";
+}
+
+std::optional<LookupMode> parse_lookup_mode(std::string_view text) {
+  for (auto mode : {LookupMode::Parallel, LookupMode::DnsFirst, LookupMode::P2pFirst, LookupMode::P2pOnly})
+    if (text == lookup_mode_name(mode)) return mode;
+  return std::nullopt;
+}
+
+LiveReload copy_live_settings(const Settings& fresh, Settings& current) {
+  LiveReload out;
+  for (const SettingInfo& row : kSchema) {
+    if (setting_value_text(row, fresh) == setting_value_text(row, current)) continue;
+    if (!row.live) {
+      out.need_restart.emplace_back(row.key);
+      continue;
+    }
+    std::visit([&](auto member) { current.*member = fresh.*member; }, row.field);
+    out.applied.emplace_back(row.key);
+  }
+  return out;
+}
+
 std::optional<LogLevel> parse_log_level(std::string_view text) {
   for (auto level : {LogLevel::Error, LogLevel::Warn, LogLevel::Info, LogLevel::Debug})
     if (text == log_level_name(level)) return level;
@@ -603,7 +638,8 @@ std::string set_setting_text(const SettingInfo& row, Settings& s, const std::str
             (s.*m).push_back(text);
             return "";
           },
-          [&](LogLevel Settings::*m) { return set_enum(row, s.*m, text); },
+          [&](LogLevel Settings::*m) { return set_enum(row, s.*m, text, parse_log_level); },
+          [&](LookupMode Settings::*m) { return set_enum(row, s.*m, text, parse_lookup_mode); },
       },
       row.field);
 }
@@ -620,6 +656,7 @@ std::string setting_value_text(const SettingInfo& row, const Settings& s) {
             return "[" + out + "]";
           },
           [&](LogLevel Settings::*m) { return std::string(log_level_name(s.*m)); },
+          [&](LookupMode Settings::*m) { return std::string(lookup_mode_name(s.*m)); },
       },
       row.field);
 }
@@ -667,7 +704,7 @@ std::vector<ConfigError> validate(const Settings& s, const std::string& file) {
   check_overlay(s, file, out);
   check_transactions(s, file, out);
   check_registrar(s, file, out);
-  check_lookup(s, file, out);
+  check_p2p_domains(s, file, out);
   return out;
 }
 
@@ -692,7 +729,8 @@ std::string config_reference_markdown() {
   std::string out = kReferenceIntro;
   for (const auto& row : kSchema)
     out += "| " + code(row.key) + " | " + code(row.type) + " | " + cell(row.range) + " | " +
-           code(row.default_text) + " | " + code(row.flag) + " | " + cell(row.description) + " |\n";
+           code(row.default_text) + " | " + code(row.flag) + " | " + (row.live ? "live" : "") + " | " +
+           cell(row.description) + " |\n";
   out += "\n## Command-line only\n\n| flag | description |\n| --- | --- |\n";
   for (const auto& opt : kCommandLineOnly)
     out += "| " + code(opt.flag) + " | " + cell(opt.description) + " |\n";

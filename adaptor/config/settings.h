@@ -19,6 +19,8 @@
 namespace sippeer::adaptor {
 
 enum class LogLevel { Error, Warn, Info, Debug };
+// proxy.lookup: how a phone's call finds its target (report 3.5.2).
+enum class LookupMode { Parallel, DnsFirst, P2pFirst, P2pOnly };
 
 struct Settings {
   // sip
@@ -55,7 +57,7 @@ struct Settings {
   // proxy
   bool record_route = false;       // proxy.record_route
   std::vector<std::string> accept_proxy_require = {"ms-benotify"}; // proxy.accept_proxy_require  option tags in Proxy-Require forwarded instead of 420
-  std::string lookup = "parallel"; // proxy.lookup  --lookup  parallel|dns-first|p2p-first|p2p-only (report 3.5.2)
+  LookupMode lookup = LookupMode::Parallel; // proxy.lookup  --lookup  parallel|dns-first|p2p-first|p2p-only (report 3.5.2)
   std::vector<std::string> p2p_domains; // proxy.p2p_domains  domains never looked up in DNS
   // dns
   int dns_timeout_ms = 3000;       // dns.timeout_ms 100..32000  bounds the DNS branch of a fork
@@ -72,7 +74,8 @@ struct Settings {
 // Which Settings member a schema row reads and writes; the alternative in
 // use always matches the row's `type` text.
 using SettingField = std::variant<int Settings::*, bool Settings::*, std::string Settings::*,
-                                  std::vector<std::string> Settings::*, LogLevel Settings::*>;
+                                  std::vector<std::string> Settings::*, LogLevel Settings::*,
+                                  LookupMode Settings::*>;
 
 struct SettingInfo {        // one row of the schema table
   const char* key;          // "sip.port"
@@ -84,6 +87,10 @@ struct SettingInfo {        // one row of the schema table
   SettingField field;       // the member this row sets
   int min = 0;              // int rows: inclusive bounds, the numbers of `range`
   int max = 0;
+  // Takes effect on SIGHUP (`systemctl reload`): the parts that read it do
+  // so per request or per event. Every other row shapes a socket or the
+  // ring (ports, ids, intervals) and needs a restart.
+  bool live = false;
 };
 const std::vector<SettingInfo>& settings_schema();
 // The row for a dotted key, or nullptr.
@@ -117,6 +124,17 @@ std::string setting_value_text(const SettingInfo& row, const Settings& s);
 
 const char* log_level_name(LogLevel level);
 std::optional<LogLevel> parse_log_level(std::string_view text);
+const char* lookup_mode_name(LookupMode mode);
+std::optional<LookupMode> parse_lookup_mode(std::string_view text);
+
+// SIGHUP: copies the live rows of `fresh` into `current` and leaves the
+// rest. Returns the keys whose value changed, live ones in `applied` and
+// the others (which keep their running value) in `need_restart`.
+struct LiveReload {
+  std::vector<std::string> applied;
+  std::vector<std::string> need_restart;
+};
+LiveReload copy_live_settings(const Settings& fresh, Settings& current);
 
 // The candidate closest to `word` (case-insensitive, '-' and '_' alike,
 // a swap of two neighbours counts as one edit), or "" when none is close

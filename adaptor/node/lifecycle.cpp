@@ -57,15 +57,8 @@ int Daemon::on_signal(su_root_magic_t*, su_wait_t*, void* arg) {
 }
 
 void Daemon::reload_settings() {
-  // What can change while running: logging, where to look for peers, the
-  // registrar's limits, Record-Route and accepted Proxy-Require tags. The rest shapes the socket or the
-  // ring (ports, ids, intervals) and is reported as needing a restart.
-  static const char* const kLive[] = {"log.level", "discovery.bootstrap", "discovery.rediscover_s",
-                                      "registrar.min_expires", "registrar.max_expires",
-                                      "registrar.default_expires", "registrar.single_contact_user_agents",
-                                      "proxy.record_route", "proxy.accept_proxy_require", "proxy.lookup",
-                                      "proxy.p2p_domains", "dns.timeout_ms", "overload.max_backlog_kb",
-                                      "overload.max_transactions", "overload.retry_after_s"};
+  // What may change while running is the schema's `live` column
+  // (adaptor/config/settings.cpp); the rest is reported as needing a restart.
   if (!reload_) return;
   service_->reloading();
   struct Reloaded {  // READY=1 again however the reload ends
@@ -78,29 +71,10 @@ void Daemon::reload_settings() {
     SIPPEER_LOG(Error) << "SIGHUP: configuration not reloaded; still running with the old one";
     return;
   }
-  std::string applied, restart;
-  for (const SettingInfo& row : settings_schema()) {
-    if (setting_value_text(row, fresh) == setting_value_text(row, settings_)) continue;
-    const bool live = std::any_of(std::begin(kLive), std::end(kLive),
-                                  [&](const char* k) { return row.key == std::string_view(k); });
-    std::string& list = live ? applied : restart;
-    list += (list.empty() ? "" : ", ") + std::string(row.key);
-  }
-  settings_.log_level = fresh.log_level;
-  settings_.bootstrap = fresh.bootstrap;
-  settings_.rediscover_s = fresh.rediscover_s;
-  settings_.min_expires = fresh.min_expires;
-  settings_.max_expires = fresh.max_expires;
-  settings_.default_expires = fresh.default_expires;
-  settings_.single_contact_user_agents = fresh.single_contact_user_agents;
-  settings_.record_route = fresh.record_route;  // the proxy reads these per request
-  settings_.accept_proxy_require = fresh.accept_proxy_require;
-  settings_.lookup = fresh.lookup;
-  settings_.p2p_domains = fresh.p2p_domains;
-  settings_.dns_timeout_ms = fresh.dns_timeout_ms;
-  settings_.overload_backlog_kb = fresh.overload_backlog_kb;  // admission reads these per request
-  settings_.overload_transactions = fresh.overload_transactions;
-  settings_.overload_retry_after_s = fresh.overload_retry_after_s;
+  // The proxy and admission read settings_ per request, so copying is
+  // applying; only the log level and the registrar's policy are kept
+  // elsewhere.
+  const LiveReload r = copy_live_settings(fresh, settings_);
   set_log_level(settings_.log_level);
   RegistrarPolicy policy;
   policy.min_expires = settings_.min_expires;
@@ -108,8 +82,13 @@ void Daemon::reload_settings() {
   policy.default_expires = settings_.default_expires;
   policy.single_contact_user_agents = settings_.single_contact_user_agents;
   proxy_->set_policy(policy);
-  SIPPEER_LOG(Info) << "SIGHUP: reloaded; applied: " << (applied.empty() ? "nothing changed" : applied);
-  if (!restart.empty()) SIPPEER_LOG(Warn) << "SIGHUP: changed but needs a restart: " << restart;
+  auto joined = [](const std::vector<std::string>& keys) {
+    std::string out;
+    for (const auto& k : keys) out += (out.empty() ? "" : ", ") + k;
+    return out;
+  };
+  SIPPEER_LOG(Info) << "SIGHUP: reloaded; applied: " << (r.applied.empty() ? "nothing changed" : joined(r.applied));
+  if (!r.need_restart.empty()) SIPPEER_LOG(Warn) << "SIGHUP: changed but needs a restart: " << joined(r.need_restart);
 }
 
 void Daemon::begin_leave() {

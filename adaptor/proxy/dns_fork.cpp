@@ -48,8 +48,7 @@ void Proxy::add_dns_marker(msg_t* msg, sip_t* sip) {
 }
 
 bool Proxy::wants_dns(const sip_t* sip) const {
-  const std::string& mode = ctx_.settings->lookup;
-  if (mode == "p2p-only") return false;
+  if (ctx_.settings->lookup == LookupMode::P2pOnly) return false;
   // Another node (or a server a node sent it to) has done the DNS lookup
   // already; and a request from a node is never a phone's first hop.
   if (has_dns_marker(sip)) return false;
@@ -74,8 +73,10 @@ void Proxy::start_fork(msg_t* msg, sip_t* sip, const std::string& aor) {
   Transaction* tx = start(msg, sip);
   if (!tx) return;
   auto f = std::make_unique<Fork>();
-  const std::string& mode = ctx_.settings->lookup;
-  f->mode = mode == "dns-first" ? Fork::Mode::DnsFirst : mode == "p2p-first" ? Fork::Mode::P2pFirst : Fork::Mode::Parallel;
+  const LookupMode mode = ctx_.settings->lookup;
+  f->mode = mode == LookupMode::DnsFirst   ? Fork::Mode::DnsFirst
+            : mode == LookupMode::P2pFirst ? Fork::Mode::P2pFirst
+                                           : Fork::Mode::Parallel;
   f->aor = aor;
   f->domain = domain;
   f->port = ruri->url_port ? std::atoi(ruri->url_port) : 0;
@@ -88,7 +89,7 @@ void Proxy::start_fork(msg_t* msg, sip_t* sip, const std::string& aor) {
     }
   }
   tx->fork = std::move(f);
-  SIPPEER_LOG(Debug) << "proxy: " << sip_method_name(tx->method, "request") << " " << aor << ": " << mode
+  SIPPEER_LOG(Debug) << "proxy: " << sip_method_name(tx->method, "request") << " " << aor << ": " << lookup_mode_name(mode)
                      << " lookup (DNS " << domain << ", ring)";
   if (tx->fork->mode != Fork::Mode::DnsFirst) start_p2p(tx);
   if (tx->fork->mode != Fork::Mode::P2pFirst) start_dns(tx);

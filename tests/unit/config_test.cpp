@@ -57,7 +57,7 @@ Settings scrambled() {
   s.single_contact_user_agents = {"Acme", "Foo/1"};
   s.record_route = true;
   s.accept_proxy_require = {};
-  s.lookup = "dns-first";
+  s.lookup = LookupMode::DnsFirst;
   s.p2p_domains = {"example.net"};
   s.dns_timeout_ms = 101;
   s.resolv_conf = "/tmp/resolv.conf";
@@ -131,7 +131,7 @@ TEST(ConfigSchema, RowsAreWellFormed) {
     EXPECT_TRUE(keys.insert(row.key).second) << "duplicate key " << row.key;
     EXPECT_NE(std::string(row.description), "") << row.key;
     // The type text follows the member the row writes (SettingField's order).
-    static const char* const kTypeOfField[] = {"int", "bool", "string", "list<string>", "enum"};
+    static const char* const kTypeOfField[] = {"int", "bool", "string", "list<string>", "enum", "enum"};
     EXPECT_STREQ(row.type, kTypeOfField[row.field.index()]) << row.key;
     if (std::string(row.type) == "int") {
       EXPECT_EQ(row.range, std::to_string(row.min) + ".." + std::to_string(row.max)) << row.key;
@@ -145,19 +145,50 @@ TEST(ConfigSchema, DefaultsAreValid) {
   EXPECT_EQ(formatted(validate(Settings{}, "defaults")), "");
 }
 
-TEST(ConfigSchema, LookupModeAndP2pDomainsAreChecked) {
+TEST(ConfigSchema, LookupModeIsAnEnumRowAndP2pDomainsAreChecked) {
   Settings s;
-  s.lookup = "parralel";
+  const SettingInfo* row = find_setting("proxy.lookup");
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(set_setting_text(*row, s, "parralel"),
+            "expected one of parallel|dns-first|p2p-first|p2p-only, got 'parralel'; did you mean 'parallel'?");
+  EXPECT_EQ(s.lookup, LookupMode::Parallel);
+  for (auto [text, mode] : {std::pair{"parallel", LookupMode::Parallel}, {"dns-first", LookupMode::DnsFirst},
+                            {"P2P-First", LookupMode::P2pFirst}, {"p2p-only", LookupMode::P2pOnly}}) {
+    Settings ok;
+    EXPECT_EQ(set_setting_text(*row, ok, text), "") << text;
+    EXPECT_EQ(ok.lookup, mode) << text;
+    EXPECT_EQ(formatted(validate(ok, "f")), "") << text;
+  }
   s.p2p_domains = {"ring.example", "not a domain"};
   EXPECT_EQ(formatted(validate(s, "f")),
-            "f: proxy.lookup: expected one of parallel|dns-first|p2p-first|p2p-only, got 'parralel'; "
-            "did you mean 'parallel'?\n"
             "f: proxy.p2p_domains[1]: 'not a domain' is not a DNS domain name (e.g. example.com)\n");
-  for (const char* mode : {"parallel", "dns-first", "p2p-first", "p2p-only"}) {
-    Settings ok;
-    ok.lookup = mode;
-    EXPECT_EQ(formatted(validate(ok, "f")), "") << mode;
-  }
+}
+
+TEST(ConfigSchema, ReloadCopiesLiveRowsOnly) {
+  Settings current, fresh;
+  fresh.min_expires = 30;                   // live
+  fresh.lookup = LookupMode::P2pOnly;       // live
+  fresh.log_level = LogLevel::Debug;        // live
+  fresh.port = 5070;                        // needs a restart
+  fresh.stabilize_ms = 1000;                // needs a restart
+  const LiveReload r = copy_live_settings(fresh, current);
+  EXPECT_EQ(r.applied, (std::vector<std::string>{"log.level", "registrar.min_expires", "proxy.lookup"}));
+  EXPECT_EQ(r.need_restart, (std::vector<std::string>{"sip.port", "overlay.stabilize_ms"}));
+  EXPECT_EQ(current.min_expires, 30);
+  EXPECT_EQ(current.lookup, LookupMode::P2pOnly);
+  EXPECT_EQ(current.log_level, LogLevel::Debug);
+  EXPECT_EQ(current.port, Settings{}.port);
+  EXPECT_EQ(current.stabilize_ms, Settings{}.stabilize_ms);
+  // Nothing changed: nothing to report.
+  const LiveReload again = copy_live_settings(fresh, current);
+  EXPECT_EQ(again.applied.size(), 0u);
+  EXPECT_EQ(again.need_restart.size(), 2u);  // still different from the running value
+}
+
+TEST(ConfigSchema, SocketAndRingShapingRowsAreNotLive) {
+  for (const char* key : {"sip.port", "sip.listen", "overlay.id_bits", "overlay.node_id", "overlay.stabilize_ms",
+                          "admin.listen", "state_dir"})
+    EXPECT_FALSE(find_setting(key)->live) << key;
 }
 
 // --- the files generated from or checked against the schema -----------------
