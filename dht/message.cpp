@@ -13,4 +13,27 @@ const char* kind_name(Kind k) {
   return "unknown";
 }
 
+const char* reason_phrase(int code) {
+  switch (code) {
+    case status::kOk: return "OK";
+    case status::kRedirect: return "Moved Temporarily";
+    case status::kBadRequest: return "Bad Request";
+    case status::kNotFound: return "User not found on P2P/SIP";
+    case status::kTimeout: return "Request Timeout";
+    case status::kLoopDetected: return "Loop Detected";
+    case status::kTooManyHops: return "Too Many Hops";
+    case status::kUnavailable: return "Service Unavailable";
+    case status::kDuplicateId: return "Duplicate Node Identifier";
+    default: break;
+  }
+  switch (code / 100) {
+    case 1: return "Trying";
+    case 2: return "OK";
+    case 3: return "Redirect";
+    case 4: return "Client Error";
+    case 5: return "Server Error";
+    default: return "Global Failure";
+  }
+}
+
 }  // namespace sippeer::dht

@@ -84,6 +84,10 @@ inline constexpr int kUnavailable = 503;          // not joined yet
 inline constexpr int kDuplicateId = 600;          // "global failure": id taken
 }  // namespace status
 
+// The phrase an overlay response carries with `code` (the report's own,
+// e.g. "User not found on P2P/SIP" for 404), else a generic one by class.
+const char* reason_phrase(int code);
+
 struct Response {
   int status = status::kOk;
   std::vector<Contact> contacts;  // responsible node [;predecessor], successor list

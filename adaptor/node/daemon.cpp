@@ -15,6 +15,7 @@
 #include "adaptor/admin/admin_http.h"
 #include "adaptor/log.h"
 #include "adaptor/sip/reject_log.h"
+#include "adaptor/sip/reply.h"
 #include "adaptor/sip/sip_parser.h"
 #include "adaptor/version.h"
 
@@ -332,9 +333,7 @@ int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) 
     return 0;
   }
   if (self->leaving_ && sip->sip_request->rq_method != sip_method_ack) {
-    log_rejected(kLogTag, msg, 503, "Service Unavailable (node leaving)");
-    self->responses_sent_.add(503);
-    nta_msg_treply(agent, msg, 503, "Service Unavailable (node leaving)", SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
+    self->responses_sent_.add(send_reject({agent, nullptr, kLogTag}, msg, Reject::NodeLeaving));
   } else if (sip->sip_request->rq_method == sip_method_register && sip->sip_request->rq_url->url_host &&
              strcmp(sip->sip_request->rq_url->url_host, "224.0.1.75") == 0) {
     // Discovery sent to our unicast address (a small ring probing its
@@ -345,10 +344,7 @@ int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) 
   } else if (!self->admission_->admit(sip)) {
     // Refusing must cost much less than serving, or a node at twice its
     // capacity spends everything on refusals: the fast path, not nta.
-    const std::string retry = self->admission_->retry_after();
-    if (!self->fast_reply_.reply(msg, sip, 503, "Service Unavailable (overloaded)", "Retry-After: " + retry + "\r\n"))
-      nta_msg_treply(agent, msg, 503, "Service Unavailable (overloaded)", SIPTAG_RETRY_AFTER_STR(retry.c_str()),
-                     TAG_END());
+    send_reject({agent, &self->fast_reply_, nullptr}, msg, Reject::Overloaded, self->admission_->retry_after());
   } else {
     self->proxy_->on_request(msg, sip);
   }

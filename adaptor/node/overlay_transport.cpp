@@ -21,21 +21,6 @@ std::string tag_string(std::uint64_t n, const std::string& salt) {
 
 }  // namespace
 
-const char* reason_phrase(int status) {
-  switch (status) {
-    case 200: return "OK";
-    case 302: return "Moved Temporarily";
-    case 400: return "Bad Request";
-    case 404: return "User not found on P2P/SIP";
-    case 408: return "Request Timeout";
-    case 482: return "Loop Detected";
-    case 483: return "Too Many Hops";
-    case 503: return "Service Unavailable";
-    case 600: return "Duplicate Node Identifier";
-  }
-  return "Unknown";
-}
-
 std::string response_headers(const dht::Codec& codec, const dht::Response& resp) {
   std::string h;
   const std::size_t n = resp.contacts.size();
@@ -288,7 +273,7 @@ void OverlayTransport::send_response(dht::InboundId in, const dht::Response& res
   Inbound inbound = it->second;
   in_.erase(it);
   const std::string headers = response_headers(codec_, resp);
-  const char* phrase = reason_phrase(resp.status);
+  const char* phrase = dht::reason_phrase(resp.status);
   counters_.responses.add(resp.status);
   if (inbound.irq) {
     ++counters_.stateful_answers;

@@ -113,6 +113,5 @@ class OverlayTransport final : public dht::Transport {
 // SIP header lines ("Contact: ...\r\n...") that carry a dht::Response, as
 // dht::Codec writes them; added to the reply by nta.
 std::string response_headers(const dht::Codec& codec, const dht::Response& resp);
-const char* reason_phrase(int status);
 
 }  // namespace sippeer::adaptor

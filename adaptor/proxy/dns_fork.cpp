@@ -100,7 +100,7 @@ void Proxy::start_p2p(Transaction* tx) {
   Fork* f = tx->fork.get();
   f->p2p_started = true;
   if (!ctx_.node->joined()) {
-    note_result(tx, 480, "Temporarily Unavailable (not in the ring yet)", true);
+    note_result(tx, Reject::NotInRingYet, true);
     return;
   }
   const dht::Id key = ctx_.ring->hash(f->aor);
@@ -111,7 +111,7 @@ void Proxy::start_p2p(Transaction* tx) {
   if (original) msg_destroy(original);
   if (!hop.empty()) {
     ++counters_.forwarded_ring;
-    if (!add_branch(tx, "", hop, true, claim)) note_result(tx, 480, "Temporarily Unavailable", true);
+    if (!add_branch(tx, "", hop, true, claim)) note_result(tx, Reject::Unavailable, true);
     return;
   }
   // We own the key (procedure 3.19): the bindings, or the ring's 404.
@@ -119,10 +119,10 @@ void Proxy::start_p2p(Transaction* tx) {
   if (!sr || bindings_.live(sr->record, static_cast<std::int64_t>(std::time(nullptr))).empty()) {
     ++counters_.not_found;
     SIPPEER_LOG(Info) << "proxy: " << f->aor << " is not registered in the ring";
-    note_result(tx, 404, "User not found on P2P/SIP", false);
+    note_result(tx, Reject::UserNotFound, false);
     return;
   }
-  if (!fork_to_bindings(tx, key, f->aor)) note_result(tx, 480, "Temporarily Unavailable", true);
+  if (!fork_to_bindings(tx, key, f->aor)) note_result(tx, Reject::Unavailable, true);
 }
 
 void Proxy::start_dns(Transaction* tx) {
@@ -141,7 +141,7 @@ void Proxy::start_dns(Transaction* tx) {
   });
   if (f->resolving == 0) {
     stop_dns(tx);
-    note_result(tx, 503, "DNS resolver unavailable", true);
+    note_result(tx, Reject::DnsResolverUnavailable, true);
   }
 }
 
@@ -154,7 +154,7 @@ void Proxy::on_dns_resolved(Transaction* tx, std::vector<SipResolver::Target> ta
   if (targets.empty()) {
     SIPPEER_LOG(Info) << "proxy: DNS branch for " << f->aor << " ends: " << error;
     stop_dns(tx);
-    note_result(tx, 503, "No DNS record", true);
+    note_result(tx, Reject::NoDnsRecord, true);
     finish_if_done(tx);
     return;
   }
@@ -174,7 +174,7 @@ void Proxy::on_dns_resolved(Transaction* tx, std::vector<SipResolver::Target> ta
   f->next_target = 0;
   if (!send_dns_branch(tx)) {
     stop_dns(tx);
-    note_result(tx, 503, "DNS target unreachable", true);
+    note_result(tx, Reject::DnsTargetUnreachable, true);
     finish_if_done(tx);
   }
 }
@@ -216,7 +216,7 @@ void Proxy::on_dns_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
     SIPPEER_LOG(Info) << "proxy: DNS for " << f->domain << " not resolved in " << self->ctx_.settings->dns_timeout_ms
                       << " ms; the DNS branch ends";
     self->stop_dns(tx);
-    self->note_result(tx, 408, "DNS timeout", true);
+    self->note_result(tx, Reject::DnsTimeout, true);
     self->finish_if_done(tx);
     return;
   }

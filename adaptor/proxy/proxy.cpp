@@ -53,21 +53,9 @@ bool Proxy::is_me(const url_t* u) const {
   return ctx_.local_address == std::string(u->url_host) + ":" + port;
 }
 
-void Proxy::reply(msg_t* msg, int status, const char* phrase, const char* why) {
+void Proxy::reject(msg_t* msg, Reject r, std::string_view value, std::string_view why) {
   ++counters_.rejected;
-  log_rejected(kLogTag, msg, status, phrase, why ? why : "");
-  counters_.responses.add(status);
-  sip_t* sip = sip_object(msg);
-  if (sip && sip->sip_request && sip->sip_request->rq_method == sip_method_invite) {
-    // A final answer to INVITE draws a hop-by-hop ACK: a server
-    // transaction absorbs it instead of letting it wander the ring.
-    if (nta_incoming_t* irq = nta_incoming_create(ctx_.agent, nullptr, msg, sip, TAG_END())) {
-      nta_incoming_treply(irq, status, phrase, TAG_END());
-      nta_incoming_destroy(irq);
-    }
-    return;
-  }
-  nta_msg_treply(ctx_.agent, msg, status, phrase, TAG_END());
+  counters_.responses.add(send_reject({ctx_.agent, nullptr, kLogTag}, msg, r, value, why));
 }
 
 std::string Proxy::ring_next_hop(const sip_t* sip, const dht::Id& key, bool* claim) const {
@@ -86,13 +74,13 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
     if (m == sip_method_options) counters_.responses.add(200);  // 483 is counted in reply()
     if (m == sip_method_ack) nta_msg_discard(ctx_.agent, msg);
     else if (m == sip_method_options) nta_msg_treply(ctx_.agent, msg, SIP_200_OK, SIPTAG_ALLOW_STR(kAllow), TAG_END());
-    else reply(msg, SIP_483_TOO_MANY_HOPS);
+    else reject(msg, Reject::TooManyHops);
     return true;
   }
   const url_t* ruri = sip->sip_request->rq_url;
   if (ruri->url_type != url_sip && ruri->url_type != url_sips && !sip->sip_route &&
       sip->sip_request->rq_method != sip_method_ack) {
-    reply(msg, SIP_416_UNSUPPORTED_URI);
+    reject(msg, Reject::UnsupportedUriScheme);
     return true;
   }
   // A request coming back to us down a Path (proxy_flow.cpp) is a spiral,
@@ -103,7 +91,7 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
     const std::string sent_by = std::string(v->v_host ? v->v_host : "") + ":" + (v->v_port ? v->v_port : "5060");
     if (sent_by == ctx_.local_address) {
       if (sip->sip_request->rq_method == sip_method_ack) nta_msg_discard(ctx_.agent, msg);
-      else reply(msg, SIP_482_LOOP_DETECTED, "our Via is already in it");
+      else reject(msg, Reject::LoopDetected);
       return true;
     }
   }
@@ -120,10 +108,7 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
                        [p](const std::string& a) { return strcasecmp(*p, a.c_str()) == 0; }))
         unsupported += (unsupported.empty() ? "" : ", ") + std::string(*p);
     if (!unsupported.empty()) {
-      ++counters_.rejected;
-      log_rejected(kLogTag, msg, SIP_420_BAD_EXTENSION, "Proxy-Require: " + unsupported);
-      counters_.responses.add(420);
-      nta_msg_treply(ctx_.agent, msg, SIP_420_BAD_EXTENSION, SIPTAG_UNSUPPORTED_STR(unsupported.c_str()), TAG_END());
+      reject(msg, Reject::BadExtension, unsupported, "Proxy-Require: " + unsupported);
       return true;
     }
   }
@@ -164,7 +149,7 @@ bool Proxy::forward_to_outbound_proxy(msg_t* msg, sip_t* sip) {
   Transaction* tx = start(msg, sip);
   if (!tx) return true;
   tx->dns_done = false;  // the node we hand it to is the phone's real first hop
-  if (!add_branch(tx, "", proxy, false)) send_final(tx, 480, "Temporarily Unavailable");
+  if (!add_branch(tx, "", proxy, false)) send_final(tx, Reject::Unavailable);
   return true;
 }
 
@@ -175,7 +160,7 @@ bool Proxy::forward_towards_owner(msg_t* msg, sip_t* sip, const dht::Id& key) {
   Transaction* tx = start(msg, sip);
   if (!tx) return true;
   ++counters_.forwarded_ring;
-  if (!add_branch(tx, "", hop, true, claim)) send_final(tx, 480, "Temporarily Unavailable");
+  if (!add_branch(tx, "", hop, true, claim)) send_final(tx, Reject::Unavailable);
   return true;
 }
 
@@ -195,7 +180,7 @@ void Proxy::on_request(msg_t* msg, sip_t* sip) {
   }
   if (method == sip_method_cancel) {
     // A CANCEL that matched no transaction of ours (nta matches the rest).
-    reply(msg, SIP_481_NO_TRANSACTION);
+    reject(msg, Reject::NoTransaction);
     return;
   }
   const url_t* ruri = sip->sip_request->rq_url;
@@ -203,7 +188,7 @@ void Proxy::on_request(msg_t* msg, sip_t* sip) {
     // Addressed to this node itself, not to a user at its address.
     if (method == sip_method_options) counters_.responses.add(200);  // 404 is counted in reply()
     if (method == sip_method_options) nta_msg_treply(ctx_.agent, msg, SIP_200_OK, TAG_END());
-    else reply(msg, SIP_404_NOT_FOUND);
+    else reject(msg, Reject::NotFound);
     return;
   }
   // A request on or to a flow keeps this node in its dialog: Record-Route
@@ -260,7 +245,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const std::string& flow) {
     SIPPEER_LOG(Debug) << "proxy: " << sip->sip_request->rq_method_name << " " << url_text(ruri) << " down the flow "
                        << flow;
     Transaction* tx = start(msg, sip);
-    if (tx && !add_branch(tx, "", flow, false)) send_final(tx, 480, "Temporarily Unavailable");
+    if (tx && !add_branch(tx, "", flow, false)) send_final(tx, Reject::Unavailable);
     return;
   }
   // Where the dialog or the phone already says where to go, go there. A
@@ -270,12 +255,12 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const std::string& flow) {
     SIPPEER_LOG(Debug) << "proxy: " << sip->sip_request->rq_method_name << " " << url_text(ruri)
                        << (sip->sip_route ? " by Route" : in_dialog ? " in dialog" : " to a contact address");
     Transaction* tx = start(msg, sip);
-    if (tx && !add_branch(tx, "", "", false)) send_final(tx, 503, "Service Unavailable");
+    if (tx && !add_branch(tx, "", "", false)) send_final(tx, Reject::ServiceUnavailable);
     return;
   }
   const auto aor = dht::Codec::canonical_aor(url_text(ruri));
   if (!aor) {
-    reply(msg, 416, "Unsupported URI Scheme");
+    reject(msg, Reject::UnsupportedUriScheme);
     return;
   }
   if (wants_dns(sip)) {
@@ -284,11 +269,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const std::string& flow) {
     return;
   }
   if (!ctx_.node->joined()) {
-    ++counters_.rejected;
-    log_rejected(kLogTag, msg, 480, "Temporarily Unavailable (not in the ring yet)");
-    counters_.responses.add(480);
-    nta_msg_treply(ctx_.agent, msg, 480, "Temporarily Unavailable (not in the ring yet)",
-                   SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
+    reject(msg, Reject::NotInRingYet);
     return;
   }
   const dht::Id key = ctx_.ring->hash(*aor);
@@ -298,11 +279,11 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const std::string& flow) {
   const dht::StoredRecord* sr = ctx_.storage->find(key, *aor);
   if (!sr || bindings_.live(sr->record, static_cast<std::int64_t>(std::time(nullptr))).empty()) {
     ++counters_.not_found;
-    reply(msg, 404, "User not found on P2P/SIP");
+    reject(msg, Reject::UserNotFound);
     return;
   }
   Transaction* tx = start(msg, sip);
-  if (tx && !fork_to_bindings(tx, key, *aor)) send_final(tx, 480, "Temporarily Unavailable");
+  if (tx && !fork_to_bindings(tx, key, *aor)) send_final(tx, Reject::Unavailable);
 }
 
 void Proxy::on_stray_response(msg_t* msg, sip_t* sip) {

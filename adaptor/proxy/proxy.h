@@ -15,6 +15,7 @@
 
 #include "adaptor/registrar/binding_cache.h"
 #include "adaptor/sip/fast_reply.h"
+#include "adaptor/sip/reply.h"
 #include "adaptor/registrar/registrar.h"
 #include "adaptor/config/settings.h"
 #include "adaptor/sip/sip_traffic.h"
@@ -90,8 +91,8 @@ class Proxy {
   std::string strip_own_route(msg_t* msg, sip_t* sip);
   void handle_ack(msg_t* msg, sip_t* sip, const std::string& flow);
   void route_request(msg_t* msg, sip_t* sip, const std::string& flow);
-  // Answers with an error of our own and logs it (adaptor/sip/reject_log.h).
-  void reply(msg_t* msg, int status, const char* phrase, const char* why = nullptr);
+  // Answers with an error of our own from the reply table (adaptor/sip/reply.h) and counts it.
+  void reject(msg_t* msg, Reject r, std::string_view value = {}, std::string_view why = {});
   bool forward_to_outbound_proxy(msg_t* msg, sip_t* sip);
   // Where the ring sends a request for `key` next ("" = we are the owner),
   // from the P2P-Owner claim of the hop before; sets *claim for the next.
@@ -129,10 +130,12 @@ class Proxy {
   void branch_done(Transaction* tx, Branch* b, int status, nta_outgoing_t* orq, bool internal);
   void cancel_others(Transaction* tx, const Branch* keep);
   void finish_if_done(Transaction* tx);
-  void send_final(Transaction* tx, int status, const char* phrase);
+  void send_final(Transaction* tx, int status, const char* phrase);  // phrase null: relay a downstream status
+  void send_final(Transaction* tx, Reject r);
   // A final answer no branch brought (the ring's 404 at the owner, a DNS
   // branch that found no server), weighed like a response (16.7).
   void note_result(Transaction* tx, int status, const char* phrase, bool internal);
+  void note_result(Transaction* tx, Reject r, bool internal);
 
   // dns_fork.cpp: DNS + P2P lookups of a phone's request (report 3.5.2)
   bool wants_dns(const sip_t* sip) const;

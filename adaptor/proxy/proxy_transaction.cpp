@@ -289,7 +289,7 @@ void Proxy::finish_if_done(Transaction* tx) {
   if (tx->fork && !tx->final_sent && fork_continues(tx)) return;
   if (!tx->final_sent) {
     if (tx->canceled && tx->best_status == 0) {
-      send_final(tx, 487, "Request Terminated");
+      send_final(tx, Reject::RequestTerminated);
       return;
     }
     if (tx->best && !tx->best_internal) {
@@ -300,8 +300,7 @@ void Proxy::finish_if_done(Transaction* tx) {
       nta_incoming_mreply(tx->irq, best);
     } else if (tx->best_status == 503 || tx->best_status == 408 || tx->best_status == 0) {
       // Nobody answered: a dead contact or a ring that cannot route now.
-      send_final(tx, tx->method == sip_method_invite ? 480 : 408,
-                 tx->method == sip_method_invite ? "Temporarily Unavailable" : "Request Timeout");
+      send_final(tx, tx->method == sip_method_invite ? Reject::NoAnswerInvite : Reject::NoAnswer);
       return;
     } else {
       send_final(tx, tx->best_status, tx->best_phrase.empty() ? nullptr : tx->best_phrase.c_str());
@@ -334,6 +333,16 @@ void Proxy::send_final(Transaction* tx, int status, const char* phrase) {
   for (auto& b : tx->branches)
     if (!b->done) return;  // finish_if_done runs again when they end
   finish_if_done(tx);
+}
+
+void Proxy::send_final(Transaction* tx, Reject r) {
+  const ReplyRow& row = reply_row(r);
+  send_final(tx, row.status, row.phrase);
+}
+
+void Proxy::note_result(Transaction* tx, Reject r, bool internal) {
+  const ReplyRow& row = reply_row(r);
+  note_result(tx, row.status, row.phrase, internal);
 }
 
 void Proxy::note_result(Transaction* tx, int status, const char* phrase, bool internal) {

@@ -16,15 +16,12 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
   const char* to_text = sip->sip_to ? url_as_string(home, sip->sip_to->a_url) : nullptr;
   const auto aor = to_text ? dht::Codec::canonical_aor(to_text) : std::nullopt;
   if (!aor) {
-    reply(msg, 400, "Invalid To");
+    reject(msg, Reject::InvalidTo);
     return;
   }
   if (!ctx_.node->joined()) {
     ++counters_.rejected;
-    log_rejected(kLogTag, msg, 503, "Service Unavailable (not in the ring yet)");
-    counters_.responses.add(503);
-    nta_msg_treply(ctx_.agent, msg, 503, "Service Unavailable (not in the ring yet)",
-                   SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
+    counters_.responses.add(send_reject({ctx_.agent, nullptr, kLogTag}, msg, Reject::RegistrarNotInRingYet));
     return;
   }
   // A phone behind a NAT or on a reused TCP connection is reached through
@@ -43,17 +40,8 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
   RegisterOutcome out = apply_register(ctx_.policy, sip, *aor, key, existing ? &existing->record : nullptr, now_unix);
   if (out.status != 200) {
     ++counters_.rejected;
-    log_rejected(kLogTag, msg, out.status, out.phrase, *aor);
-    counters_.responses.add(out.status);
-    const std::string min = std::to_string(out.min_expires);
-    if (ctx_.fast_reply &&
-        ctx_.fast_reply->reply(msg, sip, out.status, out.phrase, out.status == 423 ? "Min-Expires: " + min + "\r\n" : ""))
-      return;
-    if (out.status == 423) {
-      nta_msg_treply(ctx_.agent, msg, out.status, out.phrase, SIPTAG_MIN_EXPIRES_STR(min.c_str()), TAG_END());
-    } else {
-      nta_msg_treply(ctx_.agent, msg, out.status, out.phrase, TAG_END());
-    }
+    const std::string min = out.error == RegError::IntervalTooBrief ? std::to_string(out.min_expires) : "";
+    counters_.responses.add(send_reject({ctx_.agent, ctx_.fast_reply, kLogTag}, msg, reg_reject(out.error), min, *aor));
     return;
   }
   if (out.record) {

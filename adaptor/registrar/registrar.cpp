@@ -484,20 +484,26 @@ std::optional<Binding> decode_binding(std::string_view value) {
 
 // ================================================================ register
 
-RegReply reg_reply(RegError e) {
+Reject reg_reject(RegError e) {
   switch (e) {
-    case RegError::None: return {200, "OK"};
-    case RegError::BadContact: return {400, "Invalid Contact"};
-    case RegError::BadQValue: return {400, "Invalid q Value"};
-    case RegError::StarWithContacts: return {400, "Wildcard Contact Not Alone"};
-    case RegError::StarWithoutExpiresZero: return {400, "Wildcard Contact Without Expires 0"};
-    case RegError::IntervalTooBrief: return {423, "Interval Too Brief"};
-    case RegError::BadExpires: return {400, "Invalid Expires"};
-    case RegError::MissingHeader: return {400, "Missing Call-ID or CSeq"};
-    case RegError::OutOfOrder: return {500, "Out of Order Request"};
-    case RegError::Internal: return {500, "Server Internal Error"};
+    case RegError::BadContact: return Reject::BadContact;
+    case RegError::BadQValue: return Reject::BadQValue;
+    case RegError::StarWithContacts: return Reject::StarWithContacts;
+    case RegError::StarWithoutExpiresZero: return Reject::StarWithoutExpiresZero;
+    case RegError::IntervalTooBrief: return Reject::IntervalTooBrief;
+    case RegError::BadExpires: return Reject::BadExpires;
+    case RegError::MissingHeader: return Reject::MissingHeader;
+    case RegError::OutOfOrder: return Reject::OutOfOrder;
+    case RegError::None:
+    case RegError::Internal: break;
   }
-  return {500, "Server Internal Error"};
+  return Reject::Internal;
+}
+
+RegReply reg_reply(RegError e) {
+  if (e == RegError::None) return {200, "OK"};
+  const ReplyRow& row = reply_row(reg_reject(e));
+  return {row.status, row.phrase};
 }
 
 RegisterOutcome apply_register(const RegistrarPolicy& policy, const sip_t* sip, const std::string& aor,

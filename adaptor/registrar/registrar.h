@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adaptor/sip/reply.h"
 #include "adaptor/sip/sofia.h"
 #include "dht/id.h"
 #include "dht/record.h"
@@ -79,7 +80,8 @@ struct RegReply {
   int status;
   const char* phrase;
 };
-RegReply reg_reply(RegError e);
+RegReply reg_reply(RegError e);  // the reply table's row (adaptor/sip/reply.h)
+Reject reg_reject(RegError e);    // RegError::None has none: not to be asked
 
 struct RegisterOutcome {
   RegError error = RegError::None;
