@@ -131,6 +131,7 @@ Daemon::~Daemon() {
   service_.reset();
   multicast_.reset();
   proxy_.reset();
+  location_.reset();
   admission_.reset();
   node_.reset();
   transport_.reset();
@@ -268,11 +269,12 @@ bool Daemon::create_node(std::string* err) {
   transport_->bind(node_.get(), [this] { return now(); }, [this](dht::Time t) { reschedule(t); });
   tick_timer_ = su_timer_create(su_root_task(root_), 1000);
 
+  location_ = std::make_unique<Location>(storage_);
   ProxyContext px;
   px.agent = agent_;
   px.root = root_;
   px.node = node_.get();
-  px.storage = &storage_;
+  px.location = location_.get();
   px.ring = ring_.get();
   px.settings = &settings_;
   px.local_address = local_address_;

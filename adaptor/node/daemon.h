@@ -140,6 +140,7 @@ class Daemon {
   std::unique_ptr<Events> events_;
   std::unique_ptr<OverlayTransport> transport_;
   std::unique_ptr<dht::Node> node_;
+  std::unique_ptr<Location> location_;  // the proxy's view of storage_; outlives proxy_
   std::unique_ptr<Proxy> proxy_;
   std::unique_ptr<Admission> admission_;
   FastReply fast_reply_;

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <ctime>
 
 #include "adaptor/log.h"
 #include "adaptor/proxy/proxy.h"
@@ -115,14 +114,14 @@ void Proxy::start_p2p(Transaction* tx) {
     return;
   }
   // We own the key (procedure 3.19): the bindings, or the ring's 404.
-  const dht::StoredRecord* sr = ctx_.storage->find(key, f->aor);
-  if (!sr || bindings_.live(sr->record, static_cast<std::int64_t>(std::time(nullptr))).empty()) {
+  const std::vector<Binding> live = ctx_.location->live(key, f->aor, unix_now());
+  if (live.empty()) {
     ++counters_.not_found;
     SIPPEER_LOG(Info) << "proxy: " << f->aor << " is not registered in the ring";
     note_result(tx, Reject::UserNotFound, false);
     return;
   }
-  if (!fork_to_bindings(tx, key, f->aor)) note_result(tx, Reject::Unavailable, true);
+  if (!fork_to_bindings(tx, live)) note_result(tx, Reject::Unavailable, true);
 }
 
 void Proxy::start_dns(Transaction* tx) {

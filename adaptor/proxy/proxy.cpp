@@ -216,10 +216,8 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip, const std::string& flow) {
       bool claim = false;
       const std::string hop = ring_next_hop(sip, key, &claim);
       if (hop.empty()) {
-        if (const dht::StoredRecord* sr = ctx_.storage->find(key, *aor)) {
-          auto live = bindings_.live(sr->record, static_cast<std::int64_t>(std::time(nullptr)));
-          if (!live.empty()) target = live.front().uri;
-        }
+        const auto live = ctx_.location->live(key, *aor, unix_now());
+        if (!live.empty()) target = live.front().uri;
       } else {
         target = "sip:" + hop;
       }
@@ -276,14 +274,14 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const std::string& flow) {
   if (forward_towards_owner(msg, sip, key)) return;
   // We own the key: we are the registrar, fork to every live binding
   // (procedure 3.19).
-  const dht::StoredRecord* sr = ctx_.storage->find(key, *aor);
-  if (!sr || bindings_.live(sr->record, static_cast<std::int64_t>(std::time(nullptr))).empty()) {
+  const std::vector<Binding> live = ctx_.location->live(key, *aor, unix_now());
+  if (live.empty()) {
     ++counters_.not_found;
     reject(msg, Reject::UserNotFound);
     return;
   }
   Transaction* tx = start(msg, sip);
-  if (tx && !fork_to_bindings(tx, key, *aor)) send_final(tx, Reject::Unavailable);
+  if (tx && !fork_to_bindings(tx, live)) send_final(tx, Reject::Unavailable);
 }
 
 void Proxy::on_stray_response(msg_t* msg, sip_t* sip) {

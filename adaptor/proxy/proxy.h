@@ -13,7 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "adaptor/registrar/binding_cache.h"
+#include "adaptor/registrar/location.h"
 #include "adaptor/sip/fast_reply.h"
 #include "adaptor/sip/reply.h"
 #include "adaptor/registrar/registrar.h"
@@ -29,7 +29,7 @@ struct ProxyContext {
   nta_agent_t* agent = nullptr;
   su_root_t* root = nullptr;
   dht::Node* node = nullptr;
-  dht::Storage* storage = nullptr;
+  Location* location = nullptr;  // the only way to stored bindings
   const dht::Ring* ring = nullptr;
   const Settings* settings = nullptr;
   std::string local_address;  // ip:port
@@ -121,8 +121,8 @@ class Proxy {
   bool add_branch(Transaction* tx, const std::string& request_uri, const std::string& next_hop,
                   bool ring_hop, bool owner_claim = false, const std::string& route_header = "");
   bool reroute(Transaction* tx);
-  // At the owner: one branch per live binding; false when there are none.
-  bool fork_to_bindings(Transaction* tx, const dht::Id& key, const std::string& aor);
+  // At the owner: one branch per live binding; false when none started.
+  bool fork_to_bindings(Transaction* tx, const std::vector<Binding>& live);
   static int on_branch_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
   static int on_cancel(void* magic, nta_incoming_t* irq, const sip_t* sip);
   static void on_hop_timeout(su_root_magic_t*, su_timer_t*, void* arg);
@@ -160,7 +160,6 @@ class Proxy {
   ProxyContext ctx_;
   std::unordered_map<Transaction*, std::unique_ptr<Transaction>> transactions_;
   ProxyCounters counters_;
-  BindingCache bindings_;  // every read of a record's bindings goes through it
   // Record-Route with a flow token for the request being routed now
   // (proxy_flow.cpp); start() hands it to the transaction.
   std::string flow_record_route_;

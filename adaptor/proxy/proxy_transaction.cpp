@@ -1,7 +1,6 @@
 // One proxied request: a server transaction upstream, one client branch per
 // target downstream (RFC 3261 16.6-16.8, 16.10).
 #include <algorithm>
-#include <ctime>
 #include <cstring>
 
 #include "adaptor/log.h"
@@ -156,7 +155,7 @@ bool Proxy::reroute(Transaction* tx) {
         ok = add_branch(tx, "", hop, true, claim);
       } else if (tx->method != sip_method_register) {
         // The dead hop's keys are ours now, and so are its replicas.
-        ok = fork_to_bindings(tx, key, *aor);
+        ok = fork_to_bindings(tx, ctx_.location->live(key, *aor, unix_now()));
       }
     }
   }
@@ -164,11 +163,9 @@ bool Proxy::reroute(Transaction* tx) {
   return ok;
 }
 
-bool Proxy::fork_to_bindings(Transaction* tx, const dht::Id& key, const std::string& aor) {
-  const dht::StoredRecord* sr = ctx_.storage->find(key, aor);
-  if (!sr) return false;
+bool Proxy::fork_to_bindings(Transaction* tx, const std::vector<Binding>& live) {
   int started = 0;
-  for (const auto& b : bindings_.live(sr->record, static_cast<std::int64_t>(std::time(nullptr)))) {
+  for (const auto& b : live) {
     // With a Path the branch goes to the edge node holding the phone's
     // flow (its URI, lr and all, is the next hop); else to the contact.
     const std::string via_edge = b.path.size() > 6 && b.path.compare(0, 5, "<sip:") == 0

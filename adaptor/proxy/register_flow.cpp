@@ -1,6 +1,5 @@
 // A phone's REGISTER (procedures 3.14, 3.16): routed by To to the node that
 // owns the AOR's key, applied there by the registrar, replicated by the ring.
-#include <ctime>
 
 #include "adaptor/log.h"
 #include "adaptor/proxy/proxy.h"
@@ -35,9 +34,7 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
   // the CPU of a REGISTER (docs/BENCHMARKS.md). apply_register answers a
   // retransmission with the same 200 instead of taking it for an
   // out-of-order request, which is all the transaction did for us.
-  const dht::StoredRecord* existing = ctx_.storage->find(key, *aor);
-  const std::int64_t now_unix = static_cast<std::int64_t>(std::time(nullptr));
-  RegisterOutcome out = apply_register(ctx_.policy, sip, *aor, key, existing ? &existing->record : nullptr, now_unix);
+  RegisterOutcome out = ctx_.location->apply(ctx_.policy, sip, *aor, key, unix_now());
   if (out.status != 200) {
     ++counters_.rejected;
     const std::string min = out.error == RegError::IntervalTooBrief ? std::to_string(out.min_expires) : "";

@@ -1,0 +1,21 @@
+#include "adaptor/registrar/location.h"
+
+#include <ctime>
+
+namespace sippeer::adaptor {
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+std::vector<Binding> Location::live(const dht::Id& key, const std::string& aor, std::int64_t now_unix) {
+  const dht::StoredRecord* sr = storage_.find(key, aor);
+  if (!sr) return {};
+  return cache_.live(sr->record, now_unix);
+}
+
+RegisterOutcome Location::apply(const RegistrarPolicy& policy, const sip_t* sip, const std::string& aor,
+                                const dht::Id& key, std::int64_t now_unix) const {
+  const dht::StoredRecord* existing = storage_.find(key, aor);
+  return apply_register(policy, sip, aor, key, existing ? &existing->record : nullptr, now_unix);
+}
+
+}  // namespace sippeer::adaptor

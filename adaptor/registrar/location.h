@@ -1,0 +1,46 @@
+// The location service: where an AOR's phones are, and the one way a
+// REGISTER changes that (after Kamailio's usrloc API, which its registrar
+// and lookup code reach through a table instead of the store itself).
+//
+// It sits between the proxy and dht::Storage: the proxy asks for live
+// bindings and gets a REGISTER's outcome, and never reads records itself.
+// Writing stays with the ring (dht::Node::store_here), which replicates.
+// Every call takes the caller's one wall-clock reading for the message it
+// handles, so all of a message's bindings are judged at the same instant.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "adaptor/registrar/binding_cache.h"
+#include "adaptor/registrar/registrar.h"
+#include "dht/ports.h"
+
+namespace sippeer::adaptor {
+
+// The wall clock, in the registrar's unit (Unix seconds): read once per
+// message by whoever handles it.
+std::int64_t unix_now();
+
+class Location {
+ public:
+  explicit Location(const dht::Storage& storage) : storage_(storage) {}
+
+  // The AOR's unexpired bindings at `now_unix`, highest q first; empty
+  // when this node stores no record for it. Decoded once per change of the
+  // record (BindingCache), not once per request.
+  std::vector<Binding> live(const dht::Id& key, const std::string& aor, std::int64_t now_unix);
+
+  // RFC 3261 10.3 steps 5-8 for a REGISTER at the AOR's registrar, against
+  // the record stored now. The caller stores outcome.record through the
+  // ring; nothing changes here.
+  RegisterOutcome apply(const RegistrarPolicy& policy, const sip_t* sip, const std::string& aor,
+                        const dht::Id& key, std::int64_t now_unix) const;
+
+ private:
+  const dht::Storage& storage_;
+  BindingCache cache_;
+};
+
+}  // namespace sippeer::adaptor
