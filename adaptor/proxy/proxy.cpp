@@ -1,5 +1,6 @@
 // Entry checks and the routing decision for phone traffic.
 #include "adaptor/proxy/proxy.h"
+#include "adaptor/proxy/route.h"
 
 #include <algorithm>
 #include <cstring>
@@ -164,32 +165,75 @@ bool Proxy::forward_towards_owner(msg_t* msg, sip_t* sip, const dht::Id& key) {
   return true;
 }
 
+namespace {
+
+// The ring as decide_route sees it, for one request: the hop before may
+// have claimed to be the key's owner (P2P-Owner), which ring_next_hop
+// weighs, and the claim the next hop gets is kept for the branch.
+class RequestRingView final : public RingView {
+ public:
+  RequestRingView(const dht::Node& node, std::function<std::string(const std::string&, bool*)> next)
+      : node_(node), next_(std::move(next)) {}
+  bool joined() const override { return node_.joined(); }
+  std::string next_hop(const std::string& aor) const override { return next_(aor, &claim); }
+  mutable bool claim = false;
+
+ private:
+  const dht::Node& node_;
+  std::function<std::string(const std::string&, bool*)> next_;
+};
+
+}  // namespace
+
+RequestFacts Proxy::facts_of(const sip_t* sip, const std::string& flow) const {
+  RequestFacts f;
+  const sip_method_t m = sip->sip_request->rq_method;
+  f.method = m == sip_method_ack       ? RequestFacts::Method::Ack
+             : m == sip_method_cancel  ? RequestFacts::Method::Cancel
+             : m == sip_method_options ? RequestFacts::Method::Options
+                                       : RequestFacts::Method::Other;
+  const url_t* ruri = sip->sip_request->rq_url;
+  f.flow = flow;
+  f.to_this_node = is_me(ruri) && !ruri->url_user && !sip->sip_route;
+  f.has_route = sip->sip_route != nullptr;
+  f.in_dialog = sip->sip_to && sip->sip_to->a_tag;
+  f.contact_address = is_contact_address(ruri);
+  f.user_at_node = is_user_at_node(ruri);
+  // Only what may be routed by AOR is worth the canonical form.
+  if (f.method == RequestFacts::Method::Ack || f.method == RequestFacts::Method::Cancel || f.to_this_node) return f;
+  if (!f.flow.empty() || f.has_route || f.in_dialog || (f.contact_address && !f.user_at_node)) return f;
+  f.aor = dht::Codec::canonical_aor(url_text(ruri));
+  f.dns_too = f.aor && wants_dns(sip);
+  return f;
+}
+
 void Proxy::on_request(msg_t* msg, sip_t* sip) {
   ++counters_.requests;
   if (reject_early(msg, sip)) return;
   if (forward_to_outbound_proxy(msg, sip)) return;
-  const sip_method_t method = sip->sip_request->rq_method;
-  if (method == sip_method_register) {
+  if (sip->sip_request->rq_method == sip_method_register) {
     handle_register(msg, sip);
     return;
   }
   const std::string flow = strip_own_route(msg, sip);
-  if (method == sip_method_ack) {
-    handle_ack(msg, sip, flow);
-    return;
-  }
-  if (method == sip_method_cancel) {
-    // A CANCEL that matched no transaction of ours (nta matches the rest).
-    reject(msg, Reject::NoTransaction);
-    return;
-  }
-  const url_t* ruri = sip->sip_request->rq_url;
-  if (is_me(ruri) && !ruri->url_user && !sip->sip_route) {
-    // Addressed to this node itself, not to a user at its address.
-    if (method == sip_method_options) counters_.responses.add(200);  // 404 is counted in reply()
-    if (method == sip_method_options) nta_msg_treply(ctx_.agent, msg, SIP_200_OK, TAG_END());
-    else reject(msg, Reject::NotFound);
-    return;
+  RequestRingView ring(*ctx_.node, [this, sip](const std::string& aor, bool* claim) {
+    return ring_next_hop(sip, ctx_.ring->hash(aor), claim);
+  });
+  const RouteDecision d = decide_route(facts_of(sip, flow), ring);
+  using K = RouteDecision::Kind;
+  switch (d.kind) {
+    case K::Ack:
+      handle_ack(msg, sip, flow);
+      return;
+    case K::Answer200:
+      counters_.responses.add(200);
+      nta_msg_treply(ctx_.agent, msg, SIP_200_OK, TAG_END());
+      return;
+    case K::Reject:
+      reject(msg, d.reject);
+      return;
+    default:
+      break;
   }
   // A request on or to a flow keeps this node in its dialog: Record-Route
   // with the flow token (proxy_flow.cpp). Only a request that can start a
@@ -198,7 +242,7 @@ void Proxy::on_request(msg_t* msg, sip_t* sip) {
   flow_record_route_ = !flow.empty()        ? flow_route(flow_token(flow), true)
                        : !from_flow.empty() ? flow_route(from_flow, true)
                                             : std::string();
-  route_request(msg, sip, flow);
+  route_request(msg, sip, d, ring.claim);
   flow_record_route_.clear();
 }
 
@@ -235,53 +279,44 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip, const std::string& flow) {
   nta_msg_tsend(ctx_.agent, msg, target.empty() ? nullptr : URL_STRING_MAKE(target.c_str()), TAG_END());
 }
 
-void Proxy::route_request(msg_t* msg, sip_t* sip, const std::string& flow) {
-  const url_t* ruri = sip->sip_request->rq_url;
-  const bool in_dialog = sip->sip_to && sip->sip_to->a_tag;
-  if (!flow.empty()) {
-    // Down the flow our Route named: the only way to this phone.
-    SIPPEER_LOG(Debug) << "proxy: " << sip->sip_request->rq_method_name << " " << url_text(ruri) << " down the flow "
-                       << flow;
-    Transaction* tx = start(msg, sip);
-    if (tx && !add_branch(tx, "", flow, false)) send_final(tx, Reject::Unavailable);
+void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, bool claim) {
+  using K = RouteDecision::Kind;
+  SIPPEER_LOG(Debug) << "proxy: " << sip->sip_request->rq_method_name << " " << url_text(sip->sip_request->rq_url)
+                     << ": " << route_kind_name(d.kind) << (d.target.empty() ? "" : " " + d.target);
+  if (d.kind == K::DnsP2p) {
+    start_fork(msg, sip, d.aor);
     return;
   }
-  // Where the dialog or the phone already says where to go, go there. A
-  // user at our own address (phones that use the node as their domain) is
-  // an AOR like any other.
-  if (sip->sip_route || in_dialog || (is_contact_address(ruri) && !is_user_at_node(ruri))) {
-    SIPPEER_LOG(Debug) << "proxy: " << sip->sip_request->rq_method_name << " " << url_text(ruri)
-                       << (sip->sip_route ? " by Route" : in_dialog ? " in dialog" : " to a contact address");
-    Transaction* tx = start(msg, sip);
-    if (tx && !add_branch(tx, "", "", false)) send_final(tx, Reject::ServiceUnavailable);
-    return;
-  }
-  const auto aor = dht::Codec::canonical_aor(url_text(ruri));
-  if (!aor) {
-    reject(msg, Reject::UnsupportedUriScheme);
-    return;
-  }
-  if (wants_dns(sip)) {
-    // A phone's first hop: the ring and DNS both (report 3.5.2).
-    start_fork(msg, sip, *aor);
-    return;
-  }
-  if (!ctx_.node->joined()) {
-    reject(msg, Reject::NotInRingYet);
-    return;
-  }
-  const dht::Id key = ctx_.ring->hash(*aor);
-  if (forward_towards_owner(msg, sip, key)) return;
-  // We own the key: we are the registrar, fork to every live binding
-  // (procedure 3.19).
-  const std::vector<Binding> live = ctx_.location->live(key, *aor, unix_now());
-  if (live.empty()) {
-    ++counters_.not_found;
-    reject(msg, Reject::UserNotFound);
-    return;
+  std::vector<Binding> live;
+  if (d.kind == K::Owner) {
+    // We own the key: we are the registrar, fork to every live binding
+    // (procedure 3.19).
+    live = ctx_.location->live(ctx_.ring->hash(d.aor), d.aor, unix_now());
+    if (live.empty()) {
+      ++counters_.not_found;
+      reject(msg, Reject::UserNotFound);
+      return;
+    }
   }
   Transaction* tx = start(msg, sip);
-  if (tx && !fork_to_bindings(tx, live)) send_final(tx, Reject::Unavailable);
+  if (!tx) return;
+  switch (d.kind) {
+    case K::Flow:
+      if (!add_branch(tx, "", d.target, false)) send_final(tx, Reject::Unavailable);
+      break;
+    case K::Direct:
+      if (!add_branch(tx, "", "", false)) send_final(tx, Reject::ServiceUnavailable);
+      break;
+    case K::RingHop:
+      ++counters_.forwarded_ring;
+      if (!add_branch(tx, "", d.target, true, claim)) send_final(tx, Reject::Unavailable);
+      break;
+    case K::Owner:
+      if (!fork_to_bindings(tx, live)) send_final(tx, Reject::Unavailable);
+      break;
+    default:
+      send_final(tx, Reject::Internal);  // decide_route answered the others before
+  }
 }
 
 void Proxy::on_stray_response(msg_t* msg, sip_t* sip) {

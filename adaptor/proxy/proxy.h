@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "adaptor/proxy/route.h"
 #include "adaptor/registrar/location.h"
 #include "adaptor/sip/fast_reply.h"
 #include "adaptor/sip/reply.h"
@@ -90,7 +91,10 @@ class Proxy {
   // none, or if the request came from that flow).
   std::string strip_own_route(msg_t* msg, sip_t* sip);
   void handle_ack(msg_t* msg, sip_t* sip, const std::string& flow);
-  void route_request(msg_t* msg, sip_t* sip, const std::string& flow);
+  // The facts decide_route (route.h) needs, read from the request.
+  RequestFacts facts_of(const sip_t* sip, const std::string& flow) const;
+  // Acts on a decision that needs a transaction or a lookup.
+  void route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, bool owner_claim);
   // Answers with an error of our own from the reply table (adaptor/sip/reply.h) and counts it.
   void reject(msg_t* msg, Reject r, std::string_view value = {}, std::string_view why = {});
   bool forward_to_outbound_proxy(msg_t* msg, sip_t* sip);
