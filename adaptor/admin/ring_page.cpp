@@ -100,7 +100,7 @@ void Daemon::ring_page(bool html, std::function<void(std::string)> done) {
     row("uri", cell(c.node_uri(s.self)));
     row("state", cell(dht::state_name(s.state)));
     row("joined", cell(s.state == dht::NodeStatus::State::Joined ? "yes" : "no"));
-    row("discovery", cell(discovery_method_));
+    row("discovery", cell(discovery_->method()));
     row("predecessor", cell(s.predecessor ? c.node_uri(*s.predecessor) : "-"));
     std::string succ = "<td><ol>";
     for (const auto& n : s.successors) succ += "<li><code>" + xml_escape(c.node_uri(n)) + "</code></li>";

@@ -27,8 +27,8 @@ std::string Daemon::status_json() const {
   j["node"] = {{"id", ring_->hex(s.self.id)}, {"uri", c.node_uri(s.self)}, {"address", local_address_}};
   j["state"] = dht::state_name(s.state);
   j["joined"] = s.state == dht::NodeStatus::State::Joined;
-  j["discovery"] = discovery_method_;
-  if (!discovery_tried_.empty()) j["discovery_tried"] = discovery_tried_;
+  j["discovery"] = discovery_->method();
+  if (!discovery_->tried().empty()) j["discovery_tried"] = discovery_->tried();
   j["predecessor"] = s.predecessor ? node_json(c, *ring_, *s.predecessor) : Json(nullptr);
   j["successors"] = Json::array();
   for (const auto& n : s.successors) j["successors"].push_back(node_json(c, *ring_, n));
@@ -129,7 +129,7 @@ std::string Daemon::metrics_text() const {
   metric("sippeer_proxy_transactions", "gauge", "Proxied requests waiting for their final answer.",
          std::to_string(proxy_->transactions()));
   metric("sippeer_discovery_method", "gauge", "How this node found the ring (1 for the method used).", "1",
-         std::string("{method=\"") + discovery_method_ + "\"}");
+         std::string("{method=\"") + discovery_->method() + "\"}");
 
   // All SIP traffic, phones' and the overlay's alike.
   requests_received_.for_each([&](const char* method, std::uint64_t n) {
@@ -181,9 +181,9 @@ std::string Daemon::status_text(const std::string& what) const {
     return t;
   }
   t += "node         " + c.node_uri(s.self) + "\n";
-  t += std::string("state        ") + dht::state_name(s.state) + " (discovery: " + discovery_method_ + ")\n";
-  if (std::string_view(discovery_method_) == "alone")
-    t += "warning      nobody answered discovery (tried " + discovery_tried_ +
+  t += std::string("state        ") + dht::state_name(s.state) + " (discovery: " + discovery_->method() + ")\n";
+  if (std::string_view(discovery_->method()) == "alone")
+    t += "warning      nobody answered discovery (tried " + discovery_->tried() +
          "): this is a ring of one; it looks again every " + std::to_string(settings_.rediscover_s) + " s\n";
   t += "predecessor  " + (s.predecessor ? c.node_uri(*s.predecessor) : std::string("-")) + "\n";
   t += "successor    " + (s.successors.empty() ? std::string("-") : c.node_uri(s.successors[0])) + "\n";

@@ -104,9 +104,9 @@ std::string listen_failure(const std::string& ip, int port, bool tcp) {
 class Daemon::Events final : public dht::Observer {
  public:
   explicit Events(Daemon* d) : d_(d) {}
-  void on_joined() override { d_->on_joined(); }
-  void on_join_failed() override { d_->on_join_failed(); }
-  void on_duplicate_id(const dht::NodeRef& existing) override { d_->on_duplicate(existing); }
+  void on_joined() override { d_->discovery_->on_joined(); }
+  void on_join_failed() override { d_->discovery_->on_join_failed(); }
+  void on_duplicate_id(const dht::NodeRef& existing) override { d_->discovery_->on_duplicate(existing); }
   void on_left() override { d_->finish_leave(); }
   void on_predecessor_changed(const std::optional<dht::NodeRef>& p) override {
     if (p) SIPPEER_LOG(Info) << "ring: predecessor is now " << d_->codec().node_uri(*p);
@@ -129,16 +129,14 @@ Daemon::Daemon(Settings settings, std::function<std::vector<ConfigError>(Setting
 Daemon::~Daemon() {
   admin_.reset();
   service_.reset();
-  multicast_.reset();
+  discovery_.reset();
   proxy_.reset();
   location_.reset();
   admission_.reset();
   node_.reset();
   transport_.reset();
-  for (su_timer_t* t : {tick_timer_, probe_timer_, rediscover_timer_, merge_timer_, leave_timer_, cache_timer_})
+  for (su_timer_t* t : {tick_timer_, leave_timer_, cache_timer_})
     if (t) su_timer_destroy(t);
-  if (probe_) nta_outgoing_destroy(probe_);
-  for (nta_outgoing_t* o : merge_probes_) nta_outgoing_destroy(o);
   reject_log_stop();
   if (agent_) nta_agent_destroy(agent_);
   if (signal_index_ >= 0) su_root_deregister(root_, signal_index_);
@@ -168,24 +166,9 @@ int Daemon::run() {
     }
     SIPPEER_LOG(Info) << "admin API on http://" << settings_.admin;
   }
-  // The group is joined even with -N: a node that starts its own ring
-  // still answers others' discovery (report 3.3.1).
-  if (settings_.multicast) {
-    multicast_ = std::make_unique<MulticastListener>(
-        root_, [this](msg_t* m, sip_t* s) {
-          requests_received_.add(s);  // multicast does not pass through on_message
-          on_discovery_request(m, s);
-        });
-    if (std::string e = multicast_->open("224.0.1.75", 5060, local_ip_); !e.empty()) {
-      SIPPEER_LOG(Warn) << "multicast discovery off: " << e;
-      multicast_.reset();
-    } else {
-      SIPPEER_LOG(Info) << "listening for discovery on 224.0.1.75:5060";
-    }
-  }
   cache_timer_ = su_timer_create(su_root_task(root_), 60'000);
   su_timer_set_for_ever(cache_timer_, &Daemon::on_cache_timer, this);
-  discover();
+  discovery_->start();
   su_root_run(root_);
   return exit_code_;
 }
@@ -269,6 +252,26 @@ bool Daemon::create_node(std::string* err) {
   transport_->bind(node_.get(), [this] { return now(); }, [this](dht::Time t) { reschedule(t); });
   tick_timer_ = su_timer_create(su_root_task(root_), 1000);
 
+  DiscoveryContext dc;
+  dc.root = root_;
+  dc.agent = agent_;
+  dc.node = node_.get();
+  dc.storage = &storage_;
+  dc.ring = ring_.get();
+  dc.codec = codec_.get();
+  dc.settings = &settings_;
+  dc.local_ip = local_ip_;
+  dc.local_address = local_address_;
+  dc.now = [this] { return now(); };
+  dc.reschedule = [this](dht::Time t) { reschedule(t); };
+  dc.service = service_.get();
+  dc.leaving = [this] { return leaving_; };
+  dc.cached_peers = [this] { return read_peer_cache(); };
+  dc.save_peers = [this] { write_peer_cache(); };
+  dc.requests_received = &requests_received_;
+  dc.responses_sent = &responses_sent_;
+  discovery_ = std::make_unique<Discovery>(std::move(dc));
+
   location_ = std::make_unique<Location>(storage_);
   ProxyContext px;
   px.agent = agent_;
@@ -284,7 +287,7 @@ bool Daemon::create_node(std::string* err) {
   px.policy.max_expires = settings_.max_expires;
   px.policy.default_expires = settings_.default_expires;
   px.policy.single_contact_user_agents = settings_.single_contact_user_agents;
-  px.outbound_proxy = [this] { return outbound_proxy_; };
+  px.outbound_proxy = [this] { return discovery_->outbound_proxy(); };
   px.fast_reply = &fast_reply_;
   proxy_ = std::make_unique<Proxy>(std::move(px));
   return true;
@@ -340,7 +343,7 @@ int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) 
              strcmp(sip->sip_request->rq_url->url_host, "224.0.1.75") == 0) {
     // Discovery sent to our unicast address (a small ring probing its
     // bootstrap peers) is answered as if it came by multicast.
-    self->on_discovery_request(msg, sip);
+    self->discovery_->on_discovery_request(msg, sip);
   } else if (sip->sip_request->rq_method == sip_method_register && self->is_overlay_request(sip)) {
     self->transport_->on_request(msg, sip);
   } else if (!self->admission_->admit(sip)) {

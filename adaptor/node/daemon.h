@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "adaptor/sip/admission.h"
-#include "adaptor/node/multicast.h"
+#include "adaptor/node/discovery.h"
 #include "adaptor/node/overlay_transport.h"
 #include "adaptor/node/service_manager.h"
 #include "adaptor/proxy/proxy.h"
@@ -60,8 +60,7 @@ class Daemon {
   const dht::Codec& codec() const { return *codec_; }
   const Settings& settings() const { return settings_; }
   const std::string& local_address() const { return local_address_; }
-  const char* discovery_method() const { return discovery_method_; }
-  const std::string& discovery_tried() const { return discovery_tried_; }
+  const Discovery& discovery() const { return *discovery_; }
   const Proxy& proxy() const { return *proxy_; }
   const Admission& admission() const { return *admission_; }
   // An overlay lookup from this node; `done` runs in the SIP thread.
@@ -78,39 +77,6 @@ class Daemon {
   static void on_tick(su_root_magic_t*, su_timer_t*, void* arg);
   static int on_message(void* magic, nta_agent_t*, msg_t* msg, sip_t* sip);
   bool is_overlay_request(const sip_t* sip) const;
-
-  // discovery.cpp: multicast, bootstrap peers, cached peers, singleton
-  void discover();
-  void next_candidate();
-  void probe_multicast();
-  static int on_probe_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
-  static void on_probe_timeout(su_root_magic_t*, su_timer_t*, void* arg);
-  void end_probe();
-  void join_through(const std::string& address);
-  void note_tried(const std::string& what);  // one more place discovery looked
-  void become_singleton();
-  void on_joined();
-  void on_join_failed();
-  void on_duplicate(const dht::NodeRef& existing);
-  void on_discovery_request(msg_t* msg, sip_t* sip);
-  msg_t* discovery_request();
-  static void on_rediscover(su_root_magic_t*, su_timer_t*, void* arg);
-  void arm_rediscovery();
-
-  // ring_merge.cpp: a singleton or small ring that finds a bigger ring
-  // moves into it
-  struct RingView {
-    std::size_t size = 1;      // exact when `exact`, else a lower bound
-    bool exact = false;        // our successor list wraps: we know every member
-    dht::Id min_id;            // smallest id we know in the ring (tie-break)
-  };
-  RingView ring_view() const;
-  std::string ring_params() const;  // ;ring-size=N;ring-min=ID for the 302
-  void start_merge_probe();
-  static int on_merge_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
-  static void on_merge_window_end(su_root_magic_t*, su_timer_t*, void* arg);
-  void end_merge_probe();
-  std::vector<std::string> resolve_bootstrap(const std::string& entry) const;
 
   // lifecycle.cpp: signals, leave, peer cache
   bool watch_signals(std::string* err);
@@ -146,34 +112,9 @@ class Daemon {
   FastReply fast_reply_;
   su_timer_t* tick_timer_ = nullptr;
 
-  // discovery
-  std::unique_ptr<MulticastListener> multicast_;
   // systemd notifications and watchdog; its timer lives on root_, so it goes first in ~Daemon.
   std::unique_ptr<ServiceManager> service_ = std::make_unique<ServiceManager>();
-  std::vector<std::string> candidates_;
-  std::size_t candidate_ = 0;
-  bool probing_multicast_ = false;
-  nta_outgoing_t* probe_ = nullptr;
-  su_timer_t* probe_timer_ = nullptr;
-  su_timer_t* rediscover_timer_ = nullptr;
-  unsigned discovery_seq_ = 0;        // keeps concurrent probes' branches apart
-  // How this node found its ring: "none" (-N: it did not look), "multicast",
-  // "bootstrap", "cache", "merge", or "alone" when it looked and nobody
-  // answered, so it runs a ring of its own (discovery_tried_ says where).
-  const char* discovery_method_ = "none";
-  std::string discovery_tried_;       // "multicast, bootstrap 10.0.0.2:5060, ..." for "alone"
-  std::size_t bootstrap_count_ = 0;   // candidates_ before this index are bootstrap peers
-  std::string joining_through_;
-  std::string outbound_proxy_;        // set when our id is a duplicate (report 3.13)
-  std::vector<dht::StoredRecord> carried_records_;  // a small ring's, re-stored after a merge
-  struct MergeOffer {
-    std::string address;
-    std::size_t size = 0;
-    dht::Id min_id;
-  };
-  std::vector<nta_outgoing_t*> merge_probes_;
-  std::optional<MergeOffer> merge_offer_;  // the best foreign ring heard in this window
-  su_timer_t* merge_timer_ = nullptr;
+  std::unique_ptr<Discovery> discovery_;  // multicast, bootstrap, cache, merging (discovery.h)
 
   // lifecycle
   int signal_pipe_[2] = {-1, -1};

@@ -8,7 +8,7 @@
 
 #include <cstring>
 
-#include "adaptor/node/daemon.h"
+#include "adaptor/node/discovery.h"
 #include "adaptor/log.h"
 
 namespace sippeer::adaptor {
@@ -65,7 +65,7 @@ std::vector<std::pair<std::string, int>> lookup_srv(const std::string& name) {
 
 }  // namespace
 
-std::vector<std::string> Daemon::resolve_bootstrap(const std::string& entry) const {
+std::vector<std::string> Discovery::resolve_bootstrap(const std::string& entry) const {
   const auto colon = entry.rfind(':');
   const std::string host = colon == std::string::npos ? entry : entry.substr(0, colon);
   const std::string port = colon == std::string::npos ? "" : entry.substr(colon + 1);
@@ -82,17 +82,44 @@ std::vector<std::string> Daemon::resolve_bootstrap(const std::string& entry) con
   return out;
 }
 
-void Daemon::discover() {
+Discovery::Discovery(DiscoveryContext ctx) : ctx_(std::move(ctx)) {}
+
+Discovery::~Discovery() {
+  for (su_timer_t* t : {probe_timer_, rediscover_timer_, merge_timer_})
+    if (t) su_timer_destroy(t);
+  if (probe_) nta_outgoing_destroy(probe_);
+  for (nta_outgoing_t* o : merge_probes_) nta_outgoing_destroy(o);
+}
+
+void Discovery::start() {
+  // The group is joined even with -N: a node that starts its own ring
+  // still answers others' discovery (report 3.3.1).
+  if (ctx_.settings->multicast) {
+    multicast_ = std::make_unique<MulticastListener>(ctx_.root, [this](msg_t* m, sip_t* s) {
+      ctx_.requests_received->add(s);  // multicast does not pass through nta
+      on_discovery_request(m, s);
+    });
+    if (std::string e = multicast_->open("224.0.1.75", 5060, ctx_.local_ip); !e.empty()) {
+      SIPPEER_LOG(Warn) << "multicast discovery off: " << e;
+      multicast_.reset();
+    } else {
+      SIPPEER_LOG(Info) << "listening for discovery on 224.0.1.75:5060";
+    }
+  }
+  discover();
+}
+
+void Discovery::discover() {
   candidates_.clear();
   candidate_ = 0;
-  discovery_tried_.clear();
-  for (const auto& b : settings_.bootstrap)
+  tried_.clear();
+  for (const auto& b : ctx_.settings->bootstrap)
     for (auto& a : resolve_bootstrap(b)) candidates_.push_back(a);
   bootstrap_count_ = candidates_.size();
-  for (auto& a : read_peer_cache()) candidates_.push_back(a);
-  if (!settings_.discovery) {
+  for (auto& a : ctx_.cached_peers()) candidates_.push_back(a);
+  if (!ctx_.settings->discovery) {
     SIPPEER_LOG(Info) << "discovery: off (-N)";
-    discovery_method_ = "none";
+    method_ = "none";
     become_singleton();
   } else if (multicast_) {
     probe_multicast();
@@ -101,30 +128,30 @@ void Daemon::discover() {
   }
 }
 
-msg_t* Daemon::discovery_request() {
+msg_t* Discovery::discovery_request() {
   // REGISTER sip:224.0.1.75 with To = our node URI and no Contact (report
   // 3.3.2). The same request goes to a bootstrap peer's unicast address
   // when a small ring looks for a bigger one (ring_merge.cpp).
   dht::Request req;
   req.kind = dht::Kind::Query;
-  req.from = node_->self();
-  req.to = dht::Target::node(node_->self());
+  req.from = ctx_.node->self();
+  req.to = dht::Target::node(ctx_.node->self());
   dht::Envelope env;
-  const auto stamp = std::to_string(now().time_since_epoch().count()) + "." + std::to_string(++discovery_seq_);
-  env.via_address = local_address_;
+  const auto stamp = std::to_string(ctx_.now().time_since_epoch().count()) + "." + std::to_string(++seq_);
+  env.via_address = ctx_.local_address;
   env.branch = "z9hG4bKdisc" + stamp;
-  env.call_id = "disc" + stamp + "@" + local_address_;
-  env.from_tag = "d" + std::to_string(node_->self().id.low64() % 1000000007ull);
-  return request_from_text(codec_->encode(req, "224.0.1.75", env));
+  env.call_id = "disc" + stamp + "@" + ctx_.local_address;
+  env.from_tag = "d" + std::to_string(ctx_.node->self().id.low64() % 1000000007ull);
+  return request_from_text(ctx_.codec->encode(req, "224.0.1.75", env));
 }
 
-void Daemon::probe_multicast() {
+void Discovery::probe_multicast() {
   msg_t* msg = discovery_request();
   if (!msg) {
     next_candidate();
     return;
   }
-  probe_ = nta_outgoing_mcreate(agent_, &Daemon::on_probe_response, this,
+  probe_ = nta_outgoing_mcreate(ctx_.agent, &Discovery::on_probe_response, this,
                                 URL_STRING_MAKE("sip:224.0.1.75:5060;transport=udp"), msg, TAG_END());
   if (!probe_) {
     msg_destroy(msg);
@@ -134,13 +161,13 @@ void Daemon::probe_multicast() {
   }
   probing_multicast_ = true;
   note_tried("multicast");
-  SIPPEER_LOG(Info) << "discovery: REGISTER sip:224.0.1.75 (waiting " << settings_.multicast_timeout_ms << " ms)";
-  if (!probe_timer_) probe_timer_ = su_timer_create(su_root_task(root_), settings_.multicast_timeout_ms);
-  su_timer_set_interval(probe_timer_, &Daemon::on_probe_timeout, this, settings_.multicast_timeout_ms);
+  SIPPEER_LOG(Info) << "discovery: REGISTER sip:224.0.1.75 (waiting " << ctx_.settings->multicast_timeout_ms << " ms)";
+  if (!probe_timer_) probe_timer_ = su_timer_create(su_root_task(ctx_.root), ctx_.settings->multicast_timeout_ms);
+  su_timer_set_interval(probe_timer_, &Discovery::on_probe_timeout, this, ctx_.settings->multicast_timeout_ms);
 }
 
-int Daemon::on_probe_response(void* magic, nta_outgoing_t*, const sip_t* sip) {
-  auto* self = static_cast<Daemon*>(magic);
+int Discovery::on_probe_response(void* magic, nta_outgoing_t*, const sip_t* sip) {
+  auto* self = static_cast<Discovery*>(magic);
   const int status = sip && sip->sip_status ? sip->sip_status->st_status : 408;
   if (status < 200 || !self->probing_multicast_) return 0;
   std::string address;
@@ -149,9 +176,9 @@ int Daemon::on_probe_response(void* magic, nta_outgoing_t*, const sip_t* sip) {
     address = std::string(u->url_host) + ":" + (u->url_port ? u->url_port : "5060");
   }
   self->end_probe();
-  if (!address.empty() && address != self->local_address_) {
+  if (!address.empty() && address != self->ctx_.local_address) {
     SIPPEER_LOG(Info) << "discovery: " << address << " answered the multicast REGISTER";
-    self->discovery_method_ = "multicast";
+    self->method_ = "multicast";
     self->join_through(address);
   } else {
     self->next_candidate();
@@ -159,15 +186,15 @@ int Daemon::on_probe_response(void* magic, nta_outgoing_t*, const sip_t* sip) {
   return 0;
 }
 
-void Daemon::on_probe_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
-  auto* self = static_cast<Daemon*>(arg);
+void Discovery::on_probe_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
+  auto* self = static_cast<Discovery*>(arg);
   if (!self->probing_multicast_) return;
   SIPPEER_LOG(Info) << "discovery: no answer on multicast";
   self->end_probe();
   self->next_candidate();
 }
 
-void Daemon::end_probe() {
+void Discovery::end_probe() {
   probing_multicast_ = false;
   if (probe_timer_) su_timer_reset(probe_timer_);
   if (probe_) {
@@ -176,88 +203,88 @@ void Daemon::end_probe() {
   }
 }
 
-void Daemon::next_candidate() {
+void Discovery::next_candidate() {
   while (candidate_ < candidates_.size()) {
     const std::size_t i = candidate_++;
     const std::string& address = candidates_[i];
-    if (address == local_address_) continue;
-    discovery_method_ = i < bootstrap_count_ ? "bootstrap" : "cache";
-    note_tried(std::string(discovery_method_) + " " + address);
-    SIPPEER_LOG(Info) << "discovery: trying " << discovery_method_ << " peer " << address;
+    if (address == ctx_.local_address) continue;
+    method_ = i < bootstrap_count_ ? "bootstrap" : "cache";
+    note_tried(std::string(method_) + " " + address);
+    SIPPEER_LOG(Info) << "discovery: trying " << method_ << " peer " << address;
     join_through(address);
     return;
   }
   become_singleton();
 }
 
-void Daemon::note_tried(const std::string& what) {
-  discovery_tried_ += (discovery_tried_.empty() ? "" : ", ") + what;
+void Discovery::note_tried(const std::string& what) {
+  tried_ += (tried_.empty() ? "" : ", ") + what;
 }
 
-void Daemon::join_through(const std::string& address) {
+void Discovery::join_through(const std::string& address) {
   joining_through_ = address;
-  reschedule(node_->join(now(), address));
+  ctx_.reschedule(ctx_.node->join(ctx_.now(), address));
 }
 
-void Daemon::become_singleton() {
-  reschedule(node_->start_singleton(now()));
+void Discovery::become_singleton() {
+  ctx_.reschedule(ctx_.node->start_singleton(ctx_.now()));
   arm_rediscovery();
-  service_->ready(std::string(settings_.discovery ? "alone: nobody answered discovery; a ring of one on "
-                                                  : "a ring of our own on ") + local_address_);
-  if (settings_.discovery) {
+  ctx_.service->ready(std::string(ctx_.settings->discovery ? "alone: nobody answered discovery; a ring of one on "
+                                                  : "a ring of our own on ") + ctx_.local_address);
+  if (ctx_.settings->discovery) {
     // Say so everywhere (/status, ctl status, metrics, the status page):
     // a node that meant to join a ring and runs alone reaches only its own
     // phones, which an operator must be able to see at a glance.
-    discovery_method_ = "alone";
-    if (discovery_tried_.empty()) discovery_tried_ = "no multicast, no bootstrap or cached peer";
-    SIPPEER_LOG(Warn) << "discovery: nobody answered (tried " << discovery_tried_
-                      << "); started a ring of our own, looking again in " << settings_.rediscover_s << " s";
+    method_ = "alone";
+    if (tried_.empty()) tried_ = "no multicast, no bootstrap or cached peer";
+    SIPPEER_LOG(Warn) << "discovery: nobody answered (tried " << tried_
+                      << "); started a ring of our own, looking again in " << ctx_.settings->rediscover_s << " s";
   } else {
     SIPPEER_LOG(Info) << "ring: started a ring of our own";
   }
 }
 
-void Daemon::arm_rediscovery() {
+void Discovery::arm_rediscovery() {
   // Every node keeps looking; the probe itself is skipped unless our ring
   // is small enough to know all its members (ring_merge.cpp).
-  if (!settings_.discovery) return;
-  if (!rediscover_timer_) rediscover_timer_ = su_timer_create(su_root_task(root_), 1000);
-  su_timer_set_interval(rediscover_timer_, &Daemon::on_rediscover, this, settings_.rediscover_s * 1000);
+  if (!ctx_.settings->discovery) return;
+  if (!rediscover_timer_) rediscover_timer_ = su_timer_create(su_root_task(ctx_.root), 1000);
+  su_timer_set_interval(rediscover_timer_, &Discovery::on_rediscover, this, ctx_.settings->rediscover_s * 1000);
 }
 
-void Daemon::on_rediscover(su_root_magic_t*, su_timer_t*, void* arg) {
-  auto* self = static_cast<Daemon*>(arg);
+void Discovery::on_rediscover(su_root_magic_t*, su_timer_t*, void* arg) {
+  auto* self = static_cast<Discovery*>(arg);
   self->arm_rediscovery();
-  if (!self->node_->joined() || self->leaving_ || !self->merge_probes_.empty()) return;
+  if (!self->ctx_.node->joined() || self->ctx_.leaving() || !self->merge_probes_.empty()) return;
   self->start_merge_probe();
 }
 
-void Daemon::on_joined() {
-  if (node_->status().successors.empty() || node_->status().successors[0].address == local_address_) return;
-  SIPPEER_LOG(Info) << "ring: joined through " << joining_through_ << " (" << discovery_method_ << ")";
-  service_->ready("joined the ring through " + joining_through_ + " (" + discovery_method_ + ") as " + local_address_);
+void Discovery::on_joined() {
+  if (ctx_.node->status().successors.empty() || ctx_.node->status().successors[0].address == ctx_.local_address) return;
+  SIPPEER_LOG(Info) << "ring: joined through " << joining_through_ << " (" << method_ << ")";
+  ctx_.service->ready("joined the ring through " + joining_through_ + " (" + method_ + ") as " + ctx_.local_address);
   arm_rediscovery();
   for (const auto& r : carried_records_) {
-    const dht::Duration ttl = std::max(dht::Duration{0}, r.expires - now());
-    reschedule(node_->store(now(), r.record, ttl, [](const dht::LookupResult&) {}));
+    const dht::Duration ttl = std::max(dht::Duration{0}, r.expires - ctx_.now());
+    ctx_.reschedule(ctx_.node->store(ctx_.now(), r.record, ttl, [](const dht::LookupResult&) {}));
   }
   carried_records_.clear();
-  write_peer_cache();
+  ctx_.save_peers();
 }
 
-void Daemon::on_join_failed() {
+void Discovery::on_join_failed() {
   SIPPEER_LOG(Warn) << "discovery: joining through " << joining_through_ << " failed";
   next_candidate();
 }
 
-void Daemon::on_duplicate(const dht::NodeRef& existing) {
-  SIPPEER_LOG(Error) << "ring: our id " << ring_->format(node_->self().id) << " is taken by "
+void Discovery::on_duplicate(const dht::NodeRef& existing) {
+  SIPPEER_LOG(Error) << "ring: our id " << ctx_.ring->format(ctx_.node->self().id) << " is taken by "
                      << existing.address << "; not joining, using it as outbound proxy";
   outbound_proxy_ = existing.address;
-  service_->ready("our id is taken by " + existing.address + "; serving phones through it");
+  ctx_.service->ready("our id is taken by " + existing.address + "; serving phones through it");
 }
 
-void Daemon::on_discovery_request(msg_t* msg, sip_t* sip) {
+void Discovery::on_discovery_request(msg_t* msg, sip_t* sip) {
   // Answer discovery with our unicast address (302), statelessly. Only a
   // node in the ring answers, never its own probe, and never a node it
   // knows as a member of its own ring: a small ring looking for a bigger
@@ -269,14 +296,14 @@ void Daemon::on_discovery_request(msg_t* msg, sip_t* sip) {
   const url_t* to = discovery ? sip->sip_to->a_url : nullptr;
   const std::string to_address =
       to && to->url_host ? std::string(to->url_host) + ":" + (to->url_port ? to->url_port : "5060") : "";
-  if (!discovery || !node_->joined() || leaving_ || node_->knows(to_address)) {
+  if (!discovery || !ctx_.node->joined() || ctx_.leaving() || ctx_.node->knows(to_address)) {
     msg_destroy(msg);
     return;
   }
-  const std::string contact = "<sip:" + local_address_ + ">" + ring_params();
+  const std::string contact = "<sip:" + ctx_.local_address + ">" + ring_params();
   SIPPEER_LOG(Info) << "discovery: 302 to " << to_address;
-  responses_sent_.add(302);
-  nta_msg_treply(agent_, msg, 302, "Moved Temporarily", SIPTAG_CONTACT_STR(contact.c_str()), TAG_END());
+  ctx_.responses_sent->add(302);
+  nta_msg_treply(ctx_.agent, msg, 302, "Moved Temporarily", SIPTAG_CONTACT_STR(contact.c_str()), TAG_END());
 }
 
 }  // namespace sippeer::adaptor

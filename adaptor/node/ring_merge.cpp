@@ -21,15 +21,15 @@
 #include <algorithm>
 #include <cstring>
 
-#include "adaptor/node/daemon.h"
+#include "adaptor/node/discovery.h"
 #include "adaptor/log.h"
 
 namespace sippeer::adaptor {
 
 constexpr const char* kLogTag = "dht";  // see adaptor/log.h
 
-Daemon::RingView Daemon::ring_view() const {
-  const dht::NodeStatus s = node_->status();
+Discovery::RingView Discovery::ring_view() const {
+  const dht::NodeStatus s = ctx_.node->status();
   RingView v;
   v.min_id = s.self.id;
   std::vector<std::string> seen;
@@ -42,17 +42,17 @@ Daemon::RingView Daemon::ring_view() const {
   }
   // A list shorter than its configured length has wrapped round to us:
   // these are all the members there are.
-  v.exact = seen.size() < static_cast<std::size_t>(settings_.successors);
+  v.exact = seen.size() < static_cast<std::size_t>(ctx_.settings->successors);
   v.size = seen.size() + 1;
   return v;
 }
 
-std::string Daemon::ring_params() const {
+std::string Discovery::ring_params() const {
   const RingView v = ring_view();
-  return ";ring-size=" + std::to_string(v.size) + ";ring-min=" + ring_->format(v.min_id);
+  return ";ring-size=" + std::to_string(v.size) + ";ring-min=" + ctx_.ring->format(v.min_id);
 }
 
-void Daemon::start_merge_probe() {
+void Discovery::start_merge_probe() {
   const RingView own = ring_view();
   if (!own.exact) return;  // a big ring: others come to us
   merge_offer_.reset();
@@ -60,23 +60,23 @@ void Daemon::start_merge_probe() {
     msg_t* msg = discovery_request();
     if (!msg) return;
     nta_outgoing_t* o =
-        nta_outgoing_mcreate(agent_, &Daemon::on_merge_response, this, URL_STRING_MAKE(target), msg, TAG_END());
+        nta_outgoing_mcreate(ctx_.agent, &Discovery::on_merge_response, this, URL_STRING_MAKE(target), msg, TAG_END());
     if (o) merge_probes_.push_back(o);
     else msg_destroy(msg);
   };
   if (multicast_) send("sip:224.0.1.75:5060;transport=udp");
-  for (const auto& b : settings_.bootstrap)
+  for (const auto& b : ctx_.settings->bootstrap)
     for (const auto& a : resolve_bootstrap(b))
-      if (!node_->knows(a)) send(("sip:" + a + ";transport=udp").c_str());
+      if (!ctx_.node->knows(a)) send(("sip:" + a + ";transport=udp").c_str());
   if (merge_probes_.empty()) return;
   SIPPEER_LOG(Debug) << "discovery: our ring of " << own.size << " looks for a bigger one (" << merge_probes_.size()
                      << " probes)";
-  if (!merge_timer_) merge_timer_ = su_timer_create(su_root_task(root_), settings_.multicast_timeout_ms);
-  su_timer_set_interval(merge_timer_, &Daemon::on_merge_window_end, this, settings_.multicast_timeout_ms);
+  if (!merge_timer_) merge_timer_ = su_timer_create(su_root_task(ctx_.root), ctx_.settings->multicast_timeout_ms);
+  su_timer_set_interval(merge_timer_, &Discovery::on_merge_window_end, this, ctx_.settings->multicast_timeout_ms);
 }
 
-int Daemon::on_merge_response(void* magic, nta_outgoing_t*, const sip_t* sip) {
-  auto* self = static_cast<Daemon*>(magic);
+int Discovery::on_merge_response(void* magic, nta_outgoing_t*, const sip_t* sip) {
+  auto* self = static_cast<Discovery*>(magic);
   if (!sip || !sip->sip_status || sip->sip_status->st_status != 302 || !sip->sip_contact) return 0;
   const sip_contact_t* m = sip->sip_contact;
   const url_t* u = m->m_url;
@@ -86,8 +86,8 @@ int Daemon::on_merge_response(void* magic, nta_outgoing_t*, const sip_t* sip) {
   MergeOffer offer;
   offer.address = std::string(u->url_host) + ":" + (u->url_port ? u->url_port : "5060");
   offer.size = std::strtoul(size, nullptr, 10);
-  auto id = self->ring_->parse(min);
-  if (!id || offer.size == 0 || offer.address == self->local_address_) return 0;
+  auto id = self->ctx_.ring->parse(min);
+  if (!id || offer.size == 0 || offer.address == self->ctx_.local_address) return 0;
   offer.min_id = *id;
   auto& best = self->merge_offer_;
   if (!best || offer.size > best->size || (offer.size == best->size && offer.min_id < best->min_id))
@@ -95,20 +95,20 @@ int Daemon::on_merge_response(void* magic, nta_outgoing_t*, const sip_t* sip) {
   return 0;
 }
 
-void Daemon::end_merge_probe() {
+void Discovery::end_merge_probe() {
   if (merge_timer_) su_timer_reset(merge_timer_);
   for (nta_outgoing_t* o : merge_probes_) nta_outgoing_destroy(o);
   merge_probes_.clear();
 }
 
-void Daemon::on_merge_window_end(su_root_magic_t*, su_timer_t*, void* arg) {
-  auto* self = static_cast<Daemon*>(arg);
+void Discovery::on_merge_window_end(su_root_magic_t*, su_timer_t*, void* arg) {
+  auto* self = static_cast<Discovery*>(arg);
   self->end_merge_probe();
   const std::optional<MergeOffer> offer = std::move(self->merge_offer_);
   self->merge_offer_.reset();
-  if (!offer || !self->node_->joined() || self->leaving_) return;
+  if (!offer || !self->ctx_.node->joined() || self->ctx_.leaving()) return;
   const RingView own = self->ring_view();
-  if (!own.exact || self->node_->knows(offer->address)) return;
+  if (!own.exact || self->ctx_.node->knows(offer->address)) return;
   const bool bigger = offer->size > own.size || (offer->size == own.size && offer->min_id < own.min_id);
   if (!bigger) {
     SIPPEER_LOG(Debug) << "discovery: ring of " << offer->size << " at " << offer->address
@@ -118,10 +118,10 @@ void Daemon::on_merge_window_end(su_root_magic_t*, su_timer_t*, void* arg) {
   SIPPEER_LOG(Info) << "ring: moving from our ring of " << own.size << " into the ring of " << offer->size
                     << " at " << offer->address;
   self->carried_records_.clear();
-  self->storage_.for_each([&](const dht::StoredRecord& r) { self->carried_records_.push_back(r); });
-  self->discovery_method_ = "merge";
+  self->ctx_.storage->for_each([&](const dht::StoredRecord& r) { self->carried_records_.push_back(r); });
+  self->method_ = "merge";
   self->joining_through_ = offer->address;
-  self->reschedule(self->node_->move_to(self->now(), offer->address));
+  self->ctx_.reschedule(self->ctx_.node->move_to(self->ctx_.now(), offer->address));
 }
 
 }  // namespace sippeer::adaptor
