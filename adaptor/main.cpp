@@ -1,7 +1,9 @@
 // sippeer: a serverless SIP registrar and proxy on a Chord ring.
 #include <cstdio>
 #include <iostream>
+#include <memory>
 
+#include "adaptor/admin/admin_http.h"
 #include "adaptor/admin/ctl.h"
 #include "adaptor/node/daemon.h"
 #include "adaptor/log.h"
@@ -13,6 +15,7 @@ using namespace sippeer::adaptor;
 namespace {
 
 constexpr int kExitConfig = 78;  // EX_CONFIG, as sysexits.h
+constexpr const char* kLogTag = "dht";  // startup lines, as the daemon's own (adaptor/log.h)
 
 int print_errors(const std::vector<ConfigError>& errors) {
   for (const auto& e : errors) std::cerr << e.format() << "\n";
@@ -76,5 +79,23 @@ int main(int argc, char** argv) {
     return errors;
   };
   Daemon daemon(settings, reload);
-  return daemon.run();
+  std::string err;
+  if (!daemon.start(&err)) {
+    SIPPEER_LOG(Error) << err;
+    return 1;
+  }
+  // The admin API is ours, not the daemon's: it sees the node only as an
+  // AdminBackend. Declared after the daemon, it stops before the daemon goes.
+  std::unique_ptr<AdminServer> admin;
+  if (!settings.admin.empty()) {
+    admin = std::make_unique<AdminServer>(daemon);
+    if (std::string e = admin->start(settings.admin); !e.empty()) {
+      SIPPEER_LOG(Error) << "admin API: " << e;
+      return 1;
+    }
+    SIPPEER_LOG(Info) << "admin API on http://" << settings.admin;
+  }
+  const int code = daemon.run();
+  admin.reset();  // before the daemon, whose SIP thread its requests run in
+  return code;
 }

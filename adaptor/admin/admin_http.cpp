@@ -13,7 +13,6 @@
 #include <future>
 #include <memory>
 
-#include "adaptor/node/daemon.h"
 #include "adaptor/admin/json.h"
 #include "adaptor/log.h"
 
@@ -147,7 +146,7 @@ void AdminServer::handle(evhttp_request* req) {
         result->set_value({code, std::move(body)});
       });
     });
-    const auto wait = std::chrono::milliseconds(daemon_.settings().request_timeout_ms * 4 + 1000);
+    const auto wait = std::chrono::milliseconds(daemon_.lookup_timeout_ms());
     if (future.wait_for(wait) != std::future_status::ready) {
       send(req, 503, json_error("lookup timed out") + "\n");
       return;

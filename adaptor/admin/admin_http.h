@@ -1,10 +1,12 @@
 // The admin HTTP API (libevent evhttp) in a thread of its own, with its
 // own event loop; it reads node state by running small functions in the
-// SIP thread (Daemon::run_in_sip_thread), never by sharing it.
+// SIP thread (AdminBackend::run_in_sip_thread), never by sharing it.
 #pragma once
 
 #include <string>
 #include <thread>
+
+#include "adaptor/admin/admin_backend.h"
 
 struct event_base;
 struct evhttp;
@@ -12,11 +14,9 @@ struct evhttp_request;
 
 namespace sippeer::adaptor {
 
-class Daemon;
-
 class AdminServer {
  public:
-  explicit AdminServer(Daemon& daemon) : daemon_(daemon) {}
+  explicit AdminServer(AdminBackend& node) : daemon_(node) {}
   ~AdminServer();
   // "127.0.0.1:8060"; empty string on success, else why not.
   std::string start(const std::string& listen);
@@ -25,7 +25,7 @@ class AdminServer {
   static void on_request(evhttp_request* req, void* arg);
   void handle(evhttp_request* req);
 
-  Daemon& daemon_;
+  AdminBackend& daemon_;  // the node it serves (a Daemon, in main.cpp)
   event_base* base_ = nullptr;
   evhttp* http_ = nullptr;
   std::thread thread_;

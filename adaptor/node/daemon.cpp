@@ -12,7 +12,6 @@
 
 #include <sofia-sip/sresolv.h>
 
-#include "adaptor/admin/admin_http.h"
 #include "adaptor/log.h"
 #include "adaptor/sip/reject_log.h"
 #include "adaptor/sip/reply.h"
@@ -127,7 +126,6 @@ Daemon::Daemon(Settings settings, std::function<std::vector<ConfigError>(Setting
     : settings_(std::move(settings)), reload_(std::move(reload)) {}
 
 Daemon::~Daemon() {
-  admin_.reset();
   service_.reset();
   discovery_.reset();
   proxy_.reset();
@@ -147,25 +145,17 @@ Daemon::~Daemon() {
   su_deinit();
 }
 
-int Daemon::run() {
+bool Daemon::start(std::string* err) {
   su_init();
-  std::string err;
-  if (!start_stack(&err) || !create_node(&err) || !watch_signals(&err)) {
-    SIPPEER_LOG(Error) << err;
-    return 1;
-  }
+  if (!start_stack(err) || !create_node(err) || !watch_signals(err)) return false;
   SIPPEER_LOG(Info) << "sippeer " << kVersion << ": node " << codec_->node_uri(node_->self())
                     << " listening on udp" << (settings_.tcp ? "+tcp " : " ") << local_address_;
   service_->start_watchdog(root_);
   service_->status("looking for a ring on " + local_address_);
-  if (!settings_.admin.empty()) {
-    admin_ = std::make_unique<AdminServer>(*this);
-    if (std::string e = admin_->start(settings_.admin); !e.empty()) {
-      SIPPEER_LOG(Error) << "admin API: " << e;
-      return 1;
-    }
-    SIPPEER_LOG(Info) << "admin API on http://" << settings_.admin;
-  }
+  return true;
+}
+
+int Daemon::run() {
   cache_timer_ = su_timer_create(su_root_task(root_), 60'000);
   su_timer_set_for_ever(cache_timer_, &Daemon::on_cache_timer, this);
   discovery_->start();

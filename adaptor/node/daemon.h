@@ -1,6 +1,7 @@
 // One sippeer node: the Sofia-SIP stack, the dht::Node it drives, peer
 // discovery, and the graceful life cycle. Everything here runs in the SIP
-// thread; the admin thread reaches in only through run_in_sip_thread().
+// thread; the admin thread reaches in only through run_in_sip_thread()
+// (it sees the node as an AdminBackend, and main.cpp owns it).
 #pragma once
 
 #include <functional>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "adaptor/admin/admin_backend.h"
 #include "adaptor/sip/admission.h"
 #include "adaptor/node/discovery.h"
 #include "adaptor/node/overlay_transport.h"
@@ -22,9 +24,7 @@
 
 namespace sippeer::adaptor {
 
-class AdminServer;
-
-class Daemon {
+class Daemon final : public AdminBackend {
  public:
   // `reload` re-reads the settings (defaults, file, flags) on SIGHUP.
   explicit Daemon(Settings settings, std::function<std::vector<ConfigError>(Settings&)> reload = {});
@@ -32,30 +32,32 @@ class Daemon {
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
-  // Runs until SIGTERM/SIGINT and a graceful leave; returns the exit code.
+  // Binds the SIP sockets and creates the node; false (and *err says why,
+  // naming a port in use) when it cannot. Then run() until SIGTERM/SIGINT
+  // and a graceful leave; it returns the exit code.
+  bool start(std::string* err);
   int run();
 
-  // Runs fn in the SIP thread and waits for it (admin API).
-  void run_in_sip_thread(const std::function<void()>& fn);
-
-  // SIP-thread only.
-  std::string status_json() const;
-  std::string registrations_json(const std::string& aor = "") const;  // "" = every record
+  // AdminBackend (admin/admin_backend.h); all but the first two SIP-thread only.
+  void run_in_sip_thread(const std::function<void()>& fn) override;
+  int lookup_timeout_ms() const override { return settings_.request_timeout_ms * 4 + 1000; }
+  std::string status_json() const override;
+  std::string registrations_json(const std::string& aor) const override;  // "" = every record
   // Human-readable forms for `sippeer ctl` (GET ...?format=text).
-  std::string status_text(const std::string& what) const;  // status | successors | fingers
-  std::string registrations_text(const std::string& aor) const;
+  std::string status_text(const std::string& what) const override;  // status | successors | fingers
+  std::string registrations_text(const std::string& aor) const override;
   // Walks the ring by successor lookups from this node; `done` gets one
   // line per node in ring order (JSON array when json is set).
-  void walk_ring(bool json, std::function<void(std::string)> done);
+  void walk_ring(bool json, std::function<void(std::string)> done) override;
   // The same walk, as nodes in ring order from this one; `complete` is
   // false when a lookup failed before the walk came back round.
   void walk_ring_nodes(std::function<void(std::vector<dht::NodeRef> nodes, bool complete)> done);
   // GET /ring.svg and GET / (ring_page.cpp): the picture of the ring as
   // this node knows it, alone or in the HTML status page.
-  void ring_page(bool html, std::function<void(std::string)> done);
+  void ring_page(bool html, std::function<void(std::string)> done) override;
   // Graceful leave requested over the admin API.
-  void request_leave();
-  std::string metrics_text() const;
+  void request_leave() override;
+  std::string metrics_text() const override;
   const dht::Node& node() const { return *node_; }
   const dht::Codec& codec() const { return *codec_; }
   const Settings& settings() const { return settings_; }
@@ -64,7 +66,7 @@ class Daemon {
   const Proxy& proxy() const { return *proxy_; }
   const Admission& admission() const { return *admission_; }
   // An overlay lookup from this node; `done` runs in the SIP thread.
-  void lookup_aor(const std::string& aor, std::function<void(int status, std::string json)> done);
+  void lookup_aor(const std::string& aor, std::function<void(int status, std::string json)> done) override;
 
  private:
   class Events;
@@ -125,8 +127,6 @@ class Daemon {
   bool leaving_ = false;
   bool alone_at_leave_ = false;  // a singleton's leave hands nothing over
   int exit_code_ = 0;
-
-  std::unique_ptr<AdminServer> admin_;
 
   // /metrics: every request nta hands us (and multicast discovery's), and
   // the answers sent here rather than by the proxy or overlay transport.
