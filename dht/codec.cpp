@@ -3,6 +3,7 @@
 // the strings the decoded message owns. Every malformed input ends in a
 // DecodeError, never in an assertion, because the input comes off the wire.
 #include "dht/codec.h"
+#include "dht/sip_text.h"
 
 #include <algorithm>
 #include <array>
@@ -39,93 +40,9 @@ class Expected {
 // Empty on success.
 using MaybeError = std::optional<DecodeError>;
 
-// ------------------------------------------------------- characters, text
-
-bool is_ws(char c) { return c == ' ' || c == '\t'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-char to_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool is_token_char(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) return true;
-  switch (c) {
-    case '-': case '.': case '!': case '%': case '*':
-    case '_': case '+': case '`': case '\'': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Byte classes as 256-entry tables: the decoder's inner loops run over
-// every byte of millions of simulated messages.
-using ByteClass = std::array<bool, 256>;
-
-constexpr ByteClass make_class(string_view members, bool controls) {
-  ByteClass t{};
-  for (int c = 0; c < 256; ++c) t[c] = controls && (c <= 0x20 || c == 0x7f);
-  for (char c : members) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}
-
-// Bytes that may not appear in a URI between its scheme and its end.
-constexpr ByteClass kNotInUri = make_class("<>\"", true);
-// Bytes split_values must look at.
-constexpr ByteClass kValueSyntax = make_class("\",<>", false);
-
-bool in(const ByteClass& cls, char c) { return cls[static_cast<unsigned char>(c)]; }
-
-bool is_token(string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), is_token_char);
-}
-
-string_view ltrim(string_view s) {
-  while (!s.empty() && is_ws(s.front())) s.remove_prefix(1);
-  return s;
-}
-string_view rtrim(string_view s) {
-  while (!s.empty() && is_ws(s.back())) s.remove_suffix(1);
-  return s;
-}
-string_view trim(string_view s) { return rtrim(ltrim(s)); }
-
-string_view strip_cr(string_view line) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  return line;
-}
-
-bool iequals(string_view a, string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (to_lower(a[i]) != to_lower(b[i])) return false;
-  return true;
-}
-
-bool icontains(string_view hay, string_view needle) {
-  if (needle.size() > hay.size()) return false;
-  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i)
-    if (iequals(hay.substr(i, needle.size()), needle)) return true;
-  return false;
-}
-
-void append_lower(std::string& out, string_view s) {
-  for (char c : s) out += to_lower(c);
-}
-
-// Unsigned decimal, surrounding LWS allowed; nullopt on anything else or
-// when the value exceeds `max`.
-std::optional<std::uint64_t> parse_uint(string_view s,
-                                        std::uint64_t max = std::numeric_limits<std::uint64_t>::max()) {
-  s = trim(s);
-  if (s.empty()) return std::nullopt;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (!is_digit(c)) return std::nullopt;
-    auto d = static_cast<std::uint64_t>(c - '0');
-    if (v > (max - d) / 10) return std::nullopt;
-    v = v * 10 + d;
-  }
-  return v;
-}
+// The SIP text lexer (characters, trimming, values, parameters) is
+// dht/sip_text.h, shared with the registrar.
+using namespace text;
 
 // A number formatted on the stack, so building a message does not allocate
 // a temporary string per header.
@@ -145,104 +62,6 @@ template <typename... Parts>
 void line(std::string& out, const Parts&... parts) {
   (out.append(string_view(parts)), ...);
   out.append("\r\n");
-}
-
-// Index just past the quoted string starting at s[pos] == '"', or npos when
-// it is never closed.
-std::size_t skip_quoted(string_view s, std::size_t pos) {
-  for (std::size_t i = pos + 1; i < s.size(); ++i) {
-    if (s[i] == '\\') {
-      ++i;
-    } else if (s[i] == '"') {
-      return i + 1;
-    }
-  }
-  return npos;
-}
-
-// One header line may carry several values ("Contact: <a>, <b>"). A comma
-// inside a quoted string (predecessor="<...>") or inside <...> is part of a
-// value, not a separator.
-void split_values(string_view v, std::vector<string_view>& out) {
-  std::size_t start = 0;
-  bool in_angle = false;
-  auto push = [&](std::size_t end) {
-    string_view piece = trim(v.substr(start, end - start));
-    if (!piece.empty()) out.push_back(piece);
-  };
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    char c = v[i];
-    if (!in(kValueSyntax, c)) continue;
-    if (c == '"') {
-      std::size_t end = skip_quoted(v, i);
-      if (end == npos) break;  // the rest is one (malformed) value
-      i = end - 1;
-    } else if (c == '<') {
-      in_angle = true;
-    } else if (c == '>') {
-      in_angle = false;
-    } else if (c == ',' && !in_angle) {
-      push(i);
-      start = i + 1;
-    }
-  }
-  push(v.size());
-}
-
-// ------------------------------------------------------------- parameters
-
-// Walks a ";name[=value]" list with LWS anywhere between the parts, as the
-// report writes them ("; q=1; predecessor=..."). Quoted values come back
-// without their quotes.
-class ParamCursor {
- public:
-  explicit ParamCursor(string_view params) : rest_(params) {}
-
-  bool next(string_view& name, string_view& value) {
-    rest_ = ltrim(rest_);
-    if (rest_.empty()) return false;
-    if (rest_.front() != ';') return fail();
-    rest_ = ltrim(rest_.substr(1));
-    std::size_t i = 0;
-    while (i < rest_.size() && rest_[i] != '=' && rest_[i] != ';' && !is_ws(rest_[i])) ++i;
-    name = rest_.substr(0, i);
-    rest_ = ltrim(rest_.substr(i));
-    value = {};
-    if (rest_.empty() || rest_.front() != '=') return true;
-    rest_ = ltrim(rest_.substr(1));
-    if (!rest_.empty() && rest_.front() == '"') {
-      std::size_t end = skip_quoted(rest_, 0);
-      if (end == npos) return fail();
-      value = rest_.substr(1, end - 2);
-      rest_ = rest_.substr(end);
-    } else {
-      std::size_t end = std::min(rest_.find(';'), rest_.size());
-      value = rtrim(rest_.substr(0, end));
-      rest_ = rest_.substr(end);
-    }
-    return true;
-  }
-
-  bool bad() const { return bad_; }
-
- private:
-  bool fail() {
-    bad_ = true;
-    rest_ = {};
-    return false;
-  }
-
-  string_view rest_;
-  bool bad_ = false;
-};
-
-// The value of the first parameter called `name`, if any.
-std::optional<string_view> find_param(string_view params, string_view name) {
-  ParamCursor cur(params);
-  string_view n, v;
-  while (cur.next(n, v))
-    if (iequals(n, name)) return v;
-  return std::nullopt;
 }
 
 // ------------------------------------------------------------------- URIs

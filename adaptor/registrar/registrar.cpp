@@ -8,6 +8,7 @@
 //      out-of-order CSeq;
 //   4. only then build the new record and the reply.
 #include "adaptor/registrar/registrar.h"
+#include "dht/sip_text.h"
 
 #include <algorithm>
 #include <chrono>
@@ -37,16 +38,10 @@ class Home {
 
 // ------------------------------------------------------------------ text
 
-char to_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(string_view a, string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return to_lower(x) == to_lower(y); });
-}
-
-bool istarts_with(string_view s, string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
+// Case-insensitive comparisons: the SIP lexer the overlay codec uses.
+using dht::text::iequals;
+using dht::text::istarts_with;
+using dht::text::to_lower;
 
 // Decimal digits only. Saturates at the uint64 maximum instead of wrapping,
 // so a huge expires clamps to max_expires and a huge CSeq fails its range
