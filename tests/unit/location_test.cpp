@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/parsed_sip.h"
+
 #include <string>
 #include <string_view>
 
@@ -16,19 +18,6 @@ namespace {
 constexpr std::int64_t kNow = 1'700'000'000;
 const std::string kAor = "sip:alice@example.com";
 const dht::Id kKey = dht::Id::from_u64(11);
-
-class Parsed {
- public:
-  explicit Parsed(std::string_view text)
-      : msg_(msg_make(sip_default_mclass(), 0, text.data(), static_cast<isize_t>(text.size()))) {}
-  ~Parsed() { msg_destroy(msg_); }
-  Parsed(const Parsed&) = delete;
-  Parsed& operator=(const Parsed&) = delete;
-  const sip_t* sip() const { return msg_ ? sip_object(msg_) : nullptr; }
-
- private:
-  msg_t* msg_;
-};
 
 std::string register_text(std::uint32_t cseq, std::string_view contact_and_expires) {
   std::string s = "REGISTER sip:example.com SIP/2.0\r\n";

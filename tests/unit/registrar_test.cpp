@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/parsed_sip.h"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -18,21 +20,6 @@ namespace {
 
 constexpr std::int64_t kNow = 1'700'000'000;
 const std::string kAor = "sip:alice@example.com";
-
-// A parsed SIP message, destroyed with the scope. msg parsing needs no
-// su_init().
-class Parsed {
- public:
-  explicit Parsed(std::string_view text)
-      : msg_(msg_make(sip_default_mclass(), 0, text.data(), static_cast<isize_t>(text.size()))) {}
-  ~Parsed() { msg_destroy(msg_); }
-  Parsed(const Parsed&) = delete;
-  Parsed& operator=(const Parsed&) = delete;
-  const sip_t* sip() const { return msg_ ? sip_object(msg_) : nullptr; }
-
- private:
-  msg_t* msg_;
-};
 
 // A REGISTER from alice with the given Call-ID, CSeq and extra header lines
 // (each ending in CRLF).
