@@ -48,6 +48,13 @@ def _port_busy(port):
         s.close()
 
 
+def _die_with_parent():
+    """In the child before exec: SIGKILL when the test process dies
+    (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
 class _Proc:
     def __init__(self, name, cmd, directory):
         self.name = name
@@ -55,7 +62,12 @@ class _Proc:
         self.out = open(self.out_path, "wb")
         self.out.write(("### " + " ".join(cmd) + "\n").encode())
         self.out.flush()
-        self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # A process group of its own (Kamailio forks workers), killed whole
+        # in stop(); and the kernel kills its leader if this test dies
+        # without stopping it (a ctest timeout, an interrupted run), so no
+        # fixture outlives its test and holds 5090/5353 against the next.
+        self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True, preexec_fn=_die_with_parent)
 
     def alive(self):
         return self.proc.poll() is None
@@ -63,13 +75,17 @@ class _Proc:
     def stop(self):
         if self.proc.poll() is None:
             try:
-                os.kill(self.proc.pid, signal.SIGTERM)
+                os.killpg(self.proc.pid, signal.SIGTERM)
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
+                os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
             except ProcessLookupError:
                 pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # workers the leader left behind
+        except (ProcessLookupError, PermissionError):
+            pass
         if not self.out.closed:
             self.out.close()
 
@@ -128,8 +144,22 @@ class Dnsmasq(_Proc):
         return len(re.findall(rf"query\[{qtype}\] {re.escape(name)} from ", self.log()))
 
 
+def _reap_leftover_kamailio():
+    """Kamailio workers outlive a test that was killed (the kernel kills
+    only the leader, PR_SET_PDEATHSIG is not inherited). Any Kamailio
+    running this checkout's test config is such a leftover: within a ctest
+    run the dns_fixture lock allows one fixture at a time."""
+    subprocess.run(["pkill", "-KILL", "-f", f"kamailio -DD -E -f {KAMAILIO_CFG}"], check=False)
+    try:
+        ringlib.wait_until(lambda: not _port_busy(KAMAILIO_PORT), 3, what="a leftover Kamailio to release 5090")
+    except TestFailure:
+        pass  # not ours, then: the caller says the port is taken
+
+
 class Kamailio(_Proc):
     def __init__(self, directory):
+        if _port_busy(KAMAILIO_PORT):
+            _reap_leftover_kamailio()
         if _port_busy(KAMAILIO_PORT):
             raise TestFailure(f"udp 127.0.0.1:{KAMAILIO_PORT} is taken: another Kamailio running "
                               f"outside the ctest lock 'dns_fixture'?")
