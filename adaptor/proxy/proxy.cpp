@@ -284,7 +284,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, bool c
   SIPPEER_LOG(Debug) << "proxy: " << sip->sip_request->rq_method_name << " " << url_text(sip->sip_request->rq_url)
                      << ": " << route_kind_name(d.kind) << (d.target.empty() ? "" : " " + d.target);
   if (d.kind == K::DnsP2p) {
-    start_fork(msg, sip, d.aor);
+    start_dns_p2p_lookup(msg, sip, d.aor);
     return;
   }
   std::vector<Binding> live;

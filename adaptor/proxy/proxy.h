@@ -76,7 +76,7 @@ class Proxy {
  private:
   struct Branch;
   struct Transaction;
-  struct Fork;
+  struct DnsP2pLookup;
 
   // proxy.cpp: checks and routing
   bool reject_early(msg_t* msg, sip_t* sip);
@@ -141,9 +141,9 @@ class Proxy {
   void note_result(Transaction* tx, int status, const char* phrase, bool internal);
   void note_result(Transaction* tx, Reject r, bool internal);
 
-  // dns_fork.cpp: DNS + P2P lookups of a phone's request (report 3.5.2)
+  // dns_p2p_lookup.cpp: DNS + P2P lookups of a phone's request (report 3.5.2)
   bool wants_dns(const sip_t* sip) const;
-  void start_fork(msg_t* msg, sip_t* sip, const std::string& aor);
+  void start_dns_p2p_lookup(msg_t* msg, sip_t* sip, const std::string& aor);
   void start_p2p(Transaction* tx);
   void start_dns(Transaction* tx);
   void on_dns_resolved(Transaction* tx, std::vector<SipResolver::Target> targets, const std::string& error);
@@ -155,8 +155,8 @@ class Proxy {
   // came back round the ring, or the next DNS target was tried instead).
   bool dns_branch_final(Transaction* tx, Branch* b, int status, bool internal);
   // Sequential modes: starts the other lookup when the first found nobody.
-  // True while something of the fork is still under way.
-  bool fork_continues(Transaction* tx);
+  // True while something of the lookup is still under way.
+  bool lookup_continues(Transaction* tx);
   void stop_dns(Transaction* tx);
   static bool has_dns_marker(const sip_t* sip);
   void add_dns_marker(msg_t* msg, sip_t* sip);

@@ -1,6 +1,6 @@
 // The proxy's per-request state, shared by proxy_transaction.cpp (RFC 3261
-// section 16 forking) and dns_fork.cpp (the DNS + P2P fork of report 3.5.2).
-// Private to the proxy: nothing outside adaptor/proxy*.cpp and dns_fork.cpp
+// section 16 forking) and dns_p2p_lookup.cpp (the DNS + P2P lookup of report 3.5.2).
+// Private to the proxy: nothing outside adaptor/proxy*.cpp and dns_p2p_lookup.cpp
 // includes it.
 #pragma once
 
@@ -19,7 +19,7 @@ struct Proxy::Branch {
   su_timer_t* timer = nullptr;  // ring hops: is the next node alive?
   std::string next_hop;         // ring hops: node address
   bool ring_hop = false;
-  bool dns = false;             // the DNS branch of a fork (dns_fork.cpp)
+  bool dns = false;             // the DNS branch of a fork (dns_p2p_lookup.cpp)
   bool provisional = false;     // a 1xx arrived
   bool done = false;
 };
@@ -27,7 +27,7 @@ struct Proxy::Branch {
 // A phone's out-of-dialog request looked up both ways: the ring (P2P) and
 // the Request-URI's domain in DNS (RFC 3263), in parallel or one after the
 // other (proxy.lookup).
-struct Proxy::Fork {
+struct Proxy::DnsP2pLookup {
   enum class Mode { Parallel, DnsFirst, P2pFirst };
   Mode mode = Mode::Parallel;
   std::string aor;              // the ring key's text
@@ -58,7 +58,7 @@ struct Proxy::Transaction {
   int reroutes = 0;
   std::string aor;
   std::string record_route;  // a flow's Record-Route (proxy_flow.cpp), else ""
-  std::unique_ptr<Fork> fork;  // set for the DNS + P2P fork only
+  std::unique_ptr<DnsP2pLookup> lookup;  // set for a DNS + P2P lookup only
 };
 
 }  // namespace sippeer::adaptor

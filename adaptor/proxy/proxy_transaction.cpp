@@ -33,7 +33,7 @@ Proxy::~Proxy() {
       if (b->orq) nta_outgoing_destroy(b->orq);
       if (b->timer) su_timer_destroy(b->timer);
     }
-    if (tx->fork && tx->fork->timer) su_timer_destroy(tx->fork->timer);
+    if (tx->lookup && tx->lookup->timer) su_timer_destroy(tx->lookup->timer);
     if (tx->best) msg_destroy(tx->best);
     if (tx->irq) nta_incoming_destroy(tx->irq);
   }
@@ -228,7 +228,7 @@ void Proxy::branch_done(Transaction* tx, Branch* b, int status, nta_outgoing_t* 
     b->timer = nullptr;
   }
   if (b->dns && dns_branch_final(tx, b, status, internal)) {
-    // not an answer to weigh (see dns_fork.cpp)
+    // not an answer to weigh (see dns_p2p_lookup.cpp)
   } else if (status / 100 == 2) {
     // 16.7 step 5: every 2xx goes upstream at once; other branches stop.
     if (orq) relay(tx, orq);
@@ -261,7 +261,7 @@ void Proxy::branch_done(Transaction* tx, Branch* b, int status, nta_outgoing_t* 
 }
 
 void Proxy::cancel_others(Transaction* tx, const Branch* keep) {
-  if (tx->fork) stop_dns(tx);  // a DNS branch still resolving is not sent at all
+  if (tx->lookup) stop_dns(tx);  // a DNS branch still resolving is not sent at all
   for (auto& other : tx->branches) {
     if (other.get() == keep || other->done || !other->orq) continue;
     if (tx->method == sip_method_invite) nta_outgoing_tcancel(other->orq, nullptr, nullptr, TAG_END());
@@ -275,7 +275,7 @@ int Proxy::on_cancel(void* magic, nta_incoming_t*, const sip_t*) {
   tx->canceled = true;
   tx->proxy->cancel_others(tx, nullptr);
   // A fork may have had only a DNS lookup under way, which no 487 ends.
-  if (tx->fork) tx->proxy->finish_if_done(tx);
+  if (tx->lookup) tx->proxy->finish_if_done(tx);
   return 0;
 }
 
@@ -283,7 +283,7 @@ void Proxy::finish_if_done(Transaction* tx) {
   const bool all_done = std::all_of(tx->branches.begin(), tx->branches.end(),
                                     [](const std::unique_ptr<Branch>& b) { return b->done; });
   if (!all_done) return;
-  if (tx->fork && !tx->final_sent && fork_continues(tx)) return;
+  if (tx->lookup && !tx->final_sent && lookup_continues(tx)) return;
   if (!tx->final_sent) {
     if (tx->canceled && tx->best_status == 0) {
       send_final(tx, Reject::RequestTerminated);
@@ -304,10 +304,10 @@ void Proxy::finish_if_done(Transaction* tx) {
       return;
     }
   }
-  if (tx->fork) {
+  if (tx->lookup) {
     stop_dns(tx);
-    if (tx->fork->timer) su_timer_destroy(tx->fork->timer);
-    tx->fork->timer = nullptr;
+    if (tx->lookup->timer) su_timer_destroy(tx->lookup->timer);
+    tx->lookup->timer = nullptr;
   }
   if (tx->best) msg_destroy(tx->best);
   nta_incoming_destroy(tx->irq);  // nta keeps absorbing retransmissions

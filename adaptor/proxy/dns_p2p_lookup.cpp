@@ -4,7 +4,7 @@
 // alike. Every request a node sends on carries the marker
 //     Reason: P2P-SIP;text="DNS lookup done"
 // and a node that receives it does the ring lookup only: one DNS lookup
-// per call, at the first node. See docs/ARCHITECTURE.md, "DNS + P2P fork".
+// per call, at the first node. See docs/ARCHITECTURE.md, "DNS + P2P lookup".
 #include <strings.h>
 
 #include <algorithm>
@@ -60,7 +60,7 @@ bool Proxy::wants_dns(const sip_t* sip) const {
   return true;
 }
 
-void Proxy::start_fork(msg_t* msg, sip_t* sip, const std::string& aor) {
+void Proxy::start_dns_p2p_lookup(msg_t* msg, sip_t* sip, const std::string& aor) {
   const url_t* ruri = sip->sip_request->rq_url;
   // RFC 3263 resolves maddr when present, else the host.
   std::string domain = ruri->url_host;
@@ -71,11 +71,11 @@ void Proxy::start_fork(msg_t* msg, sip_t* sip, const std::string& aor) {
   }
   Transaction* tx = start(msg, sip);
   if (!tx) return;
-  auto f = std::make_unique<Fork>();
+  auto f = std::make_unique<DnsP2pLookup>();
   const LookupMode mode = ctx_.settings->lookup;
-  f->mode = mode == LookupMode::DnsFirst   ? Fork::Mode::DnsFirst
-            : mode == LookupMode::P2pFirst ? Fork::Mode::P2pFirst
-                                           : Fork::Mode::Parallel;
+  f->mode = mode == LookupMode::DnsFirst   ? DnsP2pLookup::Mode::DnsFirst
+            : mode == LookupMode::P2pFirst ? DnsP2pLookup::Mode::P2pFirst
+                                           : DnsP2pLookup::Mode::Parallel;
   f->aor = aor;
   f->domain = domain;
   f->port = ruri->url_port ? std::atoi(ruri->url_port) : 0;
@@ -87,16 +87,16 @@ void Proxy::start_fork(msg_t* msg, sip_t* sip, const std::string& aor) {
       else if (strcasecmp(transport, "tcp") == 0) f->transport = "tcp";
     }
   }
-  tx->fork = std::move(f);
+  tx->lookup = std::move(f);
   SIPPEER_LOG(Debug) << "proxy: " << sip_method_name(tx->method, "request") << " " << aor << ": " << lookup_mode_name(mode)
                      << " lookup (DNS " << domain << ", ring)";
-  if (tx->fork->mode != Fork::Mode::DnsFirst) start_p2p(tx);
-  if (tx->fork->mode != Fork::Mode::P2pFirst) start_dns(tx);
+  if (tx->lookup->mode != DnsP2pLookup::Mode::DnsFirst) start_p2p(tx);
+  if (tx->lookup->mode != DnsP2pLookup::Mode::P2pFirst) start_dns(tx);
   finish_if_done(tx);  // both may have ended already (no ring, no resolver)
 }
 
 void Proxy::start_p2p(Transaction* tx) {
-  Fork* f = tx->fork.get();
+  DnsP2pLookup* f = tx->lookup.get();
   f->p2p_started = true;
   if (!ctx_.node->joined()) {
     note_result(tx, Reject::NotInRingYet, true);
@@ -125,7 +125,7 @@ void Proxy::start_p2p(Transaction* tx) {
 }
 
 void Proxy::start_dns(Transaction* tx) {
-  Fork* f = tx->fork.get();
+  DnsP2pLookup* f = tx->lookup.get();
   f->dns_started = true;
   if (!resolver_) resolver_ = std::make_unique<SipResolver>(ctx_.root, ctx_.settings->resolv_conf);
   // One bound for the whole DNS branch: resolving plus the server's first
@@ -135,7 +135,7 @@ void Proxy::start_dns(Transaction* tx) {
   su_timer_set(f->timer, &Proxy::on_dns_timeout, tx);
   f->resolving = resolver_->resolve(f->domain, f->port, f->transport, [this, tx](std::vector<SipResolver::Target> targets,
                                                           std::string error) {
-    tx->fork->resolving = 0;
+    tx->lookup->resolving = 0;
     on_dns_resolved(tx, std::move(targets), error);
   });
   if (f->resolving == 0) {
@@ -145,7 +145,7 @@ void Proxy::start_dns(Transaction* tx) {
 }
 
 void Proxy::on_dns_resolved(Transaction* tx, std::vector<SipResolver::Target> targets, const std::string& error) {
-  Fork* f = tx->fork.get();
+  DnsP2pLookup* f = tx->lookup.get();
   if (tx->final_sent || tx->canceled) {
     finish_if_done(tx);
     return;
@@ -179,7 +179,7 @@ void Proxy::on_dns_resolved(Transaction* tx, std::vector<SipResolver::Target> ta
 }
 
 bool Proxy::send_dns_branch(Transaction* tx) {
-  Fork* f = tx->fork.get();
+  DnsP2pLookup* f = tx->lookup.get();
   while (f->next_target < f->targets.size()) {
     const SipResolver::Target& t = f->targets[f->next_target++];
     SIPPEER_LOG(Debug) << "proxy: DNS branch for " << f->aor << " to " << t.address() << " (" << t.transport << ")";
@@ -198,7 +198,7 @@ bool Proxy::knows_node(const std::string& address) const { return ctx_.node->kno
 
 void Proxy::dns_answered(Transaction* tx) {
   // The server is there and working on it: its own answer ends the branch.
-  Fork* f = tx->fork.get();
+  DnsP2pLookup* f = tx->lookup.get();
   if (f && f->timer) {
     su_timer_destroy(f->timer);
     f->timer = nullptr;
@@ -208,7 +208,7 @@ void Proxy::dns_answered(Transaction* tx) {
 void Proxy::on_dns_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
   auto* tx = static_cast<Transaction*>(arg);
   Proxy* self = tx->proxy;
-  Fork* f = tx->fork.get();
+  DnsP2pLookup* f = tx->lookup.get();
   su_timer_destroy(f->timer);
   f->timer = nullptr;
   if (f->resolving) {
@@ -231,7 +231,7 @@ void Proxy::on_dns_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
 }
 
 bool Proxy::dns_branch_final(Transaction* tx, Branch* b, int status, bool internal) {
-  Fork* f = tx->fork.get();
+  DnsP2pLookup* f = tx->lookup.get();
   if (!internal) dns_answered(tx);
   if (f->dns_branch == b) f->dns_branch = nullptr;
   if (status == 482 && !tx->final_sent) {
@@ -251,14 +251,14 @@ bool Proxy::dns_branch_final(Transaction* tx, Branch* b, int status, bool intern
   return false;
 }
 
-bool Proxy::fork_continues(Transaction* tx) {
-  Fork* f = tx->fork.get();
+bool Proxy::lookup_continues(Transaction* tx) {
+  DnsP2pLookup* f = tx->lookup.get();
   if (f->resolving) return true;
   if (!tx->canceled && found_nobody(tx->best_status, tx->best_internal)) {
-    if (f->mode == Fork::Mode::DnsFirst && !f->p2p_started) {
+    if (f->mode == DnsP2pLookup::Mode::DnsFirst && !f->p2p_started) {
       SIPPEER_LOG(Debug) << "proxy: DNS found nobody for " << f->aor << "; asking the ring";
       start_p2p(tx);
-    } else if (f->mode == Fork::Mode::P2pFirst && !f->dns_started) {
+    } else if (f->mode == DnsP2pLookup::Mode::P2pFirst && !f->dns_started) {
       SIPPEER_LOG(Debug) << "proxy: the ring found nobody for " << f->aor << "; asking DNS";
       start_dns(tx);
     }
@@ -268,7 +268,7 @@ bool Proxy::fork_continues(Transaction* tx) {
 }
 
 void Proxy::stop_dns(Transaction* tx) {
-  Fork* f = tx->fork.get();
+  DnsP2pLookup* f = tx->lookup.get();
   if (f->resolving && resolver_) resolver_->cancel(f->resolving);
   f->resolving = 0;
   if (f->timer && !(f->dns_branch && !f->dns_branch->done)) {
