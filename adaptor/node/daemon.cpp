@@ -338,8 +338,10 @@ int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) 
     self->transport_->on_request(msg, sip);
   } else if (!self->admission_->admit(sip)) {
     // Refusing must cost much less than serving, or a node at twice its
-    // capacity spends everything on refusals: the fast path, not nta.
-    send_reject({agent, &self->fast_reply_, nullptr}, msg, Reject::Overloaded, self->admission_->retry_after());
+    // capacity spends everything on refusals: the fast path, not nta, no
+    // log line (admission counts them) and no server transaction.
+    send_reject({agent, &self->fast_reply_, nullptr, /*absorb_invite_ack=*/false}, msg, Reject::Overloaded,
+                self->admission_->retry_after());
   } else {
     self->proxy_->on_request(msg, sip);
   }

@@ -72,7 +72,7 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
   if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0) {
     // 16.3 step 3: never forward; an OPTIONS we may answer ourselves.
     const sip_method_t m = sip->sip_request->rq_method;
-    if (m == sip_method_options) counters_.responses.add(200);  // 483 is counted in reply()
+    if (m == sip_method_options) counters_.responses.add(200);  // 483 is counted in reject()
     if (m == sip_method_ack) nta_msg_discard(ctx_.agent, msg);
     else if (m == sip_method_options) nta_msg_treply(ctx_.agent, msg, SIP_200_OK, SIPTAG_ALLOW_STR(kAllow), TAG_END());
     else reject(msg, Reject::TooManyHops);
@@ -165,25 +165,29 @@ bool Proxy::forward_towards_owner(msg_t* msg, sip_t* sip, const dht::Id& key) {
   return true;
 }
 
-namespace {
-
 // The ring as decide_route sees it, for one request: the hop before may
 // have claimed to be the key's owner (P2P-Owner), which ring_next_hop
-// weighs, and the claim the next hop gets is kept for the branch.
+// weighs. The AOR's key (one SHA-1) and the claim the next hop gets are
+// kept for acting on the decision.
 class RequestRingView final : public RingView {
  public:
-  RequestRingView(const dht::Node& node, std::function<std::string(const std::string&, bool*)> next)
-      : node_(node), next_(std::move(next)) {}
+  RequestRingView(const Proxy& proxy, const dht::Node& node, const dht::Ring& ring, const sip_t* sip)
+      : proxy_(proxy), node_(node), ring_(ring), sip_(sip) {}
   bool joined() const override { return node_.joined(); }
-  std::string next_hop(const std::string& aor) const override { return next_(aor, &claim); }
+  std::string next_hop(const std::string& aor) const override {
+    key = ring_.hash(aor);
+    return proxy_.ring_next_hop(sip_, key, &claim);
+  }
+  mutable dht::Id key;
   mutable bool claim = false;
 
  private:
+  const Proxy& proxy_;
   const dht::Node& node_;
-  std::function<std::string(const std::string&, bool*)> next_;
+  const dht::Ring& ring_;
+  const sip_t* sip_;
 };
 
-}  // namespace
 
 RequestFacts Proxy::facts_of(const sip_t* sip, const std::string& flow) const {
   RequestFacts f;
@@ -216,9 +220,7 @@ void Proxy::on_request(msg_t* msg, sip_t* sip) {
     return;
   }
   const std::string flow = strip_own_route(msg, sip);
-  RequestRingView ring(*ctx_.node, [this, sip](const std::string& aor, bool* claim) {
-    return ring_next_hop(sip, ctx_.ring->hash(aor), claim);
-  });
+  RequestRingView ring(*this, *ctx_.node, *ctx_.ring, sip);
   const RouteDecision d = decide_route(facts_of(sip, flow), ring);
   using K = RouteDecision::Kind;
   switch (d.kind) {
@@ -242,7 +244,7 @@ void Proxy::on_request(msg_t* msg, sip_t* sip) {
   flow_record_route_ = !flow.empty()        ? flow_route(flow_token(flow), true)
                        : !from_flow.empty() ? flow_route(from_flow, true)
                                             : std::string();
-  route_request(msg, sip, d, ring.claim);
+  route_request(msg, sip, d, ring.key, ring.claim);
   flow_record_route_.clear();
 }
 
@@ -279,7 +281,7 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip, const std::string& flow) {
   nta_msg_tsend(ctx_.agent, msg, target.empty() ? nullptr : URL_STRING_MAKE(target.c_str()), TAG_END());
 }
 
-void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, bool claim) {
+void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const dht::Id& key, bool claim) {
   using K = RouteDecision::Kind;
   SIPPEER_LOG(Debug) << "proxy: " << sip->sip_request->rq_method_name << " " << url_text(sip->sip_request->rq_url)
                      << ": " << route_kind_name(d.kind) << (d.target.empty() ? "" : " " + d.target);
@@ -291,7 +293,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, bool c
   if (d.kind == K::Owner) {
     // We own the key: we are the registrar, fork to every live binding
     // (procedure 3.19).
-    live = ctx_.location->live(ctx_.ring->hash(d.aor), d.aor, unix_now());
+    live = ctx_.location->live(key, d.aor, unix_now());
     if (live.empty()) {
       ++counters_.not_found;
       reject(msg, Reject::UserNotFound);

@@ -77,6 +77,7 @@ class Proxy {
   struct Branch;
   struct Transaction;
   struct DnsP2pLookup;
+  friend class RequestRingView;  // proxy.cpp: decide_route's view of the ring, per request
 
   // proxy.cpp: checks and routing
   bool reject_early(msg_t* msg, sip_t* sip);
@@ -93,8 +94,9 @@ class Proxy {
   void handle_ack(msg_t* msg, sip_t* sip, const std::string& flow);
   // The facts decide_route (route.h) needs, read from the request.
   RequestFacts facts_of(const sip_t* sip, const std::string& flow) const;
-  // Acts on a decision that needs a transaction or a lookup.
-  void route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, bool owner_claim);
+  // Acts on a decision that needs a transaction or a lookup; `key` is the
+  // AOR's ring key as decide_route's ring view hashed it (Owner only).
+  void route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const dht::Id& key, bool owner_claim);
   // Answers with an error of our own from the reply table (adaptor/sip/reply.h) and counts it.
   void reject(msg_t* msg, Reject r, std::string_view value = {}, std::string_view why = {});
   bool forward_to_outbound_proxy(msg_t* msg, sip_t* sip);

@@ -73,10 +73,7 @@ int send_reject(const Replier& via, msg_t* msg, Reject r, std::string_view value
   const std::string header = line.substr(0, line.size() >= 2 ? line.size() - 2 : 0);  // Sofia wants no CRLF
   sip_t* sip = sip_object(msg);
   const bool invite = sip && sip->sip_request && sip->sip_request->rq_method == sip_method_invite;
-  // Refusing under overload must cost far less than serving: no
-  // transaction even for an INVITE (its ACK then travels on and is
-  // dropped by the next node's entry checks).
-  if (invite && r != Reject::Overloaded) {
+  if (invite && via.absorb_invite_ack) {
     // A final answer to INVITE draws a hop-by-hop ACK: a server
     // transaction absorbs it instead of letting it wander the ring.
     if (nta_incoming_t* irq = nta_incoming_create(via.agent, nullptr, msg, sip, TAG_END())) {

@@ -75,12 +75,16 @@ struct Replier {
   // overload 503: admission control counts its refusals, and refusing
   // must cost far less than serving).
   const char* tag = "";
+  // An INVITE's final answer from a server transaction, which absorbs its
+  // hop-by-hop ACK. Off for the overload 503, whose ACK may travel on and
+  // be dropped by the next node's entry checks.
+  bool absorb_invite_ack = true;
 };
 
 // Answers `msg` (a request, taken) with the row for `r`: one log line
 // (adaptor/sip/reject_log.h), then the answer. An INVITE gets a server
-// transaction so that its hop-by-hop ACK is absorbed here rather than
-// routed on; anything else is answered statelessly, on the UDP fast path
+// transaction (unless via.absorb_invite_ack is off) so that its hop-by-hop
+// ACK is absorbed here rather than routed on; anything else is answered statelessly, on the UDP fast path
 // when there is one. `value` fills the extra header, `why` adds detail to
 // the log line. Returns the status sent.
 int send_reject(const Replier& via, msg_t* msg, Reject r, std::string_view value = {}, std::string_view why = {});
