@@ -101,6 +101,28 @@ const std::vector<SettingInfo> kSchema = {
      .description = "An overlay request unanswered this long marks the peer dead so lookups "
                     "route around it. Two seconds are far above LAN round trips yet let the ring heal quickly.",
      .field = &Settings::request_timeout_ms, .min = 100, .max = 32000},
+    {.key = "overlay.secret", .type = "string", .range = "string", .default_text = "\"\"", .flag = "",
+     .description = "Pre-shared key of the ring. When set, every overlay message is signed with "
+                    "HMAC-SHA256 and a node without the key cannot join, store, or make a node believe "
+                    "its neighbours left; it is not even answered by multicast discovery. Every node of a "
+                    "ring must hold the same key. Empty (the quick start) admits anyone who can reach the "
+                    "port, and a node that listens on a non-loopback address then warns at start.",
+     .field = &Settings::overlay_secret},
+    {.key = "overlay.secret_file", .type = "string", .range = "file path", .default_text = "\"\"", .flag = "",
+     .description = "A file whose first line is the key, instead of overlay.secret, so the key "
+                    "need not sit in a config file others may read. Not both.",
+     .field = &Settings::overlay_secret_file},
+    {.key = "overlay.previous_secret", .type = "string", .range = "string", .default_text = "\"\"",
+     .flag = "",
+     .description = "The old key during a key change: messages signed with it are still accepted, "
+                    "ours are signed with overlay.secret. Set the new key as overlay.secret and the old "
+                    "one here on every node, restart them one by one, then remove this.",
+     .field = &Settings::overlay_previous_secret},
+    {.key = "overlay.auth_window_s", .type = "int", .range = "5..3600", .default_text = "30", .flag = "",
+     .description = "How far the time in a signed overlay message may differ from our clock. "
+                    "Replays are refused by nonce within it and by time after it; 30 s is far above "
+                    "the skew of NTP-synchronised hosts while the nonce table stays small.",
+     .field = &Settings::overlay_auth_window_s, .min = 5, .max = 3600},
     // admin
     {.key = "admin.listen", .type = "string", .range = "ADDR:PORT or \"\"",
      .default_text = "127.0.0.1:8060", .flag = "--admin ADDR:PORT",
@@ -411,6 +433,10 @@ bool in_range(const Settings& s, const char* key) {
 // Cross-field checks only compare values that are in range themselves: an
 // out-of-range one is reported already and would only add noise here.
 void check_overlay(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
+  if (!s.overlay_secret.empty() && !s.overlay_secret_file.empty())
+    out.push_back({file, 0, 0, "overlay.secret_file", "set overlay.secret or overlay.secret_file, not both"});
+  if (!s.overlay_previous_secret.empty() && s.overlay_secret.empty() && s.overlay_secret_file.empty())
+    out.push_back({file, 0, 0, "overlay.previous_secret", "is only meaningful with overlay.secret or overlay.secret_file"});
   if (in_range(s, "overlay.successors") && in_range(s, "overlay.replicas") && s.replicas > s.successors)
     out.push_back({file, 0, 0, "overlay.replicas",
                    std::to_string(s.replicas) + " exceeds overlay.successors (" +

@@ -42,6 +42,10 @@ struct Settings {
   int successors = 16;             // overlay.successors 1..64
   int replicas = 3;                // overlay.replicas 0..16 (must be <= successors)
   int request_timeout_ms = 2000;   // overlay.request_timeout_ms 100..32000  an overlay request unanswered this long marks the peer dead
+  std::string overlay_secret;      // overlay.secret  pre-shared key of the ring ("" = no admission); see adaptor/node/overlay_auth.h
+  std::string overlay_secret_file; // overlay.secret_file  a file holding the key instead (first line)
+  std::string overlay_previous_secret; // overlay.previous_secret  also accepted, during a key change
+  int overlay_auth_window_s = 30;  // overlay.auth_window_s 5..3600  clock difference a signed request may show
   // admin
   std::string admin = "127.0.0.1:8060"; // admin.listen --admin ADDR:PORT  ("" disables)
   // state

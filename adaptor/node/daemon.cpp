@@ -214,7 +214,33 @@ bool Daemon::start_stack(std::string* err) {
   return true;
 }
 
+// overlay.secret, or the first line of overlay.secret_file.
+static bool overlay_secret(const Settings& s, std::string* secret, std::string* err) {
+  *secret = s.overlay_secret;
+  if (s.overlay_secret_file.empty()) return true;
+  std::FILE* f = std::fopen(s.overlay_secret_file.c_str(), "r");
+  if (!f) return *err = "overlay.secret_file: cannot read " + s.overlay_secret_file + ": " + std::strerror(errno), false;
+  char line[4096] = {};
+  const bool got = std::fgets(line, sizeof line, f) != nullptr;
+  std::fclose(f);
+  std::string key = got ? line : "";
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
+  if (key.empty()) return *err = "overlay.secret_file: " + s.overlay_secret_file + " holds no key on its first line", false;
+  *secret = key;
+  return true;
+}
+
 bool Daemon::create_node(std::string* err) {
+  std::string secret;
+  if (!overlay_secret(settings_, &secret, err)) return false;
+  overlay_auth_ = std::make_unique<OverlayAuth>(secret, settings_.overlay_previous_secret, settings_.overlay_auth_window_s);
+  if (overlay_auth_->enabled()) {
+    SIPPEER_LOG(Info) << "overlay: admission on: overlay messages are signed and checked (HMAC-SHA256)";
+  } else if (local_ip_.rfind("127.", 0) != 0) {
+    SIPPEER_LOG(Warn) << "overlay: no overlay.secret while listening on " << local_ip_
+                      << ": any host that reaches this port can join the ring and overwrite registrations; "
+                         "set overlay.secret (the same on every node) on a shared network";
+  }
   ring_ = std::make_unique<dht::Ring>(settings_.id_bits);
   codec_ = std::make_unique<dht::Codec>(*ring_, settings_.overlay_domain);
   dht::Id id = ring_->hash(local_address_);
@@ -236,7 +262,7 @@ bool Daemon::create_node(std::string* err) {
       id.low64() ^ static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   events_ = std::make_unique<Events>(this);
   transport_ = std::make_unique<OverlayTransport>(agent_, root_, *codec_, local_address_,
-                                                  dht::Duration{settings_.request_timeout_ms});
+                                                  dht::Duration{settings_.request_timeout_ms}, *overlay_auth_);
   node_ = std::make_unique<dht::Node>(cfg, dht::NodeRef{id, local_address_}, *transport_, *random_,
                                       storage_, *events_);
   transport_->bind(node_.get(), [this] { return now(); }, [this](dht::Time t) { reschedule(t); });
@@ -260,6 +286,7 @@ bool Daemon::create_node(std::string* err) {
   dc.save_peers = [this] { write_peer_cache(); };
   dc.requests_received = &requests_received_;
   dc.responses_sent = &responses_sent_;
+  dc.auth = overlay_auth_.get();
   discovery_ = std::make_unique<Discovery>(std::move(dc));
 
   location_ = std::make_unique<Location>(storage_);

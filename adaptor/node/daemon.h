@@ -106,6 +106,7 @@ class Daemon final : public AdminBackend {
   dht::MemoryStorage storage_;
   std::unique_ptr<dht::SplitMix64> random_;
   std::unique_ptr<Events> events_;
+  std::unique_ptr<OverlayAuth> overlay_auth_;  // overlay.secret; before transport_ and discovery_, which use it
   std::unique_ptr<OverlayTransport> transport_;
   std::unique_ptr<dht::Node> node_;
   std::unique_ptr<Location> location_;  // the proxy's view of storage_; outlives proxy_

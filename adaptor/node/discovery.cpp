@@ -10,6 +10,7 @@
 
 #include "adaptor/node/discovery.h"
 #include "adaptor/log.h"
+#include "adaptor/registrar/location.h"
 
 namespace sippeer::adaptor {
 
@@ -128,7 +129,7 @@ void Discovery::discover() {
   }
 }
 
-msg_t* Discovery::discovery_request() {
+msg_t* Discovery::discovery_request(std::string* nonce) {
   // REGISTER sip:224.0.1.75 with To = our node URI and no Contact (report
   // 3.3.2). The same request goes to a bootstrap peer's unicast address
   // when a small ring looks for a bigger one (ring_merge.cpp).
@@ -142,17 +143,19 @@ msg_t* Discovery::discovery_request() {
   env.branch = "z9hG4bKdisc" + stamp;
   env.call_id = "disc" + stamp + "@" + ctx_.local_address;
   env.from_tag = "d" + std::to_string(ctx_.node->self().id.low64() % 1000000007ull);
-  return request_from_text(ctx_.codec->encode(req, "224.0.1.75", env));
+  return request_from_text(ctx_.auth->sign_request(ctx_.codec->encode(req, "224.0.1.75", env), unix_now(), nonce));
 }
 
 void Discovery::probe_multicast() {
-  msg_t* msg = discovery_request();
+  std::string nonce;
+  msg_t* msg = discovery_request(&nonce);
   if (!msg) {
     next_candidate();
     return;
   }
   probe_ = nta_outgoing_mcreate(ctx_.agent, &Discovery::on_probe_response, this,
                                 URL_STRING_MAKE("sip:224.0.1.75:5060;transport=udp"), msg, TAG_END());
+  if (probe_) probe_nonces_[probe_] = std::move(nonce);
   if (!probe_) {
     msg_destroy(msg);
     SIPPEER_LOG(Warn) << "discovery: cannot send the multicast REGISTER";
@@ -166,10 +169,13 @@ void Discovery::probe_multicast() {
   su_timer_set_interval(probe_timer_, &Discovery::on_probe_timeout, this, ctx_.settings->multicast_timeout_ms);
 }
 
-int Discovery::on_probe_response(void* magic, nta_outgoing_t*, const sip_t* sip) {
+int Discovery::on_probe_response(void* magic, nta_outgoing_t* orq, const sip_t* sip) {
   auto* self = static_cast<Discovery*>(magic);
   const int status = sip && sip->sip_status ? sip->sip_status->st_status : 408;
   if (status < 200 || !self->probing_multicast_) return 0;
+  // A multicast request may draw several answers; one not signed with our
+  // key is a stranger's offer of its own ring: wait for a member's.
+  if (status == 302 && !self->answer_is_signed(orq, sip)) return 0;
   std::string address;
   if (status == 302 && sip->sip_contact && sip->sip_contact->m_url->url_host) {
     const url_t* u = sip->sip_contact->m_url;
@@ -198,9 +204,29 @@ void Discovery::end_probe() {
   probing_multicast_ = false;
   if (probe_timer_) su_timer_reset(probe_timer_);
   if (probe_) {
+    probe_nonces_.erase(probe_);
     nta_outgoing_destroy(probe_);
     probe_ = nullptr;
   }
+}
+
+bool Discovery::answer_is_signed(const nta_outgoing_t* orq, const sip_t* sip) const {
+  if (!ctx_.auth->enabled()) return true;
+  auto it = probe_nonces_.find(orq);
+  if (it == probe_nonces_.end() || !sip->sip_call_id || !sip->sip_cseq) return false;
+  // The answer's extension headers are all we sign: rebuild them as text.
+  std::string headers;
+  for (const sip_contact_t* m = sip->sip_contact; m; m = m->m_next) {
+    su_home_t home[1] = {SU_HOME_INIT(home)};
+    if (char* v = sip_header_as_string(home, reinterpret_cast<const sip_header_t*>(m))) headers += std::string("Contact: ") + v + "\r\n";
+    su_home_deinit(home);
+  }
+  for (const sip_unknown_t* u = sip->sip_unknown; u; u = u->un_next)
+    if (u->un_name && u->un_value) headers += std::string(u->un_name) + ": " + u->un_value + "\r\n";
+  const MacCheck c = ctx_.auth->check_response(sip->sip_status->st_status, sip->sip_call_id->i_id,
+                                              sip->sip_cseq->cs_seq, headers, it->second);
+  if (!mac_ok(c)) SIPPEER_LOG(Warn) << "discovery: ignored an answer without a valid P2P-Auth (" << mac_check_name(c) << ")";
+  return mac_ok(c);
 }
 
 void Discovery::next_candidate() {
@@ -300,10 +326,29 @@ void Discovery::on_discovery_request(msg_t* msg, sip_t* sip) {
     msg_destroy(msg);
     return;
   }
+  // Only a node holding our ring's key learns where the ring is. The
+  // stranger hears nothing (it may be a multicast probe; silence is what
+  // an empty segment would answer), and one line per source says why.
+  std::string nonce;
+  if (ctx_.auth->enabled()) {
+    const MacCheck c = ctx_.auth->check_request(message_text(msg), unix_now(), &nonce);
+    if (!mac_ok(c)) {
+      ++unsigned_probes_;
+      if (refused_sources_.size() < 1024 && refused_sources_.insert(to_address).second)
+        SIPPEER_LOG(Warn) << "discovery: not answering " << to_address << ": " << mac_check_name(c)
+                          << " (a node without our overlay.secret)";
+      msg_destroy(msg);
+      return;
+    }
+  }
   const std::string contact = "<sip:" + ctx_.local_address + ">" + ring_params();
   SIPPEER_LOG(Info) << "discovery: 302 to " << to_address;
   ctx_.responses_sent->add(302);
-  nta_msg_treply(ctx_.agent, msg, 302, "Moved Temporarily", SIPTAG_CONTACT_STR(contact.c_str()), TAG_END());
+  std::string mac = ctx_.auth->response_header(302, sip->sip_call_id ? sip->sip_call_id->i_id : "",
+                                               sip->sip_cseq ? sip->sip_cseq->cs_seq : 0, "Contact: " + contact, nonce);
+  if (!mac.empty()) mac.resize(mac.size() - 2);
+  nta_msg_treply(ctx_.agent, msg, 302, "Moved Temporarily", SIPTAG_CONTACT_STR(contact.c_str()),
+                 TAG_IF(!mac.empty(), SIPTAG_HEADER_STR(mac.c_str())), TAG_END());
 }
 
 }  // namespace sippeer::adaptor

@@ -15,8 +15,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+#include "adaptor/node/overlay_auth.h"
 #include "adaptor/config/settings.h"
 #include "adaptor/node/multicast.h"
 #include "adaptor/node/service_manager.h"
@@ -46,6 +49,7 @@ struct DiscoveryContext {
   std::function<void()> save_peers;
   RequestMethods* requests_received = nullptr;  // for /metrics: multicast bypasses nta
   ResponseClasses* responses_sent = nullptr;
+  OverlayAuth* auth = nullptr;  // signs our probes, checks theirs and the answers (overlay.secret)
 };
 
 class Discovery {
@@ -87,7 +91,10 @@ class Discovery {
   void join_through(const std::string& address);
   void note_tried(const std::string& what);
   void become_singleton();
-  msg_t* discovery_request();
+  msg_t* discovery_request(std::string* nonce);
+  // True when an answer to one of our probes is signed by a member of a
+  // ring holding our key (always, without overlay.secret).
+  bool answer_is_signed(const nta_outgoing_t* orq, const sip_t* sip) const;
   static void on_rediscover(su_root_magic_t*, su_timer_t*, void* arg);
   void arm_rediscovery();
   std::vector<std::string> resolve_bootstrap(const std::string& entry) const;
@@ -112,6 +119,10 @@ class Discovery {
   std::size_t bootstrap_count_ = 0;   // candidates_ before this index are bootstrap peers
   bool probing_multicast_ = false;
   nta_outgoing_t* probe_ = nullptr;
+  // Our P2P-Auth nonce of each probe in flight: the 302's MAC covers it.
+  std::unordered_map<const nta_outgoing_t*, std::string> probe_nonces_;
+  std::uint64_t unsigned_probes_ = 0;        // discovery requests without our key, not answered
+  std::unordered_set<std::string> refused_sources_;  // logged once each (bounded)
   su_timer_t* probe_timer_ = nullptr;
   su_timer_t* rediscover_timer_ = nullptr;
   unsigned seq_ = 0;                  // keeps concurrent probes' branches apart

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "adaptor/log.h"
+#include "adaptor/registrar/location.h"
 #include "adaptor/sip/reject_log.h"
 
 namespace sippeer::adaptor {
@@ -36,9 +37,9 @@ std::string response_headers(const dht::Codec& codec, const dht::Response& resp)
 }
 
 OverlayTransport::OverlayTransport(nta_agent_t* agent, su_root_t* root, const dht::Codec& codec,
-                                   std::string local_address, dht::Duration timeout)
+                                   std::string local_address, dht::Duration timeout, OverlayAuth& auth)
     : agent_(agent), root_(root), codec_(codec), local_address_(std::move(local_address)),
-      timeout_(timeout) {}
+      timeout_(timeout), auth_(auth) {}
 
 OverlayTransport::~OverlayTransport() {
   for (auto& [txn, o] : out_) {
@@ -86,7 +87,8 @@ void OverlayTransport::send_request(dht::TxnId txn, const std::string& address,
   env.branch = "z9hG4bK" + tag_string(next_tag_++, local_address_);
   env.call_id = tag_string(next_tag_++, local_address_) + "@" + local_address_;
   env.from_tag = tag_string(next_tag_++, local_address_).substr(0, 10);
-  const std::string text = codec_.encode(req, address, env);
+  std::string nonce;
+  const std::string text = auth_.sign_request(codec_.encode(req, address, env), unix_now(), &nonce);
   msg_t* msg = request_from_text(text);
   if (!msg) {
     SIPPEER_LOG(Error) << "overlay: cannot build " << dht::kind_name(req.kind) << " for " << address;
@@ -94,7 +96,7 @@ void OverlayTransport::send_request(dht::TxnId txn, const std::string& address,
     return;
   }
   ++counters_.sent_by_kind[static_cast<int>(req.kind)];
-  start(txn, msg, address);
+  start(txn, msg, address, std::move(nonce));
   if (auto it = out_.find(txn); it != out_.end() && req.from.address == local_address_ &&
                                 (req.kind == dht::Kind::Query || req.kind == dht::Kind::Store)) {
     it->second->lookup = req.to.type == dht::Target::Type::User ? 0 : 1;
@@ -134,14 +136,31 @@ void OverlayTransport::relay_request(dht::TxnId txn, const std::string& address,
   // lands after its body.
   if (req.owner_hop) msg_header_insert(msg, pub, msg_header_make(home, sip_unknown_class, "P2P-Owner: 1"));
   msg_serialize(msg, pub);
+  std::string nonce = sign_message(msg);
   ++counters_.sent_by_kind[static_cast<int>(req.kind)];
-  start(txn, msg, address);
+  start(txn, msg, address, std::move(nonce));
 }
 
-void OverlayTransport::start(dht::TxnId txn, msg_t* msg, const std::string& address) {
+std::string OverlayTransport::sign_message(msg_t* msg) {
+  // The request changed (Request-URI, Max-Forwards, P2P-Owner): the
+  // sender's MAC no longer holds, and we vouch for it now.
+  sip_t* sip = sip_object(msg);
+  remove_unknown_header(msg, sip, kAuthHeader);
+  if (!auth_.enabled()) return {};
+  msg_serialize(msg, reinterpret_cast<msg_pub_t*>(sip));
+  std::string nonce;
+  const std::string line = std::string(kAuthHeader) + ": " + auth_.request_stamp(message_text(msg), unix_now(), &nonce);
+  msg_header_insert(msg, reinterpret_cast<msg_pub_t*>(sip),
+                    msg_header_make(msg_home(msg), sip_unknown_class, line.c_str()));
+  msg_serialize(msg, reinterpret_cast<msg_pub_t*>(sip));
+  return nonce;
+}
+
+void OverlayTransport::start(dht::TxnId txn, msg_t* msg, const std::string& address, std::string nonce) {
   auto o = std::make_unique<Outgoing>();
   o->self = this;
   o->txn = txn;
+  o->nonce = std::move(nonce);
   const std::string uri = "sip:" + address;
   o->orq = nta_outgoing_mcreate(agent_, &OverlayTransport::on_response, o.get(),
                                 URL_STRING_MAKE(uri.c_str()), msg, TAG_END());
@@ -194,10 +213,12 @@ int OverlayTransport::on_response(void* magic, nta_outgoing_t* orq, const sip_t*
   const bool internal = !sip || nta_sip_is_internal(sip);
   std::string text = msg ? message_text(msg) : std::string();
   if (msg) msg_destroy(msg);
+  const bool probe = !internal && sip->sip_cseq && sip->sip_cseq->cs_method == sip_method_options;
+  const bool trusted = internal || probe || self->answer_is_signed(*o, status, sip, text);
   self->finish(o);
-  if (internal) {
+  if (internal || !trusted) {
     deadline = self->node_->on_failure(self->now_(), txn);
-  } else if (sip->sip_cseq && sip->sip_cseq->cs_method == sip_method_options) {
+  } else if (probe) {
     // A probe: whatever the node answered, it is alive.
     dht::Response alive;
     alive.status = dht::status::kOk;
@@ -218,6 +239,20 @@ int OverlayTransport::on_response(void* magic, nta_outgoing_t* orq, const sip_t*
   return 0;
 }
 
+bool OverlayTransport::answer_is_signed(const Outgoing& o, int status, const sip_t* sip, const std::string& text) {
+  if (!auth_.enabled()) return true;
+  const char* call_id = sip->sip_call_id ? sip->sip_call_id->i_id : "";
+  const std::uint32_t cseq = sip->sip_cseq ? sip->sip_cseq->cs_seq : 0;
+  const MacCheck c = auth_.check_response(status, call_id, cseq, text, o.nonce);
+  if (mac_ok(c)) return true;
+  // Either a stranger answered in a member's place, or a member refused
+  // us (403: we hold another secret). Both are failures of this request.
+  ++counters_.unsigned_responses;
+  SIPPEER_LOG(Warn) << "overlay: ignored a " << status << " answer without a valid P2P-Auth (" << mac_check_name(c)
+                    << ")";
+  return false;
+}
+
 void OverlayTransport::observe_lookup(int target, std::chrono::steady_clock::time_point sent, int hops) {
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - sent;
   counters_.lookups[target].seconds.observe(took.count());
@@ -236,8 +271,26 @@ void OverlayTransport::on_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
 
 // ------------------------------------------------------------- incoming
 
+bool OverlayTransport::refuse_unsigned(msg_t* msg, const std::string& text, std::string* nonce) {
+  const MacCheck c = auth_.check_request(text, unix_now(), nonce);
+  if (mac_ok(c)) return false;
+  // Not a member of our ring (no secret, or another one), or a replay:
+  // one line per source and reason, then only the counters.
+  ++counters_.unsigned_requests;
+  counters_.responses.add(403);
+  std::string source = source_of(msg);
+  source = source.substr(0, source.rfind(':'));
+  if (refused_logged_.size() < 4096 && refused_logged_.insert(source + "|" + mac_check_name(c)).second)
+    SIPPEER_LOG(Warn) << "overlay: refused REGISTER from " << source << " with 403: " << mac_check_name(c)
+                      << " (not a member holding overlay.secret; further ones from it are only counted)";
+  nta_msg_treply(agent_, msg, 403, "Forbidden", TAG_END());
+  return true;
+}
+
 void OverlayTransport::on_request(msg_t* msg, sip_t* sip) {
   const std::string text = message_text(msg);
+  std::string nonce;
+  if (refuse_unsigned(msg, text, &nonce)) return;
   auto decoded = codec_.decode_request(text);
   auto* ok = std::get_if<dht::Decoded<dht::Request>>(&decoded);
   if (!ok) {
@@ -250,7 +303,7 @@ void OverlayTransport::on_request(msg_t* msg, sip_t* sip) {
   }
   ++counters_.received_by_kind[static_cast<int>(ok->message.kind)];
   const dht::InboundId id = next_in_++;
-  in_[id] = Inbound{msg_ref_create(msg), nullptr};
+  in_[id] = Inbound{msg_ref_create(msg), nullptr, std::move(nonce)};
   const dht::Time deadline = node_->on_request(now_(), id, ok->message);
   auto it = in_.find(id);
   if (it == in_.end()) {
@@ -272,7 +325,15 @@ void OverlayTransport::send_response(dht::InboundId in, const dht::Response& res
   if (it == in_.end()) return;
   Inbound inbound = it->second;
   in_.erase(it);
-  const std::string headers = response_headers(codec_, resp);
+  std::string headers = response_headers(codec_, resp);
+  if (auth_.enabled()) {
+    const sip_t* rq = sip_object(inbound.msg);
+    const char* call_id = rq && rq->sip_call_id ? rq->sip_call_id->i_id : "";
+    const std::uint32_t cseq = rq && rq->sip_cseq ? rq->sip_cseq->cs_seq : 0;
+    std::string mac = auth_.response_header(resp.status, call_id, cseq, headers, inbound.nonce);
+    mac.resize(mac.size() - 2);  // SIPTAG_HEADER_STR takes lines without the last CRLF
+    headers += "\r\n" + mac;
+  }
   const char* phrase = dht::reason_phrase(resp.status);
   counters_.responses.add(resp.status);
   if (inbound.irq) {

@@ -14,8 +14,10 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "adaptor/admin/histogram.h"
+#include "adaptor/node/overlay_auth.h"
 #include "adaptor/sip/sip_traffic.h"
 #include "adaptor/sip/sofia.h"
 #include "dht/codec.h"
@@ -39,6 +41,8 @@ struct OverlayCounters {
   std::uint64_t timeouts = 0;
   std::uint64_t bad_requests = 0;    // answered 400
   std::uint64_t bad_responses = 0;   // dropped
+  std::uint64_t unsigned_requests = 0;   // answered 403: no valid P2P-Auth (overlay.secret)
+  std::uint64_t unsigned_responses = 0;  // taken as a failure: no valid P2P-Auth
   std::uint64_t stateless_answers = 0;
   std::uint64_t probes = 0;          // OPTIONS liveness probes sent
   std::uint64_t stateful_answers = 0;
@@ -51,8 +55,10 @@ class OverlayTransport final : public dht::Transport {
   using Now = std::function<dht::Time()>;
   using Reschedule = std::function<void(dht::Time)>;
 
+  // `auth` signs what we send and checks what we receive (overlay.secret);
+  // when it is disabled nothing is signed or checked.
   OverlayTransport(nta_agent_t* agent, su_root_t* root, const dht::Codec& codec,
-                   std::string local_address, dht::Duration timeout);
+                   std::string local_address, dht::Duration timeout, OverlayAuth& auth);
   ~OverlayTransport() override;
   OverlayTransport(const OverlayTransport&) = delete;
   OverlayTransport& operator=(const OverlayTransport&) = delete;
@@ -82,13 +88,19 @@ class OverlayTransport final : public dht::Transport {
     bool acknowledged = false;  // a 1xx came: the peer is alive, wait longer
     int lookup = -1;            // index into counters_.lookups when we originated it
     std::chrono::steady_clock::time_point sent{};
+    std::string nonce;          // of our P2P-Auth: the answer's MAC covers it
   };
   struct Inbound {
     msg_t* msg = nullptr;           // our reference to the request
     nta_incoming_t* irq = nullptr;  // set once we know we answer later
+    std::string nonce;              // the request's P2P-Auth nonce, signed into our answer
   };
 
-  void start(dht::TxnId txn, msg_t* msg, const std::string& address);
+  void start(dht::TxnId txn, msg_t* msg, const std::string& address, std::string nonce = {});
+  // Signs a request built or changed in place (a relayed one) and prints it again.
+  std::string sign_message(msg_t* msg);
+  bool refuse_unsigned(msg_t* msg, const std::string& text, std::string* nonce);
+  bool answer_is_signed(const Outgoing& o, int status, const sip_t* sip, const std::string& text);
   void fail_later(dht::TxnId txn);
   void finish(Outgoing* o);
   static int on_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
@@ -100,6 +112,7 @@ class OverlayTransport final : public dht::Transport {
   const dht::Codec& codec_;
   std::string local_address_;
   dht::Duration timeout_;
+  OverlayAuth& auth_;
   dht::Node* node_ = nullptr;
   Now now_;
   Reschedule reschedule_;
@@ -108,6 +121,7 @@ class OverlayTransport final : public dht::Transport {
   dht::InboundId next_in_ = 1;
   std::uint64_t next_tag_ = 1;
   OverlayCounters counters_;
+  std::unordered_set<std::string> refused_logged_;  // "source|reason" already logged (bounded)
 };
 
 // SIP header lines ("Contact: ...\r\n...") that carry a dht::Response, as

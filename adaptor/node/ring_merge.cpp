@@ -57,12 +57,17 @@ void Discovery::start_merge_probe() {
   if (!own.exact) return;  // a big ring: others come to us
   merge_offer_.reset();
   auto send = [&](const char* target) {
-    msg_t* msg = discovery_request();
+    std::string nonce;
+    msg_t* msg = discovery_request(&nonce);
     if (!msg) return;
     nta_outgoing_t* o =
         nta_outgoing_mcreate(ctx_.agent, &Discovery::on_merge_response, this, URL_STRING_MAKE(target), msg, TAG_END());
-    if (o) merge_probes_.push_back(o);
-    else msg_destroy(msg);
+    if (o) {
+      merge_probes_.push_back(o);
+      probe_nonces_[o] = std::move(nonce);
+    } else {
+      msg_destroy(msg);
+    }
   };
   if (multicast_) send("sip:224.0.1.75:5060;transport=udp");
   for (const auto& b : ctx_.settings->bootstrap)
@@ -75,9 +80,10 @@ void Discovery::start_merge_probe() {
   su_timer_set_interval(merge_timer_, &Discovery::on_merge_window_end, this, ctx_.settings->multicast_timeout_ms);
 }
 
-int Discovery::on_merge_response(void* magic, nta_outgoing_t*, const sip_t* sip) {
+int Discovery::on_merge_response(void* magic, nta_outgoing_t* orq, const sip_t* sip) {
   auto* self = static_cast<Discovery*>(magic);
   if (!sip || !sip->sip_status || sip->sip_status->st_status != 302 || !sip->sip_contact) return 0;
+  if (!self->answer_is_signed(orq, sip)) return 0;  // a ring without our key: never merge into it
   const sip_contact_t* m = sip->sip_contact;
   const url_t* u = m->m_url;
   const char* size = msg_params_find(m->m_params, "ring-size=");
@@ -97,7 +103,10 @@ int Discovery::on_merge_response(void* magic, nta_outgoing_t*, const sip_t* sip)
 
 void Discovery::end_merge_probe() {
   if (merge_timer_) su_timer_reset(merge_timer_);
-  for (nta_outgoing_t* o : merge_probes_) nta_outgoing_destroy(o);
+  for (nta_outgoing_t* o : merge_probes_) {
+    probe_nonces_.erase(o);
+    nta_outgoing_destroy(o);
+  }
   merge_probes_.clear();
 }
 

@@ -29,8 +29,8 @@ std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - g_epoch).count();
 }
 
-// "ip:port" the request came from, as the transport saw it (not the Via,
-// which the sender writes).
+}  // namespace
+
 std::string source_of(msg_t* msg) {
   su_sockaddr_t su{};
   socklen_t len = sizeof su;
@@ -42,6 +42,8 @@ std::string source_of(msg_t* msg) {
   const std::string host = su.su_family == AF_INET6 ? "[" + std::string(ip) + "]" : std::string(ip);
   return host + ":" + std::to_string(ntohs(su.su_port));
 }
+
+namespace {
 
 void report_held(bool force) {
   for (const auto& h : g_limiter.flush(now_ms(), force)) {

@@ -5,6 +5,7 @@
 // every few seconds. SIP thread only.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "adaptor/sip/sofia.h"
@@ -23,6 +24,10 @@ void reject_log_stop();
 // Call before answering `request` (still ours to read). `why` adds detail
 // the status phrase lacks, e.g. the decoder's error name; it is shown but
 // does not split the rate limit (the sender may choose it).
+// "ip:port" a message came from, as the transport saw it (not the Via,
+// which the sender writes); "?" when unknown.
+std::string source_of(msg_t* msg);
+
 void log_rejected(const char* tag, msg_t* request, int status, const char* phrase, std::string_view why = {});
 
 }  // namespace sippeer::adaptor
