@@ -18,6 +18,7 @@ const char* reason_phrase(int code) {
     case status::kOk: return "OK";
     case status::kRedirect: return "Moved Temporarily";
     case status::kBadRequest: return "Bad Request";
+    case status::kForbidden: return "Forbidden";
     case status::kNotFound: return "User not found on P2P/SIP";
     case status::kTimeout: return "Request Timeout";
     case status::kLoopDetected: return "Loop Detected";

@@ -76,6 +76,7 @@ namespace status {
 inline constexpr int kOk = 200;
 inline constexpr int kRedirect = 302;             // discovery answer
 inline constexpr int kBadRequest = 400;
+inline constexpr int kForbidden = 403;            // implausible: a Transfer or leave from a non-neighbour
 inline constexpr int kNotFound = 404;             // no record for a user key
 inline constexpr int kTimeout = 408;              // a proxied query found no live next hop
 inline constexpr int kLoopDetected = 482;

@@ -727,9 +727,35 @@ void Node::note_predecessor_range(const NodeRef& pred, const std::optional<NodeR
   }
 }
 
+bool Node::is_neighbour(const std::string& address) const {
+  if (predecessor_ && predecessor_->address == address) return true;
+  return std::any_of(successors_.begin(), successors_.end(),
+                     [&](const NodeRef& s) { return s.address == address; });
+}
+
+bool Node::plausible_transfer(const Request& req) const {
+  // Not in the report, which trusts every Transfer. Those who push records
+  // to us: the key's owner replicating to its successors, a leaving
+  // predecessor handing its range over, the owner of a range that grew,
+  // all of which lie on the arc from the key round to us; and our
+  // successor handing back the keys a join or a range change made ours.
+  // Anyone else, a member included, has no business writing our records.
+  const NodeRef& from = req.from;
+  if (from.address == self_.address || is_neighbour(from.address)) return true;
+  const Id& k = req.record->key;
+  return from.id == k || ring_.in_open(from.id, k, self_.id);
+}
+
 void Node::handle_unregister(Time now, InboundId in, const Request& req) {
   // Procedure 3.10: a neighbour leaves and tells us how to close the gap.
   const NodeRef leaving = req.contacts[0].node;
+  if (leaving.address != req.from.address || !is_neighbour(leaving.address)) {
+    // Only a node may say it leaves, and only to its neighbours: anything
+    // else would let one member talk us out of a live peer.
+    ++counters_.implausible;
+    reply(in, Response{status::kForbidden, {}, std::nullopt, Duration{0}, 0});
+    return;
+  }
   if (same_node(predecessor_, leaving)) {
     std::optional<NodeRef> new_pred = req.contacts[0].predecessor;
     if (new_pred && new_pred->address == leaving.address) new_pred.reset();
@@ -756,7 +782,13 @@ void Node::handle_unregister(Time now, InboundId in, const Request& req) {
 
 void Node::handle_transfer(Time now, InboundId in, const Request& req) {
   // 3.17 (replica) and 3.18 (hand-over on leave or join). The registrar
-  // above authorizes what reaches the ring; here we only keep the newest.
+  // above authorizes what reaches the ring; here we keep the newest, from
+  // a node that could hold it.
+  if (!plausible_transfer(req)) {
+    ++counters_.implausible;
+    reply(in, Response{status::kForbidden, {}, std::nullopt, Duration{0}, 0});
+    return;
+  }
   const bool stored = accept_record(now, *req.record, req.ttl);
   reply(in, Response{status::kOk, {{self_, predecessor_}}, std::nullopt, Duration{0}, 1});
   if (stored && owns(req.record->key)) {

@@ -59,6 +59,7 @@ struct NodeCounters {
   std::uint64_t nodes_failed = 0;      // peers marked dead
   std::uint64_t stabilize_rounds = 0;
   std::uint64_t bad_messages = 0;      // dropped or refused as malformed
+  std::uint64_t implausible = 0;       // Transfers and leaves refused: not from a neighbour (403)
 };
 
 class Node {
@@ -172,6 +173,9 @@ class Node {
   void handle_unregister(Time now, InboundId in, const Request& req);
   void note_predecessor_range(const NodeRef& pred, const std::optional<NodeRef>& hint, Time now);
   void handle_transfer(Time now, InboundId in, const Request& req);
+  // Who may push us a record, or tell us it leaves (see node.cpp).
+  bool plausible_transfer(const Request& req) const;
+  bool is_neighbour(const std::string& address) const;
   Response answer_for(Time now, const Request& req);
   void reply(InboundId in, Response r) { transport_.send_response(in, r); }
 

@@ -45,7 +45,19 @@ std::string Daemon::status_json() const {
                    {"requests_forwarded", k.requests_forwarded},
                    {"nodes_failed", k.nodes_failed},
                    {"stabilize_rounds", k.stabilize_rounds},
-                   {"bad_messages", k.bad_messages + transport_->counters().bad_requests}};
+                   {"bad_messages", k.bad_messages + transport_->counters().bad_requests},
+                   {"implausible", k.implausible}};
+  // Overlay admission (overlay.secret): what was signed, accepted, refused.
+  const auto& au = overlay_auth_->counters();
+  Json refused = Json::object();
+  for (int c = static_cast<int>(MacCheck::Missing); c <= static_cast<int>(MacCheck::Replayed); ++c)
+    refused[mac_check_name(static_cast<MacCheck>(c))] = au.refused[c];
+  j["overlay_auth"] = {{"enabled", overlay_auth_->enabled()},
+                       {"signed", au.signed_messages},
+                       {"accepted", au.accepted},
+                       {"retransmissions", au.retransmissions},
+                       {"refused", std::move(refused)},
+                       {"nonces", overlay_auth_->remembered_nonces()}};
   return json_text(j);
 }
 
@@ -105,6 +117,13 @@ std::string Daemon::metrics_text() const {
          std::to_string(o.timeouts));
   metric("sippeer_overlay_bad_messages_total", "counter", "Malformed overlay messages refused or dropped.",
          std::to_string(o.bad_requests + o.bad_responses + k.bad_messages));
+  const auto& au = overlay_auth_->counters();
+  for (int c = static_cast<int>(MacCheck::Missing); c <= static_cast<int>(MacCheck::Replayed); ++c)
+    metric("sippeer_overlay_auth_refused_total", "counter",
+           "Overlay messages refused for their P2P-Auth (overlay.secret), by reason.", std::to_string(au.refused[c]),
+           std::string("{reason=\"") + mac_check_name(static_cast<MacCheck>(c)) + "\"}");
+  metric("sippeer_overlay_implausible_total", "counter",
+         "Transfers and leaves refused because they came from no neighbour.", std::to_string(k.implausible));
   metric("sippeer_failures_detected_total", "counter", "Peers marked dead.", std::to_string(k.nodes_failed));
   metric("sippeer_stabilization_rounds_total", "counter", "Stabilization rounds run.",
          std::to_string(k.stabilize_rounds));

@@ -57,8 +57,10 @@ def views(nodes):
 
 
 def binding_of(node, aor):
+    """The /lookup answer, bindings without their remaining lifetime."""
     code, body = sipplib.lookup(node, aor)
     check(code == 200, f"/lookup?aor={aor}: {code} {body}")
+    body["bindings"] = [re.sub(r";expires=\d+", "", b) for b in body.get("bindings", [])]
     return body
 
 
@@ -154,6 +156,11 @@ def body(args):
         after = binding_of(n3, f"sip:alice@{DOMAIN}")["bindings"]
         check(after == before, f"alice changed: {before} -> {after}")
         check(views(nodes) == ring_before, f"ring views changed:\n{ring_before}\n{views(nodes)}")
+        auth = n1.status()["overlay_auth"]
+        check(auth["enabled"] and auth["refused"]["no P2P-Auth"] >= 5, f"n1 /status overlay_auth: {auth}")
+        _, metrics = ringlib.http_get(ringlib.LOCALHOST, n1.admin_port, "/metrics")
+        check(re.search(r'^sippeer_overlay_auth_refused_total\{reason="no P2P-Auth"\} [1-9]', metrics, re.M),
+              "n1 /metrics does not count the refusals")
         log(f"forged Transfer/tombstone/Store/Unregister/Update: 403 everywhere; "
             f"alice unchanged at owner {owner.name}; ring unchanged")
 

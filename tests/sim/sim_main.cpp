@@ -762,6 +762,7 @@ std::vector<Field> report(const Options& o, const dht::Config& cfg, const Result
       {"decode_failures", u(net.decode_failures())},
       {"codec_mismatches", u(net.codec_mismatches())},
       {"store_failures", u(r.store_failures)},
+      {"implausible_refused", u(net.implausible())},
       {"under_replicated_before_failures", u(r.under_replicated_before)},
       {"under_replicated_at_end", u(r.under_replicated_at_end)},
       {"join_retries", u(sim.join_retries())},

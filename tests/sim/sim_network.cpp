@@ -638,6 +638,12 @@ std::vector<const Network::Host*> Network::sorted_ring() const {
   return ring;
 }
 
+std::uint64_t Network::implausible() const {
+  std::uint64_t n = 0;
+  for (const auto& h : hosts_) n += h->node.counters().implausible;
+  return n;
+}
+
 std::vector<dht::NodeRef> Network::ring_members() const {
   std::vector<dht::NodeRef> out;
   for (const Host* h : sorted_ring()) out.push_back(h->node.self());

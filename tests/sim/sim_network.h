@@ -114,6 +114,10 @@ class Network {
   std::string ring_problem() const;
   // The live joined nodes in ring order (the ground truth).
   std::vector<dht::NodeRef> ring_members() const;
+  // Transfers and leaves the nodes refused as implausible (dht::NodeCounters),
+  // summed over every node ever started: in a ring of honest nodes, each is
+  // a legitimate message the plausibility rules got wrong.
+  std::uint64_t implausible() const;
 
   std::function<void(const TraceEntry&)> trace;  // per delivered message
   // A node's join failed (Observer::on_join_failed). It runs inside that

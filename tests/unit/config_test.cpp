@@ -64,6 +64,10 @@ Settings scrambled() {
   s.overload_backlog_kb = 77;
   s.overload_transactions = 12;
   s.overload_retry_after_s = 9;
+  s.overlay_secret = "k1";
+  s.overlay_secret_file = "/tmp/k";
+  s.overlay_previous_secret = "k0";
+  s.overlay_auth_window_s = 61;
   return s;
 }
 

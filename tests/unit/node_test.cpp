@@ -450,3 +450,60 @@ TEST(Node, QueriesFailOverToTheNextCandidate) {
 
 }  // namespace
 }  // namespace sippeer::testing
+
+namespace sippeer::testing {
+namespace {
+
+// Not in the report: a member of the ring may only push records it could
+// own or hand over, and only a neighbour may say it leaves (issue 14).
+TEST(Node, TransfersAndLeavesFromNonNeighboursAreRefused) {
+  Ring r(big());
+  r.build(16);
+  const std::vector<Id> ids(r.live.begin(), r.live.end());
+  // The target T, a key in (pred(T), T] with no node in between, and a
+  // sender S half the ring away: not T's predecessor, not in its
+  // successor list (6 long), not between the key and T.
+  const Id t = ids[0];
+  const Id pred = ids.back();
+  const Id s = ids[8];
+  const dht::Ring ring(r.cfg.bits);
+  Record rec = r.record("mallory", 77);
+  rec.key = ring.add(pred, Id::from_u64(1));
+  Request transfer;
+  transfer.kind = Kind::Transfer;
+  transfer.from = r.at(s).self();
+  transfer.to = Target::user(rec.key, rec.aor);
+  transfer.record = rec;
+  transfer.ttl = Duration{3'600'000};
+  const NodeStatus before = r.at(t).status();
+  r.net.call(r.handle.at(t), [&](Node& node, Time now) { return node.on_request(now, 424242, transfer); });
+  EXPECT_EQ(r.at(t).counters().implausible, 1u);
+  EXPECT_EQ(r.net.storage(r.handle.at(t)).find(rec.key, rec.aor), nullptr);
+
+  // A leave sent by S about itself, and one about T's predecessor: both
+  // refused, T's view unchanged.
+  Request leave;
+  leave.kind = Kind::Unregister;
+  leave.from = r.at(s).self();
+  leave.to = Target::node(r.at(s).self());
+  leave.contacts = {{r.at(s).self(), r.at(pred).self()}};
+  r.net.call(r.handle.at(t), [&](Node& node, Time now) { return node.on_request(now, 424243, leave); });
+  Request framed = leave;
+  framed.to = Target::node(r.at(pred).self());
+  framed.contacts = {{r.at(pred).self(), std::nullopt}};
+  r.net.call(r.handle.at(t), [&](Node& node, Time now) { return node.on_request(now, 424244, framed); });
+  EXPECT_EQ(r.at(t).counters().implausible, 3u);
+  const NodeStatus after = r.at(t).status();
+  ASSERT_TRUE(after.predecessor);
+  EXPECT_EQ(after.predecessor->id, before.predecessor->id);
+  EXPECT_EQ(after.successors, before.successors);
+
+  // The same Transfer from T's predecessor, a plausible owner, is kept.
+  transfer.from = r.at(pred).self();
+  r.net.call(r.handle.at(t), [&](Node& node, Time now) { return node.on_request(now, 424245, transfer); });
+  EXPECT_EQ(r.at(t).counters().implausible, 3u);
+  ASSERT_NE(r.net.storage(r.handle.at(t)).find(rec.key, rec.aor), nullptr);
+}
+
+}  // namespace
+}  // namespace sippeer::testing
