@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 
+#include "adaptor/admin/admin_guard.h"
 #include "adaptor/admin/admin_http.h"
 #include "adaptor/admin/ctl.h"
 #include "adaptor/node/daemon.h"
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
     Settings s;
     if (!cl.config_path.empty()) load_config_file(cl.config_path, s);
     apply_command_line(argc, argv, s);
-    return run_ctl({cl.rest.begin() + 1, cl.rest.end()}, s.admin);
+    return run_ctl({cl.rest.begin() + 1, cl.rest.end()}, s.admin, read_admin_token(s.admin_token, resolved_state_dir(s)));
   }
   if (!cl.rest.empty()) {
     std::cerr << "sippeer: unknown command '" << cl.rest[0] << "' (the only command is 'ctl')\n";
@@ -88,7 +89,12 @@ int main(int argc, char** argv) {
   // AdminBackend. Declared after the daemon, it stops before the daemon goes.
   std::unique_ptr<AdminServer> admin;
   if (!settings.admin.empty()) {
-    admin = std::make_unique<AdminServer>(daemon);
+    std::string token = admin_token(settings.admin_token, resolved_state_dir(settings), &err);
+    if (token.empty()) {
+      SIPPEER_LOG(Error) << "admin API: " << err;
+      return 1;
+    }
+    admin = std::make_unique<AdminServer>(daemon, std::move(token));
     if (std::string e = admin->start(settings.admin); !e.empty()) {
       SIPPEER_LOG(Error) << "admin API: " << e;
       return 1;

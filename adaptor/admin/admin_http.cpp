@@ -13,6 +13,7 @@
 #include <future>
 #include <memory>
 
+#include "adaptor/admin/admin_guard.h"
 #include "adaptor/admin/json.h"
 #include "adaptor/log.h"
 
@@ -26,8 +27,13 @@ void send(evhttp_request* req, int code, const std::string& body, const char* ty
   evbuffer* buf = evbuffer_new();
   evbuffer_add(buf, body.data(), body.size());
   evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
-  const char* reason = code == 200 ? "OK" : code == 404 ? "Not Found" : code == 400 ? "Bad Request"
-                                        : code == 405 ? "Method Not Allowed" : "Service Unavailable";
+  const char* reason = code == 200   ? "OK"
+                       : code == 404 ? "Not Found"
+                       : code == 400 ? "Bad Request"
+                       : code == 401 ? "Unauthorized"
+                       : code == 403 ? "Forbidden"
+                       : code == 405 ? "Method Not Allowed"
+                                     : "Service Unavailable";
   evhttp_send_reply(req, code, reason, buf);
   evbuffer_free(buf);
 }
@@ -71,6 +77,26 @@ std::string AdminServer::start(const std::string& listen) {
 
 void AdminServer::on_request(evhttp_request* req, void* arg) { static_cast<AdminServer*>(arg)->handle(req); }
 
+bool AdminServer::refused(evhttp_request* req, bool post) {
+  const evkeyvalq* in = evhttp_request_get_input_headers(req);
+  auto header = [&](const char* name) -> std::string_view {
+    const char* v = evhttp_find_header(in, name);
+    return v ? v : "";
+  };
+  const AdminVerdict v = check_admin_request(
+      {post, header("Authorization"), header("Origin"), header("Host"), header("Sec-Fetch-Site")}, token_);
+  if (v.status == 200) return false;
+  char* peer = nullptr;  // libevent 2.1 wants char**; 2.2 const char**
+  ev_uint16_t port = 0;
+  if (evhttp_connection* c = evhttp_request_get_connection(req)) evhttp_connection_get_peer(c, &peer, &port);
+  SIPPEER_LOG(Warn) << "admin API: refused " << (post ? "POST " : "GET ") << evhttp_request_get_uri(req) << " from "
+                    << (peer ? peer : "?") << ": " << v.status << " (" << v.why << ")";
+  if (v.status == 401)
+    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer realm=\"sippeer\"");
+  send(req, v.status, json_error(v.why) + "\n");
+  return true;
+}
+
 void AdminServer::handle(evhttp_request* req) {
   const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
   const char* path = uri ? evhttp_uri_get_path(uri) : nullptr;
@@ -86,6 +112,7 @@ void AdminServer::handle(evhttp_request* req) {
   }
   const bool text = format == "text";
   const bool post = evhttp_request_get_command(req) == EVHTTP_REQ_POST;
+  if (refused(req, post)) return;
   if (post != (p == "/leave")) {
     send(req, 405, json_error("use GET, and POST only for /leave") + "\n");
     return;

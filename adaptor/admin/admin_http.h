@@ -16,7 +16,8 @@ namespace sippeer::adaptor {
 
 class AdminServer {
  public:
-  explicit AdminServer(AdminBackend& node) : daemon_(node) {}
+  // `token` guards every POST (admin_guard.h).
+  AdminServer(AdminBackend& node, std::string token) : daemon_(node), token_(std::move(token)) {}
   ~AdminServer();
   // "127.0.0.1:8060"; empty string on success, else why not.
   std::string start(const std::string& listen);
@@ -25,7 +26,11 @@ class AdminServer {
   static void on_request(evhttp_request* req, void* arg);
   void handle(evhttp_request* req);
 
+  // Refuses (and answers) a request admin_guard.h does not let through.
+  bool refused(evhttp_request* req, bool post);
+
   AdminBackend& daemon_;  // the node it serves (a Daemon, in main.cpp)
+  std::string token_;
   event_base* base_ = nullptr;
   evhttp* http_ = nullptr;
   std::thread thread_;

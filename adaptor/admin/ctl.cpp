@@ -20,7 +20,7 @@ constexpr int kExitUsage = 64;        // EX_USAGE
 constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE: the admin API is not there
 
 const char* kUsage =
-    "usage: sippeer ctl [--admin ADDR:PORT] [--json] COMMAND [ARG]\n"
+    "usage: sippeer ctl [--admin ADDR:PORT] [--token TOKEN] [--json] COMMAND [ARG]\n"
     "commands:\n"
     "  status          this node: id, state, neighbours, records\n"
     "  ring            every node in ring order, walked by successor lookups\n"
@@ -36,7 +36,8 @@ struct HttpResult {
   std::string error;  // set when the admin API could not be reached
 };
 
-HttpResult http(const std::string& admin, const std::string& method, const std::string& target) {
+HttpResult http(const std::string& admin, const std::string& method, const std::string& target,
+                const std::string& token) {
   HttpResult r;
   const auto colon = admin.rfind(':');
   sockaddr_in sa{};
@@ -55,7 +56,9 @@ HttpResult http(const std::string& admin, const std::string& method, const std::
     if (fd >= 0) ::close(fd);
     return r;
   }
-  const std::string req = method + " " + target + " HTTP/1.0\r\nHost: " + admin + "\r\nContent-Length: 0\r\n\r\n";
+  const std::string auth = method == "POST" && !token.empty() ? "Authorization: Bearer " + token + "\r\n" : "";
+  const std::string req =
+      method + " " + target + " HTTP/1.0\r\nHost: " + admin + "\r\n" + auth + "Content-Length: 0\r\n\r\n";
   (void)!::write(fd, req.data(), req.size());
   std::string resp;
   char buf[8192];
@@ -104,13 +107,15 @@ std::string lookup_text(const std::string& json_body) {
   return t;
 }
 
-int run_ctl(const std::vector<std::string>& args, const std::string& default_admin) {
+int run_ctl(const std::vector<std::string>& args, const std::string& default_admin, const std::string& default_token) {
   std::string admin = default_admin;
+  std::string token = default_token;
   bool json = false;
   std::vector<std::string> words;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--admin" && i + 1 < args.size()) admin = args[++i];
     else if (args[i].rfind("--admin=", 0) == 0) admin = args[i].substr(8);
+    else if (args[i] == "--token" && i + 1 < args.size()) token = args[++i];
     else if (args[i] == "--json") json = true;
     else if (args[i] == "-h" || args[i] == "--help") return std::cout << kUsage, 0;
     else words.push_back(args[i]);
@@ -137,7 +142,7 @@ int run_ctl(const std::vector<std::string>& args, const std::string& default_adm
     std::cerr << "sippeer ctl: unknown command '" << cmd << "'\n" << kUsage;
     return kExitUsage;
   }
-  const HttpResult r = http(admin, method, target);
+  const HttpResult r = http(admin, method, target, token);
   if (!r.error.empty()) {
     std::cerr << "sippeer ctl: " << r.error << "\n";
     return kExitUnavailable;
@@ -149,6 +154,9 @@ int run_ctl(const std::vector<std::string>& args, const std::string& default_adm
   if (!out.empty() && out.back() != '\n') std::cout << "\n";
   if (r.status == 404 && (cmd == "lookup" || cmd == "regs"))
     std::cerr << "sippeer ctl: " << (arg.empty() ? std::string("nothing found") : "no registration for " + arg) << "\n";
+  if (r.status == 401 || r.status == 403)
+    std::cerr << "sippeer ctl: refused: run it as the daemon's user (it reads state_dir/admin.token), or pass "
+                 "--token TOKEN (admin.token)\n";
   return r.status == 200 ? 0 : 1;
 }
 

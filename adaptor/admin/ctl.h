@@ -8,7 +8,8 @@
 namespace sippeer::adaptor {
 
 // args: everything after "ctl". Returns the process exit code.
-int run_ctl(const std::vector<std::string>& args, const std::string& default_admin);
+// `token` is sent with POST commands (admin.token, or state_dir/admin.token).
+int run_ctl(const std::vector<std::string>& args, const std::string& default_admin, const std::string& token = {});
 
 // `ctl lookup` in words, from the JSON body of GET /lookup: the AOR, its
 // key, the owner and the hop count, one binding a line. A body that is not

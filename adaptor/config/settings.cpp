@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <sstream>
 
+#include <unistd.h>
+
 namespace sippeer::adaptor {
 namespace {
 
@@ -129,6 +131,12 @@ const std::vector<SettingInfo> kSchema = {
      .description = "Address of the admin interface (status and control). Loopback by default "
                     "so only local users reach it; \"\" disables it.",
      .field = &Settings::admin},
+    {.key = "admin.token", .type = "string", .range = "string", .default_text = "\"\"", .flag = "",
+     .description = "Token that POST requests (leave, user changes) must carry as "
+                    "\"Authorization: Bearer TOKEN\"; `sippeer ctl` sends it. Empty: a random one is "
+                    "generated into state_dir/admin.token (mode 0600) on first start, readable by "
+                    "the daemon's user only. Required when admin.listen is not a loopback address.",
+     .field = &Settings::admin_token},
     // state
     {.key = "state_dir", .type = "string", .range = "directory", .default_text = "\"\"",
      .flag = "--state-dir DIR",
@@ -419,6 +427,10 @@ void check_addresses(const Settings& s, const std::string& file, std::vector<Con
     out.push_back({file, 0, 0, "admin.listen",
                    "'" + s.admin + "' is not ADDR:PORT with an IPv4 address (e.g. "
                    "127.0.0.1:8060); use \"\" to disable the admin interface"});
+  if (!s.admin.empty() && is_host_port(s.admin, false) && s.admin.rfind("127.", 0) != 0 && s.admin_token.empty())
+    out.push_back({file, 0, 0, "admin.token",
+                   "admin.listen " + s.admin + " is reachable from other hosts: set admin.token "
+                   "(e.g. openssl rand -hex 32) or listen on 127.0.0.1"});
   if (!is_dns_name(s.overlay_domain))
     out.push_back({file, 0, 0, "overlay.domain",
                    "'" + s.overlay_domain + "' is not a DNS domain name (e.g. sippeer.net)"});
@@ -721,6 +733,13 @@ std::string closest_match(std::string_view word, const std::vector<std::string>&
     if (d < best_d) best_d = d, best = c;
   }
   return best;
+}
+
+std::string resolved_state_dir(const Settings& s) {
+  if (!s.state_dir.empty()) return s.state_dir;
+  if (::access("/var/lib/sippeer", W_OK) == 0) return "/var/lib/sippeer";
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : "/tmp") + "/.local/state/sippeer";
 }
 
 std::vector<ConfigError> validate(const Settings& s, const std::string& file) {

@@ -48,6 +48,7 @@ struct Settings {
   int overlay_auth_window_s = 30;  // overlay.auth_window_s 5..3600  clock difference a signed request may show
   // admin
   std::string admin = "127.0.0.1:8060"; // admin.listen --admin ADDR:PORT  ("" disables)
+  std::string admin_token;         // admin.token  bearer token for POST; "" = generated into state_dir/admin.token
   // state
   std::string state_dir;           // state_dir --state-dir  empty = /var/lib/sippeer when writable, else $HOME/.local/state/sippeer
   // log
@@ -130,6 +131,10 @@ const char* log_level_name(LogLevel level);
 std::optional<LogLevel> parse_log_level(std::string_view text);
 const char* lookup_mode_name(LookupMode mode);
 std::optional<LookupMode> parse_lookup_mode(std::string_view text);
+
+// state_dir as configured, else /var/lib/sippeer when writable, else
+// $HOME/.local/state/sippeer.
+std::string resolved_state_dir(const Settings& s);
 
 // SIGHUP: copies the live rows of `fresh` into `current` and leaves the
 // rest. Returns the keys whose value changed, live ones in `applied` and

@@ -126,12 +126,7 @@ void Daemon::on_cache_timer(su_root_magic_t*, su_timer_t*, void* arg) {
   static_cast<Daemon*>(arg)->write_peer_cache();
 }
 
-std::string Daemon::state_dir() const {
-  if (!settings_.state_dir.empty()) return settings_.state_dir;
-  if (::access("/var/lib/sippeer", W_OK) == 0) return "/var/lib/sippeer";
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : "/tmp") + "/.local/state/sippeer";
-}
+std::string Daemon::state_dir() const { return resolved_state_dir(settings_); }
 
 void Daemon::write_peer_cache() const {
   if (!node_ || !node_->joined()) return;

@@ -7,7 +7,9 @@ latency and hop histograms and the ring size estimate are valid exposition
 with sensible values."""
 
 import re
+import http.client
 import json
+import os
 import subprocess
 import sys
 sys.dont_write_bytecode = True
@@ -196,8 +198,44 @@ def body(args):
         check(rc == 1 and "no registration" in err, f"ctl lookup nobody: {rc} {err!r}")
         rc, _, err = ctl(f"127.0.0.1:{ringlib.free_port()}", "status")
         check(rc == 69 and "cannot reach the admin API" in err, f"ctl to a closed port: {rc} {err!r}")
-        rc, out, _ = ctl(f"127.0.0.1:{nodes[2].admin_port}", "leave")
-        check(rc == 0, f"ctl leave: exit {rc}")
+        # POST needs the admin token (admin_guard.h); a web page of another
+        # origin, or a DNS-rebinding name, gets nowhere even with it.
+        victim = nodes[2]
+        token = open(os.path.join(victim.state_dir, "admin.token")).read().strip()
+        check(re.fullmatch(r"[0-9a-f]{64}", token), f"generated admin.token: {token!r}")
+        check(os.stat(os.path.join(victim.state_dir, "admin.token")).st_mode & 0o077 == 0,
+              "admin.token is readable by others")
+
+        def post_leave(headers):
+            c = http.client.HTTPConnection("127.0.0.1", victim.admin_port, timeout=5)
+            c.request("POST", "/leave", body="x", headers=headers)
+            r = c.getresponse()
+            r.read()
+            c.close()
+            return r.status
+        bearer = {"Authorization": f"Bearer {token}"}
+        for headers, want, what in [
+                ({"Content-Type": "text/plain"}, 401, "no token"),
+                ({"Authorization": "Bearer " + "0" * 64}, 403, "a wrong token"),
+                ({**bearer, "Origin": "http://evil.example", "Content-Type": "text/plain"}, 403,
+                 "a cross-origin page (with the token, even)"),
+                ({**bearer, "Sec-Fetch-Site": "cross-site"}, 403, "Sec-Fetch-Site: cross-site"),
+                ({**bearer, "Host": f"rebind.example:{victim.admin_port}"}, 403, "a DNS-rebinding Host")]:
+            got = post_leave(headers)
+            check(got == want, f"POST /leave with {what}: {got}, want {want}")
+        check(victim.alive() and victim.status()["state"] == "joined", "a refused POST /leave made the node leave")
+        c = http.client.HTTPConnection("127.0.0.1", victim.admin_port, timeout=5)
+        c.request("GET", "/registrations", headers={"Host": "rebind.example"})
+        got = c.getresponse().status
+        c.close()
+        check(got == 403, f"GET with a DNS-rebinding Host: {got}")
+        rc, _, err = ctl(f"127.0.0.1:{victim.admin_port}", "--token", "0" * 64, "leave")
+        check(rc == 1 and "refused" in err, f"ctl leave with a wrong token: {rc} {err!r}")
+        log("admin API: POST without, or with a wrong, token -> 401/403; cross-origin and rebinding -> 403")
+        r = subprocess.run([args.sippeer, "--state-dir", victim.state_dir, "ctl", "--admin",
+                            f"127.0.0.1:{victim.admin_port}", "leave"], capture_output=True, text=True, timeout=40)
+        rc = r.returncode
+        check(rc == 0, f"ctl leave: exit {rc}: {r.stderr}")
         code = nodes[2].proc.wait(timeout=10)
         check(code == 0, f"the node asked to leave exited {code}")
         log("sippeer ctl: ring, status, lookup, errors and leave work")

@@ -68,6 +68,7 @@ Settings scrambled() {
   s.overlay_secret_file = "/tmp/k";
   s.overlay_previous_secret = "k0";
   s.overlay_auth_window_s = 61;
+  s.admin_token = "t0k";
   return s;
 }
 
@@ -383,6 +384,27 @@ TEST(ConfigValidate, ReplicasAboveSuccessors) {
   EXPECT_EQ(formatted(validate(s, "test.yaml")),
             "test.yaml: overlay.replicas: 5 exceeds overlay.successors (4): each copy lives on a distinct "
             "successor\n");
+}
+
+TEST(ConfigValidate, AdminBeyondLoopbackNeedsAToken) {
+  Settings s;
+  EXPECT_EQ(formatted(load("admin:\n  listen: 192.0.2.10:8060\n", s)), "");
+  EXPECT_EQ(formatted(validate(s, "test.yaml")),
+            "test.yaml: admin.token: admin.listen 192.0.2.10:8060 is reachable from other hosts: set "
+            "admin.token (e.g. openssl rand -hex 32) or listen on 127.0.0.1\n");
+  EXPECT_EQ(formatted(load("admin:\n  token: abc\n", s)), "");
+  EXPECT_EQ(formatted(validate(s, "test.yaml")), "");
+}
+
+TEST(ConfigValidate, OverlaySecretOrItsFileNotBoth) {
+  Settings s;
+  EXPECT_EQ(formatted(load("overlay:\n  secret: a\n  secret_file: /etc/k\n", s)), "");
+  EXPECT_EQ(formatted(validate(s, "test.yaml")),
+            "test.yaml: overlay.secret_file: set overlay.secret or overlay.secret_file, not both\n");
+  Settings t;
+  EXPECT_EQ(formatted(load("overlay:\n  previous_secret: old\n", t)), "");
+  EXPECT_EQ(formatted(validate(t, "test.yaml")),
+            "test.yaml: overlay.previous_secret: is only meaningful with overlay.secret or overlay.secret_file\n");
 }
 
 TEST(ConfigValidate, TransactionLifetimeCoversTheOverlaysLongestWait) {
