@@ -173,6 +173,12 @@ const std::vector<SettingInfo> kSchema = {
      .description = "Registration lifetime when a REGISTER names none. One hour is the usual "
                     "registrar default; must lie within min_expires..max_expires.",
      .field = &Settings::default_expires, .min = 1, .max = 86400, .live = true},
+    {.key = "registrar.max_contacts", .type = "int", .range = "1..1000", .default_text = "10", .flag = "",
+     .description = "Bindings one address of record may have. A REGISTER that would go past it is "
+                    "answered 403 and changes nothing: without a bound one user could make every "
+                    "call to it fork to thousands of contacts. Ten covers a desk phone, softphones "
+                    "and mobiles of one person.",
+     .field = &Settings::max_contacts, .min = 1, .max = 1000, .live = true},
     {.key = "registrar.single_contact_user_agents", .type = "list<string>", .range = "User-Agent prefixes",
      .default_text = "[CSCO]", .flag = "",
      .description = "Phones whose User-Agent starts with one of these get a 200 to REGISTER that "
@@ -205,6 +211,14 @@ const std::vector<SettingInfo> kSchema = {
                     "a lookup (and a DNS timeout where the domain has no records). The overlay "
                     "domain is always P2P-only.",
      .field = &Settings::p2p_domains, .live = true},
+    {.key = "proxy.allowed_networks", .type = "list<string>", .range = "IPv4 networks (CIDR)",
+     .default_text = "[]", .flag = "",
+     .description = "Where phones that may call out are: only requests from these networks are "
+                    "sent to other domains (DNS) or to IP hosts that are neither ring nodes nor in "
+                    "these networks. Others get 403, so the node is not an open relay; requests "
+                    "to users of the ring are served from anywhere, as calls from other segments "
+                    "must be. [] means loopback plus the subnets of this host's interfaces.",
+     .field = &Settings::allowed_networks},
     // dns
     {.key = "dns.timeout_ms", .type = "int", .range = "100..32000", .default_text = "3000",
      .flag = "",
@@ -239,6 +253,32 @@ const std::vector<SettingInfo> kSchema = {
      .description = "Retry-After of the overload 503: how long a phone should wait before trying "
                     "this node again. Short, because overload on a LAN node passes quickly.",
      .field = &Settings::overload_retry_after_s, .min = 1, .max = 3600, .live = true},
+    // limits
+    {.key = "limits.per_source_rate", .type = "int", .range = "0..1000000", .default_text = "500", .flag = "",
+     .description = "Requests per second one IP address may send (a token bucket with twice this "
+                    "as its burst). Past it: 503 with Retry-After, then silence while the flood goes "
+                    "on, so one source cannot starve the phones of others. Ring nodes are exempt. "
+                    "500/s is far above any phone or small PBX; 0 turns it off (benchmarks).",
+     .field = &Settings::per_source_rate, .min = 0, .max = 1000000, .live = true},
+    {.key = "limits.per_source_transactions", .type = "int", .range = "0..1000000", .default_text = "200",
+     .flag = "",
+     .description = "Proxied requests one IP address may have waiting for their answer at once. "
+                    "Past it: 503. Each costs 17-37 KB until it ends; this keeps one source from "
+                    "holding the memory overload.max_transactions shares among all. 0 turns it off.",
+     .field = &Settings::per_source_transactions, .min = 0, .max = 1000000, .live = true},
+    {.key = "limits.max_message_bytes", .type = "int", .range = "1024..1048576", .default_text = "65536",
+     .flag = "",
+     .description = "Largest SIP message accepted; larger ones get 413 from the parser. SIP "
+                    "requests are a few KB; 64 KB leaves room for big SDP and presence bodies.",
+     .field = &Settings::max_message_bytes, .min = 1024, .max = 1048576},
+    {.key = "limits.max_records", .type = "int", .range = "100..100000000", .default_text = "1000000",
+     .flag = "",
+     .description = "Records (registered addresses of record) this node keeps as their "
+                    "responsible node. A REGISTER for a new address beyond it gets 503, so a flood "
+                    "of made-up users cannot exhaust memory; records already kept are refreshed, "
+                    "and replicas are always taken (refusing them would lose data). A million "
+                    "records is about 1 GB.",
+     .field = &Settings::max_records, .min = 100, .max = 100000000, .live = true},
 };
 
 const std::vector<OptionInfo> kCommandLineOnly = {
@@ -472,7 +512,19 @@ void check_transactions(const Settings& s, const std::string& file, std::vector<
                        std::to_string(need) + ": overlay requests would be cut short"});
 }
 
+bool is_ipv4_network(const std::string& s) {
+  const auto slash = s.find('/');
+  if (!is_ipv4(s.substr(0, slash))) return false;
+  if (slash == std::string::npos) return true;
+  const std::string p = s.substr(slash + 1);
+  return !p.empty() && p.size() <= 2 && std::all_of(p.begin(), p.end(), ::isdigit) && std::stoi(p) <= 32;
+}
+
 void check_p2p_domains(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
+  for (std::size_t i = 0; i < s.allowed_networks.size(); ++i)
+    if (!is_ipv4_network(s.allowed_networks[i]))
+      out.push_back({file, 0, 0, "proxy.allowed_networks[" + std::to_string(i) + "]",
+                     "'" + s.allowed_networks[i] + "' is not an IPv4 network (e.g. 192.0.2.0/24 or 192.0.2.7)"});
   for (std::size_t i = 0; i < s.p2p_domains.size(); ++i)
     if (!is_dns_name(s.p2p_domains[i]))
       out.push_back({file, 0, 0, "proxy.p2p_domains[" + std::to_string(i) + "]",

@@ -58,12 +58,14 @@ struct Settings {
   int min_expires = 60;            // registrar.min_expires 1..86400   below it: 423 Interval Too Brief
   int max_expires = 7200;          // registrar.max_expires            must be >= min and >= default
   int default_expires = 3600;      // registrar.default_expires
+  int max_contacts = 10;           // registrar.max_contacts 1..1000  bindings per AOR; more: 403
   std::vector<std::string> single_contact_user_agents = {"CSCO"}; // registrar.single_contact_user_agents  User-Agent prefixes listed only their own contacts in the 200
   // proxy
   bool record_route = false;       // proxy.record_route
   std::vector<std::string> accept_proxy_require = {"ms-benotify"}; // proxy.accept_proxy_require  option tags in Proxy-Require forwarded instead of 420
   LookupMode lookup = LookupMode::Parallel; // proxy.lookup  --lookup  parallel|dns-first|p2p-first|p2p-only (report 3.5.2)
   std::vector<std::string> p2p_domains; // proxy.p2p_domains  domains never looked up in DNS
+  std::vector<std::string> allowed_networks; // proxy.allowed_networks  CIDRs whose phones may call out; [] = loopback + our subnets
   // dns
   int dns_timeout_ms = 3000;       // dns.timeout_ms 100..32000  bounds the DNS branch of a fork
   std::string resolv_conf;         // dns.resolv_conf --resolv-conf FILE  empty = /etc/resolv.conf
@@ -71,6 +73,11 @@ struct Settings {
   int overload_backlog_kb = 4096;  // overload.max_backlog_kb 0..65536  0 = off; UDP receive queue above it: shed
   int overload_transactions = 50000; // overload.max_transactions 0..10000000  0 = off; live proxy transactions
   int overload_retry_after_s = 2;  // overload.retry_after_s 1..3600  Retry-After of the 503
+  // limits (what one source may cost us)
+  int per_source_rate = 500;       // limits.per_source_rate 0..1000000  requests/s from one IP; 0 = off
+  int per_source_transactions = 200; // limits.per_source_transactions 0..1000000  open proxy transactions per IP; 0 = off
+  int max_message_bytes = 65536;   // limits.max_message_bytes 1024..1048576  larger SIP messages: 413
+  int max_records = 1000000;       // limits.max_records 100..100000000  records a node keeps as owner; new AORs beyond: 503
 
   // Lets tests say "this file yields the defaults" in one comparison.
   friend bool operator==(const Settings&, const Settings&) = default;

@@ -69,6 +69,12 @@ Settings scrambled() {
   s.overlay_previous_secret = "k0";
   s.overlay_auth_window_s = 61;
   s.admin_token = "t0k";
+  s.max_contacts = 3;
+  s.allowed_networks = {"10.0.0.0/8"};
+  s.per_source_rate = 7;
+  s.per_source_transactions = 8;
+  s.max_message_bytes = 4096;
+  s.max_records = 1000;
   return s;
 }
 
