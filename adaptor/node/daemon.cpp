@@ -14,6 +14,7 @@
 
 #include "adaptor/log.h"
 #include "adaptor/sip/reject_log.h"
+#include "adaptor/sip/networks.h"
 #include "adaptor/sip/reply.h"
 #include "adaptor/sip/sip_parser.h"
 #include "adaptor/version.h"
@@ -180,6 +181,8 @@ bool Daemon::start_stack(std::string* err) {
   agent_ = nta_agent_create(root_, URL_STRING_MAKE(url.c_str()), &Daemon::on_message, this,
                             NTATAG_UA(0), NTATAG_SERVER_RPORT(1), NTATAG_CLIENT_RPORT(1), NTATAG_CANCEL_487(0),
                             NTATAG_MERGE_482(0), NTATAG_UDP_MTU(65535),
+                            // limits.max_message_bytes: larger messages get 413 from the parser.
+                            NTATAG_MAXSIZE(static_cast<usize_t>(settings_.max_message_bytes)),
                             // Our overlay relays answer 408 when a query finds no live
                             // next hop; nta would swallow it (RFC 4320) by default.
                             NTATAG_PASS_408(1),
@@ -304,8 +307,11 @@ bool Daemon::create_node(std::string* err) {
   px.policy.max_expires = settings_.max_expires;
   px.policy.default_expires = settings_.default_expires;
   px.policy.single_contact_user_agents = settings_.single_contact_user_agents;
+  px.policy.max_contacts = settings_.max_contacts;
+  px.policy.max_records = static_cast<std::size_t>(settings_.max_records);
   px.outbound_proxy = [this] { return discovery_->outbound_proxy(); };
   px.fast_reply = &fast_reply_;
+  px.source_limits = &source_limits_;
   proxy_ = std::make_unique<Proxy>(std::move(px));
   return true;
 }
@@ -363,6 +369,8 @@ int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) 
     self->discovery_->on_discovery_request(msg, sip);
   } else if (sip->sip_request->rq_method == sip_method_register && self->is_overlay_request(sip)) {
     self->transport_->on_request(msg, sip);
+  } else if (!self->admit_source(msg, sip)) {
+    // Answered 503, or dropped, by the per-source limit.
   } else if (!self->admission_->admit(sip)) {
     // Refusing must cost much less than serving, or a node at twice its
     // capacity spends everything on refusals: the fast path, not nta, no
@@ -373,6 +381,41 @@ int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) 
     self->proxy_->on_request(msg, sip);
   }
   return 0;
+}
+
+bool Daemon::admit_source(msg_t* msg, sip_t* sip) {
+  if (settings_.per_source_rate <= 0) return true;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - exempt_refreshed_ > std::chrono::seconds(1)) {
+    // Ring nodes forward whole segments' requests: never limit them.
+    exempt_refreshed_ = now;
+    std::unordered_set<std::uint32_t> ips;
+    const dht::NodeStatus s = node_->status();
+    auto add = [&](const dht::NodeRef& n) {
+      const auto colon = n.address.rfind(':');
+      if (auto ip = parse_ipv4(n.address.substr(0, colon))) ips.insert(*ip);
+    };
+    for (const auto& n : s.successors) add(n);
+    for (const auto& f : s.fingers) add(f.node);
+    if (s.predecessor) add(*s.predecessor);
+    // (Phones on a host that also runs another node of the ring share
+    // its exemption: the address is all we see.)
+    source_limits_.set_exempt(std::move(ips));
+  }
+  const std::uint32_t ip = source_ipv4(msg);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const SourceLimits::Verdict v = source_limits_.admit(ip, ms, settings_.per_source_rate);
+  if (v == SourceLimits::Verdict::Pass) return true;
+  if (flood_logged_.size() < 1024 && flood_logged_.insert(ip).second)
+    SIPPEER_LOG(Warn) << "limits: " << source_of(msg) << " sends more than " << settings_.per_source_rate
+                      << " requests/s (limits.per_source_rate): answering 503, then dropping; counted in /metrics";
+  if (v == SourceLimits::Verdict::Drop || sip->sip_request->rq_method == sip_method_ack) {
+    nta_msg_discard(agent_, msg);
+    return false;
+  }
+  send_reject({agent_, &fast_reply_, nullptr, /*absorb_invite_ack=*/false}, msg, Reject::SourceFlood,
+              std::to_string(settings_.overload_retry_after_s));
+  return false;
 }
 
 void Daemon::run_in_sip_thread(const std::function<void()>& fn) {

@@ -9,9 +9,12 @@
 #include <optional>
 #include <string>
 #include <vector>
+#include <unordered_set>
+#include <chrono>
 
 #include "adaptor/admin/admin_backend.h"
 #include "adaptor/sip/admission.h"
+#include "adaptor/sip/source_limits.h"
 #include "adaptor/node/discovery.h"
 #include "adaptor/node/overlay_transport.h"
 #include "adaptor/node/service_manager.h"
@@ -112,6 +115,12 @@ class Daemon final : public AdminBackend {
   std::unique_ptr<Location> location_;  // the proxy's view of storage_; outlives proxy_
   std::unique_ptr<Proxy> proxy_;
   std::unique_ptr<Admission> admission_;
+  SourceLimits source_limits_;                   // limits.per_source_*; shared with proxy_
+  std::chrono::steady_clock::time_point exempt_refreshed_{};
+  std::unordered_set<std::uint32_t> flood_logged_;  // sources whose flood was logged (bounded)
+  // limits.per_source_rate: true when the request may go on; otherwise it
+  // has been answered 503 or dropped.
+  bool admit_source(msg_t* msg, sip_t* sip);
   FastReply fast_reply_;
   su_timer_t* tick_timer_ = nullptr;
 

@@ -81,6 +81,8 @@ void Daemon::reload_settings() {
   policy.max_expires = settings_.max_expires;
   policy.default_expires = settings_.default_expires;
   policy.single_contact_user_agents = settings_.single_contact_user_agents;
+  policy.max_contacts = settings_.max_contacts;
+  policy.max_records = static_cast<std::size_t>(settings_.max_records);
   proxy_->set_policy(policy);
   auto joined = [](const std::vector<std::string>& keys) {
     std::string out;

@@ -60,7 +60,7 @@ bool Proxy::wants_dns(const sip_t* sip) const {
   return true;
 }
 
-void Proxy::start_dns_p2p_lookup(msg_t* msg, sip_t* sip, const std::string& aor) {
+void Proxy::start_dns_p2p_lookup(msg_t* msg, sip_t* sip, const std::string& aor, bool outsider) {
   const url_t* ruri = sip->sip_request->rq_url;
   // RFC 3263 resolves maddr when present, else the host.
   std::string domain = ruri->url_host;
@@ -76,6 +76,10 @@ void Proxy::start_dns_p2p_lookup(msg_t* msg, sip_t* sip, const std::string& aor)
   f->mode = mode == LookupMode::DnsFirst   ? DnsP2pLookup::Mode::DnsFirst
             : mode == LookupMode::P2pFirst ? DnsP2pLookup::Mode::P2pFirst
                                            : DnsP2pLookup::Mode::Parallel;
+  if (outsider) {
+    f->mode = DnsP2pLookup::Mode::P2pFirst;
+    f->ring_only = true;
+  }
   f->aor = aor;
   f->domain = domain;
   f->port = ruri->url_port ? std::atoi(ruri->url_port) : 0;
@@ -258,7 +262,7 @@ bool Proxy::lookup_continues(Transaction* tx) {
     if (f->mode == DnsP2pLookup::Mode::DnsFirst && !f->p2p_started) {
       SIPPEER_LOG(Debug) << "proxy: DNS found nobody for " << f->aor << "; asking the ring";
       start_p2p(tx);
-    } else if (f->mode == DnsP2pLookup::Mode::P2pFirst && !f->dns_started) {
+    } else if (f->mode == DnsP2pLookup::Mode::P2pFirst && !f->dns_started && !f->ring_only) {
       SIPPEER_LOG(Debug) << "proxy: the ring found nobody for " << f->aor << "; asking DNS";
       start_dns(tx);
     }

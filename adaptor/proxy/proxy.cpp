@@ -189,8 +189,17 @@ class RequestRingView final : public RingView {
 };
 
 
-RequestFacts Proxy::facts_of(const sip_t* sip, const std::string& flow) const {
+bool Proxy::target_inside(const sip_t* sip) const {
+  const url_t* u = sip->sip_route ? sip->sip_route->r_url : sip->sip_request->rq_url;
+  if (!u || !u->url_host) return false;
+  const std::string host = u->url_host;
+  if (allowed_.contains(host)) return true;
+  return parse_ipv4(host) && knows_node(host + ":" + (u->url_port ? u->url_port : "5060"));
+}
+
+RequestFacts Proxy::facts_of(const sip_t* sip, const std::string& flow, bool from_outside) const {
   RequestFacts f;
+  f.from_outside = from_outside;
   const sip_method_t m = sip->sip_request->rq_method;
   f.method = m == sip_method_ack       ? RequestFacts::Method::Ack
              : m == sip_method_cancel  ? RequestFacts::Method::Cancel
@@ -203,6 +212,7 @@ RequestFacts Proxy::facts_of(const sip_t* sip, const std::string& flow) const {
   f.in_dialog = sip->sip_to && sip->sip_to->a_tag;
   f.contact_address = is_contact_address(ruri);
   f.user_at_node = is_user_at_node(ruri);
+  if (from_outside) f.target_inside = target_inside(sip);
   // Only what may be routed by AOR is worth the canonical form.
   if (f.method == RequestFacts::Method::Ack || f.method == RequestFacts::Method::Cancel || f.to_this_node) return f;
   if (!f.flow.empty() || f.has_route || f.in_dialog || (f.contact_address && !f.user_at_node)) return f;
@@ -221,11 +231,12 @@ void Proxy::on_request(msg_t* msg, sip_t* sip) {
   }
   const std::string flow = strip_own_route(msg, sip);
   RequestRingView ring(*this, *ctx_.node, *ctx_.ring, sip);
-  const RouteDecision d = decide_route(facts_of(sip, flow), ring);
+  const bool from_outside = !allowed_.contains(source_ipv4(msg));
+  const RouteDecision d = decide_route(facts_of(sip, flow, from_outside), ring);
   using K = RouteDecision::Kind;
   switch (d.kind) {
     case K::Ack:
-      handle_ack(msg, sip, flow);
+      handle_ack(msg, sip, flow, from_outside);
       return;
     case K::Answer200:
       counters_.responses.add(200);
@@ -244,11 +255,11 @@ void Proxy::on_request(msg_t* msg, sip_t* sip) {
   flow_record_route_ = !flow.empty()        ? flow_route(flow_token(flow), true)
                        : !from_flow.empty() ? flow_route(from_flow, true)
                                             : std::string();
-  route_request(msg, sip, d, ring.key, ring.claim);
+  route_request(msg, sip, d, ring.key, ring.claim, from_outside);
   flow_record_route_.clear();
 }
 
-void Proxy::handle_ack(msg_t* msg, sip_t* sip, const std::string& flow) {
+void Proxy::handle_ack(msg_t* msg, sip_t* sip, const std::string& flow, bool from_outside) {
   // An ACK for a 2xx is end to end: forward it statelessly to where the
   // dialog points (a flow, a Route, else the Request-URI, which is the
   // far contact).
@@ -272,6 +283,11 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip, const std::string& flow) {
       nta_msg_discard(ctx_.agent, msg);
       return;
     }
+  } else if (target.empty() && from_outside && !target_inside(sip)) {
+    // An ACK is never answered, so an open relay's favourite: from outside
+    // our networks it goes only to ring users, flows and our own hosts.
+    nta_msg_discard(ctx_.agent, msg);
+    return;
   }
   if (sip->sip_max_forwards) {
     sip->sip_max_forwards->mf_count--;
@@ -281,12 +297,13 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip, const std::string& flow) {
   nta_msg_tsend(ctx_.agent, msg, target.empty() ? nullptr : URL_STRING_MAKE(target.c_str()), TAG_END());
 }
 
-void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const dht::Id& key, bool claim) {
+void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const dht::Id& key, bool claim,
+                          bool from_outside) {
   using K = RouteDecision::Kind;
   SIPPEER_LOG(Debug) << "proxy: " << sip->sip_request->rq_method_name << " " << url_text(sip->sip_request->rq_url)
                      << ": " << route_kind_name(d.kind) << (d.target.empty() ? "" : " " + d.target);
   if (d.kind == K::DnsP2p) {
-    start_dns_p2p_lookup(msg, sip, d.aor);
+    start_dns_p2p_lookup(msg, sip, d.aor, from_outside);
     return;
   }
   std::vector<Binding> live;

@@ -16,6 +16,8 @@
 #include "adaptor/proxy/route.h"
 #include "adaptor/registrar/location.h"
 #include "adaptor/sip/fast_reply.h"
+#include "adaptor/sip/networks.h"
+#include "adaptor/sip/source_limits.h"
 #include "adaptor/sip/reply.h"
 #include "adaptor/registrar/registrar.h"
 #include "adaptor/config/settings.h"
@@ -42,6 +44,8 @@ struct ProxyContext {
   std::function<std::string()> outbound_proxy;
   // Stateless UDP answers without a Sofia message (registrar); may be null.
   FastReply* fast_reply = nullptr;
+  // Per-source limits shared with the daemon's entry check; may be null.
+  SourceLimits* source_limits = nullptr;
 };
 
 struct ProxyCounters {
@@ -91,12 +95,16 @@ class Proxy {
   // Removes our own top Routes; returns the flow one of them names ("" if
   // none, or if the request came from that flow).
   std::string strip_own_route(msg_t* msg, sip_t* sip);
-  void handle_ack(msg_t* msg, sip_t* sip, const std::string& flow);
+  void handle_ack(msg_t* msg, sip_t* sip, const std::string& flow, bool from_outside);
   // The facts decide_route (route.h) needs, read from the request.
-  RequestFacts facts_of(const sip_t* sip, const std::string& flow) const;
+  RequestFacts facts_of(const sip_t* sip, const std::string& flow, bool from_outside) const;
+  // Where a Direct request or an ACK goes (top Route, else Request-URI) is
+  // a ring node or inside proxy.allowed_networks.
+  bool target_inside(const sip_t* sip) const;
   // Acts on a decision that needs a transaction or a lookup; `key` is the
   // AOR's ring key as decide_route's ring view hashed it (Owner only).
-  void route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const dht::Id& key, bool owner_claim);
+  void route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const dht::Id& key, bool owner_claim,
+                     bool from_outside);
   // Answers with an error of our own from the reply table (adaptor/sip/reply.h) and counts it.
   void reject(msg_t* msg, Reject r, std::string_view value = {}, std::string_view why = {});
   bool forward_to_outbound_proxy(msg_t* msg, sip_t* sip);
@@ -145,7 +153,8 @@ class Proxy {
 
   // dns_p2p_lookup.cpp: DNS + P2P lookups of a phone's request (report 3.5.2)
   bool wants_dns(const sip_t* sip) const;
-  void start_dns_p2p_lookup(msg_t* msg, sip_t* sip, const std::string& aor);
+  // `outsider`: from outside proxy.allowed_networks, so the ring only.
+  void start_dns_p2p_lookup(msg_t* msg, sip_t* sip, const std::string& aor, bool outsider);
   void start_p2p(Transaction* tx);
   void start_dns(Transaction* tx);
   void on_dns_resolved(Transaction* tx, std::vector<SipResolver::Target> targets, const std::string& error);
@@ -166,6 +175,7 @@ class Proxy {
   ProxyContext ctx_;
   std::unordered_map<Transaction*, std::unique_ptr<Transaction>> transactions_;
   ProxyCounters counters_;
+  NetworkList allowed_;  // proxy.allowed_networks, or loopback + our subnets
   // Record-Route with a flow token for the request being routed now
   // (proxy_flow.cpp); start() hands it to the transaction.
   std::string flow_record_route_;

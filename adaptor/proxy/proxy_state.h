@@ -35,6 +35,7 @@ struct Proxy::DnsP2pLookup {
   int port = 0;                 // the Request-URI's, if any
   std::string transport;        // its transport parameter, lower case, if udp or tcp
   bool p2p_started = false;
+  bool ring_only = false;       // from outside proxy.allowed_networks: no DNS; nobody found = 403
   bool dns_started = false;
   std::uint64_t resolving = 0;  // resolver handle while NAPTR/SRV/A run
   su_timer_t* timer = nullptr;  // dns.timeout_ms: resolve and draw a first answer
@@ -59,6 +60,7 @@ struct Proxy::Transaction {
   std::string aor;
   std::string record_route;  // a flow's Record-Route (proxy_flow.cpp), else ""
   std::unique_ptr<DnsP2pLookup> lookup;  // set for a DNS + P2P lookup only
+  std::uint32_t counted_source = 0;      // the IPv4 source counted in SourceLimits::open, 0 if none
 };
 
 }  // namespace sippeer::adaptor

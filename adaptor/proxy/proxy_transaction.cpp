@@ -25,7 +25,22 @@ int rank(int status, bool internal) {
 
 }  // namespace
 
-Proxy::Proxy(ProxyContext ctx) : ctx_(std::move(ctx)) {}
+namespace {
+
+NetworkList allowed_networks(const Settings& s) {
+  if (s.allowed_networks.empty()) return local_networks();
+  std::vector<Ipv4Net> nets;
+  for (const auto& n : s.allowed_networks)
+    if (auto net = parse_net(n)) nets.push_back(*net);  // validated at load
+  return NetworkList(std::move(nets));
+}
+
+}  // namespace
+
+Proxy::Proxy(ProxyContext ctx) : ctx_(std::move(ctx)), allowed_(allowed_networks(*ctx_.settings)) {
+  SIPPEER_LOG(Info) << "proxy: requests to other domains and hosts are served from " << allowed_.text()
+                    << " (proxy.allowed_networks); users of the ring from anywhere";
+}
 
 Proxy::~Proxy() {
   for (auto& [p, tx] : transactions_) {
@@ -40,12 +55,21 @@ Proxy::~Proxy() {
 }
 
 Proxy::Transaction* Proxy::start(msg_t* msg, sip_t* sip) {
+  const std::uint32_t source = ctx_.source_limits ? source_ipv4(msg) : 0;
+  if (source && !ctx_.source_limits->open(source, ctx_.settings->per_source_transactions)) {
+    reject(msg, Reject::SourceTransactions, std::to_string(ctx_.settings->overload_retry_after_s));
+    return nullptr;
+  }
   auto tx = std::make_unique<Transaction>();
+  tx->counted_source = source;
   tx->proxy = this;
   tx->method = sip->sip_request->rq_method;
   tx->record_route = flow_record_route_;
   tx->irq = nta_incoming_create(ctx_.agent, nullptr, msg, sip, TAG_END());
-  if (!tx->irq) return nullptr;  // nta has answered or dropped it
+  if (!tx->irq) {
+    if (source) ctx_.source_limits->close(source);
+    return nullptr;  // nta has answered or dropped it
+  }
   if (tx->method == sip_method_invite) {
     nta_incoming_bind(tx->irq, &Proxy::on_cancel, tx.get());
     nta_incoming_treply(tx->irq, SIP_100_TRYING, TAG_END());  // at once, so upstream stops retransmitting
@@ -285,6 +309,12 @@ void Proxy::finish_if_done(Transaction* tx) {
   if (!all_done) return;
   if (tx->lookup && !tx->final_sent && lookup_continues(tx)) return;
   if (!tx->final_sent) {
+    if (tx->lookup && tx->lookup->ring_only && !tx->canceled && (tx->best_status == 404 || tx->best_status == 0)) {
+      // From outside our networks, to an AOR the ring does not have: we
+      // would have to ask DNS and relay it out, which we do only for our own.
+      send_final(tx, Reject::NotARelay);
+      return;
+    }
     if (tx->canceled && tx->best_status == 0) {
       send_final(tx, Reject::RequestTerminated);
       return;
@@ -311,6 +341,7 @@ void Proxy::finish_if_done(Transaction* tx) {
   }
   if (tx->best) msg_destroy(tx->best);
   nta_incoming_destroy(tx->irq);  // nta keeps absorbing retransmissions
+  if (tx->counted_source) ctx_.source_limits->close(tx->counted_source);
   transactions_.erase(tx);
 }
 

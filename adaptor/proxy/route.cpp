@@ -33,7 +33,10 @@ RouteDecision decide_route(const RequestFacts& f, const RingView& ring) {
   // Where the dialog or the phone already says where to go, go there. A
   // user at a node's address (phones that use the node as their domain)
   // is an AOR like any other.
-  if (f.has_route || f.in_dialog || (f.contact_address && !f.user_at_node)) return decision(K::Direct);
+  if (f.has_route || f.in_dialog || (f.contact_address && !f.user_at_node)) {
+    if (f.from_outside && !f.target_inside) return rejected(Reject::NotARelay);
+    return decision(K::Direct);
+  }
   if (!f.aor) return rejected(Reject::UnsupportedUriScheme);
   // A phone's first hop: the ring and DNS both (report 3.5.2); the lookup
   // copes with a node that has not joined yet.

@@ -26,6 +26,11 @@ struct RequestFacts {
   bool user_at_node = false;     // ... at a ring node's address: a user of that node's domain
   std::optional<std::string> aor;  // the Request-URI as a canonical AOR, if it is one
   bool dns_too = false;      // a phone's first hop outside a ring domain (proxy.lookup, no marker)
+  // Not an open relay (issue 14): the request came from outside
+  // proxy.allowed_networks; and, for a request sent where its Route or
+  // Request-URI says, whether that is a ring node or inside those networks.
+  bool from_outside = false;
+  bool target_inside = false;
 };
 
 // What the ring says, seen from this node (the proxy binds it to dht::Node).
@@ -54,6 +59,9 @@ struct RouteDecision {
   std::string aor;
 };
 
+// From outside proxy.allowed_networks, a request may reach ring users
+// (a DnsP2p decision is then looked up in the ring only, and 403 when
+// nobody there has the AOR) and our flows, but not foreign hosts: 403.
 RouteDecision decide_route(const RequestFacts& f, const RingView& ring);
 
 const char* route_kind_name(RouteDecision::Kind k);  // for logs and tests

@@ -15,6 +15,17 @@ std::vector<Binding> Location::live(const dht::Id& key, const std::string& aor, 
 RegisterOutcome Location::apply(const RegistrarPolicy& policy, const sip_t* sip, const std::string& aor,
                                 const dht::Id& key, std::int64_t now_unix) const {
   const dht::StoredRecord* existing = storage_.find(key, aor);
+  if (!existing && storage_.size() >= policy.max_records) {
+    // A made-up user too many: known ones are still refreshed, and the
+    // ring's replicas are stored regardless (dht::Node), as refusing them
+    // would lose registrations.
+    RegisterOutcome full;
+    full.error = RegError::RegistrarFull;
+    const RegReply r = reg_reply(full.error);
+    full.status = r.status;
+    full.phrase = r.phrase;
+    return full;
+  }
   return apply_register(policy, sip, aor, key, existing ? &existing->record : nullptr, now_unix);
 }
 

@@ -489,6 +489,8 @@ Reject reg_reject(RegError e) {
     case RegError::BadExpires: return Reject::BadExpires;
     case RegError::MissingHeader: return Reject::MissingHeader;
     case RegError::OutOfOrder: return Reject::OutOfOrder;
+    case RegError::TooManyContacts: return Reject::TooManyContacts;
+    case RegError::RegistrarFull: return Reject::RegistrarFull;
     case RegError::None:
     case RegError::Internal: break;
   }
@@ -528,6 +530,10 @@ RegisterOutcome apply_register(const RegistrarPolicy& policy, const sip_t* sip, 
   std::vector<Binding> next;
   if (auto e = merge(stored, requests, sip, first_path(sip), now_unix, next); e != RegError::None)
     return failure(policy, e);
+  // A REGISTER may always refresh or remove; it may not add past the bound
+  // (issue 14: one user must not make every call fork to thousands).
+  if (next.size() > static_cast<std::size_t>(policy.max_contacts) && next.size() > stored.size())
+    return failure(policy, RegError::TooManyContacts);
 
   set_record(out, next, aor, key, existing, now_unix);
   out.reply_contacts = reply_values(next, single ? &requests : nullptr, now_unix);

@@ -33,6 +33,8 @@ struct RegistrarPolicy {
   // the 200 lists more than its own Contact): for them the 200 lists only
   // the contacts of this REGISTER.
   std::vector<std::string> single_contact_user_agents = {"CSCO"};
+  int max_contacts = 10;  // registrar.max_contacts
+  std::size_t max_records = 1'000'000;  // limits.max_records (Location::apply)
 };
 
 // One stored binding, parsed back from its Contact-value string.
@@ -73,6 +75,8 @@ enum class RegError {
   BadExpires,              // an expires param or Expires header that is not delta-seconds
   MissingHeader,           // Call-ID or CSeq absent
   OutOfOrder,              // same Call-ID, CSeq not above the stored one
+  TooManyContacts,         // more than max_contacts bindings would result
+  RegistrarFull,           // a new AOR while max_records are stored
   Internal,
 };
 

@@ -30,6 +30,10 @@ enum class Reject {
   RegistrarNotInRingYet,  // a REGISTER before this node joined
   NodeLeaving,            // the graceful leave is under way
   Overloaded,             // admission control
+  // limits on one source (issue 14)
+  NotARelay,              // from outside proxy.allowed_networks to a foreign domain or host
+  SourceFlood,            // limits.per_source_rate
+  SourceTransactions,     // limits.per_source_transactions
   Unavailable,            // no next hop or branch could be started
   ServiceUnavailable,     // a request to a flow/contact nta could not send
   RequestTerminated,      // CANCELed (RFC 3261 16.10)
@@ -50,6 +54,8 @@ enum class Reject {
   BadExpires,
   MissingHeader,
   OutOfOrder,
+  TooManyContacts,        // registrar.max_contacts
+  RegistrarFull,          // limits.max_records
   Internal,
 };
 

@@ -1,5 +1,7 @@
 // Small Sofia-SIP helpers shared by the overlay transport, discovery and
 // the proxy.
+#include <arpa/inet.h>
+
 #include <cstring>
 
 #include "adaptor/sip/sofia.h"
@@ -25,6 +27,13 @@ msg_t* request_from_text(const std::string& text) {
   while (sip->sip_via)
     msg_header_remove(msg, reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(sip->sip_via));
   return msg;
+}
+
+std::uint32_t source_ipv4(msg_t* msg) {
+  su_sockaddr_t su{};
+  socklen_t len = sizeof su;
+  if (!msg || msg_get_address(msg, &su, &len) < 0 || su.su_family != AF_INET) return 0;
+  return ntohl(su.su_sin.sin_addr.s_addr);
 }
 
 bool has_unknown_header(const sip_t* sip, const char* name) {

@@ -27,6 +27,7 @@
 #include <sofia-sip/tport_tag.h>
 #include <sofia-sip/url.h>
 
+#include <cstdint>
 #include <string>
 
 namespace sippeer::adaptor {
@@ -38,6 +39,10 @@ std::string message_text(msg_t* msg);
 // headers removed because nta puts its own on top. nullptr if it is not a
 // request Sofia can parse.
 msg_t* request_from_text(const std::string& text);
+
+// The IPv4 address a message came from (host byte order), as the transport
+// saw it; 0 when unknown or not IPv4.
+std::uint32_t source_ipv4(msg_t* msg);
 
 // Extension headers Sofia keeps as "unknown" (P2P-Owner, P2P-Record-Version).
 bool has_unknown_header(const sip_t* sip, const char* name);

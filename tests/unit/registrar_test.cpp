@@ -515,3 +515,26 @@ TEST(BindingCodec, RejectsWhatIsNotOneStoredBinding) {
 
 }  // namespace
 }  // namespace sippeer::adaptor
+
+namespace sippeer::adaptor {
+namespace {
+
+// registrar.max_contacts (issue 14): refreshing and removing always work;
+// adding past the bound is refused and changes nothing.
+TEST_F(RegistrarTest, ContactsPastMaxContactsAreRefusedButRefreshesPass) {
+  policy.max_contacts = 2;
+  expect_rejected(apply("c", 1,
+                        "Contact: <sip:alice@192.0.2.1>, <sip:alice@192.0.2.2>, <sip:alice@192.0.2.3>\r\n"),
+                  RegError::TooManyContacts, 403);
+  const dht::Record two = store("c", 2, "Contact: <sip:alice@192.0.2.1>, <sip:alice@192.0.2.2>\r\n");
+  expect_rejected(apply("d", 1, "Contact: <sip:alice@192.0.2.3>\r\n", &two), RegError::TooManyContacts, 403);
+  store("c", 3, "Contact: <sip:alice@192.0.2.1>\r\n", &two);  // a refresh
+  // Swapping one for another keeps the count.
+  store("c", 4, "Contact: <sip:alice@192.0.2.1>;expires=0, <sip:alice@192.0.2.3>\r\n", &two);
+  // A record that got past a higher bound earlier may still shrink.
+  policy.max_contacts = 1;
+  store("c", 5, "Contact: <sip:alice@192.0.2.2>;expires=0\r\n", &two);
+}
+
+}  // namespace
+}  // namespace sippeer::adaptor

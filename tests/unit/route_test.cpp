@@ -139,3 +139,48 @@ TEST(Route, KindsHaveNames) {
 
 }  // namespace
 }  // namespace sippeer::adaptor
+
+namespace sippeer::adaptor {
+namespace {
+
+// Not an open relay (issue 14).
+TEST(Route, FromOutsideOurNetworksForeignTargetsAreRefused) {
+  FakeRing ring;
+  RequestFacts f;
+  f.from_outside = true;
+  f.contact_address = true;  // sip:x@203.0.113.9:5060, neither a ring node nor ours
+  EXPECT_EQ(decide_route(f, ring).reject, Reject::NotARelay);
+  f.contact_address = false;
+  f.has_route = true;        // a Route to a foreign host
+  EXPECT_EQ(decide_route(f, ring).kind, K::Reject);
+  f.has_route = false;
+  f.in_dialog = true;
+  EXPECT_EQ(decide_route(f, ring).reject, Reject::NotARelay);
+  // The same towards a ring node or a host of our networks is fine.
+  f.target_inside = true;
+  EXPECT_EQ(decide_route(f, ring).kind, K::Direct);
+  // From inside, anything goes where it says.
+  RequestFacts in;
+  in.contact_address = true;
+  EXPECT_EQ(decide_route(in, ring).kind, K::Direct);
+}
+
+TEST(Route, FromOutsideRingUsersAndFlowsAreStillServed) {
+  FakeRing ring;
+  RequestFacts f = invite_to("sip:bob@example.com");
+  f.from_outside = true;
+  EXPECT_EQ(decide_route(f, ring).kind, K::Owner);
+  ring.hops["sip:bob@example.com"] = "10.0.0.7:5060";
+  EXPECT_EQ(decide_route(f, ring).kind, K::RingHop);
+  // A foreign domain: the DNS + P2P lookup, which for an outsider asks the
+  // ring only (dns_p2p_lookup.cpp) and answers 403 when nobody is there.
+  f.dns_too = true;
+  EXPECT_EQ(decide_route(f, ring).kind, K::DnsP2p);
+  RequestFacts flow;
+  flow.from_outside = true;
+  flow.flow = "192.0.2.5:5062;transport=udp";
+  EXPECT_EQ(decide_route(flow, ring).kind, K::Flow);
+}
+
+}  // namespace
+}  // namespace sippeer::adaptor
