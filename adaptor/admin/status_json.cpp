@@ -52,6 +52,12 @@ std::string Daemon::status_json() const {
   Json refused = Json::object();
   for (int c = static_cast<int>(MacCheck::Missing); c <= static_cast<int>(MacCheck::Replayed); ++c)
     refused[mac_check_name(static_cast<MacCheck>(c))] = au.refused[c];
+  const auto& sl = source_limits_.counters();
+  j["source_limits"] = {{"rate", settings_.per_source_rate},
+                        {"refused", sl.refused},
+                        {"dropped", sl.dropped},
+                        {"refused_transactions", sl.refused_transactions},
+                        {"tracked", source_limits_.tracked()}};
   j["overlay_auth"] = {{"enabled", overlay_auth_->enabled()},
                        {"signed", au.signed_messages},
                        {"accepted", au.accepted},
@@ -122,6 +128,16 @@ std::string Daemon::metrics_text() const {
     metric("sippeer_overlay_auth_refused_total", "counter",
            "Overlay messages refused for their P2P-Auth (overlay.secret), by reason.", std::to_string(au.refused[c]),
            std::string("{reason=\"") + mac_check_name(static_cast<MacCheck>(c)) + "\"}");
+  const auto& sl = source_limits_.counters();
+  const char* sl_help = "Requests refused by the per-source limits (limits.per_source_*), by what happened.";
+  metric("sippeer_source_limited_total", "counter", sl_help, std::to_string(sl.refused), "{verdict=\"503\"}");
+  metric("sippeer_source_limited_total", "counter", sl_help, std::to_string(sl.dropped), "{verdict=\"dropped\"}");
+  metric("sippeer_source_limited_total", "counter", sl_help, std::to_string(sl.refused_transactions),
+         "{verdict=\"503 transactions\"}");
+  metric("sippeer_source_limit_untracked_total", "counter",
+         "New sources not limited because the table was full of busy ones.", std::to_string(sl.untracked));
+  metric("sippeer_source_limit_sources", "gauge", "Source addresses the per-source limits track.",
+         std::to_string(source_limits_.tracked()));
   metric("sippeer_overlay_implausible_total", "counter",
          "Transfers and leaves refused because they came from no neighbour.", std::to_string(k.implausible));
   metric("sippeer_failures_detected_total", "counter", "Peers marked dead.", std::to_string(k.nodes_failed));

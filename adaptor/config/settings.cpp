@@ -268,7 +268,7 @@ const std::vector<SettingInfo> kSchema = {
      .field = &Settings::per_source_transactions, .min = 0, .max = 1000000, .live = true},
     {.key = "limits.max_message_bytes", .type = "int", .range = "1024..1048576", .default_text = "65536",
      .flag = "",
-     .description = "Largest SIP message accepted; larger ones get 413 from the parser. SIP "
+     .description = "Largest SIP message accepted; larger requests get 413 (and responses are dropped). SIP "
                     "requests are a few KB; 64 KB leaves room for big SDP and presence bodies.",
      .field = &Settings::max_message_bytes, .min = 1024, .max = 1048576},
     {.key = "limits.max_records", .type = "int", .range = "100..100000000", .default_text = "1000000",

@@ -181,8 +181,10 @@ bool Daemon::start_stack(std::string* err) {
   agent_ = nta_agent_create(root_, URL_STRING_MAKE(url.c_str()), &Daemon::on_message, this,
                             NTATAG_UA(0), NTATAG_SERVER_RPORT(1), NTATAG_CLIENT_RPORT(1), NTATAG_CANCEL_487(0),
                             NTATAG_MERGE_482(0), NTATAG_UDP_MTU(65535),
-                            // limits.max_message_bytes: larger messages get 413 from the parser.
-                            NTATAG_MAXSIZE(static_cast<usize_t>(settings_.max_message_bytes)),
+                            // limits.max_message_bytes is ours to enforce (on_message):
+                            // below 64 KB, Sofia 1.12.11's UDP receive path asserts (a
+                            // crash, tport_type_udp.c:309) on a datagram over its limit.
+                            NTATAG_MAXSIZE(static_cast<usize_t>(std::max(settings_.max_message_bytes, 65536))),
                             // Our overlay relays answer 408 when a query finds no live
                             // next hop; nta would swallow it (RFC 4320) by default.
                             NTATAG_PASS_408(1),
@@ -360,7 +362,11 @@ int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) 
     else nta_msg_discard(agent, msg);
     return 0;
   }
-  if (self->leaving_ && sip->sip_request->rq_method != sip_method_ack) {
+  if (msg_size(msg) > static_cast<usize_t>(self->settings_.max_message_bytes)) {
+    // limits.max_message_bytes (see start_stack for why not Sofia's own).
+    if (sip->sip_request->rq_method == sip_method_ack) nta_msg_discard(agent, msg);
+    else self->responses_sent_.add(send_reject({agent, nullptr, kLogTag}, msg, Reject::MessageTooLarge));
+  } else if (self->leaving_ && sip->sip_request->rq_method != sip_method_ack) {
     self->responses_sent_.add(send_reject({agent, nullptr, kLogTag}, msg, Reject::NodeLeaving));
   } else if (sip->sip_request->rq_method == sip_method_register && sip->sip_request->rq_url->url_host &&
              strcmp(sip->sip_request->rq_url->url_host, "224.0.1.75") == 0) {

@@ -35,6 +35,8 @@ constexpr Row kRows[] = {
     {Reject::SourceTransactions,
      {503, "Service Unavailable (too many open requests from your address)", "Retry-After", nullptr,
       "limits.per_source_transactions"}},
+    {Reject::MessageTooLarge,
+     {413, "Request Entity Too Large", nullptr, nullptr, "limits.max_message_bytes"}},
     {Reject::Unavailable, {480, "Temporarily Unavailable", nullptr, nullptr, "no next hop could be tried"}},
     {Reject::ServiceUnavailable, {503, "Service Unavailable", nullptr, nullptr, "the request could not be sent"}},
     {Reject::RequestTerminated, {487, "Request Terminated", nullptr, nullptr, "canceled"}},

@@ -34,6 +34,7 @@ enum class Reject {
   NotARelay,              // from outside proxy.allowed_networks to a foreign domain or host
   SourceFlood,            // limits.per_source_rate
   SourceTransactions,     // limits.per_source_transactions
+  MessageTooLarge,        // limits.max_message_bytes
   Unavailable,            // no next hop or branch could be started
   ServiceUnavailable,     // a request to a flow/contact nta could not send
   RequestTerminated,      // CANCELed (RFC 3261 16.10)

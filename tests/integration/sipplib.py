@@ -288,11 +288,11 @@ class RawPhone:
     carry its own Via/Contact; `recv()` returns the next message (request or
     response) within a timeout; `answer()` builds a response to a request."""
 
-    def __init__(self, user=None):
+    def __init__(self, user=None, host=ringlib.LOCALHOST):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((ringlib.LOCALHOST, 0))
+        self.sock.bind((host, 0))
         self.port = self.sock.getsockname()[1]
-        self.address = f"{ringlib.LOCALHOST}:{self.port}"
+        self.address = f"{host}:{self.port}"
         self.user = user
         self.n = 0
         self.pending = []
