@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """sippeer beside Kamailio under the same sipp load (issue 7).
 
-Used by bench/register.sh, proxy.sh, memory.sh, overload.sh and the
-loopback half of overlay.sh; run one of those. Everything runs on loopback
-addresses 127.0.0.50-127.0.0.59 (never 127.0.0.1, which the integration
+Used by bench/register.sh, proxy.sh, memory.sh, overload.sh, secret.sh and
+the loopback half of overlay.sh; run one of those. Everything runs on loopback
+addresses 127.0.0.48-127.0.0.59 (never 127.0.0.1, which the integration
 tests use), in a temp dir of its own; every process started here is
 stopped by PID at the end, and every sipp run is bounded by a count and a
 timeout.
 
   servers   127.0.0.50:5060 Kamailio, 127.0.0.51.. sippeer nodes (:5060,
-            admin API on :8060 of the same address)
+            admin API on :8060 of the same address; secret's second ring on
+            .56, .57, .48, .49)
   sipp      127.0.0.58 (the load), 127.0.0.59 (the registered callee)
 
 A rate passes when fewer than 0.1 % of the calls failed (a 503 counts as a
@@ -43,6 +44,8 @@ SIPPEER_CFG = os.path.join(BENCH, "sippeer-bench.yaml")
 DOMAIN = "bench.test"
 KAM_IP = "127.0.0.50"
 NODE_IPS = ["127.0.0.51", "127.0.0.52", "127.0.0.53", "127.0.0.54", "127.0.0.55"]
+# The second ring of 4 of `secret` (beside NODE_IPS[1:5]).
+SECRET_IPS = ["127.0.0.56", "127.0.0.57", "127.0.0.48", "127.0.0.49"]
 UAC_IP = "127.0.0.58"
 UAS_IP = "127.0.0.59"
 RING_IP = "127.0.0.60"  # the 32-process loopback ring
@@ -252,12 +255,12 @@ class Ring:
 
     label = "sippeer"
 
-    def __init__(self, run, n, binary, extra=(), first_ip=0):
+    def __init__(self, run, n, binary, extra=(), first_ip=0, ips=None):
         self.run = run
         self.n = n
         self.nodes = []
         # One node on .51, a ring of 4 on .52-.55: both can run at once.
-        self.ips = NODE_IPS[first_ip:first_ip + n]
+        self.ips = ips or NODE_IPS[first_ip:first_ip + n]
         for i in range(n):
             ip = self.ips[i]
             args = [binary, "-p", str(SIP_PORT), "--listen", ip, "--admin", f"{ip}:{ADMIN_PORT}",
@@ -670,6 +673,51 @@ def bench_register(args):
     print(json.dumps(summary))
 
 
+def bench_secret(args):
+    """REGISTER/s through a ring of 4 with and without overlay.secret
+    (issue 14: every overlay message signed and checked, goal < 10% lower),
+    both rings up at once and swept rate by rate, so both see the same
+    machine; Kamailio in the same run as the usual yardstick."""
+    m = header("REGISTER through a 4-node ring, with and without overlay.secret", args)
+    rates = args.rates or ([2000, 4000, 6000, 8000, 10000, 12000] if args.quick else
+                           [2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 11000, 12000, 14000, 16000])
+    step_s = 2.0 if args.quick else 3.0
+    run = Run(args.keep)
+    try:
+        csv = users_csv(run)
+        secret_cfg = os.path.join(run.dir, "secret.yaml")
+        with open(secret_cfg, "w") as f:
+            f.write(open(SIPPEER_CFG).read() + "overlay:\n  secret: bench-" + os.urandom(16).hex() + "\n")
+        plain = Ring(run, 4, args.sippeer, first_ip=1)
+        plain.label = "ring4"
+        signed = Ring(run, 4, args.sippeer, extra=("--config", secret_cfg), ips=SECRET_IPS)
+        signed.label = "ring4_secret"
+        kam = Kamailio(run, args.workers)
+        kam.label = "kamailio"
+        results = sweep(run, [kam, plain, signed], "register_new.xml", rates, step_s, lambda rid: [("run", rid)],
+                        lambda srv: {"csv": csv})
+        signed_status = Ring.status(SECRET_IPS[0])
+    finally:
+        run.close()
+    rows = []
+    for name, r in results.items():
+        b = r["best"] or {}
+        rows.append({"system": name, "best REG/s": r["best_rate"], "median ms @half": r.get("median_ms_at_half"),
+                     "CPU us/call": b.get("server_cpu_us_per_call"), "RSS MB @best": b.get("server_rss_mb_peak")})
+    print(f"REGISTER, new AORs, through a ring of 4 (3/4 one hop away, 3 replicas), {m['nproc']} cores shared with sipp")
+    table(rows, ["system", "best REG/s", "median ms @half", "CPU us/call", "RSS MB @best"])
+    p, s_ = results["ring4"]["best_rate"], results["ring4_secret"]["best_rate"]
+    auth = signed_status.get("overlay_auth", {})
+    print(f"with overlay.secret / without: {ratio(s_, p)} (goal >= 0.9); "
+          f"first node signed {auth.get('signed')} and accepted {auth.get('accepted')} overlay messages, "
+          f"refused {sum((auth.get('refused') or {}).values())}")
+    summary = {"bench": "secret", "machine": m, "quick": args.quick, "ratio_secret_vs_plain": ratio(s_, p),
+               "ratio_secret_vs_kamailio": ratio(s_, results["kamailio"]["best_rate"]), "goal": 0.9,
+               "overlay_auth_first_node": auth,
+               "results": {n: {kk: vv for kk, vv in r.items() if kk != "steps"} for n, r in results.items()}}
+    print(json.dumps(summary))
+
+
 def bench_proxy(args):
     m = header("proxied MESSAGE and INVITE calls", args)
     kinds = args.kinds
@@ -923,7 +971,7 @@ def bench_ring_lookup(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["register", "proxy", "memory", "overload", "ringlookup"])
+    ap.add_argument("what", choices=["register", "proxy", "memory", "overload", "ringlookup", "secret"])
     ap.add_argument("--sippeer", default=os.path.join(TOP, "build", "sippeer"))
     ap.add_argument("--quick", action="store_true", help="fewer, shorter steps")
     ap.add_argument("--no-ring", action="store_true", help="skip the 4-node ring")
@@ -965,7 +1013,7 @@ def main():
             sys.exit(f"{tool} not found: run scripts/setup --all")
     t0 = time.monotonic()
     {"register": bench_register, "proxy": bench_proxy, "memory": bench_memory, "overload": bench_overload,
-     "ringlookup": bench_ring_lookup}[args.what](args)
+     "ringlookup": bench_ring_lookup, "secret": bench_secret}[args.what](args)
     log(f"(bench {args.what} took {time.monotonic() - t0:.0f} s)")
 
 

@@ -1,8 +1,9 @@
 #include "adaptor/node/overlay_auth.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -46,13 +47,24 @@ bool signed_header(const std::string& name, bool response) {
 // Whitespace carries no meaning in the values we sign, and a parser that
 // prints a header again may space it differently.
 void append_squeezed(std::string& out, std::string_view v) {
-  for (char c : v)
-    if (!text::is_ws(c) && c != '\r' && c != '\n') out += c;
+  std::size_t i = 0;
+  while (i < v.size()) {
+    std::size_t j = i;
+    while (j < v.size() && !text::is_ws(v[j]) && v[j] != '\r' && v[j] != '\n') ++j;
+    out.append(v.data() + i, j - i);
+    i = j + 1;
+  }
 }
+
+struct Header {
+  std::string name;        // lower case, compact forms expanded (short: no allocation)
+  std::string_view value;  // as received; squeezed when written out
+  std::string more;        // continuation lines, if any (rare)
+};
 
 struct Parsed {
   std::string_view first_line;
-  std::vector<std::pair<std::string, std::string>> headers;  // name, squeezed value
+  std::vector<Header> headers;  // the signed ones only, in message order
   std::string_view body;
 };
 
@@ -60,6 +72,7 @@ struct Parsed {
 // bare block of header lines.
 Parsed parse(std::string_view t, bool has_first_line, bool response) {
   Parsed p;
+  p.headers.reserve(12);
   std::size_t pos = 0;
   auto next_line = [&](std::string_view& line) {
     if (pos >= t.size()) return false;
@@ -70,6 +83,7 @@ Parsed parse(std::string_view t, bool has_first_line, bool response) {
     return true;
   };
   std::string_view line;
+  bool last_signed = false;
   if (has_first_line && next_line(line)) p.first_line = line;
   while (next_line(line)) {
     if (line.empty()) {
@@ -77,16 +91,16 @@ Parsed parse(std::string_view t, bool has_first_line, bool response) {
       break;
     }
     if (text::is_ws(line[0])) {  // continuation of the previous header
-      if (!p.headers.empty()) append_squeezed(p.headers.back().second, line);
+      if (last_signed) p.headers.back().more += line;
       continue;
     }
     const std::size_t colon = line.find(':');
+    last_signed = false;
     if (colon == std::string_view::npos) continue;
     std::string name = full_name(line.substr(0, colon));
-    if (!signed_header(name, response) && name != "p2p-auth") continue;
-    std::string value;
-    append_squeezed(value, line.substr(colon + 1));
-    p.headers.emplace_back(std::move(name), std::move(value));
+    if (!signed_header(name, response)) continue;
+    p.headers.push_back(Header{std::move(name), line.substr(colon + 1), {}});
+    last_signed = true;
   }
   return p;
 }
@@ -94,20 +108,27 @@ Parsed parse(std::string_view t, bool has_first_line, bool response) {
 // "name:v1,v2\n" per signed header name, names in order, values in the
 // order they came: "Contact: a, b" and two Contact lines sign the same.
 void append_headers(std::string& out, const Parsed& p) {
-  std::vector<std::pair<std::string, std::string>> h;
-  for (const auto& kv : p.headers)
-    if (kv.first != "p2p-auth") h.push_back(kv);
-  std::stable_sort(h.begin(), h.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<const Header*> h;
+  h.reserve(p.headers.size());
+  for (const auto& x : p.headers) h.push_back(&x);
+  std::stable_sort(h.begin(), h.end(), [](const Header* a, const Header* b) { return a->name < b->name; });
   for (std::size_t i = 0; i < h.size(); ++i) {
-    const bool first = i == 0 || h[i - 1].first != h[i].first;
-    if (first) out += (i ? "\n" : "") + h[i].first + ":";
-    else out += ",";
-    out += h[i].second;
+    if (i == 0 || h[i - 1]->name != h[i]->name) {
+      if (i) out += '\n';
+      out += h[i]->name;
+      out += ':';
+    } else {
+      out += ',';
+    }
+    append_squeezed(out, h[i]->value);
+    append_squeezed(out, h[i]->more);
   }
-  out += "\n";
+  out += '\n';
 }
 
-std::string hex(const unsigned char* b, std::size_t n) {
+}  // namespace
+
+std::string hex_of(const unsigned char* b, std::size_t n) {
   static const char* d = "0123456789abcdef";
   std::string s(n * 2, '0');
   for (std::size_t i = 0; i < n; ++i) {
@@ -116,6 +137,8 @@ std::string hex(const unsigned char* b, std::size_t n) {
   }
   return s;
 }
+
+namespace {
 
 // The branch of the top Via: a retransmission keeps it, a replay sent
 // anew by someone else has another (or the same request went elsewhere).
@@ -161,6 +184,7 @@ std::string request_mac_input(std::string_view message_text) {
   const Parsed p = parse(message_text, true, false);
   // "REGISTER sip:host:port SIP/2.0": the method and the Request-URI.
   std::string out;
+  out.reserve(message_text.size());
   const std::string_view l = p.first_line;
   const std::size_t sp = l.rfind(' ');
   append_squeezed(out, l.substr(0, sp == std::string_view::npos ? l.size() : sp));
@@ -213,31 +237,58 @@ std::string auth_param(std::string_view value, std::string_view name) {
   return {};
 }
 
+struct HmacSha256::State {
+  EVP_MAC* mac = nullptr;
+  EVP_MAC_CTX* ctx = nullptr;
+  bool keyed = false;
+};
+
+HmacSha256::HmacSha256(const std::string& key) : s_(std::make_unique<State>()) {
+  s_->mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  s_->ctx = s_->mac ? EVP_MAC_CTX_new(s_->mac) : nullptr;
+  if (!s_->ctx) return;
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  s_->keyed = EVP_MAC_init(s_->ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) == 1;
+}
+
+HmacSha256::~HmacSha256() {
+  if (s_->ctx) EVP_MAC_CTX_free(s_->ctx);
+  if (s_->mac) EVP_MAC_free(s_->mac);
+}
+
+std::string HmacSha256::hex(std::string_view data) {
+  // EVP_MAC_init without a key starts again with the key it was given.
+  if (!s_->keyed || EVP_MAC_init(s_->ctx, nullptr, 0, nullptr) != 1) return {};
+  unsigned char out[EVP_MAX_MD_SIZE];
+  std::size_t len = 0;
+  if (EVP_MAC_update(s_->ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
+      EVP_MAC_final(s_->ctx, out, &len, sizeof out) != 1)
+    return {};
+  return sippeer::adaptor::hex_of(out, len);
+}
+
 OverlayAuth::OverlayAuth(std::string secret, std::string previous_secret, int window_s, std::size_t max_nonces)
     : secret_(std::move(secret)), previous_(std::move(previous_secret)), window_s_(window_s),
       max_nonces_(std::max<std::size_t>(max_nonces, 1)) {
+  if (!secret_.empty()) current_mac_ = std::make_unique<HmacSha256>(secret_);
+  if (!previous_.empty()) previous_mac_ = std::make_unique<HmacSha256>(previous_);
   unsigned char r[8];
   if (RAND_bytes(r, sizeof r) != 1) {
     // No entropy source at all is not a reason to refuse to start; the
     // counter alone still makes nonces unique within this process.
     std::fill(std::begin(r), std::end(r), 0);
   }
-  nonce_prefix_ = hex(r, sizeof r);
+  nonce_prefix_ = hex_of(r, sizeof r);
 }
 
-std::string OverlayAuth::mac(const std::string& key, std::string_view input) const {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(input.data()),
-       input.size(), out, &len);
-  return hex(out, len);
-}
-
-bool OverlayAuth::mac_matches(std::string_view input, std::string_view mac_hex) const {
-  for (const std::string* key : {&secret_, &previous_}) {
-    if (key->empty()) continue;
-    const std::string want = mac(*key, input);
-    if (want.size() == mac_hex.size() && CRYPTO_memcmp(want.data(), mac_hex.data(), want.size()) == 0) return true;
+bool OverlayAuth::mac_matches(std::string_view input, std::string_view mac_hex) {
+  for (HmacSha256* h : {current_mac_.get(), previous_mac_.get()}) {
+    if (!h) continue;
+    const std::string want = h->hex(input);
+    if (!want.empty() && want.size() == mac_hex.size() &&
+        CRYPTO_memcmp(want.data(), mac_hex.data(), want.size()) == 0)
+      return true;
   }
   return false;
 }
@@ -247,7 +298,7 @@ std::string OverlayAuth::request_stamp(std::string_view text, std::int64_t unix_
   const std::string ts = std::to_string(unix_now);
   ++counters_.signed_messages;
   if (nonce) *nonce = n;
-  return "ts=" + ts + ";nonce=" + n + ";mac=" + mac(secret_, request_mac_input(text) + "\n" + ts + "\n" + n);
+  return "ts=" + ts + ";nonce=" + n + ";mac=" + current_mac_->hex(request_mac_input(text) + "\n" + ts + "\n" + n);
 }
 
 std::string OverlayAuth::sign_request(std::string t, std::int64_t unix_now, std::string* nonce) {
@@ -304,7 +355,7 @@ std::string OverlayAuth::response_header(int status, std::string_view call_id, s
   if (!enabled()) return {};
   ++counters_.signed_messages;
   return std::string(kAuthHeader) + ": mac=" +
-         mac(secret_, response_mac_input(status, call_id, cseq, header_text, request_nonce)) + "\r\n";
+         current_mac_->hex(response_mac_input(status, call_id, cseq, header_text, request_nonce)) + "\r\n";
 }
 
 MacCheck OverlayAuth::check_response(int status, std::string_view call_id, std::uint32_t cseq,
