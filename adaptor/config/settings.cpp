@@ -6,6 +6,8 @@
 #include <cctype>
 #include <charconv>
 #include <cstdint>
+#include <cstring>
+#include <cerrno>
 #include <sstream>
 
 #include <unistd.h>
@@ -125,6 +127,30 @@ const std::vector<SettingInfo> kSchema = {
                     "Replays are refused by nonce within it and by time after it; 30 s is far above "
                     "the skew of NTP-synchronised hosts while the nonce table stays small.",
      .field = &Settings::overlay_auth_window_s, .min = 5, .max = 3600},
+    {.key = "overlay.transport", .type = "string", .range = "udp|tls", .default_text = "udp", .flag = "",
+     .description = "How nodes send overlay messages to each other. tls: over TLS to each peer's TLS "
+                    "port (its sip.port + 1: every node of such a ring keeps tls.port at 0), checking "
+                    "the peer's certificate against tls.ca; needs tls.certificate, tls.private_key "
+                    "and tls.ca on every node. udp: plain, protected by overlay.secret.",
+     .field = &Settings::overlay_transport},
+    // tls
+    {.key = "tls.port", .type = "int", .range = "0..65535", .default_text = "0", .flag = "",
+     .description = "TCP port for SIP over TLS (sips:), when tls.certificate is set. 0 means "
+                    "sip.port + 1, which is 5061, the SIPS default, with the default sip.port.",
+     .field = &Settings::tls_port, .min = 0, .max = 65535},
+    {.key = "tls.certificate", .type = "string", .range = "PEM file", .default_text = "\"\"", .flag = "",
+     .description = "This node's certificate (PEM, the chain after it) for SIP over TLS. Empty: no "
+                    "TLS. Phones check it against the CA that signed it.",
+     .field = &Settings::tls_certificate},
+    {.key = "tls.private_key", .type = "string", .range = "PEM file", .default_text = "\"\"", .flag = "",
+     .description = "The private key of tls.certificate (PEM, unencrypted). Keep it readable by the "
+                    "daemon's user only.",
+     .field = &Settings::tls_private_key},
+    {.key = "tls.ca", .type = "string", .range = "PEM file", .default_text = "\"\"", .flag = "",
+     .description = "CA certificates (PEM) that the certificates of TLS peers this node connects to "
+                    "are checked against: other nodes with overlay.transport tls, phones and servers "
+                    "reached by sips:.",
+     .field = &Settings::tls_ca},
     // admin
     {.key = "admin.listen", .type = "string", .range = "ADDR:PORT or \"\"",
      .default_text = "127.0.0.1:8060", .flag = "--admin ADDR:PORT",
@@ -467,6 +493,25 @@ void check_addresses(const Settings& s, const std::string& file, std::vector<Con
     out.push_back({file, 0, 0, "admin.listen",
                    "'" + s.admin + "' is not ADDR:PORT with an IPv4 address (e.g. "
                    "127.0.0.1:8060); use \"\" to disable the admin interface"});
+  auto readable = [&](const std::string& path, const char* key) {
+    if (path.empty()) return;
+    if (::access(path.c_str(), R_OK) != 0)
+      out.push_back({file, 0, 0, key, "cannot read " + path + ": " + std::strerror(errno)});
+  };
+  readable(s.tls_certificate, "tls.certificate");
+  readable(s.tls_private_key, "tls.private_key");
+  readable(s.tls_ca, "tls.ca");
+  if (s.tls_certificate.empty() != s.tls_private_key.empty())
+    out.push_back({file, 0, 0, s.tls_certificate.empty() ? "tls.certificate" : "tls.private_key",
+                   "tls.certificate and tls.private_key go together"});
+  if (s.overlay_transport != "udp" && s.overlay_transport != "tls")
+    out.push_back({file, 0, 0, "overlay.transport", "'" + s.overlay_transport + "' is neither udp nor tls"});
+  if (s.overlay_transport == "tls" && (s.tls_certificate.empty() || s.tls_ca.empty()))
+    out.push_back({file, 0, 0, "overlay.transport",
+                   "tls needs tls.certificate, tls.private_key and tls.ca (peers' certificates are checked)"});
+  if (s.overlay_transport == "tls" && s.tls_port != 0)
+    out.push_back({file, 0, 0, "tls.port",
+                   "must stay 0 (sip.port + 1) with overlay.transport tls: peers find a node's TLS port that way"});
   if (!s.admin.empty() && is_host_port(s.admin, false) && s.admin.rfind("127.", 0) != 0 && s.admin_token.empty())
     out.push_back({file, 0, 0, "admin.token",
                    "admin.listen " + s.admin + " is reachable from other hosts: set admin.token "

@@ -46,6 +46,12 @@ struct Settings {
   std::string overlay_secret_file; // overlay.secret_file  a file holding the key instead (first line)
   std::string overlay_previous_secret; // overlay.previous_secret  also accepted, during a key change
   int overlay_auth_window_s = 30;  // overlay.auth_window_s 5..3600  clock difference a signed request may show
+  std::string overlay_transport = "udp"; // overlay.transport  udp|tls  how nodes talk to each other
+  // tls
+  int tls_port = 0;                // tls.port 0..65535  0 = sip.port + 1 (5061 with the default port)
+  std::string tls_certificate;     // tls.certificate  PEM certificate (chain) of this node; "" = no TLS
+  std::string tls_private_key;     // tls.private_key  PEM key of that certificate
+  std::string tls_ca;              // tls.ca  PEM CA bundle that peers' certificates are checked against
   // admin
   std::string admin = "127.0.0.1:8060"; // admin.listen --admin ADDR:PORT  ("" disables)
   std::string admin_token;         // admin.token  bearer token for POST; "" = generated into state_dir/admin.token

@@ -5,9 +5,13 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <sstream>
+#include <fstream>
+#include <filesystem>
 #include <cstring>
 
 #include <sofia-sip/sresolv.h>
@@ -210,6 +214,7 @@ bool Daemon::start_stack(std::string* err) {
   }
   if (agent_) reject_log_start(root_, agent_);
   if (!agent_) return *err = listen_failure(local_ip_, port_, settings_.tcp), false;
+  if (!settings_.tls_certificate.empty() && !start_tls(err)) return false;
   admission_ = std::make_unique<Admission>(settings_, [this] { return proxy_ ? proxy_->transactions() : 0; });
   admission_->watch_socket(local_ip_, port_);
   // Fast replies bypass tport, so its dump would miss them: with a SIP
@@ -232,6 +237,51 @@ static bool overlay_secret(const Settings& s, std::string* secret, std::string* 
   while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
   if (key.empty()) return *err = "overlay.secret_file: " + s.overlay_secret_file + " holds no key on its first line", false;
   *secret = key;
+  return true;
+}
+
+// Sofia's TLS transport reads agent.pem (key and certificate) and
+// cafile.pem from one directory: made from tls.* under state_dir/tls,
+// readable by us only, anew at each start.
+bool Daemon::start_tls(std::string* err) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(state_dir()) / "tls";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  auto slurp = [&](const std::string& path, std::string* out) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    *out = ss.str();
+    return static_cast<bool>(in) || !out->empty();
+  };
+  std::string key, cert, ca;
+  if (!slurp(settings_.tls_private_key, &key)) return *err = "tls.private_key: cannot read " + settings_.tls_private_key, false;
+  if (!slurp(settings_.tls_certificate, &cert)) return *err = "tls.certificate: cannot read " + settings_.tls_certificate, false;
+  if (!settings_.tls_ca.empty() && !slurp(settings_.tls_ca, &ca)) return *err = "tls.ca: cannot read " + settings_.tls_ca, false;
+  const mode_t old = ::umask(077);
+  {
+    std::ofstream agent(dir / "agent.pem", std::ios::trunc);
+    agent << key << (key.empty() || key.back() == '\n' ? "" : "\n") << cert;
+    std::ofstream cafile(dir / "cafile.pem", std::ios::trunc);
+    cafile << (ca.empty() ? cert : ca);  // Sofia wants the file; without tls.ca our own chain
+  }
+  ::umask(old);
+  tls_port_ = settings_.tls_port ? settings_.tls_port : port_ + 1;
+  const std::string url = "sips:" + local_ip_ + ":" + std::to_string(tls_port_) + ";transport=tls";
+  // Phones present no certificate: incoming connections are not asked for
+  // one. What we connect to (other nodes, phones' and servers' sips:) is
+  // checked against tls.ca when there is one.
+  const unsigned verify = settings_.tls_ca.empty() ? TPTLS_VERIFY_NONE : TPTLS_VERIFY_OUT;
+  if (nta_agent_add_tport(agent_, URL_STRING_MAKE(url.c_str()), TPTAG_CERTIFICATE(dir.c_str()),
+                          TPTAG_TLS_VERIFY_POLICY(verify), TAG_END()) < 0)
+    return *err = "cannot listen for TLS on " + local_ip_ + ":" + std::to_string(tls_port_) +
+                  " (port in use, or tls.certificate / tls.private_key not a matching PEM pair); tls.port sets it",
+           false;
+  SIPPEER_LOG(Info) << "listening on tls " << local_ip_ << ":" << tls_port_ << " (certificate "
+                    << settings_.tls_certificate << (settings_.tls_ca.empty() ? "" : ", peers checked against " + settings_.tls_ca)
+                    << ")";
   return true;
 }
 
@@ -303,6 +353,7 @@ bool Daemon::create_node(std::string* err) {
   px.ring = ring_.get();
   px.settings = &settings_;
   px.local_address = local_address_;
+  if (tls_port_) px.tls_address = local_ip_ + ":" + std::to_string(tls_port_);
   px.now = [this] { return now(); };
   px.reschedule = [this](dht::Time t) { reschedule(t); };
   px.policy.min_expires = settings_.min_expires;

@@ -94,6 +94,8 @@ class Daemon final : public AdminBackend {
   void write_peer_cache() const;
   std::vector<std::string> read_peer_cache() const;
   std::string state_dir() const;
+  bool start_tls(std::string* err);  // tls.*: a TLS transport beside UDP and TCP
+  int tls_port_ = 0;                 // 0 when TLS is off
 
   Settings settings_;
   std::function<std::vector<ConfigError>(Settings&)> reload_;

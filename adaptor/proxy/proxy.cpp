@@ -50,8 +50,12 @@ bool Proxy::starts_dialog(const sip_t* sip) {
 
 bool Proxy::is_me(const url_t* u) const {
   if (!u || !u->url_host) return false;
-  const std::string port = u->url_port ? u->url_port : "5060";
-  return ctx_.local_address == std::string(u->url_host) + ":" + port;
+  // A sips: URI, or one with transport=tls, names our TLS port (5061 by
+  // default); phones put that in their Route when they reach us by TLS.
+  const bool tls = (u->url_type == url_sips) || url_has_param(u, "transport=tls");
+  const std::string port = u->url_port ? u->url_port : (tls ? "5061" : "5060");
+  const std::string address = std::string(u->url_host) + ":" + port;
+  return address == ctx_.local_address || (!ctx_.tls_address.empty() && address == ctx_.tls_address);
 }
 
 void Proxy::reject(msg_t* msg, Reject r, std::string_view value, std::string_view why) {

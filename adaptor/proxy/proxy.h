@@ -36,6 +36,7 @@ struct ProxyContext {
   const dht::Ring* ring = nullptr;
   const Settings* settings = nullptr;
   std::string local_address;  // ip:port
+  std::string tls_address;    // ip:port of our TLS transport, "" without one
   std::function<dht::Time()> now;
   std::function<void(dht::Time)> reschedule;
   RegistrarPolicy policy;

@@ -72,7 +72,10 @@ std::string Proxy::phone_flow(msg_t* msg, const sip_t* sip) const {
 }
 
 std::string Proxy::flow_route(const std::string& token, bool record_route) const {
-  return flow::route(token, ctx_.local_address, record_route);
+  // A phone on TLS sends its in-dialog requests to our TLS port; nodes
+  // (Path) reach us on the SIP port.
+  const bool tls = record_route && token.rfind("tls~", 0) == 0 && !ctx_.tls_address.empty();
+  return flow::route(token, tls ? ctx_.tls_address : ctx_.local_address, record_route);
 }
 
 std::string Proxy::flow_target(const url_t* own_route) {

@@ -13,7 +13,12 @@ std::string token(const Arrival& a) {
   bool needed = false;
   if (a.transport == "udp") {
     needed = a.rport && a.sent_by != a.source;
-  } else if (a.transport == "tcp" || a.transport == "tls") {
+  } else if (a.transport == "tls") {
+    // A phone cannot be reached by a new TLS connection: it has no server
+    // certificate (baresip, linphone and the rest present none by
+    // default). Its own connection is the only way back (RFC 3261 18.2.2).
+    needed = true;
+  } else if (a.transport == "tcp") {
     needed = a.alias || a.sent_by == a.source ||
              std::find(a.contacts.begin(), a.contacts.end(), a.source) != a.contacts.end();
   }

@@ -17,6 +17,10 @@ Two cases, each in a fresh namespace:
      (discovery.rediscover_s) its multicast REGISTER is answered by B1
      with a 302 saying "ring-size=2", and A moves into the bigger ring:
      its discovery becomes "merge" and the ring of three is consistent.
+  4. overlay.secret (issue 14): A and B hold the key, C none, D another
+     key. B joins A's ring by multicast; C and D send their multicast
+     REGISTERs too but nobody answers them (A logs why, once each), so
+     they start rings of their own; A and B list neither.
 All are run and reported before the test fails.
 """
 
@@ -77,10 +81,40 @@ def run_merge_case(args):
         log(f"merge: A moved into ring {{B1, B2}} by multicast; consistent {took:.1f} s after B was up")
 
 
+def run_secret_case(args):
+    with ringlib.Netns("sippeer-mc") as ns, \
+            ringlib.Cluster(args.sippeer, "multicast-secret", keep=args.keep) as cl:
+        def cfg(secret):
+            c = {"discovery": {"multicast_timeout_ms": PROBE_MS}}
+            if secret:
+                c["overlay"] = {"secret": secret}
+            return c
+        a = cl.add("A", new_ring=True, multicast=True, netns=ns.name, stabilize_ms=STABILIZE_MS, config=cfg("k-ring"))
+        a.wait_joined()
+        b = cl.add("B", multicast=True, netns=ns.name, stabilize_ms=STABILIZE_MS, config=cfg("k-ring"))
+        st, _ = b.wait_joined(timeout=PROBE_MS / 1000 + 10)
+        check(st["discovery"] == "multicast", f"secret: B (with the key) did not join by multicast: {st['discovery']!r}")
+        c = cl.add("C", multicast=True, netns=ns.name, stabilize_ms=STABILIZE_MS, config=cfg(None))
+        d = cl.add("D", multicast=True, netns=ns.name, stabilize_ms=STABILIZE_MS, config=cfg("k-other"))
+        for n in (c, d):
+            st, _ = n.wait_joined(timeout=PROBE_MS / 1000 + 10)
+            check(st["discovery"] == "alone", f"secret: {n.name} should be alone, is {st['discovery']!r}")
+        ringlib.wait_consistent([a, b], 3 * STABILIZE_MS / 1000 + 2, what="ring {A, B} with the key")
+        outsiders = {c.address, d.address}
+        for n in (a, b):
+            st = n.status()
+            known = {ringlib.uri_address(x["uri"]) for x in st["successors"]}
+            check(not (known & outsiders), f"secret: {n.name} lists {known & outsiders}")
+        check(f"not answering {c.address}: no P2P-Auth" in a.log(), "secret: A did not log why C got no answer")
+        check(f"not answering {d.address}: wrong MAC" in a.log(), "secret: A did not log why D got no answer")
+        log("secret: B joined by multicast with the key; C (no key) and D (another key) got no answer")
+
+
 def body(args):
     ringlib.require_root("multicast_test (creates a network namespace)")
     failures = []
-    for case in (lambda: run_case(args, False), lambda: run_case(args, True), lambda: run_merge_case(args)):
+    for case in (lambda: run_case(args, False), lambda: run_case(args, True), lambda: run_merge_case(args),
+                 lambda: run_secret_case(args)):
         try:
             case()
         except ringlib.TestFailure as e:

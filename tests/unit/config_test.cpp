@@ -75,6 +75,11 @@ Settings scrambled() {
   s.per_source_transactions = 8;
   s.max_message_bytes = 4096;
   s.max_records = 1000;
+  s.overlay_transport = "tls";
+  s.tls_port = 5062;
+  s.tls_certificate = "/tmp/c.pem";
+  s.tls_private_key = "/tmp/k.pem";
+  s.tls_ca = "/tmp/ca.pem";
   return s;
 }
 

@@ -44,6 +44,11 @@ TEST(Flow, TcpPhoneAskingForReuseOrNamingItsConnectionGetsAToken) {
   EXPECT_EQ(token(a), "tcp~192.0.2.7~40312");
   a.transport = "tls";
   EXPECT_EQ(token(a), "tls~192.0.2.7~40312");
+  // Over TLS, always: a phone has no server certificate for a new
+  // connection to reach it (baresip's listening TLS port refuses).
+  a.sent_by = "192.0.2.7:5061";
+  a.contacts = {"192.0.2.7:5061"};
+  EXPECT_EQ(token(a), "tls~192.0.2.7~40312");
 }
 
 TEST(Flow, OtherTransportsAndBadSourcesGetNone) {

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""SIP over TLS (issue 14): two baresip phones call each other over TLS
+across a ring of three, with certificates the test makes (openssl CLI).
+
+Debian's sipp (sip-tester 3.6.1) is built without TLS ("To use a TLS
+transport you must compile SIPp with OpenSSL"), so both phones are baresip.
+
+  certificates  a CA, and one certificate for 127.0.0.1 (subjectAltName)
+                that every node uses (tls.certificate, tls.private_key,
+                tls.ca); baresip checks the node's against the CA.
+  register      bob through node A, alice through node B, each over TLS to
+                the node's TLS port (sip.port + 1): baresip reports
+                {0/TLS/v4} 200 OK, and /lookup shows transport=tls bindings.
+  call          alice dials bob (bob's key owned by the third node):
+                both report CALL_ESTABLISHED, then CALL_CLOSED on hangup.
+                The nodes' SIP traces show the INVITE received and sent
+                over TLS only, never over UDP or TCP.
+  errors        a node whose tls.certificate does not exist stops at once
+                with exit code 78 (EX_CONFIG) and a message naming the key and file.
+"""
+
+import sys
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import ringlib
+import sipplib
+from baresip_test import Baresip
+from ringlib import check, log
+
+
+def make_certificates(d):
+    """ca.pem and node.pem/node.key for IP 127.0.0.1, signed by the CA."""
+    def run(*cmd):
+        subprocess.run(cmd, check=True, capture_output=True, cwd=d)
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=sippeer test CA",
+        "-keyout", "ca.key", "-out", "ca.pem")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "node.key",
+        "-out", "node.csr")
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
+    run("openssl", "x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "2", "-out", "node.pem", "-extfile", "san.ext")
+    return {k: os.path.join(d, v) for k, v in (("ca", "ca.pem"), ("cert", "node.pem"), ("key", "node.key"))}
+
+
+def tls_phone(cl, name, node, certs, extra="", contacts=""):
+    p = Baresip(cl, name, f'<sip:{name}@example.com;transport=tls>;outbound="sip:127.0.0.1:{node.sip_port + 1};'
+                          f'transport=tls";regint=60{extra}', contacts=contacts)
+    with open(os.path.join(p.dir, "config"), "a") as f:
+        f.write(f"sip_cafile\t\t{certs['ca']}\n")
+    return p
+
+
+def body(args):
+    check(shutil.which("baresip") and shutil.which("openssl"), "baresip or openssl missing (scripts/setup --all)")
+    phones = []
+    with ringlib.Cluster(args.sippeer, "tls", keep=args.keep) as cl:
+        certs = make_certificates(cl.dir)
+        traces = {}
+
+        def cfg(name):
+            traces[name] = os.path.join(cl.dir, f"{name}.trace")
+            return {"proxy": {"record_route": True}, "log": {"sip_trace": traces[name]},
+                    "tls": {"certificate": certs["cert"], "private_key": certs["key"], "ca": certs["ca"]}}
+        first = cl.add("n1", new_ring=True, stabilize_ms=500, config=cfg("n1"))
+        first.wait_joined()
+        nodes = [first] + [cl.add(f"n{i}", bootstrap=[first], stabilize_ms=500, config=cfg(f"n{i}")) for i in (2, 3)]
+        for n in nodes[1:]:
+            n.wait_joined()
+        ringlib.wait_consistent(nodes, 15, what="a ring of 3", parts=("predecessor", "successors"))
+        for n in nodes:
+            check(f"listening on tls 127.0.0.1:{n.sip_port + 1}" in n.log(), f"{n.name} does not listen on TLS")
+        try:
+            owner = sipplib.owner_of(nodes, "sip:bob@example.com")
+            a, b = [n for n in nodes if n is not owner]
+            bob = tls_phone(cl, "bob", a, certs, ";answermode=auto")
+            phones.append(bob)
+            alice = tls_phone(cl, "alice", b, certs, contacts='"Bob" <sip:bob@example.com>\n')
+            phones.append(alice)
+            for p in phones:
+                p.connect()
+            for user, p in (("bob", bob), ("alice", alice)):
+                ringlib.wait_until(lambda: f"{user}@example.com: {{0/TLS/v4}} 200 OK" in p.output(), 15,
+                                   what=f"baresip {user} to report its registration over TLS")
+                code, lk = sipplib.lookup(nodes[0], f"sip:{user}@example.com")
+                check(code == 200 and any("transport=tls" in x for x in lk.get("bindings", [])),
+                      f"/lookup of {user}: {code} {lk}")
+            log(f"bob registered over TLS through {a.name}, alice through {b.name}; bob's key is owned by {owner.name}")
+
+            t0 = time.monotonic()
+            r = alice.command("dial", "sip:bob@example.com")
+            check(r.get("ok"), f"alice: dial refused: {r}")
+            bob.wait_event("CALL_ESTABLISHED", 15, since=t0)
+            alice.wait_event("CALL_ESTABLISHED", 15, since=t0)
+            log(f"call alice -> bob over TLS established in {time.monotonic() - t0:.2f} s")
+            time.sleep(0.5)
+            t1 = time.monotonic()
+            check(alice.command("hangup").get("ok"), "alice: hangup refused")
+            alice.wait_event("CALL_CLOSED", 10, since=t1)
+            bob.wait_event("CALL_CLOSED", 10, since=t1)
+            log("alice hung up; both saw the call closed")
+
+            # Phone legs in the traces: what came from alice and went to bob.
+            with open(traces[b.name], errors="replace") as f:
+                tb = f.read()
+            with open(traces[a.name], errors="replace") as f:
+                ta = f.read()
+            got_invite = re.findall(r"recv \d+ bytes from (\w+)/\[127\.0\.0\.1\]:\d+ at [^\n]*\n\s*INVITE sip:bob", tb)
+            sent_invite = re.findall(r"sent \d+ bytes to (\w+)/\[127\.0\.0\.1\]:\d+ at [^\n]*\n\s*INVITE sip:bob[^@\s]*@127",
+                                     ta)
+            check(got_invite and set(got_invite) == {"tls"}, f"alice's INVITE reached {b.name} over {got_invite}")
+            check(sent_invite and set(sent_invite) == {"tls"}, f"{a.name} sent the INVITE to bob over {sent_invite}")
+            log(f"traces: the INVITE came from alice over {got_invite[0]} and went to bob over {sent_invite[0]}")
+        except ringlib.TestFailure:
+            for p in phones:
+                print(f"--- baresip {p.name} output:\n{p.output()[-4000:]}", file=sys.stderr)
+            raise
+        finally:
+            for p in phones:
+                p.stop()
+
+        bad = subprocess.run([args.sippeer, "-N", "-p", "0", "--listen", "127.0.0.1", "--admin", "",
+                              "--state-dir", os.path.join(cl.dir, "bad.state"), "--config",
+                              cl.write_config("bad", {"tls": {"certificate": "/nonexistent/node.pem",
+                                                              "private_key": certs["key"]}})],
+                             capture_output=True, text=True, timeout=20)
+        check(bad.returncode == 78 and "tls.certificate" in bad.stderr and "/nonexistent/node.pem" in bad.stderr,
+              f"a missing certificate: exit {bad.returncode}, {bad.stderr!r}")
+        log(f"a missing tls.certificate: exit 78, {bad.stderr.strip().splitlines()[0]!r}")
+
+
+if __name__ == "__main__":
+    ringlib.run_test(__doc__.splitlines()[0], body)
