@@ -279,6 +279,20 @@ bool Daemon::start_tls(std::string* err) {
     return *err = "cannot listen for TLS on " + local_ip_ + ":" + std::to_string(tls_port_) +
                   " (port in use, or tls.certificate / tls.private_key not a matching PEM pair); tls.port sets it",
            false;
+  if (settings_.overlay_transport == "tls") {
+    // Nodes have a port of their own, where a certificate signed by
+    // tls.ca is required of the connecting side too (mutual), which the
+    // phones' port cannot ask: phones have none.
+    const int port = port_ + OverlayTransport::kOverlayTlsOffset;
+    const std::string overlay = "sips:" + local_ip_ + ":" + std::to_string(port) + ";transport=tls";
+    if (nta_agent_add_tport(agent_, URL_STRING_MAKE(overlay.c_str()), TPTAG_CERTIFICATE(dir.c_str()),
+                            TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_ALL), TAG_END()) < 0)
+      return *err = "cannot listen for overlay TLS on " + local_ip_ + ":" + std::to_string(port) +
+                    " (sip.port + 2, for overlay.transport tls): in use?",
+             false;
+    SIPPEER_LOG(Info) << "overlay over TLS: listening on " << local_ip_ << ":" << port
+                      << ", peers' certificates checked both ways against " << settings_.tls_ca;
+  }
   SIPPEER_LOG(Info) << "listening on tls " << local_ip_ << ":" << tls_port_ << " (certificate "
                     << settings_.tls_certificate << (settings_.tls_ca.empty() ? "" : ", peers checked against " + settings_.tls_ca)
                     << ")";
@@ -318,6 +332,7 @@ bool Daemon::create_node(std::string* err) {
   events_ = std::make_unique<Events>(this);
   transport_ = std::make_unique<OverlayTransport>(agent_, root_, *codec_, local_address_,
                                                   dht::Duration{settings_.request_timeout_ms}, *overlay_auth_);
+  transport_->use_tls(settings_.overlay_transport == "tls");
   node_ = std::make_unique<dht::Node>(cfg, dht::NodeRef{id, local_address_}, *transport_, *random_,
                                       storage_, *events_);
   transport_->bind(node_.get(), [this] { return now(); }, [this](dht::Time t) { reschedule(t); });
@@ -425,6 +440,14 @@ int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) 
     // bootstrap peers) is answered as if it came by multicast.
     self->discovery_->on_discovery_request(msg, sip);
   } else if (sip->sip_request->rq_method == sip_method_register && self->is_overlay_request(sip)) {
+    if (self->settings_.overlay_transport == "tls" && !self->came_over_verified_tls(msg)) {
+      // overlay.transport tls: a node's messages come over the overlay
+      // TLS port, whose handshake checked its certificate. Not over UDP,
+      // TCP, or the phones' TLS port, where anyone may send anything.
+      self->responses_sent_.add(
+          send_reject({agent, nullptr, kLogTag}, msg, Reject::OverlayNotOverTls));
+      return 0;
+    }
     self->transport_->on_request(msg, sip);
   } else if (!self->admit_source(msg, sip)) {
     // Answered 503, or dropped, by the per-source limit.
@@ -438,6 +461,13 @@ int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) 
     self->proxy_->on_request(msg, sip);
   }
   return 0;
+}
+
+bool Daemon::came_over_verified_tls(msg_t* msg) const {
+  tport_t* tp = nta_incoming_transport(agent_, nullptr, msg);
+  const bool ok = tp && tport_is_verified(tp);
+  if (tp) tport_unref(tp);
+  return ok;
 }
 
 bool Daemon::admit_source(msg_t* msg, sip_t* sip) {

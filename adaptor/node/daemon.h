@@ -123,6 +123,9 @@ class Daemon final : public AdminBackend {
   // limits.per_source_rate: true when the request may go on; otherwise it
   // has been answered 503 or dropped.
   bool admit_source(msg_t* msg, sip_t* sip);
+  // The message came over TLS whose handshake verified the peer's
+  // certificate (the overlay TLS port of overlay.transport tls).
+  bool came_over_verified_tls(msg_t* msg) const;
   FastReply fast_reply_;
   su_timer_t* tick_timer_ = nullptr;
 

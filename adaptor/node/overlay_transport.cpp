@@ -161,7 +161,14 @@ void OverlayTransport::start(dht::TxnId txn, msg_t* msg, const std::string& addr
   o->self = this;
   o->txn = txn;
   o->nonce = std::move(nonce);
-  const std::string uri = "sip:" + address;
+  std::string uri = "sip:" + address;
+  if (tls_) {
+    // Where the peer listens for overlay TLS (see use_tls); the
+    // Request-URI still names the node by its SIP address.
+    const auto colon = address.rfind(':');
+    const int port = std::atoi(address.c_str() + colon + 1) + kOverlayTlsOffset;
+    uri = "sip:" + address.substr(0, colon) + ":" + std::to_string(port) + ";transport=tls";
+  }
   o->orq = nta_outgoing_mcreate(agent_, &OverlayTransport::on_response, o.get(),
                                 URL_STRING_MAKE(uri.c_str()), msg, TAG_END());
   if (!o->orq) {

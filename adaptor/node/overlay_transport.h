@@ -76,6 +76,12 @@ class OverlayTransport final : public dht::Transport {
   // An overlay REGISTER from nta's stateless callback. Takes the message.
   void on_request(msg_t* msg, sip_t* sip);
 
+  // overlay.transport tls: requests go over TLS to the peer's overlay TLS
+  // port, its SIP port + 2 (kOverlayTlsOffset), where the peer asks for our
+  // certificate as we check its own.
+  void use_tls(bool on) { tls_ = on; }
+  static constexpr int kOverlayTlsOffset = 2;
+
   const OverlayCounters& counters() const { return counters_; }
   std::size_t pending_outgoing() const { return out_.size(); }
 
@@ -113,6 +119,7 @@ class OverlayTransport final : public dht::Transport {
   std::string local_address_;
   dht::Duration timeout_;
   OverlayAuth& auth_;
+  bool tls_ = false;
   dht::Node* node_ = nullptr;
   Now now_;
   Reschedule reschedule_;

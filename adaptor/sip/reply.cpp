@@ -37,6 +37,8 @@ constexpr Row kRows[] = {
       "limits.per_source_transactions"}},
     {Reject::MessageTooLarge,
      {413, "Request Entity Too Large", nullptr, nullptr, "limits.max_message_bytes"}},
+    {Reject::OverlayNotOverTls,
+     {403, "Forbidden (overlay over TLS only)", nullptr, nullptr, "overlay.transport tls: not over verified TLS"}},
     {Reject::Unavailable, {480, "Temporarily Unavailable", nullptr, nullptr, "no next hop could be tried"}},
     {Reject::ServiceUnavailable, {503, "Service Unavailable", nullptr, nullptr, "the request could not be sent"}},
     {Reject::RequestTerminated, {487, "Request Terminated", nullptr, nullptr, "canceled"}},

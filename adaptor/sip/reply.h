@@ -35,6 +35,7 @@ enum class Reject {
   SourceFlood,            // limits.per_source_rate
   SourceTransactions,     // limits.per_source_transactions
   MessageTooLarge,        // limits.max_message_bytes
+  OverlayNotOverTls,      // overlay.transport tls, but this came otherwise
   Unavailable,            // no next hop or branch could be started
   ServiceUnavailable,     // a request to a flow/contact nta could not send
   RequestTerminated,      // CANCELed (RFC 3261 16.10)

@@ -15,6 +15,13 @@ transport you must compile SIPp with OpenSSL"), so both phones are baresip.
                 both report CALL_ESTABLISHED, then CALL_CLOSED on hangup.
                 The nodes' SIP traces show the INVITE received and sent
                 over TLS only, never over UDP or TCP.
+  overlay       overlay.transport tls: three nodes form a ring over TLS
+                (each checks the other's certificate, both ways, on the
+                overlay port sip.port + 2); a node whose certificate comes
+                from another CA (though it trusts the ring's CA, so only
+                the ring's check of its client certificate stops it)
+                cannot join and ends alone; an overlay
+                REGISTER sent over UDP is refused 403 (overlay over TLS only).
   errors        a node whose tls.certificate does not exist stops at once
                 with exit code 78 (EX_CONFIG) and a message naming the key and file.
 """
@@ -36,6 +43,8 @@ from ringlib import check, log
 
 def make_certificates(d):
     """ca.pem and node.pem/node.key for IP 127.0.0.1, signed by the CA."""
+    os.makedirs(d, exist_ok=True)
+
     def run(*cmd):
         subprocess.run(cmd, check=True, capture_output=True, cwd=d)
     run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=sippeer test CA",
@@ -124,6 +133,43 @@ def body(args):
         finally:
             for p in phones:
                 p.stop()
+
+        # --- overlay over TLS
+        def ocfg(c):
+            return {"overlay": {"transport": "tls"},
+                    "tls": {"certificate": c["cert"], "private_key": c["key"], "ca": c["ca"]}}
+        o1 = cl.add("o1", new_ring=True, stabilize_ms=500, config=ocfg(certs))
+        o1.wait_joined()
+        ring = [o1] + [cl.add(f"o{i}", bootstrap=[o1], stabilize_ms=500, config=ocfg(certs)) for i in (2, 3)]
+        for n in ring[1:]:
+            st, _ = n.wait_joined(timeout=15)
+            check(st["discovery"] == "bootstrap", f"{n.name} did not join over TLS: {st['discovery']}")
+        ringlib.wait_consistent(ring, 15, what="a ring of 3 over TLS", parts=("predecessor", "successors"))
+        check(f"overlay over TLS: listening on 127.0.0.1:{o1.sip_port + 2}" in o1.log(), "o1: no overlay TLS port")
+        other = make_certificates(os.path.join(cl.dir, "other-ca"))
+        # It trusts the ring's CA (so it accepts the ring's certificates):
+        # only the ring's check of its client certificate can keep it out.
+        stranger = cl.add("stranger", bootstrap=[o1], stabilize_ms=500,
+                          config=ocfg({"cert": other["cert"], "key": other["key"], "ca": certs["ca"]}))
+        st, _ = stranger.wait_joined(timeout=20)
+        check(st["discovery"] == "alone", f"a node with another CA's certificate joined: {st['discovery']}")
+        members = {n.address for n in ring}
+        for n in ring:
+            known = {ringlib.uri_address(x["uri"]) for x in n.status()["successors"]}
+            check(stranger.address not in known, f"{n.name} lists the stranger")
+        with sipplib.RawPhone() as p:
+            o2_uri = ring[1].status()["node"]["uri"]
+            text = (f"REGISTER sip:{o1.address} SIP/2.0\r\nVia: SIP/2.0/UDP {p.address};branch={p.new_branch()}\r\n"
+                    f"Max-Forwards: 70\r\nFrom: <{o2_uri}>;tag=x1\r\nTo: <{o2_uri}>\r\nCall-ID: forged@x\r\n"
+                    f"CSeq: 1 REGISTER\r\nContact: <{o2_uri}>;q=1\r\nExpires: 0\r\nContent-Length: 0\r\n\r\n")
+            _, final = p.transact(o1, text, timeout=3)
+            check(final and final.startswith("SIP/2.0 403 Forbidden (overlay over TLS only)"),
+                  f"an overlay REGISTER over UDP: {final and final.splitlines()[0]!r}")
+        check(ring[1].address in {ringlib.uri_address(x["uri"]) for x in o1.status()["successors"]},
+              "the forged Unregister over UDP made o1 drop o2")
+        log("overlay over TLS: a ring of 3 formed; another CA's node ended alone; "
+            "an overlay REGISTER over UDP got 403 (overlay over TLS only)")
+        del members
 
         bad = subprocess.run([args.sippeer, "-N", "-p", "0", "--listen", "127.0.0.1", "--admin", "",
                               "--state-dir", os.path.join(cl.dir, "bad.state"), "--config",
