@@ -83,6 +83,7 @@ void Proxy::start_dns_p2p_lookup(msg_t* msg, sip_t* sip, const std::string& aor,
   f->aor = aor;
   f->domain = domain;
   f->port = ruri->url_port ? std::atoi(ruri->url_port) : 0;
+  f->sips = ruri->url_type == url_sips;
   char transport[16];
   if (ruri->url_params) {
     const isize_t n = url_param(ruri->url_params, "transport", transport, sizeof transport);
@@ -141,7 +142,7 @@ void Proxy::start_dns(Transaction* tx) {
                                                           std::string error) {
     tx->lookup->resolving = 0;
     on_dns_resolved(tx, std::move(targets), error);
-  });
+  }, f->sips);
   if (f->resolving == 0) {
     stop_dns(tx);
     note_result(tx, Reject::DnsResolverUnavailable, true);

@@ -34,6 +34,7 @@ struct Proxy::DnsP2pLookup {
   std::string domain;           // what DNS resolves
   int port = 0;                 // the Request-URI's, if any
   std::string transport;        // its transport parameter, lower case, if udp or tcp
+  bool sips = false;            // a sips: Request-URI: TLS targets only (RFC 3263 4.1)
   bool p2p_started = false;
   bool ring_only = false;       // from outside proxy.allowed_networks: no DNS; nobody found = 403
   bool dns_started = false;

@@ -1,5 +1,7 @@
 // RFC 3263 section 4.1-4.2 on Sofia's resolver: NAPTR for SIP+D2U/SIP+D2T,
 // else SRV _sip._udp then _sip._tcp, else A of the domain itself at 5060.
+// For a sips: URI, TLS only: NAPTR SIPS+D2T, else SRV _sips._tcp, else
+// the domain's A at 5061.
 #include "adaptor/sip/sip_resolver.h"
 
 #include <arpa/inet.h>
@@ -34,6 +36,7 @@ struct SipResolver::Lookup {
   std::uint64_t handle = 0;
   SipResolver* self = nullptr;
   std::string domain;
+  bool sips = false;  // a sips: URI: TLS targets only
   Done done;
   std::vector<std::unique_ptr<Query>> queries;                 // outstanding
   std::vector<std::pair<std::string, std::string>> srv_names;  // name, transport
@@ -80,24 +83,30 @@ SipResolver::~SipResolver() {
   if (res_) sres_resolver_destroy(res_);
 }
 
-std::uint64_t SipResolver::resolve(const std::string& domain, int port, const std::string& transport, Done done) {
+std::uint64_t SipResolver::resolve(const std::string& domain, int port, const std::string& transport, Done done,
+                                   bool sips) {
   if (!res_) return 0;
   auto l = std::make_unique<Lookup>();
   l->handle = next_handle_++;
   l->self = this;
   l->domain = strip_dot(domain);
   l->done = std::move(done);
+  l->sips = sips;
   Lookup* raw = l.get();
   lookups_[raw->handle] = std::move(l);
-  const std::string tp = transport.empty() ? "udp" : transport;
+  const std::string tp = sips ? "tls" : transport.empty() ? "udp" : transport;
+  const int default_port = sips ? 5061 : 5060;
   if (ipv4_literal(raw->domain)) {
     // RFC 3263 4.2: a numeric host is used as it is, on the URI's port or 5060.
-    raw->servers.push_back({raw->domain, port > 0 ? port : 5060, tp, {raw->domain}});
+    raw->servers.push_back({raw->domain, port > 0 ? port : default_port, tp, {raw->domain}});
     finish(raw, "");
   } else if (port > 0) {
     // A name with a port: its addresses only, on that port.
     raw->servers.push_back({raw->domain, port, tp, {}});
     query_addresses(raw);
+  } else if (sips) {
+    // RFC 3263 4.1 for SIPS: NAPTR still first (SIPS+D2T), handled below.
+    send(raw, sres_type_naptr, raw->domain, 0);
   } else if (!transport.empty()) {
     // A transport but no port: SRV for that transport only (4.2).
     raw->srv_names.emplace_back("_sip._" + transport + "." + raw->domain, transport);
@@ -160,10 +169,17 @@ void SipResolver::naptr_done(Lookup* l, sres_record** answers) {
   for (auto* n : naptr) {
     // Only terminal ("s") rules towards SRV, for the transports we speak.
     if (!n->na_flags || strcasecmp(n->na_flags, "s") != 0 || !n->na_services || !n->na_replace) continue;
-    if (strcasecmp(n->na_services, "SIP+D2U") == 0) l->srv_names.emplace_back(n->na_replace, "udp");
-    else if (strcasecmp(n->na_services, "SIP+D2T") == 0) l->srv_names.emplace_back(n->na_replace, "tcp");
+    if (l->sips) {
+      if (strcasecmp(n->na_services, "SIPS+D2T") == 0) l->srv_names.emplace_back(n->na_replace, "tls");
+    } else if (strcasecmp(n->na_services, "SIP+D2U") == 0) {
+      l->srv_names.emplace_back(n->na_replace, "udp");
+    } else if (strcasecmp(n->na_services, "SIP+D2T") == 0) {
+      l->srv_names.emplace_back(n->na_replace, "tcp");
+    }
   }
-  if (l->srv_names.empty()) {
+  if (l->srv_names.empty() && l->sips) {
+    l->srv_names.emplace_back("_sips._tcp." + l->domain, "tls");
+  } else if (l->srv_names.empty()) {
     // RFC 3263 4.1: no NAPTR, so SRV for each transport we support.
     l->srv_names.emplace_back("_sip._udp." + l->domain, "udp");
     l->srv_names.emplace_back("_sip._tcp." + l->domain, "tcp");
@@ -177,7 +193,7 @@ void SipResolver::next_srv(Lookup* l) {
     return;
   }
   // No SRV either: the domain's own address on the default port (4.2).
-  l->servers.push_back({l->domain, 5060, "udp", {}});
+  l->servers.push_back({l->domain, l->sips ? 5061 : 5060, l->sips ? "tls" : "udp", {}});
   query_addresses(l);
 }
 

@@ -27,7 +27,7 @@ class SipResolver {
   struct Target {
     std::string ip;          // IPv4 literal (the daemon is IPv4 only)
     int port = 5060;
-    std::string transport;   // "udp" or "tcp"
+    std::string transport;   // "udp", "tcp" or "tls"
     std::string address() const { return ip + ":" + std::to_string(port); }
   };
   // targets in RFC 3263 order (empty when the domain has no SIP server);
@@ -48,7 +48,10 @@ class SipResolver {
   // `done` runs once, from the event loop, unless cancelled. Returns a
   // handle for cancel(); 0 when the resolver is unusable (done is then
   // never called).
-  std::uint64_t resolve(const std::string& domain, int port, const std::string& transport, Done done);
+  // `sips`: a sips: URI, so TLS targets only (NAPTR SIPS+D2T, SRV
+  // _sips._tcp, else the domain at 5061).
+  std::uint64_t resolve(const std::string& domain, int port, const std::string& transport, Done done,
+                        bool sips = false);
   void cancel(std::uint64_t handle);
 
   // For Sofia's answer callback only.

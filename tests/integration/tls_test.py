@@ -22,6 +22,11 @@ transport you must compile SIPp with OpenSSL"), so both phones are baresip.
                 the ring's check of its client certificate stops it)
                 cannot join and ends alone; an overlay
                 REGISTER sent over UDP is refused 403 (overlay over TLS only).
+  sips DNS      dnsmasq serves SRV _sips._tcp.secure.test -> a node of
+                another ring with TLS, where carol is registered. alice's
+                MESSAGE to sips:carol@secure.test goes out by the DNS branch
+                of the lookup (RFC 3263 for SIPS: NAPTR, then SRV
+                _sips._tcp), over TLS, and carol answers 200.
   errors        a node whose tls.certificate does not exist stops at once
                 with exit code 78 (EX_CONFIG) and a message naming the key and file.
 """
@@ -35,6 +40,7 @@ import shutil
 import subprocess
 import time
 
+import dnsfixture
 import ringlib
 import sipplib
 from baresip_test import Baresip
@@ -52,7 +58,7 @@ def make_certificates(d):
     run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "node.key",
         "-out", "node.csr")
     with open(os.path.join(d, "san.ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
+        f.write("subjectAltName=IP:127.0.0.1,DNS:secure.test\nextendedKeyUsage=serverAuth,clientAuth\n")
     run("openssl", "x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
         "-days", "2", "-out", "node.pem", "-extfile", "san.ext")
     return {k: os.path.join(d, v) for k, v in (("ca", "ca.pem"), ("cert", "node.pem"), ("key", "node.key"))}
@@ -170,6 +176,43 @@ def body(args):
         log("overlay over TLS: a ring of 3 formed; another CA's node ended alone; "
             "an overlay REGISTER over UDP got 403 (overlay over TLS only)")
         del members
+
+        # --- sips: by DNS (RFC 3263 for SIPS)
+        srv = cl.add("secure", new_ring=True, stabilize_ms=500,
+                     config={"tls": {"certificate": certs["cert"], "private_key": certs["key"]}})
+        srv.wait_joined()
+        dns_dir = os.path.join(cl.dir, "dns")
+        os.makedirs(dns_dir, exist_ok=True)
+        dns = dnsfixture.Dnsmasq(dns_dir, [f"srv-host=_sips._tcp.secure.test,127.0.0.1,{srv.sip_port + 1}"])
+        try:
+            edge = cl.add("edge", new_ring=True, stabilize_ms=500,
+                          config={"dns": {"resolv_conf": dnsfixture.resolv_conf(dns_dir)},
+                                  "log": {"sip_trace": os.path.join(cl.dir, "edge.trace")},
+                                  "tls": {"certificate": certs["cert"], "private_key": certs["key"],
+                                          "ca": certs["ca"]}})
+            edge.wait_joined()
+            with sipplib.RawPhone("carol") as carol, sipplib.RawPhone("alice") as al:
+                # Her AOR is the sips: one (sippeer keys sip: and sips: AORs
+                # apart, as RFC 3261 19.1.4 compares them).
+                reg = carol.request("REGISTER", "sip:secure.test", to="<sips:carol@secure.test>",
+                                    frm="<sips:carol@secure.test>", extra="Expires: 600")
+                _, final = carol.transact(srv, reg)
+                check(final and final.startswith("SIP/2.0 200"), f"carol's REGISTER: {final!r}")
+                al.send(edge, al.request("MESSAGE", "sips:carol@secure.test", to="<sips:carol@secure.test>",
+                                         body="over TLS, found by SRV _sips._tcp"))
+                got = carol.recv(8, lambda m: m.startswith("MESSAGE "))
+                check(got is not None, f"carol got no MESSAGE; edge log:\n{edge.log()[-3000:]}")
+                carol.send(sipplib.header(got, "Via").split()[1].split(";")[0], carol.answer(got, 200, "OK"))
+                check(al.recv(8, lambda m: m.startswith("SIP/2.0 200")), "alice got no 200 for the sips: MESSAGE")
+            check(dns.queries("SRV", "_sips._tcp.secure.test") >= 1, f"no SRV _sips._tcp query:\n{dns.log()}")
+            check(dns.queries("SRV", "_sip._udp.secure.test") == 0, "a sips: lookup asked for _sip._udp")
+            with open(os.path.join(cl.dir, "edge.trace"), errors="replace") as f:
+                et = f.read()
+            check(re.search(r"sent \d+ bytes to tls/\[127\.0\.0\.1\]:%d at [^\n]*\n\s*MESSAGE sips:carol" %
+                            (srv.sip_port + 1), et), "the edge did not send the MESSAGE over TLS to the SRV target")
+            log("sips:carol@secure.test: SRV _sips._tcp -> TLS to the other ring's node; carol answered 200")
+        finally:
+            dns.stop()
 
         bad = subprocess.run([args.sippeer, "-N", "-p", "0", "--listen", "127.0.0.1", "--admin", "",
                               "--state-dir", os.path.join(cl.dir, "bad.state"), "--config",
