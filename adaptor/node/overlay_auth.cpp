@@ -30,6 +30,7 @@ std::string full_name(std::string_view name) {
       case 'i': return "call-id";
       case 'm': return "contact";
       case 'c': return "content-type";
+      case 'v': return "via";
       default: break;
     }
   }
@@ -140,9 +141,9 @@ std::string hex_of(const unsigned char* b, std::size_t n) {
 
 namespace {
 
-// The branch of the top Via: a retransmission keeps it, a replay sent
-// anew by someone else has another (or the same request went elsewhere).
-std::string top_via_branch(std::string_view t) {
+// The value of the first header line named `name` (lower case, compact
+// forms expanded), as it stands; "" when there is none.
+std::string_view first_header(std::string_view t, std::string_view name) {
   std::size_t pos = 0;
   while (pos < t.size()) {
     std::size_t e = t.find('\n', pos);
@@ -150,19 +151,21 @@ std::string top_via_branch(std::string_view t) {
     const std::string_view line = text::strip_cr(t.substr(pos, e - pos));
     if (line.empty() && pos > 0) break;
     const std::size_t colon = line.find(':');
-    if (colon != std::string_view::npos) {
-      const std::string name = full_name(line.substr(0, colon));
-      if (name == "via" || name == "v") {
-        const std::string_view v = line.substr(colon + 1);
-        const std::size_t b = v.find("branch=");
-        if (b == std::string_view::npos) return {};
-        std::size_t end = v.find_first_of(";, \t", b + 7);
-        return std::string(v.substr(b + 7, end == std::string_view::npos ? std::string_view::npos : end - b - 7));
-      }
-    }
+    if (colon != std::string_view::npos && full_name(line.substr(0, colon)) == name)
+      return text::trim(line.substr(colon + 1));
     pos = e + 1;
   }
   return {};
+}
+
+// The branch of the top Via: a retransmission keeps it, a replay sent
+// anew by someone else has another (or the same request went elsewhere).
+std::string top_via_branch(std::string_view t) {
+  const std::string_view v = first_header(t, "via");
+  const std::size_t b = v.find("branch=");
+  if (b == std::string_view::npos) return {};
+  const std::size_t end = v.find_first_of(";, \t", b + 7);
+  return std::string(v.substr(b + 7, end == std::string_view::npos ? std::string_view::npos : end - b - 7));
 }
 
 }  // namespace
@@ -208,20 +211,7 @@ std::string response_mac_input(int status, std::string_view call_id, std::uint32
   return out;
 }
 
-std::string auth_header_value(std::string_view t) {
-  std::size_t pos = 0;
-  while (pos < t.size()) {
-    std::size_t e = t.find('\n', pos);
-    if (e == std::string_view::npos) e = t.size();
-    const std::string_view line = text::strip_cr(t.substr(pos, e - pos));
-    if (line.empty() && pos > 0) break;
-    const std::size_t colon = line.find(':');
-    if (colon != std::string_view::npos && text::iequals(text::trim(line.substr(0, colon)), kAuthHeader))
-      return std::string(text::trim(line.substr(colon + 1)));
-    pos = e + 1;
-  }
-  return {};
-}
+std::string auth_header_value(std::string_view t) { return std::string(first_header(t, "p2p-auth")); }
 
 std::string auth_param(std::string_view value, std::string_view name) {
   std::size_t pos = 0;

@@ -479,6 +479,11 @@ class Cluster:
         state_dir = state_dir or os.path.join(self.dir, name + ".state")
         os.makedirs(state_dir, exist_ok=True)
         args = [self.sippeer]
+        if not listen.startswith("127."):
+            # An admin API beyond loopback needs a token (admin_guard.h);
+            # the tests' GETs need none.
+            config = dict(config or {})
+            config["admin"] = dict(config.get("admin", {}), token="test-admin-token")
         if config:
             args += ["--config", self.write_config(name, config)]
         args += ["-p", str(sip_port), "--listen", listen, "--admin", f"{listen}:{admin_port}",
