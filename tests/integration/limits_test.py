@@ -18,7 +18,8 @@ Internet), and 127.0.0.3 plays a foreign SIP server.
                 register, the 101st -> 503, user 1's refresh -> 200.
   flood         limits.per_source_rate 50: sipp REGISTERs from 127.0.0.5 at
                 250/s (5x) for 6 s; meanwhile a phone on 127.0.0.6 registers
-                and sends 12 MESSAGEs to alice, all answered 200; the flood
+                and sends 12 MESSAGEs to alice, all answered 200, and calls
+                her (INVITE answered 200); the flood
                 got 503s, most of it was dropped, /metrics counts both.
 """
 
@@ -152,12 +153,25 @@ def body(args):
         phones.raw.append(good)
         check(register(good, n1, "good") == "SIP/2.0 200 OK", "a phone on another address could not register")
         ok = 0
+        called = False
         for i in range(12):
             good.send(n1, good.request("MESSAGE", f"sip:alice@{DOMAIN}", to=f"<sip:alice@{DOMAIN}>", body=str(i)))
             answer_messages(alice, 1, 3, "good")
             ok += good.recv(3, lambda m: m.startswith("SIP/2.0 200")) is not None
             time.sleep(0.3)
+            if i == 5:
+                # and a call: INVITE, alice answers 200, the caller ACKs
+                inv = good.request("INVITE", f"sip:alice@{DOMAIN}", to=f"<sip:alice@{DOMAIN}>",
+                                   body="v=0\r\n", content_type="application/sdp")
+                good.send(n1, inv)
+                got = alice.recv(3, lambda m: m.startswith("INVITE ") and "sip:good" in (header(m, "From", "f") or ""))
+                check(got is not None, "the INVITE from another address did not reach alice during the flood")
+                alice.send(header(got, "Via").split()[1].split(";")[0], alice.answer(got, 200, "OK"))
+                ans = good.recv(3, lambda m: m.startswith("SIP/2.0 200") and "INVITE" in (header(m, "CSeq") or ""))
+                check(ans is not None, "the caller on another address got no 200 for its INVITE during the flood")
+                called = True
         check(ok == 12, f"only {ok} of 12 MESSAGEs from another address got 200 during the flood")
+        check(called, "no call was made during the flood")
         flood.wait(60)
         elapsed = time.monotonic() - flood.started
         succeeded, _ = flood.counts()
@@ -173,7 +187,7 @@ def body(args):
         check("sends more than 50 requests/s" in n1.log(), "the flood was not logged")
         log(f"flood at {RATE * 5}/s from 127.0.0.5: {succeeded} of {flood_calls} served in {elapsed:.1f} s "
             f"(bound {bound:.0f}), {refused} x 503, "
-            f"{dropped} dropped; 12 of 12 MESSAGEs from 127.0.0.6 answered 200")
+            f"{dropped} dropped; 12 of 12 MESSAGEs and a call from 127.0.0.6 answered 200")
 
 
 if __name__ == "__main__":

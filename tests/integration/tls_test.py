@@ -22,11 +22,12 @@ transport you must compile SIPp with OpenSSL"), so both phones are baresip.
                 the ring's check of its client certificate stops it)
                 cannot join and ends alone; an overlay
                 REGISTER sent over UDP is refused 403 (overlay over TLS only).
-  sips DNS      dnsmasq serves SRV _sips._tcp.secure.test -> a node of
+  sips DNS      dnsmasq serves NAPTR and SRV for secure.test -> a node of
                 another ring with TLS, where carol is registered. alice's
                 MESSAGE to sips:carol@secure.test goes out by the DNS branch
-                of the lookup (RFC 3263 for SIPS: NAPTR, then SRV
-                _sips._tcp), over TLS, and carol answers 200.
+                of the lookup (RFC 3263 for SIPS: the NAPTR SIPS+D2T rule,
+                not the SIP+D2U one, then its SRV), over TLS, and carol
+                answers 200.
   errors        a node whose tls.certificate does not exist stops at once
                 with exit code 78 (EX_CONFIG) and a message naming the key and file.
 """
@@ -183,7 +184,13 @@ def body(args):
         srv.wait_joined()
         dns_dir = os.path.join(cl.dir, "dns")
         os.makedirs(dns_dir, exist_ok=True)
-        dns = dnsfixture.Dnsmasq(dns_dir, [f"srv-host=_sips._tcp.secure.test,127.0.0.1,{srv.sip_port + 1}"])
+        # NAPTR SIPS+D2T names an SRV that only NAPTR leads to; a SIP+D2U
+        # rule beside it must be ignored for a sips: target.
+        dns = dnsfixture.Dnsmasq(dns_dir, [
+            "naptr-record=secure.test,10,10,S,SIPS+D2T,,_sips._tcp.tls-pool.secure.test",
+            "naptr-record=secure.test,5,10,S,SIP+D2U,,_sip._udp.secure.test",
+            f"srv-host=_sips._tcp.tls-pool.secure.test,127.0.0.1,{srv.sip_port + 1}",
+            f"srv-host=_sip._udp.secure.test,127.0.0.1,{srv.sip_port}"])
         try:
             edge = cl.add("edge", new_ring=True, stabilize_ms=500,
                           config={"dns": {"resolv_conf": dnsfixture.resolv_conf(dns_dir)},
@@ -204,13 +211,16 @@ def body(args):
                 check(got is not None, f"carol got no MESSAGE; edge log:\n{edge.log()[-3000:]}")
                 carol.send(sipplib.header(got, "Via").split()[1].split(";")[0], carol.answer(got, 200, "OK"))
                 check(al.recv(8, lambda m: m.startswith("SIP/2.0 200")), "alice got no 200 for the sips: MESSAGE")
-            check(dns.queries("SRV", "_sips._tcp.secure.test") >= 1, f"no SRV _sips._tcp query:\n{dns.log()}")
-            check(dns.queries("SRV", "_sip._udp.secure.test") == 0, "a sips: lookup asked for _sip._udp")
+            check(dns.queries("NAPTR", "secure.test") >= 1, f"no NAPTR query:\n{dns.log()}")
+            check(dns.queries("SRV", "_sips._tcp.tls-pool.secure.test") >= 1,
+                  f"the NAPTR SIPS+D2T rule was not followed:\n{dns.log()}")
+            check(dns.queries("SRV", "_sip._udp.secure.test") == 0, "a sips: lookup followed the SIP+D2U rule")
             with open(os.path.join(cl.dir, "edge.trace"), errors="replace") as f:
                 et = f.read()
             check(re.search(r"sent \d+ bytes to tls/\[127\.0\.0\.1\]:%d at [^\n]*\n\s*MESSAGE sips:carol" %
                             (srv.sip_port + 1), et), "the edge did not send the MESSAGE over TLS to the SRV target")
-            log("sips:carol@secure.test: SRV _sips._tcp -> TLS to the other ring's node; carol answered 200")
+            log("sips:carol@secure.test: NAPTR SIPS+D2T -> SRV _sips._tcp.tls-pool -> TLS to the other ring's node "
+                "(the SIP+D2U rule ignored); carol answered 200")
         finally:
             dns.stop()
 
