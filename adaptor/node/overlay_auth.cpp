@@ -1,9 +1,6 @@
 #include "adaptor/node/overlay_auth.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -129,15 +126,6 @@ void append_headers(std::string& out, const Parsed& p) {
 
 }  // namespace
 
-std::string hex_of(const unsigned char* b, std::size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s(n * 2, '0');
-  for (std::size_t i = 0; i < n; ++i) {
-    s[2 * i] = d[b[i] >> 4];
-    s[2 * i + 1] = d[b[i] & 15];
-  }
-  return s;
-}
 
 namespace {
 
@@ -225,37 +213,6 @@ std::string auth_param(std::string_view value, std::string_view name) {
     pos = e + 1;
   }
   return {};
-}
-
-struct HmacSha256::State {
-  EVP_MAC* mac = nullptr;
-  EVP_MAC_CTX* ctx = nullptr;
-  bool keyed = false;
-};
-
-HmacSha256::HmacSha256(const std::string& key) : s_(std::make_unique<State>()) {
-  s_->mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  s_->ctx = s_->mac ? EVP_MAC_CTX_new(s_->mac) : nullptr;
-  if (!s_->ctx) return;
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
-  s_->keyed = EVP_MAC_init(s_->ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) == 1;
-}
-
-HmacSha256::~HmacSha256() {
-  if (s_->ctx) EVP_MAC_CTX_free(s_->ctx);
-  if (s_->mac) EVP_MAC_free(s_->mac);
-}
-
-std::string HmacSha256::hex(std::string_view data) {
-  // EVP_MAC_init without a key starts again with the key it was given.
-  if (!s_->keyed || EVP_MAC_init(s_->ctx, nullptr, 0, nullptr) != 1) return {};
-  unsigned char out[EVP_MAX_MD_SIZE];
-  std::size_t len = 0;
-  if (EVP_MAC_update(s_->ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
-      EVP_MAC_final(s_->ctx, out, &len, sizeof out) != 1)
-    return {};
-  return sippeer::adaptor::hex_of(out, len);
 }
 
 OverlayAuth::OverlayAuth(std::string secret, std::string previous_secret, int window_s, std::size_t max_nonces)

@@ -40,6 +40,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "adaptor/sip/crypto.h"
+
 namespace sippeer::adaptor {
 
 enum class MacCheck {
@@ -65,25 +67,8 @@ std::string response_mac_input(int status, std::string_view call_id, std::uint32
 
 // The value of the P2P-Auth header in a message's text ("" if none).
 std::string auth_header_value(std::string_view message_text);
-// Lower-case hex of n bytes.
-std::string hex_of(const unsigned char* b, std::size_t n);
 // One parameter of a P2P-Auth value ("nonce", "ts", "mac"); "" if absent.
 std::string auth_param(std::string_view value, std::string_view name);
-
-// HMAC-SHA256 under one key, its OpenSSL context made once: fetching the
-// algorithm per message cost 10 us of the 11 a signature took.
-class HmacSha256 {
- public:
-  explicit HmacSha256(const std::string& key);
-  ~HmacSha256();
-  HmacSha256(const HmacSha256&) = delete;
-  HmacSha256& operator=(const HmacSha256&) = delete;
-  std::string hex(std::string_view data);  // "" if OpenSSL fails
-
- private:
-  struct State;
-  std::unique_ptr<State> s_;
-};
 
 class OverlayAuth {
  public:

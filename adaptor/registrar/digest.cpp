@@ -7,6 +7,7 @@
 #include <cstring>
 #include <cstdio>
 
+#include "adaptor/sip/crypto.h"
 #include "dht/sip_text.h"
 
 namespace sippeer::adaptor::digest {
@@ -15,15 +16,6 @@ namespace text = dht::text;
 
 namespace {
 
-std::string hex(const unsigned char* b, std::size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s(n * 2, '0');
-  for (std::size_t i = 0; i < n; ++i) {
-    s[2 * i] = d[b[i] >> 4];
-    s[2 * i + 1] = d[b[i] & 15];
-  }
-  return s;
-}
 
 // One name=value of a Digest parameter list, value unquoted; advances pos.
 bool next_param(std::string_view s, std::size_t& pos, std::string& name, std::string& value) {
@@ -65,7 +57,7 @@ std::string hash_hex(Algorithm a, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), out, &len, a == Algorithm::Sha256 ? EVP_sha256() : EVP_md5(), nullptr);
-  return hex(out, len);
+  return hex_of(out, len);
 }
 
 std::string ha1(Algorithm a, std::string_view user, std::string_view realm, std::string_view password) {
@@ -135,17 +127,15 @@ std::string challenge(Algorithm a, std::string_view realm, std::string_view nonc
   return s;
 }
 
-Nonces::Nonces(std::string secret, std::int64_t lifetime_s) : secret_(std::move(secret)), lifetime_s_(lifetime_s) {}
+Nonces::Nonces(const std::string& secret, std::int64_t lifetime_s)
+    : mac_(std::make_unique<HmacSha256>(secret)), lifetime_s_(lifetime_s) {}
+
+Nonces::~Nonces() = default;
 
 std::string Nonces::tag(std::uint64_t ts) const {
   char t[17];
   std::snprintf(t, sizeof t, "%llx", static_cast<unsigned long long>(ts));
-  unsigned char out[EVP_MAX_MD_SIZE];
-  std::size_t len = 0;
-  if (!EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, secret_.data(), secret_.size(),
-                 reinterpret_cast<const unsigned char*>(t), std::strlen(t), out, sizeof out, &len))
-    return {};
-  return hex(out, 8);
+  return mac_->hex(t, 8);
 }
 
 std::string Nonces::make(std::int64_t now_s) const {

@@ -16,10 +16,15 @@
 
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+namespace sippeer::adaptor {
+class HmacSha256;
+}
 
 namespace sippeer::adaptor::digest {
 
@@ -56,13 +61,14 @@ class Nonces {
   enum class Check { Ok, Stale, Bad };
   // `secret`: the node's (or the ring's) key; `lifetime_s`: how long a
   // nonce stays fresh.
-  Nonces(std::string secret, std::int64_t lifetime_s);
+  Nonces(const std::string& secret, std::int64_t lifetime_s);
+  ~Nonces();
   std::string make(std::int64_t now_s) const;
   Check check(std::string_view nonce, std::int64_t now_s) const;
 
  private:
   std::string tag(std::uint64_t ts) const;
-  std::string secret_;
+  std::unique_ptr<HmacSha256> mac_;  // its context changes per use, not its key
   std::int64_t lifetime_s_;
 };
 
