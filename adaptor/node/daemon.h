@@ -94,7 +94,9 @@ class Daemon final : public AdminBackend {
   void write_peer_cache() const;
   std::vector<std::string> read_peer_cache() const;
   std::string state_dir() const;
-  bool start_tls(std::string* err);  // tls.*: a TLS transport beside UDP and TCP
+  // trust.cpp: tls.* (TLS transports beside UDP and TCP) and overlay.secret.
+  bool start_tls(std::string* err);
+  bool start_overlay_auth(std::string* err);
   int tls_port_ = 0;                 // 0 when TLS is off
 
   Settings settings_;
