@@ -635,6 +635,18 @@ def start_servers(run, args):
     return servers
 
 
+def register_rows(results):
+    """One table row per system of a REGISTER sweep (table() picks the columns)."""
+    rows = []
+    for name, r in results.items():
+        b = r["best"] or {}
+        rows.append({"system": name, "best REG/s": r["best_rate"], "median ms @half": r.get("median_ms_at_half"),
+                     "CPU % @best": b.get("server_cpu_pct"), "CPU us/call": b.get("server_cpu_us_per_call"),
+                     "procs": b.get("server_procs"), "threads": b.get("server_threads"),
+                     "RSS MB @best": b.get("server_rss_mb_peak")})
+    return rows
+
+
 def bench_register(args):
     m = header("REGISTER for new AORs", args)
     rates = args.rates or ([4000, 10000, 16000, 22000, 28000, 34000] if args.quick else
@@ -650,12 +662,7 @@ def bench_register(args):
         results = sweep(run, servers, "register_new.xml", rates, step_s, keys, lambda srv: {"csv": csv})
     finally:
         run.close()
-    rows = []
-    for name, r in results.items():
-        b = r["best"] or {}
-        rows.append({"system": name, "best REG/s": r["best_rate"], "median ms @half": r.get("median_ms_at_half"),
-                     "CPU % @best": b.get("server_cpu_pct"), "CPU us/call": b.get("server_cpu_us_per_call"), "procs": b.get("server_procs"),
-                     "threads": b.get("server_threads"), "RSS MB @best": b.get("server_rss_mb_peak")})
+    rows = register_rows(results)
     print(f"REGISTER, new AORs, sipp on the same {m['nproc']} cores; pass = <0.1% failed, <1% retransmitted")
     table(rows, ["system", "best REG/s", "median ms @half", "CPU % @best", "CPU us/call", "procs", "threads", "RSS MB @best"])
     k = results["kamailio"]["best_rate"]
@@ -699,11 +706,7 @@ def bench_secret(args):
         signed_status = Ring.status(SECRET_IPS[0])
     finally:
         run.close()
-    rows = []
-    for name, r in results.items():
-        b = r["best"] or {}
-        rows.append({"system": name, "best REG/s": r["best_rate"], "median ms @half": r.get("median_ms_at_half"),
-                     "CPU us/call": b.get("server_cpu_us_per_call"), "RSS MB @best": b.get("server_rss_mb_peak")})
+    rows = register_rows(results)
     print(f"REGISTER, new AORs, through a ring of 4 (3/4 one hop away, 3 replicas), {m['nproc']} cores shared with sipp")
     table(rows, ["system", "best REG/s", "median ms @half", "CPU us/call", "RSS MB @best"])
     p, s_ = results["ring4"]["best_rate"], results["ring4_secret"]["best_rate"]

@@ -40,13 +40,6 @@ bool iequal(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-bool is_loopback_host(std::string_view host) {
-  const std::string_view h = host_part(host);
-  if (iequal(h, "localhost") || h == "::1") return true;
-  in_addr a{};
-  return inet_pton(AF_INET, std::string(h).c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
-}
-
 AdminVerdict check_admin_request(const AdminRequest& r, std::string_view token) {
   const std::string_view host = host_part(r.host);
   if (!r.host.empty() && !is_ip_literal(host) && !iequal(host, "localhost"))

@@ -45,7 +45,4 @@ std::string admin_token(const std::string& configured, const std::string& state_
 // The token `sippeer ctl` sends: configured, else the file's, else "".
 std::string read_admin_token(const std::string& configured, const std::string& state_dir);
 
-// True for 127.0.0.0/8, ::1 and "localhost": addresses only this host reaches.
-bool is_loopback_host(std::string_view host);
-
 }  // namespace sippeer::adaptor

@@ -399,7 +399,7 @@ bool Daemon::admit_source(msg_t* msg, sip_t* sip) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   const SourceLimits::Verdict v = source_limits_.admit(ip, ms, settings_.per_source_rate);
   if (v == SourceLimits::Verdict::Pass) return true;
-  if (flood_logged_.size() < 1024 && flood_logged_.insert(ip).second)
+  if (flood_logged_.first(ip))
     SIPPEER_LOG(Warn) << "limits: " << source_of(msg) << " sends more than " << settings_.per_source_rate
                       << " requests/s (limits.per_source_rate): answering 503, then dropping; counted in /metrics";
   if (v == SourceLimits::Verdict::Drop || sip->sip_request->rq_method == sip_method_ack) {

@@ -9,11 +9,11 @@
 #include <optional>
 #include <string>
 #include <vector>
-#include <unordered_set>
 #include <chrono>
 
 #include "adaptor/admin/admin_backend.h"
 #include "adaptor/sip/admission.h"
+#include "adaptor/sip/reject_log.h"
 #include "adaptor/sip/source_limits.h"
 #include "adaptor/node/discovery.h"
 #include "adaptor/node/overlay_transport.h"
@@ -121,7 +121,7 @@ class Daemon final : public AdminBackend {
   std::unique_ptr<Admission> admission_;
   SourceLimits source_limits_;                   // limits.per_source_*; shared with proxy_
   std::chrono::steady_clock::time_point exempt_refreshed_{};
-  std::unordered_set<std::uint32_t> flood_logged_;  // sources whose flood was logged (bounded)
+  LoggedOnce<std::uint32_t> flood_logged_{1024};  // sources whose flood was logged
   // limits.per_source_rate: true when the request may go on; otherwise it
   // has been answered 503 or dropped.
   bool admit_source(msg_t* msg, sip_t* sip);

@@ -334,7 +334,7 @@ void Discovery::on_discovery_request(msg_t* msg, sip_t* sip) {
     const MacCheck c = ctx_.auth->check_request(message_text(msg), unix_now(), &nonce);
     if (!mac_ok(c)) {
       ++unsigned_probes_;
-      if (refused_sources_.size() < 1024 && refused_sources_.insert(to_address).second)
+      if (refused_sources_.first(to_address))
         SIPPEER_LOG(Warn) << "discovery: not answering " << to_address << ": " << mac_check_name(c)
                           << " (a node without our overlay.secret)";
       msg_destroy(msg);

@@ -16,13 +16,13 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "adaptor/node/overlay_auth.h"
 #include "adaptor/config/settings.h"
 #include "adaptor/node/multicast.h"
 #include "adaptor/node/service_manager.h"
+#include "adaptor/sip/reject_log.h"
 #include "adaptor/sip/sip_traffic.h"
 #include "adaptor/sip/sofia.h"
 #include "dht/codec.h"
@@ -122,7 +122,7 @@ class Discovery {
   // Our P2P-Auth nonce of each probe in flight: the 302's MAC covers it.
   std::unordered_map<const nta_outgoing_t*, std::string> probe_nonces_;
   std::uint64_t unsigned_probes_ = 0;        // discovery requests without our key, not answered
-  std::unordered_set<std::string> refused_sources_;  // logged once each (bounded)
+  LoggedOnce<std::string> refused_sources_{1024};  // sources whose unsigned probe was logged
   su_timer_t* probe_timer_ = nullptr;
   su_timer_t* rediscover_timer_ = nullptr;
   unsigned seq_ = 0;                  // keeps concurrent probes' branches apart

@@ -287,7 +287,7 @@ bool OverlayTransport::refuse_unsigned(msg_t* msg, const std::string& text, std:
   counters_.responses.add(403);
   std::string source = source_of(msg);
   source = source.substr(0, source.rfind(':'));
-  if (refused_logged_.size() < 4096 && refused_logged_.insert(source + "|" + mac_check_name(c)).second)
+  if (refused_logged_.first(source + "|" + mac_check_name(c)))
     SIPPEER_LOG(Warn) << "overlay: refused REGISTER from " << source << " with 403: " << mac_check_name(c)
                       << " (not a member holding overlay.secret; further ones from it are only counted)";
   nta_msg_treply(agent_, msg, 403, "Forbidden", TAG_END());

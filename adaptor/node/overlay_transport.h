@@ -14,10 +14,10 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "adaptor/admin/histogram.h"
 #include "adaptor/node/overlay_auth.h"
+#include "adaptor/sip/reject_log.h"
 #include "adaptor/sip/sip_traffic.h"
 #include "adaptor/sip/sofia.h"
 #include "dht/codec.h"
@@ -128,7 +128,7 @@ class OverlayTransport final : public dht::Transport {
   dht::InboundId next_in_ = 1;
   std::uint64_t next_tag_ = 1;
   OverlayCounters counters_;
-  std::unordered_set<std::string> refused_logged_;  // "source|reason" already logged (bounded)
+  LoggedOnce<std::string> refused_logged_{4096};  // "source|reason" already logged
 };
 
 // SIP header lines ("Contact: ...\r\n...") that carry a dht::Response, as

@@ -5,8 +5,10 @@
 // every few seconds. SIP thread only.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 
 #include "adaptor/sip/sofia.h"
 
@@ -27,6 +29,21 @@ void reject_log_stop();
 // "ip:port" a message came from, as the transport saw it (not the Via,
 // which the sender writes); "?" when unknown.
 std::string source_of(msg_t* msg);
+
+// Keys (a source, a source and a reason) already logged, for refusals
+// that deserve one line per key and then only counters: first() is true
+// once per key. Bounded: past `capacity` keys nothing new is logged (the
+// counters still count), so a spoofed-source flood cannot grow it.
+template <class Key>
+class LoggedOnce {
+ public:
+  explicit LoggedOnce(std::size_t capacity) : capacity_(capacity) {}
+  bool first(const Key& k) { return seen_.size() < capacity_ && seen_.insert(k).second; }
+
+ private:
+  std::size_t capacity_;
+  std::unordered_set<Key> seen_;
+};
 
 void log_rejected(const char* tag, msg_t* request, int status, const char* phrase, std::string_view why = {});
 

@@ -183,6 +183,13 @@ ctrl_tcp_listen		127.0.0.1:{self.ctrl_port}
             raise ringlib.TestFailure(f"baresip {self.name}: no {etype} within {timeout:.0f} s "
                                       f"(events so far: {seen_types})\n--- its output:\n{self.output()[-3000:]}")
 
+    def wait_registered(self, user, transport, timeout):
+        """baresip registers at start-up, usually before ctrl_tcp is
+        connected (so REGISTER_OK may never reach us): its output line for
+        the 200 tells instead."""
+        ringlib.wait_until(lambda: f"{user}@example.com: {{0/{transport}/v4}} 200 OK" in self.output(), timeout,
+                           what=f"baresip {user} to report its registration over {transport} (200 OK)")
+
     def output(self):
         try:
             with open(self.log_path, errors="replace") as f:
@@ -224,12 +231,8 @@ def body(args):
             phones.append(alice)
             for p in phones:
                 p.connect()
-            # baresip registers at start-up, usually before ctrl_tcp is
-            # connected (so REGISTER_OK may never reach us): its output
-            # line for the 200 and /lookup tell instead.
             for user, p in (("bob", bob), ("alice", alice)):
-                ringlib.wait_until(lambda: f"{user}@example.com: {{0/UDP/v4}} 200 OK" in p.output(), 10,
-                                   what=f"baresip {user} to report its registration (200 OK)")
+                p.wait_registered(user, "UDP", 10)
                 code, lk = sipplib.lookup(nodes[1], f"sip:{user}@example.com")
                 check(code == 200 and any(f"127.0.0.1:{p.sip_port}" in x for x in lk.get("bindings", [])),
                       f"/lookup of {user} after its 200 OK: {code} {lk}")

@@ -102,8 +102,7 @@ def body(args):
             for p in phones:
                 p.connect()
             for user, p in (("bob", bob), ("alice", alice)):
-                ringlib.wait_until(lambda: f"{user}@example.com: {{0/TLS/v4}} 200 OK" in p.output(), 15,
-                                   what=f"baresip {user} to report its registration over TLS")
+                p.wait_registered(user, "TLS", 15)
                 code, lk = sipplib.lookup(nodes[0], f"sip:{user}@example.com")
                 check(code == 200 and any("transport=tls" in x for x in lk.get("bindings", [])),
                       f"/lookup of {user}: {code} {lk}")

@@ -75,13 +75,5 @@ TEST(AdminGuard, TokenIsGeneratedOnceIntoStateDirReadableByTheOwnerOnly) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(AdminGuard, LoopbackHosts) {
-  EXPECT_TRUE(is_loopback_host("127.0.0.1:8060"));
-  EXPECT_TRUE(is_loopback_host("127.9.9.9"));
-  EXPECT_TRUE(is_loopback_host("localhost"));
-  EXPECT_FALSE(is_loopback_host("192.0.2.1:8060"));
-  EXPECT_FALSE(is_loopback_host("0.0.0.0:8060"));
-}
-
 }  // namespace
 }  // namespace sippeer::adaptor
