@@ -362,6 +362,8 @@ enum class Hdr : std::uint8_t {
   MaxForwards,
   Reason,
   RecordVersion,
+  RecordKind,
+  Credential,
   Owner,
   Hops,
   ContentLength,
@@ -391,6 +393,8 @@ Hdr classify(string_view name) {
       {"Max-Forwards", Hdr::MaxForwards},
       {"Reason", Hdr::Reason},
       {"P2P-Record-Version", Hdr::RecordVersion},
+      {"P2P-Record-Kind", Hdr::RecordKind},
+      {"P2P-Credential", Hdr::Credential},
       {"P2P-Owner", Hdr::Owner},
       {"P2P-Hops", Hdr::Hops},
       {"Content-Length", Hdr::ContentLength},
@@ -736,9 +740,31 @@ void append_contacts(std::string& out, const std::vector<Contact>& contacts, con
 }
 
 void append_record_headers(std::string& out, const Record& rec, Duration ttl) {
-  for (const auto& b : rec.bindings) line(out, "Contact: ", b);
+  if (rec.kind == RecordKind::Credential) {
+    // One value, in a header of its own: it is not a place to reach anyone.
+    line(out, "P2P-Record-Kind: credential");
+    if (!rec.bindings.empty()) line(out, "P2P-Credential: ", rec.bindings.front());
+  } else {
+    for (const auto& b : rec.bindings) line(out, "Contact: ", b);
+  }
   line(out, "Expires: ", Num(wire_seconds(ttl)));
   line(out, "P2P-Record-Version: ", Num(rec.version));
+}
+
+// P2P-Record-Kind: absent or "bindings", or "credential".
+Expected<RecordKind> read_record_kind(const Head& head) {
+  const auto& v = head[Hdr::RecordKind];
+  if (!v || iequals(*v, "bindings")) return RecordKind::Bindings;
+  if (iequals(*v, "credential")) return RecordKind::Credential;
+  return DecodeError::BadHeaderValue;
+}
+
+// A record's values: the Contacts given, or the one P2P-Credential.
+std::vector<std::string> record_values(RecordKind kind, const Head& head,
+                                       std::vector<std::string> contacts) {
+  if (kind != RecordKind::Credential) return contacts;
+  if (!head[Hdr::Credential]) return {};
+  return {std::string(*head[Hdr::Credential])};
 }
 
 std::size_t size_hint(const Envelope& env, std::size_t contacts) {
@@ -843,6 +869,7 @@ std::string Codec::encode(const Request& req, const std::string& address,
     case Kind::Update:
       // A Contact is what makes a REGISTER an Update, so a Query has none.
       if (req.kind == Kind::Update) append_contacts(out, req.contacts, ring_);
+      if (req.want == RecordKind::Credential) line(out, "P2P-Record-Kind: credential");
       // Expires: 0 would turn an Update into an Unregister, so only a real
       // lifetime is written.
       if (auto s = wire_seconds(req.ttl); s > 0) line(out, "Expires: ", Num(s));
@@ -980,6 +1007,8 @@ std::variant<Decoded<Request>, DecodeError> Codec::decode_request(std::string_vi
   if (!from) return from.error();
   auto kind = classify_request(*to, *from, head, n);
   if (!kind) return kind.error();
+  auto record_kind = read_record_kind(head);
+  if (!record_kind) return record_kind.error();
 
   Request& req = out.message;
   req.kind = *kind;
@@ -995,8 +1024,10 @@ std::variant<Decoded<Request>, DecodeError> Codec::decode_request(std::string_vi
     req.contacts = std::move(*contacts);
   }
   if (req.kind == Kind::Transfer || req.kind == Kind::Store) {
-    req.record = Record{req.to.id, req.to.text, owned(head.contacts), n.version.value_or(0)};
+    req.record = Record{req.to.id, req.to.text, record_values(*record_kind, head, owned(head.contacts)),
+                        n.version.value_or(0), *record_kind};
   }
+  if (req.kind == Kind::Query && req.to.type == Target::Type::User) req.want = *record_kind;
   if (n.expires) req.ttl = seconds_to_duration(*n.expires);
   req.leaving = head.leaving;
   req.owner_hop = n.owner.value_or(0) != 0;
@@ -1035,8 +1066,11 @@ std::variant<Decoded<Response>, DecodeError> Codec::decode_response(std::string_
     }
   }
   resp.contacts = by_preference(ranked);
+  auto record_kind = read_record_kind(head);
+  if (!record_kind) return record_kind.error();
+  bindings = record_values(*record_kind, head, std::move(bindings));
   if (to->type == Target::Type::User && (n.version || !bindings.empty())) {
-    resp.record = Record{to->id, to->text, std::move(bindings), n.version.value_or(0)};
+    resp.record = Record{to->id, to->text, std::move(bindings), n.version.value_or(0), *record_kind};
   }
   if (n.expires) resp.ttl = seconds_to_duration(*n.expires);
   if (n.hops) resp.hops = static_cast<int>(*n.hops);

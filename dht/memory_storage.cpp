@@ -2,13 +2,13 @@
 
 namespace sippeer::dht {
 
-const StoredRecord* MemoryStorage::find(const Id& key, const std::string& aor) const {
-  auto it = set_.find(Probe{key, aor});
+const StoredRecord* MemoryStorage::find(const Id& key, const std::string& aor, RecordKind kind) const {
+  auto it = set_.find(Probe{key, aor, kind});
   return it == set_.end() ? nullptr : &*it;
 }
 
 void MemoryStorage::put(StoredRecord rec) {
-  auto it = set_.find(Probe{rec.record.key, rec.record.aor});
+  auto it = set_.find(Probe{rec.record.key, rec.record.aor, rec.record.kind});
   if (it != set_.end()) {
     // Same key and AOR, so the same place in the order: replace in place
     // (set elements are const only to protect that order).
@@ -18,8 +18,8 @@ void MemoryStorage::put(StoredRecord rec) {
   set_.insert(std::move(rec));
 }
 
-bool MemoryStorage::erase(const Id& key, const std::string& aor) {
-  auto it = set_.find(Probe{key, aor});
+bool MemoryStorage::erase(const Id& key, const std::string& aor, RecordKind kind) {
+  auto it = set_.find(Probe{key, aor, kind});
   if (it == set_.end()) return false;
   set_.erase(it);
   return true;

@@ -13,9 +13,10 @@ namespace sippeer::dht {
 
 class MemoryStorage final : public Storage {
  public:
-  const StoredRecord* find(const Id& key, const std::string& aor) const override;
+  const StoredRecord* find(const Id& key, const std::string& aor,
+                           RecordKind kind = RecordKind::Bindings) const override;
   void put(StoredRecord rec) override;
-  bool erase(const Id& key, const std::string& aor) override;
+  bool erase(const Id& key, const std::string& aor, RecordKind kind = RecordKind::Bindings) override;
   std::size_t size() const override { return set_.size(); }
   void for_each(const std::function<void(const StoredRecord&)>& fn) const override;
   void for_each_in(const Id& a, const Id& b,
@@ -26,9 +27,10 @@ class MemoryStorage final : public Storage {
   // ring). The record is its own key: a map keyed by (key, aor) would hold
   // both a second time, and a map of maps a node and a tree more per
   // record. With 100,000 bindings that was ~180 of 514 bytes each.
-  struct Probe {  // a (key, aor) to look up without building a record
+  struct Probe {  // a (key, aor, kind) to look up without building a record
     const Id& key;
     std::string_view aor;
+    RecordKind kind;
   };
   struct After {  // sorts after every record with this key
     const Id& key;
@@ -39,17 +41,19 @@ class MemoryStorage final : public Storage {
       const Id& key;
       int after;  // 0 for a record or probe, 1 for After
       std::string_view aor;
+      RecordKind kind;
     };
-    static View view(const StoredRecord& r) { return {r.record.key, 0, r.record.aor}; }
-    static View view(const Probe& p) { return {p.key, 0, p.aor}; }
-    static View view(const After& a) { return {a.key, 1, {}}; }
+    static View view(const StoredRecord& r) { return {r.record.key, 0, r.record.aor, r.record.kind}; }
+    static View view(const Probe& p) { return {p.key, 0, p.aor, p.kind}; }
+    static View view(const After& a) { return {a.key, 1, {}, RecordKind::Bindings}; }
     template <class A, class B>
     bool operator()(const A& a, const B& b) const {
       const View x = view(a), y = view(b);
       if (x.key < y.key) return true;
       if (y.key < x.key) return false;
       if (x.after != y.after) return x.after < y.after;
-      return x.aor < y.aor;
+      if (x.aor != y.aor) return x.aor < y.aor;
+      return x.kind < y.kind;
     }
   };
   std::set<StoredRecord, Order> set_;

@@ -9,6 +9,9 @@
 //   Transfer    REGISTER, From = node, To = user, Contact: bindings
 //               [Reason: leaving]                          (replica / hand-over)
 //   Store       REGISTER, From = To = user, Contact: bindings (routed by To)
+//   A credential record travels as a Transfer or Store with
+//   P2P-Record-Kind: credential and its value in P2P-Credential; a Query
+//   for one carries P2P-Record-Kind: credential.
 #pragma once
 
 #include <cstdint>
@@ -58,6 +61,7 @@ struct Request {
   Target to;
   std::vector<Contact> contacts;  // Update, Unregister
   std::optional<Record> record;   // Transfer, Store
+  RecordKind want = RecordKind::Bindings;  // Query for a user: which of its records
   Duration ttl{0};                // Expires, for Transfer and Store
   bool leaving = false;           // Transfer: Reason: leaving
   // Set by the node that believes the receiver owns `to` (it is the key's

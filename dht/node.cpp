@@ -3,6 +3,7 @@
 #include "dht/node.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace sippeer::dht {
 
@@ -510,8 +511,9 @@ TxnId Node::send(Purpose p, const std::string& address, Request req, int finger,
   return txn;
 }
 
-Time Node::lookup(Time now, const Target& target, LookupCallback done) {
+Time Node::lookup(Time now, const Target& target, LookupCallback done, RecordKind want) {
   Request req = make(Kind::Query, target);
+  req.want = want;
   bool owner_hop = false;
   NodeRef hop = state_ == NodeStatus::State::Joined ? route(target, &owner_hop) : self_;
   if (state_ != NodeStatus::State::Joined) {
@@ -640,7 +642,7 @@ Response Node::answer_for(Time now, const Request& req) {
   r.contacts.push_back({self_, predecessor_});
   if (req.kind == Kind::Store) {
     const bool stored = accept_record(now, *req.record, req.ttl);
-    const StoredRecord* sr = storage_.find(k, req.record->aor);
+    const StoredRecord* sr = storage_.find(k, req.record->aor, req.record->kind);
     if (sr && stored) replicate(*sr, now);
     if (sr) {
       r.record = sr->record;
@@ -648,7 +650,7 @@ Response Node::answer_for(Time now, const Request& req) {
     }
     return r;
   }
-  const StoredRecord* sr = storage_.find(k, req.to.text);
+  const StoredRecord* sr = storage_.find(k, req.to.text, req.want);
   if (!sr || sr->record.tombstone() || sr->expires <= now) {
     r.status = status::kNotFound;
     return r;
@@ -792,7 +794,7 @@ void Node::handle_transfer(Time now, InboundId in, const Request& req) {
   const bool stored = accept_record(now, *req.record, req.ttl);
   reply(in, Response{status::kOk, {{self_, predecessor_}}, std::nullopt, Duration{0}, 1});
   if (stored && owns(req.record->key)) {
-    if (const StoredRecord* sr = storage_.find(req.record->key, req.record->aor))
+    if (const StoredRecord* sr = storage_.find(req.record->key, req.record->aor, req.record->kind))
       replicate(*sr, now);
   }
 }
@@ -800,7 +802,7 @@ void Node::handle_transfer(Time now, InboundId in, const Request& req) {
 // ------------------------------------------------------------------ records
 
 bool Node::accept_record(Time now, const Record& rec, Duration ttl) {
-  const StoredRecord* existing = storage_.find(rec.key, rec.aor);
+  const StoredRecord* existing = storage_.find(rec.key, rec.aor, rec.kind);
   if (existing && existing->record.version >= rec.version) return false;
   const Duration life = rec.tombstone() ? std::max(ttl, config_.tombstone_ttl) : ttl;
   storage_.put(StoredRecord{rec, now + life});
@@ -874,11 +876,11 @@ void Node::hand_over(const Id& from, const Id& to, const NodeRef& dest, Time now
 }
 
 void Node::expire_records(Time now) {
-  std::vector<std::pair<Id, std::string>> gone;
+  std::vector<std::tuple<Id, std::string, RecordKind>> gone;
   storage_.for_each([&](const StoredRecord& sr) {
-    if (sr.expires <= now) gone.emplace_back(sr.record.key, sr.record.aor);
+    if (sr.expires <= now) gone.emplace_back(sr.record.key, sr.record.aor, sr.record.kind);
   });
-  for (const auto& [k, aor] : gone) storage_.erase(k, aor);
+  for (const auto& [k, aor, kind] : gone) storage_.erase(k, aor, kind);
 }
 
 // ----------------------------------------------------------------- outcomes
@@ -1067,7 +1069,7 @@ void Node::resend_query(Time now, Pending p) {
 
 Time Node::store_here(Time now, const Record& record, Duration ttl) {
   if (accept_record(now, record, ttl))
-    if (const StoredRecord* sr = storage_.find(record.key, record.aor)) replicate(*sr, now);
+    if (const StoredRecord* sr = storage_.find(record.key, record.aor, record.kind)) replicate(*sr, now);
   return next_deadline();
 }
 

@@ -90,7 +90,8 @@ class Node {
   Time tick(Time now);
 
   // Originate a lookup (Query) for a target, routed recursively.
-  Time lookup(Time now, const Target& target, LookupCallback done);
+  Time lookup(Time now, const Target& target, LookupCallback done,
+              RecordKind want = RecordKind::Bindings);
   // Store a record at its responsible node, which replicates it (3.14-3.17).
   Time store(Time now, const Record& record, Duration ttl, LookupCallback done);
 

@@ -72,9 +72,11 @@ class SplitMix64 final : public Random {
 class Storage {
  public:
   virtual ~Storage() = default;
-  virtual const StoredRecord* find(const Id& key, const std::string& aor) const = 0;
+  // A record is named by its key, its AOR and its kind.
+  virtual const StoredRecord* find(const Id& key, const std::string& aor,
+                                   RecordKind kind = RecordKind::Bindings) const = 0;
   virtual void put(StoredRecord rec) = 0;
-  virtual bool erase(const Id& key, const std::string& aor) = 0;
+  virtual bool erase(const Id& key, const std::string& aor, RecordKind kind = RecordKind::Bindings) = 0;
   virtual std::size_t size() const = 0;
   // Visits every record; the visitor must not modify the storage.
   virtual void for_each(const std::function<void(const StoredRecord&)>& fn) const = 0;

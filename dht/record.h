@@ -14,11 +14,21 @@
 
 namespace sippeer::dht {
 
+// What a record holds. Bindings are soft state refreshed by phones; a
+// credential (issue 13) is the user's digest secret, hard state kept on
+// disk, stored under the same key so that the AOR's registrar has both.
+enum class RecordKind : std::uint8_t { Bindings, Credential };
+
+inline const char* record_kind_name(RecordKind k) {
+  return k == RecordKind::Credential ? "credential" : "bindings";
+}
+
 struct Record {
   Id key;
   std::string aor;                    // the name that hashes to key
   std::vector<std::string> bindings;  // empty = a delete (tombstone)
   std::uint64_t version = 0;          // the newer version wins everywhere
+  RecordKind kind = RecordKind::Bindings;  // a credential holds one value
 
   bool tombstone() const { return bindings.empty(); }
   friend bool operator==(const Record&, const Record&) = default;

@@ -233,6 +233,66 @@ TEST_F(CodecTest, StoreTombstoneRoundTrips) {
   expect_round_trip(s);
 }
 
+// Issue 13: a user's credential rides the same record path as its
+// bindings, told apart by P2P-Record-Kind, its value in P2P-Credential.
+TEST_F(CodecTest, CredentialTransferRoundTrips) {
+  Request t;
+  t.kind = Kind::Transfer;
+  t.from = self;
+  t.record = Record{ring.hash("sip:alice@example.com"), "sip:alice@example.com",
+                    {"user=alice;realm=example.com;md5=0123;sha256=4567"}, 5, RecordKind::Credential};
+  t.to = Target::user(t.record->key, t.record->aor);
+  t.ttl = Duration(30LL * 86400 * 1000);
+  expect_round_trip(t);
+  std::string text = codec.encode(t, "10.0.0.1:5060", sample_envelope());
+  EXPECT_NE(text.find("\r\nP2P-Record-Kind: credential\r\n"), std::string::npos);
+  EXPECT_NE(text.find("\r\nP2P-Credential: user=alice;realm=example.com;md5=0123;sha256=4567\r\n"),
+            std::string::npos);
+  EXPECT_EQ(text.find("\r\nContact:"), std::string::npos) << "a credential is not a place to call";
+}
+
+TEST_F(CodecTest, CredentialStoreAndTombstoneRoundTrip) {
+  Request s;
+  s.kind = Kind::Store;
+  s.record = Record{ring.hash("sip:alice@example.com"), "sip:alice@example.com",
+                    {"user=alice;realm=example.com;md5=0123;sha256=4567"}, 6, RecordKind::Credential};
+  s.to = Target::user(s.record->key, s.record->aor);
+  s.ttl = Duration(3600 * 1000);
+  expect_round_trip(s);
+  s.record->bindings.clear();  // a deleted user
+  expect_round_trip(s);
+}
+
+TEST_F(CodecTest, CredentialQueryAndAnswerRoundTrip) {
+  Request q;
+  q.kind = Kind::Query;
+  q.from = self;
+  q.to = Target::user(ring.hash("sip:alice@example.com"), "sip:alice@example.com");
+  q.want = RecordKind::Credential;
+  expect_round_trip(q);
+  Response r;
+  r.contacts = {Contact{self, pred}};
+  r.record = Record{q.to.id, q.to.text, {"user=alice;realm=example.com;md5=0123;sha256=4567"}, 6,
+                    RecordKind::Credential};
+  r.ttl = Duration(3600 * 1000);
+  r.hops = 2;
+  expect_round_trip(r, q);
+}
+
+TEST_F(CodecTest, UnknownRecordKindIsRefused) {
+  Request q;
+  q.kind = Kind::Query;
+  q.from = self;
+  q.to = Target::user(ring.hash("sip:alice@example.com"), "sip:alice@example.com");
+  q.want = RecordKind::Credential;
+  std::string text = codec.encode(q, "10.0.0.1:5060", sample_envelope());
+  const auto at = text.find("credential");
+  text.replace(at, 10, "voicemail!");
+  auto d = codec.decode_request(text);
+  ASSERT_TRUE(std::holds_alternative<DecodeError>(d));
+  EXPECT_EQ(std::get<DecodeError>(d), DecodeError::BadHeaderValue);
+}
+
 TEST_F(CodecTest, TtlIsRoundedUpToWholeSeconds) {
   Request s;
   s.kind = Kind::Store;

@@ -51,6 +51,22 @@ TEST(MemoryStorage, PutFindEraseSize) {
   EXPECT_FALSE(s.erase(Id::from_u64(3), "a"));
 }
 
+TEST(MemoryStorage, BindingsAndCredentialOfOneAorAreTwoRecords) {
+  MemoryStorage s;
+  s.put(rec(9, "sip:alice@example.com", 3));
+  StoredRecord cred = rec(9, "sip:alice@example.com", 1);
+  cred.record.kind = RecordKind::Credential;
+  cred.record.bindings = {"user=alice;realm=example.com;md5=00"};
+  s.put(cred);
+  EXPECT_EQ(s.size(), 2u);
+  EXPECT_EQ(s.find(Id::from_u64(9), "sip:alice@example.com")->record.version, 3u);
+  EXPECT_EQ(s.find(Id::from_u64(9), "sip:alice@example.com", RecordKind::Credential)->record.version, 1u);
+  EXPECT_EQ(aors_in(s, 8, 9), (Aors{"sip:alice@example.com", "sip:alice@example.com"}));
+  EXPECT_TRUE(s.erase(Id::from_u64(9), "sip:alice@example.com", RecordKind::Credential));
+  EXPECT_EQ(s.find(Id::from_u64(9), "sip:alice@example.com", RecordKind::Credential), nullptr);
+  EXPECT_NE(s.find(Id::from_u64(9), "sip:alice@example.com"), nullptr);
+}
+
 TEST(MemoryStorage, TwoAorsShareAKey) {
   MemoryStorage s;
   s.put(rec(9, "sip:alice@example.com"));

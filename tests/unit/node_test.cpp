@@ -194,6 +194,48 @@ TEST(Node, StoredRecordIsReplicatedOnKSuccessorsAndFoundFromAnywhere) {
   EXPECT_EQ(r.lookup(from, Target::user(nobody.key, nobody.aor)).status, 404);
 }
 
+// Issue 13: the credential of an AOR is a second record under the same
+// key, replicated like the bindings and asked for by kind.
+TEST(Node, CredentialAndBindingsOfOneUserAreSeparateRecords) {
+  Ring r(big());
+  r.build(8);
+  const Id from = *r.live.begin();
+  const Record bindings = r.record("dave", 4);
+  Record cred = r.record("dave", 1);
+  cred.kind = RecordKind::Credential;
+  cred.bindings = {"user=dave;realm=example.com;md5=00;sha256=11"};
+  ASSERT_EQ(r.store(from, bindings).status, 200);
+  ASSERT_EQ(r.store(from, cred).status, 200);
+  int cred_copies = 0;
+  for (const Id& id : r.live)
+    if (r.net.storage_at(r.handle.at(id)).find(cred.key, cred.aor, RecordKind::Credential)) ++cred_copies;
+  EXPECT_EQ(cred_copies, 1 + static_cast<int>(r.cfg.replicas));
+  for (const Id& id : r.live) {
+    LookupResult b = r.lookup(id, Target::user(bindings.key, bindings.aor));
+    ASSERT_TRUE(b.record) << id.to_hex();
+    EXPECT_EQ(b.record->version, 4u);
+    EXPECT_EQ(b.record->kind, RecordKind::Bindings);
+    LookupResult c{-1, std::nullopt, std::nullopt, 0};
+    r.net.call(r.handle.at(id), [&](Node& n, Time now) {
+      return n.lookup(now, Target::user(cred.key, cred.aor), [&](const LookupResult& res) { c = res; },
+                      RecordKind::Credential);
+    });
+    ASSERT_EQ(c.status, 200);
+    ASSERT_TRUE(c.record);
+    EXPECT_EQ(c.record->kind, RecordKind::Credential);
+    EXPECT_EQ(c.record->bindings, cred.bindings);
+  }
+  // A user with bindings but no credential: the credential query is a 404.
+  const Record erin = r.record("erin");
+  ASSERT_EQ(r.store(from, erin).status, 200);
+  LookupResult none{-1, std::nullopt, std::nullopt, 0};
+  r.net.call(r.handle.at(from), [&](Node& n, Time now) {
+    return n.lookup(now, Target::user(erin.key, erin.aor), [&](const LookupResult& res) { none = res; },
+                    RecordKind::Credential);
+  });
+  EXPECT_EQ(none.status, 404);
+}
+
 TEST(Node, NewerVersionWinsAndOlderNeverOverwrites) {
   Ring r(big());
   r.build(6);
