@@ -72,7 +72,7 @@ void Daemon::ring_page(bool html, std::function<void(std::string)> done) {
     if (complete && walked.size() > 1) {
       std::vector<dht::NodeRef> sorted = walked;
       std::sort(sorted.begin(), sorted.end(), [](const dht::NodeRef& a, const dht::NodeRef& b) { return a.id < b.id; });
-      storage_.for_each([&](const dht::StoredRecord& sr) {
+      storage_->for_each([&](const dht::StoredRecord& sr) {
         if (node_->owns(sr.record.key)) return;
         auto it = std::lower_bound(sorted.begin(), sorted.end(), sr.record.key,
                                    [](const dht::NodeRef& n, const dht::Id& k) { return n.id < k; });

@@ -72,8 +72,9 @@ std::string Daemon::registrations_json(const std::string& aor) const {
   const auto now_unix = static_cast<std::int64_t>(std::time(nullptr));
   const auto canonical = aor.empty() ? std::optional<std::string>() : dht::Codec::canonical_aor(aor);
   Json all = Json::array();
-  storage_.for_each([&](const dht::StoredRecord& sr) {
+  storage_->for_each([&](const dht::StoredRecord& sr) {
     const dht::Record& r = sr.record;
+    if (r.kind != dht::RecordKind::Bindings) return;  // credentials: `ctl user list`
     if (canonical && r.aor != *canonical) return;
     Json paths = Json::object();  // bindings reached through an edge node's flow (proxy_flow.cpp)
     for (const auto& b : live_bindings(r, now_unix))
@@ -232,7 +233,8 @@ std::string Daemon::registrations_text(const std::string& aor) const {
   const auto now_unix = static_cast<std::int64_t>(std::time(nullptr));
   const auto canonical = aor.empty() ? std::optional<std::string>() : dht::Codec::canonical_aor(aor);
   std::string t;
-  storage_.for_each([&](const dht::StoredRecord& sr) {
+  storage_->for_each([&](const dht::StoredRecord& sr) {
+    if (sr.record.kind != dht::RecordKind::Bindings) return;
     if (canonical && sr.record.aor != *canonical) return;
     t += sr.record.aor + "  (" + (node_->owns(sr.record.key) ? "primary" : "replica") + ", version " +
          std::to_string(sr.record.version) + ")\n";

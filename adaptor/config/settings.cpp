@@ -279,6 +279,63 @@ const std::vector<SettingInfo> kSchema = {
      .description = "Retry-After of the overload 503: how long a phone should wait before trying "
                     "this node again. Short, because overload on a LAN node passes quickly.",
      .field = &Settings::overload_retry_after_s, .min = 1, .max = 3600, .live = true},
+    // auth
+    {.key = "auth.mode", .type = "string", .range = "off|provisioned|email", .default_text = "\"off\"", .flag = "",
+     .description = "Who must prove who they are (digest, RFC 3261 22). off: nobody (the quick start and "
+                    "the interop guides; a node on a non-loopback address warns). provisioned: a REGISTER "
+                    "is challenged by the AOR's responsible node (401) and a phone's out-of-dialog request "
+                    "by its edge node (407), against credentials stored in the ring (`sippeer ctl user "
+                    "add`). email: as provisioned, and the first REGISTER of an unknown AOR makes the "
+                    "responsible node mail it a password (report 5.2; needs auth.smtp).",
+     .field = &Settings::auth_mode, .live = true},
+    {.key = "auth.realm", .type = "string", .range = "string", .default_text = "\"\"", .flag = "",
+     .description = "The digest realm of every user. Empty: each AOR's own domain, as the report says, "
+                    "so alice@example.com signs in to realm example.com. A credential is made for its "
+                    "realm: change it only before adding users.",
+     .field = &Settings::auth_realm},
+    {.key = "auth.domains", .type = "list<string>", .range = "domain names", .default_text = "[]", .flag = "",
+     .description = "Domains all of whose users are provisioned: a request from a user of one of them "
+                    "without a credential is refused (403). Users of other domains are challenged only "
+                    "when the ring holds a credential for them, so calls from a foreign domain still "
+                    "come in. Empty: the domains of proxy.p2p_domains.",
+     .field = &Settings::auth_domains, .live = true},
+    {.key = "auth.nonce_lifetime_s", .type = "int", .range = "10..86400", .default_text = "300", .flag = "",
+     .description = "How long a challenge's nonce stays good. Older: 401/407 with stale=true, which "
+                    "phones answer with the password they have, without asking the user.",
+     .field = &Settings::auth_nonce_lifetime_s, .min = 10, .max = 86400},
+    {.key = "auth.max_failures", .type = "int", .range = "1..10000", .default_text = "10", .flag = "",
+     .description = "Failed sign-ins (wrong password, unknown user, replayed nonce) from one IP address, "
+                    "or for one AOR, within auth.failure_window_s before every further attempt gets "
+                    "403 until the window ends. One log line says so. A password cracker gets ten guesses "
+                    "a minute.",
+     .field = &Settings::auth_max_failures, .min = 1, .max = 10000},
+    {.key = "auth.failure_window_s", .type = "int", .range = "1..86400", .default_text = "60", .flag = "",
+     .description = "The window of auth.max_failures.",
+     .field = &Settings::auth_failure_window_s, .min = 1, .max = 86400},
+    {.key = "auth.credential_ttl_days", .type = "int", .range = "1..3650", .default_text = "30", .flag = "",
+     .description = "A credential not used for this long expires (report 5.2: one month). Each "
+                    "successful REGISTER renews it, at most once a day.",
+     .field = &Settings::auth_credential_ttl_days, .min = 1, .max = 3650},
+    {.key = "auth.cache_entries", .type = "int", .range = "0..1000000", .default_text = "10000", .flag = "",
+     .description = "Credentials an edge node keeps after fetching them from the ring to check its "
+                    "phones' calls (least recently used dropped first); 0 fetches every time.",
+     .field = &Settings::auth_cache_entries, .min = 0, .max = 1000000},
+    {.key = "auth.cache_ttl_s", .type = "int", .range = "0..3600", .default_text = "30", .flag = "",
+     .description = "How long a fetched credential is used before it is fetched again. A failed check "
+                    "drops it at once, so a changed password takes effect on the phone's next try.",
+     .field = &Settings::auth_cache_ttl_s, .min = 0, .max = 3600},
+    {.key = "auth.smtp", .type = "string", .range = "host:port", .default_text = "\"\"", .flag = "",
+     .description = "SMTP relay for auth.mode email (plain SMTP, no login: a relay on the LAN or "
+                    "localhost).",
+     .field = &Settings::auth_smtp},
+    {.key = "auth.mail_from", .type = "string", .range = "e-mail address", .default_text = "sippeer@localhost",
+     .flag = "",
+     .description = "Sender of the sign-up mails.",
+     .field = &Settings::auth_mail_from},
+    {.key = "auth.signups_per_hour", .type = "int", .range = "1..10000", .default_text = "5", .flag = "",
+     .description = "Sign-up mails that REGISTERs from one IP address may cause per hour, so the ring "
+                    "cannot be made to spam (report 5.2's worry).",
+     .field = &Settings::auth_signups_per_source, .min = 1, .max = 10000},
     // limits
     {.key = "limits.per_source_rate", .type = "int", .range = "0..1000000", .default_text = "500", .flag = "",
      .description = "Requests per second one IP address may send (a token bucket with twice this "
@@ -504,6 +561,10 @@ void check_addresses(const Settings& s, const std::string& file, std::vector<Con
   if (s.tls_certificate.empty() != s.tls_private_key.empty())
     out.push_back({file, 0, 0, s.tls_certificate.empty() ? "tls.certificate" : "tls.private_key",
                    "tls.certificate and tls.private_key go together"});
+  if (s.auth_mode != "off" && s.auth_mode != "provisioned" && s.auth_mode != "email")
+    out.push_back({file, 0, 0, "auth.mode", "'" + s.auth_mode + "' is none of off, provisioned, email"});
+  if (s.auth_mode == "email" && !is_host_port(s.auth_smtp, true))
+    out.push_back({file, 0, 0, "auth.smtp", "auth.mode email needs auth.smtp as HOST:PORT (e.g. 127.0.0.1:25)"});
   if (s.overlay_transport != "udp" && s.overlay_transport != "tls")
     out.push_back({file, 0, 0, "overlay.transport", "'" + s.overlay_transport + "' is neither udp nor tls"});
   if (s.overlay_transport == "tls" && (s.tls_certificate.empty() || s.tls_ca.empty()))

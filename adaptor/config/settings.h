@@ -66,6 +66,19 @@ struct Settings {
   int default_expires = 3600;      // registrar.default_expires
   int max_contacts = 10;           // registrar.max_contacts 1..1000  bindings per AOR; more: 403
   std::vector<std::string> single_contact_user_agents = {"CSCO"}; // registrar.single_contact_user_agents  User-Agent prefixes listed only their own contacts in the 200
+  // auth (issue 13; adaptor/registrar/authenticator.h)
+  std::string auth_mode = "off";   // auth.mode  off|provisioned|email  who must prove who they are
+  std::string auth_realm;          // auth.realm  "" = each AOR's own domain (report 5.2)
+  std::vector<std::string> auth_domains; // auth.domains  domains whose users must exist; [] = proxy.p2p_domains
+  int auth_nonce_lifetime_s = 300; // auth.nonce_lifetime_s 10..86400  older nonces are stale
+  int auth_max_failures = 10;      // auth.max_failures 1..10000  failures per source or AOR in the window
+  int auth_failure_window_s = 60;  // auth.failure_window_s 1..86400
+  int auth_credential_ttl_days = 30; // auth.credential_ttl_days 1..3650  unused credentials expire
+  int auth_cache_entries = 10000;  // auth.cache_entries 0..1000000  credentials the edge keeps
+  int auth_cache_ttl_s = 30;       // auth.cache_ttl_s 0..3600
+  std::string auth_smtp;           // auth.smtp  host:port of the relay for e-mail sign-up
+  std::string auth_mail_from = "sippeer@localhost"; // auth.mail_from
+  int auth_signups_per_source = 5; // auth.signups_per_hour 1..10000  e-mail sign-ups one IP may start per hour
   // proxy
   bool record_route = false;       // proxy.record_route
   std::vector<std::string> accept_proxy_require = {"ms-benotify"}; // proxy.accept_proxy_require  option tags in Proxy-Require forwarded instead of 420

@@ -221,7 +221,7 @@ bool Daemon::start_stack(std::string* err) {
 }
 
 bool Daemon::create_node(std::string* err) {
-  if (!start_overlay_auth(err)) return false;
+  if (!start_overlay_auth(err) || !open_storage(err)) return false;
   ring_ = std::make_unique<dht::Ring>(settings_.id_bits);
   codec_ = std::make_unique<dht::Codec>(*ring_, settings_.overlay_domain);
   dht::Id id = ring_->hash(local_address_);
@@ -246,7 +246,7 @@ bool Daemon::create_node(std::string* err) {
                                                   dht::Duration{settings_.request_timeout_ms}, *overlay_auth_);
   transport_->use_tls(settings_.overlay_transport == "tls");
   node_ = std::make_unique<dht::Node>(cfg, dht::NodeRef{id, local_address_}, *transport_, *random_,
-                                      storage_, *events_);
+                                      *storage_, *events_);
   transport_->bind(node_.get(), [this] { return now(); }, [this](dht::Time t) { reschedule(t); });
   tick_timer_ = su_timer_create(su_root_task(root_), 1000);
 
@@ -254,7 +254,7 @@ bool Daemon::create_node(std::string* err) {
   dc.root = root_;
   dc.agent = agent_;
   dc.node = node_.get();
-  dc.storage = &storage_;
+  dc.storage = storage_.get();
   dc.ring = ring_.get();
   dc.codec = codec_.get();
   dc.settings = &settings_;
@@ -271,7 +271,8 @@ bool Daemon::create_node(std::string* err) {
   dc.auth = overlay_auth_.get();
   discovery_ = std::make_unique<Discovery>(std::move(dc));
 
-  location_ = std::make_unique<Location>(storage_);
+  location_ = std::make_unique<Location>(*storage_);
+  start_auth();
   ProxyContext px;
   px.agent = agent_;
   px.root = root_;
@@ -292,6 +293,12 @@ bool Daemon::create_node(std::string* err) {
   px.outbound_proxy = [this] { return discovery_->outbound_proxy(); };
   px.fast_reply = &fast_reply_;
   px.source_limits = &source_limits_;
+  px.auth = authenticator_.get();
+  px.credential_cache = credential_cache_.get();
+  px.identity_key = ring_key_;
+  px.sign_up = [this](const std::string& aor, const AorParts& parts, const dht::Id& key, const std::string& source) {
+    mail_password(aor, parts, key, source);
+  };
   proxy_ = std::make_unique<Proxy>(std::move(px));
   return true;
 }

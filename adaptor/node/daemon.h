@@ -97,6 +97,15 @@ class Daemon final : public AdminBackend {
   // trust.cpp: tls.* (TLS transports beside UDP and TCP) and overlay.secret.
   bool start_tls(std::string* err);
   bool start_overlay_auth(std::string* err);
+  std::string ring_key_;             // overlay.secret (or its file), "" without one
+  // identity.cpp: auth.* (issue 13): the durable store, the authenticator, sign-up by e-mail.
+  bool open_storage(std::string* err);
+  void start_auth();
+  void mail_password(const std::string& aor, const AorParts& parts, const dht::Id& key, const std::string& source);
+  std::unique_ptr<Authenticator> authenticator_;
+  std::unique_ptr<CredentialCache> credential_cache_;
+  std::unique_ptr<digest::FailureLimiter> signups_;  // auth.signups_per_hour, per source
+  std::uint64_t signup_mails_ = 0, signup_mail_failures_ = 0;
   int tls_port_ = 0;                 // 0 when TLS is off
 
   Settings settings_;
@@ -110,7 +119,7 @@ class Daemon final : public AdminBackend {
 
   std::unique_ptr<dht::Ring> ring_;
   std::unique_ptr<dht::Codec> codec_;
-  dht::MemoryStorage storage_;
+  std::unique_ptr<dht::Storage> storage_;  // DurableStorage: credentials on disk (identity.cpp)
   std::unique_ptr<dht::SplitMix64> random_;
   std::unique_ptr<Events> events_;
   std::unique_ptr<OverlayAuth> overlay_auth_;  // overlay.secret; before transport_ and discovery_, which use it

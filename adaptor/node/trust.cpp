@@ -97,6 +97,7 @@ bool Daemon::start_tls(std::string* err) {
 bool Daemon::start_overlay_auth(std::string* err) {
   std::string secret;
   if (!overlay_secret(settings_, &secret, err)) return false;
+  ring_key_ = secret;
   overlay_auth_ = std::make_unique<OverlayAuth>(secret, settings_.overlay_previous_secret, settings_.overlay_auth_window_s);
   if (overlay_auth_->enabled()) {
     SIPPEER_LOG(Info) << "overlay: admission on: overlay messages are signed and checked (HMAC-SHA256)";

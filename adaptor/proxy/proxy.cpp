@@ -233,6 +233,14 @@ void Proxy::on_request(msg_t* msg, sip_t* sip) {
     handle_register(msg, sip);
     return;
   }
+  if (needs_edge_auth(msg, sip)) {
+    start_edge_auth(msg, sip);  // routes it when it passes
+    return;
+  }
+  route_phone_request(msg, sip);
+}
+
+void Proxy::route_phone_request(msg_t* msg, sip_t* sip) {
   const std::string flow = strip_own_route(msg, sip);
   RequestRingView ring(*this, *ctx_.node, *ctx_.ring, sip);
   const bool from_outside = !allowed_.contains(source_ipv4(msg));

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "adaptor/proxy/route.h"
+#include "adaptor/registrar/authenticator.h"
+#include "adaptor/registrar/credential_cache.h"
 #include "adaptor/registrar/location.h"
 #include "adaptor/sip/fast_reply.h"
 #include "adaptor/sip/networks.h"
@@ -47,6 +49,14 @@ struct ProxyContext {
   FastReply* fast_reply = nullptr;
   // Per-source limits shared with the daemon's entry check; may be null.
   SourceLimits* source_limits = nullptr;
+  // Digest authentication (issue 13, auth.*); null when never configured.
+  Authenticator* auth = nullptr;
+  CredentialCache* credential_cache = nullptr;
+  std::string identity_key;  // keys P2P-Identity: overlay.secret, or ""
+  // auth.mode email: mail a new password for an unknown AOR (the daemon
+  // stores its credential and rate-limits per source).
+  std::function<void(const std::string& aor, const AorParts& parts, const dht::Id& key, const std::string& source)>
+      sign_up;
 };
 
 struct ProxyCounters {
@@ -119,6 +129,31 @@ class Proxy {
   // register_flow.cpp
   void handle_register(msg_t* msg, sip_t* sip);
 
+  // proxy.cpp: what on_request does once the edge's check (if any) passed
+  void route_phone_request(msg_t* msg, sip_t* sip);
+
+  // auth_flow.cpp: digest authentication (issue 13)
+  bool auth_on() const;
+  // The phone's IP address, also for a request a ring node forwarded.
+  std::string phone_source(msg_t* msg, const sip_t* sip) const;
+  // At the AOR's registrar: true when the REGISTER may be applied;
+  // otherwise it has been answered (401, 403).
+  bool authenticate_register(msg_t* msg, sip_t* sip, const std::string& aor, const dht::Id& key);
+  void renew_credential(const StoredCredential& stored, const dht::Id& key, const std::string& aor);
+  void answer_refusal(msg_t* msg, const AuthOutcome& out, bool proxy, const std::string& aor,
+                      const std::string& source);
+  // A phone's out-of-dialog request this node must check (407) before routing.
+  bool needs_edge_auth(msg_t* msg, const sip_t* sip) const;
+  void start_edge_auth(msg_t* msg, sip_t* sip);
+  void finish_edge_auth(msg_t* msg, sip_t* sip, const std::string& aor, const AorParts& parts,
+                        const std::optional<Credential>& credential);
+  // P2P-Identity: a checked request crossing the ring is not checked again.
+  std::string identity_mac(const sip_t* sip, std::int64_t ts) const;
+  bool has_valid_identity(const sip_t* sip) const;
+  void add_identity(msg_t* msg, sip_t* sip);
+  void sign_up(msg_t* msg, const std::string& aor, const AorParts& parts, const dht::Id& key,
+               const std::string& source);
+
   // proxy_flow.cpp: phones reached only through the node they talk to
   static std::string source_of(msg_t* msg);  // "ip:port" the message came from
   // The flow token ("udp~ip~port") of a request straight from a phone
@@ -181,6 +216,10 @@ class Proxy {
   // (proxy_flow.cpp); start() hands it to the transaction.
   std::string flow_record_route_;
   std::unique_ptr<SipResolver> resolver_;  // made on the first DNS branch; destroyed before transactions_
+  // Requests parked while the edge fetches their From's credential.
+  std::unordered_map<std::uint64_t, msg_t*> auth_pending_;
+  std::uint64_t next_auth_id_ = 1;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // lookups answered after we are gone see it expired
 };
 
 }  // namespace sippeer::adaptor

@@ -52,6 +52,7 @@ Proxy::~Proxy() {
     if (tx->best) msg_destroy(tx->best);
     if (tx->irq) nta_incoming_destroy(tx->irq);
   }
+  for (auto& [id, msg] : auth_pending_) msg_destroy(msg);
 }
 
 Proxy::Transaction* Proxy::start(msg_t* msg, sip_t* sip) {
@@ -130,6 +131,10 @@ bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const st
   // owner, never passed to a phone.
   remove_unknown_header(msg, sip, "P2P-Owner");
   if (ring_hop && owner_claim) msg_header_insert(msg, pub, msg_header_make(home, sip_unknown_class, "P2P-Owner: 1"));
+  // P2P-Identity says this request was checked (auth_flow.cpp): for the
+  // ring's nodes only.
+  if (ring_hop && auth_on()) add_identity(msg, sip);
+  else remove_unknown_header(msg, sip, "P2P-Identity");
   if (tx->dns_done) add_dns_marker(msg, sip);
   msg_serialize(msg, pub);
 

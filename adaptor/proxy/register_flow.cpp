@@ -34,6 +34,8 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
   // the CPU of a REGISTER (docs/BENCHMARKS.md). apply_register answers a
   // retransmission with the same 200 instead of taking it for an
   // out-of-order request, which is all the transaction did for us.
+  // Only the registrar holds the credential, so only it challenges.
+  if (!authenticate_register(msg, sip, *aor, key)) return;
   RegisterOutcome out = ctx_.location->apply(ctx_.policy, sip, *aor, key, unix_now());
   if (out.status != 200) {
     ++counters_.rejected;

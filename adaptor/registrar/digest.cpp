@@ -162,7 +162,7 @@ Nonces::Check Nonces::check(std::string_view nonce, std::int64_t now_s) const {
   return now_s - t > lifetime_s_ ? Check::Stale : Check::Ok;
 }
 
-bool NonceCounts::advance(const std::string& nonce, std::string_view nc) {
+bool NonceCounts::advance(const std::string& nonce, std::string_view nc, std::string_view request) {
   if (nc.empty() || nc.size() > 8) return false;
   std::uint64_t n = 0;
   for (char ch : nc) {
@@ -172,9 +172,12 @@ bool NonceCounts::advance(const std::string& nonce, std::string_view nc) {
   }
   auto it = map_.find(nonce);
   if (it != map_.end()) {
-    if (n <= it->second.first) return false;
-    it->second.first = n;
-    order_.splice(order_.begin(), order_, it->second.second);
+    Seen& seen = it->second;
+    if (n == seen.nc && !request.empty() && request == seen.request) return true;
+    if (n <= seen.nc) return false;
+    seen.nc = n;
+    seen.request = std::string(request);
+    order_.splice(order_.begin(), order_, seen.at);
     return true;
   }
   if (map_.size() >= capacity_ && !order_.empty()) {
@@ -182,7 +185,7 @@ bool NonceCounts::advance(const std::string& nonce, std::string_view nc) {
     order_.pop_back();
   }
   order_.push_front(nonce);
-  map_.emplace(nonce, std::make_pair(n, order_.begin()));
+  map_.emplace(nonce, Seen{n, std::string(request), order_.begin()});
   return true;
 }
 

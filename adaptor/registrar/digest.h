@@ -79,14 +79,21 @@ class NonceCounts {
  public:
   explicit NonceCounts(std::size_t capacity = 100'000) : capacity_(capacity) {}
   // True when `nc` (8 hex digits) is above every count seen with `nonce`;
-  // it is then remembered. False for a replay or a malformed count.
-  bool advance(const std::string& nonce, std::string_view nc);
+  // it is then remembered. False for a replay or a malformed count. The
+  // highest count again with the same `request` (Call-ID and CSeq) is a
+  // retransmission whose answer was lost, not a replay: true.
+  bool advance(const std::string& nonce, std::string_view nc, std::string_view request = {});
   std::size_t size() const { return map_.size(); }
 
  private:
   std::size_t capacity_;
   std::list<std::string> order_;  // most recent first
-  std::unordered_map<std::string, std::pair<std::uint64_t, std::list<std::string>::iterator>> map_;
+  struct Seen {
+    std::uint64_t nc;
+    std::string request;
+    std::list<std::string>::iterator at;
+  };
+  std::unordered_map<std::string, Seen> map_;
 };
 
 // Failed attempts per key in a sliding window: after `limit` failures

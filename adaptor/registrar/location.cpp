@@ -29,4 +29,12 @@ RegisterOutcome Location::apply(const RegistrarPolicy& policy, const sip_t* sip,
   return apply_register(policy, sip, aor, key, existing ? &existing->record : nullptr, now_unix);
 }
 
+std::optional<StoredCredential> Location::credential(const dht::Id& key, const std::string& aor) const {
+  const dht::StoredRecord* sr = storage_.find(key, aor, dht::RecordKind::Credential);
+  if (!sr || sr->record.tombstone()) return std::nullopt;
+  auto c = parse_credential(sr->record.bindings.front());
+  if (!c) return std::nullopt;
+  return StoredCredential{std::move(*c), sr->record.version, sr->expires};
+}
+
 }  // namespace sippeer::adaptor

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "adaptor/registrar/binding_cache.h"
+#include "adaptor/registrar/credential.h"
 #include "adaptor/registrar/registrar.h"
 #include "dht/ports.h"
 
@@ -22,6 +23,13 @@ namespace sippeer::adaptor {
 // The wall clock, in the registrar's unit (Unix seconds): read once per
 // message by whoever handles it.
 std::int64_t unix_now();
+
+// A user's credential as this node stores it (issue 13).
+struct StoredCredential {
+  Credential credential;
+  std::uint64_t version = 0;
+  dht::Time expires;
+};
 
 class Location {
  public:
@@ -35,6 +43,9 @@ class Location {
   // RFC 3261 10.3 steps 5-8 for a REGISTER at the AOR's registrar, against
   // the record stored now. The caller stores outcome.record through the
   // ring; nothing changes here.
+  // The AOR's credential, when this node stores one (its registrar does).
+  std::optional<StoredCredential> credential(const dht::Id& key, const std::string& aor) const;
+
   RegisterOutcome apply(const RegistrarPolicy& policy, const sip_t* sip, const std::string& aor,
                         const dht::Id& key, std::int64_t now_unix) const;
 

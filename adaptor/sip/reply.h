@@ -36,6 +36,13 @@ enum class Reject {
   SourceTransactions,     // limits.per_source_transactions
   MessageTooLarge,        // limits.max_message_bytes
   OverlayNotOverTls,      // overlay.transport tls, but this came otherwise
+  // digest authentication (issue 13; adaptor/registrar/authenticator.h)
+  Unauthorized,           // a REGISTER at the AOR's registrar: 401 with WWW-Authenticate
+  ProxyAuthRequired,      // a phone's request at its edge node: 407 with Proxy-Authenticate
+  BadCredentials,         // wrong password, unknown user, replayed nonce count
+  AuthBlocked,            // auth.max_failures reached for the source or the AOR
+  UnknownUser,            // From names a user of auth.domains the ring has no credential for
+  SignUpMailed,           // auth.mode email: a password was mailed; 403 until the phone has it
   Unavailable,            // no next hop or branch could be started
   ServiceUnavailable,     // a request to a flow/contact nta could not send
   RequestTerminated,      // CANCELed (RFC 3261 16.10)
