@@ -30,6 +30,13 @@ class AdminBackend {
   virtual void ring_page(bool html, std::function<void(std::string)> done) = 0;
   virtual void lookup_aor(const std::string& aor, std::function<void(int status, std::string json)> done) = 0;
   virtual void request_leave() = 0;
+  // Provisioning (issue 13, admin/users.cpp): op add (refused when the
+  // user exists), passwd (refused when it does not), set, del.
+  virtual void change_user(const std::string& op, const std::string& aor, const std::string& password,
+                           std::function<void(int status, std::string json)> done) = 0;
+  // Credentials this node stores (primary or replica), never their hashes.
+  virtual std::string users_json() const = 0;
+  virtual std::string users_text() const = 0;
 };
 
 }  // namespace sippeer::adaptor

@@ -113,8 +113,8 @@ void AdminServer::handle(evhttp_request* req) {
   const bool text = format == "text";
   const bool post = evhttp_request_get_command(req) == EVHTTP_REQ_POST;
   if (refused(req, post)) return;
-  if (post != (p == "/leave")) {
-    send(req, 405, json_error("use GET, and POST only for /leave") + "\n");
+  if (post != (p == "/leave") && p != "/users") {
+    send(req, 405, json_error("use GET, and POST only for /leave and /users") + "\n");
     return;
   }
   if (p == "/leave") {
@@ -147,6 +147,13 @@ void AdminServer::handle(evhttp_request* req) {
     if (p == "/") send(req, 200, future.get(), "text/html; charset=utf-8");
     else if (p == "/ring.svg") send(req, 200, future.get(), "image/svg+xml");
     else send(req, 200, future.get() + (text ? "" : "\n"), text ? "text/plain" : "application/json");
+  } else if (p == "/users" && post) {
+    change_user(req);
+  } else if (p == "/users") {
+    std::string body;
+    daemon_.run_in_sip_thread([&] { body = text ? daemon_.users_text() : daemon_.users_json(); });
+    send(req, 200, text ? (body.empty() ? "no users stored on this node\n" : body) : body + "\n",
+         text ? "text/plain" : "application/json");
   } else if (p == "/status") {
     std::string body;
     daemon_.run_in_sip_thread([&] { body = daemon_.status_json(); });
@@ -183,6 +190,40 @@ void AdminServer::handle(evhttp_request* req) {
   } else {
     send(req, 404, json_error("no such resource: " + p) + "\n");
   }
+}
+
+void AdminServer::change_user(evhttp_request* req) {
+  // The form is in the body, never the URL: a password must not end up in
+  // a log line that quotes a refused request's URI.
+  evbuffer* in = evhttp_request_get_input_buffer(req);
+  const std::size_t n = evbuffer_get_length(in);
+  if (n > 8192) {
+    send(req, 413, json_error("form too large") + "\n");
+    return;
+  }
+  std::string form(n, '\0');
+  evbuffer_copyout(in, form.data(), n);
+  std::string op, aor, password;
+  evkeyvalq fields;
+  if (evhttp_parse_query_str(form.c_str(), &fields) == 0) {
+    if (const char* v = evhttp_find_header(&fields, "op")) op = v;
+    if (const char* v = evhttp_find_header(&fields, "aor")) aor = v;
+    if (const char* v = evhttp_find_header(&fields, "password")) password = v;
+    evhttp_clear_headers(&fields);
+  }
+  auto result = std::make_shared<std::promise<std::pair<int, std::string>>>();
+  auto future = result->get_future();
+  daemon_.run_in_sip_thread([&] {
+    daemon_.change_user(op, aor, password, [result](int code, std::string body) {
+      result->set_value({code, std::move(body)});
+    });
+  });
+  if (future.wait_for(std::chrono::milliseconds(2 * daemon_.lookup_timeout_ms())) != std::future_status::ready) {
+    send(req, 503, json_error("the ring did not answer in time") + "\n");
+    return;
+  }
+  auto [code, body] = future.get();
+  send(req, code, body + "\n");
 }
 
 }  // namespace sippeer::adaptor

@@ -25,6 +25,7 @@ class AdminServer {
  private:
   static void on_request(evhttp_request* req, void* arg);
   void handle(evhttp_request* req);
+  void change_user(evhttp_request* req);  // POST /users
 
   // Refuses (and answers) a request admin_guard.h does not let through.
   bool refused(evhttp_request* req, bool post);

@@ -6,9 +6,13 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <termios.h>
+
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "adaptor/admin/json.h"
 
@@ -28,7 +32,13 @@ const char* kUsage =
     "  successors      the successor list\n"
     "  regs [AOR]      records stored here (primary or replica) with their bindings\n"
     "  lookup AOR      the node responsible for AOR, the hop count and the bindings\n"
-    "  leave           leave the ring gracefully (the daemon then exits)\n";
+    "  leave           leave the ring gracefully (the daemon then exits)\n"
+    "  user add AOR [PASSWORD]     provision a user (digest credential stored in the ring);\n"
+    "                              without PASSWORD it is read from standard input\n"
+    "  user passwd AOR [PASSWORD]  change a user's password\n"
+    "  user del AOR                remove a user\n"
+    "  user list                   users whose credentials this node stores\n"
+    "  user import FILE            one 'AOR PASSWORD' per line (# comments); '-' reads stdin\n";
 
 struct HttpResult {
   int status = 0;
@@ -37,7 +47,7 @@ struct HttpResult {
 };
 
 HttpResult http(const std::string& admin, const std::string& method, const std::string& target,
-                const std::string& token) {
+                const std::string& token, const std::string& form = {}) {
   HttpResult r;
   const auto colon = admin.rfind(':');
   sockaddr_in sa{};
@@ -57,8 +67,9 @@ HttpResult http(const std::string& admin, const std::string& method, const std::
     return r;
   }
   const std::string auth = method == "POST" && !token.empty() ? "Authorization: Bearer " + token + "\r\n" : "";
-  const std::string req =
-      method + " " + target + " HTTP/1.0\r\nHost: " + admin + "\r\n" + auth + "Content-Length: 0\r\n\r\n";
+  const std::string type = form.empty() ? "" : "Content-Type: application/x-www-form-urlencoded\r\n";
+  const std::string req = method + " " + target + " HTTP/1.0\r\nHost: " + admin + "\r\n" + auth + type +
+                          "Content-Length: " + std::to_string(form.size()) + "\r\n\r\n" + form;
   (void)!::write(fd, req.data(), req.size());
   std::string resp;
   char buf[8192];
@@ -83,6 +94,70 @@ std::string url_encode(const std::string& s) {
     else out += std::string("%") + hex[c >> 4] + hex[c & 15];
   }
   return out;
+}
+
+// A password typed at a terminal is not echoed; piped in, it is one line.
+std::string read_password(const std::string& aor) {
+  const bool tty = ::isatty(STDIN_FILENO);
+  termios old{};
+  if (tty) {
+    std::cerr << "password for " << aor << ": " << std::flush;
+    tcgetattr(STDIN_FILENO, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  std::getline(std::cin, line);
+  if (tty) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    std::cerr << "\n";
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+std::string user_form(const std::string& op, const std::string& aor, const std::string& password) {
+  return "op=" + op + "&aor=" + url_encode(aor) + (password.empty() ? "" : "&password=" + url_encode(password));
+}
+
+void print_error_body(const std::string& body) {
+  const Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  std::cerr << "sippeer ctl: " << (j.is_object() && j.contains("error") ? j.value("error", body) : body) << "\n";
+}
+
+// `user import FILE`: every line through POST /users, op set (added or
+// changed). Returns the exit status: 0 when every line succeeded.
+int import_users(const std::string& admin, const std::string& token, const std::string& file) {
+  std::ifstream f;
+  if (file != "-") {
+    f.open(file);
+    if (!f) return std::cerr << "sippeer ctl: cannot read " << file << ": " << std::strerror(errno) << "\n", 1;
+  }
+  std::istream& in = file == "-" ? std::cin : f;
+  int lineno = 0, ok = 0, failed = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++lineno;
+    std::istringstream words(line);
+    std::string aor, password;
+    if (!(words >> aor) || aor[0] == '#') continue;
+    if (!(words >> password)) {
+      std::cerr << file << ":" << lineno << ": no password after " << aor << "\n";
+      ++failed;
+      continue;
+    }
+    const HttpResult r = http(admin, "POST", "/users", token, user_form("set", aor, password));
+    if (!r.error.empty()) return std::cerr << "sippeer ctl: " << r.error << "\n", kExitUnavailable;
+    if (r.status == 200) {
+      ++ok;
+    } else {
+      std::cerr << file << ":" << lineno << ": " << aor << ": ";
+      print_error_body(r.body);
+      ++failed;
+    }
+  }
+  std::cout << ok << " users imported" << (failed ? ", " + std::to_string(failed) + " failed" : "") << "\n";
+  return failed ? 1 : 0;
 }
 
 }  // namespace
@@ -135,6 +210,34 @@ int run_ctl(const std::vector<std::string>& args, const std::string& default_adm
   } else if (cmd == "lookup") {
     if (arg.empty()) return std::cerr << "sippeer ctl lookup: which AOR? e.g. sip:bob@example.com\n", kExitUsage;
     target = "/lookup?aor=" + url_encode(arg);
+  } else if (cmd == "user") {
+    const std::string sub = arg;
+    const std::string who = words.size() > 2 ? words[2] : "";
+    if (sub == "list") {
+      target = json ? "/users" : "/users?format=text";
+    } else if (sub == "import") {
+      if (who.empty()) return std::cerr << "sippeer ctl user import: which file?\n", kExitUsage;
+      return import_users(admin, token, who);
+    } else if (sub == "add" || sub == "passwd" || sub == "del") {
+      if (who.empty()) return std::cerr << "sippeer ctl user " << sub << ": which AOR? e.g. sip:alice@example.com\n", kExitUsage;
+      std::string password = words.size() > 3 ? words[3] : "";
+      if (sub != "del" && password.empty()) password = read_password(who);
+      if (sub != "del" && password.empty()) return std::cerr << "sippeer ctl: empty password\n", kExitUsage;
+      const HttpResult r = http(admin, "POST", "/users", token, user_form(sub, who, password));
+      if (!r.error.empty()) return std::cerr << "sippeer ctl: " << r.error << "\n", kExitUnavailable;
+      if (r.status != 200) {
+        print_error_body(r.body);
+        if (r.status == 401 || r.status == 403)
+          std::cerr << "sippeer ctl: run it as the daemon's user (it reads state_dir/admin.token), or pass --token\n";
+        return 1;
+      }
+      if (json) std::cout << r.body;
+      else std::cout << who << (sub == "add" ? ": added\n" : sub == "del" ? ": deleted\n" : ": password changed\n");
+      return 0;
+    } else {
+      std::cerr << "sippeer ctl user: add, passwd, del, list or import\n" << kUsage;
+      return kExitUsage;
+    }
   } else if (cmd == "leave") {
     method = "POST";
     target = json ? "/leave" : "/leave?format=text";

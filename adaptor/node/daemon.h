@@ -60,6 +60,10 @@ class Daemon final : public AdminBackend {
   void ring_page(bool html, std::function<void(std::string)> done) override;
   // Graceful leave requested over the admin API.
   void request_leave() override;
+  void change_user(const std::string& op, const std::string& aor, const std::string& password,
+                   std::function<void(int, std::string)> done) override;
+  std::string users_json() const override;
+  std::string users_text() const override;
   std::string metrics_text() const override;
   const dht::Node& node() const { return *node_; }
   const dht::Codec& codec() const { return *codec_; }

@@ -32,11 +32,16 @@ constexpr const char* kIdentityHeader = "P2P-Identity";
 
 namespace {
 
+// The Authorization values as text, from the parsed scheme and params:
+// Sofia's sip_header_as_string drops the last parameter of a long value
+// (cnonce, measured with libsofia-sip-ua 1.12.11), so it is not used here.
 template <class H>
-std::vector<std::string> header_values(su_home_t* home, const H* first) {
+std::vector<std::string> header_values(const H* first) {
   std::vector<std::string> out;
   for (const H* h = first; h; h = h->au_next) {
-    if (char* s = sip_header_as_string(home, reinterpret_cast<const sip_header_t*>(h))) out.emplace_back(s);
+    std::string v = h->au_scheme ? h->au_scheme : "";
+    for (const msg_param_t* p = h->au_params; p && *p; ++p) v += std::string(p == h->au_params ? " " : ", ") + *p;
+    out.push_back(std::move(v));
   }
   return out;
 }
@@ -80,7 +85,6 @@ bool Proxy::authenticate_register(msg_t* msg, sip_t* sip, const std::string& aor
     reject(msg, Reject::InvalidTo);
     return false;
   }
-  su_home_t* home = msg_home(msg);
   const auto stored = ctx_.location->credential(key, aor);
   std::optional<Credential> credential;
   if (stored) credential = stored->credential;
@@ -92,7 +96,7 @@ bool Proxy::authenticate_register(msg_t* msg, sip_t* sip, const std::string& aor
   }
   AuthQuestion q;
   q.method = "REGISTER";
-  q.authorizations = header_values(home, sip->sip_authorization);
+  q.authorizations = header_values(sip->sip_authorization);
   q.realm = parts->realm;
   q.aor = aor;
   q.source = source;
@@ -265,7 +269,7 @@ void Proxy::finish_edge_auth(msg_t* msg, sip_t* sip, const std::string& aor, con
   }
   AuthQuestion q;
   q.method = sip->sip_request->rq_method_name;
-  q.authorizations = header_values(msg_home(msg), sip->sip_proxy_authorization);
+  q.authorizations = header_values(sip->sip_proxy_authorization);
   q.realm = parts.realm;
   q.aor = aor;
   q.source = source;

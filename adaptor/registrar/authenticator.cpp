@@ -18,7 +18,7 @@ Authenticator::Authenticator(const std::string& nonce_key, AuthPolicy policy)
       by_source_(policy.max_failures, policy.failure_window_s),
       by_aor_(policy.max_failures, policy.failure_window_s) {}
 
-AuthOutcome Authenticator::challenge(std::string_view realm, std::int64_t now_s, bool stale) const {
+AuthOutcome Authenticator::challenge(std::string_view realm, std::int64_t now_s, bool stale) {
   AuthOutcome out;
   out.verdict = AuthVerdict::Challenge;
   const std::string nonce = nonces_.make(now_s);

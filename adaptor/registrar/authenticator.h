@@ -62,7 +62,7 @@ class Authenticator {
   AuthOutcome check(const AuthQuestion& q, const std::optional<Credential>& credential, std::int64_t now_s);
   // A fresh challenge, without looking at the request (a caller that
   // refuses before it can ask, e.g. the credential lookup failed).
-  AuthOutcome challenge(std::string_view realm, std::int64_t now_s, bool stale = false) const;
+  AuthOutcome challenge(std::string_view realm, std::int64_t now_s, bool stale = false);
 
   struct Counters {
     std::uint64_t ok = 0, challenged = 0, forbidden = 0, blocked = 0;

@@ -1,5 +1,7 @@
 #include "adaptor/registrar/digest.h"
 
+#include <openssl/rand.h>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -128,33 +130,38 @@ std::string challenge(Algorithm a, std::string_view realm, std::string_view nonc
 }
 
 Nonces::Nonces(const std::string& secret, std::int64_t lifetime_s)
-    : mac_(std::make_unique<HmacSha256>(secret)), lifetime_s_(lifetime_s) {}
+    : mac_(std::make_unique<HmacSha256>(secret)), lifetime_s_(lifetime_s) {
+  // Nodes of a ring share the key: a random start keeps their nonces apart.
+  RAND_bytes(reinterpret_cast<unsigned char*>(&serial_), sizeof serial_);
+  serial_ >>= 8;
+}
 
 Nonces::~Nonces() = default;
 
-std::string Nonces::tag(std::uint64_t ts) const {
-  char t[17];
-  std::snprintf(t, sizeof t, "%llx", static_cast<unsigned long long>(ts));
-  return mac_->hex(t, 8);
-}
+std::string Nonces::tag(std::string_view stamp) const { return mac_->hex(stamp, 8); }
 
-std::string Nonces::make(std::int64_t now_s) const {
-  char t[17];
-  std::snprintf(t, sizeof t, "%llx", static_cast<unsigned long long>(now_s));
-  return std::string(t) + "." + tag(static_cast<std::uint64_t>(now_s));
+std::string Nonces::make(std::int64_t now_s) {
+  // A counter keeps two nonces of one second apart: each has its own
+  // nonce counts (NonceCounts), so two phones challenged in the same
+  // second must not share one.
+  char stamp[40];
+  std::snprintf(stamp, sizeof stamp, "%llx.%llx", static_cast<unsigned long long>(now_s),
+                static_cast<unsigned long long>(++serial_));
+  return std::string(stamp) + "." + tag(stamp);
 }
 
 Nonces::Check Nonces::check(std::string_view nonce, std::int64_t now_s) const {
   const std::size_t dot = nonce.find('.');
-  if (dot == std::string_view::npos || dot == 0 || dot > 16) return Check::Bad;
+  const std::size_t last = nonce.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || dot > 16 || last == dot || last - dot > 17) return Check::Bad;
   std::uint64_t ts = 0;
   for (char ch : nonce.substr(0, dot)) {
     if (!std::isxdigit(static_cast<unsigned char>(ch))) return Check::Bad;
     ts = ts * 16 + static_cast<std::uint64_t>(std::isdigit(static_cast<unsigned char>(ch)) ? ch - '0'
                                                                                           : (std::tolower(ch) - 'a' + 10));
   }
-  const std::string want = tag(ts);
-  const std::string_view got = nonce.substr(dot + 1);
+  const std::string want = tag(nonce.substr(0, last));
+  const std::string_view got = nonce.substr(last + 1);
   if (want.empty() || got.size() != want.size() || CRYPTO_memcmp(got.data(), want.data(), want.size()) != 0)
     return Check::Bad;
   const auto t = static_cast<std::int64_t>(ts);

@@ -3,7 +3,7 @@
 // (issue 13). Pure: strings in, strings out, a caller's clock; no Sofia,
 // so every rule is a unit test (tests/unit/digest_test.cpp).
 //
-//   nonces      stateless: "<ts hex>.<HMAC-SHA256(node secret, ts)[0..16]>",
+//   nonces      stateless: "<ts hex>.<serial hex>.<HMAC-SHA256(key, ts.serial)[0..16]>",
 //               so any node holding the secret can check one, and none
 //               keeps a table of the nonces it gave out. Too old: stale
 //               (the phone retries with the password it has, no prompt).
@@ -63,11 +63,12 @@ class Nonces {
   // nonce stays fresh.
   Nonces(const std::string& secret, std::int64_t lifetime_s);
   ~Nonces();
-  std::string make(std::int64_t now_s) const;
+  std::string make(std::int64_t now_s);
   Check check(std::string_view nonce, std::int64_t now_s) const;
 
  private:
-  std::string tag(std::uint64_t ts) const;
+  std::string tag(std::string_view stamp) const;
+  std::uint64_t serial_ = 0;
   std::unique_ptr<HmacSha256> mac_;  // its context changes per use, not its key
   std::int64_t lifetime_s_;
 };

@@ -79,6 +79,18 @@ TEST(Digest, StatelessNoncesExpireAndCannotBeForged) {
   EXPECT_EQ(ours.check(ours.make(2'000'000), 1'000'000), Nonces::Check::Bad);  // from the future
 }
 
+TEST(Digest, NoncesOfOneSecondDiffer) {
+  // Each nonce has its own nonce counts: two phones challenged in the same
+  // second must not get the same one (the second's nc=1 would look replayed).
+  Nonces ours("node-secret", 300);
+  const std::string a = ours.make(1'000'000), b = ours.make(1'000'000);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(ours.check(a, 1'000'000), Nonces::Check::Ok);
+  EXPECT_EQ(ours.check(b, 1'000'000), Nonces::Check::Ok);
+  std::string spliced = b.substr(0, b.rfind('.')) + a.substr(a.rfind('.'));
+  EXPECT_EQ(ours.check(spliced, 1'000'000), Nonces::Check::Bad);
+}
+
 TEST(Digest, NonceCountsRefuseReplaysInBoundedMemory) {
   NonceCounts counts(3);
   EXPECT_TRUE(counts.advance("n1", "00000001"));
