@@ -1,0 +1,97 @@
+// Credentials on disk (adaptor/registrar/durable_storage.h): what a node
+// stored is there after a restart, bindings are not, expired ones are not.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "adaptor/registrar/durable_storage.h"
+
+namespace sippeer::adaptor {
+namespace {
+
+using dht::RecordKind;
+using namespace std::chrono_literals;
+
+class DurableStorageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("sippeer-durable-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::unique_ptr<DurableStorage> open() {
+    std::string err;
+    auto s = DurableStorage::open((dir_ / "credentials.db").string(),
+                                  {[this] { return dht_now_; }, [this] { return unix_now_; }}, &err);
+    EXPECT_TRUE(s) << err;
+    return s;
+  }
+  static dht::StoredRecord record(const std::string& aor, RecordKind kind, std::uint64_t version, dht::Time expires) {
+    dht::StoredRecord sr;
+    sr.record.key = dht::Id::from_u64(std::hash<std::string>{}(aor));
+    sr.record.aor = aor;
+    sr.record.kind = kind;
+    sr.record.version = version;
+    sr.record.bindings = {kind == RecordKind::Credential ? "user=a;realm=r;md5=0123456789abcdef0123456789abcdef"
+                                                         : "<sip:a@10.0.0.1>"};
+    sr.expires = expires;
+    return sr;
+  }
+
+  std::filesystem::path dir_;
+  dht::Time dht_now_ = dht::Time(1000s);
+  std::int64_t unix_now_ = 1'800'000'000;
+};
+
+TEST_F(DurableStorageTest, CredentialsSurviveARestartBindingsDoNot) {
+  {
+    auto s = open();
+    s->put(record("sip:alice@x", RecordKind::Credential, 7, dht_now_ + 3600s));
+    s->put(record("sip:alice@x", RecordKind::Bindings, 3, dht_now_ + 600s));
+    s->put(record("sip:bob@x", RecordKind::Credential, 1, dht_now_ + 3600s));
+    EXPECT_TRUE(s->erase(dht::Id::from_u64(std::hash<std::string>{}("sip:bob@x")), "sip:bob@x", RecordKind::Credential));
+    EXPECT_EQ(s->size(), 2u);
+  }
+  // A new process: its dht clock starts again, the wall clock went on.
+  dht_now_ = dht::Time(5s);
+  unix_now_ += 100;
+  auto s = open();
+  EXPECT_EQ(s->loaded(), 1u);
+  const dht::StoredRecord* a =
+      s->find(dht::Id::from_u64(std::hash<std::string>{}("sip:alice@x")), "sip:alice@x", RecordKind::Credential);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->record.version, 7u);
+  EXPECT_EQ(a->expires, dht_now_ + 3500s);  // the hour less the 100 s that passed
+  EXPECT_EQ(s->find(a->record.key, "sip:alice@x"), nullptr);  // bindings are soft state
+}
+
+TEST_F(DurableStorageTest, ExpiredCredentialsAreNotLoadedAndTombstonesAre) {
+  {
+    auto s = open();
+    s->put(record("sip:old@x", RecordKind::Credential, 1, dht_now_ + 10s));
+    auto gone = record("sip:gone@x", RecordKind::Credential, 2, dht_now_ + 3600s);
+    gone.record.bindings.clear();  // a deleted user: kept so no old copy comes back
+    s->put(gone);
+  }
+  unix_now_ += 60;
+  auto s = open();
+  EXPECT_EQ(s->loaded(), 1u);
+  const dht::StoredRecord* g =
+      s->find(dht::Id::from_u64(std::hash<std::string>{}("sip:gone@x")), "sip:gone@x", RecordKind::Credential);
+  ASSERT_NE(g, nullptr);
+  EXPECT_TRUE(g->record.tombstone());
+}
+
+TEST_F(DurableStorageTest, AnUnwritablePathIsAnError) {
+  std::string err;
+  auto s = DurableStorage::open("/nonexistent/dir/credentials.db", {[] { return dht::Time{}; }, [] { return 0; }},
+                                &err);
+  EXPECT_FALSE(s);
+  EXPECT_NE(err.find("/nonexistent/dir/credentials.db"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace sippeer::adaptor
