@@ -288,6 +288,14 @@ const std::vector<SettingInfo> kSchema = {
                     "add`). email: as provisioned, and the first REGISTER of an unknown AOR makes the "
                     "responsible node mail it a password (report 5.2; needs auth.smtp).",
      .field = &Settings::auth_mode, .live = true},
+    {.key = "auth.algorithms", .type = "list<string>", .range = "MD5, SHA-256", .default_text = "[MD5, SHA-256]",
+     .flag = "",
+     .description = "Digest algorithms a challenge offers, one WWW-Authenticate (or Proxy-Authenticate) "
+                    "each, in this order. Phones take the first they know (RFC 8760), and many older ones "
+                    "take the first one, full stop: sipp, and SIP phones that predate RFC 8760, fail on "
+                    "SHA-256. So MD5 comes first by default; with only modern phones, put SHA-256 first "
+                    "or alone. Every credential holds both hashes.",
+     .field = &Settings::auth_algorithms, .live = true},
     {.key = "auth.realm", .type = "string", .range = "string", .default_text = "\"\"", .flag = "",
      .description = "The digest realm of every user. Empty: each AOR's own domain, as the report says, "
                     "so alice@example.com signs in to realm example.com. A credential is made for its "
@@ -627,6 +635,16 @@ bool is_ipv4_network(const std::string& s) {
 }
 
 void check_p2p_domains(const Settings& s, const std::string& file, std::vector<ConfigError>& out) {
+  if (s.auth_algorithms.empty())
+    out.push_back({file, 0, 0, "auth.algorithms", "lists no algorithm (MD5, SHA-256)"});
+  for (std::size_t i = 0; i < s.auth_algorithms.size(); ++i) {
+    const std::string& a = s.auth_algorithms[i];
+    if (a != "MD5" && a != "SHA-256")
+      out.push_back({file, 0, 0, "auth.algorithms[" + std::to_string(i) + "]", "'" + a + "' is neither MD5 nor SHA-256"});
+    else if (std::find(s.auth_algorithms.begin(), s.auth_algorithms.begin() + static_cast<long>(i), a) !=
+             s.auth_algorithms.begin() + static_cast<long>(i))
+      out.push_back({file, 0, 0, "auth.algorithms[" + std::to_string(i) + "]", "'" + a + "' is listed twice"});
+  }
   for (std::size_t i = 0; i < s.allowed_networks.size(); ++i)
     if (!is_ipv4_network(s.allowed_networks[i]))
       out.push_back({file, 0, 0, "proxy.allowed_networks[" + std::to_string(i) + "]",

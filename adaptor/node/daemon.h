@@ -27,6 +27,9 @@
 
 namespace sippeer::adaptor {
 
+// auth.algorithms as the authenticator takes them (identity.cpp).
+std::vector<digest::Algorithm> auth_algorithms(const Settings& s);
+
 class Daemon final : public AdminBackend {
  public:
   // `reload` re-reads the settings (defaults, file, flags) on SIGHUP.

@@ -37,6 +37,13 @@ std::string new_password() {
 
 }  // namespace
 
+std::vector<digest::Algorithm> auth_algorithms(const Settings& s) {
+  std::vector<digest::Algorithm> out;
+  for (const auto& name : s.auth_algorithms)
+    if (auto a = digest::parse_algorithm(name)) out.push_back(*a);  // validated at load
+  return out;
+}
+
 bool Daemon::open_storage(std::string* err) {
   const std::filesystem::path dir = state_dir();
   std::error_code ec;
@@ -66,6 +73,7 @@ void Daemon::start_auth() {
   policy.nonce_lifetime_s = settings_.auth_nonce_lifetime_s;
   policy.max_failures = settings_.auth_max_failures;
   policy.failure_window_s = settings_.auth_failure_window_s;
+  policy.algorithms = auth_algorithms(settings_);
   authenticator_ = std::make_unique<Authenticator>(nonce_key, policy);
   credential_cache_ = std::make_unique<CredentialCache>(static_cast<std::size_t>(settings_.auth_cache_entries),
                                                         settings_.auth_cache_ttl_s);
@@ -78,8 +86,10 @@ void Daemon::start_auth() {
                            "set auth.mode provisioned and add users with `sippeer ctl user add`";
     return;
   }
+  std::string offered;
+  for (const auto& a : settings_.auth_algorithms) offered += (offered.empty() ? "" : ", ") + a;
   SIPPEER_LOG(Info) << "auth: " << settings_.auth_mode << ": REGISTER challenged by the AOR's registrar, "
-                    << "calls by the phone's node (digest, SHA-256 and MD5)";
+                    << "calls by the phone's node (digest: " << offered << ")";
   if (ring_key_.empty() && shared)
     SIPPEER_LOG(Warn) << "auth: no overlay.secret: credentials (HA1 hashes) can be asked for by any host that "
                          "reaches the overlay, and a forged P2P-Identity passes a call unchecked; set "

@@ -84,6 +84,7 @@ void Daemon::reload_settings() {
   policy.max_contacts = settings_.max_contacts;
   policy.max_records = static_cast<std::size_t>(settings_.max_records);
   proxy_->set_policy(policy);
+  if (authenticator_) authenticator_->set_algorithms(auth_algorithms(settings_));
   auto joined = [](const std::vector<std::string>& keys) {
     std::string out;
     for (const auto& k : keys) out += (out.empty() ? "" : ", ") + k;

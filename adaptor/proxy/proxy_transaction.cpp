@@ -110,6 +110,7 @@ bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const st
   // A binding's Path (proxy_flow.cpp): the branch goes through the
   // phone's edge node, or, when that is us, straight down the flow.
   std::string hop = next_hop, flow_rr = tx->record_route;
+  bool via_other_edge = false;  // through another node's flow to its phone
   if (!route_header.empty()) {
     sip_route_t* r = sip_route_make(home, route_header.c_str());
     if (r && is_me(r->r_url) && !flow_target(r->r_url).empty()) {
@@ -117,6 +118,7 @@ bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const st
       flow_rr = route_header;
     } else if (r) {
       msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(r));
+      via_other_edge = true;
     }
   }
   if (creates_dialog && !flow_rr.empty()) {
@@ -132,8 +134,9 @@ bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const st
   remove_unknown_header(msg, sip, "P2P-Owner");
   if (ring_hop && owner_claim) msg_header_insert(msg, pub, msg_header_make(home, sip_unknown_class, "P2P-Owner: 1"));
   // P2P-Identity says this request was checked (auth_flow.cpp): for the
-  // ring's nodes only.
-  if (ring_hop && auth_on()) add_identity(msg, sip);
+  // ring's nodes only, the next hop round the ring or the node whose flow
+  // reaches the callee's phone.
+  if ((ring_hop || via_other_edge || knows_node(hop)) && auth_on()) add_identity(msg, sip);
   else remove_unknown_header(msg, sip, "P2P-Identity");
   if (tx->dns_done) add_dns_marker(msg, sip);
   msg_serialize(msg, pub);

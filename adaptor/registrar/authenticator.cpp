@@ -22,8 +22,7 @@ AuthOutcome Authenticator::challenge(std::string_view realm, std::int64_t now_s,
   AuthOutcome out;
   out.verdict = AuthVerdict::Challenge;
   const std::string nonce = nonces_.make(now_s);
-  out.challenges.push_back(digest::challenge(digest::Algorithm::Sha256, realm, nonce, stale));
-  out.challenges.push_back(digest::challenge(digest::Algorithm::Md5, realm, nonce, stale));
+  for (digest::Algorithm a : policy_.algorithms) out.challenges.push_back(digest::challenge(a, realm, nonce, stale));
   return out;
 }
 

@@ -33,6 +33,8 @@ struct AuthPolicy {
   std::int64_t nonce_lifetime_s = 300;
   int max_failures = 10;
   std::int64_t failure_window_s = 60;
+  // Challenges offered, in this order (auth.algorithms).
+  std::vector<digest::Algorithm> algorithms = {digest::Algorithm::Md5, digest::Algorithm::Sha256};
 };
 
 enum class AuthVerdict { Ok, Challenge, Forbidden, Blocked };
@@ -49,7 +51,7 @@ struct AuthQuestion {
 
 struct AuthOutcome {
   AuthVerdict verdict = AuthVerdict::Challenge;
-  std::vector<std::string> challenges;  // header values, SHA-256 first (RFC 8760 3), for a Challenge
+  std::vector<std::string> challenges;  // header values, in AuthPolicy::algorithms order, for a Challenge
   std::string why;                      // for the log: "wrong password", "stale nonce" ...
   bool newly_blocked = false;           // this failure reached the limit: log it once
 };
@@ -69,6 +71,8 @@ class Authenticator {
   };
   const Counters& counters() const { return counters_; }
   const AuthPolicy& policy() const { return policy_; }
+  // SIGHUP: auth.algorithms is live.
+  void set_algorithms(std::vector<digest::Algorithm> a) { policy_.algorithms = std::move(a); }
 
  private:
   AuthOutcome refuse(const AuthQuestion& q, std::int64_t now_s, std::string why);

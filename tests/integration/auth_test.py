@@ -8,7 +8,7 @@ RawPhone) that compute digest responses here, from RFC 2617 / RFC 7616.
   provision   `sippeer ctl user add` on n1 stores alice's and bob's
               credentials; `user list` on their owners shows them, never a
               hash; `user add` again is refused (409).
-  register    alice's REGISTER through n2 gets 401 offering SHA-256 and MD5;
+  register    alice's REGISTER through n2 gets 401 offering MD5 and SHA-256;
               answered with MD5 -> 200 and the binding is stored; bob uses
               SHA-256 through n3.
   refused     a wrong password, a replayed nonce count (new Call-ID) and a
@@ -191,14 +191,14 @@ def body(args):
         first, final, accepted = alice.register(n2)
         check(first and status_line(first).startswith("SIP/2.0 401"), f"first REGISTER: {first}")
         algs = [challenge_params(c).get("algorithm") for c in headers(first, "WWW-Authenticate")]
-        check(algs == ["SHA-256", "MD5"], f"challenges offered: {algs}")
+        check(algs == ["MD5", "SHA-256"], f"challenges offered: {algs}")
         check(final and status_line(final) == "SIP/2.0 200 OK", f"alice's answered REGISTER: {final}")
         code, alice_bindings = bindings(n4, f"sip:alice@{DOMAIN}")
         check(code == 200 and len(alice_bindings) == 1, f"alice's binding in the ring: {code} {alice_bindings}")
         bob = Phone(phones.raw_phone("bob"), "bob", "bob-pw")
         _, final, _ = bob.register(n3, alg="SHA-256")
         check(final and status_line(final) == "SIP/2.0 200 OK", f"bob's REGISTER with SHA-256: {final}")
-        log("alice registered with MD5 through n2, bob with SHA-256 through n3; 401 offered SHA-256 then MD5")
+        log("alice registered with MD5 through n2, bob with SHA-256 through n3; 401 offered MD5 then SHA-256")
         inbox = Answerer(bob.raw)
 
         # ---- retransmission of the accepted REGISTER: same nc, same request

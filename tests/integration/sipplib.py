@@ -247,6 +247,64 @@ class Phones:
 # ----------------------------------------------------------------- raw SIP
 
 
+def scenario_path(name):
+    """The absolute path of one of tests/integration/sipp/'s scenarios."""
+    return os.path.join(SCENARIOS, name)
+
+
+def add_user(sippeer, node, user, password, domain=None):
+    """`sippeer ctl user add sip:USER@DOMAIN PASSWORD` on node (auth.mode
+    provisioned), with the node's own admin token."""
+    with open(os.path.join(node.state_dir, "admin.token")) as f:
+        token = f.read().strip()
+    r = subprocess.run([sippeer, "ctl", "--admin", f"{ringlib.LOCALHOST}:{node.admin_port}", "--token", token,
+                        "user", "add", f"sip:{user}@{domain or DOMAIN}", password],
+                       capture_output=True, text=True, timeout=20)
+    check(r.returncode == 0, f"ctl user add {user}: {r.stdout}{r.stderr}")
+
+
+def with_digest(scenario_path, user, password, out_dir):
+    """An auth.mode provisioned variant of a UAC scenario (issue 13): its
+    first request is sent as written, the 401/407 is taken with
+    auth="true" (an INVITE's is ACKed), and the request goes again with
+    sipp's [authentication] and the next CSeq; every later CSeq is one more
+    too, so the ACK still matches its INVITE. Returns the new file's path."""
+    with open(scenario_path, encoding="iso-8859-1") as f:
+        xml = f.read()
+    m = re.search(r"<send[^>]*>\s*<!\[CDATA\[(.*?)\]\]>\s*</send>", xml, re.S)
+    check(m, f"{scenario_path}: no <send> to authenticate")
+    request = m.group(1)
+    method = request.strip().split()[0]
+    code = "401" if method == "REGISTER" else "407"
+    bump = lambda text: re.sub(r"(CSeq:\s*)(\d+)", lambda c: f"{c.group(1)}{int(c.group(2)) + 1}", text)
+    authed = re.sub(r"(\n(\s*)CSeq:[^\n]*)", lambda c: bump(c.group(1)) + f"\n{c.group(2)}[authentication "
+                    f"username={user} password={password}]", request, count=1)
+    ack = ""
+    if method == "INVITE":
+        ack = """
+  <send>
+    <![CDATA[
+      ACK """ + re.search(r"INVITE\s+(\S+)", request).group(1) + """ SIP/2.0
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      CSeq: """ + re.search(r"CSeq:\s*(\d+)", request).group(1) + """ ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>"""
+    head = xml[:m.end()]
+    tail = xml[m.end():]
+    inserted = (f'\n  <recv response="100" optional="true"/>\n  <recv response="{code}" auth="true"/>{ack}\n'
+                f'  <send retrans="500">\n    <![CDATA[{authed}]]>\n  </send>')
+    out = os.path.join(out_dir, os.path.basename(scenario_path).replace(".xml", f"-auth-{user}.xml"))
+    with open(out, "w", encoding="iso-8859-1") as f:
+        f.write(head + inserted + bump(tail))
+    return out
+
+
 def status_line(text):
     return text.split("\r\n", 1)[0].split("\n", 1)[0]
 

@@ -25,6 +25,11 @@ interop.legacy.NAME):
                   ms-benotify reaches the buddy (not 420). Record-Route on.
   messenger5_tcp  the same over TCP (the other phone stays on UDP).
 
+With --auth (CTest interop.legacy_auth.NAME), the ring runs auth.mode
+provisioned (issue 13): every phone's user is provisioned with a password,
+and each scenario's first request is answered 401/407 and sent again with
+sipp's digest answer (sipplib.with_digest), the way these phones do.
+
 Every leg is a sipp run that must exit 0 with its one call successful; on
 top, the messages sipp logged are checked (the 200's Contact and Via, the
 Request-URI of the BYE, what reached the callee). The peer is an ordinary
@@ -86,11 +91,25 @@ def pick_peer(nodes, owner_l, rr):
 def run(args, name, c):
     # Call-IDs shaped like the client's own (sipp maps messages to calls by Call-ID).
     t_extra = ("-cid_str", c["cid"]) + (("-t", "t1") if c["transport"] == "tcp" else ())
+    config = {"proxy": {"record_route": c["rr"]}}
+    if args.auth:
+        config.update(auth={"mode": "provisioned"}, overlay={"secret": "legacy-test-key"})
     with ringlib.Cluster(args.sippeer, f"legacy-{name}", keep=args.keep) as cl, sipplib.Phones(cl) as ph:
-        nodes = sipplib.start_ring(cl, 3, config={"proxy": {"record_route": c["rr"]}})
+        nodes = sipplib.start_ring(cl, 3, config=config)
         user = c["user"]
         owner_l = interoplib.owner(nodes, user)
         peer, owner_p = pick_peer(nodes, owner_l, c["rr"])
+
+        def uac(path, who):
+            """The scenario as is, or answering challenges as `who`."""
+            if not args.auth:
+                return path
+            return sipplib.with_digest(path, who, f"{who}-password", cl.dir)
+
+        if args.auth:
+            for u in (user, peer):
+                sipplib.add_user(args.sippeer, nodes[0], u, f"{u}-password")
+            log(f"{name}: auth.mode provisioned; {user} and {peer} provisioned with passwords")
         if c["rr"]:
             entry_l = interoplib.other_than(nodes, owner_l)             # its REGISTER crosses the ring
             entry_p = interoplib.other_than(nodes, owner_l, entry_l)     # so does the call to it
@@ -102,14 +121,19 @@ def run(args, name, c):
         log(f"{name}: {user} (key at {owner_l.name}) uses {entry_l.name}; peer {peer} (key at {owner_p.name}) "
             f"uses {entry_p.name}; record_route {'on' if c['rr'] else 'off'}, {c['transport'].upper()}")
         pl, pp = ringlib.free_port(), ringlib.free_port()
-        ph.register("peer", peer, entry_p, pp)
+        if args.auth:
+            ph.sipp("peer-register", uac(sipplib.scenario_path("register.xml"), peer), entry_p, port=pp,
+                    service=peer, keys={"expires": 3600}).expect_all(1, 15, f"registering {peer} with a password")
+        else:
+            ph.register("peer", peer, entry_p, pp)
 
         keys = dict(c["keys"])
         if name.startswith("cisco"):
             # Another phone of 1001's: the 7960 must not see its contact.
-            other = ph.sipp("other-register", "register.xml", entry_p, service=user)
+            other = ph.sipp("other-register", uac(sipplib.scenario_path("register.xml"), user), entry_p,
+                            service=user)
             other.expect_all(1, 15, f"another phone registering {user}")
-        reg = ph.sipp("register", scenario(c["register"]), entry_l, port=pl, service=user, keys=keys,
+        reg = ph.sipp("register", uac(scenario(c["register"]), user), entry_l, port=pl, service=user, keys=keys,
                       extra=t_extra)
         reg.expect_all(1, 15, f"{name} registering {user} through {entry_l.name}")
         ok = first(received(reg), "SIP/2.0 200")
@@ -126,7 +150,8 @@ def run(args, name, c):
             check(len(lk["bindings"]) == 2, f"{name}: /lookup should still hold both phones: {lk}")
             log(f"{name}: REGISTER without From tag/Max-Forwards -> {status_line(ok)}, lists only {listed[0]}; "
                 f"/lookup holds both of {user}'s phones")
-            ph.sipp("other-unregister", "register.xml", entry_p, port=int(other.port), service=user,
+            ph.sipp("other-unregister", uac(sipplib.scenario_path("register.xml"), user), entry_p,
+                    port=int(other.port), service=user,
                     keys={"expires": 0}).expect_all(1, 15, "the other phone unregistering")
         elif name == "xlite2":
             via = header(ok, "Via", "v") or ""
@@ -141,7 +166,8 @@ def run(args, name, c):
 
         if c.get("subscribe"):
             buddy = ph.sipp("peer-presence", scenario("presence_answer.xml"), None, port=pp, service="bob")
-            sub = ph.sipp("subscribe", scenario(c["subscribe"]), entry_l, service=peer, keys={"caller": user},
+            sub = ph.sipp("subscribe", uac(scenario(c["subscribe"]), user), entry_l, service=peer,
+                          keys={"caller": user},
                           extra=t_extra)
             sub.expect_all(1, 20, f"{name}: SUBSCRIBE with Proxy-Require: ms-benotify to {peer}")
             buddy.expect_all(1, 20, f"{name}: the buddy {peer} answering the SUBSCRIBE")
@@ -152,7 +178,8 @@ def run(args, name, c):
 
         # The legacy phone calls the peer and hangs up.
         callee = ph.sipp("peer-answer", "uas_call.xml", None, port=pp, service="bob")
-        call = ph.sipp("call", scenario(c["call"]), entry_l, port=pl, service=peer, keys=dict(keys, caller=user),
+        call = ph.sipp("call", uac(scenario(c["call"]), user), entry_l, port=pl, service=peer,
+                       keys=dict(keys, caller=user),
                        extra=t_extra)
         call.expect_all(1, 30, f"{name} calling {peer} through {entry_l.name}")
         callee.expect_all(1, 30, f"{peer} answering {name}")
@@ -169,7 +196,8 @@ def run(args, name, c):
 
         # The peer calls the legacy phone, which answers its own way.
         answer = ph.sipp("answer", scenario(c["answer"]), None, port=pl, service=user, extra=t_extra)
-        caller = ph.sipp("peer-call", "uac_call.xml", entry_p, port=pp, service=user, keys={"caller": peer})
+        caller = ph.sipp("peer-call", uac(sipplib.scenario_path("uac_call.xml"), peer), entry_p, port=pp,
+                         service=user, keys={"caller": peer})
         caller.expect_all(1, 30, f"{peer} calling {name} through {entry_p.name}")
         answer.expect_all(1, 30, f"{name} answering {peer}")
         inv = first(received(answer), "INVITE ")
@@ -199,6 +227,7 @@ def body(args):
 
 def extra_args(ap):
     ap.add_argument("--client", help=f"one of {', '.join(CLIENTS)}")
+    ap.add_argument("--auth", action="store_true", help="auth.mode provisioned: every phone signs in")
 
 
 if __name__ == "__main__":

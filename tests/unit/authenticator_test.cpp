@@ -52,14 +52,15 @@ class AuthenticatorTest : public ::testing::Test {
     return auth_.check(q, alice_, now);
   }
   std::string first_challenge(bool sha = false) {
-    return auth_.challenge("example.com", kNow).challenges.at(sha ? 0 : 1);
+    return auth_.challenge("example.com", kNow).challenges.at(sha ? 1 : 0);  // MD5, SHA-256 by default
   }
 
   Authenticator auth_{"ring key", AuthPolicy{300, 3, 60}};
   std::optional<Credential> alice_ = Credential::from_password("alice", "example.com", "secret");
 };
 
-TEST_F(AuthenticatorTest, NoAuthorizationIsChallengedWithSha256ThenMd5) {
+TEST_F(AuthenticatorTest, NoAuthorizationIsChallengedInTheConfiguredOrder) {
+  auth_.set_algorithms({digest::Algorithm::Sha256, digest::Algorithm::Md5});
   AuthOutcome o = ask({});
   EXPECT_EQ(o.verdict, AuthVerdict::Challenge);
   ASSERT_EQ(o.challenges.size(), 2u);
@@ -136,7 +137,7 @@ TEST_F(AuthenticatorTest, FailuresPerSourceBlockEvenTheRightPasswordUntilTheWind
   q.aor = "sip:alice@example.com";
   q.source = "10.6.6.6";
   q.request_id = "late 1 REGISTER";
-  q.authorizations = {answer(auth_.challenge("example.com", kNow + 61).challenges[1], "REGISTER", "alice", "secret")};
+  q.authorizations = {answer(auth_.challenge("example.com", kNow + 61).challenges[0], "REGISTER", "alice", "secret")};
   EXPECT_EQ(auth_.check(q, alice_, kNow + 61).verdict, AuthVerdict::Ok);
 }
 
