@@ -68,7 +68,7 @@ struct Settings {
   std::vector<std::string> single_contact_user_agents = {"CSCO"}; // registrar.single_contact_user_agents  User-Agent prefixes listed only their own contacts in the 200
   // auth (issue 13; adaptor/registrar/authenticator.h)
   std::string auth_mode = "off";   // auth.mode  off|provisioned|email  who must prove who they are
-  std::vector<std::string> auth_algorithms = {"MD5", "SHA-256"}; // auth.algorithms  challenges offered, in this order
+  std::vector<std::string> auth_algorithms = {"MD5"}; // auth.algorithms  challenges offered, in this order
   std::string auth_realm;          // auth.realm  "" = each AOR's own domain (report 5.2)
   std::vector<std::string> auth_domains; // auth.domains  domains whose users must exist; [] = proxy.p2p_domains
   int auth_nonce_lifetime_s = 300; // auth.nonce_lifetime_s 10..86400  older nonces are stale

@@ -34,7 +34,7 @@ struct AuthPolicy {
   int max_failures = 10;
   std::int64_t failure_window_s = 60;
   // Challenges offered, in this order (auth.algorithms).
-  std::vector<digest::Algorithm> algorithms = {digest::Algorithm::Md5, digest::Algorithm::Sha256};
+  std::vector<digest::Algorithm> algorithms = {digest::Algorithm::Md5, digest::Algorithm::Sha256};  // tests; the daemon sets auth.algorithms
 };
 
 enum class AuthVerdict { Ok, Challenge, Forbidden, Blocked };

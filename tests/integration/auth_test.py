@@ -167,7 +167,7 @@ class Answerer:
 
 
 def body(args):
-    cfg = {"auth": {"mode": "provisioned", "domains": [DOMAIN]}, "overlay": {"secret": SECRET},
+    cfg = {"auth": {"mode": "provisioned", "domains": [DOMAIN], "algorithms": ["MD5", "SHA-256"]}, "overlay": {"secret": SECRET},
            "limits": {"per_source_rate": 0}}
     ctl = Ctl(args.sippeer)
     with ringlib.Cluster(args.sippeer, name="sippeer-auth") as cl, sipplib.Phones(cl) as phones:

@@ -26,6 +26,11 @@ console client of liblinphone), through a ring of 3, over UDP or TCP
 4. carol sends bob a MESSAGE ("chat sip:bob@example.com ..."): bob's
    output shows the text. bob sends carol one (menu "message" to his
    current contact, carol): linphonec shows it received.
+With --auth (CTest interop.softphones_auth.udp / .tcp) the ring runs
+auth.mode provisioned (issue 13): bob and carol are provisioned with
+passwords, baresip has auth_pass in its account, linphonec an
+[auth_info_0] section; every step above must work through the
+challenges (401 on REGISTER, 407 on INVITE and MESSAGE).
 Every step is bounded in time; the phones are stopped by PID and must
 exit cleanly (exit code 0 on quit/SIGTERM).
 """
@@ -52,7 +57,7 @@ LINPHONEC = "linphonec"
 class Linphonec:
     """linphonec with a private HOME and rc file, fed commands on stdin."""
 
-    def __init__(self, cl, name, identity, proxy, transport):
+    def __init__(self, cl, name, identity, proxy, transport, password=None):
         self.name = name
         self.dir = os.path.join(cl.dir, name)
         home = os.path.join(self.dir, "home")
@@ -90,6 +95,11 @@ reg_sendregister=1
 publish=0
 dial_escape_plus=0
 """
+        if password:
+            user = identity.split(":", 1)[1].split("@")[0]
+            domain = identity.split("@", 1)[1]
+            rc += (f"[auth_info_0]\nusername={user}\nuserid={user}\npasswd={password}\n"
+                   f"realm={domain}\ndomain={domain}\n")
         self.rc = os.path.join(self.dir, "linphonerc")
         with open(self.rc, "w") as f:
             f.write(rc)
@@ -170,16 +180,24 @@ def body(args):
     with ringlib.Cluster(args.sippeer, f"softphones-{transport}", keep=args.keep) as cl:
         bob = carol = None
         try:
-            nodes = sipplib.start_ring(cl, 3, config={"proxy": {"record_route": rr}})
+            config = {"proxy": {"record_route": rr}}
+            if args.auth:
+                config.update(auth={"mode": "provisioned"}, overlay={"secret": "softphones-test-key"})
+            nodes = sipplib.start_ring(cl, 3, config=config)
+            if args.auth:
+                for user in ("bob", "carol"):
+                    sipplib.add_user(args.sippeer, nodes[0], user, f"{user}-password")
+            auth_pass = ";auth_pass=bob-password" if args.auth else ""
             owner_bob = interoplib.owner(nodes, "bob")
             a, b = [n for n in nodes if n is not owner_bob]
             if interoplib.owner(nodes, "carol") is b:
                 a, b = b, a
             tp = f";transport={transport}" if transport == "tcp" else ""
             bob = baresip_test.Baresip(
-                cl, "bob", f'<sip:bob@example.com{tp}>;outbound="sip:{a.address}{tp}";regint=60;answermode=auto',
+                cl, "bob", f'<sip:bob@example.com{tp}>;outbound="sip:{a.address}{tp}";regint=60;answermode=auto' + auth_pass,
                 contacts='"Carol" <sip:carol@example.com>\n')
-            carol = Linphonec(cl, "carol", "sip:carol@example.com", b.address, transport)
+            carol = Linphonec(cl, "carol", "sip:carol@example.com", b.address, transport,
+                              password="carol-password" if args.auth else None)
             bob.connect()
             ringlib.wait_until(lambda: f"bob@example.com: {{0/{transport.upper()}/v4}} 200 OK" in bob.output(), 15,
                                what=f"baresip bob to report its registration (200 OK) over {transport.upper()}")
@@ -262,6 +280,7 @@ def body(args):
 
 def extra_args(ap):
     ap.add_argument("--transport", choices=("udp", "tcp"), default="udp")
+    ap.add_argument("--auth", action="store_true", help="auth.mode provisioned: both phones sign in")
 
 
 if __name__ == "__main__":

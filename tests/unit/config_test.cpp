@@ -77,7 +77,7 @@ Settings scrambled() {
   s.max_records = 1000;
   s.auth_mode = "provisioned";
   s.auth_realm = "example.org";
-  s.auth_algorithms = {"SHA-256"};
+  s.auth_algorithms = {"SHA-256", "MD5"};
   s.auth_domains = {"example.org"};
   s.auth_nonce_lifetime_s = 60;
   s.auth_max_failures = 3;
