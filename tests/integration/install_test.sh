@@ -13,6 +13,7 @@ unit="$stage/etc/systemd/system/sippeer.service"
 fail() { echo "FAIL: $*"; exit 1; }
 [ -x "$stage/opt/sippeer/bin/sippeer" ] || fail "binary not installed"
 "$stage/opt/sippeer/bin/sippeer" --check-config "$stage/etc/sippeer/sippeer.yaml" >/dev/null || fail "installed config is invalid"
+grep -q '^  mode: provisioned$' "$stage/etc/sippeer/sippeer.yaml" || fail "installed config does not set auth.mode provisioned"
 for want in "Type=notify" "NotifyAccess=main" "WatchdogSec=" "User=sippeer" "CapabilityBoundingSet=$" \
             "Restart=on-failure" "KillSignal=SIGTERM" "StateDirectory=sippeer" "ExecStart=/opt/sippeer/bin/sippeer"; do
   grep -q "^$want" "$unit" || fail "unit lacks $want"
