@@ -40,6 +40,7 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(BENCH)
 SCENARIOS = os.path.join(BENCH, "sipp")
 KAMAILIO_CFG = os.path.join(BENCH, "kamailio-bench.cfg")
+KAMAILIO_AUTH_CFG = os.path.join(BENCH, "kamailio-bench-auth.cfg")
 SIPPEER_CFG = os.path.join(BENCH, "sippeer-bench.yaml")
 DOMAIN = "bench.test"
 KAM_IP = "127.0.0.50"
@@ -207,15 +208,16 @@ def wait_for(what, fn, timeout=30.0, every=0.1):
 class Kamailio:
     label = "kamailio"
 
-    def __init__(self, run, workers):
+    def __init__(self, run, workers, cfg_path=KAMAILIO_CFG, db_dir=None):
         self.run = run
         self.workers = workers
+        self.auth = db_dir is not None
         self.address = f"{KAM_IP}:{SIP_PORT}"
         self.ips = [KAM_IP]
         self.entry = self.address
         self.ctl = os.path.join(run.dir, "kamailio_ctl")
-        cfg = open(KAMAILIO_CFG).read()
-        cfg = cfg.replace("@LISTEN@", f"udp:{self.address}").replace("@CTL@", self.ctl)
+        cfg = open(cfg_path).read()
+        cfg = cfg.replace("@LISTEN@", f"udp:{self.address}").replace("@CTL@", self.ctl).replace("@DB@", db_dir or "")
         path = os.path.join(run.dir, "kamailio.cfg")
         with open(path, "w") as f:
             f.write(cfg)
@@ -238,7 +240,8 @@ class Kamailio:
         return group_pids(self.proc.pid)
 
     def describe(self):
-        return f"Kamailio {kamailio_version()}, {self.workers} UDP workers"
+        auth = ", auth module over an htable of the users" if self.auth else ""
+        return f"Kamailio {kamailio_version()}, {self.workers} UDP workers{auth}"
 
     def stop(self):
         self.run.stop(self.proc)
@@ -721,6 +724,91 @@ def bench_secret(args):
     print(json.dumps(summary))
 
 
+AUTH_USERS = 20_000
+
+
+def auth_users(run, n=AUTH_USERS):
+    """n users with passwords: the sipp CSV (name;password), the list for
+    `sippeer ctl user import`, and Kamailio's db_text htable table."""
+    names = [f"a{i:06d}" for i in range(n)]
+    csv = os.path.join(run.dir, "auth_users.csv")
+    with open(csv, "w") as f:
+        f.write("SEQUENTIAL\n" + "".join(f"{u};pw-{u}\n" for u in names))
+    imports = os.path.join(run.dir, "auth_users.txt")
+    with open(imports, "w") as f:
+        f.write("".join(f"sip:{u}@{DOMAIN} pw-{u}\n" for u in names))
+    db = os.path.join(run.dir, "kamailio_db")
+    os.makedirs(db, exist_ok=True)
+    with open(os.path.join(db, "version"), "w") as f:
+        f.write("table_name(str) table_version(int)\nhtable:2\n")
+    with open(os.path.join(db, "htable"), "w") as f:
+        f.write("id(int,auto) key_name(str) key_type(int) value_type(int) key_value(str) expires(int)\n")
+        f.write("".join(f"{i + 1}:{u}:0:0:pw-{u}:0\n" for i, u in enumerate(names)))
+    return csv, imports, db
+
+
+def import_users(binary, ip, state_dir, imports):
+    """`sippeer ctl user import` through one node; seconds taken."""
+    with open(os.path.join(state_dir, "admin.token")) as f:
+        token = f.read().strip()
+    t0 = time.monotonic()
+    r = subprocess.run([binary, "ctl", "--admin", f"{ip}:{ADMIN_PORT}", "--token", token, "user", "import", imports],
+                       capture_output=True, text=True, timeout=900)
+    if r.returncode != 0:
+        raise RuntimeError(f"ctl user import through {ip}: {r.stdout[-500:]}{r.stderr[-500:]}")
+    return time.monotonic() - t0
+
+
+def bench_auth(args):
+    """Authenticated REGISTERs (issue 13): each call is a REGISTER, its 401
+    and the REGISTER with the MD5 digest answer, for 20,000 provisioned
+    users in turn. sippeer with auth.mode provisioned (one node; a ring of
+    4 unless --no-ring) beside Kamailio's auth module over an htable of the
+    same users, swept rate by rate in one run."""
+    m = header("authenticated REGISTER (401, then the digest answer)", args)
+    rates = args.rates or ([2000, 4000, 6000, 8000, 10000] if args.quick else
+                           [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 11000, 12000, 14000, 16000])
+    step_s = 2.0 if args.quick else 3.0
+    run = Run(args.keep)
+    try:
+        csv, imports, db = auth_users(run)
+        auth_cfg = os.path.join(run.dir, "auth.yaml")
+        with open(auth_cfg, "w") as f:
+            f.write(open(SIPPEER_CFG).read() + "auth:\n  mode: provisioned\n")
+        kam = Kamailio(run, args.workers, KAMAILIO_AUTH_CFG, db)
+        kam.label = "kamailio_auth"
+        servers = [kam]
+        one = Ring(run, 1, args.sippeer, extra=("--config", auth_cfg))
+        one.label = "sippeer_1_auth"
+        servers.append(one)
+        took = {"sippeer_1_auth": import_users(args.sippeer, one.ips[0], os.path.join(run.dir, f"state{one.ips[0]}"),
+                                               imports)}
+        if not args.no_ring:
+            ring = Ring(run, 4, args.sippeer, extra=("--config", auth_cfg), first_ip=1)
+            ring.label = "sippeer_4_auth"
+            servers.append(ring)
+            took["sippeer_4_auth"] = import_users(args.sippeer, ring.ips[0],
+                                                  os.path.join(run.dir, f"state{ring.ips[0]}"), imports)
+        log(f"imported {AUTH_USERS} users: " + ", ".join(f"{k} {v:.1f} s" for k, v in took.items()))
+        results = sweep(run, servers, "register_auth.xml", rates, step_s, lambda rid: [], lambda srv: {"csv": csv})
+    finally:
+        run.close()
+    rows = register_rows(results)
+    print(f"authenticated REGISTER (REGISTER, 401, REGISTER with digest, 200) for {AUTH_USERS} users in turn, "
+          f"sipp on the same {m['nproc']} cores; pass = <0.1% failed, <1% retransmitted")
+    table(rows, ["system", "best REG/s", "median ms @half", "CPU % @best", "CPU us/call", "RSS MB @best"])
+    k = results["kamailio_auth"]["best_rate"]
+    s1 = results["sippeer_1_auth"]["best_rate"]
+    print(f"ratio sippeer(1 node, auth)/Kamailio(auth): {ratio(s1, k)} (goal >= 1.5)")
+    summary = {"bench": "auth", "machine": m, "quick": args.quick, "users": AUTH_USERS,
+               "import_s": {kk: round(v, 1) for kk, v in took.items()},
+               "ratio_sippeer_1_vs_kamailio": ratio(s1, k), "goal": 1.5}
+    if "sippeer_4_auth" in results:
+        summary["ratio_sippeer_4_vs_kamailio"] = ratio(results["sippeer_4_auth"]["best_rate"], k)
+    summary["results"] = {n: {kk: vv for kk, vv in r.items() if kk != "steps"} for n, r in results.items()}
+    print(json.dumps(summary))
+
+
 def bench_proxy(args):
     m = header("proxied MESSAGE and INVITE calls", args)
     kinds = args.kinds
@@ -974,7 +1062,7 @@ def bench_ring_lookup(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["register", "proxy", "memory", "overload", "ringlookup", "secret"])
+    ap.add_argument("what", choices=["register", "proxy", "memory", "overload", "ringlookup", "secret", "auth"])
     ap.add_argument("--sippeer", default=os.path.join(TOP, "build", "sippeer"))
     ap.add_argument("--quick", action="store_true", help="fewer, shorter steps")
     ap.add_argument("--no-ring", action="store_true", help="skip the 4-node ring")
@@ -1016,7 +1104,7 @@ def main():
             sys.exit(f"{tool} not found: run scripts/setup --all")
     t0 = time.monotonic()
     {"register": bench_register, "proxy": bench_proxy, "memory": bench_memory, "overload": bench_overload,
-     "ringlookup": bench_ring_lookup, "secret": bench_secret}[args.what](args)
+     "ringlookup": bench_ring_lookup, "secret": bench_secret, "auth": bench_auth}[args.what](args)
     log(f"(bench {args.what} took {time.monotonic() - t0:.0f} s)")
 
 

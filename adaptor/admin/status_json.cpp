@@ -64,6 +64,19 @@ std::string Daemon::status_json() const {
                        {"retransmissions", au.retransmissions},
                        {"refused", std::move(refused)},
                        {"nonces", overlay_auth_->remembered_nonces()}};
+  const auto& ac = authenticator_->counters();
+  std::size_t credentials = 0;
+  storage_->for_each([&](const dht::StoredRecord& sr) {
+    if (sr.record.kind == dht::RecordKind::Credential && !sr.record.tombstone()) ++credentials;
+  });
+  j["auth"] = {{"mode", settings_.auth_mode},
+               {"ok", ac.ok},
+               {"challenged", ac.challenged},
+               {"forbidden", ac.forbidden},
+               {"blocked", ac.blocked},
+               {"credentials_stored", credentials},
+               {"credentials_cached", credential_cache_->size()},
+               {"signup_mails", signup_mails_}};
   return json_text(j);
 }
 
@@ -129,6 +142,15 @@ std::string Daemon::metrics_text() const {
     metric("sippeer_overlay_auth_refused_total", "counter",
            "Overlay messages refused for their P2P-Auth (overlay.secret), by reason.", std::to_string(au.refused[c]),
            std::string("{reason=\"") + mac_check_name(static_cast<MacCheck>(c)) + "\"}");
+  const auto& ac = authenticator_->counters();
+  const char* auth_help = "Digest checks of phones (auth.mode), by verdict: ok, challenged (401/407), forbidden "
+                          "(wrong password, unknown user, replay), blocked (auth.max_failures).";
+  metric("sippeer_auth_total", "counter", auth_help, std::to_string(ac.ok), "{verdict=\"ok\"}");
+  metric("sippeer_auth_total", "counter", auth_help, std::to_string(ac.challenged), "{verdict=\"challenged\"}");
+  metric("sippeer_auth_total", "counter", auth_help, std::to_string(ac.forbidden), "{verdict=\"forbidden\"}");
+  metric("sippeer_auth_total", "counter", auth_help, std::to_string(ac.blocked), "{verdict=\"blocked\"}");
+  metric("sippeer_auth_signup_mails_total", "counter", "Sign-up mails started (auth.mode email).",
+         std::to_string(signup_mails_));
   const auto& sl = source_limits_.counters();
   const char* sl_help = "Requests refused by the per-source limits (limits.per_source_*), by what happened.";
   metric("sippeer_source_limited_total", "counter", sl_help, std::to_string(sl.refused), "{verdict=\"503\"}");

@@ -256,6 +256,12 @@ def body(args):
         check(owner_dave.log().count("failed sign-ins within") == 1, "the block was not logged once")
         _, final, _ = alice.register(n2)
         check(final and status_line(final) == "SIP/2.0 200 OK", f"alice after dave was blocked: {final}")
+        st = owner_dave.status().get("auth", {})
+        check(st.get("blocked", 0) >= 1 and st.get("forbidden", 0) >= 10 and st.get("credentials_stored", 0) >= 1,
+              f"/status auth on dave's owner: {st}")
+        _, metrics = ringlib.http_get(ringlib.LOCALHOST, owner_dave.admin_port, "/metrics")
+        check(re.search(r'^sippeer_auth_total\{verdict="blocked"\} [1-9]', metrics, re.M),
+              "/metrics does not count the blocked attempt")
         log("ten wrong passwords for dave from 127.0.0.4: the eleventh (right) try got 403, logged once")
 
         # ---- passwd, del, import
