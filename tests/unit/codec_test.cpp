@@ -119,6 +119,15 @@ class CodecTest : public ::testing::Test {
     return q;
   }
 
+  Request credential_query() const {
+    Request q;
+    q.kind = Kind::Query;
+    q.from = self;
+    q.to = Target::user(ring.hash("sip:alice@example.com"), "sip:alice@example.com");
+    q.want = RecordKind::Credential;
+    return q;
+  }
+
   Record alice_record() const {
     return Record{ring.hash("sip:alice@example.com"), "sip:alice@example.com",
                   {"<sip:alice@10.0.0.5:5062>;expires=3600", "<sip:alice@10.0.0.6>;q=0.5"}, 42};
@@ -264,11 +273,7 @@ TEST_F(CodecTest, CredentialStoreAndTombstoneRoundTrip) {
 }
 
 TEST_F(CodecTest, CredentialQueryAndAnswerRoundTrip) {
-  Request q;
-  q.kind = Kind::Query;
-  q.from = self;
-  q.to = Target::user(ring.hash("sip:alice@example.com"), "sip:alice@example.com");
-  q.want = RecordKind::Credential;
+  Request q = credential_query();
   expect_round_trip(q);
   Response r;
   r.contacts = {Contact{self, pred}};
@@ -280,11 +285,7 @@ TEST_F(CodecTest, CredentialQueryAndAnswerRoundTrip) {
 }
 
 TEST_F(CodecTest, UnknownRecordKindIsRefused) {
-  Request q;
-  q.kind = Kind::Query;
-  q.from = self;
-  q.to = Target::user(ring.hash("sip:alice@example.com"), "sip:alice@example.com");
-  q.want = RecordKind::Credential;
+  Request q = credential_query();
   std::string text = codec.encode(q, "10.0.0.1:5060", sample_envelope());
   const auto at = text.find("credential");
   text.replace(at, 10, "voicemail!");
