@@ -388,6 +388,9 @@ template <class... F>
 struct Overloaded : F... {
   using F::operator()...;
 };
+// Spelled out for clang 14 (the fuzz build), which lacks aggregate CTAD.
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
 
 std::string lower(std::string_view s) {
   std::string out(s);

@@ -183,9 +183,17 @@ auto find_uri(Range& range, const std::string& uri) {
 // Sofia keeps headers it cannot parse in sip_error instead of the typed
 // field. A Contact there would otherwise make the REGISTER look like a
 // query; an Expires there would silently become the default.
+//
+// The list is not only error headers: a second To, From, Call-ID or
+// Max-Forwards (headers there may be one of) is put on it as it is, a
+// sip_to_t and so on, whose third field is not er_name (a Max-Forwards'
+// count read as a pointer crashed here; found by tests/fuzz/fuzz_sip). So
+// the name comes from the header's class unless it is an error header.
 RegError unparsed_header_error(const sip_t* sip) {
   for (const sip_error_t* e = sip->sip_error; e != nullptr; e = e->er_next) {
-    string_view name = e->er_name ? e->er_name : "";
+    const msg_hclass_t* hc = e->er_common->h_class;
+    const char* raw = hc == sip_error_class ? e->er_name : (hc ? hc->hc_name : nullptr);
+    string_view name = raw ? raw : "";
     if (iequals(name, "Contact") || iequals(name, "m")) return RegError::BadContact;
     if (iequals(name, "Expires")) return RegError::BadExpires;
   }

@@ -68,6 +68,18 @@ def check_udp(cl):
             check(node.alive(), f"{what}: the node died")
             log(f"{what}: no answer, node alive")
 
+        # A phone's REGISTER with a second Max-Forwards (and a second
+        # Call-ID): Sofia puts the duplicates on its error list as they are,
+        # and the registrar read them as error headers and crashed (found
+        # by tests/fuzz/fuzz_sip). Answered now, and the node lives.
+        dup = ("REGISTER sip:example.com SIP/2.0\nVia: SIP/2.0/UDP {me};branch=z9hG4bKdup1\nMax-Forwards: 70\n"
+               "From: <sip:dup@example.com>;tag=1\nTo: <sip:dup@example.com>\nCall-ID: dup1@x\nCSeq: 1 REGISTER\n"
+               "Max-Forwards: 7\nCall-ID: dup2@x\nContact: <sip:dup@{me}>\nContent-Length: 0\n\n")
+        got = c.exchange(node, dup, until_final=True)
+        check(node.alive(), "a REGISTER with two Max-Forwards killed the node")
+        check(len(got) == 1, f"a REGISTER with two Max-Forwards: answered {[status_line(g) for g in got]}")
+        log(f"a phone's REGISTER with two Max-Forwards and two Call-IDs: {status_line(got[0])}, node alive")
+
         # Cut off before Call-ID: Sofia's parser refuses it (400) or drops it.
         got = c.exchange(node, c.register(node, self_uri, me).split("Call-ID")[0])
         check(all(status_line(g).startswith("SIP/2.0 400 ") for g in got),

@@ -100,6 +100,16 @@ TEST_F(RegistrarTest, NewBindingIsStoredAndListed) {
   EXPECT_EQ(out.reply_contacts, std::vector<std::string>{"<sip:alice@192.0.2.1:5060>;expires=3600"});
 }
 
+// Found by tests/fuzz/fuzz_sip: Sofia puts a second Max-Forwards (or To,
+// From, Call-ID) on its error list as a Max-Forwards, not as an error
+// header; reading it as one read its count (7) as a name pointer.
+TEST_F(RegistrarTest, DuplicateSingleHeadersOnTheErrorListAreNotACrash) {
+  RegisterOutcome out = apply("dup-1", 1,
+                              "Max-Forwards: 7\r\nCall-ID: second@example.com\r\n"
+                              "Contact: <sip:alice@10.0.0.1>\r\nExpires: 600\r\n");
+  EXPECT_EQ(out.status, 200) << out.phrase;
+}
+
 TEST_F(RegistrarTest, SeveralContactsInOneRegister) {
   auto rec = store("c", 1,
                    "Contact: <sip:alice@192.0.2.1>\r\n"
