@@ -31,8 +31,10 @@ bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 // RFC 3261 25.1: token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" /
 // "+" / "`" / "'" / "~"). Sofia's method parser takes fewer.
+// (strchr finds the terminating NUL too: without the c != '\0' test a
+// request line ran past its end, a heap over-read found by fuzz_sip.)
 bool is_token_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-.!%*_+`'~", c) != nullptr;
+  return c != '\0' && (std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-.!%*_+`'~", c) != nullptr);
 }
 
 // ------------------------------------------------------------ request line

@@ -66,6 +66,14 @@ TEST(SipParser, ValidMethodWithUnusualTokenCharsIsARequest) {
   EXPECT_FALSE(p.flagged());
 }
 
+// Found by tests/fuzz/fuzz_sip: a first line of token characters only
+// made the lenient reading walk past its end (strchr matches the NUL),
+// a heap over-read that the ASan run of this test catches.
+TEST(SipParser, AFirstLineOfTokenCharactersOnlyIsNotARequest) {
+  Parsed p("R4bKkdjuw\r\nMax-Forwards: 70\r\nFrom: sip:watson@example.com;tag=1\r\n\r\n");
+  EXPECT_TRUE(p.sip == nullptr || p.sip->sip_request == nullptr || p.flagged());
+}
+
 TEST(SipParser, LwsInsideTheRequestUriIsFlaggedMalformed) {
   Parsed p(torture("lwsruri"));
   ASSERT_NE(p.sip->sip_request, nullptr);
