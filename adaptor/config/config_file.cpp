@@ -73,16 +73,67 @@ std::string expected(const SettingInfo& row) {
   return "expected string";
 }
 
+// YAML documents in `text`: "---" lines start one each, and content
+// before the first starts one too. *second_line is the 0-based line of
+// the second document's "---", *first_content_line that of the first
+// line that is neither blank, a comment nor a marker (-1: none).
+int count_documents(const std::string& text, int* second_line, int* first_content_line) {
+  *first_content_line = -1;
+  int docs = 0, line = 0;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view l(text.data() + pos, end - pos);
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    const bool marker = l.substr(0, 3) == "---" && (l.size() == 3 || l[3] == ' ' || l[3] == '\t');
+    const std::size_t first = l.find_first_not_of(" \t");
+    const bool content = first != std::string_view::npos && l[first] != '#' && l.substr(0, 3) != "...";
+    if (marker) {
+      if (++docs == 2) *second_line = line;
+    } else if (content) {
+      if (docs == 0) docs = 1;
+      if (*first_content_line < 0) *first_content_line = line;
+    }
+    pos = end + 1;
+    ++line;
+  }
+  return docs;
+}
+
 class Loader {
  public:
   Loader(const std::string& file, Settings& s) : file_(file), s_(s) {}
 
   std::vector<ConfigError> load(const std::string& text) {
     try {
-      std::vector<YAML::Node> docs = YAML::LoadAll(text);
-      if (docs.size() > 1)
-        error(docs[1].Mark(), "", "expected one YAML document, found " + std::to_string(docs.size()));
-      if (!docs.empty()) load_root(docs[0]);
+      // Not YAML::LoadAll: yaml-cpp 0.7 can loop for ever, allocating,
+      // on a malformed second document (66 bytes found by
+      // tests/fuzz/fuzz_config), and a daemon that hangs at start is worse
+      // than one that says why it stops. The first document is parsed;
+      // the others are only counted, by their "---" lines.
+      int second_line = 0;
+      const int docs = count_documents(text, &second_line, &first_content_line_);
+      has_content_ = first_content_line_ >= 0;
+      if (docs > 1) {
+        YAML::Mark at;
+        at.line = second_line;
+        at.column = 0;
+        error(at, "", "expected one YAML document, found " + std::to_string(docs));
+      }
+      if (docs > 0) {
+        const YAML::Node root = YAML::Load(text);
+        if (root.IsNull() && has_content_) {
+          // yaml-cpp read no first document out of lines that are not
+          // comments: it took them for the start of a second one.
+          YAML::Mark at;
+          at.line = first_content_line_;
+          at.column = 0;
+          error(at, "", "YAML syntax error: no mapping could be read here (e.g. sip: {port: 5060})");
+        } else {
+          load_root(root);
+        }
+      }
     } catch (const YAML::Exception& e) {
       error(e.mark, "", "YAML syntax error: " + e.msg);
     }
@@ -90,6 +141,8 @@ class Loader {
   }
 
  private:
+  bool has_content_ = false;
+  int first_content_line_ = -1;
   void error(const YAML::Mark& mark, const std::string& key, const std::string& message) {
     bool known = !mark.is_null();
     errors_.push_back({file_, known ? mark.line + 1 : 0, known ? mark.column + 1 : 0, key, message});

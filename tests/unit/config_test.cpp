@@ -376,6 +376,13 @@ TEST(ConfigFile, DuplicateKeysAndDocuments) {
   errors = load("sip: {port: 1}\n---\nsip: {port: 2}\n", s);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].message, "expected one YAML document, found 2");
+  EXPECT_EQ(errors[0].line, 2);
+
+  // Found by tests/fuzz/fuzz_config: yaml-cpp 0.7's LoadAll never returned
+  // on these 66 bytes (it allocated until killed). One document is parsed
+  // now, and this is an error, at once.
+  errors = load(",sip:/  port: 50704\na:/  port: 50704\nauth:sec0\nauth:sec0\nau2et: k\n", s);
+  EXPECT_FALSE(errors.empty());
 
   errors = load("- sip\n", s);
   ASSERT_EQ(errors.size(), 1u);
