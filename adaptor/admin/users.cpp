@@ -13,19 +13,6 @@ namespace sippeer::adaptor {
 
 constexpr const char* kLogTag = "auth";  // see adaptor/log.h
 
-namespace {
-
-// Versions of credentials written by an operator: microseconds of the wall
-// clock, so a later change wins whichever node made it (and a registrar's
-// daily renewal, version + 1, never overtakes a change made after it).
-std::uint64_t wall_version() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
-
-}  // namespace
-
 void Daemon::change_user(const std::string& op, const std::string& aor_text, const std::string& password,
                          std::function<void(int, std::string)> done) {
   const auto aor = dht::Codec::canonical_aor(aor_text);
@@ -48,7 +35,7 @@ void Daemon::change_user(const std::string& op, const std::string& aor_text, con
         const bool exists = r.status == 200 && r.record && !r.record->tombstone();
         if (op == "add" && exists) return done(409, json_error(a + " exists; use passwd to change its password"));
         if ((op == "passwd" || op == "del") && !exists) return done(404, json_error("no such user: " + a));
-        dht::Record rec{key, a, {}, wall_version(), dht::RecordKind::Credential};
+        dht::Record rec{key, a, {}, credential_version_now(), dht::RecordKind::Credential};
         if (op != "del") rec.bindings = {encode_credential(Credential::from_password(p.user, p.realm, password))};
         reschedule(node_->store(now(), rec, ttl, [op, a, p, rec, done](const dht::LookupResult& s) {
           if (s.status != 200) return done(503, json_error("store failed: " + std::to_string(s.status)));

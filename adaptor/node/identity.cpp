@@ -108,10 +108,7 @@ void Daemon::mail_password(const std::string& aor, const AorParts& parts, const 
   const std::string password = new_password();
   const Credential c = Credential::from_password(parts.user, parts.realm, password);
   const dht::Duration ttl = std::chrono::hours(24) * settings_.auth_credential_ttl_days;
-  const auto version = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  reschedule(node_->store_here(now(), dht::Record{key, aor, {encode_credential(c)}, version,
+  reschedule(node_->store_here(now(), dht::Record{key, aor, {encode_credential(c)}, credential_version_now(),
                                                   dht::RecordKind::Credential},
                                ttl));
   ++signup_mails_;

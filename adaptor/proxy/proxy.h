@@ -17,6 +17,7 @@
 #include "adaptor/registrar/authenticator.h"
 #include "adaptor/registrar/credential_cache.h"
 #include "adaptor/registrar/location.h"
+#include "adaptor/sip/crypto.h"
 #include "adaptor/sip/fast_reply.h"
 #include "adaptor/sip/networks.h"
 #include "adaptor/sip/source_limits.h"
@@ -219,7 +220,8 @@ class Proxy {
   // Requests parked while the edge fetches their From's credential.
   std::unordered_map<std::uint64_t, msg_t*> auth_pending_;
   std::uint64_t next_auth_id_ = 1;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // lookups answered after we are gone see it expired
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  mutable std::unique_ptr<HmacSha256> identity_mac_;  // P2P-Identity's key, made on first use  // lookups answered after we are gone see it expired
 };
 
 }  // namespace sippeer::adaptor

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 
 namespace sippeer::adaptor {
 
@@ -60,6 +61,12 @@ Credential Credential::from_password(std::string user, std::string realm, std::s
   c.user = std::move(user);
   c.realm = std::move(realm);
   return c;
+}
+
+std::uint64_t credential_version_now() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 std::string encode_credential(const Credential& c) {

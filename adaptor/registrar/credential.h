@@ -11,6 +11,7 @@
 // ';', '=', '%' or anything outside printable ASCII.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,12 @@ struct Credential {
   const std::string& ha1(digest::Algorithm a) const { return a == digest::Algorithm::Sha256 ? sha256 : md5; }
   friend bool operator==(const Credential&, const Credential&) = default;
 };
+
+// The version of a credential written now (an operator's change, a
+// sign-up): microseconds of the wall clock, so a later change wins
+// whichever node made it, and a registrar's daily renewal (version + 1)
+// never overtakes a change made after it.
+std::uint64_t credential_version_now();
 
 std::string encode_credential(const Credential& c);
 // nullopt unless user, realm and at least one well-formed HA1 are present.
