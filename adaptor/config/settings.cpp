@@ -342,8 +342,9 @@ const std::vector<SettingInfo> kSchema = {
      .description = "Sender of the sign-up mails.",
      .field = &Settings::auth_mail_from},
     {.key = "auth.signups_per_hour", .type = "int", .range = "1..10000", .default_text = "5", .flag = "",
-     .description = "Sign-up mails that REGISTERs from one IP address may cause per hour, so the ring "
-                    "cannot be made to spam (report 5.2's worry).",
+     .description = "Sign-up mails that REGISTERs from one IP address may cause per hour at each node "
+                    "(the AOR's responsible node mails and counts), so the ring cannot be made to spam "
+                    "(report 5.2's worry): a ring of N nodes mails at most N times this per source.",
      .field = &Settings::auth_signups_per_source, .min = 1, .max = 10000},
     // limits
     {.key = "limits.per_source_rate", .type = "int", .range = "0..1000000", .default_text = "500", .flag = "",
