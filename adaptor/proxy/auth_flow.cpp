@@ -67,10 +67,13 @@ bool Proxy::auth_on() const { return ctx_.auth && ctx_.settings->auth_mode != "o
 std::string Proxy::phone_source(msg_t* msg, const sip_t* sip) const {
   // The address that sent the phone's request: the packet's source, or,
   // for a request a ring node forwarded, the bottom Via (with the received
-  // address the edge node added), since the failure limit is per phone.
+  // address the edge node added), since the failure limit is per phone:
+  // counting the edge node would let one cracker block every phone behind
+  // it. A ring node is one we know, or one whose P2P-Identity checks out
+  // (the edge need not be in our routing state).
   const std::string from = source_of(msg);
   const sip_via_t* v = sip->sip_via;
-  if (!v || !v->v_next || !knows_node(from)) return ip_of(from);
+  if (!v || !v->v_next || !(knows_node(from) || has_valid_identity(sip))) return ip_of(from);
   while (v->v_next) v = v->v_next;
   if (v->v_received) return v->v_received;
   return v->v_host ? v->v_host : ip_of(from);
