@@ -12,12 +12,15 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <string_view>
 
 #include <sofia-sip/msg_addr.h>
+#include <sofia-sip/msg_buffer.h>
 #include <sofia-sip/msg_mclass.h>
 #include <sofia-sip/msg_parser.h>
 
@@ -35,6 +38,33 @@ bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 // request line ran past its end, a heap over-read found by fuzz_sip.)
 bool is_token_char(char c) {
   return c != '\0' && (std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-.!%*_+`'~", c) != nullptr);
+}
+
+// ------------------------------------------------------------ NUL bytes
+
+// RFC 3261 lets a quoted-pair carry a NUL byte (RFC 4475 3.1.1.2 has one in
+// its To). Sofia finds the end of a header with strcspn, which stops at the
+// NUL; the next header then starts at the NUL, extracts nothing, and a
+// stream (TCP, TLS) waits for more data until the connection closes. So
+// when the first line is parsed, every NUL already received in the header
+// section is turned into a space in the receive buffer, before Sofia scans
+// the headers. The body is framed by Content-Length and may hold NULs.
+//
+// During parsing Sofia has consumed the buffer up to the line being parsed
+// (msg_buf_committed_data is where it starts). A NUL that arrives in a
+// later TCP segment than the first line is not reached: that connection
+// still waits until it closes (not repaired, and no phone sends one).
+void blank_header_nuls(su_home_t* home) {
+  msg_t* msg = message_of(home);
+  auto* data = static_cast<char*>(msg_buf_committed_data(msg));
+  const std::size_t size = msg_buf_committed(msg);
+  if (!data || size == 0) return;
+  const std::string_view text(data, size);
+  std::size_t end = text.find("\r\n\r\n");
+  const std::size_t lf = text.find("\n\n");
+  if (lf < end) end = lf;
+  if (end == std::string_view::npos) end = size;
+  std::replace(data, data + end, '\0', ' ');
 }
 
 // ------------------------------------------------------------ request line
@@ -79,6 +109,7 @@ issize_t parse_request_leniently(su_home_t* home, sip_request_t* rq, char* s) {
 }
 
 issize_t parse_request_line(su_home_t* home, msg_header_t* h, char* s, isize_t slen) {
+  blank_header_nuls(home);
   // Sofia's parser writes into s; keep the text for a second reading. On
   // the stack: this runs for every request, and the copy is needed only
   // when Sofia refuses the line (a second reading then keeps pointers into
@@ -109,6 +140,11 @@ issize_t parse_request_line(su_home_t* home, msg_header_t* h, char* s, isize_t s
   const issize_t r = parse_request_leniently(home, rq, copy);
   if (r >= 0 && !canonical) h->sh_data = nullptr, h->sh_len = 0;
   return r;
+}
+
+issize_t parse_status_line(su_home_t* home, msg_header_t* h, char* s, isize_t slen) {
+  blank_header_nuls(home);
+  return sip_status_class->hc_parse(home, h, s, slen);
 }
 
 // ------------------------------------------------------------------- Via
@@ -195,13 +231,69 @@ issize_t parse_via(su_home_t* home, msg_header_t* h, char* s, isize_t slen) {
   return 0;
 }
 
+// ------------------------------------------------------------------ CSeq
+
+// CSeq = 1*DIGIT LWS Method (RFC 3261 20.16), where Method is any token;
+// Sofia's CSeq parser takes the same narrower token rule as its method
+// parser, and nta answers "400 Bad CSeq Header" to RFC 4475 3.1.1.2.
+issize_t parse_cseq(su_home_t* home, msg_header_t* h, char* s, isize_t slen) {
+  const auto n = static_cast<std::size_t>(strnlen(s, static_cast<std::size_t>(slen)));
+  const std::string text(s, n);
+  if (sip_cseq_class->hc_parse(home, h, s, slen) >= 0) return 0;
+  auto* cs = reinterpret_cast<sip_cseq_t*>(h);
+  std::size_t p = 0;
+  std::uint64_t seq = 0;
+  while (p < n && std::isdigit(static_cast<unsigned char>(text[p])) && seq <= 0xffffffffu)
+    seq = seq * 10 + static_cast<std::uint64_t>(text[p++] - '0');
+  if (p == 0 || p > 10 || seq > 0xffffffffu || p == n || !is_ws(text[p])) return -1;
+  while (p < n && is_ws(text[p])) ++p;
+  const std::size_t start = p;
+  while (p < n && is_token_char(text[p])) ++p;
+  std::size_t end = p;
+  while (p < n && is_ws(text[p])) ++p;
+  if (end == start || p != n) return -1;
+  char* method = su_strndup(home, text.data() + start, static_cast<isize_t>(end - start));
+  if (!method) return -1;
+  cs->cs_seq = static_cast<std::uint32_t>(seq);
+  const sip_method_t code = sip_method_code(method);
+  cs->cs_method = code == sip_method_invalid ? sip_method_unknown : code;
+  cs->cs_method_name = method;
+  return 0;
+}
+
+// Puts `copy` in the slot where parsing looks up the named header, and
+// Sofia's own class further down the same hash chain.
+//
+// Named headers are looked up two ways: by name when parsing
+// (msg_find_hclass, the first entry in the hash chain with that name) and
+// by class pointer when a header is added to a message
+// (msg_hclass_offset), and nta adds headers of Sofia's own classes. So the
+// copy takes the original's slot, where parsing finds it first, and the
+// original moves further down the same chain, where pointer lookups
+// still find it. Both point at the same field of sip_t.
+bool replace_named(msg_mclass_t* mc, const char* name, msg_hclass_t* original, msg_hclass_t* copy) {
+  auto* slot = const_cast<msg_href_t*>(msg_find_hclass(mc, name, nullptr));
+  if (!slot || slot->hr_class != original) return false;
+  const msg_href_t saved = *slot;
+  slot->hr_class = copy;
+  if (msg_mclass_insert(mc, &saved) < 0) {
+    slot->hr_class = original;  // no room: keep Sofia's parser
+    return false;
+  }
+  return true;
+}
+
 struct msg_hclass_s request_class;
+struct msg_hclass_s status_class;
 struct msg_hclass_s via_class;
+struct msg_hclass_s cseq_class;
 msg_mclass_t* mclass = nullptr;
 
 void build() {
   request_class = *sip_request_class;
   request_class.hc_parse = &parse_request_line;
+  status_class = *sip_status_class;
+  status_class.hc_parse = &parse_status_line;
   via_class = *sip_via_class;
   via_class.hc_parse = &parse_via;
 
@@ -210,22 +302,12 @@ void build() {
   // The request line is looked up by hash (msg_hclass_offset), so the copy
   // can simply take its place.
   mclass->mc_request->hr_class = &request_class;
+  mclass->mc_status->hr_class = &status_class;
 
-  // Named headers are looked up two ways: by name when parsing
-  // (msg_find_hclass, the first entry in the hash chain with that name) and
-  // by class pointer when a header is added to a message
-  // (msg_hclass_offset), and nta adds Vias of Sofia's own class. So the
-  // copy takes the original's slot, where parsing finds it first, and the
-  // original moves further down the same chain, where pointer lookups
-  // still find it. Both point at the same field of sip_t.
-  auto* slot = const_cast<msg_href_t*>(msg_find_hclass(mclass, "Via:", nullptr));
-  if (!slot || slot->hr_class != sip_via_class) return;
-  const msg_href_t original = *slot;
-  slot->hr_class = &via_class;
-  if (msg_mclass_insert(mclass, &original) < 0) {
-    slot->hr_class = sip_via_class;  // no room: keep Sofia's parser
-    return;
-  }
+  cseq_class = *sip_cseq_class;
+  cseq_class.hc_parse = &parse_cseq;
+  replace_named(mclass, "CSeq:", sip_cseq_class, &cseq_class);
+  if (!replace_named(mclass, "Via:", sip_via_class, &via_class)) return;
   if (mclass->mc_short) {
     // Compact form "v:" (RFC 3261 7.3.3); the clone has its own copy of the
     // short-form table (msg_mclass_insert above wrote the original back).

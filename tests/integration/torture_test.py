@@ -131,13 +131,6 @@ KNOWN_DIVERGENT = {
     # the 420 listing the unsupported Proxy-Require tags, is checked on the
     # same message with only the Via transport changed to UDP (bext01/udp-via).
     "bext01": ({None}, "its Via names TLS, which no sippeer transport offers; see bext01/udp-via"),
-    # OPEN DEFECT, not RFC latitude. adaptor/sip/sip_parser.cpp reads its method
-    # and Request-URI now, but its To display name holds a raw NUL byte, and
-    # Sofia's stream framing (strcspn-based) stops the message there: over
-    # TCP nta waits for the rest until the connection closes, then answers
-    # "400 Bad To Header" to a closed socket. Fixing it needs framing of our
-    # own in front of tport.
-    "intmeth": ({None}, "DEFECT: a NUL byte in To stops Sofia's TCP framing; RFC wants 501 or processing"),
 }
 
 
