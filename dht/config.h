@@ -24,6 +24,12 @@ struct Config {
   // A node marked dead is not taken back from third-party lists for this
   // long (it may return on its own, by sending us a message).
   Duration dead_memory{30000};
+  // A peer that failed (not one that left) is probed again for this long,
+  // a few per stabilization round, so that the two sides of a healed
+  // network split find each other and zip their rings together.
+  Duration lost_memory{3600000};
+  // At most this many failed peers are remembered for those probes.
+  std::size_t lost_peers = 32;
   // How long a delete (tombstone) is remembered so an older copy cannot
   // resurrect the record.
   Duration tombstone_ttl{600000};

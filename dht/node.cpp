@@ -85,6 +85,7 @@ Time Node::move_to(Time now, const std::string& address) {
   }
   // Whom the old ring saw die says nothing about the new one.
   dead_.clear();
+  lost_.clear();
   next_stabilize_ = kNever;
   next_expiry_scan_ = kNever;
   resync_at_ = kNever;
@@ -328,6 +329,7 @@ void Node::mark_dead(const std::string& address, Time now, bool graceful) {
   if (address == self_.address) return;
   dead_[address] = now;
   if (!graceful) {
+    remember_lost(address, now);
     ++counters_.nodes_failed;
     observer_.on_node_failed(NodeRef{{}, address});
   }
@@ -431,6 +433,91 @@ void Node::stabilize(Time now) {
     send_update(*predecessor_, Purpose::Ping);
   }
   if (successor().address != self_.address) query_finger(0, now);
+  probe_lost_peers(now);
+}
+
+// ----------------------------------------------------------- lost peers
+//
+// Not in the report. When the network splits, each side marks the other
+// dead and repairs into a ring of its own; Chord's stabilization never
+// looks at a dead node again, so when the network heals the two rings
+// would stay apart (the adaptor's ring merge moves a small ring one node
+// per rediscovery interval, minutes for a big one). So a node remembers
+// the peers it saw fail (not those that left) and probes a couple of them
+// each round with an Update. A peer that answers is alive again: it and
+// the nodes its answer names are taken as successor candidates, and the
+// Update has offered us to it as a predecessor. Every node had its true
+// neighbours among its lost peers, so each restores its own links within
+// a round or two and the rings zip together; stabilization and the
+// successor-list pushes do the rest, and records move to their owners
+// through the usual hand-overs and replica resyncs (newer version wins).
+
+void Node::remember_lost(const std::string& address, Time now) {
+  NodeRef n;
+  if (predecessor_ && predecessor_->address == address) n = *predecessor_;
+  for (const auto& s : successors_)
+    if (n.empty() && s.address == address) n = s;
+  for (const auto& f : fingers_)
+    if (n.empty() && f.address == address) n = f;
+  if (n.empty() || config_.lost_peers == 0) return;
+  std::erase_if(lost_, [&](const Lost& l) { return l.node.address == address; });
+  lost_.push_back({n, now});
+  if (lost_.size() > config_.lost_peers) lost_.erase(lost_.begin());
+}
+
+void Node::probe_lost_peers(Time now) {
+  std::erase_if(lost_, [&](const Lost& l) { return now - l.since >= config_.lost_memory; });
+  for (std::size_t i = 0; i < lost_.size();) {
+    if (knows(lost_[i].node.address)) peer_back(lost_[i].node.address);  // back by other means
+    else ++i;
+  }
+  constexpr int kProbesPerRound = 2;
+  for (int sent = 0; sent < kProbesPerRound && sent < static_cast<int>(lost_.size()); ++sent) {
+    if (lost_cursor_ >= lost_.size()) lost_cursor_ = 0;
+    const NodeRef& n = lost_[lost_cursor_++].node;
+    Request r = make(Kind::Update, Target::node(n));
+    r.contacts.push_back({self_, predecessor_});
+    send(Purpose::Reunite, n.address, std::move(r));
+  }
+}
+
+std::optional<NodeRef> Node::peer_back(const std::string& address) {
+  const auto it = std::find_if(lost_.begin(), lost_.end(), [&](const Lost& l) { return l.node.address == address; });
+  if (it == lost_.end()) return std::nullopt;
+  const NodeRef peer = it->node;
+  lost_.erase(it);
+  // One lost peer is back, so the others may be too (a healed split
+  // brings back the whole other side at once): stop refusing them in the
+  // lists our neighbours send, or the successor lists would stay short of
+  // the other side's nodes for dead_memory. One that is still dead is
+  // marked again by the next request to it that fails.
+  dead_.erase(address);
+  for (const Lost& l : lost_) dead_.erase(l.node.address);
+  observer_.on_peer_reunited(peer);
+  return peer;
+}
+
+void Node::on_reunited(Time now, const Pending& p, const Response& resp) {
+  if (state_ != NodeStatus::State::Joined) return;
+  if (!peer_back(p.address)) return;  // answered twice, or already back
+  if (resp.status != status::kOk || resp.contacts.empty()) return;
+  // The closest of them ends up as our successor: each candidate is
+  // compared with the successor the previous ones left.
+  for (const auto& c : resp.contacts) {
+    consider_successor(c.node, now);
+    if (c.predecessor) consider_successor(*c.predecessor, now);
+  }
+}
+
+bool Node::consider_successor(const NodeRef& n, Time now) {
+  if (n.empty() || n.address == self_.address || is_dead(n.address, now) || !ring_.valid(n.id)) return false;
+  const NodeRef succ = successor();
+  if (succ.address == n.address) return false;
+  if (succ.address != self_.address && !ring_.in_open(n.id, self_.id, succ.id)) return false;
+  set_successor(n);
+  request_resync(now);
+  send_update(n, Purpose::Update);
+  return true;
 }
 
 void Node::send_update(const NodeRef& to, Purpose p) {
@@ -553,7 +640,10 @@ Time Node::store(Time now, const Record& record, Duration ttl, LookupCallback do
 
 Time Node::on_request(Time now, InboundId in, const Request& req) {
   ++counters_.requests_received;
-  if (!req.from.empty()) dead_.erase(req.from.address);  // it is evidently alive
+  if (!req.from.empty()) {
+    dead_.erase(req.from.address);  // it is evidently alive
+    if (!lost_.empty()) peer_back(req.from.address);
+  }
 
   // Shape checks the codec cannot make: a message that is well-formed SIP
   // but not a meaningful overlay request is refused, never trusted.
@@ -679,6 +769,11 @@ void Node::handle_update(Time now, InboundId in, const Request& req) {
       // We were alone: the first node to find us is our successor too.
       set_successor(from);
       send_update(from, Purpose::Update);
+    } else if (consider_successor(from, now)) {
+      // Not in the report: the sender lies between us and our successor
+      // (a node from the other side of a healed split probing us, or a
+      // new node pinging us as its quiet predecessor): it is our
+      // successor now, without waiting for our next round.
     } else if (successor().address == from.address && req.contacts.size() > 1) {
       absorb_successor_view(req.contacts, now);  // our successor pushed its list
     }
@@ -914,6 +1009,9 @@ Time Node::on_response(Time now, TxnId txn, const Response& resp) {
     case Purpose::Relay:
       reply(p.inbound, resp);
       break;
+    case Purpose::Reunite:
+      on_reunited(now, p, resp);
+      break;
   }
   return next_deadline();
 }
@@ -982,6 +1080,8 @@ Time Node::on_failure(Time now, TxnId txn, Failure why) {
         observer_.on_join_failed();
       }
       break;
+    case Purpose::Reunite:
+      break;  // still lost: probed again in a later round
     case Purpose::Update:
     case Purpose::Ping:
     case Purpose::Push:

@@ -125,7 +125,7 @@ class Node {
 
  private:
   enum class Purpose : std::uint8_t {
-    JoinQuery, FingerQuery, Update, Ping, Push, Unregister, Transfer, Lookup, Store, Relay
+    JoinQuery, FingerQuery, Update, Ping, Push, Unregister, Transfer, Lookup, Store, Relay, Reunite
   };
   struct Pending {
     Purpose purpose;
@@ -149,6 +149,12 @@ class Node {
   void request_resync(Time now);
   Duration jitter(Duration d);
   bool is_dead(const std::string& address, Time now) const;
+  // Network splits (see node.cpp, "lost peers").
+  void remember_lost(const std::string& address, Time now);
+  void probe_lost_peers(Time now);
+  void on_reunited(Time now, const Pending& p, const Response& resp);
+  std::optional<NodeRef> peer_back(const std::string& address);
+  bool consider_successor(const NodeRef& n, Time now);
   void adopt_successor_list(const NodeRef& succ, const std::vector<Contact>& rest, Time now);
   void absorb_successor_view(const std::vector<Contact>& contacts, Time now);
   void push_list_to_predecessor();
@@ -213,6 +219,12 @@ class Node {
   std::optional<NodeRef> predecessor_hint_;
   Time predecessor_heard_{};
   std::unordered_map<std::string, Time> dead_;  // address -> marked at
+  struct Lost {
+    NodeRef node;
+    Time since;
+  };
+  std::vector<Lost> lost_;  // failed peers, oldest first, probed in turn
+  std::size_t lost_cursor_ = 0;
   std::unordered_map<TxnId, Pending> pending_;
   TxnId next_txn_ = 1;
   int next_finger_ = 2;

@@ -100,6 +100,9 @@ class Observer {
   // Our id is taken by `existing`; we did not join. Use it as outbound proxy.
   virtual void on_duplicate_id(const NodeRef& /*existing*/) {}
   virtual void on_node_failed(const NodeRef& /*node*/) {}
+  // A peer that had failed answered a probe: the network split between us
+  // has healed (or it came back), and the rings are being zipped together.
+  virtual void on_peer_reunited(const NodeRef& /*node*/) {}
   // A graceful leave finished: every neighbour confirmed or timed out.
   virtual void on_left() {}
 };

@@ -59,6 +59,16 @@ class TestNet {
   Events& events(std::uint64_t id) { return entries_.at(addr(id))->observer; }
 
   void kill(std::uint64_t id) { entries_.at(addr(id))->alive = false; }
+  // A network split: from now on a message between addresses of different
+  // sides fails as if the peer were dead (a request at once, a response is
+  // lost). Addresses not named are on side 0. heal() joins them again.
+  void split(const std::map<std::string, int>& side) { side_ = side; }
+  void heal() { side_.clear(); }
+  bool cut(const std::string& a, const std::string& b) const {
+    if (side_.empty()) return false;
+    auto side = [&](const std::string& x) { auto it = side_.find(x); return it == side_.end() ? 0 : it->second; };
+    return side(a) != side(b);
+  }
   bool alive(const std::string& a) const {
     auto it = entries_.find(a);
     return it != entries_.end() && it->second->alive;
@@ -131,7 +141,7 @@ class TestNet {
 
   void deliver(const Msg& m) {
     auto it = entries_.find(m.to);
-    const bool ok = it != entries_.end() && it->second->alive;
+    const bool ok = it != entries_.end() && it->second->alive && !cut(m.from, m.to);
     Entry* sender = entries_.at(m.from).get();
     if (m.is_request) {
       if (!ok) {
@@ -154,6 +164,7 @@ class TestNet {
   Time now_{Duration{1000}};
   std::map<std::string, std::unique_ptr<Entry>> entries_;
   std::deque<Msg> queue_;
+  std::map<std::string, int> side_;
   std::map<InboundId, std::pair<std::string, TxnId>> inbound_;
   InboundId next_inbound_ = 1;
 };
