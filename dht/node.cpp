@@ -468,7 +468,7 @@ void Node::remember_lost(const std::string& address, Time now) {
 void Node::probe_lost_peers(Time now) {
   std::erase_if(lost_, [&](const Lost& l) { return now - l.since >= config_.lost_memory; });
   for (std::size_t i = 0; i < lost_.size();) {
-    if (knows(lost_[i].node.address)) peer_back(lost_[i].node.address);  // back by other means
+    if (knows(lost_[i].node.address)) peer_back(lost_[i].node.address, now);  // back by other means
     else ++i;
   }
   constexpr int kProbesPerRound = 2;
@@ -481,25 +481,39 @@ void Node::probe_lost_peers(Time now) {
   }
 }
 
-std::optional<NodeRef> Node::peer_back(const std::string& address) {
+std::optional<NodeRef> Node::peer_back(const std::string& address, Time now) {
   const auto it = std::find_if(lost_.begin(), lost_.end(), [&](const Lost& l) { return l.node.address == address; });
   if (it == lost_.end()) return std::nullopt;
   const NodeRef peer = it->node;
+  const bool long_gone = now - it->since >= config_.stabilize_interval;
   lost_.erase(it);
-  // One lost peer is back, so the others may be too (a healed split
-  // brings back the whole other side at once): stop refusing them in the
-  // lists our neighbours send, or the successor lists would stay short of
-  // the other side's nodes for dead_memory. One that is still dead is
-  // marked again by the next request to it that fails.
   dead_.erase(address);
-  for (const Lost& l : lost_) dead_.erase(l.node.address);
   observer_.on_peer_reunited(peer);
+  // A peer back within a round was a blip (a request that timed out under
+  // load), not a split: it alone is alive again.
+  if (!long_gone) return peer;
+  // A lost peer is back after a while, so the others may be too (a healed
+  // split brings back the whole other side at once): stop refusing them
+  // in the lists our neighbours send, or the successor lists would stay
+  // short of the other side's nodes for dead_memory. All marks go, not
+  // only those of our lost peers: a node of the other side we never had
+  // in our own state was marked dead too, when a request to it failed.
+  // One that is still dead is marked again by the next request to it that
+  // fails, except requests sent before now: they may still time out,
+  // having been sent while the network was split, and say nothing about
+  // the peers now.
+  dead_.clear();
+  healed_floor_ = next_txn_;
+  // While the rings zip, lists change faster than pushes land (a push to
+  // a node that has not yet taken us as its successor is ignored); answer
+  // with the full list for a few rounds instead of "unchanged".
+  full_lists_until_ = now + config_.stabilize_interval * 4;
   return peer;
 }
 
 void Node::on_reunited(Time now, const Pending& p, const Response& resp) {
   if (state_ != NodeStatus::State::Joined) return;
-  if (!peer_back(p.address)) return;  // answered twice, or already back
+  if (!peer_back(p.address, now)) return;  // answered twice, or already back
   if (resp.status != status::kOk || resp.contacts.empty()) return;
   // The closest of them ends up as our successor: each candidate is
   // compared with the successor the previous ones left.
@@ -642,7 +656,7 @@ Time Node::on_request(Time now, InboundId in, const Request& req) {
   ++counters_.requests_received;
   if (!req.from.empty()) {
     dead_.erase(req.from.address);  // it is evidently alive
-    if (!lost_.empty()) peer_back(req.from.address);
+    if (!lost_.empty()) peer_back(req.from.address, now);
   }
 
   // Shape checks the codec cannot make: a message that is well-formed SIP
@@ -787,7 +801,7 @@ void Node::handle_update(Time now, InboundId in, const Request& req) {
     // rounds regardless (a lost push heals); otherwise the asker's copy is
     // current and the answer is a single Contact.
     const bool due = list_changed_since_sent_ || full_list_sent_to_ != from.address ||
-                     now - full_list_sent_at_ >= config_.stabilize_interval * 4;
+                     now - full_list_sent_at_ >= config_.stabilize_interval * 4 || now < full_lists_until_;
     if (due) {
       for (std::size_t i = 0; i < successors_.size() && i + 1 < config_.successors; ++i)
         r.contacts.push_back({successors_[i], std::nullopt});
@@ -1073,6 +1087,8 @@ Time Node::on_failure(Time now, TxnId txn, Failure why) {
   if (it == pending_.end()) return next_deadline();
   Pending p = std::move(it->second);
   pending_.erase(it);
+  // Sent before a lost peer came back: the failure is from the split.
+  const bool blame = txn >= healed_floor_;
   switch (p.purpose) {
     case Purpose::JoinQuery:
       if (state_ == NodeStatus::State::Joining) {
@@ -1087,31 +1103,31 @@ Time Node::on_failure(Time now, TxnId txn, Failure why) {
     case Purpose::Push:
       // 3.12: updates are not re-sent; the dead node is dropped and the
       // next round (or replace_successor, at once) repairs.
-      if (state_ == NodeStatus::State::Joined && why == Failure::Unreachable) mark_dead(p.address, now);
+      if (state_ == NodeStatus::State::Joined && why == Failure::Unreachable && blame) mark_dead(p.address, now);
       break;
     case Purpose::Unregister:
     case Purpose::Transfer:
       if (state_ == NodeStatus::State::Leaving) finish_leave_step(now);
-      else if (state_ == NodeStatus::State::Joined && why == Failure::Unreachable) mark_dead(p.address, now);
+      else if (state_ == NodeStatus::State::Joined && why == Failure::Unreachable && blame) mark_dead(p.address, now);
       break;
     case Purpose::FingerQuery:
     case Purpose::Lookup:
     case Purpose::Store:
     case Purpose::Relay:
-      on_query_failed(now, std::move(p), why);
+      on_query_failed(now, std::move(p), why, blame);
       break;
   }
   return next_deadline();
 }
 
-void Node::on_query_failed(Time now, Pending p, Failure why) {
+void Node::on_query_failed(Time now, Pending p, Failure why, bool blame) {
   // Procedure 3.12: the next hop is dead; queries (not updates) are re-sent
   // to the next candidate. A few attempts bound the work per request. A
   // hop that acknowledged is alive and already failing over downstream:
   // neither blame it nor send a second copy after the first.
   constexpr int kMaxAttempts = 4;
   const bool dead = why == Failure::Unreachable;
-  if (dead && (state_ == NodeStatus::State::Joined || state_ == NodeStatus::State::Joining))
+  if (dead && blame && (state_ == NodeStatus::State::Joined || state_ == NodeStatus::State::Joining))
     mark_dead(p.address, now);
   const bool can_route = dead && (state_ == NodeStatus::State::Joined ||
                          (state_ == NodeStatus::State::Joining && p.purpose == Purpose::FingerQuery &&

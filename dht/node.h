@@ -153,7 +153,7 @@ class Node {
   void remember_lost(const std::string& address, Time now);
   void probe_lost_peers(Time now);
   void on_reunited(Time now, const Pending& p, const Response& resp);
-  std::optional<NodeRef> peer_back(const std::string& address);
+  std::optional<NodeRef> peer_back(const std::string& address, Time now);
   bool consider_successor(const NodeRef& n, Time now);
   void adopt_successor_list(const NodeRef& succ, const std::vector<Contact>& rest, Time now);
   void absorb_successor_view(const std::vector<Contact>& contacts, Time now);
@@ -195,7 +195,7 @@ class Node {
   std::vector<NodeRef> replica_targets() const;
 
   // Outcomes
-  void on_query_failed(Time now, Pending p, Failure why);
+  void on_query_failed(Time now, Pending p, Failure why, bool blame = true);
   void on_update_response(Time now, const Pending& p, const Response& resp);
   void on_join_response(Time now, const Response& resp);
   void on_finger_response(Time now, const Pending& p, const Response& resp);
@@ -225,6 +225,8 @@ class Node {
   };
   std::vector<Lost> lost_;  // failed peers, oldest first, probed in turn
   std::size_t lost_cursor_ = 0;
+  TxnId healed_floor_ = 0;  // requests before this one predate a healed split
+  Time full_lists_until_{};  // after a healed split, answers carry the whole list
   std::unordered_map<TxnId, Pending> pending_;
   TxnId next_txn_ = 1;
   int next_finger_ = 2;

@@ -15,6 +15,7 @@ after 5 s) and prints the node logs when the test fails.
 """
 
 import argparse
+import ctypes
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.error
@@ -127,29 +129,15 @@ def wait_until(pred, timeout, interval=0.05, what="condition"):
 
 def http_get(host, port, path, timeout=3.0, netns=None):
     """(status, parsed JSON body or text). In a network namespace the
-    request is made by a python3 run inside it."""
+    request is made from a thread that entered it (in_netns)."""
     if netns:
-        code = (
-            "import sys,urllib.request,urllib.error\n"
-            f"u='http://{host}:{port}{path}'\n"
-            "try:\n"
-            f"  r=urllib.request.urlopen(u,timeout={timeout}); print(r.status); sys.stdout.write(r.read().decode())\n"
-            "except urllib.error.HTTPError as e:\n"
-            "  print(e.code); sys.stdout.write(e.read().decode())\n"
-        )
-        out = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", code],
-                             capture_output=True, text=True, timeout=timeout + 5)
-        if out.returncode != 0:
-            raise OSError(f"admin request in netns {netns} failed: {out.stderr.strip()}")
-        first, _, body = out.stdout.partition("\n")
-        status = int(first)
-    else:
-        url = f"http://{host}:{port}{path}"
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as r:
-                status, body = r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            status, body = e.code, e.read().decode()
+        return in_netns(netns, lambda: http_get(host, port, path, timeout))
+    url = f"http://{host}:{port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            status, body = r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        status, body = e.code, e.read().decode()
     try:
         return status, json.loads(body)
     except ValueError:
@@ -578,6 +566,37 @@ def require_root(what):
 
 
 # ----------------------------------------------------------------- netns
+
+
+_CLONE_NEWNET = 0x40000000
+
+
+def in_netns(name, fn):
+    """Runs fn() on a thread that has entered network namespace `name`
+    (setns(2) changes only the calling thread's namespace) and returns its
+    result. Sockets made there stay in that namespace for good, so a test
+    can keep using them from any thread (RawPhone, a UDP socket, ...)."""
+    result = {}
+
+    def run():
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(f"/var/run/netns/{name}", os.O_RDONLY)
+        try:
+            if libc.setns(fd, _CLONE_NEWNET) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, f"setns into {name}: {os.strerror(err)}")
+            result["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            result["error"] = e
+        finally:
+            os.close(fd)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join()
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
 
 
 class Netns:
