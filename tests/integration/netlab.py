@@ -14,10 +14,11 @@ pairs go with it). Root only.
 
 Loss and delay (impair): the kernel here has no sch_netem (tc netem is
 "unknown qdisc"), so loss is iptables' statistic match (random DROP on
-eth0's output) and delay is an NFQUEUE on the same output that a thread
+eth0's input: silent, as on a wire) and delay is an NFQUEUE on the same output that a thread
 of this process holds each packet in for the delay before accepting it:
 the same effect as `tc qdisc add dev eth0 root netem loss L% delay D ms`,
-applied on every host, so each packet is delayed and may be dropped once.
+applied on every host, so each packet is delayed once (by its sender)
+and may be dropped once (by its receiver).
 """
 
 import os
@@ -97,11 +98,14 @@ class Lab:
         sh("ip", "-n", self.switch, "link", "set", f"t{trunk}a", "up")
 
     def impair(self, loss_percent, delay_ms):
-        """loss_percent % of the packets every host sends on eth0 are
-        dropped, and the others leave delay_ms later."""
+        """loss_percent % of the packets every host receives on eth0 are
+        dropped, and every packet it sends leaves delay_ms later."""
         for ns in self.hosts:
             if loss_percent:
-                sh("ip", "netns", "exec", ns, "iptables", "-A", "OUTPUT", "-o", "eth0", "-m", "statistic",
+                # On input: a DROP in OUTPUT fails the sender's sendto()
+                # with EPERM, which a SIP stack takes for a dead transport;
+                # a packet lost on the wire fails nothing.
+                sh("ip", "netns", "exec", ns, "iptables", "-A", "INPUT", "-i", "eth0", "-m", "statistic",
                    "--mode", "random", "--probability", str(loss_percent / 100), "-j", "DROP")
             if delay_ms:
                 self.delayers.append(Delayer(ns, delay_ms / 1000))
