@@ -98,12 +98,8 @@ def main():
     cfg = {"limits": {"per_source_rate": 0}, "proxy": {"record_route": True}}
     with ringlib.Cluster(args.sippeer, name="sippeer-soak", keep=args.keep) as cl, sipplib.Phones(cl) as ph:
         nodes = sipplib.start_ring(cl, 3, config=cfg, stabilize_ms=1000, log_level="info")
-        csv = os.path.join(cl.dir, "users.csv")
-        with open(csv, "w") as f:
-            f.write("RANDOM\n" + "".join(f"s{i:04d}\n" for i in range(USERS)))
-        seq = os.path.join(cl.dir, "users-seq.csv")
-        with open(seq, "w") as f:
-            f.write("SEQUENTIAL\n" + "".join(f"s{i:04d}\n" for i in range(USERS)))
+        csv = sipplib.users_csv(os.path.join(cl.dir, "users.csv"), "s", USERS, "RANDOM")
+        seq = sipplib.users_csv(os.path.join(cl.dir, "users-seq.csv"), "s", USERS)
         port = ringlib.free_port()
         reg = ph.sipp("register", os.path.join(scen, "churn_register.xml"), nodes[0], port=port, calls=USERS,
                       rate=250, timeout=60, extra=("-inf", seq))

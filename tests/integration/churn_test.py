@@ -70,12 +70,8 @@ def body(args):
     cfg = {"limits": {"per_source_rate": 0}, "proxy": {"record_route": True}}
     with ringlib.Cluster(args.sippeer, name="sippeer-churn") as cl, sipplib.Phones(cl) as ph:
         nodes = sipplib.start_ring(cl, 8, config=cfg, stabilize_ms=STABILIZE_MS, log_level="info")
-        csv = os.path.join(cl.dir, "users.csv")
-        with open(csv, "w") as f:
-            f.write("RANDOM\n" + "".join(f"c{i:05d}\n" for i in range(USERS)))
-        reg_csv = os.path.join(cl.dir, "users-seq.csv")
-        with open(reg_csv, "w") as f:
-            f.write("SEQUENTIAL\n" + "".join(f"c{i:05d}\n" for i in range(USERS)))
+        csv = sipplib.users_csv(os.path.join(cl.dir, "users.csv"), "c", USERS, "RANDOM")
+        reg_csv = sipplib.users_csv(os.path.join(cl.dir, "users-seq.csv"), "c", USERS)
 
         port = ringlib.free_port()
         reg = ph.sipp("register", "churn_register.xml", nodes[0], port=port, calls=USERS, rate=400,

@@ -44,23 +44,13 @@ LOSS, DELAY_MS = 5, 50
 def body(args):
     with netlab.Lab(4) as lab, ringlib.Cluster(args.sippeer, "impaired") as cl, sipplib.Phones(cl) as ph:
         # proxy.record_route: sipp's UAS sends every answer of a call to
-        # where the call's first request came from (the callee's node),
-        # unless the top Via names a port; a node on 5060 leaves the port
-        # out (RFC 3261 18.1.1 default), so a BYE sent straight from
-        # alice's node would have its 200 sent to bob's node. Record-Route
-        # keeps both in the dialog and the BYE on the INVITE's path.
-        common = dict(stabilize_ms=STABILIZE_MS, sip_port=5060, admin_port=8080,
-                      config={"proxy": {"record_route": True}})
-        nodes = [cl.add("h1", new_ring=True, listen=lab.ips[0], netns=lab.hosts[0], **common)]
-        nodes[0].wait_joined()
-        for i in range(1, 4):
-            nodes.append(cl.add(f"h{i + 1}", bootstrap=[nodes[0].address], listen=lab.ips[i],
-                                netns=lab.hosts[i], **common))
-        for n in nodes[1:]:
-            n.wait_joined(15)
-        ringlib.wait_consistent(nodes, 20, what="a ring of four", parts=("predecessor", "successors"), interval=0.2)
+        # where the call's INVITE came from (bob's node), so a BYE sent
+        # straight from alice's node would have its 200 go to bob's node,
+        # which knows nothing of it. Record-Route keeps the BYE on the
+        # INVITE's path.
+        nodes = lab.start_ring(cl, stabilize_ms=STABILIZE_MS, config={"proxy": {"record_route": True}})
         lab.impair(LOSS, DELAY_MS)
-        log(f"a ring of four hosts; every host now drops {LOSS}% of what it sends and delays the rest {DELAY_MS} ms")
+        log(f"a ring of four hosts; every host now drops {LOSS}% of what it receives and delays what it sends {DELAY_MS} ms")
 
         def sipp(name, scenario, host, target, **kw):
             return ph.sipp(name, scenario, target, local_ip=lab.ips[host], netns=lab.hosts[host], **kw)

@@ -91,6 +91,22 @@ class Lab:
         self.made = []
         return False
 
+    def start_ring(self, cl, **common):
+        """A sippeer on every host (port 5060, admin 8080, like separate
+        machines): h1 starts the ring, the others join through it. Returns
+        the nodes once the ring is consistent."""
+        nodes = [cl.add("h1", new_ring=True, listen=self.ips[0], netns=self.hosts[0], sip_port=5060,
+                        admin_port=8080, **common)]
+        nodes[0].wait_joined()
+        for i in range(1, len(self.hosts)):
+            nodes.append(cl.add(f"h{i + 1}", bootstrap=[nodes[0].address], listen=self.ips[i],
+                                netns=self.hosts[i], sip_port=5060, admin_port=8080, **common))
+        for n in nodes[1:]:
+            n.wait_joined(15)
+        ringlib.wait_consistent(nodes, 20, what=f"a ring of {len(nodes)} hosts", parts=("predecessor", "successors"),
+                                interval=0.2)
+        return nodes
+
     def cut(self, trunk=0):
         sh("ip", "-n", self.switch, "link", "set", f"t{trunk}a", "down")
 

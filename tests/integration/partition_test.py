@@ -122,17 +122,7 @@ def bindings_everywhere(nodes, want, what):
 
 def body(args):
     with netlab.Lab(6, segments=SIDES) as lab, ringlib.Cluster(args.sippeer, "partition") as cl:
-        common = dict(stabilize_ms=STABILIZE_MS, sip_port=5060, admin_port=8080,
-                      config={"overlay": {"request_timeout_ms": 1000}})
-        nodes = [cl.add("h1", new_ring=True, listen=lab.ips[0], netns=lab.hosts[0], **common)]
-        nodes[0].wait_joined()
-        for i in range(1, 6):
-            nodes.append(cl.add(f"h{i + 1}", bootstrap=[nodes[0].address], listen=lab.ips[i],
-                                netns=lab.hosts[i], **common))
-        for n in nodes[1:]:
-            n.wait_joined(15)
-        ringlib.wait_consistent(nodes, 20, what="a ring of six", parts=("predecessor", "successors"),
-                                interval=0.2)
+        nodes = lab.start_ring(cl, stabilize_ms=STABILIZE_MS, config={"overlay": {"request_timeout_ms": 1000}})
         log("a ring of six hosts, 10.77.0.1-6, consistent")
 
         phones = [Phone(lab, i, f"user{i + 1}") for i in range(6)]

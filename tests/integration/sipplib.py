@@ -247,6 +247,14 @@ class Phones:
 # ----------------------------------------------------------------- raw SIP
 
 
+def users_csv(path, prefix, n, order="SEQUENTIAL"):
+    """A sipp -inf file of n users <prefix>00000...; order SEQUENTIAL
+    (one per call, e.g. to register each) or RANDOM (traffic to any)."""
+    with open(path, "w") as f:
+        f.write(order + "\n" + "".join(f"{prefix}{i:05d}\n" for i in range(n)))
+    return path
+
+
 def scenario_path(name):
     """The absolute path of one of tests/integration/sipp/'s scenarios."""
     return os.path.join(SCENARIOS, name)
