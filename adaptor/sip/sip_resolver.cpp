@@ -136,7 +136,16 @@ void SipResolver::send(Lookup* l, std::uint16_t type, const std::string& name, s
   l->queries.push_back(std::move(q));
   raw->q = sres_query(res_, &answer_callback, reinterpret_cast<sres_context_t*>(raw), type, name.c_str());
   if (!raw->q) {
-    SIPPEER_LOG(Warn) << "dns: cannot send a query for " << name;
+    const auto now = std::chrono::steady_clock::now();
+    if (send_warned_ == std::chrono::steady_clock::time_point{} || now - send_warned_ >= std::chrono::seconds(10)) {
+      SIPPEER_LOG(Warn) << "dns: cannot send a query for " << name
+                        << (send_warnings_held_ ? " (and " + std::to_string(send_warnings_held_) + " more since the last such line)"
+                                                : std::string());
+      send_warned_ = now;
+      send_warnings_held_ = 0;
+    } else {
+      ++send_warnings_held_;
+    }
     answered(raw, nullptr);  // as if it found nothing
   }
 }

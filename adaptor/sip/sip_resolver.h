@@ -8,6 +8,7 @@
 // copy round the ring (report 3.5.2, "pointing back").
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -73,6 +74,12 @@ class SipResolver {
   su_root_t* root_ = nullptr;
   std::uint64_t next_handle_ = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<Lookup>> lookups_;
+  // "cannot send a query" is logged at most every 10 s, with a count: with
+  // no reachable DNS server every call's DNS branch fails the same way,
+  // and a line per call flooded the log (900,000 lines in 5 minutes of
+  // bench/soak.sh) and cost the node CPU.
+  std::chrono::steady_clock::time_point send_warned_{};
+  std::uint64_t send_warnings_held_ = 0;
 };
 
 }  // namespace sippeer::adaptor
