@@ -58,7 +58,9 @@ void blank_header_nuls(su_home_t* home) {
   msg_t* msg = message_of(home);
   auto* data = static_cast<char*>(msg_buf_committed_data(msg));
   const std::size_t size = msg_buf_committed(msg);
-  if (!data || size == 0) return;
+  // Every request and answer comes through here: one memchr, and the
+  // rest only for the rare message that has a NUL.
+  if (!data || size == 0 || !std::memchr(data, '\0', size)) return;
   const std::string_view text(data, size);
   std::size_t end = text.find("\r\n\r\n");
   const std::size_t lf = text.find("\n\n");
