@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Failover of a proxied query (report 3.12) and its 408.
 
-A 5-bit ring of eleven nodes 1, 3, 5, ..., 21. Nodes 3 to 19 are killed
-(-9) at once; then a peer sends node 1 a query for key 20 (owned by 21).
-Node 1 proxies it to the closest preceding node it knows (19), which is
-dead, marks it dead and re-sends to the next candidate (17, 15, ...), at
+A 5-bit ring of eleven nodes 1, 3, 5, ..., 21. Nodes 3 to 19 fall silent
+at once (SIGSTOP, later kill -9); then a peer sends node 1 a query for key
+20 (owned by 21). Node 1 proxies it to the closest preceding node it knows
+(19), which does not answer in the request timeout, marks it dead and re-sends to the next candidate (17, 15, ...), at
 most four tries (dht/node.cpp kMaxAttempts), and must then answer the
 query itself: 408 Request Timeout ("a proxied query found no live next
 hop", dht/message.h). Without an answer the sender would wait for its own
@@ -43,26 +43,36 @@ def body(args):
         log(f"ring {IDS} consistent after {took:.2f} s")
 
         with ringlib.SipClient() as c:
-            # All at once, then reap: node 1's stabilization (every 300 ms)
-            # must not probe a dead node and get its ICMP refusal before the
-            # query comes, or it already knows 21 as its successor and the
-            # query is answered 200 (killing one by one left tens of ms for
-            # that, and a fresh-clone CI run once hit it).
-            for i in DEAD:
-                n[i].signal(signal.SIGKILL)
-            for i in DEAD:
-                n[i].exit_code = n[i].proc.wait(timeout=5)
-            t0 = time.monotonic()
-            query = c.register(n[1], "<sip:20@sippeer.net>", "<sip:30@{me};node>")
-            wait = 4 * REQUEST_TIMEOUT_MS / 1000 + 2
-            got = c.exchange(n[1], query, wait=wait, until_final=True)
-            took = time.monotonic() - t0
+            # Stopped, not killed, while the query is in flight: a killed
+            # node's port answers with an ICMP refusal, and node 1's own
+            # stabilization (every 300 ms) could walk its whole successor
+            # list through those refusals in 2 ms and know 21 before the
+            # query comes; it is then answered 200. Two fresh-clone CI runs
+            # hit that race (once with one-by-one kills, once with all at
+            # once). A stopped node is silent, so every try costs node 1 a
+            # full request timeout, and stabilization needs nine of them to
+            # reach 21 while the query's four tries take four.
+            try:
+                for i in DEAD:
+                    n[i].signal(signal.SIGSTOP)
+                t0 = time.monotonic()
+                query = c.register(n[1], "<sip:20@sippeer.net>", "<sip:30@{me};node>")
+                wait = 4 * REQUEST_TIMEOUT_MS / 1000 + 2
+                got = c.exchange(n[1], query, wait=wait, until_final=True)
+                took = time.monotonic() - t0
+            finally:
+                for i in DEAD:
+                    n[i].signal(signal.SIGKILL)
+                for i in DEAD:
+                    n[i].exit_code = n[i].proc.wait(timeout=5)
             finals = [g for g in got if not g.startswith("SIP/2.0 1")]
-            log(f"query for key 20 with {DEAD} dead: {[g.splitlines()[0] for g in finals]} after {took:.2f} s")
+            log(f"query for key 20 with {DEAD} stopped: {[g.splitlines()[0] for g in finals]} after {took:.2f} s")
             check(finals, f"node 1 never answered the query for key 20 (waited {wait:.1f} s) although all its "
                           f"next hops were dead: it must answer 408 Request Timeout")
             check(ringlib.status_code(finals[0]) == 408,
                   f"query for key 20: {finals[0].splitlines()[0]!r}, expected 408 (no live next hop)")
+            check(took >= 3 * REQUEST_TIMEOUT_MS / 1000,
+                  f"the 408 came after {took:.2f} s: node 1 cannot have waited for its tries to time out")
 
             survivors = [n[1], n[21]]
             bound = 3 * STABILIZE_MS / 1000 + REQUEST_TIMEOUT_MS / 1000 + 2
