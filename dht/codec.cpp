@@ -367,6 +367,7 @@ enum class Hdr : std::uint8_t {
   Owner,
   Hops,
   ContentLength,
+  ContentType,
   kCount,
 };
 
@@ -379,6 +380,7 @@ Hdr classify(string_view name) {
       case 'i': return Hdr::CallId;
       case 'm': return Hdr::Contact;
       case 'l': return Hdr::ContentLength;
+      case 'c': return Hdr::ContentType;
       default: return Hdr::Other;
     }
   }
@@ -398,6 +400,7 @@ Hdr classify(string_view name) {
       {"P2P-Owner", Hdr::Owner},
       {"P2P-Hops", Hdr::Hops},
       {"Content-Length", Hdr::ContentLength},
+      {"Content-Type", Hdr::ContentType},
   };
   // Length and first letter rule out almost every candidate cheaply.
   char first = to_lower(name.front());
@@ -687,13 +690,17 @@ Expected<int> read_status_line(string_view l) {
 
 // -------------------------------------------------------------- encoding
 
-bool carries_record(const Request& r) {
-  return (r.kind == Kind::Transfer || r.kind == Kind::Store) && r.record.has_value();
+// A Transfer of one record is written as the report writes it, about the
+// record's AOR; several go in a body (see append_batch).
+bool is_batch(const Request& r) {
+  return r.kind == Kind::Transfer && (r.records.size() != 1 || r.to.type == Target::Type::Node);
 }
 
-// What To names: a Transfer or Store is about the record's AOR.
+// What To names: a Store, or a Transfer of one record, is about the
+// record's AOR; a batch is addressed to the receiving node.
 std::string request_to_uri(const Codec& codec, const Request& r) {
-  if (carries_record(r)) return r.record->aor;
+  if (r.kind == Kind::Store && r.record) return r.record->aor;
+  if (r.kind == Kind::Transfer && !is_batch(r)) return r.records.front().record.aor;
   return codec.target_uri(r.to);
 }
 
@@ -749,6 +756,30 @@ void append_record_headers(std::string& out, const Record& rec, Duration ttl) {
   }
   line(out, "Expires: ", Num(wire_seconds(ttl)));
   line(out, "P2P-Record-Version: ", Num(rec.version));
+}
+
+// The body of a batched Transfer: one block of header lines per record, in
+// the same headers a single Transfer uses, blocks separated by a blank
+// line. The To line names the record's AOR.
+constexpr string_view kRecordsType = "application/p2p-records";
+
+void append_batch(std::string& out, const std::vector<CarriedRecord>& records) {
+  std::string body;
+  std::size_t n = 0;
+  for (const auto& c : records) {
+    n += c.record.aor.size() + 64;
+    for (const auto& b : c.record.bindings) n += b.size() + 11;
+  }
+  body.reserve(n);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (i > 0) body.append("\r\n");
+    line(body, "To: <", records[i].record.aor, ">");
+    append_record_headers(body, records[i].record, records[i].ttl);
+  }
+  line(out, "Content-Type: ", kRecordsType);
+  line(out, "Content-Length: ", Num(std::uint64_t{body.size()}));
+  out.append("\r\n");
+  out.append(body);
 }
 
 // P2P-Record-Kind: absent or "bindings", or "credential".
@@ -856,6 +887,7 @@ std::optional<std::vector<Contact>> Codec::parse_contacts(
 std::string Codec::encode(const Request& req, const std::string& address,
                           const Envelope& env) const {
   std::size_t n = req.contacts.size() + (req.record ? req.record->bindings.size() : 0);
+  for (const auto& c : req.records) n += c.record.bindings.size() + 2;
   std::string out;
   out.reserve(size_hint(env, n));
   line(out, "REGISTER sip:", address, " SIP/2.0");
@@ -879,6 +911,8 @@ std::string Codec::encode(const Request& req, const std::string& address,
       line(out, "Expires: 0");
       break;
     case Kind::Transfer:
+      if (!is_batch(req)) append_record_headers(out, req.records.front().record, req.records.front().ttl);
+      break;
     case Kind::Store:
       if (req.record) append_record_headers(out, *req.record, req.ttl);
       else line(out, "Expires: ", Num(wire_seconds(req.ttl)));
@@ -886,6 +920,10 @@ std::string Codec::encode(const Request& req, const std::string& address,
   }
   if (req.leaving) line(out, "Reason: SIP;text=\"leaving\"");
   if (req.owner_hop) line(out, "P2P-Owner: 1");
+  if (is_batch(req)) {
+    append_batch(out, req.records);
+    return out;
+  }
   line(out, "Content-Length: 0");
   out.append("\r\n");
   return out;
@@ -970,14 +1008,60 @@ std::vector<std::string> owned(const std::vector<string_view>& views) {
   return {views.begin(), views.end()};
 }
 
+// One record block of a batch body (see append_batch).
+Expected<CarriedRecord> read_batch_record(string_view block, const Ring& ring, string_view domain) {
+  auto head = collect_headers(block);
+  if (!head) return head.error();
+  if (!(*head)[Hdr::To]) return DecodeError::MissingHeader;
+  auto uv = read_uri_value(*(*head)[Hdr::To]);
+  if (!uv) return DecodeError::BadUri;
+  auto to = target_of(*uv, ring, domain);
+  if (!to) return to.error();
+  if (to->type != Target::Type::User) return DecodeError::BadUri;
+  auto n = read_numbers(*head);
+  if (!n) return n.error();
+  auto kind = read_record_kind(*head);
+  if (!kind) return kind.error();
+  Record rec{to->id, std::move(to->text), record_values(*kind, *head, owned(head->contacts)),
+             n->version.value_or(0), *kind};
+  return CarriedRecord{std::move(rec), seconds_to_duration(n->expires.value_or(0))};
+}
+
+// A batch body: blocks of header lines separated by blank lines.
+Expected<std::vector<CarriedRecord>> read_batch(string_view body, const Ring& ring, string_view domain) {
+  std::vector<CarriedRecord> out;
+  std::size_t pos = 0, block = 0;
+  auto finish = [&](std::size_t end) -> MaybeError {
+    if (end > block) {
+      auto r = read_batch_record(body.substr(block, end - block), ring, domain);
+      if (!r) return r.error();
+      out.push_back(std::move(*r));
+    }
+    return std::nullopt;
+  };
+  while (pos < body.size()) {
+    std::size_t end = std::min(body.find('\n', pos), body.size());
+    const bool blank = strip_cr(body.substr(pos, end - pos)).empty();
+    if (blank) {
+      if (auto e = finish(pos)) return *e;
+      block = end + 1;
+    }
+    pos = end + 1;
+  }
+  if (auto e = finish(body.size())) return *e;
+  return out;
+}
+
 // The decision table of codec.h / the brief: what kind of REGISTER is this?
 Expected<Kind> classify_request(const Target& to, const Target& from, const Head& head,
                                 const Numbers& n) {
   bool contact = !head.contacts.empty();
+  const bool batch = head[Hdr::ContentType] && iequals(*head[Hdr::ContentType], kRecordsType);
   switch (to.type) {
     case Target::Type::Key:
       return Kind::Query;
     case Target::Type::Node:
+      if (batch) return from.type == Target::Type::Node ? Expected<Kind>(Kind::Transfer) : DecodeError::BadUri;
       if (!contact) return Kind::Query;
       return n.expires == std::uint64_t{0} ? Kind::Unregister : Kind::Update;
     case Target::Type::User:
@@ -1023,12 +1107,20 @@ std::variant<Decoded<Request>, DecodeError> Codec::decode_request(std::string_vi
     if (!contacts) return contacts.error();
     req.contacts = std::move(*contacts);
   }
-  if (req.kind == Kind::Transfer || req.kind == Kind::Store) {
+  if (req.kind == Kind::Transfer && req.to.type == Target::Type::Node) {
+    auto records = read_batch(frame->body, ring_, domain_);
+    if (!records) return records.error();
+    req.records = std::move(*records);
+  } else if (req.kind == Kind::Transfer) {
+    req.records.push_back({Record{req.to.id, req.to.text, record_values(*record_kind, head, owned(head.contacts)),
+                                  n.version.value_or(0), *record_kind},
+                           seconds_to_duration(n.expires.value_or(0))});
+  } else if (req.kind == Kind::Store) {
     req.record = Record{req.to.id, req.to.text, record_values(*record_kind, head, owned(head.contacts)),
                         n.version.value_or(0), *record_kind};
   }
   if (req.kind == Kind::Query && req.to.type == Target::Type::User) req.want = *record_kind;
-  if (n.expires) req.ttl = seconds_to_duration(*n.expires);
+  if (n.expires && req.kind != Kind::Transfer) req.ttl = seconds_to_duration(*n.expires);
   req.leaving = head.leaving;
   req.owner_hop = n.owner.value_or(0) != 0;
   if (n.max_forwards) req.max_forwards = static_cast<int>(*n.max_forwards);

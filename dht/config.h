@@ -33,6 +33,15 @@ struct Config {
   // How long a delete (tombstone) is remembered so an older copy cannot
   // resurrect the record.
   Duration tombstone_ttl{600000};
+  // Replication is batched (issue 15): a record stored here waits this
+  // long for others going to the same successor, then one Transfer carries
+  // them all. 0 sends one Transfer per record at once. 20 ms is nothing
+  // next to the seconds a failure takes to notice, and at 4,000 REGISTER/s
+  // in a ring of 4 it turns three messages per REGISTER into about one per 20.
+  Duration transfer_batch_window{20};
+  // A batch is sent early once its records' text reaches this size, so a
+  // hand-over of thousands of records goes in messages of a few KB.
+  std::size_t transfer_batch_bytes = 8192;
   // Max-Forwards on requests this node originates.
   int max_forwards = 70;
 

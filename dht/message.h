@@ -8,6 +8,8 @@
 //   Unregister  REGISTER, To = self, Expires: 0, Contact: self + successor list
 //   Transfer    REGISTER, From = node, To = user, Contact: bindings
 //               [Reason: leaving]                          (replica / hand-over)
+//               or, with several records, To = the receiving node and
+//               the records in an application/p2p-records body (a batch)
 //   Store       REGISTER, From = To = user, Contact: bindings (routed by To)
 //   A credential record travels as a Transfer or Store with
 //   P2P-Record-Kind: credential and its value in P2P-Credential; a Query
@@ -53,6 +55,13 @@ struct Contact {
 
 enum class Kind : std::uint8_t { Query, Update, Unregister, Transfer, Store };
 
+// A record as a Transfer carries it: with its remaining lifetime.
+struct CarriedRecord {
+  Record record;
+  Duration ttl{0};
+  friend bool operator==(const CarriedRecord&, const CarriedRecord&) = default;
+};
+
 const char* kind_name(Kind k);
 
 struct Request {
@@ -60,9 +69,13 @@ struct Request {
   NodeRef from;  // the node that originated it (From)
   Target to;
   std::vector<Contact> contacts;  // Update, Unregister
-  std::optional<Record> record;   // Transfer, Store
+  std::optional<Record> record;   // Store
+  // Transfer: one or more records (a replica batch or a hand-over). One
+  // message carries many so that replication costs a message per
+  // successor per few milliseconds, not one per REGISTER (issue 15).
+  std::vector<CarriedRecord> records;
   RecordKind want = RecordKind::Bindings;  // Query for a user: which of its records
-  Duration ttl{0};                // Expires, for Transfer and Store
+  Duration ttl{0};                // Expires, for Store
   bool leaving = false;           // Transfer: Reason: leaving
   // Set by the node that believes the receiver owns `to` (it is the key's
   // successor in the sender's view). A receiver that has just lost its

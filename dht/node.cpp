@@ -118,15 +118,16 @@ Time Node::leave(Time now) {
 
   // 3.18: hand every record we are responsible for to the successor. With
   // no known predecessor we cannot tell primaries from replicas: send all.
+  // Replica batches still waiting are dropped: the successor gets every
+  // primary now, and as their new owner re-replicates them (resync).
+  outboxes_.clear();
+  transfers_due_ = kNever;
   if (succ.address != self_.address) {
-    auto hand = [&](const StoredRecord& sr) {
-      Request t = transfer_of(sr, now);
-      t.leaving = true;
-      send(Purpose::Transfer, succ.address, std::move(t));
-      ++leave_outstanding_;
-    };
+    std::vector<StoredRecord> work;
+    auto hand = [&](const StoredRecord& sr) { work.push_back(sr); };
     if (predecessor_) storage_.for_each_in(predecessor_->id, self_.id, hand);
     else storage_.for_each(hand);
+    leave_outstanding_ += send_records(succ, work, now, /*leaving=*/true);
   }
   if (leave_outstanding_ == 0) finish_leave_step(now);
   return next_deadline();
@@ -145,7 +146,7 @@ void Node::finish_leave_step(Time /*now*/) {
 
 Time Node::next_deadline() const {
   if (state_ != NodeStatus::State::Joined) return kNever;
-  return std::min({next_stabilize_, next_expiry_scan_, resync_at_});
+  return std::min({next_stabilize_, next_expiry_scan_, resync_at_, transfers_due_});
 }
 
 Duration Node::jitter(Duration d) {
@@ -165,6 +166,7 @@ Time Node::tick(Time now) {
     next_expiry_scan_ = now + config_.stabilize_interval;
   }
   if (now >= resync_at_) resync_replicas(now);
+  if (now >= transfers_due_) flush_transfers(now, /*due_only=*/true);
   return next_deadline();
 }
 
@@ -579,12 +581,9 @@ void Node::finish_join(Time now) {
 
 // --------------------------------------------------------------- requests out
 
-Request Node::transfer_of(const StoredRecord& sr, Time now) const {
+CarriedRecord Node::carried(const StoredRecord& sr, Time now) {
   // A record as a replica or hand-over carries its remaining lifetime.
-  Request r = make(Kind::Transfer, Target::user(sr.record.key, sr.record.aor));
-  r.record = sr.record;
-  r.ttl = std::max(Duration{0}, sr.expires - now);
-  return r;
+  return CarriedRecord{sr.record, std::max(Duration{0}, sr.expires - now)};
 }
 
 Request Node::make(Kind k, const Target& to) const {
@@ -665,7 +664,7 @@ Time Node::on_request(Time now, InboundId in, const Request& req) {
       (req.kind == Kind::Update && (req.contacts.empty() || req.contacts[0].node.empty())) ||
       (req.kind == Kind::Unregister &&
        (req.contacts.empty() || req.to.type != Target::Type::Node)) ||
-      ((req.kind == Kind::Transfer || req.kind == Kind::Store) && !req.record) ||
+      (req.kind == Kind::Store && !req.record) || (req.kind == Kind::Transfer && req.records.empty()) ||
       (req.to.type != Target::Type::Key && req.to.type != Target::Type::Node &&
        req.to.type != Target::Type::User) ||
       !ring_.valid(req.to.id);
@@ -844,16 +843,21 @@ bool Node::is_neighbour(const std::string& address) const {
                      [&](const NodeRef& s) { return s.address == address; });
 }
 
-bool Node::plausible_transfer(const Request& req) const {
+bool Node::plausible_transfer(const NodeRef& from, const Record& rec) const {
   // Not in the report, which trusts every Transfer. Those who push records
   // to us: the key's owner replicating to its successors, a leaving
   // predecessor handing its range over, the owner of a range that grew,
   // all of which lie on the arc from the key round to us; and our
   // successor handing back the keys a join or a range change made ours.
   // Anyone else, a member included, has no business writing our records.
-  const NodeRef& from = req.from;
   if (from.address == self_.address || is_neighbour(from.address)) return true;
-  const Id& k = req.record->key;
+  // A node between us and our successor is our successor the moment we
+  // hear of it. It hands us our range as soon as it takes us for its
+  // predecessor, which can be before its answer tells us of it (a
+  // healed split: our probe makes it adopt us, and its Transfer comes
+  // ahead of its answer). Refused, those records would be lost.
+  if (!successors_.empty() && ring_.in_open(from.id, self_.id, successor().id)) return true;
+  const Id& k = rec.key;
   return from.id == k || ring_.in_open(from.id, k, self_.id);
 }
 
@@ -894,17 +898,26 @@ void Node::handle_unregister(Time now, InboundId in, const Request& req) {
 void Node::handle_transfer(Time now, InboundId in, const Request& req) {
   // 3.17 (replica) and 3.18 (hand-over on leave or join). The registrar
   // above authorizes what reaches the ring; here we keep the newest, from
-  // a node that could hold it.
-  if (!plausible_transfer(req)) {
-    ++counters_.implausible;
+  // a node that could hold it. In a batch each record is judged on its own:
+  // during churn the sender's view of one key may be stale while the rest
+  // are right, and refusing them all would cost their replicas.
+  std::size_t refused = 0;
+  std::vector<const Record*> ours;
+  for (const auto& c : req.records) {
+    if (!plausible_transfer(req.from, c.record)) {
+      ++refused;
+      continue;
+    }
+    if (accept_record(now, c.record, c.ttl) && owns(c.record.key)) ours.push_back(&c.record);
+  }
+  counters_.implausible += refused;
+  if (refused == req.records.size()) {
     reply(in, Response{status::kForbidden, {}, std::nullopt, Duration{0}, 0});
     return;
   }
-  const bool stored = accept_record(now, *req.record, req.ttl);
   reply(in, Response{status::kOk, {{self_, predecessor_}}, std::nullopt, Duration{0}, 1});
-  if (stored && owns(req.record->key)) {
-    if (const StoredRecord* sr = storage_.find(req.record->key, req.record->aor, req.record->kind))
-      replicate(*sr, now);
+  for (const Record* rec : ours) {
+    if (const StoredRecord* sr = storage_.find(rec->key, rec->aor, rec->kind)) replicate(*sr, now);
   }
 }
 
@@ -928,9 +941,95 @@ std::vector<NodeRef> Node::replica_targets() const {
 }
 
 void Node::replicate(const StoredRecord& sr, Time now) {
-  for (const auto& t : replica_targets()) {
-    send(Purpose::Transfer, t.address, transfer_of(sr, now));
+  for (const auto& t : replica_targets()) queue_transfer(t, sr, now);
+}
+
+// ------------------------------------------------------- replica batches
+//
+// A record stored here goes to each replica target's outbox, not straight
+// onto the wire. The outbox is sent as one Transfer when its window ends
+// (transfer_batch_window after its first record) or when it is full
+// (transfer_batch_bytes). A newer version of a record already waiting
+// replaces it, so a phone refreshing twice in the window costs one copy.
+// The 200 to the phone does not wait for the replicas, before or after
+// batching: the window only adds its few ms to the time a record has one
+// copy, which the stabilization interval dwarfs.
+
+namespace {
+std::size_t record_bytes(const Record& r) {
+  std::size_t n = r.aor.size() + 64;
+  for (const auto& b : r.bindings) n += b.size() + 11;
+  return n;
+}
+}  // namespace
+
+void Node::queue_transfer(const NodeRef& to, const StoredRecord& sr, Time now) {
+  if (config_.transfer_batch_window <= Duration{0}) {
+    send_records(to, {sr}, now);
+    return;
   }
+  auto box = std::find_if(outboxes_.begin(), outboxes_.end(),
+                          [&](const Outbox& o) { return o.to.address == to.address; });
+  if (box == outboxes_.end()) {
+    outboxes_.push_back(Outbox{to, {}, 0, kNever});
+    box = std::prev(outboxes_.end());
+  }
+  auto same = std::find_if(box->records.begin(), box->records.end(), [&](const StoredRecord& w) {
+    return w.record.kind == sr.record.kind && w.record.key == sr.record.key && w.record.aor == sr.record.aor;
+  });
+  if (same != box->records.end()) {
+    box->bytes += record_bytes(sr.record) - std::min(box->bytes, record_bytes(same->record));
+    *same = sr;
+  } else {
+    box->records.push_back(sr);
+    box->bytes += record_bytes(sr.record);
+  }
+  if (box->due == kNever) {
+    box->due = now + config_.transfer_batch_window;
+    transfers_due_ = std::min(transfers_due_, box->due);
+  }
+  if (box->bytes >= config_.transfer_batch_bytes) {
+    send_records(box->to, box->records, now);
+    box->records.clear();
+    box->bytes = 0;
+    box->due = kNever;
+  }
+}
+
+void Node::flush_transfers(Time now, bool due_only) {
+  transfers_due_ = kNever;
+  for (auto& box : outboxes_) {
+    if (!box.records.empty() && (!due_only || box.due <= now)) {
+      send_records(box.to, box.records, now);
+      box.records.clear();
+      box.bytes = 0;
+      box.due = kNever;
+    }
+    if (!box.records.empty()) transfers_due_ = std::min(transfers_due_, box.due);
+  }
+  // Outboxes of former successors would otherwise pile up under churn.
+  std::erase_if(outboxes_, [](const Outbox& o) { return o.records.empty(); });
+}
+
+int Node::send_records(const NodeRef& to, const std::vector<StoredRecord>& records, Time now, bool leaving) {
+  // As few Transfers as fit transfer_batch_bytes each; returns how many.
+  int messages = 0;
+  std::size_t i = 0;
+  while (i < records.size()) {
+    Request t = make(Kind::Transfer, Target::node(to));
+    t.leaving = leaving;
+    std::size_t bytes = 0;
+    do {
+      bytes += record_bytes(records[i].record);
+      t.records.push_back(carried(records[i], now));
+      ++i;
+    } while (i < records.size() && bytes + record_bytes(records[i].record) <= config_.transfer_batch_bytes);
+    // One record goes as the report's own form, about the user (codec.h).
+    if (t.records.size() == 1) t.to = Target::user(t.records[0].record.key, t.records[0].record.aor);
+    send(Purpose::Transfer, to.address, std::move(t));
+    ++messages;
+  }
+  return messages;
 }
 
 void Node::request_resync(Time now) {
@@ -964,13 +1063,14 @@ void Node::resync_replicas(Time now) {
   if (first || grew || any_new_target) {
     std::vector<StoredRecord> work;
     storage_.for_each_in(lower, self_.id, [&](const StoredRecord& sr) { work.push_back(sr); });
+    std::vector<std::vector<StoredRecord>> to_send(targets.size());
     for (const auto& sr : work) {
       const bool newly_mine = first || (grew && ring_.in_open_closed(sr.record.key, lower, old_lower));
       for (std::size_t i = 0; i < targets.size(); ++i) {
-        if (!newly_mine && !is_new_target[i]) continue;
-        send(Purpose::Transfer, targets[i].address, transfer_of(sr, now));
+        if (newly_mine || is_new_target[i]) to_send[i].push_back(sr);
       }
     }
+    for (std::size_t i = 0; i < targets.size(); ++i) send_records(targets[i], to_send[i], now);
   }
   synced_targets_ = targets;
   synced_range_start_ = lower;
@@ -979,9 +1079,7 @@ void Node::resync_replicas(Time now) {
 void Node::hand_over(const Id& from, const Id& to, const NodeRef& dest, Time now) {
   std::vector<StoredRecord> work;
   storage_.for_each_in(from, to, [&](const StoredRecord& sr) { work.push_back(sr); });
-  for (const auto& sr : work) {
-    send(Purpose::Transfer, dest.address, transfer_of(sr, now));
-  }
+  send_records(dest, work, now);
 }
 
 void Node::expire_records(Time now) {

@@ -167,7 +167,7 @@ class Node {
   TxnId send(Purpose p, const std::string& address, Request req, int finger = 0,
              InboundId in = 0, LookupCallback done = {});
   Request make(Kind k, const Target& to) const;
-  Request transfer_of(const StoredRecord& sr, Time now) const;
+  static CarriedRecord carried(const StoredRecord& sr, Time now);
   void send_update(const NodeRef& to, Purpose p);
   void resend_query(Time now, Pending p);
   void query_finger(int i, Time now);
@@ -181,7 +181,7 @@ class Node {
   void note_predecessor_range(const NodeRef& pred, const std::optional<NodeRef>& hint, Time now);
   void handle_transfer(Time now, InboundId in, const Request& req);
   // Who may push us a record, or tell us it leaves (see node.cpp).
-  bool plausible_transfer(const Request& req) const;
+  bool plausible_transfer(const NodeRef& from, const Record& rec) const;
   bool is_neighbour(const std::string& address) const;
   Response answer_for(Time now, const Request& req);
   void reply(InboundId in, Response r) { transport_.send_response(in, r); }
@@ -189,6 +189,11 @@ class Node {
   // Records (3.14-3.18)
   bool accept_record(Time now, const Record& rec, Duration ttl);
   void replicate(const StoredRecord& rec, Time now);
+  // Batched Transfers (see node.cpp, "replica batches").
+  void queue_transfer(const NodeRef& to, const StoredRecord& sr, Time now);
+  void flush_transfers(Time now, bool due_only);
+  int send_records(const NodeRef& to, const std::vector<StoredRecord>& records, Time now,
+                   bool leaving = false);
   void resync_replicas(Time now);
   void hand_over(const Id& from, const Id& to, const NodeRef& dest, Time now);
   void expire_records(Time now);
@@ -241,6 +246,15 @@ class Node {
   std::string full_list_sent_to_;
   Time full_list_sent_at_{};
   bool list_changed_since_sent_ = true;
+  // Records waiting to be replicated, one outbox per successor.
+  struct Outbox {
+    NodeRef to;
+    std::vector<StoredRecord> records;
+    std::size_t bytes = 0;
+    Time due = kNever;
+  };
+  std::vector<Outbox> outboxes_;
+  Time transfers_due_ = kNever;  // the earliest outbox's
   std::optional<NodeRef> duplicate_of_;
   NodeCounters counters_;
 };

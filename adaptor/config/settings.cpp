@@ -100,6 +100,12 @@ const std::vector<SettingInfo> kSchema = {
      .description = "Copies of each registration kept on successors besides the responsible "
                     "node's own, so bindings survive that many failures. At most overlay.successors.",
      .field = &Settings::replicas, .min = 0, .max = 16},
+    {.key = "overlay.replica_batch_ms", .type = "int", .range = "0..1000", .default_text = "20", .flag = "",
+     .description = "How long a registration stored here waits for others going to the same "
+                    "successor before one Transfer carries them all to it. Replication then costs a "
+                    "message per successor per window instead of one per REGISTER; the window only "
+                    "delays the replicas, never the phone's 200. 0 sends each record at once.",
+     .field = &Settings::replica_batch_ms, .min = 0, .max = 1000},
     {.key = "overlay.request_timeout_ms", .type = "int", .range = "100..32000",
      .default_text = "2000", .flag = "",
      .description = "An overlay request unanswered this long marks the peer dead so lookups "

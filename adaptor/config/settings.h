@@ -41,6 +41,7 @@ struct Settings {
   int stabilize_ms = 5000;         // overlay.stabilize_ms --stabilize-ms 10..600000
   int successors = 16;             // overlay.successors 1..64
   int replicas = 3;                // overlay.replicas 0..16 (must be <= successors)
+  int replica_batch_ms = 20;       // overlay.replica_batch_ms 0..1000  replicas wait this long to travel together
   int request_timeout_ms = 2000;   // overlay.request_timeout_ms 100..32000  an overlay request unanswered this long marks the peer dead
   std::string overlay_secret;      // overlay.secret  pre-shared key of the ring ("" = no admission); see adaptor/node/overlay_auth.h
   std::string overlay_secret_file; // overlay.secret_file  a file holding the key instead (first line)

@@ -238,6 +238,7 @@ bool Daemon::create_node(std::string* err) {
   cfg.bits = settings_.id_bits;
   cfg.successors = static_cast<std::size_t>(settings_.successors);
   cfg.replicas = static_cast<std::size_t>(settings_.replicas);
+  cfg.transfer_batch_window = dht::Duration{settings_.replica_batch_ms};
   cfg.stabilize_interval = dht::Duration{settings_.stabilize_ms};
   cfg.predecessor_silence = dht::Duration{settings_.stabilize_ms * 5 / 2};
   cfg.dead_memory = dht::Duration{std::max(30'000, settings_.stabilize_ms * 6)};

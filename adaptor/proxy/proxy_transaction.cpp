@@ -53,6 +53,7 @@ Proxy::~Proxy() {
     if (tx->irq) nta_incoming_destroy(tx->irq);
   }
   for (auto& [id, msg] : auth_pending_) msg_destroy(msg);
+  if (watch_timer_) su_timer_destroy(watch_timer_);
 }
 
 Proxy::Transaction* Proxy::start(msg_t* msg, sip_t* sip) {

@@ -117,6 +117,11 @@ std::string differing_fields(const dht::Request& sent, const dht::Request& got) 
   note(sent.contacts != got.contacts, "contacts");
   note(sent.record != got.record, "record");
   note(!same_ttl(sent.ttl, got.ttl), "ttl");
+  bool records_differ = sent.records.size() != got.records.size();
+  for (std::size_t i = 0; !records_differ && i < sent.records.size(); ++i)
+    records_differ = sent.records[i].record != got.records[i].record ||
+                     !same_ttl(sent.records[i].ttl, got.records[i].ttl);
+  note(records_differ, "records");
   note(sent.leaving != got.leaving, "leaving");
   note(sent.owner_hop != got.owner_hop, "owner_hop");
   note(sent.max_forwards != got.max_forwards, "max_forwards");

@@ -200,9 +200,8 @@ TEST_F(CodecTest, TransferRoundTrips) {
   Request t;
   t.kind = Kind::Transfer;
   t.from = self;
-  t.record = alice_record();
-  t.to = Target::user(t.record->key, t.record->aor);
-  t.ttl = Duration(3600 * 1000);
+  t.records = {{alice_record(), Duration(3600 * 1000)}};
+  t.to = Target::user(t.records[0].record.key, t.records[0].record.aor);
   t.leaving = true;
   expect_round_trip(t);
   std::string text = codec.encode(t, "10.0.0.1:5060", sample_envelope());
@@ -216,10 +215,62 @@ TEST_F(CodecTest, TransferTombstoneRoundTrips) {
   Request t;
   t.kind = Kind::Transfer;
   t.from = self;
-  t.record = Record{ring.hash("sip:bob@example.com"), "sip:bob@example.com", {}, 7};
-  t.to = Target::user(t.record->key, t.record->aor);
-  t.ttl = Duration(600 * 1000);
+  t.records = {{Record{ring.hash("sip:bob@example.com"), "sip:bob@example.com", {}, 7}, Duration(600 * 1000)}};
+  t.to = Target::user(t.records[0].record.key, t.records[0].record.aor);
   expect_round_trip(t);
+}
+
+// Issue 15: replication batches records to one successor into one
+// Transfer, addressed to the node, the records in the body.
+TEST_F(CodecTest, BatchedTransferRoundTrips) {
+  Request t;
+  t.kind = Kind::Transfer;
+  t.from = self;
+  const NodeRef dest = node("10.0.0.2:5060");
+  t.to = Target::node(dest);
+  t.records = {{alice_record(), Duration(3600 * 1000)},
+               {Record{ring.hash("sip:bob@example.com"), "sip:bob@example.com", {}, 7}, Duration(600 * 1000)},
+               {Record{ring.hash("sip:carol@example.com"), "sip:carol@example.com",
+                       {"user=carol;realm=example.com;md5=01;sha256=23"}, 3, RecordKind::Credential},
+                Duration(86400 * 1000)}};
+  expect_round_trip(t);
+  std::string text = codec.encode(t, "10.0.0.2:5060", sample_envelope());
+  EXPECT_NE(text.find("\r\nTo: <" + codec.node_uri(dest) + ">\r\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\r\nContent-Type: application/p2p-records\r\n"), std::string::npos);
+  const std::size_t body = text.find("\r\n\r\n") + 4;
+  const std::string first = "To: <sip:alice@example.com>\r\nContact";
+  EXPECT_EQ(text.compare(body, first.size(), first), 0) << text.substr(body);
+  EXPECT_NE(text.find("\r\n\r\nTo: <sip:bob@example.com>\r\nExpires: 600\r\nP2P-Record-Version: 7\r\n",
+                      body), std::string::npos) << text.substr(body);
+  EXPECT_NE(text.find("\r\nP2P-Credential: user=carol;realm=example.com;md5=01;sha256=23\r\n", body),
+            std::string::npos);
+}
+
+TEST_F(CodecTest, BatchedTransferWithABadRecordIsRefused) {
+  Request t;
+  t.kind = Kind::Transfer;
+  t.from = self;
+  t.to = Target::node(node("10.0.0.2:5060"));
+  t.records = {{alice_record(), Duration(3600 * 1000)},
+               {Record{ring.hash("sip:bob@example.com"), "sip:bob@example.com", {}, 7}, Duration(600 * 1000)}};
+  const std::string text = codec.encode(t, "10.0.0.2:5060", sample_envelope());
+  auto broken = [&](const std::string& from, const std::string& to) {
+    std::string s = text;
+    const std::size_t at = s.find(from, s.find("\r\n\r\n"));
+    EXPECT_NE(at, std::string::npos) << from;
+    s.replace(at, from.size(), to);
+    // Keep Content-Length true, so the record itself is what is refused.
+    const std::size_t body = s.find("\r\n\r\n") + 4;
+    const std::size_t cl = s.find("Content-Length: ");
+    s.replace(cl, s.find("\r\n", cl) - cl, "Content-Length: " + std::to_string(s.size() - body));
+    const std::size_t moved = s.find("\r\n\r\n") + 4;  // the length's digits may have changed
+    s.replace(cl, s.find("\r\n", cl) - cl, "Content-Length: " + std::to_string(s.size() - moved));
+    return std::holds_alternative<DecodeError>(codec.decode_request(s));
+  };
+  EXPECT_TRUE(broken("P2P-Record-Version: 7", "P2P-Record-Version: seven"));
+  EXPECT_TRUE(broken("To: <sip:bob@example.com>", "To: <sip:9@sippeer.net>"));
+  EXPECT_TRUE(broken("To: <sip:bob@example.com>", "From: <sip:bob@example.com>"));
+  EXPECT_FALSE(broken("P2P-Record-Version: 7", "P2P-Record-Version: 8"));
 }
 
 TEST_F(CodecTest, StoreRoundTrips) {
@@ -248,10 +299,10 @@ TEST_F(CodecTest, CredentialTransferRoundTrips) {
   Request t;
   t.kind = Kind::Transfer;
   t.from = self;
-  t.record = Record{ring.hash("sip:alice@example.com"), "sip:alice@example.com",
-                    {"user=alice;realm=example.com;md5=0123;sha256=4567"}, 5, RecordKind::Credential};
-  t.to = Target::user(t.record->key, t.record->aor);
-  t.ttl = Duration(30LL * 86400 * 1000);
+  t.records = {{Record{ring.hash("sip:alice@example.com"), "sip:alice@example.com",
+                       {"user=alice;realm=example.com;md5=0123;sha256=4567"}, 5, RecordKind::Credential},
+                Duration(30LL * 86400 * 1000)}};
+  t.to = Target::user(t.records[0].record.key, t.records[0].record.aor);
   expect_round_trip(t);
   std::string text = codec.encode(t, "10.0.0.1:5060", sample_envelope());
   EXPECT_NE(text.find("\r\nP2P-Record-Kind: credential\r\n"), std::string::npos);
@@ -986,9 +1037,8 @@ std::vector<std::string> fuzz_corpus(const Codec& codec, const Ring& ring) {
   requests[3].kind = Kind::Transfer;
   requests[3].from = self;
   requests[3].to = Target::user(rec.key, rec.aor);
-  requests[3].record = rec;
+  requests[3].records = {{rec, Duration(5000)}};
   requests[3].leaving = true;
-  requests[3].ttl = Duration(5000);
   requests[4].kind = Kind::Store;
   requests[4].to = Target::user(rec.key, rec.aor);
   requests[4].record = rec;

@@ -46,6 +46,7 @@ Settings scrambled() {
   s.stabilize_ms = 11;
   s.successors = 2;
   s.replicas = 1;
+  s.replica_batch_ms = 7;
   s.request_timeout_ms = 101;
   s.admin = "";
   s.state_dir = "/tmp/x";

@@ -98,6 +98,8 @@ struct Ring {
     net.call(handle.at(from), [&](Node& n, Time now) {
       return n.store(now, rec, Duration{3'600'000}, [&](const LookupResult& r) { out = r; });
     });
+    // Replicas leave in batches, one window after the store.
+    net.run_for(cfg.transfer_batch_window);
     return out;
   }
   Record record(const std::string& user, std::uint64_t version = 1) {
@@ -171,6 +173,84 @@ TEST(Node, FullThreeBitRingWrapsAround) {
     EXPECT_EQ(s.successors[0].id.low64(), (id + 1) % 8) << id;
     EXPECT_EQ(s.predecessor->id.low64(), (id + 7) % 8) << id;
     for (const auto& f : s.fingers) EXPECT_EQ(f.node.id, f.start) << "node " << id << " finger " << f.index;
+  }
+}
+
+// Issue 15: records stored at one owner within the batch window reach each
+// replica target in one Transfer, and a record refreshed in the window is
+// carried once, in its newest version.
+TEST(Node, ReplicasOfRecordsStoredTogetherTravelInOneTransferPerSuccessor) {
+  Ring r(big());
+  r.build(12);
+  const Id owner = *r.live.begin();
+  const NodeRef self = r.at(owner).self();
+  std::vector<Record> recs;
+  for (int i = 0; i < 20; ++i) {
+    Record rec = r.record("batch" + std::to_string(i));
+    rec.key = self.id;  // all owned by `owner`
+    recs.push_back(rec);
+  }
+  r.net.record = true;
+  r.net.log.clear();
+  for (const auto& rec : recs)
+    r.net.call(r.handle.at(owner), [&](Node& n, Time now) { return n.store_here(now, rec, Duration{3'600'000}); });
+  Record newer = recs[3];
+  newer.version = 2;
+  r.net.call(r.handle.at(owner), [&](Node& n, Time now) { return n.store_here(now, newer, Duration{3'600'000}); });
+  recs[3] = newer;
+  auto transfers = [&] {
+    std::map<std::string, std::vector<std::size_t>> by_target;
+    for (const auto& d : r.net.log)
+      if (d.is_request && d.request.kind == Kind::Transfer && d.from == self.address)
+        by_target[d.to].push_back(d.request.records.size());
+    return by_target;
+  };
+  EXPECT_TRUE(transfers().empty()) << "replicas wait for the batch window";
+  r.net.run_for(r.cfg.transfer_batch_window);
+  const auto sent = transfers();
+  ASSERT_EQ(sent.size(), r.cfg.replicas);
+  for (const auto& [to, sizes] : sent) EXPECT_EQ(sizes, std::vector<std::size_t>{20}) << to;
+  for (const auto& rec : recs) EXPECT_EQ(r.copies(rec), 1 + static_cast<int>(r.cfg.replicas)) << rec.aor;
+  r.net.record = false;
+}
+
+// A hand-over of many records is split into messages of at most
+// transfer_batch_bytes, and nothing is lost on the way.
+TEST(Node, ALeavingNodeHandsItsRecordsOverInBoundedBatches) {
+  Config cfg = big();
+  cfg.transfer_batch_bytes = 1024;
+  Ring r(cfg);
+  r.build(6);
+  const Id owner = *r.live.begin();
+  std::vector<Record> recs;
+  for (int i = 0; i < 100; ++i) {
+    Record rec = r.record("leaver" + std::to_string(i));
+    rec.key = owner;
+    recs.push_back(rec);
+    r.net.call(r.handle.at(owner), [&](Node& n, Time now) { return n.store_here(now, rec, Duration{3'600'000}); });
+  }
+  r.net.run_for(cfg.transfer_batch_window);
+  r.net.record = true;
+  r.net.log.clear();
+  r.net.call(r.handle.at(owner), [](Node& n, Time now) { return n.leave(now); });
+  std::size_t messages = 0, carried = 0;
+  for (const auto& d : r.net.log) {
+    if (!d.is_request || d.request.kind != Kind::Transfer) continue;
+    ++messages;
+    carried += d.request.records.size();
+    EXPECT_TRUE(d.request.leaving);
+    std::size_t text = 0;
+    for (const auto& c : d.request.records) text += c.record.aor.size() + c.record.bindings[0].size();
+    EXPECT_LE(text, cfg.transfer_batch_bytes);
+  }
+  EXPECT_EQ(carried, recs.size());
+  EXPECT_GE(messages, 5u);
+  EXPECT_LE(messages, 20u);
+  r.net.record = false;
+  r.live.erase(owner);
+  for (const auto& rec : recs) {
+    const LookupResult l = r.lookup(*r.live.begin(), Target::user(rec.key, rec.aor));
+    EXPECT_EQ(l.status, 200) << rec.aor;
   }
 }
 
@@ -265,6 +345,7 @@ TEST(Node, ExpiredRecordDisappearsFromEveryCopy) {
     return n.store(now, rec, Duration{20'000}, [&](const LookupResult& res) { out = res; });
   });
   ASSERT_EQ(out.status, 200);
+  r.net.run_for(r.cfg.transfer_batch_window);
   EXPECT_EQ(r.copies(rec), 4);
   r.net.run_for(Duration{40'000});
   EXPECT_EQ(r.copies(rec), 0);
@@ -571,8 +652,7 @@ TEST(Node, TransfersAndLeavesFromNonNeighboursAreRefused) {
   transfer.kind = Kind::Transfer;
   transfer.from = r.at(s).self();
   transfer.to = Target::user(rec.key, rec.aor);
-  transfer.record = rec;
-  transfer.ttl = Duration{3'600'000};
+  transfer.records = {{rec, Duration{3'600'000}}};
   const NodeStatus before = r.at(t).status();
   r.net.call(r.handle.at(t), [&](Node& node, Time now) { return node.on_request(now, 424242, transfer); });
   EXPECT_EQ(r.at(t).counters().implausible, 1u);
@@ -601,6 +681,23 @@ TEST(Node, TransfersAndLeavesFromNonNeighboursAreRefused) {
   r.net.call(r.handle.at(t), [&](Node& node, Time now) { return node.on_request(now, 424245, transfer); });
   EXPECT_EQ(r.at(t).counters().implausible, 3u);
   ASSERT_NE(r.net.storage(r.handle.at(t)).find(rec.key, rec.aor), nullptr);
+
+  // A batch is judged record by record: from S, a record whose key lies
+  // just before S (S may be its owner, replicating) is kept, one whose arc
+  // round to T does not pass S is refused, and the batch is answered 200.
+  Record near = r.record("near", 78);
+  near.key = ring.add(ids[7], Id::from_u64(1));
+  Record far = r.record("far", 79);
+  far.key = ring.add(pred, Id::from_u64(2));
+  Request batch;
+  batch.kind = Kind::Transfer;
+  batch.from = r.at(s).self();
+  batch.to = Target::node(r.at(t).self());
+  batch.records = {{far, Duration{3'600'000}}, {near, Duration{3'600'000}}};
+  r.net.call(r.handle.at(t), [&](Node& node, Time now) { return node.on_request(now, 424246, batch); });
+  EXPECT_EQ(r.at(t).counters().implausible, 4u);
+  EXPECT_EQ(r.net.storage(r.handle.at(t)).find(far.key, far.aor), nullptr);
+  EXPECT_NE(r.net.storage(r.handle.at(t)).find(near.key, near.aor), nullptr);
 }
 
 }  // namespace

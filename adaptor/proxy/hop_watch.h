@@ -1,0 +1,61 @@
+// The REGISTERs this node relayed statelessly towards their registrar, by
+// the branch it gave them, until the registrar's answer comes back.
+//
+// A phone's REGISTER crosses the ring without a transaction at each hop
+// (register_relay.cpp): a transaction costs ~20 KB held for 18 s and, in a
+// 4-node ring, most of the CPU of a relayed REGISTER (issue 15). What the
+// transaction gave that we still want is two things, kept here in ~100
+// bytes per REGISTER in flight: only answers to requests we sent are
+// forwarded (a forged response cannot use us as a reflector), and a next
+// hop that answers nothing in time is reported to the ring as unreachable,
+// so the phone's next retransmission takes another way.
+//
+// Pure: the caller passes the time in milliseconds; no Sofia, no clock.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace sippeer::adaptor {
+
+class HopWatch {
+ public:
+  // `timeout_ms`: how long a hop may take to answer. `capacity`: at most
+  // this many REGISTERs in flight are watched; past it, watch() says no and
+  // the caller relays statefully.
+  HopWatch(std::int64_t timeout_ms, std::size_t capacity);
+
+  // A request went to `hop` with `branch`. A retransmission, relayed with
+  // the same branch, keeps the first deadline.
+  bool watch(const std::string& branch, const std::string& hop, std::int64_t now_ms);
+  // An answer with `branch` came back: true when we sent that request (and
+  // it is still watched), so the answer may be forwarded. A final answer
+  // ends the watch; a provisional one only proves the hop alive.
+  bool answered(const std::string& branch, bool final);
+  // The hops of requests unanswered past the timeout, each hop once; their
+  // watches end.
+  std::vector<std::string> expire(std::int64_t now_ms);
+
+  std::size_t size() const { return watched_.size(); }
+  std::uint64_t timeouts() const { return timeouts_; }
+
+ private:
+  struct Entry {
+    std::string hop;
+    std::int64_t deadline;
+    bool alive = false;  // a provisional answer came
+  };
+  std::int64_t timeout_ms_;
+  std::size_t capacity_;
+  std::unordered_map<std::string, Entry> watched_;
+  // Deadlines in the order they were set, which is time order since the
+  // timeout is one constant; entries answered meanwhile are skipped.
+  std::deque<std::pair<std::int64_t, std::string>> order_;
+  std::uint64_t timeouts_ = 0;
+};
+
+}  // namespace sippeer::adaptor

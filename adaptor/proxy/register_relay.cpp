@@ -1,0 +1,127 @@
+// A phone's REGISTER relayed round the ring without a transaction
+// (RFC 3261 16.11, a stateless proxy), and its answer relayed back by Via.
+//
+// Why: the registrar at the key's owner already answers statelessly
+// (register_flow.cpp). What was left was a server and a client
+// transaction at every node on the way: ~20 KB held for 18 s, and in a
+// 4-node ring most of the CPU a relayed REGISTER cost (issue 15,
+// docs/BENCHMARKS.md). A REGISTER is idempotent and the registrar answers
+// a retransmission with the same 200, so the phone's own retransmissions
+// are all the reliability the hop needs; each is routed afresh, so once the
+// ring has dropped a dead owner, the next copy reaches its successor.
+// HopWatch keeps what the transaction still gave us: answers are forwarded
+// only for requests we sent, and a hop that stays silent is reported to
+// the ring.
+//
+// Only over UDP, both ways: a phone on TCP or TLS is answered on its
+// connection, which a stateless answer would have to find by Via, and an
+// overlay on TLS needs the transport choice add_branch makes. Those keep
+// the stateful relay, as does a node with more REGISTERs in flight than
+// HopWatch holds.
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "adaptor/log.h"
+#include "adaptor/proxy/proxy.h"
+
+namespace sippeer::adaptor {
+
+constexpr const char* kLogTag = "reg";  // see adaptor/log.h
+constexpr unsigned kWatchTickMs = 250;
+
+namespace {
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool over_udp(const sip_via_t* v) {
+  return v && v->v_protocol && strcasecmp(v->v_protocol, sip_transport_udp) == 0;
+}
+
+// FNV-1a, 64 bits: enough to tell transactions apart, not a secret.
+void mix(std::uint64_t& h, const char* s) {
+  for (; s && *s; ++s) h = (h ^ static_cast<unsigned char>(*s)) * 0x100000001b3ULL;
+  h = (h ^ 0xff) * 0x100000001b3ULL;
+}
+
+}  // namespace
+
+// RFC 3261 16.11: a stateless proxy gives a retransmission the branch it
+// gave the first copy, so it computes the branch from what identifies the
+// transaction: the phone's top Via (its branch and sent-by), Call-ID and
+// CSeq. The next hop is in too: a copy sent another way is another branch.
+std::string Proxy::stateless_branch(const sip_t* sip, const std::string& hop) const {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  const sip_via_t* v = sip->sip_via;
+  mix(h, v->v_branch);
+  mix(h, v->v_host);
+  mix(h, v->v_port);
+  mix(h, sip->sip_call_id ? sip->sip_call_id->i_id : nullptr);
+  mix(h, sip->sip_cseq ? std::to_string(sip->sip_cseq->cs_seq).c_str() : nullptr);
+  mix(h, hop.c_str());
+  mix(h, ctx_.local_address.c_str());
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "z9hG4bK.sr%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+bool Proxy::relay_register(msg_t* msg, sip_t* sip, const std::string& hop, bool claim) {
+  if (ctx_.settings->overlay_transport != "udp" || !over_udp(sip->sip_via)) return false;
+  const std::string branch = stateless_branch(sip, hop);
+  if (!hop_watch_.watch(branch, hop, steady_ms())) return false;
+  su_home_t* home = msg_home(msg);
+  auto* pub = reinterpret_cast<msg_pub_t*>(sip);
+  // 16.6 step 3, as add_branch does it.
+  unsigned long mf = 70;
+  if (sip->sip_max_forwards) {
+    mf = sip->sip_max_forwards->mf_count > 0 ? sip->sip_max_forwards->mf_count - 1 : 0;
+    msg_header_remove(msg, pub, reinterpret_cast<msg_header_t*>(sip->sip_max_forwards));
+  }
+  msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(sip_max_forwards_make(home, std::to_string(mf).c_str())));
+  remove_unknown_header(msg, sip, "P2P-Owner");
+  if (claim) msg_header_insert(msg, pub, msg_header_make(home, sip_unknown_class, "P2P-Owner: 1"));
+  if (auth_on()) add_identity(msg, sip);
+  else remove_unknown_header(msg, sip, "P2P-Identity");
+  msg_serialize(msg, pub);
+  const std::string route = "sip:" + hop;
+  // nta adds our Via with this branch, sends, and keeps nothing.
+  if (nta_msg_tsend(ctx_.agent, msg, URL_STRING_MAKE(route.c_str()), NTATAG_BRANCH_KEY(branch.c_str()),
+                    TAG_END()) < 0) {
+    hop_watch_.answered(branch, true);
+    SIPPEER_LOG(Warn) << "proxy: cannot relay a REGISTER to " << hop;
+    return true;  // nta took the message; the phone retransmits
+  }
+  ++counters_.forwarded_ring;
+  ++counters_.relayed_statelessly;
+  if (!watch_timer_) {
+    watch_timer_ = su_timer_create(su_root_task(ctx_.root), kWatchTickMs);
+    if (watch_timer_) su_timer_set(watch_timer_, &Proxy::on_watch_tick, this);
+  }
+  return true;
+}
+
+void Proxy::on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg) {
+  auto* self = static_cast<Proxy*>(arg);
+  for (const std::string& hop : self->hop_watch_.expire(steady_ms())) {
+    SIPPEER_LOG(Warn) << "proxy: next hop " << hop << " answered no relayed REGISTER in time";
+    self->ctx_.reschedule(self->ctx_.node->peer_unreachable(self->ctx_.now(), hop));
+  }
+  if (self->hop_watch_.size() > 0) {
+    su_timer_set(t, &Proxy::on_watch_tick, self);
+  } else {
+    su_timer_destroy(t);
+    self->watch_timer_ = nullptr;
+  }
+}
+
+bool Proxy::relayed_register_answer(const sip_t* sip) {
+  if (!sip->sip_cseq || sip->sip_cseq->cs_method != sip_method_register || !sip->sip_via->v_branch) return false;
+  return hop_watch_.answered(sip->sip_via->v_branch, sip->sip_status->st_status >= 200);
+}
+
+}  // namespace sippeer::adaptor

@@ -1,0 +1,60 @@
+// HopWatch (adaptor/proxy/hop_watch.h): the REGISTERs relayed without a
+// transaction, until their answer; silent hops reported once.
+#include "adaptor/proxy/hop_watch.h"
+
+#include <gtest/gtest.h>
+
+namespace sippeer::adaptor {
+namespace {
+
+TEST(HopWatch, OnlyAnswersToWhatWeSentAreForwardedAndAFinalEndsTheWatch) {
+  HopWatch w(8000, 16);
+  EXPECT_FALSE(w.answered("z9hG4bK.forged", true)) << "a response to nothing we sent is not relayed";
+  ASSERT_TRUE(w.watch("b1", "10.0.0.2:5060", 0));
+  EXPECT_TRUE(w.answered("b1", false)) << "a provisional answer is relayed";
+  EXPECT_EQ(w.size(), 1u);
+  EXPECT_TRUE(w.answered("b1", true));
+  EXPECT_EQ(w.size(), 0u);
+  EXPECT_FALSE(w.answered("b1", true)) << "a second final to the same copy is not relayed";
+  EXPECT_TRUE(w.expire(100000).empty());
+}
+
+TEST(HopWatch, ASilentHopIsReportedOnceAfterTheTimeoutAndAnAliveOneNot) {
+  HopWatch w(8000, 16);
+  w.watch("b1", "10.0.0.2:5060", 0);
+  w.watch("b2", "10.0.0.2:5060", 100);
+  w.watch("b3", "10.0.0.3:5060", 200);
+  w.answered("b3", false);  // 100 Trying: alive, only slow
+  w.watch("b4", "10.0.0.4:5060", 300);
+  w.answered("b4", true);
+  EXPECT_TRUE(w.expire(7999).empty());
+  EXPECT_EQ(w.expire(8200), std::vector<std::string>{"10.0.0.2:5060"});
+  EXPECT_EQ(w.timeouts(), 2u);
+  EXPECT_EQ(w.size(), 0u);
+}
+
+TEST(HopWatch, ARetransmissionKeepsTheFirstDeadlineAndTheLatestHop) {
+  HopWatch w(8000, 16);
+  w.watch("b1", "10.0.0.2:5060", 0);
+  w.watch("b1", "10.0.0.5:5060", 4000);  // re-routed meanwhile
+  EXPECT_EQ(w.size(), 1u);
+  EXPECT_EQ(w.expire(8000), std::vector<std::string>{"10.0.0.5:5060"});
+  // Watched again after it expired: a new deadline, and the old queue
+  // entry does not end it early.
+  w.watch("b1", "10.0.0.5:5060", 9000);
+  EXPECT_TRUE(w.expire(16000).empty());
+  EXPECT_EQ(w.expire(17000).size(), 1u);
+}
+
+TEST(HopWatch, PastItsCapacityItSaysNoSoTheCallerRelaysStatefully) {
+  HopWatch w(8000, 2);
+  EXPECT_TRUE(w.watch("a", "h", 0));
+  EXPECT_TRUE(w.watch("b", "h", 0));
+  EXPECT_FALSE(w.watch("c", "h", 0));
+  EXPECT_TRUE(w.watch("a", "h", 1)) << "a retransmission of a watched one is still fine";
+  w.answered("a", true);
+  EXPECT_TRUE(w.watch("c", "h", 2));
+}
+
+}  // namespace
+}  // namespace sippeer::adaptor
