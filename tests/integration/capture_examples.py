@@ -12,6 +12,8 @@ Scenarios, all on the report's 5-bit ring {1, 10, 15, 22}:
     REGISTER), proxied Store, Transfer to the replicas, 200 with the record;
     the first Store is sent by this script, as a registrar would (an
     overlay Store, so the example does not depend on the phone registrar);
+  - two records stored at one owner within the batch window: one batched
+    Transfer (application/p2p-records body) to each replica;
   - /lookup of an unknown AOR: user query answered 404;
   - a query sent with Max-Forwards: 1: 483 from the next hop;
   - a node started with --node-id 10 while 10 is in the ring: 600;
@@ -123,6 +125,18 @@ def seed_scenarios(args):
         show(f"200 for a Store: the record as stored, relayed back by node {via}",
              answer_to(cap, relayed, a[owner]) if relayed else None, answer_to(cap, st, a[via]))
         del t_store
+
+        # Two records stored at one owner within overlay.replica_batch_ms
+        # (20 ms) reach each replica in one batched Transfer (issue 15).
+        pair = [u for u in (f"sip:user{i}@example.com" for i in range(200))
+                if model.successor(ringlib.key_of(u, BITS)) == owner][:2]
+        for u in pair:
+            client.store(n[owner], u, [f"<sip:{u[4:u.index('@')]}@192.0.2.8:5060>"])
+        time.sleep(0.3)
+        batch = find(cap, lambda m: m.is_request and m.src == a[owner]
+                     and (m.get("content-type") or "").startswith("application/p2p-records"), "batched transfer")
+        show(f"Transfer (a batch): node {owner} replicates {' and '.join(pair)}, stored within "
+             f"20 ms of each other, in one message to each successor", batch, answer_to(cap, batch))
 
         # 404: an AOR nobody registered, looked up by a node that does not own it.
         nobody = "sip:nobody@example.com"
