@@ -170,12 +170,12 @@ std::string Daemon::metrics_text() const {
          std::to_string(p.requests));
   metric("sippeer_sip_forwarded_ring_total", "counter", "Phone requests sent one ring hop closer to the owner.",
          std::to_string(p.forwarded_ring));
-  metric("sippeer_sip_register_relays_total", "counter",
-         "Of those, REGISTERs relayed without a transaction (UDP), their answers matched by branch.",
+  metric("sippeer_sip_stateless_relays_total", "counter",
+         "Of those, requests relayed without a transaction (REGISTER and non-INVITE over UDP), answers matched by branch.",
          std::to_string(p.relayed_statelessly));
-  metric("sippeer_sip_register_relays_in_flight", "gauge", "Relayed REGISTERs waiting for their answer.",
+  metric("sippeer_sip_stateless_relays_in_flight", "gauge", "Requests relayed without a transaction, waiting for their answer.",
          std::to_string(proxy_->relays_in_flight()));
-  metric("sippeer_sip_register_relay_timeouts_total", "counter",
+  metric("sippeer_sip_stateless_relay_timeouts_total", "counter",
          "Relayed REGISTERs the next hop never answered; the hop was reported unreachable.",
          std::to_string(proxy_->relay_timeouts()));
   metric("sippeer_sip_forked_branches_total", "counter", "Branches forked to registered contacts.",

@@ -7,14 +7,14 @@ namespace sippeer::adaptor {
 HopWatch::HopWatch(std::int64_t timeout_ms, std::size_t capacity)
     : timeout_ms_(timeout_ms), capacity_(capacity) {}
 
-bool HopWatch::watch(const std::string& branch, const std::string& hop, std::int64_t now_ms) {
+bool HopWatch::watch(const std::string& branch, const std::string& hop, std::int64_t now_ms, bool report) {
   if (auto it = watched_.find(branch); it != watched_.end()) {
     it->second.hop = hop;  // the route may have changed since the first copy
     return true;
   }
   if (watched_.size() >= capacity_) return false;
   const std::int64_t deadline = now_ms + timeout_ms_;
-  watched_.emplace(branch, Entry{hop, deadline});
+  watched_.emplace(branch, Entry{hop, deadline, false, report});
   order_.emplace_back(deadline, branch);
   return true;
 }
@@ -34,7 +34,7 @@ std::vector<std::string> HopWatch::expire(std::int64_t now_ms) {
     // Skip what was answered, and a branch watched again later (its entry
     // then has a later deadline and a later place in the queue).
     if (it != watched_.end() && it->second.deadline == order_.front().first) {
-      if (!it->second.alive) {
+      if (!it->second.alive && it->second.report) {
         ++timeouts_;
         if (std::find(dead.begin(), dead.end(), it->second.hop) == dead.end()) dead.push_back(it->second.hop);
       }

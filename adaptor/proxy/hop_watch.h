@@ -1,8 +1,9 @@
-// The REGISTERs this node relayed statelessly towards their registrar, by
-// the branch it gave them, until the registrar's answer comes back.
+// The requests this node relayed statelessly round the ring (REGISTERs
+// towards their registrar, MESSAGEs and other non-INVITE requests towards
+// the callee's node), by the branch it gave them, until the answer comes.
 //
 // A phone's REGISTER crosses the ring without a transaction at each hop
-// (register_relay.cpp): a transaction costs ~20 KB held for 18 s and, in a
+// (stateless_relay.cpp): a transaction costs ~20 KB held for 18 s and, in a
 // 4-node ring, most of the CPU of a relayed REGISTER (issue 15). What the
 // transaction gave that we still want is two things, kept here in ~100
 // bytes per REGISTER in flight: only answers to requests we sent are
@@ -30,8 +31,10 @@ class HopWatch {
   HopWatch(std::int64_t timeout_ms, std::size_t capacity);
 
   // A request went to `hop` with `branch`. A retransmission, relayed with
-  // the same branch, keeps the first deadline.
-  bool watch(const std::string& branch, const std::string& hop, std::int64_t now_ms);
+  // the same branch, keeps the first deadline. `report`: a silent hop is
+  // named by expire(); false for requests whose answer may rightly take
+  // long (a MESSAGE waits for the callee's phone, not only for the hop).
+  bool watch(const std::string& branch, const std::string& hop, std::int64_t now_ms, bool report = true);
   // An answer with `branch` came back: true when we sent that request (and
   // it is still watched), so the answer may be forwarded. A final answer
   // ends the watch; a provisional one only proves the hop alive.
@@ -48,6 +51,7 @@ class HopWatch {
     std::string hop;
     std::int64_t deadline;
     bool alive = false;  // a provisional answer came
+    bool report = true;
   };
   std::int64_t timeout_ms_;
   std::size_t capacity_;

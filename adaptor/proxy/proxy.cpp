@@ -162,7 +162,7 @@ bool Proxy::forward_towards_owner(msg_t* msg, sip_t* sip, const dht::Id& key) {
   bool claim = false;
   const std::string hop = ring_next_hop(sip, key, &claim);
   if (hop.empty()) return false;  // we own the key
-  if (sip->sip_request->rq_method == sip_method_register && relay_register(msg, sip, hop, claim)) return true;
+  if (relay_stateless(msg, sip, hop, claim)) return true;
   Transaction* tx = start(msg, sip);
   if (!tx) return true;
   ++counters_.forwarded_ring;
@@ -319,6 +319,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
     start_dns_p2p_lookup(msg, sip, d.aor, from_outside);
     return;
   }
+  if (d.kind == K::RingHop && may_relay_stateless(sip) && relay_stateless(msg, sip, d.target, claim)) return;
   std::vector<Binding> live;
   if (d.kind == K::Owner) {
     // We own the key: we are the registrar, fork to every live binding
@@ -353,15 +354,15 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
 
 void Proxy::on_stray_response(msg_t* msg, sip_t* sip) {
   // An answer no transaction of ours expects. Two are worth relaying, by
-  // the next Via: one to a REGISTER we relayed statelessly
-  // (register_relay.cpp; HopWatch knows its branch, so nobody else can
+  // the next Via: one to a request we relayed statelessly
+  // (stateless_relay.cpp; HopWatch knows its branch, so nobody else can
   // make us relay), and a 2xx to INVITE (RFC 3261 16.7 step 10 note). The
   // top Via must be ours.
   const bool ours = sip->sip_via && std::string(sip->sip_via->v_host ? sip->sip_via->v_host : "") + ":" +
                                            (sip->sip_via->v_port ? sip->sip_via->v_port : "5060") ==
                                        ctx_.local_address;
   const bool relay = ours && sip->sip_status && sip->sip_via->v_next &&
-                     (relayed_register_answer(sip) || sip->sip_status->st_status / 100 == 2);
+                     (relayed_answer(sip) || sip->sip_status->st_status / 100 == 2);
   if (!relay) {
     nta_msg_discard(ctx_.agent, msg);
     return;

@@ -64,7 +64,7 @@ struct ProxyContext {
 struct ProxyCounters {
   std::uint64_t requests = 0;
   std::uint64_t forwarded_ring = 0;   // sent one hop closer to the key's owner
-  std::uint64_t relayed_statelessly = 0;  // of those, REGISTERs relayed without a transaction
+  std::uint64_t relayed_statelessly = 0;  // of those, relayed without a transaction (stateless_relay.cpp)
   std::uint64_t forked = 0;           // branches to registered contacts
   std::uint64_t not_found = 0;        // 404 at the owner
   std::uint64_t registrations = 0;    // REGISTERs applied at the owner
@@ -130,11 +130,13 @@ class Proxy {
   // Proxies the request one ring hop closer to the key's owner; false
   // (and the message untouched) when we are the owner.
   bool forward_towards_owner(msg_t* msg, sip_t* sip, const dht::Id& key);
-  // register_relay.cpp: a REGISTER relayed without a transaction; false
-  // when it cannot be (TCP, TLS overlay, watch full) and nothing changed.
-  bool relay_register(msg_t* msg, sip_t* sip, const std::string& hop, bool claim);
+  // stateless_relay.cpp: a REGISTER, or a non-INVITE request that starts
+  // no dialog, relayed one ring hop without a transaction; false when it
+  // cannot be (TCP, TLS overlay, watch full) and nothing changed.
+  bool relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool claim);
+  static bool may_relay_stateless(const sip_t* sip);
   std::string stateless_branch(const sip_t* sip, const std::string& hop) const;
-  bool relayed_register_answer(const sip_t* sip);
+  bool relayed_answer(const sip_t* sip);
   static void on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg);
 
   // register_flow.cpp
@@ -231,9 +233,9 @@ class Proxy {
   std::unordered_map<std::uint64_t, msg_t*> auth_pending_;
   std::uint64_t next_auth_id_ = 1;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
-  // REGISTERs relayed statelessly, until answered (register_relay.cpp):
-  // a silent hop is reported after what a stateful relay waits for a
-  // non-INVITE's answer, 4 x overlay.request_timeout_ms.
+  // Requests relayed statelessly, until answered (stateless_relay.cpp): a
+  // hop silent to a REGISTER is reported after what a stateful relay waits
+  // for a non-INVITE's answer, 4 x overlay.request_timeout_ms.
   HopWatch hop_watch_{4LL * ctx_.settings->request_timeout_ms, 65536};
   su_timer_t* watch_timer_ = nullptr;
   mutable std::unique_ptr<HmacSha256> identity_mac_;  // P2P-Identity's key, made on first use  // lookups answered after we are gone see it expired

@@ -4,12 +4,12 @@
 Replicas travel in batches (overlay.replica_batch_ms, 20 ms by default: a
 record waits for others going to the same successor), and a phone's UDP
 REGISTER crosses the ring without a transaction at each hop
-(adaptor/proxy/register_relay.cpp). Neither may cost a registration:
+(adaptor/proxy/stateless_relay.cpp). Neither may cost a registration:
 
   1. Five nodes. A phone-like client sends 400 REGISTERs for 400 users
      through node n1 in bursts of 50, as fast as it can, and gets 400 x 200.
      Most are owned by other nodes: n1 relays them statelessly
-     (sippeer_sip_register_relays_total) and their answers come back
+     (sippeer_sip_stateless_relays_total) and their answers come back
      through it.
   2. The replicas went in batches: the node that owns the most of them
      sent fewer Transfers than it owns records times overlay.replicas.
@@ -99,7 +99,7 @@ def body(args):
         log(f"{USERS} REGISTERs through {entry.name}: all 200 in {last_200 - t0:.2f} s")
 
         owned = {n.name: metric(n, "sippeer_sip_registrations_total") for n in nodes}
-        relayed = metric(entry, "sippeer_sip_register_relays_total")
+        relayed = metric(entry, "sippeer_sip_stateless_relays_total")
         log(f"registrations applied per node: {owned}; {entry.name} relayed {relayed:.0f} statelessly")
         check(relayed >= USERS - owned[entry.name],
               f"{entry.name} relayed {relayed:.0f} REGISTERs without a transaction; "

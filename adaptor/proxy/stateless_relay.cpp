@@ -1,17 +1,23 @@
-// A phone's REGISTER relayed round the ring without a transaction
-// (RFC 3261 16.11, a stateless proxy), and its answer relayed back by Via.
+// A request relayed one hop round the ring without a transaction
+// (RFC 3261 16.11, a stateless proxy), and its answer relayed back by Via:
+// a phone's REGISTER on its way to the AOR's registrar, and a non-INVITE
+// request that starts no dialog (MESSAGE, OPTIONS, PUBLISH, ...) on its
+// way to the node that owns the callee's AOR.
 //
-// Why: the registrar at the key's owner already answers statelessly
-// (register_flow.cpp). What was left was a server and a client
-// transaction at every node on the way: ~20 KB held for 18 s, and in a
-// 4-node ring most of the CPU a relayed REGISTER cost (issue 15,
-// docs/BENCHMARKS.md). A REGISTER is idempotent and the registrar answers
-// a retransmission with the same 200, so the phone's own retransmissions
-// are all the reliability the hop needs; each is routed afresh, so once the
-// ring has dropped a dead owner, the next copy reaches its successor.
-// HopWatch keeps what the transaction still gave us: answers are forwarded
-// only for requests we sent, and a hop that stays silent is reported to
-// the ring.
+// Why: a server and a client transaction at every node on the way cost
+// ~20 KB held for 18 s, and in a 4-node ring most of the CPU a relayed
+// REGISTER cost (issue 15, docs/BENCHMARKS.md). The node at the end keeps
+// the state that matters: the registrar answers a retransmitted REGISTER
+// with the same 200 (register_flow.cpp), and the owner's fork absorbs a
+// retransmitted MESSAGE in its server transaction. So the phone's own
+// retransmissions are all the reliability the hops need; each is routed
+// afresh, so once the ring has dropped a dead node, the next copy goes
+// round it. HopWatch keeps what the transaction still gave us: answers are
+// forwarded only for requests we sent, and a hop silent to a REGISTER
+// (which its registrar answers at once) is reported to the ring. A MESSAGE
+// may rightly wait for the callee's phone, so its silence is left to
+// stabilization, which notices a dead node as fast (a stateful relay
+// waited 4 x overlay.request_timeout_ms too).
 //
 // Only over UDP, both ways: a phone on TCP or TLS is answered on its
 // connection, which a stateless answer would have to find by Via, and an
@@ -28,7 +34,6 @@
 
 namespace sippeer::adaptor {
 
-constexpr const char* kLogTag = "reg";  // see adaptor/log.h
 constexpr unsigned kWatchTickMs = 250;
 
 namespace {
@@ -70,10 +75,20 @@ std::string Proxy::stateless_branch(const sip_t* sip, const std::string& hop) co
   return buf;
 }
 
-bool Proxy::relay_register(msg_t* msg, sip_t* sip, const std::string& hop, bool claim) {
+bool Proxy::may_relay_stateless(const sip_t* sip) {
+  // INVITE needs its 100 Trying and CANCEL; a request that starts a dialog
+  // may need our Record-Route (a flow's edge); ACK and CANCEL have their
+  // own paths.
+  const sip_method_t m = sip->sip_request->rq_method;
+  return m != sip_method_invite && m != sip_method_ack && m != sip_method_cancel && !starts_dialog(sip);
+}
+
+bool Proxy::relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool claim) {
   if (ctx_.settings->overlay_transport != "udp" || !over_udp(sip->sip_via)) return false;
+  const bool is_register = sip->sip_request->rq_method == sip_method_register;
+  const std::string method = sip->sip_request->rq_method_name ? sip->sip_request->rq_method_name : "request";
   const std::string branch = stateless_branch(sip, hop);
-  if (!hop_watch_.watch(branch, hop, steady_ms())) return false;
+  if (!hop_watch_.watch(branch, hop, steady_ms(), /*report=*/is_register)) return false;
   su_home_t* home = msg_home(msg);
   auto* pub = reinterpret_cast<msg_pub_t*>(sip);
   // 16.6 step 3, as add_branch does it.
@@ -93,7 +108,7 @@ bool Proxy::relay_register(msg_t* msg, sip_t* sip, const std::string& hop, bool 
   if (nta_msg_tsend(ctx_.agent, msg, URL_STRING_MAKE(route.c_str()), NTATAG_BRANCH_KEY(branch.c_str()),
                     TAG_END()) < 0) {
     hop_watch_.answered(branch, true);
-    SIPPEER_LOG(Warn) << "proxy: cannot relay a REGISTER to " << hop;
+    SIPPEER_LOG(Warn) << "proxy: cannot relay a " << method << " to " << hop;
     return true;  // nta took the message; the phone retransmits
   }
   ++counters_.forwarded_ring;
@@ -119,8 +134,8 @@ void Proxy::on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg) {
   }
 }
 
-bool Proxy::relayed_register_answer(const sip_t* sip) {
-  if (!sip->sip_cseq || sip->sip_cseq->cs_method != sip_method_register || !sip->sip_via->v_branch) return false;
+bool Proxy::relayed_answer(const sip_t* sip) {
+  if (!sip->sip_via->v_branch) return false;
   return hop_watch_.answered(sip->sip_via->v_branch, sip->sip_status->st_status >= 200);
 }
 
