@@ -936,6 +936,14 @@ def bench_memory(args):
     print(json.dumps(out))
 
 
+def ring_refusals(ip):
+    """503s a node's admission control answered so far (/metrics)."""
+    with urllib.request.urlopen(f"http://{ip}:{ADMIN_PORT}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return sum(int(float(l.rsplit(" ", 1)[1])) for l in text.splitlines()
+               if l.startswith("sippeer_overload_refused_total{"))
+
+
 def bench_overload(args):
     what = {"register": "REGISTER", "message": "proxied MESSAGE"}[args.kind]
     m = header(f"admission control at 2x the sustainable {what} rate", args)
@@ -953,13 +961,15 @@ def bench_overload(args):
         # into the next; the last with admission control off, for contrast.
         for label, r, extra in (("1x", rate, ()), ("2x", 2 * rate, ()),
                                 ("2x, admission off", 2 * rate, ("--config", off_cfg))):
-            node = Ring(run, 1, args.sippeer, extra=extra)
-            node.label = "sippeer_1"
+            nodes = args.nodes or 1
+            node = Ring(run, nodes, args.sippeer, extra=extra, first_ip=1 if nodes > 1 else 0)
+            node.label = f"sippeer_{nodes}"
             callee = None
             if args.kind == "message":
-                callee = start_callee(run, node, "message_uas.xml", "bobm")
+                user = remote_callee_name(node, "bobm")[0] if nodes > 1 else "bobm"
+                callee = start_callee(run, node, "message_uas.xml", user)
                 res = sipp_uac(run, node, "message_uac.xml", r, int(r * args.seconds), f"ovl{label[:2]}{len(rows)}",
-                               service="bobm", watch=True)
+                               service=user, watch=True)
             else:
                 res = sipp_uac(run, node, "register_new.xml", r, min(big, int(r * args.seconds)),
                                f"ovl{label[:2]}{len(rows)}", keys=[("run", f"o{len(rows)}")], csv=csv, watch=True)
@@ -967,6 +977,10 @@ def bench_overload(args):
                 run.stop(callee)
             show_step(label[:9], res)
             rss = [x[1] for x in res["samples"]]
+            if nodes > 1:
+                # Who refused: admission control counts at every node.
+                res["refused_by_node"] = {ip: ring_refusals(ip) for ip in node.ips}
+                log(f"   503s by node: {res['refused_by_node']}")
             rows.append({"load": label, "offered/s": r, "sipp got/s": res["achieved_rate"],
                          "200 OK": res["ok"], "200 OK/s": round(res["ok"] / res["wall_s"]),
                          "503": res["r503"], "other failures": res["failed"] - res["r503"],
@@ -979,7 +993,7 @@ def bench_overload(args):
             time.sleep(1)
     finally:
         run.close()
-    print(f"One sippeer node, {'REGISTERs for new AORs' if args.kind == 'register' else 'MESSAGEs to a registered sipp callee'}"
+    print(f"sippeer, {args.nodes or 1} node(s), {'REGISTERs for new AORs' if args.kind == 'register' else 'MESSAGEs to a registered sipp callee'}"
           " at the sustainable rate and at twice it")
     table(rows, ["load", "offered/s", "sipp got/s", "200 OK", "200 OK/s", "503", "other failures", "retrans",
                  "CPU %", "median ms", "p99 ms", "RSS MB start", "RSS MB max", "RSS MB end"])
@@ -990,7 +1004,7 @@ def bench_overload(args):
 
 def bench_ring_lookup(args):
     """32 sippeer processes on loopback: join time and GET /lookup latency."""
-    n = args.nodes
+    n = args.nodes or 32
     run = Run(args.keep)
     out = {"bench": "overlay_loopback", "nodes": n}
     try:
@@ -1081,7 +1095,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=5.0, help="overload: seconds per load")
     ap.add_argument("--kind", choices=["register", "message"], default="message",
                     help="overload: REGISTERs for new AORs, or MESSAGEs relayed statefully (default)")
-    ap.add_argument("--nodes", type=int, default=32, help="ringlookup: processes")
+    ap.add_argument("--nodes", type=int, default=None,
+                    help="ringlookup: processes (default 32); overload: a ring of this many, the load "
+                         "entering at one node and the callee's AOR owned by another (default 1)")
     ap.add_argument("--lookups", type=int, default=2000, help="ringlookup: GET /lookup calls")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     ap.add_argument("--uacs", type=int, default=2, help="sipp processes sharing the load (default 2)")

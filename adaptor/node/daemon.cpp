@@ -374,7 +374,7 @@ int Daemon::on_message(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) 
     self->transport_->on_request(msg, sip);
   } else if (!self->admit_source(msg, sip)) {
     // Answered 503, or dropped, by the per-source limit.
-  } else if (!self->admission_->admit(sip)) {
+  } else if (!self->proxy_->relaying(sip) && !self->admission_->admit(sip)) {
     // Refusing must cost much less than serving, or a node at twice its
     // capacity spends everything on refusals: the fast path, not nta, no
     // log line (admission counts them) and no server transaction.

@@ -43,6 +43,7 @@ class HopWatch {
   // watches end.
   std::vector<std::string> expire(std::int64_t now_ms);
 
+  bool watching(const std::string& branch) const { return watched_.count(branch) != 0; }
   std::size_t size() const { return watched_.size(); }
   std::uint64_t timeouts() const { return timeouts_; }
 

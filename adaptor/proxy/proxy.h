@@ -91,6 +91,10 @@ class Proxy {
   void set_policy(const RegistrarPolicy& p) { ctx_.policy = p; }
   std::size_t transactions() const { return transactions_.size(); }
   std::size_t relays_in_flight() const { return hop_watch_.size(); }
+  // A retransmission of a request this node relays statelessly and whose
+  // answer has not come back: admission control lets it through, since the
+  // node behind us may already have acted on the first copy.
+  bool relaying(const sip_t* sip) const;
   std::uint64_t relay_timeouts() const { return hop_watch_.timeouts(); }
 
  private:
@@ -135,7 +139,7 @@ class Proxy {
   // cannot be (TCP, TLS overlay, watch full) and nothing changed.
   bool relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool claim);
   static bool may_relay_stateless(const sip_t* sip);
-  std::string stateless_branch(const sip_t* sip, const std::string& hop) const;
+  std::string stateless_branch(const sip_t* sip) const;
   bool relayed_answer(const sip_t* sip);
   static void on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg);
 

@@ -59,8 +59,10 @@ void mix(std::uint64_t& h, const char* s) {
 // RFC 3261 16.11: a stateless proxy gives a retransmission the branch it
 // gave the first copy, so it computes the branch from what identifies the
 // transaction: the phone's top Via (its branch and sent-by), Call-ID and
-// CSeq. The next hop is in too: a copy sent another way is another branch.
-std::string Proxy::stateless_branch(const sip_t* sip, const std::string& hop) const {
+// CSeq. Not the next hop: a copy re-routed round a dead node keeps the
+// branch (the new hop never saw it), and so the node can tell a
+// retransmission of what it relays before routing it (relaying()).
+std::string Proxy::stateless_branch(const sip_t* sip) const {
   std::uint64_t h = 0xcbf29ce484222325ULL;
   const sip_via_t* v = sip->sip_via;
   mix(h, v->v_branch);
@@ -68,7 +70,6 @@ std::string Proxy::stateless_branch(const sip_t* sip, const std::string& hop) co
   mix(h, v->v_port);
   mix(h, sip->sip_call_id ? sip->sip_call_id->i_id : nullptr);
   mix(h, sip->sip_cseq ? std::to_string(sip->sip_cseq->cs_seq).c_str() : nullptr);
-  mix(h, hop.c_str());
   mix(h, ctx_.local_address.c_str());
   char buf[40];
   std::snprintf(buf, sizeof buf, "z9hG4bK.sr%016llx", static_cast<unsigned long long>(h));
@@ -87,7 +88,7 @@ bool Proxy::relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool
   if (ctx_.settings->overlay_transport != "udp" || !over_udp(sip->sip_via)) return false;
   const bool is_register = sip->sip_request->rq_method == sip_method_register;
   const std::string method = sip->sip_request->rq_method_name ? sip->sip_request->rq_method_name : "request";
-  const std::string branch = stateless_branch(sip, hop);
+  const std::string branch = stateless_branch(sip);
   if (!hop_watch_.watch(branch, hop, steady_ms(), /*report=*/is_register)) return false;
   su_home_t* home = msg_home(msg);
   auto* pub = reinterpret_cast<msg_pub_t*>(sip);
@@ -132,6 +133,11 @@ void Proxy::on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg) {
     su_timer_destroy(t);
     self->watch_timer_ = nullptr;
   }
+}
+
+bool Proxy::relaying(const sip_t* sip) const {
+  if (hop_watch_.size() == 0 || !sip->sip_via || !sip->sip_request) return false;
+  return hop_watch_.watching(stateless_branch(sip));
 }
 
 bool Proxy::relayed_answer(const sip_t* sip) {

@@ -25,11 +25,15 @@ constexpr auto kReadingEvery = std::chrono::microseconds(500);
 // machine for overload now and then (503s at a 24 ms median).
 constexpr auto kWindow = std::chrono::milliseconds(200);
 
-bool straight_from_phone(const sip_t* sip) {
+// New work: an out-of-dialog request, from a phone or relayed by another
+// node. Issue 15: refusing only what phones send straight to us left the
+// nodes inside the ring unprotected (a 4-node ring at twice its rate
+// ended in retransmissions, not 503s); a node behind us that cannot keep
+// up now says so too, and its 503 goes back the way the request came.
+bool new_work(const sip_t* sip) {
   const sip_method_t m = sip->sip_request->rq_method;
   if (m == sip_method_ack || m == sip_method_cancel) return false;
-  if (sip->sip_to && sip->sip_to->a_tag) return false;     // in dialog
-  return !(sip->sip_via && sip->sip_via->v_next);          // one Via: no node before us
+  return !(sip->sip_to && sip->sip_to->a_tag);             // in dialog
 }
 
 }  // namespace
@@ -124,7 +128,7 @@ bool Admission::backlogged() {
 }
 
 bool Admission::admit(const sip_t* sip) {
-  if (!straight_from_phone(sip)) return true;
+  if (!new_work(sip)) return true;
   if (backlogged()) {
     ++counters_.shed_backlog;
     return false;

@@ -14,10 +14,12 @@
 //                 refused, all of them at the limit (admission.cpp).
 //   transactions  proxied requests still waiting for their answer, which
 //                 is what holds memory when callees are slow.
-// Only new out-of-dialog requests straight from a phone are refused: not
-// ACK or CANCEL, not in-dialog requests (a call already admitted must be
-// able to end), not what another ring node already admitted (more than one
-// Via), and never ring maintenance (Daemon routes that elsewhere first).
+// Only new out-of-dialog requests are refused, from phones and from other
+// ring nodes alike (issue 15: every hop protects itself): not ACK or
+// CANCEL, not in-dialog requests (a call already admitted must be able to
+// end), not the retransmission of a request this node is relaying
+// statelessly (Proxy::relaying), and never ring maintenance (Daemon routes
+// that elsewhere first).
 #pragma once
 
 #include <chrono>

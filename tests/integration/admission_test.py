@@ -15,6 +15,12 @@ soon as the load is gone.
                 Retry-After: 3 (and none is lost without an answer beyond
                 what UDP drops); afterwards a REGISTER -> 200 and the node's
                 /status still answers; /metrics counts the refusals.
+  inner hop     (issue 15) a ring of two: the entry node E without limits,
+                the callee's owner O with overload.max_transactions 1. A
+                caller sends MESSAGEs to E; E relays them statelessly to O.
+                One held open at the callee fills O; the next -> 503 with
+                Retry-After from O, relayed back through E to the caller
+                (which never talked to O); E itself refused nothing.
 """
 
 import sys
@@ -142,10 +148,44 @@ def backlog_case(cl):
     log(f"after the burst: REGISTER -> 200; /metrics: {refused} refused for backlog")
 
 
+def inner_hop_case(cl):
+    # example.com is the ring's own domain here: the MESSAGE takes the ring
+    # hop (stateless at E), not the parallel DNS + P2P lookup.
+    ring_domain = {"proxy": {"p2p_domains": [DOMAIN]}}
+    owner_cfg = {"overload": {"max_transactions": 1, "retry_after_s": 5}, **ring_domain}
+    o = cl.add("O", new_ring=True, log_level="info", stabilize_ms=300, config=owner_cfg)
+    o.wait_joined()
+    e = cl.add("E", bootstrap=[o], log_level="info", stabilize_ms=300, config=ring_domain)
+    e.wait_joined()
+    ringlib.wait_consistent([o, e], 10, what="the ring {O, E}", parts=("predecessor", "successors"))
+    # A callee whose AOR the owner O holds, not E.
+    user = next(u for u in (f"inner{i}" for i in range(200))
+                if sipplib.owner_of([o, e], f"sip:{u}@{DOMAIN}") is o)
+    with sipplib.RawPhone("callee") as callee, sipplib.RawPhone("caller") as caller:
+        register(callee, e, user)
+        first = caller.request("MESSAGE", f"sip:{user}@{DOMAIN}", to=f"<sip:{user}@{DOMAIN}>", body="i1")
+        caller.send(e, first)
+        held = callee.recv(5, lambda t: t.startswith("MESSAGE "))
+        check(held is not None, "the callee did not get the first MESSAGE")
+        second = caller.request("MESSAGE", f"sip:{user}@{DOMAIN}", to=f"<sip:{user}@{DOMAIN}>", body="i2")
+        _, final = caller.transact(e, second)
+        check(final is not None and final.startswith("SIP/2.0 503"),
+              f"second MESSAGE with O's one transaction live: {status_line(final)!r}, expected 503 from O")
+        check(header(final, "Retry-After") == "5", f"503 without O's Retry-After: 5:\n{final}")
+        check(metric(o, 'sippeer_overload_refused_total{cause="transactions"}') == 1,
+              "O did not count the refusal")
+        check(not metric(e, 'sippeer_overload_refused_total{cause="transactions"}'), "E refused it itself")
+        relays = metric(e, "sippeer_sip_stateless_relays_total")
+        check((relays or 0) >= 2, f"E relayed {relays} requests statelessly, expected both MESSAGEs")
+        log(f"MESSAGE through E to O's full callee: {status_line(final)} from O (Retry-After: 5), relayed by E")
+        callee.send(e, callee.answer(held, 200, "OK", to_tag="in1"))
+
+
 def main(args):
     with ringlib.Cluster(args.sippeer, name="sippeer-admission", keep=args.keep) as cl:
         transactions_case(cl)
         backlog_case(cl)
+        inner_hop_case(cl)
 
 
 if __name__ == "__main__":
