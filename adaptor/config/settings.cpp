@@ -268,7 +268,7 @@ const std::vector<SettingInfo> kSchema = {
     {.key = "overload.max_backlog_kb", .type = "int", .range = "0..65536", .default_text = "4096",
      .flag = "",
      .description = "Admission control: when the datagrams waiting in the SIP UDP socket stay above "
-                    "half this many KB for a whole 200 ms window, a share of new requests from phones, "
+                    "half this many KB for a whole 200 ms window, a share of new requests (from phones or relayed by other nodes), "
                     "growing to all at the limit, is answered 503 with Retry-After at once instead of "
                     "waiting until their retransmissions snowball. 4 MB (kernel-counted) is some 150 ms "
                     "of work at 20,000 requests/s, below the 500 ms after which phones retransmit; at "
@@ -277,7 +277,7 @@ const std::vector<SettingInfo> kSchema = {
     {.key = "overload.max_transactions", .type = "int", .range = "0..10000000",
      .default_text = "50000", .flag = "",
      .description = "Admission control: with this many proxied requests still waiting for their "
-                    "answer, new requests from phones get 503 with Retry-After. Bounds memory "
+                    "answer, new requests (from phones or relayed by other nodes) get 503 with Retry-After. Bounds memory "
                     "(Sofia keeps 17-37 KB per proxied request); 0 turns it off.",
      .field = &Settings::overload_transactions, .min = 0, .max = 10000000, .live = true},
     {.key = "overload.retry_after_s", .type = "int", .range = "1..3600", .default_text = "2",
