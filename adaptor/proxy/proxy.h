@@ -185,6 +185,7 @@ class Proxy {
 
   // proxy_transaction.cpp: one server transaction, N client branches
   Transaction* start(msg_t* msg, sip_t* sip);
+  static void decrement_max_forwards(msg_t* msg, sip_t* sip);
   bool add_branch(Transaction* tx, const std::string& request_uri, const std::string& next_hop,
                   bool ring_hop, bool owner_claim = false, const std::string& route_header = "");
   bool reroute(Transaction* tx);

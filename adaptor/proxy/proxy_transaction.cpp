@@ -82,6 +82,18 @@ Proxy::Transaction* Proxy::start(msg_t* msg, sip_t* sip) {
   return raw;
 }
 
+void Proxy::decrement_max_forwards(msg_t* msg, sip_t* sip) {
+  // RFC 3261 16.6 step 3: Max-Forwards one less, or 70 if the phone sent none.
+  auto* pub = reinterpret_cast<msg_pub_t*>(sip);
+  unsigned long mf = 70;
+  if (sip->sip_max_forwards) {
+    mf = sip->sip_max_forwards->mf_count > 0 ? sip->sip_max_forwards->mf_count - 1 : 0;
+    msg_header_remove(msg, pub, reinterpret_cast<msg_header_t*>(sip->sip_max_forwards));
+  }
+  msg_header_insert(msg, pub,
+                    reinterpret_cast<msg_header_t*>(sip_max_forwards_make(msg_home(msg), std::to_string(mf).c_str())));
+}
+
 bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const std::string& next_hop,
                        bool ring_hop, bool owner_claim, const std::string& route_header) {
   msg_t* original = nta_incoming_getrequest(tx->irq);
@@ -92,13 +104,7 @@ bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const st
   su_home_t* home = msg_home(msg);
   auto* pub = reinterpret_cast<msg_pub_t*>(sip);
 
-  // 16.6 step 3: Max-Forwards one less, or 70 if the phone sent none.
-  unsigned long mf = 70;
-  if (sip->sip_max_forwards) {
-    mf = sip->sip_max_forwards->mf_count > 0 ? sip->sip_max_forwards->mf_count - 1 : 0;
-    msg_header_remove(msg, pub, reinterpret_cast<msg_header_t*>(sip->sip_max_forwards));
-  }
-  msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(sip_max_forwards_make(home, std::to_string(mf).c_str())));
+  decrement_max_forwards(msg, sip);
   // 16.6 step 2: at the registrar the target becomes the Request-URI. On
   // the way there it stays the AOR (the key), and only the next hop moves.
   if (!request_uri.empty()) {

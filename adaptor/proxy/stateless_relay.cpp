@@ -92,13 +92,7 @@ bool Proxy::relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool
   if (!hop_watch_.watch(branch, hop, steady_ms(), /*report=*/is_register)) return false;
   su_home_t* home = msg_home(msg);
   auto* pub = reinterpret_cast<msg_pub_t*>(sip);
-  // 16.6 step 3, as add_branch does it.
-  unsigned long mf = 70;
-  if (sip->sip_max_forwards) {
-    mf = sip->sip_max_forwards->mf_count > 0 ? sip->sip_max_forwards->mf_count - 1 : 0;
-    msg_header_remove(msg, pub, reinterpret_cast<msg_header_t*>(sip->sip_max_forwards));
-  }
-  msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(sip_max_forwards_make(home, std::to_string(mf).c_str())));
+  decrement_max_forwards(msg, sip);
   remove_unknown_header(msg, sip, "P2P-Owner");
   if (claim) msg_header_insert(msg, pub, msg_header_make(home, sip_unknown_class, "P2P-Owner: 1"));
   if (auth_on()) add_identity(msg, sip);
