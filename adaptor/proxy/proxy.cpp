@@ -330,6 +330,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
       reject(msg, Reject::UserNotFound);
       return;
     }
+    if (live.size() == 1 && may_relay_stateless(sip) && relay_to_binding(msg, sip, live[0])) return;
   }
   Transaction* tx = start(msg, sip);
   if (!tx) return;

@@ -139,6 +139,9 @@ class Proxy {
   // cannot be (TCP, TLS overlay, watch full) and nothing changed.
   bool relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool claim);
   static bool may_relay_stateless(const sip_t* sip);
+  // The owner's hop to the callee's only binding, without a transaction.
+  bool relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b);
+  void arm_watch_timer();
   std::string stateless_branch(const sip_t* sip) const;
   bool relayed_answer(const sip_t* sip);
   static void on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg);

@@ -31,6 +31,7 @@
 
 #include "adaptor/log.h"
 #include "adaptor/proxy/proxy.h"
+#include "adaptor/sip/networks.h"
 
 namespace sippeer::adaptor {
 
@@ -108,11 +109,55 @@ bool Proxy::relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool
   }
   ++counters_.forwarded_ring;
   ++counters_.relayed_statelessly;
-  if (!watch_timer_) {
-    watch_timer_ = su_timer_create(su_root_task(ctx_.root), kWatchTickMs);
-    if (watch_timer_) su_timer_set(watch_timer_, &Proxy::on_watch_tick, this);
-  }
+  arm_watch_timer();
   return true;
+}
+
+bool Proxy::relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b) {
+  // The owner's last hop, to the callee's one binding, is stateless too
+  // when nothing needs the transaction: one binding (no fork to collect),
+  // no Path (no edge node's flow to go through), a plain sip: contact at
+  // an IPv4 address over UDP, and the request came over UDP. The callee's
+  // own server transaction absorbs the caller's retransmissions, and a
+  // callee that never answers ends in the caller's own timeout, as RFC
+  // 3261 16.11 allows a stateless proxy.
+  if (!b.path.empty() || !over_udp(sip->sip_via)) return false;
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  url_t* u = url_hdup(home, URL_STRING_MAKE(b.uri.c_str())->us_url);
+  char transport[8] = "";
+  const bool plain = u && u->url_type == url_sip && u->url_host && parse_ipv4(u->url_host) &&
+                     !url_has_param(u, "maddr") &&
+                     (!url_has_param(u, "transport") ||
+                      (url_param(u->url_params, "transport", transport, sizeof transport) > 0 &&
+                       strcasecmp(transport, "udp") == 0));
+  su_home_deinit(home);
+  if (!plain) return false;
+  const std::string branch = stateless_branch(sip);
+  if (!hop_watch_.watch(branch, b.uri, steady_ms(), /*report=*/false)) return false;
+  auto* pub = reinterpret_cast<msg_pub_t*>(sip);
+  decrement_max_forwards(msg, sip);
+  // 16.6 step 2: the binding is the new Request-URI.
+  sip_request_t* rq = sip_request_create(msg_home(msg), sip->sip_request->rq_method, sip->sip_request->rq_method_name,
+                                         URL_STRING_MAKE(b.uri.c_str()), nullptr);
+  msg_header_replace(msg, pub, reinterpret_cast<msg_header_t*>(sip->sip_request), reinterpret_cast<msg_header_t*>(rq));
+  // Ring-only headers never reach a phone.
+  remove_unknown_header(msg, sip, "P2P-Owner");
+  remove_unknown_header(msg, sip, "P2P-Identity");
+  msg_serialize(msg, pub);
+  if (nta_msg_tsend(ctx_.agent, msg, nullptr, NTATAG_BRANCH_KEY(branch.c_str()), TAG_END()) < 0) {
+    hop_watch_.answered(branch, true);
+    return true;  // nta took the message; the caller retransmits
+  }
+  ++counters_.forked;
+  ++counters_.relayed_statelessly;
+  arm_watch_timer();
+  return true;
+}
+
+void Proxy::arm_watch_timer() {
+  if (watch_timer_) return;
+  watch_timer_ = su_timer_create(su_root_task(ctx_.root), kWatchTickMs);
+  if (watch_timer_) su_timer_set(watch_timer_, &Proxy::on_watch_tick, this);
 }
 
 void Proxy::on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg) {

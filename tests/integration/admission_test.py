@@ -4,7 +4,9 @@ requests from phones at once with 503 and Retry-After, and serves again as
 soon as the load is gone.
 
   transactions  overload.max_transactions 2, retry_after_s 7. A callee
-                that does not answer holds two proxied MESSAGEs open; the
+                registered from two phones (so the node forks: one binding
+                is relayed statelessly and holds no transaction) that does
+                not answer holds two proxied MESSAGEs open; the
                 third MESSAGE -> 503 with Retry-After: 7 (the callee never
                 sees it). The callee answers the two -> the caller gets
                 both 200s; the node's live transactions drop to 0 and a
@@ -16,7 +18,8 @@ soon as the load is gone.
                 what UDP drops); afterwards a REGISTER -> 200 and the node's
                 /status still answers; /metrics counts the refusals.
   inner hop     (issue 15) a ring of two: the entry node E without limits,
-                the callee's owner O with overload.max_transactions 1. A
+                the callee's owner O with overload.max_transactions 1, the
+                callee again on two phones. A
                 caller sends MESSAGEs to E; E relays them statelessly to O.
                 One held open at the callee fills O; the next -> 503 with
                 Retry-After from O, relayed back through E to the caller
@@ -56,8 +59,12 @@ def transactions_case(cl):
     node = cl.add("tx", new_ring=True, log_level="info",
                   config={"overload": {"max_transactions": 2, "retry_after_s": 7}})
     node.wait_joined()
-    with sipplib.RawPhone("callee") as callee, sipplib.RawPhone("caller") as caller:
+    # Two phones share the callee's AOR: the node forks, and a fork is a
+    # transaction (one binding is relayed statelessly and holds nothing).
+    with sipplib.RawPhone("callee") as callee, sipplib.RawPhone("callee") as twin, \
+            sipplib.RawPhone("caller") as caller:
         register(callee, node, "callee")
+        register(twin, node, "callee")
         sent = []
         for i in (1, 2):
             text = caller.request("MESSAGE", f"sip:callee@{DOMAIN}", to=f"<sip:callee@{DOMAIN}>", body=f"m{i}")
@@ -80,6 +87,10 @@ def transactions_case(cl):
               "the refused MESSAGE reached the callee")
         for m in held:
             callee.send(node, callee.answer(m, 200, "OK", to_tag="cal"))
+        for _ in (1, 2):
+            m = twin.recv(5, lambda t: t.startswith("MESSAGE "))
+            if m is not None:
+                twin.send(node, twin.answer(m, 200, "OK", to_tag="twin"))
         for text in sent:
             cid = header(text, "Call-ID")
             r = caller.recv(5, lambda t, cid=cid: t.startswith("SIP/2.0 ") and header(t, "Call-ID", "i") == cid
@@ -92,6 +103,9 @@ def transactions_case(cl):
         m = callee.recv(5, lambda t: t.startswith("MESSAGE ") and t.endswith("m4"))
         check(m is not None, "the fourth MESSAGE did not reach the callee after the load was gone")
         callee.send(node, callee.answer(m, 200, "OK", to_tag="cal4"))
+        m = twin.recv(5, lambda t: t.startswith("MESSAGE ") and t.endswith("m4"))
+        if m is not None:
+            twin.send(node, twin.answer(m, 200, "OK", to_tag="twin4"))
         cid = header(fourth, "Call-ID")
         r = caller.recv(5, lambda t: t.startswith("SIP/2.0 ") and header(t, "Call-ID", "i") == cid
                         and sipplib.is_final(t))
@@ -161,8 +175,9 @@ def inner_hop_case(cl):
     # A callee whose AOR the owner O holds, not E.
     user = next(u for u in (f"inner{i}" for i in range(200))
                 if sipplib.owner_of([o, e], f"sip:{u}@{DOMAIN}") is o)
-    with sipplib.RawPhone("callee") as callee, sipplib.RawPhone("caller") as caller:
+    with sipplib.RawPhone(user) as callee, sipplib.RawPhone(user) as twin, sipplib.RawPhone("caller") as caller:
         register(callee, e, user)
+        register(twin, e, user)  # two bindings: O forks, and holds a transaction
         first = caller.request("MESSAGE", f"sip:{user}@{DOMAIN}", to=f"<sip:{user}@{DOMAIN}>", body="i1")
         caller.send(e, first)
         held = callee.recv(5, lambda t: t.startswith("MESSAGE "))
@@ -179,6 +194,9 @@ def inner_hop_case(cl):
         check((relays or 0) >= 2, f"E relayed {relays} requests statelessly, expected both MESSAGEs")
         log(f"MESSAGE through E to O's full callee: {status_line(final)} from O (Retry-After: 5), relayed by E")
         callee.send(e, callee.answer(held, 200, "OK", to_tag="in1"))
+        m = twin.recv(5, lambda t: t.startswith("MESSAGE "))
+        if m is not None:
+            twin.send(e, twin.answer(m, 200, "OK", to_tag="in1t"))
 
 
 def main(args):
