@@ -978,7 +978,7 @@ void Node::queue_transfer(const NodeRef& to, const StoredRecord& sr, Time now) {
     return w.record.kind == sr.record.kind && w.record.key == sr.record.key && w.record.aor == sr.record.aor;
   });
   if (same != box->records.end()) {
-    box->bytes += record_bytes(sr.record) - std::min(box->bytes, record_bytes(same->record));
+    box->bytes = box->bytes - record_bytes(same->record) + record_bytes(sr.record);
     *same = sr;
   } else {
     box->records.push_back(sr);
@@ -988,23 +988,20 @@ void Node::queue_transfer(const NodeRef& to, const StoredRecord& sr, Time now) {
     box->due = now + config_.transfer_batch_window;
     transfers_due_ = std::min(transfers_due_, box->due);
   }
-  if (box->bytes >= config_.transfer_batch_bytes) {
-    send_records(box->to, box->records, now);
-    box->records.clear();
-    box->bytes = 0;
-    box->due = kNever;
-  }
+  if (box->bytes >= config_.transfer_batch_bytes) send_outbox(*box, now);
+}
+
+void Node::send_outbox(Outbox& box, Time now) {
+  send_records(box.to, box.records, now);
+  box.records.clear();
+  box.bytes = 0;
+  box.due = kNever;
 }
 
 void Node::flush_transfers(Time now, bool due_only) {
   transfers_due_ = kNever;
   for (auto& box : outboxes_) {
-    if (!box.records.empty() && (!due_only || box.due <= now)) {
-      send_records(box.to, box.records, now);
-      box.records.clear();
-      box.bytes = 0;
-      box.due = kNever;
-    }
+    if (!box.records.empty() && (!due_only || box.due <= now)) send_outbox(box, now);
     if (!box.records.empty()) transfers_due_ = std::min(transfers_due_, box.due);
   }
   // Outboxes of former successors would otherwise pile up under churn.

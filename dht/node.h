@@ -190,7 +190,9 @@ class Node {
   bool accept_record(Time now, const Record& rec, Duration ttl);
   void replicate(const StoredRecord& rec, Time now);
   // Batched Transfers (see node.cpp, "replica batches").
+  struct Outbox;
   void queue_transfer(const NodeRef& to, const StoredRecord& sr, Time now);
+  void send_outbox(Outbox& box, Time now);  // all it holds, then empty
   void flush_transfers(Time now, bool due_only);
   int send_records(const NodeRef& to, const std::vector<StoredRecord>& records, Time now,
                    bool leaving = false);

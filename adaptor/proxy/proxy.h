@@ -142,6 +142,7 @@ class Proxy {
   // The owner's hop to the callee's only binding, without a transaction.
   bool relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b);
   void arm_watch_timer();
+  bool send_stateless(msg_t* msg, const std::string& route, const std::string& branch);
   std::string stateless_branch(const sip_t* sip) const;
   bool relayed_answer(const sip_t* sip);
   static void on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg);

@@ -99,17 +99,11 @@ bool Proxy::relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool
   if (auth_on()) add_identity(msg, sip);
   else remove_unknown_header(msg, sip, "P2P-Identity");
   msg_serialize(msg, pub);
-  const std::string route = "sip:" + hop;
-  // nta adds our Via with this branch, sends, and keeps nothing.
-  if (nta_msg_tsend(ctx_.agent, msg, URL_STRING_MAKE(route.c_str()), NTATAG_BRANCH_KEY(branch.c_str()),
-                    TAG_END()) < 0) {
-    hop_watch_.answered(branch, true);
+  if (!send_stateless(msg, "sip:" + hop, branch)) {
     SIPPEER_LOG(Warn) << "proxy: cannot relay a " << method << " to " << hop;
     return true;  // nta took the message; the phone retransmits
   }
   ++counters_.forwarded_ring;
-  ++counters_.relayed_statelessly;
-  arm_watch_timer();
   return true;
 }
 
@@ -144,11 +138,19 @@ bool Proxy::relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b) {
   remove_unknown_header(msg, sip, "P2P-Owner");
   remove_unknown_header(msg, sip, "P2P-Identity");
   msg_serialize(msg, pub);
-  if (nta_msg_tsend(ctx_.agent, msg, nullptr, NTATAG_BRANCH_KEY(branch.c_str()), TAG_END()) < 0) {
-    hop_watch_.answered(branch, true);
-    return true;  // nta took the message; the caller retransmits
+  if (send_stateless(msg, "", branch)) ++counters_.forked;
+  return true;  // sent, or nta took the message and the caller retransmits
+}
+
+bool Proxy::send_stateless(msg_t* msg, const std::string& route, const std::string& branch) {
+  // nta adds our Via with this branch, sends (to `route`, or by the
+  // Request-URI), keeps nothing, and owns the message either way.
+  const bool sent = nta_msg_tsend(ctx_.agent, msg, route.empty() ? nullptr : URL_STRING_MAKE(route.c_str()),
+                                  NTATAG_BRANCH_KEY(branch.c_str()), TAG_END()) >= 0;
+  if (!sent) {
+    hop_watch_.answered(branch, true);  // nothing will answer it
+    return false;
   }
-  ++counters_.forked;
   ++counters_.relayed_statelessly;
   arm_watch_timer();
   return true;
