@@ -364,6 +364,7 @@ enum class Hdr : std::uint8_t {
   RecordVersion,
   RecordKind,
   Credential,
+  StoredMessage,
   Owner,
   Hops,
   ContentLength,
@@ -397,6 +398,7 @@ Hdr classify(string_view name) {
       {"P2P-Record-Version", Hdr::RecordVersion},
       {"P2P-Record-Kind", Hdr::RecordKind},
       {"P2P-Credential", Hdr::Credential},
+      {"P2P-Stored-Message", Hdr::StoredMessage},
       {"P2P-Owner", Hdr::Owner},
       {"P2P-Hops", Hdr::Hops},
       {"Content-Length", Hdr::ContentLength},
@@ -414,6 +416,7 @@ struct Head {
   std::array<std::optional<string_view>, static_cast<std::size_t>(Hdr::kCount)> single;
   std::vector<string_view> vias;      // one entry per Via value
   std::vector<string_view> contacts;  // one entry per Contact value
+  std::vector<string_view> stored;    // one entry per P2P-Stored-Message line (never comma-split)
   bool leaving = false;
 
   const std::optional<string_view>& operator[](Hdr h) const {
@@ -494,6 +497,9 @@ MaybeError add_header(Head& head, string_view l) {
       return std::nullopt;
     case Hdr::Contact:
       split_values(value, head.contacts);
+      return std::nullopt;
+    case Hdr::StoredMessage:
+      head.stored.push_back(value);
       return std::nullopt;
     case Hdr::Reason:
       head.leaving = head.leaving || icontains(value, "leaving");
@@ -751,6 +757,11 @@ void append_record_headers(std::string& out, const Record& rec, Duration ttl) {
     // One value, in a header of its own: it is not a place to reach anyone.
     line(out, "P2P-Record-Kind: credential");
     if (!rec.bindings.empty()) line(out, "P2P-Credential: ", rec.bindings.front());
+  } else if (rec.kind == RecordKind::Mailbox) {
+    // One header line per kept MESSAGE, oldest first (their order is the
+    // order of delivery).
+    line(out, "P2P-Record-Kind: mailbox");
+    for (const auto& m : rec.bindings) line(out, "P2P-Stored-Message: ", m);
   } else {
     for (const auto& b : rec.bindings) line(out, "Contact: ", b);
   }
@@ -787,12 +798,15 @@ Expected<RecordKind> read_record_kind(const Head& head) {
   const auto& v = head[Hdr::RecordKind];
   if (!v || iequals(*v, "bindings")) return RecordKind::Bindings;
   if (iequals(*v, "credential")) return RecordKind::Credential;
+  if (iequals(*v, "mailbox")) return RecordKind::Mailbox;
   return DecodeError::BadHeaderValue;
 }
 
-// A record's values: the Contacts given, or the one P2P-Credential.
+// A record's values: the Contacts given, the one P2P-Credential, or the
+// P2P-Stored-Message lines.
 std::vector<std::string> record_values(RecordKind kind, const Head& head,
                                        std::vector<std::string> contacts) {
+  if (kind == RecordKind::Mailbox) return {head.stored.begin(), head.stored.end()};
   if (kind != RecordKind::Credential) return contacts;
   if (!head[Hdr::Credential]) return {};
   return {std::string(*head[Hdr::Credential])};

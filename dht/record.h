@@ -17,10 +17,16 @@ namespace sippeer::dht {
 // What a record holds. Bindings are soft state refreshed by phones; a
 // credential (issue 13) is the user's digest secret, hard state kept on
 // disk, stored under the same key so that the AOR's registrar has both.
-enum class RecordKind : std::uint8_t { Bindings, Credential };
+// A mailbox (issue 17) holds the MESSAGEs kept for a user who was offline,
+// one value per message, oldest first; hard state too.
+enum class RecordKind : std::uint8_t { Bindings, Credential, Mailbox };
 
 inline const char* record_kind_name(RecordKind k) {
-  return k == RecordKind::Credential ? "credential" : "bindings";
+  switch (k) {
+    case RecordKind::Credential: return "credential";
+    case RecordKind::Mailbox: return "mailbox";
+    default: return "bindings";
+  }
 }
 
 struct Record {
@@ -28,7 +34,7 @@ struct Record {
   std::string aor;                    // the name that hashes to key
   std::vector<std::string> bindings;  // empty = a delete (tombstone)
   std::uint64_t version = 0;          // the newer version wins everywhere
-  RecordKind kind = RecordKind::Bindings;  // a credential holds one value
+  RecordKind kind = RecordKind::Bindings;  // a credential holds one value, a mailbox one per message
 
   bool tombstone() const { return bindings.empty(); }
   friend bool operator==(const Record&, const Record&) = default;

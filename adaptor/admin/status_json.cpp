@@ -183,6 +183,12 @@ std::string Daemon::metrics_text() const {
   metric("sippeer_sip_registrations_total", "counter", "REGISTERs applied here as the owner.",
          std::to_string(p.registrations));
   metric("sippeer_sip_not_found_total", "counter", "404 answered at the owner.", std::to_string(p.not_found));
+  metric("sippeer_offline_kept_total", "counter", "MESSAGEs kept for a user with no binding (202).",
+         std::to_string(p.offline_kept));
+  metric("sippeer_offline_refused_total", "counter", "MESSAGEs to an offline user the mailbox could not keep (480).",
+         std::to_string(p.offline_refused));
+  metric("sippeer_offline_delivered_total", "counter", "Kept MESSAGEs delivered to the user's phone.",
+         std::to_string(p.offline_delivered));
   metric("sippeer_sip_rejected_total", "counter", "Requests answered with an error generated here.",
          std::to_string(p.rejected));
   const auto& a = admission_->counters();

@@ -251,6 +251,26 @@ const std::vector<SettingInfo> kSchema = {
                     "to users of the ring are served from anywhere, as calls from other segments "
                     "must be. [] means loopback plus the subnets of this host's interfaces.",
      .field = &Settings::allowed_networks},
+    // offline messages (issue 17)
+    {.key = "offline.enabled", .type = "bool", .range = "", .default_text = "true", .flag = "",
+     .description = "A MESSAGE to a user of a ring domain with no binding is kept in the ring (202 "
+                    "Accepted) and delivered, in order, when the user next registers. false: 404.",
+     .field = &Settings::offline_enabled, .live = true},
+    {.key = "offline.max_age_days", .type = "int", .range = "1..365", .default_text = "7", .flag = "",
+     .description = "A kept message not delivered within this many days is dropped.",
+     .field = &Settings::offline_max_age_days, .min = 1, .max = 365, .live = true},
+    {.key = "offline.max_per_user", .type = "int", .range = "1..200", .default_text = "20", .flag = "",
+     .description = "Messages kept for one user; one more is refused with 480 (mailbox full). A "
+                    "mailbox travels as one record, so this also bounds the record's size.",
+     .field = &Settings::offline_max_per_user, .min = 1, .max = 200, .live = true},
+    {.key = "offline.max_per_sender", .type = "int", .range = "1..200", .default_text = "5", .flag = "",
+     .description = "Messages one sender (From AOR) may have waiting in one mailbox, so that one "
+                    "sender cannot fill it for everyone else.",
+     .field = &Settings::offline_max_per_sender, .min = 1, .max = 200, .live = true},
+    {.key = "offline.max_body_bytes", .type = "int", .range = "0..16384", .default_text = "2048", .flag = "",
+     .description = "Largest body kept; a larger MESSAGE to an offline user gets 480. 0 keeps only "
+                    "empty bodies.",
+     .field = &Settings::offline_max_body_bytes, .min = 0, .max = 16384, .live = true},
     // dns
     {.key = "dns.timeout_ms", .type = "int", .range = "100..32000", .default_text = "3000",
      .flag = "",

@@ -87,6 +87,12 @@ struct Settings {
   LookupMode lookup = LookupMode::Parallel; // proxy.lookup  --lookup  parallel|dns-first|p2p-first|p2p-only (report 3.5.2)
   std::vector<std::string> p2p_domains; // proxy.p2p_domains  domains never looked up in DNS
   std::vector<std::string> allowed_networks; // proxy.allowed_networks  CIDRs whose phones may call out; [] = loopback + our subnets
+  // offline (issue 17; adaptor/registrar/mailbox.h): MESSAGEs kept for users with no binding
+  bool offline_enabled = true;     // offline.enabled  false: such a MESSAGE gets 404 as before
+  int offline_max_age_days = 7;    // offline.max_age_days 1..365  older kept messages are dropped
+  int offline_max_per_user = 20;   // offline.max_per_user 1..200  then 480 (mailbox full)
+  int offline_max_per_sender = 5;  // offline.max_per_sender 1..200  one sender's share of a mailbox
+  int offline_max_body_bytes = 2048; // offline.max_body_bytes 0..16384  larger bodies are not kept (480)
   // dns
   int dns_timeout_ms = 3000;       // dns.timeout_ms 100..32000  bounds the DNS branch of a fork
   std::string resolv_conf;         // dns.resolv_conf --resolv-conf FILE  empty = /etc/resolv.conf

@@ -54,6 +54,8 @@ bool Daemon::open_storage(std::string* err) {
   if (auto durable = DurableStorage::open(path, clock, &why)) {
     if (durable->loaded())
       SIPPEER_LOG(Info) << "auth: " << durable->loaded() << " credentials read from " << path;
+    if (durable->loaded_mailboxes())
+      SIPPEER_LOG(Info) << "offline: " << durable->loaded_mailboxes() << " mailboxes read from " << path;
     storage_ = std::move(durable);
     return true;
   }

@@ -53,11 +53,17 @@ bool Proxy::wants_dns(const sip_t* sip) const {
   if (has_dns_marker(sip)) return false;
   const url_t* ruri = sip->sip_request->rq_url;
   if (!ruri->url_host) return false;
-  const char* host = ruri->url_host;
-  if (strcasecmp(host, ctx_.settings->overlay_domain.c_str()) == 0) return false;
+  return !ring_domain(ruri);
+}
+
+bool Proxy::ring_domain(const url_t* u) const {
+  if (ctx_.settings->lookup == LookupMode::P2pOnly) return true;
+  if (!u || !u->url_host) return false;
+  const char* host = u->url_host;
+  if (strcasecmp(host, ctx_.settings->overlay_domain.c_str()) == 0) return true;
   for (const auto& d : ctx_.settings->p2p_domains)
-    if (strcasecmp(host, d.c_str()) == 0) return false;
-  return true;
+    if (strcasecmp(host, d.c_str()) == 0) return true;
+  return false;
 }
 
 void Proxy::start_dns_p2p_lookup(msg_t* msg, sip_t* sip, const std::string& aor, bool outsider) {

@@ -325,6 +325,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
     // We own the key: we are the registrar, fork to every live binding
     // (procedure 3.19).
     live = ctx_.location->live(key, d.aor, unix_now());
+    if (live.empty() && keep_offline(msg, sip, key, d.aor)) return;  // offline_flow.cpp
     if (live.empty()) {
       ++counters_.not_found;
       reject(msg, Reject::UserNotFound);

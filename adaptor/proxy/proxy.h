@@ -68,6 +68,9 @@ struct ProxyCounters {
   std::uint64_t forked = 0;           // branches to registered contacts
   std::uint64_t not_found = 0;        // 404 at the owner
   std::uint64_t registrations = 0;    // REGISTERs applied at the owner
+  std::uint64_t offline_kept = 0;     // MESSAGEs kept for an offline user (202)
+  std::uint64_t offline_refused = 0;  // ... that the mailbox could not keep (480)
+  std::uint64_t offline_delivered = 0;  // kept MESSAGEs the user's phone took (2xx)
   std::uint64_t rejected = 0;         // 4xx/5xx generated here
   ResponseClasses responses;          // every response sent or relayed upstream
 };
@@ -149,6 +152,21 @@ class Proxy {
 
   // register_flow.cpp
   void handle_register(msg_t* msg, sip_t* sip);
+
+  // offline_flow.cpp: MESSAGEs kept for users with no binding (issue 17)
+  struct Delivery;
+  // At the owner of a ring-domain AOR with no binding: true when the
+  // MESSAGE has been answered (202 kept, 480 refused); false when it is
+  // not one to keep (the caller answers 404).
+  bool keep_offline(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor);
+  // At the owner, once the AOR has a live binding: sends the oldest kept
+  // message; each 2xx removes it and sends the next.
+  void deliver_offline(const dht::Id& key, const std::string& aor);
+  static int on_delivery_answer(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+  void delivery_done(const std::string& aor, int status);
+  // The domain is one the ring alone serves (overlay.domain,
+  // proxy.p2p_domains, or every domain with proxy.lookup p2p-only).
+  bool ring_domain(const url_t* u) const;
 
   // proxy.cpp: what on_request does once the edge's check (if any) passed
   void route_phone_request(msg_t* msg, sip_t* sip);
@@ -247,6 +265,8 @@ class Proxy {
   // for a non-INVITE's answer, 4 x overlay.request_timeout_ms.
   HopWatch hop_watch_{4LL * ctx_.settings->request_timeout_ms, 65536};
   su_timer_t* watch_timer_ = nullptr;
+  // Offline messages being delivered, one at a time per AOR (offline_flow.cpp).
+  std::unordered_map<std::string, std::unique_ptr<Delivery>> deliveries_;
   mutable std::unique_ptr<HmacSha256> identity_mac_;  // P2P-Identity's key, made on first use  // lookups answered after we are gone see it expired
 };
 

@@ -45,6 +45,15 @@ struct Proxy::DnsP2pLookup {
   std::size_t next_target = 0;
 };
 
+// One kept MESSAGE on its way to the user's phone (offline_flow.cpp).
+struct Proxy::Delivery {
+  Proxy* proxy = nullptr;
+  nta_outgoing_t* orq = nullptr;
+  dht::Id key;
+  std::string aor;
+  std::string id;  // the StoredMessage's
+};
+
 struct Proxy::Transaction {
   Proxy* proxy = nullptr;
   nta_incoming_t* irq = nullptr;

@@ -53,6 +53,8 @@ Proxy::~Proxy() {
     if (tx->irq) nta_incoming_destroy(tx->irq);
   }
   for (auto& [id, msg] : auth_pending_) msg_destroy(msg);
+  for (auto& [aor, d] : deliveries_)
+    if (d->orq) nta_outgoing_destroy(d->orq);
   if (watch_timer_) su_timer_destroy(watch_timer_);
 }
 

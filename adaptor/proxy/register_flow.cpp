@@ -61,7 +61,10 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
   if (ctx_.fast_reply) {
     std::string extra = contacts.empty() ? std::string() : "Contact: " + contacts + "\r\n";
     extra += ctx_.fast_reply->date_line();
-    if (ctx_.fast_reply->reply(msg, sip, SIP_200_OK, extra)) return;
+    if (ctx_.fast_reply->reply(msg, sip, SIP_200_OK, extra)) {
+      if (!out.reply_contacts.empty()) deliver_offline(key, *aor);
+      return;
+    }
   }
   su_home_t reply_home[1] = {SU_HOME_INIT(reply_home)};
   sip_date_t* now_date = sip_date_create(reply_home, sip_now());
@@ -71,6 +74,8 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
     nta_msg_treply(ctx_.agent, msg, SIP_200_OK, SIPTAG_CONTACT_STR(contacts.c_str()), SIPTAG_DATE(now_date), TAG_END());
   }
   su_home_deinit(reply_home);
+  // Messages kept while the user was offline go after the 200 (offline_flow.cpp).
+  if (!out.reply_contacts.empty()) deliver_offline(key, *aor);
 }
 
 }  // namespace sippeer::adaptor

@@ -17,6 +17,45 @@ constexpr const char* kSchema =
     " version INTEGER NOT NULL,"
     " value TEXT NOT NULL,"          // the record value, '' for a deleted user
     " expires_unix INTEGER NOT NULL)";
+// Offline messages (issue 17): the same columns; value holds the record's
+// values (adaptor/registrar/mailbox.h, never a newline of their own) one per
+// line, '' for an emptied mailbox.
+constexpr const char* kMailboxSchema =
+    "CREATE TABLE IF NOT EXISTS mailboxes ("
+    " aor TEXT PRIMARY KEY,"
+    " ring_key TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " value TEXT NOT NULL,"
+    " expires_unix INTEGER NOT NULL)";
+
+constexpr const char* kTables[] = {"credentials", "mailboxes"};
+
+// Which table keeps a kind, or -1 for soft state kept in memory only.
+int table_of(dht::RecordKind kind) {
+  switch (kind) {
+    case dht::RecordKind::Credential: return 0;
+    case dht::RecordKind::Mailbox: return 1;
+    default: return -1;
+  }
+}
+
+std::string joined(const std::vector<std::string>& values) {
+  std::string out;
+  for (const auto& v : values) out += (out.empty() ? "" : "\n") + v;
+  return out;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    if (end > pos) out.push_back(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
 
 std::string sqlite_error(sqlite3* db, const std::string& what) {
   return what + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
@@ -36,8 +75,10 @@ std::unique_ptr<DurableStorage> DurableStorage::open(const std::string& path, Cl
 }
 
 DurableStorage::~DurableStorage() {
-  sqlite3_finalize(upsert_);
-  sqlite3_finalize(delete_);
+  for (int t = 0; t < kTableCount; ++t) {
+    sqlite3_finalize(upsert_[t]);
+    sqlite3_finalize(delete_[t]);
+  }
   sqlite3_close(db_);
 }
 
@@ -47,7 +88,7 @@ bool DurableStorage::prepare(std::string* error) {
   // on disk when put() returns, power loss included; credentials change
   // rarely, so the fsync costs nothing that matters.
   for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=2000",
-                          kSchema}) {
+                          kSchema, kMailboxSchema}) {
     char* msg = nullptr;
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
       *error = path_ + ": " + sql + ": " + (msg ? msg : "failed");
@@ -55,25 +96,36 @@ bool DurableStorage::prepare(std::string* error) {
       return false;
     }
   }
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT INTO credentials(aor, ring_key, version, value, expires_unix) VALUES(?,?,?,?,?)"
-                         " ON CONFLICT(aor) DO UPDATE SET ring_key=excluded.ring_key, version=excluded.version,"
-                         " value=excluded.value, expires_unix=excluded.expires_unix",
-                         -1, &upsert_, nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v2(db_, "DELETE FROM credentials WHERE aor=?", -1, &delete_, nullptr) != SQLITE_OK) {
-    *error = sqlite_error(db_, path_);
-    return false;
+  for (int t = 0; t < kTableCount; ++t) {
+    const std::string table = kTables[t];
+    const std::string upsert = "INSERT INTO " + table +
+                               "(aor, ring_key, version, value, expires_unix) VALUES(?,?,?,?,?)"
+                               " ON CONFLICT(aor) DO UPDATE SET ring_key=excluded.ring_key, version=excluded.version,"
+                               " value=excluded.value, expires_unix=excluded.expires_unix";
+    const std::string del = "DELETE FROM " + table + " WHERE aor=?";
+    if (sqlite3_prepare_v2(db_, upsert.c_str(), -1, &upsert_[t], nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v2(db_, del.c_str(), -1, &delete_[t], nullptr) != SQLITE_OK) {
+      *error = sqlite_error(db_, path_);
+      return false;
+    }
   }
   return true;
 }
 
 bool DurableStorage::load(std::string* error) {
+  for (int t = 0; t < kTableCount; ++t)
+    if (!load_table(t, error)) return false;
+  return true;
+}
+
+bool DurableStorage::load_table(int table, std::string* error) {
   sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db_, "SELECT aor, ring_key, version, value, expires_unix FROM credentials", -1, &st,
-                         nullptr) != SQLITE_OK) {
+  const std::string sql = std::string("SELECT aor, ring_key, version, value, expires_unix FROM ") + kTables[table];
+  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
     *error = sqlite_error(db_, path_);
     return false;
   }
+  const dht::RecordKind kind = table == 0 ? dht::RecordKind::Credential : dht::RecordKind::Mailbox;
   const std::int64_t unix_now = clock_.unix_now();
   const dht::Time now = clock_.now();
   std::size_t expired = 0, bad = 0;
@@ -97,11 +149,12 @@ bool DurableStorage::load(std::string* error) {
     sr.record.key = *key;
     sr.record.aor = text(0);
     sr.record.version = static_cast<std::uint64_t>(sqlite3_column_int64(st, 2));
-    sr.record.kind = dht::RecordKind::Credential;
-    if (std::string v = text(3); !v.empty()) sr.record.bindings.push_back(std::move(v));
+    sr.record.kind = kind;
+    sr.record.bindings = split_lines(text(3));
     sr.expires = now + std::chrono::seconds(expires_unix - unix_now);
     memory_.put(std::move(sr));
-    ++loaded_;
+    if (table == 0) ++loaded_;
+    else ++loaded_mailboxes_;
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) {
@@ -109,33 +162,37 @@ bool DurableStorage::load(std::string* error) {
     return false;
   }
   if (expired || bad)
-    SIPPEER_LOG(Info) << path_ << ": skipped " << expired << " expired and " << bad << " unreadable credentials";
+    SIPPEER_LOG(Info) << path_ << ": skipped " << expired << " expired and " << bad << " unreadable "
+                      << kTables[table];
   return true;
 }
 
-void DurableStorage::write(const dht::StoredRecord& rec) {
+void DurableStorage::write(int table, const dht::StoredRecord& rec) {
   const std::int64_t expires_unix =
       clock_.unix_now() + std::chrono::duration_cast<std::chrono::seconds>(rec.expires - clock_.now()).count();
   const std::string key = rec.record.key.to_hex();
-  const std::string value = rec.record.bindings.empty() ? std::string() : rec.record.bindings.front();
-  sqlite3_reset(upsert_);
-  sqlite3_bind_text(upsert_, 1, rec.record.aor.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(upsert_, 2, key.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(upsert_, 3, static_cast<sqlite3_int64>(rec.record.version));
-  sqlite3_bind_text(upsert_, 4, value.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(upsert_, 5, expires_unix);
-  if (sqlite3_step(upsert_) != SQLITE_DONE) {
+  const std::string value = joined(rec.record.bindings);
+  sqlite3_stmt* upsert = upsert_[table];
+  sqlite3_reset(upsert);
+  sqlite3_bind_text(upsert, 1, rec.record.aor.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(upsert, 2, key.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(upsert, 3, static_cast<sqlite3_int64>(rec.record.version));
+  sqlite3_bind_text(upsert, 4, value.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(upsert, 5, expires_unix);
+  if (sqlite3_step(upsert) != SQLITE_DONE) {
     ++write_errors_;
-    SIPPEER_LOG(Error) << sqlite_error(db_, path_ + ": cannot write the credential of " + rec.record.aor);
+    SIPPEER_LOG(Error) << sqlite_error(db_, path_ + ": cannot write the " + dht::record_kind_name(rec.record.kind) +
+                                                " of " + rec.record.aor);
   }
 }
 
-void DurableStorage::remove(const dht::Id&, const std::string& aor) {
-  sqlite3_reset(delete_);
-  sqlite3_bind_text(delete_, 1, aor.c_str(), -1, SQLITE_TRANSIENT);
-  if (sqlite3_step(delete_) != SQLITE_DONE) {
+void DurableStorage::remove(int table, const std::string& aor) {
+  sqlite3_stmt* del = delete_[table];
+  sqlite3_reset(del);
+  sqlite3_bind_text(del, 1, aor.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(del) != SQLITE_DONE) {
     ++write_errors_;
-    SIPPEER_LOG(Error) << sqlite_error(db_, path_ + ": cannot delete the credential of " + aor);
+    SIPPEER_LOG(Error) << sqlite_error(db_, path_ + ": cannot delete from " + kTables[table] + " the record of " + aor);
   }
 }
 
@@ -145,12 +202,12 @@ const dht::StoredRecord* DurableStorage::find(const dht::Id& key, const std::str
 }
 
 void DurableStorage::put(dht::StoredRecord rec) {
-  if (rec.record.kind == dht::RecordKind::Credential) write(rec);
+  if (const int t = table_of(rec.record.kind); t >= 0) write(t, rec);
   memory_.put(std::move(rec));
 }
 
 bool DurableStorage::erase(const dht::Id& key, const std::string& aor, dht::RecordKind kind) {
-  if (kind == dht::RecordKind::Credential) remove(key, aor);
+  if (const int t = table_of(kind); t >= 0) remove(t, aor);
   return memory_.erase(key, aor, kind);
 }
 

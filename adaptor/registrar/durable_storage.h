@@ -1,8 +1,9 @@
 // dht::Storage with credentials kept on disk (issue 13): if every node of a
-// LAN loses power, no account is lost.
+// LAN loses power, no account is lost. Mailboxes of offline messages
+// (issue 17) are hard state too and are kept the same way.
 //
 // Reads are served from memory (a dht::MemoryStorage holds every record);
-// every put or erase of a credential record is also written, before it
+// every put or erase of a credential or mailbox record is also written, before it
 // returns, to an SQLite database under state_dir (WAL, synchronous=FULL),
 // and the database is read back at start. Bindings stay in memory only:
 // they are soft state that phones refresh, and a disk write per REGISTER
@@ -47,6 +48,7 @@ class DurableStorage final : public dht::Storage {
                    const std::function<void(const dht::StoredRecord&)>& fn) const override;
 
   std::size_t loaded() const { return loaded_; }          // credentials read at start
+  std::size_t loaded_mailboxes() const { return loaded_mailboxes_; }
   std::uint64_t write_errors() const { return write_errors_; }
   const std::string& path() const { return path_; }
 
@@ -54,16 +56,20 @@ class DurableStorage final : public dht::Storage {
   DurableStorage(std::string path, Clock clock) : path_(std::move(path)), clock_(std::move(clock)) {}
   bool prepare(std::string* error);
   bool load(std::string* error);
-  void write(const dht::StoredRecord& rec);
-  void remove(const dht::Id& key, const std::string& aor);
+  bool load_table(int table, std::string* error);
+  void write(int table, const dht::StoredRecord& rec);
+  void remove(int table, const std::string& aor);
+
+  static constexpr int kTableCount = 2;  // credentials, mailboxes
 
   std::string path_;
   Clock clock_;
   dht::MemoryStorage memory_;
   sqlite3* db_ = nullptr;
-  sqlite3_stmt* upsert_ = nullptr;
-  sqlite3_stmt* delete_ = nullptr;
+  sqlite3_stmt* upsert_[kTableCount] = {};
+  sqlite3_stmt* delete_[kTableCount] = {};
   std::size_t loaded_ = 0;
+  std::size_t loaded_mailboxes_ = 0;
   std::uint64_t write_errors_ = 0;
 };
 

@@ -29,6 +29,12 @@ RegisterOutcome Location::apply(const RegistrarPolicy& policy, const sip_t* sip,
   return apply_register(policy, sip, aor, key, existing ? &existing->record : nullptr, now_unix);
 }
 
+StoredMailbox Location::mailbox(const dht::Id& key, const std::string& aor) const {
+  const dht::StoredRecord* sr = storage_.find(key, aor, dht::RecordKind::Mailbox);
+  if (!sr) return {};
+  return StoredMailbox{sr->record.bindings, sr->record.version};
+}
+
 std::optional<StoredCredential> Location::credential(const dht::Id& key, const std::string& aor) const {
   const dht::StoredRecord* sr = storage_.find(key, aor, dht::RecordKind::Credential);
   if (!sr || sr->record.tombstone()) return std::nullopt;

@@ -31,6 +31,12 @@ struct StoredCredential {
   dht::Time expires;
 };
 
+// A user's mailbox of offline messages as this node stores it (issue 17).
+struct StoredMailbox {
+  std::vector<std::string> values;  // encoded StoredMessages, oldest first (mailbox.h)
+  std::uint64_t version = 0;        // 0: none stored
+};
+
 class Location {
  public:
   explicit Location(const dht::Storage& storage) : storage_(storage) {}
@@ -45,6 +51,9 @@ class Location {
   // ring; nothing changes here.
   // The AOR's credential, when this node stores one (its registrar does).
   std::optional<StoredCredential> credential(const dht::Id& key, const std::string& aor) const;
+
+  // The AOR's mailbox record, or an empty one (version 0).
+  StoredMailbox mailbox(const dht::Id& key, const std::string& aor) const;
 
   RegisterOutcome apply(const RegistrarPolicy& policy, const sip_t* sip, const std::string& aor,
                         const dht::Id& key, std::int64_t now_unix) const;

@@ -21,6 +21,8 @@ constexpr Row kRows[] = {
     {Reject::NoTransaction, {481, "Call/Transaction Does Not Exist", nullptr, nullptr, "no such transaction"}},
     {Reject::NotFound, {404, "Not Found", nullptr, nullptr, "addressed to a node, not a user"}},
     {Reject::UserNotFound, {404, "User not found on P2P/SIP", nullptr, nullptr, "no live binding"}},
+    {Reject::MailboxRefused,
+     {480, "Temporarily Unavailable (offline, message not kept)", nullptr, nullptr, "offline message refused"}},
     {Reject::NotInRingYet,
      {480, "Temporarily Unavailable (not in the ring yet)", "Retry-After", "5", "not in the ring yet"}},
     {Reject::RegistrarNotInRingYet,

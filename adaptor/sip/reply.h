@@ -26,6 +26,7 @@ enum class Reject {
   NotFound,               // addressed to this node, or to a user at a node's address
   // routing
   UserNotFound,           // the AOR's owner has no live binding
+  MailboxRefused,         // offline.*: a MESSAGE to an offline user that the mailbox cannot keep
   NotInRingYet,           // a request before this node joined
   RegistrarNotInRingYet,  // a REGISTER before this node joined
   NodeLeaving,            // the graceful leave is under way

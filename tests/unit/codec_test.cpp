@@ -323,6 +323,37 @@ TEST_F(CodecTest, CredentialStoreAndTombstoneRoundTrip) {
   expect_round_trip(s);
 }
 
+// Issue 17: a mailbox of offline MESSAGEs rides the same path, one
+// P2P-Stored-Message line per message (never split at commas), in order.
+TEST_F(CodecTest, MailboxTransferAndStoreRoundTrip) {
+  const Record box{ring.hash("sip:bob@example.com"), "sip:bob@example.com",
+                   {"id=1a;t=1700000000;from=PHNpcDp4QHk+;type=dGV4dC9wbGFpbg==;body=aGksIGJvYg==",
+                    "id=2b;t=1700000005;from=PHNpcDp4QHk+;type=dGV4dC9wbGFpbg==;body=eCx5LHo="},
+                   9, RecordKind::Mailbox};
+  Request t;
+  t.kind = Kind::Transfer;
+  t.from = self;
+  t.records = {{box, Duration(7LL * 86400 * 1000)}};
+  t.to = Target::user(box.key, box.aor);
+  expect_round_trip(t);
+  const std::string text = codec.encode(t, "10.0.0.1:5060", sample_envelope());
+  EXPECT_NE(text.find("\r\nP2P-Record-Kind: mailbox\r\n"), std::string::npos) << text;
+  EXPECT_LT(text.find("id=1a;"), text.find("id=2b;")) << "the order is the order of delivery";
+  EXPECT_EQ(text.find("\r\nContact:"), std::string::npos);
+  // In a batch beside bindings, and as a Store; an emptied mailbox is a tombstone.
+  t.to = Target::node(node("10.0.0.2:5060"));
+  t.records.push_back({alice_record(), Duration(3600 * 1000)});
+  expect_round_trip(t);
+  Request s;
+  s.kind = Kind::Store;
+  s.record = box;
+  s.to = Target::user(box.key, box.aor);
+  s.ttl = Duration(3600 * 1000);
+  expect_round_trip(s);
+  s.record->bindings.clear();
+  expect_round_trip(s);
+}
+
 TEST_F(CodecTest, CredentialQueryAndAnswerRoundTrip) {
   Request q = credential_query();
   expect_round_trip(q);

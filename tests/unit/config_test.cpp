@@ -61,6 +61,11 @@ Settings scrambled() {
   s.lookup = LookupMode::DnsFirst;
   s.p2p_domains = {"example.net"};
   s.dns_timeout_ms = 101;
+  s.offline_enabled = false;
+  s.offline_max_age_days = 2;
+  s.offline_max_per_user = 3;
+  s.offline_max_per_sender = 2;
+  s.offline_max_body_bytes = 100;
   s.resolv_conf = "/tmp/resolv.conf";
   s.overload_backlog_kb = 77;
   s.overload_transactions = 12;
