@@ -20,6 +20,8 @@ commands; it also reports events such as REGISTER_OK, CALL_ESTABLISHED).
    Both received RTP ("incoming rtp ... established").
 3. alice sends a MESSAGE to her current contact (bob) with the menu's
    `message` command: bob's output (stdio module) shows the text.
+4. bob's baresip quits (and unregisters); alice sends another MESSAGE: the
+   ring keeps it (issue 17); a new baresip registering as bob shows it.
 As root, the SIP on lo is sniffed too: the INVITE reached bob from a node,
 the BYE reached bob, the MESSAGE reached bob with the text as its body and
 alice got its 200.
@@ -214,9 +216,20 @@ ctrl_tcp_listen		127.0.0.1:{self.ctrl_port}
             self.out.close()
 
 
+def offline_kept(node):
+    """sippeer_offline_kept_total on a node."""
+    _, text = ringlib.http_get(node.listen, node.admin_port, "/metrics", timeout=5)
+    for line in (text if isinstance(text, str) else "").splitlines():
+        if line.startswith("sippeer_offline_kept_total "):
+            return int(line.split()[1])
+    return 0
+
+
 def body(args):
     check(shutil.which(BARESIP), "baresip is not installed (apt-get install baresip-core)")
-    config = {"proxy": {"record_route": True}}
+    # example.com is the ring's domain: a MESSAGE to an offline user of it
+    # is kept (issue 17) rather than looked up in DNS too.
+    config = {"proxy": {"record_route": True, "p2p_domains": ["example.com"]}}
     phones = []
     with ringlib.Cluster(args.sippeer, "baresip", keep=args.keep) as cl:
         try:
@@ -294,6 +307,26 @@ def body(args):
                 check(oks, "alice's MESSAGE got no 200")
                 log(f"on the wire: INVITE {path('INVITE')}, BYE {path('BYE')}, MESSAGE {path('MESSAGE')} "
                     f"(200 back to alice)")
+            # 4. Offline message (issue 17): bob quits (baresip unregisters),
+            # alice writes to him, and a new baresip of bob's gets it when
+            # it registers.
+            bob.stop()
+            ringlib.wait_until(lambda: not sipplib.lookup(nodes[0], "sip:bob@example.com")[1].get("bindings"), 5,
+                               what="bob's binding to be removed when his baresip quits")
+            kept_before = sum(offline_kept(n) for n in nodes)
+            later = f"for bob while he is away {os.getpid()}"
+            r = alice.command("message", later)
+            check(r.get("ok"), f"alice: message refused: {r}")
+            ringlib.wait_until(lambda: sum(offline_kept(n) for n in nodes) == kept_before + 1, 5,
+                               what="the ring to keep alice's MESSAGE for the offline bob")
+            t3 = time.monotonic()
+            bob2 = Baresip(cl, "bob2", f'<sip:bob@example.com>;outbound="sip:{a.address}";regint=60')
+            phones.append(bob2)
+            bob2.connect()
+            ringlib.wait_until(lambda: later in bob2.output(), 10,
+                               what=f"bob's new baresip to show the kept MESSAGE {later!r}")
+            log(f"bob offline: alice's MESSAGE kept (202); bob's new baresip showed it "
+                f"{time.monotonic() - t3:.2f} s after starting")
             for n in nodes:
                 check(n.alive(), f"{n.name} died")
         except ringlib.TestFailure:

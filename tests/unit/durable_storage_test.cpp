@@ -68,6 +68,40 @@ TEST_F(DurableStorageTest, CredentialsSurviveARestartBindingsDoNot) {
   EXPECT_EQ(s->find(a->record.key, "sip:alice@x"), nullptr);  // bindings are soft state
 }
 
+// Issue 17: a mailbox of offline messages is hard state too; its values
+// (one per message, in order) come back as they were, beside a credential
+// of the same AOR, and an emptied mailbox comes back as a tombstone.
+TEST_F(DurableStorageTest, MailboxesSurviveARestartInOrder) {
+  const dht::Id bob = dht::Id::from_u64(std::hash<std::string>{}("sip:bob@x"));
+  {
+    auto s = open();
+    auto box = record("sip:bob@x", RecordKind::Mailbox, 4, dht_now_ + 3600s);
+    box.record.bindings = {"id=0000000000000001;t=1;body=YQ==", "id=0000000000000002;t=2;body=Yg==",
+                           "id=0000000000000003;t=3;body=Yw=="};
+    s->put(box);
+    s->put(record("sip:bob@x", RecordKind::Credential, 9, dht_now_ + 3600s));
+    auto empty = record("sip:carol@x", RecordKind::Mailbox, 2, dht_now_ + 3600s);
+    empty.record.bindings.clear();
+    s->put(empty);
+  }
+  auto s = open();
+  EXPECT_EQ(s->loaded(), 1u);
+  EXPECT_EQ(s->loaded_mailboxes(), 2u);
+  const dht::StoredRecord* box = s->find(bob, "sip:bob@x", RecordKind::Mailbox);
+  ASSERT_NE(box, nullptr);
+  EXPECT_EQ(box->record.version, 4u);
+  ASSERT_EQ(box->record.bindings.size(), 3u);
+  EXPECT_EQ(box->record.bindings[2], "id=0000000000000003;t=3;body=Yw==");
+  ASSERT_NE(s->find(bob, "sip:bob@x", RecordKind::Credential), nullptr);
+  const dht::StoredRecord* carol =
+      s->find(dht::Id::from_u64(std::hash<std::string>{}("sip:carol@x")), "sip:carol@x", RecordKind::Mailbox);
+  ASSERT_NE(carol, nullptr);
+  EXPECT_TRUE(carol->record.tombstone());
+  EXPECT_TRUE(s->erase(bob, "sip:bob@x", RecordKind::Mailbox));
+  s.reset();
+  EXPECT_EQ(open()->loaded_mailboxes(), 1u);
+}
+
 TEST_F(DurableStorageTest, ExpiredCredentialsAreNotLoadedAndTombstonesAre) {
   {
     auto s = open();
