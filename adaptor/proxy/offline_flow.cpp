@@ -20,11 +20,14 @@
 // at least once: a phone whose 200 is lost gets the message again at its
 // next registration.
 
+#include <openssl/evp.h>
+
 #include <cstring>
 
 #include "adaptor/log.h"
 #include "adaptor/proxy/proxy_state.h"
 #include "adaptor/registrar/mailbox.h"
+#include "adaptor/sip/crypto.h"
 #include "dht/codec.h"
 
 namespace sippeer::adaptor {
@@ -53,6 +56,16 @@ std::string header_text(su_home_t* home, const void* h) {
   return t ? std::string(t) : std::string();
 }
 
+// 64 bits of SHA-256 over the MESSAGE's transaction: the full width
+// whatever overlay.id_bits is (the ring's own hash is cut to its ids).
+std::string message_id(const std::string& transaction) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_Digest(transaction.data(), transaction.size(), md, &n, EVP_sha256(), nullptr) != 1 || n < 8)
+    return std::string(16, '0');
+  return hex_of(md, 8);
+}
+
 // Outcomes after which the message stays for the phone's next REGISTER:
 // the phone did not answer, or was busy or briefly unable.
 bool worth_retrying(int status) {
@@ -73,11 +86,11 @@ bool Proxy::keep_offline(msg_t* msg, sip_t* sip, const dht::Id& key, const std::
   // after a node failed) gets the same id.
   const std::string tx = std::string(sip->sip_call_id->i_id) + "\n" + std::to_string(sip->sip_cseq->cs_seq) + "\n" +
                          (sip->sip_from->a_tag ? sip->sip_from->a_tag : "") + "\n" + *sender;
-  m.id = ctx_.ring->hash(tx).to_hex().substr(0, 16);
+  m.id = message_id(tx);
   m.stored_at = unix_now();
   m.sender = *sender;
-  m.from = (sip->sip_from->a_display ? std::string(sip->sip_from->a_display) + " " : std::string()) + "<" +
-           from_url + ">";
+  const char* display = sip->sip_from->a_display;
+  m.from = (display && *display ? std::string(display) + " " : std::string()) + "<" + from_url + ">";
   m.content_type = header_text(home, sip->sip_content_type);
   if (sip->sip_payload) m.body.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
 

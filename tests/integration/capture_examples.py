@@ -14,6 +14,8 @@ Scenarios, all on the report's 5-bit ring {1, 10, 15, 22}:
     overlay Store, so the example does not depend on the phone registrar);
   - two records stored at one owner within the batch window: one batched
     Transfer (application/p2p-records body) to each replica;
+  - a MESSAGE to a user with no binding: the mailbox record's Transfer
+    to the replicas (issue 17);
   - /lookup of an unknown AOR: user query answered 404;
   - a query sent with Max-Forwards: 1: 483 from the next hop;
   - a node started with --node-id 10 while 10 is in the ring: 600;
@@ -34,6 +36,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ringlib  # noqa: E402
 import sipcap  # noqa: E402
+import sipplib  # noqa: E402
 
 BITS = 5
 examples = []  # (title, [SipMessage], note)
@@ -62,7 +65,7 @@ def answer_to(cap, req, src=None, status=None):
 
 
 def seed_scenarios(args):
-    cfg = {"overlay": {"request_timeout_ms": 600}}
+    cfg = {"overlay": {"request_timeout_ms": 600}, "proxy": {"p2p_domains": ["example.com"]}}
     with ringlib.Cluster(args.sippeer, "examples", keep=args.keep) as cl:
         common = dict(id_bits=BITS, stabilize_ms=1000, config=cfg)
         n = {1: cl.add("node1", new_ring=True, node_id=1, **common)}
@@ -137,6 +140,22 @@ def seed_scenarios(args):
                      and (m.get("content-type") or "").startswith("application/p2p-records"), "batched transfer")
         show(f"Transfer (a batch): node {owner} replicates {' and '.join(pair)}, stored within "
              f"20 ms of each other, in one message to each successor", batch, answer_to(cap, batch))
+
+        # A MESSAGE to a user with no binding is kept in a mailbox record,
+        # which the owner replicates like any other (issue 17).
+        away = "sip:carol@example.com"
+        aowner = model.successor(ringlib.key_of(away, BITS))
+        phone = sipplib.RawPhone("dave")
+        _, kept = phone.transact(n[aowner], phone.request("MESSAGE", away, to=f"<{away}>",
+                                                          body="Lunch at noon?"))
+        print(f"# MESSAGE to {away} (offline) at node {aowner}: {kept.splitlines()[0] if kept else None}",
+              file=sys.stderr)
+        phone.close()
+        time.sleep(0.3)
+        box = find(cap, lambda m: m.is_request and m.src == a[aowner] and
+                   (m.get("p2p-record-kind") or "") == "mailbox", "mailbox transfer")
+        show(f"Transfer (a mailbox): node {aowner} keeps a MESSAGE for {away}, who has no binding, and "
+             f"replicates the user's mailbox record", box, answer_to(cap, box))
 
         # 404: an AOR nobody registered, looked up by a node that does not own it.
         nobody = "sip:nobody@example.com"
