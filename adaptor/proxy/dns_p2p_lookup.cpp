@@ -56,8 +56,8 @@ bool Proxy::wants_dns(const sip_t* sip) const {
   return !ring_domain(ruri);
 }
 
-bool Proxy::ring_domain(const url_t* u) const {
-  if (ctx_.settings->lookup == LookupMode::P2pOnly) return true;
+bool Proxy::ring_domain(const url_t* u, bool any_in_p2p_only) const {
+  if (any_in_p2p_only && ctx_.settings->lookup == LookupMode::P2pOnly) return true;
   if (!u || !u->url_host) return false;
   const char* host = u->url_host;
   if (strcasecmp(host, ctx_.settings->overlay_domain.c_str()) == 0) return true;
@@ -132,7 +132,7 @@ void Proxy::start_p2p(Transaction* tx) {
     note_result(tx, Reject::UserNotFound, false);
     return;
   }
-  if (!fork_to_bindings(tx, live)) note_result(tx, Reject::Unavailable, true);
+  if (!fork_to_bindings(tx, f->aor, live)) note_result(tx, Reject::Unavailable, true);
 }
 
 void Proxy::start_dns(Transaction* tx) {

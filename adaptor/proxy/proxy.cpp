@@ -331,7 +331,8 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
       reject(msg, Reject::UserNotFound);
       return;
     }
-    if (live.size() == 1 && may_relay_stateless(sip) && relay_to_binding(msg, sip, live[0])) return;
+    if (live.size() == 1 && !alias_of(live[0]) && may_relay_stateless(sip) && relay_to_binding(msg, sip, live[0]))
+      return;
   }
   Transaction* tx = start(msg, sip);
   if (!tx) return;
@@ -347,7 +348,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
       if (!add_branch(tx, "", d.target, true, claim)) send_final(tx, Reject::Unavailable);
       break;
     case K::Owner:
-      if (!fork_to_bindings(tx, live)) send_final(tx, Reject::Unavailable);
+      if (!fork_to_bindings(tx, d.aor, live)) send_final(tx, Reject::Unavailable);
       break;
     default:
       send_final(tx, Reject::Internal);  // decide_route answered the others before

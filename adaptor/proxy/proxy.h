@@ -165,8 +165,9 @@ class Proxy {
   static int on_delivery_answer(void* magic, nta_outgoing_t* orq, const sip_t* sip);
   void delivery_done(const std::string& aor, int status);
   // The domain is one the ring alone serves (overlay.domain,
-  // proxy.p2p_domains, or every domain with proxy.lookup p2p-only).
-  bool ring_domain(const url_t* u) const;
+  // proxy.p2p_domains, or, when `any_in_p2p_only`, every domain with
+  // proxy.lookup p2p-only).
+  bool ring_domain(const url_t* u, bool any_in_p2p_only = true) const;
 
   // proxy.cpp: what on_request does once the edge's check (if any) passed
   void route_phone_request(msg_t* msg, sip_t* sip);
@@ -212,7 +213,13 @@ class Proxy {
                   bool ring_hop, bool owner_claim = false, const std::string& route_header = "");
   bool reroute(Transaction* tx);
   // At the owner: one branch per live binding; false when none started.
-  bool fork_to_bindings(Transaction* tx, const std::vector<Binding>& live);
+  // An alias binding (report 5.6: the contact is another AOR of a ring
+  // domain) is looked up in the ring: its owner's branch, or its own
+  // bindings when we own it too.
+  bool fork_to_bindings(Transaction* tx, const std::string& aor, const std::vector<Binding>& live);
+  int fork_bindings(Transaction* tx, const std::vector<Binding>& live, std::vector<std::string>& seen, int depth);
+  std::optional<std::string> alias_of(const Binding& b) const;
+  static constexpr int kMaxAliasDepth = 4;
   static int on_branch_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
   static int on_cancel(void* magic, nta_incoming_t* irq, const sip_t* sip);
   static void on_hop_timeout(su_root_magic_t*, su_timer_t*, void* arg);

@@ -196,7 +196,7 @@ bool Proxy::reroute(Transaction* tx) {
         ok = add_branch(tx, "", hop, true, claim);
       } else if (tx->method != sip_method_register) {
         // The dead hop's keys are ours now, and so are its replicas.
-        ok = fork_to_bindings(tx, ctx_.location->live(key, *aor, unix_now()));
+        ok = fork_to_bindings(tx, *aor, ctx_.location->live(key, *aor, unix_now()));
       }
     }
   }
@@ -204,17 +204,57 @@ bool Proxy::reroute(Transaction* tx) {
   return ok;
 }
 
-bool Proxy::fork_to_bindings(Transaction* tx, const std::vector<Binding>& live) {
+bool Proxy::fork_to_bindings(Transaction* tx, const std::string& aor, const std::vector<Binding>& live) {
+  std::vector<std::string> seen{aor};
+  const int started = fork_bindings(tx, live, seen, 0);
+  counters_.forked += static_cast<std::uint64_t>(started);
+  return started > 0;
+}
+
+int Proxy::fork_bindings(Transaction* tx, const std::vector<Binding>& live, std::vector<std::string>& seen,
+                         int depth) {
   int started = 0;
   for (const auto& b : live) {
+    // Report 5.6: a binding whose contact is another AOR of the ring is an
+    // alias, looked up in the ring rather than in DNS. Seen AORs are
+    // skipped (bob -> alice -> bob), and chains end after kMaxAliasDepth.
+    if (const auto alias = alias_of(b)) {
+      if (std::find(seen.begin(), seen.end(), *alias) != seen.end() || depth >= kMaxAliasDepth) {
+        SIPPEER_LOG(Info) << "proxy: alias " << *alias << " skipped (" << (depth >= kMaxAliasDepth ? "chain too long" : "loop") << ")";
+        continue;
+      }
+      seen.push_back(*alias);
+      const dht::Id key = ctx_.ring->hash(*alias);
+      bool claim = false;
+      const dht::NodeRef hop = ctx_.node->route_user(key, false, &claim);
+      if (hop.address == ctx_.local_address) {
+        started += fork_bindings(tx, ctx_.location->live(key, *alias, unix_now()), seen, depth + 1);
+      } else if (add_branch(tx, *alias, hop.address, true, claim)) {
+        ++counters_.forwarded_ring;
+        ++started;
+      }
+      continue;
+    }
     // With a Path the branch goes to the edge node holding the phone's
     // flow (its URI, lr and all, is the next hop); else to the contact.
     const std::string via_edge = b.path.size() > 6 && b.path.compare(0, 5, "<sip:") == 0
                                      ? b.path.substr(5, b.path.size() - 6) : std::string();
     if (add_branch(tx, b.uri, via_edge, false, false, via_edge.empty() ? "" : b.path)) ++started;
   }
-  counters_.forked += static_cast<std::uint64_t>(started);
-  return started > 0;
+  return started;
+}
+
+std::optional<std::string> Proxy::alias_of(const Binding& b) const {
+  // An AOR of a ring domain: a user part, a domain the ring alone serves
+  // (not an IP address), no port, no maddr, no Path. A phone's contact
+  // has an address and usually a port.
+  if (!b.path.empty() || b.uri.find(';') != std::string::npos) return std::nullopt;
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  const url_t* u = url_make(home, b.uri.c_str());
+  const bool alias = u && (u->url_type == url_sip || u->url_type == url_sips) && u->url_user && u->url_host &&
+                     !u->url_port && !host_is_ip_address(u->url_host) && ring_domain(u, false);
+  su_home_deinit(home);
+  return alias ? dht::Codec::canonical_aor(b.uri) : std::nullopt;
 }
 
 void Proxy::on_hop_timeout(su_root_magic_t*, su_timer_t*, void* arg) {

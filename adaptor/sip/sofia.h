@@ -10,6 +10,7 @@
 #define NTA_INCOMING_MAGIC_T void
 #define NTA_LEG_MAGIC_T void
 
+#include <sofia-sip/hostdomain.h>
 #include <sofia-sip/msg.h>
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/msg_header.h>
