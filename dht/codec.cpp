@@ -365,6 +365,7 @@ enum class Hdr : std::uint8_t {
   RecordKind,
   Credential,
   StoredMessage,
+  Subscription,
   Owner,
   Hops,
   ContentLength,
@@ -399,6 +400,7 @@ Hdr classify(string_view name) {
       {"P2P-Record-Kind", Hdr::RecordKind},
       {"P2P-Credential", Hdr::Credential},
       {"P2P-Stored-Message", Hdr::StoredMessage},
+      {"P2P-Subscription", Hdr::Subscription},
       {"P2P-Owner", Hdr::Owner},
       {"P2P-Hops", Hdr::Hops},
       {"Content-Length", Hdr::ContentLength},
@@ -417,6 +419,7 @@ struct Head {
   std::vector<string_view> vias;      // one entry per Via value
   std::vector<string_view> contacts;  // one entry per Contact value
   std::vector<string_view> stored;    // one entry per P2P-Stored-Message line (never comma-split)
+  std::vector<string_view> subscriptions;  // one entry per P2P-Subscription line (idem)
   bool leaving = false;
 
   const std::optional<string_view>& operator[](Hdr h) const {
@@ -500,6 +503,9 @@ MaybeError add_header(Head& head, string_view l) {
       return std::nullopt;
     case Hdr::StoredMessage:
       head.stored.push_back(value);
+      return std::nullopt;
+    case Hdr::Subscription:
+      head.subscriptions.push_back(value);
       return std::nullopt;
     case Hdr::Reason:
       head.leaving = head.leaving || icontains(value, "leaving");
@@ -762,6 +768,9 @@ void append_record_headers(std::string& out, const Record& rec, Duration ttl) {
     // order of delivery).
     line(out, "P2P-Record-Kind: mailbox");
     for (const auto& m : rec.bindings) line(out, "P2P-Stored-Message: ", m);
+  } else if (rec.kind == RecordKind::Subscriptions) {
+    line(out, "P2P-Record-Kind: subscriptions");
+    for (const auto& v : rec.bindings) line(out, "P2P-Subscription: ", v);
   } else {
     for (const auto& b : rec.bindings) line(out, "Contact: ", b);
   }
@@ -799,6 +808,7 @@ Expected<RecordKind> read_record_kind(const Head& head) {
   if (!v || iequals(*v, "bindings")) return RecordKind::Bindings;
   if (iequals(*v, "credential")) return RecordKind::Credential;
   if (iequals(*v, "mailbox")) return RecordKind::Mailbox;
+  if (iequals(*v, "subscriptions")) return RecordKind::Subscriptions;
   return DecodeError::BadHeaderValue;
 }
 
@@ -807,6 +817,7 @@ Expected<RecordKind> read_record_kind(const Head& head) {
 std::vector<std::string> record_values(RecordKind kind, const Head& head,
                                        std::vector<std::string> contacts) {
   if (kind == RecordKind::Mailbox) return {head.stored.begin(), head.stored.end()};
+  if (kind == RecordKind::Subscriptions) return {head.subscriptions.begin(), head.subscriptions.end()};
   if (kind != RecordKind::Credential) return contacts;
   if (!head[Hdr::Credential]) return {};
   return {std::string(*head[Hdr::Credential])};

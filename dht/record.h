@@ -18,13 +18,16 @@ namespace sippeer::dht {
 // credential (issue 13) is the user's digest secret, hard state kept on
 // disk, stored under the same key so that the AOR's registrar has both.
 // A mailbox (issue 17) holds the MESSAGEs kept for a user who was offline,
-// one value per message, oldest first; hard state too.
-enum class RecordKind : std::uint8_t { Bindings, Credential, Mailbox };
+// one value per message, oldest first; hard state too. Subscriptions
+// (issue 17, report 6.1) are the SUBSCRIBEs parked for a user with no
+// binding, one value per subscription; soft state with their own expiry.
+enum class RecordKind : std::uint8_t { Bindings, Credential, Mailbox, Subscriptions };
 
 inline const char* record_kind_name(RecordKind k) {
   switch (k) {
     case RecordKind::Credential: return "credential";
     case RecordKind::Mailbox: return "mailbox";
+    case RecordKind::Subscriptions: return "subscriptions";
     default: return "bindings";
   }
 }

@@ -189,6 +189,13 @@ std::string Daemon::metrics_text() const {
          std::to_string(p.offline_refused));
   metric("sippeer_offline_delivered_total", "counter", "Kept MESSAGEs delivered to the user's phone.",
          std::to_string(p.offline_delivered));
+  metric("sippeer_presence_parked_total", "counter", "SUBSCRIBEs parked for a user with no binding (202).",
+         std::to_string(p.subscriptions_parked));
+  metric("sippeer_presence_deactivated_total", "counter",
+         "Parked subscriptions ended with reason=deactivated (the user registered, or this node left).",
+         std::to_string(p.subscriptions_deactivated));
+  metric("sippeer_presence_notifies_total", "counter", "NOTIFYs sent for parked subscriptions.",
+         std::to_string(p.notifies_sent));
   metric("sippeer_sip_rejected_total", "counter", "Requests answered with an error generated here.",
          std::to_string(p.rejected));
   const auto& a = admission_->counters();

@@ -271,6 +271,18 @@ const std::vector<SettingInfo> kSchema = {
      .description = "Largest body kept; a larger MESSAGE to an offline user gets 480. 0 keeps only "
                     "empty bodies.",
      .field = &Settings::offline_max_body_bytes, .min = 0, .max = 16384, .live = true},
+    // presence (issue 17)
+    {.key = "presence.enabled", .type = "bool", .range = "", .default_text = "true", .flag = "",
+     .description = "A SUBSCRIBE for a user with no binding is parked at the user's registrar (202, NOTIFY "
+                    "pending, with an offline PIDF for presence) and ended with reason=deactivated when the "
+                    "user registers (report 6.1). false: 404.",
+     .field = &Settings::presence_enabled, .live = true},
+    {.key = "presence.max_parked_per_user", .type = "int", .range = "1..1000", .default_text = "50", .flag = "",
+     .description = "Subscriptions parked for one user; one more gets 480.",
+     .field = &Settings::presence_max_parked_per_user, .min = 1, .max = 1000, .live = true},
+    {.key = "presence.max_expires_s", .type = "int", .range = "60..86400", .default_text = "3600", .flag = "",
+     .description = "The longest a parked subscription is granted; the watcher refreshes it within that.",
+     .field = &Settings::presence_max_expires_s, .min = 60, .max = 86400, .live = true},
     // dns
     {.key = "dns.timeout_ms", .type = "int", .range = "100..32000", .default_text = "3000",
      .flag = "",

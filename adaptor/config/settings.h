@@ -93,6 +93,10 @@ struct Settings {
   int offline_max_per_user = 20;   // offline.max_per_user 1..200  then 480 (mailbox full)
   int offline_max_per_sender = 5;  // offline.max_per_sender 1..200  one sender's share of a mailbox
   int offline_max_body_bytes = 2048; // offline.max_body_bytes 0..16384  larger bodies are not kept (480)
+  // presence (issue 17; adaptor/proxy/presence_flow.cpp): SUBSCRIBEs parked for users with no binding
+  bool presence_enabled = true;    // presence.enabled  false: such a SUBSCRIBE gets 404 as before
+  int presence_max_parked_per_user = 50; // presence.max_parked_per_user 1..1000  then 480
+  int presence_max_expires_s = 3600; // presence.max_expires_s 60..86400  longest subscription granted
   // dns
   int dns_timeout_ms = 3000;       // dns.timeout_ms 100..32000  bounds the DNS branch of a fork
   std::string resolv_conf;         // dns.resolv_conf --resolv-conf FILE  empty = /etc/resolv.conf

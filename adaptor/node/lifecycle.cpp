@@ -104,6 +104,9 @@ void Daemon::begin_leave() {
     finish_leave();
     return;
   }
+  // Report 6.1: a leaving registrar ends the subscriptions it parked, so
+  // the watchers subscribe again through the key's next owner.
+  if (proxy_) proxy_->terminate_parked_on_leave();
   reschedule(node_->leave(now()));
   if (leaving_ && root_) {
     // The node waits for every neighbour to confirm or time out; this is a

@@ -242,6 +242,11 @@ void Proxy::on_request(msg_t* msg, sip_t* sip) {
 }
 
 void Proxy::route_phone_request(msg_t* msg, sip_t* sip) {
+  // A watcher's SUBSCRIBE in the dialog of a subscription parked here
+  // comes to the Contact we gave it: this node (presence_flow.cpp).
+  if (sip->sip_request->rq_method == sip_method_subscribe && !sip->sip_route && is_me(sip->sip_request->rq_url) &&
+      !sip->sip_request->rq_url->url_user && refresh_parked(msg, sip))
+    return;
   const std::string flow = strip_own_route(msg, sip);
   RequestRingView ring(*this, *ctx_.node, *ctx_.ring, sip);
   const bool from_outside = !allowed_.contains(source_ipv4(msg));
@@ -326,6 +331,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
     // (procedure 3.19).
     live = ctx_.location->live(key, d.aor, unix_now());
     if (live.empty() && keep_offline(msg, sip, key, d.aor)) return;  // offline_flow.cpp
+    if (live.empty() && park_subscription(msg, sip, key, d.aor)) return;  // presence_flow.cpp
     if (live.empty()) {
       ++counters_.not_found;
       reject(msg, Reject::UserNotFound);

@@ -18,6 +18,7 @@
 #include "adaptor/registrar/authenticator.h"
 #include "adaptor/registrar/credential_cache.h"
 #include "adaptor/registrar/location.h"
+#include "adaptor/registrar/parked_subscription.h"
 #include "adaptor/sip/crypto.h"
 #include "adaptor/sip/fast_reply.h"
 #include "adaptor/sip/networks.h"
@@ -71,6 +72,9 @@ struct ProxyCounters {
   std::uint64_t offline_kept = 0;     // MESSAGEs kept for an offline user (202)
   std::uint64_t offline_refused = 0;  // ... that the mailbox could not keep (480)
   std::uint64_t offline_delivered = 0;  // kept MESSAGEs the user's phone took (2xx)
+  std::uint64_t subscriptions_parked = 0;       // SUBSCRIBEs parked for a user with no binding (202)
+  std::uint64_t subscriptions_deactivated = 0;  // parked ones ended (deactivated) by a REGISTER or our leave
+  std::uint64_t notifies_sent = 0;              // NOTIFYs for parked subscriptions
   std::uint64_t rejected = 0;         // 4xx/5xx generated here
   ResponseClasses responses;          // every response sent or relayed upstream
 };
@@ -152,6 +156,8 @@ class Proxy {
 
   // register_flow.cpp
   void handle_register(msg_t* msg, sip_t* sip);
+  // What a REGISTER applied at the registrar sets off once answered.
+  void after_registration(const dht::Id& key, const std::string& aor, bool has_bindings);
 
   // offline_flow.cpp: MESSAGEs kept for users with no binding (issue 17)
   struct Delivery;
@@ -164,6 +170,31 @@ class Proxy {
   void deliver_offline(const dht::Id& key, const std::string& aor);
   static int on_delivery_answer(void* magic, nta_outgoing_t* orq, const sip_t* sip);
   void delivery_done(const std::string& aor, int status);
+  // presence_flow.cpp: SUBSCRIBEs parked for users with no binding
+  // (issue 17, report 6.1)
+  struct NotifyTx;
+  // At the owner of an AOR with no binding: true when the SUBSCRIBE was
+  // answered (202 and a pending NOTIFY, or an error); false to go on (404).
+  bool park_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor);
+  // A SUBSCRIBE inside a parked subscription's dialog (to our Contact):
+  // refreshed or ended here. False when it is not one (routed as usual).
+  bool refresh_parked(msg_t* msg, sip_t* sip);
+  // Procedure 6.2: the user registered, so each parked subscription ends
+  // with reason=deactivated and the watcher subscribes to the device.
+  void deactivate_parked(const dht::Id& key, const std::string& aor);
+  // Sends one NOTIFY for `s` (its cseq is advanced first).
+  void send_notify(const std::string& aor, const dht::Id& key, ParkedSubscription& s, const std::string& state);
+  static int on_notify_answer(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+  void store_parked(const dht::Id& key, const std::string& aor, std::vector<std::string> values,
+                    std::uint64_t version);
+
+ public:
+  // The graceful leave: every subscription parked at this node as the
+  // user's registrar ends with reason=deactivated, so that each watcher
+  // subscribes again and reaches the key's next owner.
+  void terminate_parked_on_leave();
+
+ private:
   // The domain is one the ring alone serves (overlay.domain,
   // proxy.p2p_domains, or, when `any_in_p2p_only`, every domain with
   // proxy.lookup p2p-only).
@@ -272,6 +303,8 @@ class Proxy {
   // for a non-INVITE's answer, 4 x overlay.request_timeout_ms.
   HopWatch hop_watch_{4LL * ctx_.settings->request_timeout_ms, 65536};
   su_timer_t* watch_timer_ = nullptr;
+  // NOTIFYs in flight for parked subscriptions (presence_flow.cpp).
+  std::unordered_map<NotifyTx*, std::unique_ptr<NotifyTx>> notifies_;
   // Offline messages being delivered, one at a time per AOR (offline_flow.cpp).
   std::unordered_map<std::string, std::unique_ptr<Delivery>> deliveries_;
   mutable std::unique_ptr<HmacSha256> identity_mac_;  // P2P-Identity's key, made on first use  // lookups answered after we are gone see it expired

@@ -54,6 +54,16 @@ struct Proxy::Delivery {
   std::string id;  // the StoredMessage's
 };
 
+// One NOTIFY of a parked subscription (presence_flow.cpp).
+struct Proxy::NotifyTx {
+  Proxy* proxy = nullptr;
+  nta_outgoing_t* orq = nullptr;
+  dht::Id key;
+  std::string aor;
+  std::string id;  // the ParkedSubscription's
+  bool final_notify = false;  // Subscription-State: terminated: nothing to remove after
+};
+
 struct Proxy::Transaction {
   Proxy* proxy = nullptr;
   nta_incoming_t* irq = nullptr;

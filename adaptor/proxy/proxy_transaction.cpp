@@ -55,6 +55,8 @@ Proxy::~Proxy() {
   for (auto& [id, msg] : auth_pending_) msg_destroy(msg);
   for (auto& [aor, d] : deliveries_)
     if (d->orq) nta_outgoing_destroy(d->orq);
+  for (auto& [p, n] : notifies_)
+    if (n->orq) nta_outgoing_destroy(n->orq);
   if (watch_timer_) su_timer_destroy(watch_timer_);
 }
 

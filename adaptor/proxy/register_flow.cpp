@@ -62,7 +62,7 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
     std::string extra = contacts.empty() ? std::string() : "Contact: " + contacts + "\r\n";
     extra += ctx_.fast_reply->date_line();
     if (ctx_.fast_reply->reply(msg, sip, SIP_200_OK, extra)) {
-      if (!out.reply_contacts.empty()) deliver_offline(key, *aor);
+      after_registration(key, *aor, !out.reply_contacts.empty());
       return;
     }
   }
@@ -74,8 +74,16 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
     nta_msg_treply(ctx_.agent, msg, SIP_200_OK, SIPTAG_CONTACT_STR(contacts.c_str()), SIPTAG_DATE(now_date), TAG_END());
   }
   su_home_deinit(reply_home);
-  // Messages kept while the user was offline go after the 200 (offline_flow.cpp).
-  if (!out.reply_contacts.empty()) deliver_offline(key, *aor);
+  after_registration(key, *aor, !out.reply_contacts.empty());
+}
+
+void Proxy::after_registration(const dht::Id& key, const std::string& aor, bool has_bindings) {
+  if (!has_bindings) return;
+  // Procedure 6.2: subscriptions parked while the user was offline end, so
+  // the watchers subscribe to the phone (presence_flow.cpp); messages kept
+  // meanwhile go to it (offline_flow.cpp).
+  deactivate_parked(key, aor);
+  deliver_offline(key, aor);
 }
 
 }  // namespace sippeer::adaptor

@@ -29,10 +29,16 @@ RegisterOutcome Location::apply(const RegistrarPolicy& policy, const sip_t* sip,
   return apply_register(policy, sip, aor, key, existing ? &existing->record : nullptr, now_unix);
 }
 
-StoredMailbox Location::mailbox(const dht::Id& key, const std::string& aor) const {
-  const dht::StoredRecord* sr = storage_.find(key, aor, dht::RecordKind::Mailbox);
+StoredValues Location::values(const dht::Id& key, const std::string& aor, dht::RecordKind kind) const {
+  const dht::StoredRecord* sr = storage_.find(key, aor, kind);
   if (!sr) return {};
-  return StoredMailbox{sr->record.bindings, sr->record.version};
+  return StoredValues{sr->record.bindings, sr->record.version};
+}
+
+void Location::each(dht::RecordKind kind, const std::function<void(const dht::StoredRecord&)>& fn) const {
+  storage_.for_each([&](const dht::StoredRecord& sr) {
+    if (sr.record.kind == kind) fn(sr);
+  });
 }
 
 std::optional<StoredCredential> Location::credential(const dht::Id& key, const std::string& aor) const {

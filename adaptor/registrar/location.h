@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,11 +32,14 @@ struct StoredCredential {
   dht::Time expires;
 };
 
-// A user's mailbox of offline messages as this node stores it (issue 17).
-struct StoredMailbox {
-  std::vector<std::string> values;  // encoded StoredMessages, oldest first (mailbox.h)
+// A record's values and version as this node stores it: a user's mailbox
+// of offline messages (mailbox.h) or parked subscriptions
+// (parked_subscription.h), issue 17.
+struct StoredValues {
+  std::vector<std::string> values;  // encoded, in the record's order
   std::uint64_t version = 0;        // 0: none stored
 };
+using StoredMailbox = StoredValues;
 
 class Location {
  public:
@@ -53,7 +57,12 @@ class Location {
   std::optional<StoredCredential> credential(const dht::Id& key, const std::string& aor) const;
 
   // The AOR's mailbox record, or an empty one (version 0).
-  StoredMailbox mailbox(const dht::Id& key, const std::string& aor) const;
+  StoredMailbox mailbox(const dht::Id& key, const std::string& aor) const {
+    return values(key, aor, dht::RecordKind::Mailbox);
+  }
+  StoredValues values(const dht::Id& key, const std::string& aor, dht::RecordKind kind) const;
+  // Every stored record of one kind (a leaving node's parked subscriptions).
+  void each(dht::RecordKind kind, const std::function<void(const dht::StoredRecord&)>& fn) const;
 
   RegisterOutcome apply(const RegistrarPolicy& policy, const sip_t* sip, const std::string& aor,
                         const dht::Id& key, std::int64_t now_unix) const;

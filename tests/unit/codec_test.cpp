@@ -354,6 +354,23 @@ TEST_F(CodecTest, MailboxTransferAndStoreRoundTrip) {
   expect_round_trip(s);
 }
 
+// Issue 17: parked subscriptions, one P2P-Subscription line each.
+TEST_F(CodecTest, SubscriptionsRecordRoundTrips) {
+  const Record subs{ring.hash("sip:bob@example.com"), "sip:bob@example.com",
+                    {"id=00000000000000aa;event=cHJlc2VuY2U=;exp=1800000000;cseq=2;state=pending;ruri=YQ==;to=Yg==;"
+                     "from=Yw==;callid=ZA==;route="},
+                    3, RecordKind::Subscriptions};
+  Request s;
+  s.kind = Kind::Store;
+  s.record = subs;
+  s.to = Target::user(subs.key, subs.aor);
+  s.ttl = Duration(3600 * 1000);
+  expect_round_trip(s);
+  const std::string text = codec.encode(s, "10.0.0.1:5060", sample_envelope());
+  EXPECT_NE(text.find("\r\nP2P-Record-Kind: subscriptions\r\nP2P-Subscription: id=00000000000000aa;"),
+            std::string::npos) << text;
+}
+
 TEST_F(CodecTest, CredentialQueryAndAnswerRoundTrip) {
   Request q = credential_query();
   expect_round_trip(q);

@@ -66,6 +66,9 @@ Settings scrambled() {
   s.offline_max_per_user = 3;
   s.offline_max_per_sender = 2;
   s.offline_max_body_bytes = 100;
+  s.presence_enabled = false;
+  s.presence_max_parked_per_user = 7;
+  s.presence_max_expires_s = 600;
   s.resolv_conf = "/tmp/resolv.conf";
   s.overload_backlog_kb = 77;
   s.overload_transactions = 12;

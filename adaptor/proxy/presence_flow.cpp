@@ -1,0 +1,285 @@
+// Presence and events for users with no binding (issue 17; report 6.1,
+// procedures 6.1 and 6.2):
+//
+//   alice -> ... -> owner(bob)   SUBSCRIBE sip:bob@example.com, Event: presence;
+//                                bob has no binding
+//                  owner         parks it in bob's subscriptions record (replicated),
+//                                202 Accepted (To tag, Contact: this node, Expires)
+//                  owner -> alice  NOTIFY Subscription-State: pending;expires=N
+//                                (presence: a PIDF document, basic closed)
+//   alice -> owner               SUBSCRIBE in the dialog: refresh (200, NOTIFY
+//                                pending) or Expires: 0 (200, NOTIFY terminated)
+//   bob   -> ... -> owner(bob)   REGISTER: 200, then for each parked one
+//                  owner -> alice  NOTIFY terminated;reason=deactivated: alice
+//                                subscribes again, and now reaches bob's phone
+//
+// A node that leaves gracefully ends the subscriptions it parked as the
+// users' registrar the same way (deactivated), so that the watchers
+// subscribe again through the key's next owner. After a crash the
+// successor holds the replica and ends them when the user registers.
+//
+// The report's alternative for devices that do not support events (an
+// OPTIONS probe, or parking when the device refuses the SUBSCRIBE) is not
+// built: a registered user's SUBSCRIBE is forked to the device as before.
+// Event: reg (RFC 3680) is not parked either (no reginfo is built).
+
+#include <cstring>
+
+#include "adaptor/log.h"
+#include "adaptor/proxy/proxy_state.h"
+#include "adaptor/registrar/mailbox.h"
+#include "adaptor/sip/crypto.h"
+#include "dht/codec.h"
+
+#include <openssl/evp.h>
+
+namespace sippeer::adaptor {
+
+constexpr const char* kLogTag = "presence";  // see adaptor/log.h
+
+namespace {
+
+std::string dialog_id(const std::string& text) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_Digest(text.data(), text.size(), md, &n, EVP_sha256(), nullptr) != 1 || n < 8) return std::string(16, '0');
+  return hex_of(md, 8);
+}
+
+std::string text_of(su_home_t* home, const void* h) {
+  if (!h) return {};
+  char* t = sip_header_as_string(home, static_cast<const sip_header_t*>(h));
+  return t ? std::string(t) : std::string();
+}
+
+// The URI of the first route of a route set ("<sip:a;lr>, <sip:b;lr>").
+std::string first_route_uri(const std::string& route) {
+  const std::size_t lt = route.find('<'), gt = route.find('>');
+  if (lt == std::string::npos || gt == std::string::npos || gt < lt) return {};
+  return route.substr(lt + 1, gt - lt - 1);
+}
+
+}  // namespace
+
+bool Proxy::park_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor) {
+  if (sip->sip_request->rq_method != sip_method_subscribe || !ctx_.settings->presence_enabled) return false;
+  if (!sip->sip_event || !sip->sip_from || !sip->sip_from->a_tag || !sip->sip_call_id || !sip->sip_contact ||
+      !sip->sip_to || sip->sip_to->a_tag)
+    return false;
+  su_home_t* home = msg_home(msg);
+  ParkedSubscription s;
+  s.event = text_of(home, sip->sip_event);
+  if (const std::size_t colon = s.event.find(':'); colon != std::string::npos) {
+    s.event = s.event.substr(colon + 1);
+    while (!s.event.empty() && s.event.front() == ' ') s.event.erase(0, 1);
+  }
+  while (!s.event.empty() && (s.event.back() == '\r' || s.event.back() == '\n')) s.event.pop_back();
+  const std::string package = event_package(s.event);
+  if (package.empty() || package == "reg") return false;  // RFC 3680 is not served: 404 as before
+
+  const std::int64_t now_s = unix_now();
+  const std::int64_t asked = sip->sip_expires ? static_cast<std::int64_t>(sip->sip_expires->ex_delta) : 3600;
+  const std::int64_t granted = std::min<std::int64_t>(asked, ctx_.settings->presence_max_expires_s);
+  s.id = dialog_id(std::string(sip->sip_call_id->i_id) + "\n" + sip->sip_from->a_tag + "\n" + aor);
+  s.expires_at = now_s + granted;
+  s.request_uri = url_as_string(home, sip->sip_contact->m_url);
+  s.to = text_of(home, sip->sip_from);
+  if (const std::size_t colon = s.to.find(':'); colon != std::string::npos && s.to.compare(0, 4, "From") == 0)
+    s.to = s.to.substr(colon + 1);
+  while (!s.to.empty() && (s.to.front() == ' ')) s.to.erase(0, 1);
+  while (!s.to.empty() && (s.to.back() == '\r' || s.to.back() == '\n')) s.to.pop_back();
+  s.from = "<" + aor + ">;tag=" + s.id;
+  s.call_id = sip->sip_call_id->i_id;
+  for (const sip_record_route_t* rr = sip->sip_record_route; rr; rr = rr->r_next) {
+    const char* u = url_as_string(home, rr->r_url);
+    std::string one = std::string("<") + (u ? u : "") + ">";
+    if (rr->r_params)
+      for (const msg_param_t* p = rr->r_params; *p; ++p) one += std::string(";") + *p;
+    s.route += (s.route.empty() ? "" : ", ") + one;
+  }
+
+  // Our tag on the 202 names the dialog; Contact: this node, where the
+  // watcher's refreshes come.
+  sip_to_tag(home, sip->sip_to, s.id.c_str());
+  msg_fragment_clear(sip->sip_to->a_common);
+  const std::string contact = "<sip:" + ctx_.local_address + ">";
+  const std::string expires = std::to_string(granted);
+
+  if (granted <= 0) {
+    // A fetch (Expires: 0): one NOTIFY, nothing parked.
+    counters_.responses.add(202);
+    nta_msg_treply(ctx_.agent, msg, SIP_202_ACCEPTED, SIPTAG_CONTACT_STR(contact.c_str()),
+                   SIPTAG_EXPIRES_STR("0"), TAG_END());
+    send_notify(aor, key, s, "terminated;reason=timeout");
+    return true;
+  }
+  StoredValues box = ctx_.location->values(key, aor, dht::RecordKind::Subscriptions);
+  // A refresh of one already parked keeps its NOTIFY count.
+  for (const auto& old : live_parked(box.values, now_s))
+    if (old.id == s.id) s.cseq = old.cseq;
+  if (!put_parked(box.values, s, static_cast<std::size_t>(ctx_.settings->presence_max_parked_per_user), now_s)) {
+    reject(msg, Reject::MailboxRefused, {}, aor + ": too many parked subscriptions");
+    return true;
+  }
+  ++counters_.subscriptions_parked;
+  SIPPEER_LOG(Info) << aor << " has no binding: parked a SUBSCRIBE (" << package << ") from " << s.to << " for "
+                    << granted << " s";
+  counters_.responses.add(202);
+  nta_msg_treply(ctx_.agent, msg, SIP_202_ACCEPTED, SIPTAG_CONTACT_STR(contact.c_str()),
+                 SIPTAG_EXPIRES_STR(expires.c_str()), TAG_END());
+  send_notify(aor, key, s, "pending;expires=" + expires);
+  put_parked(box.values, s, SIZE_MAX, now_s);  // with the NOTIFY's CSeq
+  store_parked(key, aor, std::move(box.values), box.version);
+  return true;
+}
+
+bool Proxy::refresh_parked(msg_t* msg, sip_t* sip) {
+  if (!sip->sip_to || !sip->sip_to->a_tag || !sip->sip_call_id) return false;
+  su_home_t* home = msg_home(msg);
+  const char* to_text = url_as_string(home, sip->sip_to->a_url);
+  const auto aor = to_text ? dht::Codec::canonical_aor(to_text) : std::nullopt;
+  if (!aor) return false;
+  const dht::Id key = ctx_.ring->hash(*aor);
+  StoredValues box = ctx_.location->values(key, *aor, dht::RecordKind::Subscriptions);
+  const std::int64_t now_s = unix_now();
+  std::optional<ParkedSubscription> s;
+  for (auto& p : live_parked(box.values, now_s))
+    if (p.id == sip->sip_to->a_tag && p.call_id == sip->sip_call_id->i_id) s = std::move(p);
+  if (!s) {
+    // Gone (expired, deactivated, or parked by a node that has left):
+    // the watcher subscribes again from scratch (RFC 6665 4.1.2.2).
+    counters_.responses.add(481);
+    nta_msg_treply(ctx_.agent, msg, 481, "Subscription Does Not Exist", TAG_END());
+    return true;
+  }
+  const std::int64_t asked = sip->sip_expires ? static_cast<std::int64_t>(sip->sip_expires->ex_delta) : 3600;
+  const std::int64_t granted = std::min<std::int64_t>(asked, ctx_.settings->presence_max_expires_s);
+  const std::string expires = std::to_string(std::max<std::int64_t>(granted, 0));
+  const std::string contact = "<sip:" + ctx_.local_address + ">";
+  counters_.responses.add(200);
+  nta_msg_treply(ctx_.agent, msg, SIP_200_OK, SIPTAG_CONTACT_STR(contact.c_str()),
+                 SIPTAG_EXPIRES_STR(expires.c_str()), TAG_END());
+  if (granted <= 0) {
+    remove_parked(box.values, s->id);
+    send_notify(*aor, key, *s, "terminated");
+    SIPPEER_LOG(Info) << *aor << ": parked subscription from " << s->to << " ended by the watcher";
+  } else {
+    s->expires_at = now_s + granted;
+    send_notify(*aor, key, *s, "pending;expires=" + expires);
+    put_parked(box.values, *s, SIZE_MAX, now_s);
+  }
+  store_parked(key, *aor, std::move(box.values), box.version);
+  return true;
+}
+
+void Proxy::deactivate_parked(const dht::Id& key, const std::string& aor) {
+  StoredValues box = ctx_.location->values(key, aor, dht::RecordKind::Subscriptions);
+  if (box.values.empty()) return;
+  std::vector<ParkedSubscription> subs = live_parked(box.values, unix_now());
+  for (auto& s : subs) {
+    send_notify(aor, key, s, "terminated;reason=deactivated");
+    ++counters_.subscriptions_deactivated;
+  }
+  if (!subs.empty())
+    SIPPEER_LOG(Info) << aor << " registered: " << subs.size() << " parked subscription"
+                      << (subs.size() == 1 ? "" : "s") << " deactivated, so the watchers subscribe to the phone";
+  store_parked(key, aor, {}, box.version);
+}
+
+void Proxy::terminate_parked_on_leave() {
+  struct Owned {
+    dht::Id key;
+    std::string aor;
+  };
+  std::vector<Owned> owned;
+  ctx_.location->each(dht::RecordKind::Subscriptions, [&](const dht::StoredRecord& sr) {
+    if (!sr.record.tombstone() && ctx_.node->owns(sr.record.key)) owned.push_back({sr.record.key, sr.record.aor});
+  });
+  std::size_t n = 0;
+  for (const auto& o : owned) {
+    StoredValues box = ctx_.location->values(o.key, o.aor, dht::RecordKind::Subscriptions);
+    for (auto& s : live_parked(box.values, unix_now())) {
+      send_notify(o.aor, o.key, s, "terminated;reason=deactivated");
+      ++counters_.subscriptions_deactivated;
+      ++n;
+    }
+    store_parked(o.key, o.aor, {}, box.version);
+  }
+  if (n) SIPPEER_LOG(Info) << "leaving: ended " << n << " parked subscriptions (deactivated)";
+}
+
+void Proxy::store_parked(const dht::Id& key, const std::string& aor, std::vector<std::string> values,
+                         std::uint64_t version) {
+  // The record lives as long as its longest subscription could; an empty
+  // one is a tombstone, so that no stale replica brings an ended one back.
+  const dht::Duration ttl = std::chrono::seconds(ctx_.settings->presence_max_expires_s + 60);
+  dht::Record r{key, aor, std::move(values), version + 1, dht::RecordKind::Subscriptions};
+  ctx_.reschedule(ctx_.node->store_here(ctx_.now(), r, ttl));
+}
+
+void Proxy::send_notify(const std::string& aor, const dht::Id& key, ParkedSubscription& s, const std::string& state) {
+  ++s.cseq;
+  msg_t* msg = nta_msg_create(ctx_.agent, 0);
+  sip_t* sip = sip_object(msg);
+  su_home_t* home = msg_home(msg);
+  const std::string contact = "<sip:" + ctx_.local_address + ">";
+  sip_add_tl(msg, sip,
+             SIPTAG_REQUEST(sip_request_create(home, SIP_METHOD_NOTIFY, URL_STRING_MAKE(s.request_uri.c_str()), nullptr)),
+             SIPTAG_TO_STR(s.to.c_str()), SIPTAG_FROM_STR(s.from.c_str()), SIPTAG_CALL_ID_STR(s.call_id.c_str()),
+             SIPTAG_CSEQ(sip_cseq_create(home, s.cseq, SIP_METHOD_NOTIFY)), SIPTAG_MAX_FORWARDS_STR("70"),
+             SIPTAG_EVENT_STR(s.event.c_str()), SIPTAG_SUBSCRIPTION_STATE_STR(state.c_str()),
+             SIPTAG_CONTACT_STR(contact.c_str()), TAG_END());
+  if (!s.route.empty()) sip_add_tl(msg, sip, SIPTAG_ROUTE_STR(s.route.c_str()), TAG_END());
+  if (event_package(s.event) == "presence") {
+    const std::string pidf = offline_pidf(aor);
+    sip_add_tl(msg, sip, SIPTAG_CONTENT_TYPE_STR("application/pidf+xml"),
+               SIPTAG_PAYLOAD(sip_payload_create(home, pidf.data(), pidf.size())), TAG_END());
+  }
+  if (!sip->sip_request || !sip->sip_to || !sip->sip_from || !sip->sip_call_id) {
+    SIPPEER_LOG(Warn) << aor << ": cannot build a NOTIFY for " << s.request_uri;
+    msg_destroy(msg);
+    return;
+  }
+  const std::string route = first_route_uri(s.route);
+  auto n = std::make_unique<NotifyTx>();
+  n->proxy = this;
+  n->key = key;
+  n->aor = aor;
+  n->id = s.id;
+  n->final_notify = state.compare(0, 10, "terminated") == 0;
+  n->orq = nta_outgoing_mcreate(ctx_.agent, &Proxy::on_notify_answer, n.get(),
+                                route.empty() ? nullptr : URL_STRING_MAKE(route.c_str()), msg, TAG_END());
+  if (!n->orq) {
+    SIPPEER_LOG(Warn) << aor << ": could not send a NOTIFY to " << s.request_uri;
+    msg_destroy(msg);
+    return;
+  }
+  ++counters_.notifies_sent;
+  SIPPEER_LOG(Debug) << aor << ": NOTIFY " << state << " to " << s.request_uri;
+  NotifyTx* p = n.get();
+  notifies_[p] = std::move(n);
+}
+
+int Proxy::on_notify_answer(void* magic, nta_outgoing_t* orq, const sip_t* sip) {
+  auto* n = static_cast<NotifyTx*>(magic);
+  const int status = sip && sip->sip_status ? sip->sip_status->st_status : 408;
+  if (status < 200) return 0;
+  Proxy* self = n->proxy;
+  nta_outgoing_destroy(orq);
+  n->orq = nullptr;
+  const auto it = self->notifies_.find(n);
+  if (it == self->notifies_.end()) return 0;
+  const std::unique_ptr<NotifyTx> done = std::move(it->second);
+  self->notifies_.erase(it);
+  // RFC 6665 4.2.2: a NOTIFY answered 481, or not at all, ends the
+  // subscription; the watcher is gone.
+  if (done->final_notify || (status != 481 && status != 408)) return 0;
+  StoredValues box = self->ctx_.location->values(done->key, done->aor, dht::RecordKind::Subscriptions);
+  if (remove_parked(box.values, done->id)) {
+    SIPPEER_LOG(Info) << done->aor << ": parked subscription dropped, its watcher answered the NOTIFY " << status;
+    self->store_parked(done->key, done->aor, std::move(box.values), box.version);
+  }
+  return 0;
+}
+
+}  // namespace sippeer::adaptor

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Parked subscriptions (issue 17, report 6.1, procedures 6.1 and 6.2).
+
+Ring of 3, proxy.p2p_domains [example.com]. Phones are raw UDP sockets
+(sipplib.RawPhone).
+
+1. alice subscribes (Event: presence) to bob, who has no binding, through
+   a node that is not bob's registrar: 202 with a To tag, Contact and
+   Expires; then a NOTIFY from bob's registrar, Subscription-State:
+   pending, with a PIDF document saying closed. alice answers 200.
+2. alice refreshes in the dialog (to the Contact of the 202): 200 and a
+   NOTIFY pending with a higher CSeq.
+3. kill -9 of bob's registrar. Once the ring has healed, bob registers:
+   the new registrar (which held the replica) sends alice NOTIFY
+   terminated;reason=deactivated. alice subscribes again: the SUBSCRIBE
+   now reaches bob's phone.
+4. alice subscribes to carol (no binding); carol's registrar leaves
+   gracefully (SIGTERM): alice gets NOTIFY terminated;reason=deactivated
+   from it before it exits.
+"""
+
+import sys
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+
+import re
+import time
+
+import ringlib
+import sipplib
+from ringlib import check, log
+from sipplib import body_of, header, status_line
+
+CONFIG = {"proxy": {"p2p_domains": ["example.com"]}, "overlay": {"request_timeout_ms": 600}}
+
+
+def is_notify(state_prefix):
+    return lambda m: m.startswith("NOTIFY ") and (header(m, "Subscription-State") or "").startswith(state_prefix)
+
+
+def subscribe(phone, node, user, *, call_id=None, from_tag=None, to_tag=None, cseq=1, expires=600, ruri=None):
+    to = f"<sip:{user}@example.com>" + (f";tag={to_tag}" if to_tag else "")
+    req = phone.request("SUBSCRIBE", ruri or f"sip:{user}@example.com", to=to, call_id=call_id, from_tag=from_tag,
+                        cseq=cseq, extra=f"Event: presence\nAccept: application/pidf+xml\nExpires: {expires}")
+    _, final = phone.transact(node, req)
+    return req, final
+
+
+def take_notify(phone, pred, what, timeout=5):
+    m = phone.recv(timeout, pred)
+    check(m is not None, f"alice got no {what}")
+    phone.reply_to(m, None, 200, "OK")
+    return m
+
+
+def body(args):
+    with ringlib.Cluster(args.sippeer, "presence", keep=args.keep) as cl, sipplib.Phones(cl) as phones:
+        nodes = sipplib.start_ring(cl, 3, config=CONFIG, stabilize_ms=300, log_level="info")
+        owner = sipplib.owner_of(nodes, "sip:bob@example.com")
+        others = [n for n in nodes if n is not owner]
+        entry = others[0]
+        alice = phones.raw_phone("alice")
+
+        # ---- 1. parked
+        req, final = subscribe(alice, entry, "bob")
+        check(final and status_line(final) == "SIP/2.0 202 Accepted", f"alice's SUBSCRIBE to bob: {final}")
+        to_tag = re.search(r";tag=([^;\s>]+)", header(final, "To", "t") or "")
+        contact = re.search(r"<([^>]+)>", header(final, "Contact", "m") or "")
+        check(to_tag and contact and header(final, "Expires"), f"the 202 lacks a To tag, Contact or Expires:\n{final}")
+        check(contact.group(1) == f"sip:{owner.address}", f"the 202's Contact {contact.group(1)} is not bob's "
+              f"registrar {owner.address}")
+        n1 = take_notify(alice, is_notify("pending"), "NOTIFY pending")
+        check("application/pidf+xml" in (header(n1, "Content-Type", "c") or "") and
+              "<basic>closed</basic>" in body_of(n1) and "sip:bob@example.com" in body_of(n1),
+              f"the pending NOTIFY has no offline PIDF:\n{n1}")
+        check(header(n1, "Call-ID", "i") == header(req, "Call-ID") and f"tag={to_tag.group(1)}" in header(n1, "From", "f"),
+              f"the NOTIFY is not in the SUBSCRIBE's dialog:\n{n1}")
+        log(f"SUBSCRIBE to bob (offline) parked at {owner.name}: 202, NOTIFY pending with an offline PIDF")
+
+        # ---- 2. refresh in the dialog
+        call_id, from_tag = header(req, "Call-ID"), re.search(r";tag=([^;\s]+)", header(req, "From")).group(1)
+        _, final = subscribe(alice, owner, "bob", call_id=call_id, from_tag=from_tag, to_tag=to_tag.group(1), cseq=2,
+                             ruri=contact.group(1))
+        check(final and status_line(final) == "SIP/2.0 200 OK", f"alice's refresh: {final}")
+        n2 = take_notify(alice, is_notify("pending"), "NOTIFY after the refresh")
+        check(int(header(n2, "CSeq").split()[0]) > int(header(n1, "CSeq").split()[0]), "the NOTIFY CSeq did not grow")
+        log("refreshed in the dialog: 200 and another NOTIFY pending")
+
+        # ---- 3. kill -9 of bob's registrar, then bob registers
+        time.sleep(1.0)
+        owner.kill9()
+        ringlib.wait_consistent(others, 10, what="the ring without bob's registrar",
+                                parts=("predecessor", "successors"))
+        bob = phones.raw_phone("bob")
+        reg = bob.request("REGISTER", "sip:example.com", to="<sip:bob@example.com>", extra="Expires: 600")
+        _, final = bob.transact(others[1], reg)
+        check(final and status_line(final) == "SIP/2.0 200 OK", f"bob's REGISTER: {final}")
+        n3 = take_notify(alice, is_notify("terminated"), "NOTIFY terminated after bob registered")
+        check("reason=deactivated" in header(n3, "Subscription-State"), f"not deactivated:\n{n3}")
+        check(header(n3, "Call-ID", "i") == call_id, "the deactivating NOTIFY is not in alice's dialog")
+        req, _ = subscribe(alice, entry, "bob")
+        sub = bob.recv(5, lambda m: m.startswith("SUBSCRIBE "))
+        check(sub is not None, "alice's new SUBSCRIBE did not reach bob's phone")
+        bob.reply_to(sub, None, 489, "Bad Event")
+        log(f"kill -9 of {owner.name}; bob registered: alice's subscription deactivated by the new registrar, "
+            f"and her new SUBSCRIBE reached bob's phone")
+
+        # ---- 4. graceful leave ends parked subscriptions
+        carol_owner = sipplib.owner_of(others, "sip:carol@example.com")
+        req, final = subscribe(alice, others[0], "carol")
+        check(final and status_line(final) == "SIP/2.0 202 Accepted", f"alice's SUBSCRIBE to carol: {final}")
+        take_notify(alice, is_notify("pending"), "NOTIFY pending for carol")
+        code = carol_owner.stop()
+        n4 = take_notify(alice, is_notify("terminated"), "NOTIFY terminated when carol's registrar left")
+        check("reason=deactivated" in header(n4, "Subscription-State") and "carol" in header(n4, "From", "f"),
+              f"carol's registrar's leave NOTIFY:\n{n4}")
+        log(f"{carol_owner.name} left (exit {code}): alice's subscription to carol ended with reason=deactivated")
+
+
+if __name__ == "__main__":
+    ringlib.run_test(__doc__.splitlines()[0], body)
