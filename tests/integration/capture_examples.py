@@ -14,8 +14,8 @@ Scenarios, all on the report's 5-bit ring {1, 10, 15, 22}:
     overlay Store, so the example does not depend on the phone registrar);
   - two records stored at one owner within the batch window: one batched
     Transfer (application/p2p-records body) to each replica;
-  - a MESSAGE to a user with no binding: the mailbox record's Transfer
-    to the replicas (issue 17);
+  - a MESSAGE and a SUBSCRIBE to users with no binding: the mailbox and
+    subscriptions records' Transfers to the replicas (issue 17);
   - /lookup of an unknown AOR: user query answered 404;
   - a query sent with Max-Forwards: 1: 483 from the next hop;
   - a node started with --node-id 10 while 10 is in the ring: 600;
@@ -150,8 +150,23 @@ def seed_scenarios(args):
                                                           body="Lunch at noon?"))
         print(f"# MESSAGE to {away} (offline) at node {aowner}: {kept.splitlines()[0] if kept else None}",
               file=sys.stderr)
+        # ... and a SUBSCRIBE for a user with no binding is parked in a
+        # subscriptions record (report 6.1).
+        watched = next(u for u in (f"sip:erin{i}@example.com" for i in range(200))
+                       if model.successor(ringlib.key_of(u, BITS)) == aowner)
+        _, parked = phone.transact(n[aowner], phone.request(
+            "SUBSCRIBE", watched, to=f"<{watched}>", extra="Event: presence\nExpires: 600"))
+        notify = phone.recv(3, lambda t: t.startswith("NOTIFY "))
+        if notify:
+            phone.reply_to(notify, None, 200, "OK")
+        print(f"# SUBSCRIBE to {watched} (offline) at node {aowner}:\n{parked}\n# and the NOTIFY:\n{notify}",
+              file=sys.stderr)
         phone.close()
         time.sleep(0.3)
+        subs = find(cap, lambda m: m.is_request and m.src == a[aowner] and
+                    (m.get("p2p-record-kind") or "") == "subscriptions", "subscriptions transfer")
+        show(f"Transfer (parked subscriptions): node {aowner} parks a SUBSCRIBE for {watched}, who has no "
+             f"binding, and replicates the user's subscriptions record", subs, answer_to(cap, subs))
         box = find(cap, lambda m: m.is_request and m.src == a[aowner] and
                    (m.get("p2p-record-kind") or "") == "mailbox", "mailbox transfer")
         show(f"Transfer (a mailbox): node {aowner} keeps a MESSAGE for {away}, who has no binding, and "
