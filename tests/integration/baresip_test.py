@@ -22,6 +22,10 @@ commands; it also reports events such as REGISTER_OK, CALL_ESTABLISHED).
    `message` command: bob's output (stdio module) shows the text.
 4. bob's baresip quits (and unregisters); alice sends another MESSAGE: the
    ring keeps it (issue 17); a new baresip registering as bob shows it.
+5. alice watches zed (presence=p2p), who is not registered: baresip shows
+   him Offline from the parked subscription's NOTIFY; when zed's baresip
+   registers, the subscription is deactivated and alice's new SUBSCRIBE
+   reaches zed's phone (issue 17, report 6.1).
 As root, the SIP on lo is sniffed too: the INVITE reached bob from a node,
 the BYE reached bob, the MESSAGE reached bob with the text as its body and
 alice got its 200.
@@ -33,6 +37,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 import json
 import math
+import re
 import os
 import shutil
 import signal
@@ -104,6 +109,7 @@ module			stdio.so
 module_app		account.so
 module_app		contact.so
 module_app		menu.so
+module_app		presence.so
 ctrl_tcp_listen		127.0.0.1:{self.ctrl_port}
 """
         with open(os.path.join(self.dir, "config"), "w") as f:
@@ -225,6 +231,15 @@ def offline_kept(node):
     return 0
 
 
+def presence_metric(node, what):
+    """sippeer_presence_<what>_total on a node."""
+    _, text = ringlib.http_get(node.listen, node.admin_port, "/metrics", timeout=5)
+    for line in (text if isinstance(text, str) else "").splitlines():
+        if line.startswith(f"sippeer_presence_{what}_total "):
+            return int(line.split()[1])
+    return 0
+
+
 def body(args):
     check(shutil.which(BARESIP), "baresip is not installed (apt-get install baresip-core)")
     # example.com is the ring's domain: a MESSAGE to an offline user of it
@@ -240,7 +255,7 @@ def body(args):
             bob = Baresip(cl, "bob", f'<sip:bob@example.com>;outbound="sip:{a.address}";regint=60;answermode=auto')
             phones.append(bob)
             alice = Baresip(cl, "alice", f'<sip:alice@example.com>;outbound="sip:{b.address}";regint=60',
-                            contacts='"Bob" <sip:bob@example.com>\n')
+                            contacts='"Bob" <sip:bob@example.com>\n"Zed" <sip:zed@example.com>;presence=p2p\n')
             phones.append(alice)
             for p in phones:
                 p.connect()
@@ -327,6 +342,34 @@ def body(args):
                                what=f"bob's new baresip to show the kept MESSAGE {later!r}")
             log(f"bob offline: alice's MESSAGE kept (202); bob's new baresip showed it "
                 f"{time.monotonic() - t3:.2f} s after starting")
+            # 5. Presence (issue 17, report 6.1): alice watches zed
+            # (presence=p2p in her contacts), who has never registered. His
+            # registrar parks her SUBSCRIBE, and its NOTIFY's PIDF makes
+            # baresip show zed Offline. When zed's baresip registers, the
+            # parked subscription ends (deactivated): alice subscribes
+            # again, and this time the SUBSCRIBE reaches zed's phone.
+            def zed_status():
+                c = alice.command("contacts").get("data", "")
+                line = next((ln for ln in c.splitlines() if "sip:zed@example.com" in ln), "")
+                return re.sub(r"\x1b\[[0-9;]*m", "", line)
+            ringlib.wait_until(lambda: "Offline" in zed_status(), 10,
+                               what="alice's baresip to show zed Offline (the parked subscription's NOTIFY)")
+            parked = sum(presence_metric(n, "parked") for n in nodes)
+            check(parked == 1, f"{parked} SUBSCRIBEs parked, expected alice's one")
+            zed = Baresip(cl, "zed", f'<sip:zed@example.com>;outbound="sip:{b.address}";regint=60')
+            phones.append(zed)
+            zed.connect()
+            ringlib.wait_until(lambda: "subscriber closed <sip:zed@example.com>: deactivated" in alice.output(), 10,
+                               what="alice's baresip to see its subscription to zed deactivated")
+            zed_owner = sipplib.owner_of(nodes, "sip:zed@example.com")
+            ringlib.wait_until(lambda: zed_owner.log().count("SUBSCRIBE sip:zed@example.com: owner") >= 2, 15,
+                               what="alice's baresip to subscribe to zed again")
+            time.sleep(0.5)
+            check(sum(presence_metric(n, "parked") for n in nodes) == 1 and
+                  sum(presence_metric(n, "deactivated") for n in nodes) == 1,
+                  "alice's second SUBSCRIBE to zed was parked again instead of reaching his phone")
+            log(f"presence: zed shown Offline from the parked subscription ({zed_status().strip()}); zed registered: "
+                "alice's subscription deactivated, her new SUBSCRIBE went to zed's phone")
             for n in nodes:
                 check(n.alive(), f"{n.name} died")
         except ringlib.TestFailure:
