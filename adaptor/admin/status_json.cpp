@@ -194,8 +194,12 @@ std::string Daemon::metrics_text() const {
   metric("sippeer_presence_deactivated_total", "counter",
          "Parked subscriptions ended with reason=deactivated (the user registered, or this node left).",
          std::to_string(p.subscriptions_deactivated));
-  metric("sippeer_presence_notifies_total", "counter", "NOTIFYs sent for parked subscriptions.",
+  metric("sippeer_presence_notifies_total", "counter", "NOTIFYs sent for parked and reg subscriptions.",
          std::to_string(p.notifies_sent));
+  metric("sippeer_reg_subscriptions_total", "counter", "SUBSCRIBE Event: reg served by this registrar (RFC 3680).",
+         std::to_string(p.reg_subscriptions));
+  metric("sippeer_reg_notifies_total", "counter", "reginfo NOTIFYs sent on binding changes.",
+         std::to_string(p.reg_notifies));
   metric("sippeer_sip_rejected_total", "counter", "Requests answered with an error generated here.",
          std::to_string(p.rejected));
   const auto& a = admission_->counters();

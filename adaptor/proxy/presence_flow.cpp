@@ -28,6 +28,7 @@
 #include "adaptor/log.h"
 #include "adaptor/proxy/proxy_state.h"
 #include "adaptor/registrar/mailbox.h"
+#include "adaptor/registrar/reg_event.h"
 #include "adaptor/sip/crypto.h"
 #include "dht/codec.h"
 
@@ -62,6 +63,17 @@ std::string first_route_uri(const std::string& route) {
 }  // namespace
 
 bool Proxy::park_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor) {
+  return accept_subscription(msg, sip, key, aor, false);
+}
+
+bool Proxy::serve_reg_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor) {
+  if (sip->sip_request->rq_method != sip_method_subscribe || !sip->sip_event || !sip->sip_event->o_type ||
+      event_package(sip->sip_event->o_type) != "reg")
+    return false;
+  return accept_subscription(msg, sip, key, aor, true);
+}
+
+bool Proxy::accept_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor, bool reg) {
   if (sip->sip_request->rq_method != sip_method_subscribe || !ctx_.settings->presence_enabled) return false;
   if (!sip->sip_event || !sip->sip_from || !sip->sip_from->a_tag || !sip->sip_call_id || !sip->sip_contact ||
       !sip->sip_to || sip->sip_to->a_tag)
@@ -75,7 +87,7 @@ bool Proxy::park_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const 
   }
   while (!s.event.empty() && (s.event.back() == '\r' || s.event.back() == '\n')) s.event.pop_back();
   const std::string package = event_package(s.event);
-  if (package.empty() || package == "reg") return false;  // RFC 3680 is not served: 404 as before
+  if (package.empty() || (package == "reg") != reg) return false;
 
   const std::int64_t now_s = unix_now();
   const std::int64_t asked = sip->sip_expires ? static_cast<std::int64_t>(sip->sip_expires->ex_delta) : 3600;
@@ -110,7 +122,7 @@ bool Proxy::park_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const 
     counters_.responses.add(202);
     nta_msg_treply(ctx_.agent, msg, SIP_202_ACCEPTED, SIPTAG_CONTACT_STR(contact.c_str()),
                    SIPTAG_EXPIRES_STR("0"), TAG_END());
-    send_notify(aor, key, s, "terminated;reason=timeout");
+    send_notify(aor, key, s, "terminated;reason=timeout", notify_body(aor, key, s, reg));
     return true;
   }
   StoredValues box = ctx_.location->values(key, aor, dht::RecordKind::Subscriptions);
@@ -121,16 +133,34 @@ bool Proxy::park_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const 
     reject(msg, Reject::MailboxRefused, {}, aor + ": too many parked subscriptions");
     return true;
   }
-  ++counters_.subscriptions_parked;
-  SIPPEER_LOG(Info) << aor << " has no binding: parked a SUBSCRIBE (" << package << ") from " << s.to << " for "
-                    << granted << " s";
+  if (reg) ++counters_.reg_subscriptions;
+  else ++counters_.subscriptions_parked;
+  SIPPEER_LOG(Info) << aor << (reg ? ": registration events (RFC 3680) for " : " has no binding: parked a SUBSCRIBE ("
+                                         + package + ") from ")
+                    << s.to << " for " << granted << " s";
   counters_.responses.add(202);
   nta_msg_treply(ctx_.agent, msg, SIP_202_ACCEPTED, SIPTAG_CONTACT_STR(contact.c_str()),
                  SIPTAG_EXPIRES_STR(expires.c_str()), TAG_END());
-  send_notify(aor, key, s, "pending;expires=" + expires);
+  send_notify(aor, key, s, (reg ? "active;expires=" : "pending;expires=") + expires, notify_body(aor, key, s, reg));
   put_parked(box.values, s, SIZE_MAX, now_s);  // with the NOTIFY's CSeq
   store_parked(key, aor, std::move(box.values), box.version);
+  if (reg) watch_registrations(key, aor);
   return true;
+}
+
+Proxy::NotifyBody Proxy::notify_body(const std::string& aor, const dht::Id& key, const ParkedSubscription& s,
+                                     bool reg) {
+  if (!reg) {
+    if (event_package(s.event) != "presence") return {};
+    return {"application/pidf+xml", offline_pidf(aor)};
+  }
+  // RFC 3680: the full state, version = this NOTIFY's number from 0.
+  const std::int64_t now_s = unix_now();
+  std::vector<RegContact> now;
+  for (const auto& b : ctx_.location->live(key, aor, now_s)) now.push_back({b.uri, b.expires_at});
+  const auto w = reg_watch_.find(aor);
+  const bool ever = !now.empty() || (w != reg_watch_.end() && w->second.ever_registered);
+  return {"application/reginfo+xml", reginfo_xml(aor, s.cseq, true, now.size(), ever, reg_full(now), now_s)};
 }
 
 bool Proxy::refresh_parked(msg_t* msg, sip_t* sip) {
@@ -159,13 +189,15 @@ bool Proxy::refresh_parked(msg_t* msg, sip_t* sip) {
   counters_.responses.add(200);
   nta_msg_treply(ctx_.agent, msg, SIP_200_OK, SIPTAG_CONTACT_STR(contact.c_str()),
                  SIPTAG_EXPIRES_STR(expires.c_str()), TAG_END());
+  const bool reg = event_package(s->event) == "reg";
   if (granted <= 0) {
     remove_parked(box.values, s->id);
-    send_notify(*aor, key, *s, "terminated");
-    SIPPEER_LOG(Info) << *aor << ": parked subscription from " << s->to << " ended by the watcher";
+    send_notify(*aor, key, *s, "terminated", {});
+    SIPPEER_LOG(Info) << *aor << ": subscription from " << s->to << " ended by the watcher";
   } else {
     s->expires_at = now_s + granted;
-    send_notify(*aor, key, *s, "pending;expires=" + expires);
+    send_notify(*aor, key, *s, (reg ? "active;expires=" : "pending;expires=") + expires,
+                notify_body(*aor, key, *s, reg));
     put_parked(box.values, *s, SIZE_MAX, now_s);
   }
   store_parked(key, *aor, std::move(box.values), box.version);
@@ -175,15 +207,88 @@ bool Proxy::refresh_parked(msg_t* msg, sip_t* sip) {
 void Proxy::deactivate_parked(const dht::Id& key, const std::string& aor) {
   StoredValues box = ctx_.location->values(key, aor, dht::RecordKind::Subscriptions);
   if (box.values.empty()) return;
-  std::vector<ParkedSubscription> subs = live_parked(box.values, unix_now());
-  for (auto& s : subs) {
-    send_notify(aor, key, s, "terminated;reason=deactivated");
+  const std::int64_t now_s = unix_now();
+  std::size_t ended = 0;
+  std::vector<std::string> kept;
+  for (auto& s : live_parked(box.values, now_s)) {
+    // Procedure 6.2: reg subscriptions stay with the registrar.
+    if (event_package(s.event) == "reg") {
+      kept.push_back(encode_parked(s));
+      continue;
+    }
+    send_notify(aor, key, s, "terminated;reason=deactivated", {});
     ++counters_.subscriptions_deactivated;
+    ++ended;
   }
-  if (!subs.empty())
-    SIPPEER_LOG(Info) << aor << " registered: " << subs.size() << " parked subscription"
-                      << (subs.size() == 1 ? "" : "s") << " deactivated, so the watchers subscribe to the phone";
-  store_parked(key, aor, {}, box.version);
+  if (ended == 0) return;
+  SIPPEER_LOG(Info) << aor << " registered: " << ended << " parked subscription" << (ended == 1 ? "" : "s")
+                    << " deactivated, so the watchers subscribe to the phone";
+  store_parked(key, aor, std::move(kept), box.version);
+}
+
+// ------------------------------------------------ registration events
+
+void Proxy::watch_registrations(const dht::Id& key, const std::string& aor) {
+  RegWatch& w = reg_watch_[aor];
+  w.key = key;
+  w.contacts.clear();
+  const std::int64_t now_s = unix_now();
+  for (const auto& b : ctx_.location->live(key, aor, now_s)) w.contacts.push_back({b.uri, b.expires_at});
+  if (!w.contacts.empty()) w.ever_registered = true;
+  w.known = true;
+  if (!reg_timer_) {
+    // Expiry happens without a message: look once a second while anyone
+    // watches a registration here.
+    reg_timer_ = su_timer_create(su_root_task(ctx_.root), 1000);
+    su_timer_set(reg_timer_, &Proxy::on_reg_tick, this);
+  }
+}
+
+void Proxy::on_reg_tick(su_root_magic_t*, su_timer_t* t, void* arg) {
+  auto* self = static_cast<Proxy*>(arg);
+  std::vector<std::pair<dht::Id, std::string>> watched;
+  for (const auto& [aor, w] : self->reg_watch_) watched.emplace_back(w.key, aor);
+  for (const auto& [key, aor] : watched) self->notify_registration_change(key, aor, false);
+  if (self->reg_watch_.empty()) {
+    su_timer_destroy(t);
+    self->reg_timer_ = nullptr;
+    return;
+  }
+  su_timer_set(t, &Proxy::on_reg_tick, self);
+}
+
+void Proxy::notify_registration_change(const dht::Id& key, const std::string& aor, bool by_register) {
+  StoredValues box = ctx_.location->values(key, aor, dht::RecordKind::Subscriptions);
+  const std::int64_t now_s = unix_now();
+  std::vector<ParkedSubscription> subs;
+  for (auto& s : live_parked(box.values, now_s))
+    if (event_package(s.event) == "reg") subs.push_back(std::move(s));
+  auto it = reg_watch_.find(aor);
+  if (subs.empty()) {
+    if (it != reg_watch_.end()) reg_watch_.erase(it);
+    return;
+  }
+  std::vector<RegContact> now;
+  for (const auto& b : ctx_.location->live(key, aor, now_s)) now.push_back({b.uri, b.expires_at});
+  // Subscriptions this node did not take (it became the registrar by a
+  // failover or a hand-over) get the full state first.
+  const bool full = it == reg_watch_.end() || !it->second.known;
+  if (full) {
+    watch_registrations(key, aor);
+    it = reg_watch_.find(aor);
+  }
+  const std::vector<RegContactEvent> changes = full ? reg_full(now) : reg_changes(it->second.contacts, now, by_register, now_s);
+  if (changes.empty() && !full) return;
+  it->second.contacts = now;
+  if (!now.empty()) it->second.ever_registered = true;
+  for (auto& s : subs) {
+    const std::string body = reginfo_xml(aor, s.cseq, full, now.size(), it->second.ever_registered, changes, now_s);
+    send_notify(aor, key, s, "active;expires=" + std::to_string(std::max<std::int64_t>(s.expires_at - now_s, 1)),
+                {"application/reginfo+xml", body});
+    ++counters_.reg_notifies;
+    put_parked(box.values, s, SIZE_MAX, now_s);
+  }
+  store_parked(key, aor, std::move(box.values), box.version);
 }
 
 void Proxy::terminate_parked_on_leave() {
@@ -199,7 +304,7 @@ void Proxy::terminate_parked_on_leave() {
   for (const auto& o : owned) {
     StoredValues box = ctx_.location->values(o.key, o.aor, dht::RecordKind::Subscriptions);
     for (auto& s : live_parked(box.values, unix_now())) {
-      send_notify(o.aor, o.key, s, "terminated;reason=deactivated");
+      send_notify(o.aor, o.key, s, "terminated;reason=deactivated", {});
       ++counters_.subscriptions_deactivated;
       ++n;
     }
@@ -217,7 +322,8 @@ void Proxy::store_parked(const dht::Id& key, const std::string& aor, std::vector
   ctx_.reschedule(ctx_.node->store_here(ctx_.now(), r, ttl));
 }
 
-void Proxy::send_notify(const std::string& aor, const dht::Id& key, ParkedSubscription& s, const std::string& state) {
+void Proxy::send_notify(const std::string& aor, const dht::Id& key, ParkedSubscription& s, const std::string& state,
+                        const NotifyBody& body) {
   ++s.cseq;
   msg_t* msg = nta_msg_create(ctx_.agent, 0);
   sip_t* sip = sip_object(msg);
@@ -230,11 +336,9 @@ void Proxy::send_notify(const std::string& aor, const dht::Id& key, ParkedSubscr
              SIPTAG_EVENT_STR(s.event.c_str()), SIPTAG_SUBSCRIPTION_STATE_STR(state.c_str()),
              SIPTAG_CONTACT_STR(contact.c_str()), TAG_END());
   if (!s.route.empty()) sip_add_tl(msg, sip, SIPTAG_ROUTE_STR(s.route.c_str()), TAG_END());
-  if (event_package(s.event) == "presence") {
-    const std::string pidf = offline_pidf(aor);
-    sip_add_tl(msg, sip, SIPTAG_CONTENT_TYPE_STR("application/pidf+xml"),
-               SIPTAG_PAYLOAD(sip_payload_create(home, pidf.data(), pidf.size())), TAG_END());
-  }
+  if (!body.type.empty())
+    sip_add_tl(msg, sip, SIPTAG_CONTENT_TYPE_STR(body.type.c_str()),
+               SIPTAG_PAYLOAD(sip_payload_create(home, body.text.data(), body.text.size())), TAG_END());
   if (!sip->sip_request || !sip->sip_to || !sip->sip_from || !sip->sip_call_id) {
     SIPPEER_LOG(Warn) << aor << ": cannot build a NOTIFY for " << s.request_uri;
     msg_destroy(msg);

@@ -329,6 +329,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
   if (d.kind == K::Owner) {
     // We own the key: we are the registrar, fork to every live binding
     // (procedure 3.19).
+    if (serve_reg_subscription(msg, sip, key, d.aor)) return;  // RFC 3680, presence_flow.cpp
     live = ctx_.location->live(key, d.aor, unix_now());
     if (live.empty() && keep_offline(msg, sip, key, d.aor)) return;  // offline_flow.cpp
     if (live.empty() && park_subscription(msg, sip, key, d.aor)) return;  // presence_flow.cpp

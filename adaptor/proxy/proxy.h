@@ -19,6 +19,7 @@
 #include "adaptor/registrar/credential_cache.h"
 #include "adaptor/registrar/location.h"
 #include "adaptor/registrar/parked_subscription.h"
+#include "adaptor/registrar/reg_event.h"
 #include "adaptor/sip/crypto.h"
 #include "adaptor/sip/fast_reply.h"
 #include "adaptor/sip/networks.h"
@@ -75,6 +76,8 @@ struct ProxyCounters {
   std::uint64_t subscriptions_parked = 0;       // SUBSCRIBEs parked for a user with no binding (202)
   std::uint64_t subscriptions_deactivated = 0;  // parked ones ended (deactivated) by a REGISTER or our leave
   std::uint64_t notifies_sent = 0;              // NOTIFYs for parked subscriptions
+  std::uint64_t reg_subscriptions = 0;          // SUBSCRIBE Event: reg served (RFC 3680)
+  std::uint64_t reg_notifies = 0;               // partial or full reginfo NOTIFYs on binding changes
   std::uint64_t rejected = 0;         // 4xx/5xx generated here
   ResponseClasses responses;          // every response sent or relayed upstream
 };
@@ -176,6 +179,20 @@ class Proxy {
   // At the owner of an AOR with no binding: true when the SUBSCRIBE was
   // answered (202 and a pending NOTIFY, or an error); false to go on (404).
   bool park_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor);
+  // At the owner, whatever its bindings: SUBSCRIBE Event: reg (RFC 3680),
+  // served here (202, NOTIFY with the full reginfo, then a partial one on
+  // every change of the bindings). False when it is not one.
+  bool serve_reg_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor);
+  bool accept_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor, bool reg);
+  struct NotifyBody {
+    std::string type;  // "" = no body
+    std::string text;
+  };
+  NotifyBody notify_body(const std::string& aor, const dht::Id& key, const ParkedSubscription& s, bool reg);
+  // Registration events: what the watchers were last told, per AOR.
+  void watch_registrations(const dht::Id& key, const std::string& aor);
+  void notify_registration_change(const dht::Id& key, const std::string& aor, bool by_register);
+  static void on_reg_tick(su_root_magic_t*, su_timer_t* t, void* arg);
   // A SUBSCRIBE inside a parked subscription's dialog (to our Contact):
   // refreshed or ended here. False when it is not one (routed as usual).
   bool refresh_parked(msg_t* msg, sip_t* sip);
@@ -183,7 +200,8 @@ class Proxy {
   // with reason=deactivated and the watcher subscribes to the device.
   void deactivate_parked(const dht::Id& key, const std::string& aor);
   // Sends one NOTIFY for `s` (its cseq is advanced first).
-  void send_notify(const std::string& aor, const dht::Id& key, ParkedSubscription& s, const std::string& state);
+  void send_notify(const std::string& aor, const dht::Id& key, ParkedSubscription& s, const std::string& state,
+                   const NotifyBody& body);
   static int on_notify_answer(void* magic, nta_outgoing_t* orq, const sip_t* sip);
   void store_parked(const dht::Id& key, const std::string& aor, std::vector<std::string> values,
                     std::uint64_t version);
@@ -303,6 +321,15 @@ class Proxy {
   // for a non-INVITE's answer, 4 x overlay.request_timeout_ms.
   HopWatch hop_watch_{4LL * ctx_.settings->request_timeout_ms, 65536};
   su_timer_t* watch_timer_ = nullptr;
+  // Registration event watchers' last view of each watched AOR's bindings.
+  struct RegWatch {
+    dht::Id key;
+    std::vector<RegContact> contacts;
+    bool ever_registered = false;
+    bool known = false;
+  };
+  std::unordered_map<std::string, RegWatch> reg_watch_;
+  su_timer_t* reg_timer_ = nullptr;
   // NOTIFYs in flight for parked subscriptions (presence_flow.cpp).
   std::unordered_map<NotifyTx*, std::unique_ptr<NotifyTx>> notifies_;
   // Offline messages being delivered, one at a time per AOR (offline_flow.cpp).

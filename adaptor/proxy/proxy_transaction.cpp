@@ -57,6 +57,7 @@ Proxy::~Proxy() {
     if (d->orq) nta_outgoing_destroy(d->orq);
   for (auto& [p, n] : notifies_)
     if (n->orq) nta_outgoing_destroy(n->orq);
+  if (reg_timer_) su_timer_destroy(reg_timer_);
   if (watch_timer_) su_timer_destroy(watch_timer_);
 }
 

@@ -78,6 +78,8 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
 }
 
 void Proxy::after_registration(const dht::Id& key, const std::string& aor, bool has_bindings) {
+  // RFC 3680: whoever watches this registration hears of the change.
+  notify_registration_change(key, aor, true);
   if (!has_bindings) return;
   // Procedure 6.2: subscriptions parked while the user was offline end, so
   // the watchers subscribe to the phone (presence_flow.cpp); messages kept
