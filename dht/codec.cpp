@@ -79,10 +79,14 @@ std::optional<SipUri> split_sip_uri(string_view uri) {
   if (colon == npos) return std::nullopt;
   SipUri u;
   u.scheme = uri.substr(0, colon);
-  if (!iequals(u.scheme, "sip") && !iequals(u.scheme, "sips")) return std::nullopt;
+  // tel: names a telephone number or prefix a gateway registered (issue
+  // 17, report 6.2): "tel:+1212", the number where a sip: URI has its host.
+  const bool tel = iequals(u.scheme, "tel");
+  if (!tel && !iequals(u.scheme, "sip") && !iequals(u.scheme, "sips")) return std::nullopt;
   string_view rest = uri.substr(colon + 1);
   if (std::any_of(rest.begin(), rest.end(), [](char c) { return in(kNotInUri, c); }))
     return std::nullopt;
+  if (tel && rest.find('@') != npos) return std::nullopt;
   // Neither parameters nor headers may hold a raw '@', so the first one ends
   // the userinfo even when the user part itself contains ';' or '?'.
   if (std::size_t at = rest.find('@'); at != npos) {

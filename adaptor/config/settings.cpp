@@ -283,6 +283,12 @@ const std::vector<SettingInfo> kSchema = {
     {.key = "presence.max_expires_s", .type = "int", .range = "60..86400", .default_text = "3600", .flag = "",
      .description = "The longest a parked subscription is granted; the watcher refreshes it within that.",
      .field = &Settings::presence_max_expires_s, .min = 60, .max = 86400, .live = true},
+    // pstn (issue 17)
+    {.key = "pstn.redirect", .type = "bool", .range = "", .default_text = "true", .flag = "",
+     .description = "A call to a telephone number goes to the gateways registered for its longest "
+                    "prefix: true answers 302 listing them cheapest first (report 6.2.2); false proxies "
+                    "the call to the cheapest. A caller's Request-Disposition: proxy|redirect wins.",
+     .field = &Settings::pstn_redirect, .live = true},
     // dns
     {.key = "dns.timeout_ms", .type = "int", .range = "100..32000", .default_text = "3000",
      .flag = "",

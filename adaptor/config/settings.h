@@ -97,6 +97,8 @@ struct Settings {
   bool presence_enabled = true;    // presence.enabled  false: such a SUBSCRIBE gets 404 as before
   int presence_max_parked_per_user = 50; // presence.max_parked_per_user 1..1000  then 480
   int presence_max_expires_s = 3600; // presence.max_expires_s 60..86400  longest subscription granted
+  // pstn (issue 17; adaptor/proxy/pstn_flow.cpp): calls to telephone numbers
+  bool pstn_redirect = true;       // pstn.redirect  true: 302 with the gateways; false: proxy to the cheapest
   // dns
   int dns_timeout_ms = 3000;       // dns.timeout_ms 100..32000  bounds the DNS branch of a fork
   std::string resolv_conf;         // dns.resolv_conf --resolv-conf FILE  empty = /etc/resolv.conf

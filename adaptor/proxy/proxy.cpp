@@ -83,7 +83,7 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
     return true;
   }
   const url_t* ruri = sip->sip_request->rq_url;
-  if (ruri->url_type != url_sip && ruri->url_type != url_sips && !sip->sip_route &&
+  if (ruri->url_type != url_sip && ruri->url_type != url_sips && ruri->url_type != url_tel && !sip->sip_route &&
       sip->sip_request->rq_method != sip_method_ack) {
     reject(msg, Reject::UnsupportedUriScheme);
     return true;
@@ -250,6 +250,21 @@ void Proxy::route_phone_request(msg_t* msg, sip_t* sip) {
   const std::string flow = strip_own_route(msg, sip);
   RequestRingView ring(*this, *ctx_.node, *ctx_.ring, sip);
   const bool from_outside = !allowed_.contains(source_ipv4(msg));
+  // A call to a telephone number: the gateway of its longest registered
+  // prefix (pstn_flow.cpp). Only outside a dialog and without a Route.
+  if (flow.empty() && !sip->sip_route && !(sip->sip_to && sip->sip_to->a_tag) &&
+      sip->sip_request->rq_method != sip_method_ack && sip->sip_request->rq_method != sip_method_cancel) {
+    if (const auto number = called_number(sip)) {
+      start_pstn_lookup(msg, sip, *number, from_outside);
+      return;
+    }
+  }
+  // Any other tel: URI (a local number with no global context) names
+  // nobody we can find.
+  if (sip->sip_request->rq_url->url_type == url_tel && !sip->sip_route) {
+    reject(msg, Reject::UnsupportedUriScheme);
+    return;
+  }
   const RouteDecision d = decide_route(facts_of(sip, flow, from_outside), ring);
   using K = RouteDecision::Kind;
   switch (d.kind) {

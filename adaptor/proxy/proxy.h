@@ -78,6 +78,8 @@ struct ProxyCounters {
   std::uint64_t notifies_sent = 0;              // NOTIFYs for parked subscriptions
   std::uint64_t reg_subscriptions = 0;          // SUBSCRIBE Event: reg served (RFC 3680)
   std::uint64_t reg_notifies = 0;               // partial or full reginfo NOTIFYs on binding changes
+  std::uint64_t pstn_redirects = 0;             // calls to a number answered 302 with its gateways
+  std::uint64_t pstn_proxied = 0;               // calls to a number proxied to the cheapest gateway
   std::uint64_t rejected = 0;         // 4xx/5xx generated here
   ResponseClasses responses;          // every response sent or relayed upstream
 };
@@ -213,6 +215,14 @@ class Proxy {
   void terminate_parked_on_leave();
 
  private:
+  // pstn_flow.cpp: calls to telephone numbers (issue 17, report 6.2)
+  struct PstnLookup;
+  // The global number ("+12129397040") a request is for, if any.
+  std::optional<std::string> called_number(const sip_t* sip) const;
+  void start_pstn_lookup(msg_t* msg, sip_t* sip, const std::string& number, bool from_outside);
+  void finish_pstn_lookup(const PstnLookup& look);
+  std::uint64_t next_pstn_serial_ = 1;
+
   // The domain is one the ring alone serves (overlay.domain,
   // proxy.p2p_domains, or, when `any_in_p2p_only`, every domain with
   // proxy.lookup p2p-only).

@@ -81,6 +81,7 @@ struct Proxy::Transaction {
   std::string record_route;  // a flow's Record-Route (proxy_flow.cpp), else ""
   std::unique_ptr<DnsP2pLookup> lookup;  // set for a DNS + P2P lookup only
   std::uint32_t counted_source = 0;      // the IPv4 source counted in SourceLimits::open, 0 if none
+  std::uint64_t pstn_serial = 0;         // a call to a number waiting for its prefix lookups (pstn_flow.cpp)
 };
 
 }  // namespace sippeer::adaptor

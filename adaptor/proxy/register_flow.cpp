@@ -3,6 +3,7 @@
 
 #include "adaptor/log.h"
 #include "adaptor/proxy/proxy.h"
+#include "adaptor/registrar/telephone.h"
 #include "adaptor/sip/reject_log.h"
 #include "dht/codec.h"
 
@@ -13,7 +14,13 @@ constexpr const char* kLogTag = "reg";  // see adaptor/log.h
 void Proxy::handle_register(msg_t* msg, sip_t* sip) {
   su_home_t* home = msg_home(msg);
   const char* to_text = sip->sip_to ? url_as_string(home, sip->sip_to->a_url) : nullptr;
-  const auto aor = to_text ? dht::Codec::canonical_aor(to_text) : std::nullopt;
+  auto aor = to_text ? dht::Codec::canonical_aor(to_text) : std::nullopt;
+  // A gateway's telephone prefix (issue 17, report 6.2.1): "tel:+1-212"
+  // is stored as "tel:+1212", the form calls look it up by.
+  if (aor && sip->sip_to->a_url->url_type == url_tel) {
+    const auto number = global_number(to_text);
+    aor = number ? std::optional<std::string>(telephone_aor(*number)) : std::nullopt;
+  }
   if (!aor) {
     reject(msg, Reject::InvalidTo);
     return;

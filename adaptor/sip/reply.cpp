@@ -23,6 +23,7 @@ constexpr Row kRows[] = {
     {Reject::UserNotFound, {404, "User not found on P2P/SIP", nullptr, nullptr, "no live binding"}},
     {Reject::MailboxRefused,
      {480, "Temporarily Unavailable (offline, message not kept)", nullptr, nullptr, "offline message refused"}},
+    {Reject::NoGateway, {404, "No gateway for this number", nullptr, nullptr, "no registered telephone prefix"}},
     {Reject::NotInRingYet,
      {480, "Temporarily Unavailable (not in the ring yet)", "Retry-After", "5", "not in the ring yet"}},
     {Reject::RegistrarNotInRingYet,

@@ -27,6 +27,7 @@ enum class Reject {
   // routing
   UserNotFound,           // the AOR's owner has no live binding
   MailboxRefused,         // offline.*: a MESSAGE to an offline user that the mailbox cannot keep
+  NoGateway,              // a call to a telephone number no registered prefix covers
   NotInRingYet,           // a request before this node joined
   RegistrarNotInRingYet,  // a REGISTER before this node joined
   NodeLeaving,            // the graceful leave is under way

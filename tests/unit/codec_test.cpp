@@ -371,6 +371,21 @@ TEST_F(CodecTest, SubscriptionsRecordRoundTrips) {
             std::string::npos) << text;
 }
 
+// Issue 17: a gateway's telephone prefix is a user AOR of the tel: scheme.
+TEST_F(CodecTest, TelephonePrefixRecordRoundTrips) {
+  EXPECT_EQ(Codec::canonical_aor("<tel:+1212>"), "tel:+1212");
+  EXPECT_FALSE(Codec::canonical_aor("tel:+1212@example.com"));
+  Request s;
+  s.kind = Kind::Store;
+  s.record = Record{ring.hash("tel:+1212"), "tel:+1212",
+                    {"<sip:127.0.0.1:5070;lr>;cost=\"USD.05/60s\";p2p-until=1800000000;p2p-callid=\"g1\";p2p-cseq=1"},
+                    2};
+  s.to = Target::user(s.record->key, s.record->aor);
+  s.ttl = Duration(3600 * 1000);
+  expect_round_trip(s);
+  EXPECT_NE(codec.encode(s, "10.0.0.1:5060", sample_envelope()).find("\r\nTo: <tel:+1212>\r\n"), std::string::npos);
+}
+
 TEST_F(CodecTest, CredentialQueryAndAnswerRoundTrip) {
   Request q = credential_query();
   expect_round_trip(q);
@@ -654,7 +669,8 @@ TEST(CanonicalAor, FoldsHostAndDropsParameters) {
   EXPECT_EQ(Codec::canonical_aor("sip:1001@192.168.1.5;user=phone"), "sip:1001@192.168.1.5");
   EXPECT_EQ(Codec::canonical_aor("sip:Example.COM"), "sip:example.com");
   EXPECT_EQ(Codec::canonical_aor("sip:[2001:DB8::1]:5060"), "sip:[2001:db8::1]:5060");
-  EXPECT_FALSE(Codec::canonical_aor("tel:+12125551212"));
+  // A gateway's telephone prefix (issue 17): the number stands for the host.
+  EXPECT_EQ(Codec::canonical_aor("tel:+12125551212"), "tel:+12125551212");
   EXPECT_FALSE(Codec::canonical_aor("alice@example.com"));
   EXPECT_FALSE(Codec::canonical_aor(""));
   EXPECT_FALSE(Codec::canonical_aor("sip:"));

@@ -69,6 +69,7 @@ Settings scrambled() {
   s.presence_enabled = false;
   s.presence_max_parked_per_user = 7;
   s.presence_max_expires_s = 600;
+  s.pstn_redirect = false;
   s.resolv_conf = "/tmp/resolv.conf";
   s.overload_backlog_kb = 77;
   s.overload_transactions = 12;
