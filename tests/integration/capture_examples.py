@@ -14,8 +14,9 @@ Scenarios, all on the report's 5-bit ring {1, 10, 15, 22}:
     overlay Store, so the example does not depend on the phone registrar);
   - two records stored at one owner within the batch window: one batched
     Transfer (application/p2p-records body) to each replica;
-  - a MESSAGE and a SUBSCRIBE to users with no binding: the mailbox and
-    subscriptions records' Transfers to the replicas (issue 17);
+  - a MESSAGE and a SUBSCRIBE to users with no binding, and a gateway's
+    telephone prefix: the mailbox, subscriptions and tel: records'
+    Transfers to the replicas (issue 17);
   - /lookup of an unknown AOR: user query answered 404;
   - a query sent with Max-Forwards: 1: 483 from the next hop;
   - a node started with --node-id 10 while 10 is in the ring: 600;
@@ -150,6 +151,22 @@ def seed_scenarios(args):
                                                           body="Lunch at noon?"))
         print(f"# MESSAGE to {away} (offline) at node {aowner}: {kept.splitlines()[0] if kept else None}",
               file=sys.stderr)
+        # A gateway's telephone prefix is a record under the key of
+        # "tel:+1212" (report 6.2.1), stored and replicated like bindings.
+        gw = sipplib.RawPhone("gw")
+        tel_owner = model.successor(ringlib.key_of("tel:+1212", BITS))
+        _, reg = gw.transact(n[via if via != tel_owner else aowner], gw.request(
+            "REGISTER", "sip:example.com", to="<tel:+1-212>", frm="<sip:gw@example.com>",
+            contact='<sip:192.0.2.20:5060;lr>;cost="USD.05/60s"', extra="Expires: 3600"))
+        print(f"# REGISTER tel:+1-212 (owner node {tel_owner}): {reg.splitlines()[0] if reg else None}",
+              file=sys.stderr)
+        gw.close()
+        time.sleep(0.3)
+        tel = find(cap, lambda m: m.is_request and m.src == a[tel_owner] and m.get("to") == "<tel:+1212>",
+                   "telephone prefix transfer")
+        show(f"Transfer (a telephone prefix): node {tel_owner} stores gateway 192.0.2.20's registration of "
+             f"tel:+1-212 under the key of tel:+1212 and replicates it", tel, answer_to(cap, tel))
+
         # ... and a SUBSCRIBE for a user with no binding is parked in a
         # subscriptions record (report 6.1).
         watched = next(u for u in (f"sip:erin{i}@example.com" for i in range(200))
