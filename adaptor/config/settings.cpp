@@ -139,6 +139,16 @@ const std::vector<SettingInfo> kSchema = {
                     "the peer's certificate against tls.ca; needs tls.certificate, tls.private_key "
                     "and tls.ca on every node. udp: plain, protected by overlay.secret.",
      .field = &Settings::overlay_transport},
+    {.key = "overlay.next_level", .type = "list<string>", .range = "HOST:PORT", .default_text = "[]", .flag = "",
+     .description = "Nodes of the next-level (global) ring (report 6.4). This node registers each of "
+                    "proxy.p2p_domains there as sip:<domain> with itself as the contact, and sends "
+                    "requests for users of other domains there instead of to DNS. [] = no next level.",
+     .field = &Settings::next_level},
+    {.key = "overlay.domain_fallback", .type = "bool", .range = "", .default_text = "false", .flag = "",
+     .description = "This ring is a next level for domain rings (report 6.4): a request for user@domain "
+                    "with no binding is forwarded to the nodes registered under sip:<domain>, if any, "
+                    "instead of 404.",
+     .field = &Settings::domain_fallback, .live = true},
     // tls
     {.key = "tls.port", .type = "int", .range = "0..65535", .default_text = "0", .flag = "",
      .description = "TCP port for SIP over TLS (sips:), when tls.certificate is set. 0 means "
@@ -598,6 +608,10 @@ void check_addresses(const Settings& s, const std::string& file, std::vector<Con
                    "'" + s.listen + "' is not an IPv4 address (e.g. 192.0.2.10); leave it empty "
                    "to use the host's first non-loopback IPv4 address"});
   // A bare domain (no port) is looked up as SRV _sip._udp.<domain>.
+  for (std::size_t i = 0; i < s.next_level.size(); ++i)
+    if (!is_host_port(s.next_level[i], true))
+      out.push_back({file, 0, 0, "overlay.next_level[" + std::to_string(i) + "]",
+                     "'" + s.next_level[i] + "' is not HOST:PORT (e.g. 192.0.2.10:5060)"});
   for (std::size_t i = 0; i < s.bootstrap.size(); ++i)
     if (!is_host_port(s.bootstrap[i], true) && !is_dns_name(s.bootstrap[i]))
       out.push_back({file, 0, 0, "discovery.bootstrap[" + std::to_string(i) + "]",

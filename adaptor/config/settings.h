@@ -48,6 +48,8 @@ struct Settings {
   std::string overlay_previous_secret; // overlay.previous_secret  also accepted, during a key change
   int overlay_auth_window_s = 30;  // overlay.auth_window_s 5..3600  clock difference a signed request may show
   std::string overlay_transport = "udp"; // overlay.transport  udp|tls  how nodes talk to each other
+  std::vector<std::string> next_level; // overlay.next_level  host:port of nodes of the next-level ring (report 6.4)
+  bool domain_fallback = false;    // overlay.domain_fallback  this ring is a next level: look users up by domain too
   // tls
   int tls_port = 0;                // tls.port 0..65535  0 = sip.port + 1 (5061 with the default port)
   std::string tls_certificate;     // tls.certificate  PEM certificate (chain) of this node; "" = no TLS

@@ -106,7 +106,10 @@ void Daemon::begin_leave() {
   }
   // Report 6.1: a leaving registrar ends the subscriptions it parked, so
   // the watchers subscribe again through the key's next owner.
-  if (proxy_) proxy_->terminate_parked_on_leave();
+  if (proxy_) {
+    proxy_->terminate_parked_on_leave();
+    proxy_->leave_next_level();
+  }
   reschedule(node_->leave(now()));
   if (leaving_ && root_) {
     // The node waits for every neighbour to confirm or time out; this is a

@@ -336,6 +336,9 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
   SIPPEER_LOG(Debug) << "proxy: " << sip->sip_request->rq_method_name << " " << url_text(sip->sip_request->rq_url)
                      << ": " << route_kind_name(d.kind) << (d.target.empty() ? "" : " " + d.target);
   if (d.kind == K::DnsP2p) {
+    // Two-level rings (next_level.cpp): other domains through the next
+    // level, not DNS; only for our own phones, as DNS would be.
+    if (!from_outside && forward_to_next_level(msg, sip)) return;
     start_dns_p2p_lookup(msg, sip, d.aor, from_outside);
     return;
   }
@@ -348,6 +351,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
     live = ctx_.location->live(key, d.aor, unix_now());
     if (live.empty() && keep_offline(msg, sip, key, d.aor)) return;  // offline_flow.cpp
     if (live.empty() && park_subscription(msg, sip, key, d.aor)) return;  // presence_flow.cpp
+    if (live.empty() && ctx_.settings->domain_fallback && domain_fallback(msg, sip, d.aor)) return;  // next_level.cpp
     if (live.empty()) {
       ++counters_.not_found;
       reject(msg, Reject::UserNotFound);

@@ -80,6 +80,8 @@ struct ProxyCounters {
   std::uint64_t reg_notifies = 0;               // partial or full reginfo NOTIFYs on binding changes
   std::uint64_t pstn_redirects = 0;             // calls to a number answered 302 with its gateways
   std::uint64_t pstn_proxied = 0;               // calls to a number proxied to the cheapest gateway
+  std::uint64_t next_level_forwarded = 0;       // requests for other domains sent to the next-level ring
+  std::uint64_t domain_fallbacks = 0;           // requests forwarded to a domain ring found by its domain key
   std::uint64_t rejected = 0;         // 4xx/5xx generated here
   ResponseClasses responses;          // every response sent or relayed upstream
 };
@@ -213,6 +215,30 @@ class Proxy {
   // user's registrar ends with reason=deactivated, so that each watcher
   // subscribes again and reaches the key's next owner.
   void terminate_parked_on_leave();
+
+ private:
+  // next_level.cpp: two-level rings (issue 17, report 6.4)
+  struct DomainLookup;
+  void start_next_level();
+  static void on_level_tick(su_root_magic_t*, su_timer_t*, void* arg);
+  void register_domains(int expires);
+  static int on_level_answer(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+  // A request for a domain that is not ours: to the next-level ring
+  // instead of DNS. False when overlay.next_level is empty.
+  bool forward_to_next_level(msg_t* msg, sip_t* sip);
+  // At the registrar of user@domain with no binding (overlay.domain_fallback):
+  // the domain's key, and the domain ring's nodes registered there.
+  bool domain_fallback(msg_t* msg, sip_t* sip, const std::string& aor);
+  void finish_domain_lookup(const DomainLookup& look, const std::vector<std::string>& values);
+  su_timer_t* level_timer_ = nullptr;
+  std::vector<nta_outgoing_t*> level_registers_;
+  std::size_t level_turn_ = 0;
+  std::uint32_t level_cseq_ = 0;
+  bool level_registered_ = false;
+
+ public:
+  // The graceful leave: our domains' registrations in the next level go.
+  void leave_next_level();
 
  private:
   // pstn_flow.cpp: calls to telephone numbers (issue 17, report 6.2)

@@ -40,6 +40,7 @@ NetworkList allowed_networks(const Settings& s) {
 Proxy::Proxy(ProxyContext ctx) : ctx_(std::move(ctx)), allowed_(allowed_networks(*ctx_.settings)) {
   SIPPEER_LOG(Info) << "proxy: requests to other domains and hosts are served from " << allowed_.text()
                     << " (proxy.allowed_networks); users of the ring from anywhere";
+  start_next_level();
 }
 
 Proxy::~Proxy() {
@@ -58,6 +59,8 @@ Proxy::~Proxy() {
   for (auto& [p, n] : notifies_)
     if (n->orq) nta_outgoing_destroy(n->orq);
   if (reg_timer_) su_timer_destroy(reg_timer_);
+  if (level_timer_) su_timer_destroy(level_timer_);
+  for (nta_outgoing_t* orq : level_registers_) nta_outgoing_destroy(orq);
   if (watch_timer_) su_timer_destroy(watch_timer_);
 }
 

@@ -14,8 +14,9 @@ Scenarios, all on the report's 5-bit ring {1, 10, 15, 22}:
     overlay Store, so the example does not depend on the phone registrar);
   - two records stored at one owner within the batch window: one batched
     Transfer (application/p2p-records body) to each replica;
-  - a MESSAGE and a SUBSCRIBE to users with no binding, and a gateway's
-    telephone prefix: the mailbox, subscriptions and tel: records'
+  - a MESSAGE and a SUBSCRIBE to users with no binding, a gateway's
+    telephone prefix, and a domain ring's domain registered here as in
+    its next level: the mailbox, subscriptions, tel: and domain records'
     Transfers to the replicas (issue 17);
   - /lookup of an unknown AOR: user query answered 404;
   - a query sent with Max-Forwards: 1: 483 from the next hop;
@@ -47,13 +48,14 @@ def show(title, *msgs, note=None):
     examples.append((title, [m for m in msgs if m is not None], note))
 
 
-def find(cap, pred, what, after=None):
+def find(cap, pred, what, after=None, quiet=False):
     for m in cap.messages():
         if after is not None and m.time < after.time:
             continue
         if pred(m):
             return m
-    print(f"warning: not captured: {what}", file=sys.stderr)
+    if not quiet:
+        print(f"warning: not captured: {what}", file=sys.stderr)
     return None
 
 
@@ -166,6 +168,23 @@ def seed_scenarios(args):
                    "telephone prefix transfer")
         show(f"Transfer (a telephone prefix): node {tel_owner} stores gateway 192.0.2.20's registration of "
              f"tel:+1-212 under the key of tel:+1212 and replicates it", tel, answer_to(cap, tel))
+
+        # A node of a domain ring registers its domain in this ring, its
+        # next level (report 6.4.1): a record under the key of sip:<domain>.
+        rep_port = ringlib.free_port()
+        rep = cl.add("rep", new_ring=True, sip_port=rep_port, config={
+            "overlay": {"next_level": [n[via].address]}, "proxy": {"p2p_domains": ["private.test"]}})
+        rep.wait_joined()
+        dom_owner = model.successor(ringlib.key_of("sip:private.test", BITS))
+        ringlib.wait_until(lambda: find(cap, lambda m: m.is_request and m.src == a[dom_owner] and
+                                        m.get("to") == "<sip:private.test>", "domain transfer", quiet=True),
+                           5, what="the domain registration's replica")
+        dom = find(cap, lambda m: m.is_request and m.src == a[dom_owner] and m.get("to") == "<sip:private.test>",
+                   "domain transfer")
+        show(f"Transfer (a domain of a domain ring): a node of the private.test ring registers sip:private.test "
+             f"in this ring, its next level, through node {via}; node {dom_owner} stores it and replicates it",
+             dom, answer_to(cap, dom))
+        rep.stop()
 
         # ... and a SUBSCRIBE for a user with no binding is parked in a
         # subscriptions record (report 6.1).

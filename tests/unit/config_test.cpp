@@ -70,6 +70,8 @@ Settings scrambled() {
   s.presence_max_parked_per_user = 7;
   s.presence_max_expires_s = 600;
   s.pstn_redirect = false;
+  s.next_level = {"192.0.2.9:5060"};
+  s.domain_fallback = true;
   s.resolv_conf = "/tmp/resolv.conf";
   s.overload_backlog_kb = 77;
   s.overload_transactions = 12;
