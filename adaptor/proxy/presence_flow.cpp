@@ -18,10 +18,11 @@
 // subscribe again through the key's next owner. After a crash the
 // successor holds the replica and ends them when the user registers.
 //
-// The report's alternative for devices that do not support events (an
-// OPTIONS probe, or parking when the device refuses the SUBSCRIBE) is not
-// built: a registered user's SUBSCRIBE is forked to the device as before.
-// Event: reg (RFC 3680) is not parked either (no reginfo is built).
+// A registered user's SUBSCRIBE is forked to the phones as before; when
+// none takes it (405, 489, 501, no answer...), it is parked here as if
+// the user were offline: the report's interception of the SUBSCRIBE's
+// answer (procedure 6.1), not its OPTIONS probe. Event: reg (RFC 3680) is
+// served here always (the second half of this file).
 
 #include <cstring>
 
@@ -73,7 +74,8 @@ bool Proxy::serve_reg_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, c
   return accept_subscription(msg, sip, key, aor, true);
 }
 
-bool Proxy::accept_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor, bool reg) {
+bool Proxy::accept_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor, bool reg,
+                                nta_incoming_t* irq) {
   if (sip->sip_request->rq_method != sip_method_subscribe || !ctx_.settings->presence_enabled) return false;
   if (!sip->sip_event || !sip->sip_from || !sip->sip_from->a_tag || !sip->sip_call_id || !sip->sip_contact ||
       !sip->sip_to || sip->sip_to->a_tag)
@@ -101,6 +103,7 @@ bool Proxy::accept_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, cons
   while (!s.to.empty() && (s.to.front() == ' ')) s.to.erase(0, 1);
   while (!s.to.empty() && (s.to.back() == '\r' || s.to.back() == '\n')) s.to.pop_back();
   s.from = "<" + aor + ">;tag=" + s.id;
+  s.refused = irq != nullptr;
   s.call_id = sip->sip_call_id->i_id;
   for (const sip_record_route_t* rr = sip->sip_record_route; rr; rr = rr->r_next) {
     const char* u = url_as_string(home, rr->r_url);
@@ -111,17 +114,30 @@ bool Proxy::accept_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, cons
   }
 
   // Our tag on the 202 names the dialog; Contact: this node, where the
-  // watcher's refreshes come.
-  sip_to_tag(home, sip->sip_to, s.id.c_str());
-  msg_fragment_clear(sip->sip_to->a_common);
+  // watcher's refreshes come. Without a transaction the answer is
+  // stateless (the id makes a retransmission park the same one again);
+  // after a device refused it, through that transaction.
+  if (irq) {
+    nta_incoming_tag(irq, s.id.c_str());
+  } else {
+    sip_to_tag(home, sip->sip_to, s.id.c_str());
+    msg_fragment_clear(sip->sip_to->a_common);
+  }
   const std::string contact = "<sip:" + ctx_.local_address + ">";
-  const std::string expires = std::to_string(granted);
+  const std::string expires = std::to_string(std::max<std::int64_t>(granted, 0));
+  const auto accepted = [&] {
+    counters_.responses.add(202);
+    if (irq)
+      nta_incoming_treply(irq, SIP_202_ACCEPTED, SIPTAG_CONTACT_STR(contact.c_str()),
+                          SIPTAG_EXPIRES_STR(expires.c_str()), TAG_END());
+    else
+      nta_msg_treply(ctx_.agent, msg, SIP_202_ACCEPTED, SIPTAG_CONTACT_STR(contact.c_str()),
+                     SIPTAG_EXPIRES_STR(expires.c_str()), TAG_END());
+  };
 
   if (granted <= 0) {
     // A fetch (Expires: 0): one NOTIFY, nothing parked.
-    counters_.responses.add(202);
-    nta_msg_treply(ctx_.agent, msg, SIP_202_ACCEPTED, SIPTAG_CONTACT_STR(contact.c_str()),
-                   SIPTAG_EXPIRES_STR("0"), TAG_END());
+    accepted();
     send_notify(aor, key, s, "terminated;reason=timeout", notify_body(aor, key, s, reg));
     return true;
   }
@@ -130,17 +146,17 @@ bool Proxy::accept_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, cons
   for (const auto& old : live_parked(box.values, now_s))
     if (old.id == s.id) s.cseq = old.cseq;
   if (!put_parked(box.values, s, static_cast<std::size_t>(ctx_.settings->presence_max_parked_per_user), now_s)) {
+    if (irq) return false;  // the device's own answer goes back instead
     reject(msg, Reject::MailboxRefused, {}, aor + ": too many parked subscriptions");
     return true;
   }
   if (reg) ++counters_.reg_subscriptions;
   else ++counters_.subscriptions_parked;
-  SIPPEER_LOG(Info) << aor << (reg ? ": registration events (RFC 3680) for " : " has no binding: parked a SUBSCRIBE ("
-                                         + package + ") from ")
+  SIPPEER_LOG(Info) << aor << (reg ? ": registration events (RFC 3680) for "
+                                : (irq ? ": the phone refused a SUBSCRIBE, parked it (" : " has no binding: parked a SUBSCRIBE (") +
+                                      package + ") from ")
                     << s.to << " for " << granted << " s";
-  counters_.responses.add(202);
-  nta_msg_treply(ctx_.agent, msg, SIP_202_ACCEPTED, SIPTAG_CONTACT_STR(contact.c_str()),
-                 SIPTAG_EXPIRES_STR(expires.c_str()), TAG_END());
+  accepted();
   send_notify(aor, key, s, (reg ? "active;expires=" : "pending;expires=") + expires, notify_body(aor, key, s, reg));
   put_parked(box.values, s, SIZE_MAX, now_s);  // with the NOTIFY's CSeq
   store_parked(key, aor, std::move(box.values), box.version);
@@ -161,6 +177,30 @@ Proxy::NotifyBody Proxy::notify_body(const std::string& aor, const dht::Id& key,
   const auto w = reg_watch_.find(aor);
   const bool ever = !now.empty() || (w != reg_watch_.end() && w->second.ever_registered);
   return {"application/reginfo+xml", reginfo_xml(aor, s.cseq, true, now.size(), ever, reg_full(now), now_s)};
+}
+
+bool Proxy::park_refused_subscription(Transaction* tx) {
+  // Procedure 6.1: the user's phones were tried; none took the
+  // subscription (no 2xx, 401 or 407) because they do not do events, or
+  // did not answer. Rather than end the watcher's attempt, park it here
+  // (202, NOTIFY pending) until the user registers again.
+  switch (tx->best_status) {
+    case 405: case 408: case 480: case 489: case 500: case 501: case 503: break;
+    default: return false;  // an answer of the user's (403, 404, 486, 6xx...) stands
+  }
+  msg_t* request = nta_incoming_getrequest(tx->irq);
+  sip_t* sip = request ? sip_object(request) : nullptr;
+  bool parked = false;
+  if (sip && sip->sip_to && !sip->sip_to->a_tag) {
+    su_home_t home[1] = {SU_HOME_INIT(home)};
+    const char* text = url_as_string(home, sip->sip_request->rq_url);
+    const auto aor = text ? dht::Codec::canonical_aor(text) : std::nullopt;
+    su_home_deinit(home);
+    if (aor) parked = accept_subscription(request, sip, ctx_.ring->hash(*aor), *aor, false, tx->irq);
+  }
+  if (request) msg_destroy(request);
+  if (parked) tx->final_sent = true;
+  return parked;
 }
 
 bool Proxy::refresh_parked(msg_t* msg, sip_t* sip) {
@@ -211,8 +251,9 @@ void Proxy::deactivate_parked(const dht::Id& key, const std::string& aor) {
   std::size_t ended = 0;
   std::vector<std::string> kept;
   for (auto& s : live_parked(box.values, now_s)) {
-    // Procedure 6.2: reg subscriptions stay with the registrar.
-    if (event_package(s.event) == "reg") {
+    // Procedure 6.2: reg subscriptions stay with the registrar; so do
+    // those the user's phones refused (they would refuse them again).
+    if (event_package(s.event) == "reg" || s.refused) {
       kept.push_back(encode_parked(s));
       continue;
     }

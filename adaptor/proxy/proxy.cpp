@@ -374,6 +374,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
       if (!add_branch(tx, "", d.target, true, claim)) send_final(tx, Reject::Unavailable);
       break;
     case K::Owner:
+      tx->park_on_refusal = sip->sip_request->rq_method == sip_method_subscribe && ctx_.settings->presence_enabled;
       if (!fork_to_bindings(tx, d.aor, live)) send_final(tx, Reject::Unavailable);
       break;
     default:

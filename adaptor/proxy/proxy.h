@@ -187,7 +187,14 @@ class Proxy {
   // served here (202, NOTIFY with the full reginfo, then a partial one on
   // every change of the bindings). False when it is not one.
   bool serve_reg_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor);
-  bool accept_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor, bool reg);
+  // `irq`: answer through this transaction (a SUBSCRIBE the phones
+  // refused) instead of statelessly; `msg` is then not consumed, and a
+  // false return leaves the answering to the caller.
+  bool accept_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor, bool reg,
+                           nta_incoming_t* irq = nullptr);
+  // At the owner, when the phones' answers to a forked SUBSCRIBE are all
+  // refusals of the method or silence: parked (202) instead of relayed.
+  bool park_refused_subscription(Transaction* tx);
   struct NotifyBody {
     std::string type;  // "" = no body
     std::string text;

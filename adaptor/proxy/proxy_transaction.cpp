@@ -382,6 +382,10 @@ void Proxy::finish_if_done(Transaction* tx) {
       send_final(tx, Reject::RequestTerminated);
       return;
     }
+    if (tx->park_on_refusal && !tx->canceled && park_refused_subscription(tx)) {
+      finish_if_done(tx);  // answered: the transaction ends
+      return;
+    }
     if (tx->best && !tx->best_internal) {
       tx->final_sent = true;
       msg_t* best = tx->best;

@@ -38,7 +38,8 @@ std::optional<std::uint64_t> number(std::string_view s) {
 
 std::string encode_parked(const ParkedSubscription& s) {
   return "id=" + s.id + ";event=" + base64_encode(s.event) + ";exp=" + std::to_string(s.expires_at) +
-         ";cseq=" + std::to_string(s.cseq) + ";state=pending;ruri=" + base64_encode(s.request_uri) +
+         ";cseq=" + std::to_string(s.cseq) + ";state=" + (s.refused ? "refused" : "pending") +
+         ";ruri=" + base64_encode(s.request_uri) +
          ";to=" + base64_encode(s.to) + ";from=" + base64_encode(s.from) + ";callid=" + base64_encode(s.call_id) +
          ";route=" + base64_encode(s.route);
 }
@@ -65,6 +66,7 @@ std::optional<ParkedSubscription> decode_parked(std::string_view value) {
   s.from = std::move(*f);
   s.call_id = std::move(*ci);
   s.route = std::move(*ro);
+  s.refused = field(value, "state").value_or("") == "refused";
   return s;
 }
 

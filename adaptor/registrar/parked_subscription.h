@@ -13,7 +13,7 @@
 // one record value. No Sofia, no clock, no I/O; presence_flow.cpp does
 // the SIP.
 //
-//   id=<16 hex>;event=<b64>;exp=<unix>;cseq=<n>;state=pending;ruri=<b64>;
+//   id=<16 hex>;event=<b64>;exp=<unix>;cseq=<n>;state=pending|refused;ruri=<b64>;
 //   to=<b64>;from=<b64>;callid=<b64>;route=<b64>
 //
 // ruri: the watcher's Contact (the NOTIFY's Request-URI); to: the
@@ -40,6 +40,10 @@ struct ParkedSubscription {
   std::string from;         // <user AOR>;tag=<id>
   std::string call_id;
   std::string route;        // route set, ", "-joined Record-Route values; "" for none
+  // Parked because the user's phones refused it (405, 489, ...), not
+  // because the user had no binding: a REGISTER does not end it (the same
+  // phones would refuse again); it lasts until it expires.
+  bool refused = false;
 
   friend bool operator==(const ParkedSubscription&, const ParkedSubscription&) = default;
 };

@@ -13,7 +13,8 @@ Ring of 3, proxy.p2p_domains [example.com]. Phones are raw UDP sockets
 3. kill -9 of bob's registrar. Once the ring has healed, bob registers:
    the new registrar (which held the replica) sends alice NOTIFY
    terminated;reason=deactivated. alice subscribes again: the SUBSCRIBE
-   now reaches bob's phone.
+   now reaches bob's phone, which answers 489 Bad Event (it does not do
+   presence): the registrar parks it instead (202, NOTIFY pending).
 4. alice subscribes to carol (no binding); carol's registrar leaves
    gracefully (SIGTERM): alice gets NOTIFY terminated;reason=deactivated
    from it before it exits.
@@ -97,12 +98,28 @@ def body(args):
         n3 = take_notify(alice, is_notify("terminated"), "NOTIFY terminated after bob registered")
         check("reason=deactivated" in header(n3, "Subscription-State"), f"not deactivated:\n{n3}")
         check(header(n3, "Call-ID", "i") == call_id, "the deactivating NOTIFY is not in alice's dialog")
-        req, _ = subscribe(alice, entry, "bob")
+        req = alice.request("SUBSCRIBE", "sip:bob@example.com", to="<sip:bob@example.com>",
+                            extra="Event: presence\nExpires: 600")
+        alice.send(entry, req)
         sub = bob.recv(5, lambda m: m.startswith("SUBSCRIBE "))
         check(sub is not None, "alice's new SUBSCRIBE did not reach bob's phone")
-        bob.reply_to(sub, None, 489, "Bad Event")
         log(f"kill -9 of {owner.name}; bob registered: alice's subscription deactivated by the new registrar, "
             f"and her new SUBSCRIBE reached bob's phone")
+
+        # ---- 3b. bob's phone does not do presence (489): the registrar
+        # parks the subscription instead of ending it (procedure 6.1).
+        bob.reply_to(sub, None, 489, "Bad Event")
+        final = alice.recv(5, lambda m: m.startswith("SIP/2.0 ") and int(m.split()[1]) >= 200 and
+                           "SUBSCRIBE" in (header(m, "CSeq") or "") and header(m, "Call-ID", "i") == header(req, "Call-ID"))
+        check(final and status_line(final) == "SIP/2.0 202 Accepted", f"after bob's 489, alice got {final}")
+        take_notify(alice, is_notify("pending"), "NOTIFY pending after bob's phone refused the SUBSCRIBE")
+        _, final = bob.transact(others[1], bob.request("REGISTER", "sip:example.com", to="<sip:bob@example.com>",
+                                                       extra="Expires: 600"))
+        check(final and status_line(final) == "SIP/2.0 200 OK", f"bob's refresh: {final}")
+        check(alice.recv(1.5, is_notify("terminated")) is None,
+              "bob's refresh REGISTER ended the subscription his phone had refused (it would only be refused again)")
+        log("bob's phone answered 489 Bad Event: the registrar parked alice's subscription (202, NOTIFY pending); "
+            "bob's next REGISTER left it parked")
 
         # ---- 4. graceful leave ends parked subscriptions
         carol_owner = sipplib.owner_of(others, "sip:carol@example.com")
@@ -110,7 +127,9 @@ def body(args):
         check(final and status_line(final) == "SIP/2.0 202 Accepted", f"alice's SUBSCRIBE to carol: {final}")
         take_notify(alice, is_notify("pending"), "NOTIFY pending for carol")
         code = carol_owner.stop()
-        n4 = take_notify(alice, is_notify("terminated"), "NOTIFY terminated when carol's registrar left")
+        # (It also ends the subscription to bob if it parked that one too.)
+        n4 = take_notify(alice, lambda m: is_notify("terminated")(m) and "carol@" in (header(m, "From", "f") or ""),
+                         "NOTIFY terminated when carol's registrar left")
         check("reason=deactivated" in header(n4, "Subscription-State") and "carol" in header(n4, "From", "f"),
               f"carol's registrar's leave NOTIFY:\n{n4}")
         log(f"{carol_owner.name} left (exit {code}): alice's subscription to carol ended with reason=deactivated")

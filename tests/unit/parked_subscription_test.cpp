@@ -33,7 +33,9 @@ TEST(ParkedSubscription, EncodesToOneValueAndBack) {
   EXPECT_EQ(decode_parked(v), s);
   ParkedSubscription no_route = s;
   no_route.route.clear();
+  no_route.refused = true;
   EXPECT_EQ(decode_parked(encode_parked(no_route)), no_route);
+  EXPECT_NE(encode_parked(no_route).find(";state=refused;"), std::string::npos);
   EXPECT_FALSE(decode_parked(v.substr(0, v.find(";callid="))));
   EXPECT_FALSE(decode_parked("id=short;" + v.substr(v.find(";event=") + 1)));
 }
