@@ -15,12 +15,14 @@ void MemoryStorage::put(StoredRecord rec) {
     const_cast<StoredRecord&>(*it) = std::move(rec);
     return;
   }
+  ++counts_[static_cast<std::size_t>(rec.record.kind)];
   set_.insert(std::move(rec));
 }
 
 bool MemoryStorage::erase(const Id& key, const std::string& aor, RecordKind kind) {
   auto it = set_.find(Probe{key, aor, kind});
   if (it == set_.end()) return false;
+  --counts_[static_cast<std::size_t>(kind)];
   set_.erase(it);
   return true;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <set>
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +19,7 @@ class MemoryStorage final : public Storage {
   void put(StoredRecord rec) override;
   bool erase(const Id& key, const std::string& aor, RecordKind kind = RecordKind::Bindings) override;
   std::size_t size() const override { return set_.size(); }
+  std::size_t count(RecordKind kind) const override { return counts_[static_cast<std::size_t>(kind)]; }
   void for_each(const std::function<void(const StoredRecord&)>& fn) const override;
   void for_each_in(const Id& a, const Id& b,
                    const std::function<void(const StoredRecord&)>& fn) const override;
@@ -57,6 +59,7 @@ class MemoryStorage final : public Storage {
     }
   };
   std::set<StoredRecord, Order> set_;
+  std::size_t counts_[4] = {};  // per RecordKind
 };
 
 }  // namespace sippeer::dht

@@ -78,6 +78,11 @@ class Storage {
   virtual void put(StoredRecord rec) = 0;
   virtual bool erase(const Id& key, const std::string& aor, RecordKind kind = RecordKind::Bindings) = 0;
   virtual std::size_t size() const = 0;
+  // Records of one kind (tombstones included). The registrar asks before
+  // looking for a user's mailbox or parked subscriptions, which almost no
+  // node holds: a tree lookup per REGISTER each cost ~3% of its CPU.
+  // The default (every record) is never wrong, only slower.
+  virtual std::size_t count(RecordKind /*kind*/) const { return size(); }
   // Visits every record; the visitor must not modify the storage.
   virtual void for_each(const std::function<void(const StoredRecord&)>& fn) const = 0;
   // Records whose key is in the ring interval (a, b]; a == b means all.

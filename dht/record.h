@@ -21,7 +21,7 @@ namespace sippeer::dht {
 // one value per message, oldest first; hard state too. Subscriptions
 // (issue 17, report 6.1) are the SUBSCRIBEs parked for a user with no
 // binding, one value per subscription; soft state with their own expiry.
-enum class RecordKind : std::uint8_t { Bindings, Credential, Mailbox, Subscriptions };
+enum class RecordKind : std::uint8_t { Bindings, Credential, Mailbox, Subscriptions };  // MemoryStorage counts 4
 
 inline const char* record_kind_name(RecordKind k) {
   switch (k) {

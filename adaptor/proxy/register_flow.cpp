@@ -85,14 +85,17 @@ void Proxy::handle_register(msg_t* msg, sip_t* sip) {
 }
 
 void Proxy::after_registration(const dht::Id& key, const std::string& aor, bool has_bindings) {
+  // Almost no node holds a mailbox or a parked subscription: two counters
+  // spare the three lookups per REGISTER.
+  const bool subscriptions = ctx_.location->holds_any(dht::RecordKind::Subscriptions);
   // RFC 3680: whoever watches this registration hears of the change.
-  notify_registration_change(key, aor, true);
+  if (subscriptions) notify_registration_change(key, aor, true);
   if (!has_bindings) return;
   // Procedure 6.2: subscriptions parked while the user was offline end, so
   // the watchers subscribe to the phone (presence_flow.cpp); messages kept
   // meanwhile go to it (offline_flow.cpp).
-  deactivate_parked(key, aor);
-  deliver_offline(key, aor);
+  if (subscriptions) deactivate_parked(key, aor);
+  if (ctx_.location->holds_any(dht::RecordKind::Mailbox)) deliver_offline(key, aor);
 }
 
 }  // namespace sippeer::adaptor

@@ -43,6 +43,7 @@ class DurableStorage final : public dht::Storage {
   bool erase(const dht::Id& key, const std::string& aor,
              dht::RecordKind kind = dht::RecordKind::Bindings) override;
   std::size_t size() const override { return memory_.size(); }
+  std::size_t count(dht::RecordKind kind) const override { return memory_.count(kind); }
   void for_each(const std::function<void(const dht::StoredRecord&)>& fn) const override;
   void for_each_in(const dht::Id& a, const dht::Id& b,
                    const std::function<void(const dht::StoredRecord&)>& fn) const override;

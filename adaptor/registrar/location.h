@@ -61,6 +61,9 @@ class Location {
     return values(key, aor, dht::RecordKind::Mailbox);
   }
   StoredValues values(const dht::Id& key, const std::string& aor, dht::RecordKind kind) const;
+  // Whether this node stores any record of the kind: one counter, read
+  // before a lookup that almost always finds nothing.
+  bool holds_any(dht::RecordKind kind) const { return storage_.count(kind) > 0; }
   // Every stored record of one kind (a leaving node's parked subscriptions).
   void each(dht::RecordKind kind, const std::function<void(const dht::StoredRecord&)>& fn) const;
 

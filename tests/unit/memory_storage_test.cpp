@@ -67,6 +67,24 @@ TEST(MemoryStorage, BindingsAndCredentialOfOneAorAreTwoRecords) {
   EXPECT_NE(s.find(Id::from_u64(9), "sip:alice@example.com"), nullptr);
 }
 
+// The registrar reads these counters before looking for a mailbox or
+// parked subscriptions on every REGISTER (issue 17).
+TEST(MemoryStorage, CountsRecordsPerKind) {
+  MemoryStorage s;
+  StoredRecord box = rec(1, "sip:a@x");
+  box.record.kind = RecordKind::Mailbox;
+  s.put(rec(1, "sip:a@x"));
+  s.put(box);
+  s.put(box);  // a new version replaces: still one
+  EXPECT_EQ(s.count(RecordKind::Bindings), 1u);
+  EXPECT_EQ(s.count(RecordKind::Mailbox), 1u);
+  EXPECT_EQ(s.count(RecordKind::Subscriptions), 0u);
+  EXPECT_TRUE(s.erase(box.record.key, "sip:a@x", RecordKind::Mailbox));
+  EXPECT_FALSE(s.erase(box.record.key, "sip:a@x", RecordKind::Mailbox));
+  EXPECT_EQ(s.count(RecordKind::Mailbox), 0u);
+  EXPECT_EQ(s.count(RecordKind::Bindings), 1u);
+}
+
 TEST(MemoryStorage, TwoAorsShareAKey) {
   MemoryStorage s;
   s.put(rec(9, "sip:alice@example.com"));
