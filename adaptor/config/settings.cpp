@@ -293,6 +293,11 @@ const std::vector<SettingInfo> kSchema = {
     {.key = "presence.max_expires_s", .type = "int", .range = "60..86400", .default_text = "3600", .flag = "",
      .description = "The longest a parked subscription is granted; the watcher refreshes it within that.",
      .field = &Settings::presence_max_expires_s, .min = 60, .max = 86400, .live = true},
+    {.key = "presence.options_probe", .type = "bool", .range = "", .default_text = "true", .flag = "",
+     .description = "Before the first SUBSCRIBE to a registered phone, ask it with OPTIONS what it allows "
+                    "(report 6.1); a phone whose Allow lacks SUBSCRIBE is not sent one, and when no phone of "
+                    "the user takes it, the subscription is parked. false: fork to every phone.",
+     .field = &Settings::presence_options_probe, .live = true},
     // pstn (issue 17)
     {.key = "pstn.redirect", .type = "bool", .range = "", .default_text = "true", .flag = "",
      .description = "A call to a telephone number goes to the gateways registered for its longest "

@@ -99,6 +99,7 @@ struct Settings {
   bool presence_enabled = true;    // presence.enabled  false: such a SUBSCRIBE gets 404 as before
   int presence_max_parked_per_user = 50; // presence.max_parked_per_user 1..1000  then 480
   int presence_max_expires_s = 3600; // presence.max_expires_s 60..86400  longest subscription granted
+  bool presence_options_probe = true; // presence.options_probe  ask a phone with OPTIONS before its first SUBSCRIBE
   // pstn (issue 17; adaptor/proxy/pstn_flow.cpp): calls to telephone numbers
   bool pstn_redirect = true;       // pstn.redirect  true: 302 with the gateways; false: proxy to the cheapest
   // dns

@@ -18,12 +18,21 @@
 // subscribe again through the key's next owner. After a crash the
 // successor holds the replica and ends them when the user registers.
 //
-// A registered user's SUBSCRIBE is forked to the phones as before; when
-// none takes it (405, 489, 501, no answer...), it is parked here as if
-// the user were offline: the report's interception of the SUBSCRIBE's
-// answer (procedure 6.1), not its OPTIONS probe. Event: reg (RFC 3680) is
-// served here always (the second half of this file).
+// A registered user's SUBSCRIBE is forked to the phones as before, with
+// both of the report's ways (6.1) for phones that do not do events:
+// - the OPTIONS probe: before the first SUBSCRIBE to a phone the
+//   registrar asks it for OPTIONS; one whose Allow lacks SUBSCRIBE is not
+//   sent any (the answer is cached for an hour), and when no phone of the
+//   user is left the SUBSCRIBE is parked here at once. A phone that
+//   registered a `methods` Contact parameter (RFC 3840) is not probed:
+//   that list says;
+// - interception: when none of the phones it was sent to takes it (405,
+//   489, 501, no answer...), it is parked here instead of refused.
+// Event: reg (RFC 3680) is served here always (the second half of this
+// file).
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "adaptor/log.h"
@@ -75,7 +84,7 @@ bool Proxy::serve_reg_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, c
 }
 
 bool Proxy::accept_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor, bool reg,
-                                nta_incoming_t* irq) {
+                                nta_incoming_t* irq, bool refused) {
   if (sip->sip_request->rq_method != sip_method_subscribe || !ctx_.settings->presence_enabled) return false;
   if (!sip->sip_event || !sip->sip_from || !sip->sip_from->a_tag || !sip->sip_call_id || !sip->sip_contact ||
       !sip->sip_to || sip->sip_to->a_tag)
@@ -103,7 +112,7 @@ bool Proxy::accept_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, cons
   while (!s.to.empty() && (s.to.front() == ' ')) s.to.erase(0, 1);
   while (!s.to.empty() && (s.to.back() == '\r' || s.to.back() == '\n')) s.to.pop_back();
   s.from = "<" + aor + ">;tag=" + s.id;
-  s.refused = irq != nullptr;
+  s.refused = refused;
   s.call_id = sip->sip_call_id->i_id;
   for (const sip_record_route_t* rr = sip->sip_record_route; rr; rr = rr->r_next) {
     const char* u = url_as_string(home, rr->r_url);
@@ -153,7 +162,8 @@ bool Proxy::accept_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, cons
   if (reg) ++counters_.reg_subscriptions;
   else ++counters_.subscriptions_parked;
   SIPPEER_LOG(Info) << aor << (reg ? ": registration events (RFC 3680) for "
-                                : (irq ? ": the phone refused a SUBSCRIBE, parked it (" : " has no binding: parked a SUBSCRIBE (") +
+                                : (refused ? ": the phones do not take SUBSCRIBE, parked it ("
+                                           : " has no binding: parked a SUBSCRIBE (") +
                                       package + ") from ")
                     << s.to << " for " << granted << " s";
   accepted();
@@ -196,11 +206,161 @@ bool Proxy::park_refused_subscription(Transaction* tx) {
     const char* text = url_as_string(home, sip->sip_request->rq_url);
     const auto aor = text ? dht::Codec::canonical_aor(text) : std::nullopt;
     su_home_deinit(home);
-    if (aor) parked = accept_subscription(request, sip, ctx_.ring->hash(*aor), *aor, false, tx->irq);
+    if (aor) parked = accept_subscription(request, sip, ctx_.ring->hash(*aor), *aor, false, tx->irq, true);
   }
   if (request) msg_destroy(request);
   if (parked) tx->final_sent = true;
   return parked;
+}
+
+// ------------------------------------------------- the OPTIONS probe
+
+namespace {
+constexpr std::int64_t kProbeCacheS = 3600;
+constexpr std::size_t kProbeCacheMax = 20000;
+constexpr int kProbeWaitMs = 2000;
+}  // namespace
+
+std::optional<bool> Proxy::takes_subscribe(const Binding& b, std::int64_t now_s) const {
+  // A phone that registered its methods (RFC 3840: Contact ...;methods="INVITE, SUBSCRIBE, ...",
+  // as Windows Messenger does) has said so already.
+  if (const auto at = b.params.find(";methods="); at != std::string::npos) {
+    std::string list = b.params.substr(at + 9);
+    if (!list.empty() && list.front() == '"') list = list.substr(1, list.find('"', 1) - 1);
+    else list = list.substr(0, list.find(';'));
+    for (auto& c : list) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return list.find("SUBSCRIBE") != std::string::npos;
+  }
+  const auto it = event_capability_.find(b.uri);
+  if (it == event_capability_.end() || now_s - it->second.checked_at > kProbeCacheS) return std::nullopt;
+  return it->second.subscribe;
+}
+
+bool Proxy::subscribe_with_probe(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor,
+                                 const std::vector<Binding>& live) {
+  if (sip->sip_request->rq_method != sip_method_subscribe || !ctx_.settings->presence_enabled ||
+      !ctx_.settings->presence_options_probe || !sip->sip_event ||
+      !sip->sip_event->o_type || event_package(sip->sip_event->o_type) == "reg" || (sip->sip_to && sip->sip_to->a_tag))
+    return false;
+  const std::int64_t now_s = unix_now();
+  std::vector<Binding> unknown, taking;
+  for (const auto& b : live) {
+    const auto t = takes_subscribe(b, now_s);
+    if (!t) unknown.push_back(b);
+    else if (*t) taking.push_back(b);
+  }
+  if (unknown.empty() && !taking.empty()) return false;  // fork to all as usual; those that refuse get nothing anyway
+  if (unknown.empty()) {
+    // Every phone is known not to do events: park at once.
+    return accept_subscription(msg, sip, key, aor, false, nullptr, true);
+  }
+  // Ask the phones we know nothing of first.
+  Transaction* tx = start(msg, sip);
+  if (!tx) return true;
+  tx->park_on_refusal = true;
+  auto probe = std::make_unique<EventProbe>();
+  probe->proxy = this;
+  probe->tx = tx;
+  probe->serial = tx->pstn_serial = next_pstn_serial_++;
+  probe->key = key;
+  probe->aor = aor;
+  probe->live = live;
+  for (const auto& b : unknown) {
+    msg_t* m = nta_msg_create(ctx_.agent, 0);
+    sip_t* o = sip_object(m);
+    su_home_t* home = msg_home(m);
+    const std::string from = "<sip:" + ctx_.local_address + ">;tag=probe" + std::to_string(probe->serial);
+    const std::string call_id = "probe-" + std::to_string(probe->serial) + "-" + std::to_string(probe->probes.size()) +
+                                "@" + ctx_.local_address;
+    sip_add_tl(m, o, SIPTAG_REQUEST(sip_request_create(home, SIP_METHOD_OPTIONS, URL_STRING_MAKE(b.uri.c_str()), nullptr)),
+               SIPTAG_TO_STR(("<" + aor + ">").c_str()), SIPTAG_FROM_STR(from.c_str()),
+               SIPTAG_CALL_ID_STR(call_id.c_str()), SIPTAG_CSEQ(sip_cseq_create(home, 1, SIP_METHOD_OPTIONS)),
+               SIPTAG_MAX_FORWARDS_STR("70"), SIPTAG_ACCEPT_STR("application/sdp"), TAG_END());
+    std::string route;
+    if (!b.path.empty()) {
+      sip_add_tl(m, o, SIPTAG_ROUTE_STR(b.path.c_str()), TAG_END());
+      if (b.path.size() > 6 && b.path.compare(0, 5, "<sip:") == 0) route = "sip:" + b.path.substr(5, b.path.size() - 6);
+    }
+    if (!o->sip_request || !o->sip_to || !o->sip_from) {
+      msg_destroy(m);
+      continue;
+    }
+    // The magic is the probe; the answer says which binding by its Call-ID's index.
+    nta_outgoing_t* orq = nta_outgoing_mcreate(ctx_.agent, &Proxy::on_probe_answer, probe.get(),
+                                               route.empty() ? nullptr : URL_STRING_MAKE(route.c_str()), m, TAG_END());
+    if (!orq) {
+      msg_destroy(m);
+      continue;
+    }
+    probe->probes.push_back(orq);
+    probe_uris_[orq] = b.uri;
+  }
+  SIPPEER_LOG(Debug) << aor << ": probing " << probe->probes.size() << " phone(s) with OPTIONS before a SUBSCRIBE";
+  probe->timer = su_timer_create(su_root_task(ctx_.root), kProbeWaitMs);
+  su_timer_set(probe->timer, &Proxy::on_probe_timeout, probe.get());
+  EventProbe* p = probe.get();
+  probes_[p] = std::move(probe);
+  if (p->probes.empty()) finish_probe(p);
+  return true;
+}
+
+int Proxy::on_probe_answer(void* magic, nta_outgoing_t* orq, const sip_t* sip) {
+  auto* probe = static_cast<EventProbe*>(magic);
+  Proxy* self = probe->proxy;
+  const int status = sip && sip->sip_status ? sip->sip_status->st_status : 408;
+  if (status < 200) return 0;
+  const auto u = self->probe_uris_.find(orq);
+  if (u != self->probe_uris_.end()) {
+    // An answer that lists what it allows tells; anything else does not
+    // (no Allow, no answer): such a phone is still sent the SUBSCRIBE.
+    if (sip && sip->sip_allow && !nta_sip_is_internal(sip)) {
+      if (self->event_capability_.size() >= kProbeCacheMax) self->event_capability_.clear();
+      bool subscribe = false;
+      for (const msg_param_t* m = sip->sip_allow->k_items; m && *m; ++m)
+        if (strcasecmp(*m, "SUBSCRIBE") == 0) subscribe = true;
+      self->event_capability_[u->second] = {subscribe, unix_now()};
+    }
+    self->probe_uris_.erase(u);
+  }
+  auto& v = probe->probes;
+  v.erase(std::remove(v.begin(), v.end(), orq), v.end());
+  nta_outgoing_destroy(orq);
+  if (v.empty()) self->finish_probe(probe);
+  return 0;
+}
+
+void Proxy::on_probe_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
+  auto* probe = static_cast<EventProbe*>(arg);
+  probe->proxy->finish_probe(probe);
+}
+
+void Proxy::finish_probe(EventProbe* probe) {
+  const auto it = probes_.find(probe);
+  if (it == probes_.end()) return;
+  const std::unique_ptr<EventProbe> done = std::move(it->second);
+  probes_.erase(it);
+  for (nta_outgoing_t* orq : done->probes) {
+    probe_uris_.erase(orq);
+    nta_outgoing_destroy(orq);
+  }
+  if (done->timer) su_timer_destroy(done->timer);
+  Transaction* tx = done->tx;
+  if (!transactions_.count(tx) || tx->pstn_serial != done->serial || tx->final_sent) return;
+  if (tx->canceled) {
+    send_final(tx, Reject::RequestTerminated);
+    return;
+  }
+  const std::int64_t now_s = unix_now();
+  std::vector<Binding> send;
+  for (const auto& b : done->live)
+    if (takes_subscribe(b, now_s).value_or(true)) send.push_back(b);
+  if (send.empty()) {
+    SIPPEER_LOG(Info) << done->aor << ": no phone allows SUBSCRIBE (OPTIONS probe)";
+    tx->best_status = 405;  // as if each had refused it
+    finish_if_done(tx);     // parks it (park_on_refusal)
+    return;
+  }
+  if (!fork_to_bindings(tx, done->aor, send)) send_final(tx, Reject::Unavailable);
 }
 
 bool Proxy::refresh_parked(msg_t* msg, sip_t* sip) {

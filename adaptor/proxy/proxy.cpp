@@ -357,6 +357,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
       reject(msg, Reject::UserNotFound);
       return;
     }
+    if (!live.empty() && subscribe_with_probe(msg, sip, key, d.aor, live)) return;  // presence_flow.cpp
     if (live.size() == 1 && !alias_of(live[0]) && may_relay_stateless(sip) && relay_to_binding(msg, sip, live[0]))
       return;
   }

@@ -191,7 +191,18 @@ class Proxy {
   // refused) instead of statelessly; `msg` is then not consumed, and a
   // false return leaves the answering to the caller.
   bool accept_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor, bool reg,
-                           nta_incoming_t* irq = nullptr);
+                           nta_incoming_t* irq = nullptr, bool refused = false);
+  // The report's OPTIONS probe (6.1): a SUBSCRIBE for a registered user
+  // whose phones' support for SUBSCRIBE is not known yet waits for their
+  // answers to OPTIONS; phones whose Allow lacks it are not sent it, and
+  // when none is left it is parked. False: fork as usual.
+  struct EventProbe;
+  bool subscribe_with_probe(msg_t* msg, sip_t* sip, const dht::Id& key, const std::string& aor,
+                            const std::vector<Binding>& live);
+  std::optional<bool> takes_subscribe(const Binding& b, std::int64_t now_s) const;
+  static int on_probe_answer(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+  static void on_probe_timeout(su_root_magic_t*, su_timer_t*, void* arg);
+  void finish_probe(EventProbe* probe);
   // At the owner, when the phones' answers to a forked SUBSCRIBE are all
   // refusals of the method or silence: parked (202) instead of relayed.
   bool park_refused_subscription(Transaction* tx);
@@ -373,6 +384,14 @@ class Proxy {
   };
   std::unordered_map<std::string, RegWatch> reg_watch_;
   su_timer_t* reg_timer_ = nullptr;
+  // The OPTIONS probe: what each contact said it allows, and probes in flight.
+  struct EventCapability {
+    bool subscribe = false;
+    std::int64_t checked_at = 0;
+  };
+  std::unordered_map<std::string, EventCapability> event_capability_;
+  std::unordered_map<EventProbe*, std::unique_ptr<EventProbe>> probes_;
+  std::unordered_map<nta_outgoing_t*, std::string> probe_uris_;
   // NOTIFYs in flight for parked subscriptions (presence_flow.cpp).
   std::unordered_map<NotifyTx*, std::unique_ptr<NotifyTx>> notifies_;
   // Offline messages being delivered, one at a time per AOR (offline_flow.cpp).

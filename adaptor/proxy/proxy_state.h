@@ -64,6 +64,17 @@ struct Proxy::NotifyTx {
   bool final_notify = false;  // Subscription-State: terminated: nothing to remove after
 };
 
+struct Proxy::EventProbe {
+  Proxy* proxy = nullptr;
+  Transaction* tx = nullptr;
+  std::uint64_t serial = 0;
+  dht::Id key;
+  std::string aor;
+  std::vector<Binding> live;
+  std::vector<nta_outgoing_t*> probes;
+  su_timer_t* timer = nullptr;
+};
+
 struct Proxy::Transaction {
   Proxy* proxy = nullptr;
   nta_incoming_t* irq = nullptr;

@@ -59,6 +59,10 @@ Proxy::~Proxy() {
   for (auto& [p, n] : notifies_)
     if (n->orq) nta_outgoing_destroy(n->orq);
   if (reg_timer_) su_timer_destroy(reg_timer_);
+  for (auto& [p, probe] : probes_) {
+    for (nta_outgoing_t* orq : probe->probes) nta_outgoing_destroy(orq);
+    if (probe->timer) su_timer_destroy(probe->timer);
+  }
   if (level_timer_) su_timer_destroy(level_timer_);
   for (nta_outgoing_t* orq : level_registers_) nta_outgoing_destroy(orq);
   if (watch_timer_) su_timer_destroy(watch_timer_);

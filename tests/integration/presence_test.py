@@ -15,6 +15,10 @@ Ring of 3, proxy.p2p_domains [example.com]. Phones are raw UDP sockets
    terminated;reason=deactivated. alice subscribes again: the SUBSCRIBE
    now reaches bob's phone, which answers 489 Bad Event (it does not do
    presence): the registrar parks it instead (202, NOTIFY pending).
+   Before the SUBSCRIBE, bob's phone gets an OPTIONS probe (report 6.1).
+3c. dora's phone answers the probe with an Allow without SUBSCRIBE: alice's
+   SUBSCRIBE to dora is parked without reaching the phone; a second
+   watcher's is parked with no second probe.
 4. alice subscribes to carol (no binding); carol's registrar leaves
    gracefully (SIGTERM): alice gets NOTIFY terminated;reason=deactivated
    from it before it exits.
@@ -101,6 +105,11 @@ def body(args):
         req = alice.request("SUBSCRIBE", "sip:bob@example.com", to="<sip:bob@example.com>",
                             extra="Event: presence\nExpires: 600")
         alice.send(entry, req)
+        # The registrar asks bob's phone first what it allows (the report's
+        # OPTIONS probe); it allows SUBSCRIBE, so the SUBSCRIBE follows.
+        probe = bob.recv(5, lambda m: m.startswith("OPTIONS "))
+        check(probe is not None, "bob's phone got no OPTIONS probe before the SUBSCRIBE")
+        bob.reply_to(probe, None, 200, "OK", extra="Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, SUBSCRIBE, NOTIFY")
         sub = bob.recv(5, lambda m: m.startswith("SUBSCRIBE "))
         check(sub is not None, "alice's new SUBSCRIBE did not reach bob's phone")
         log(f"kill -9 of {owner.name}; bob registered: alice's subscription deactivated by the new registrar, "
@@ -120,6 +129,33 @@ def body(args):
               "bob's refresh REGISTER ended the subscription his phone had refused (it would only be refused again)")
         log("bob's phone answered 489 Bad Event: the registrar parked alice's subscription (202, NOTIFY pending); "
             "bob's next REGISTER left it parked")
+
+        # ---- 3c. the OPTIONS probe: dora's phone does not allow SUBSCRIBE
+        dora = phones.raw_phone("dora")
+        _, final = dora.transact(entry, dora.request("REGISTER", "sip:example.com", to="<sip:dora@example.com>",
+                                                     extra="Expires: 600"))
+        check(final and status_line(final) == "SIP/2.0 200 OK", f"dora's REGISTER: {final}")
+        req, _ = None, None
+        alice.send(entry, alice.request("SUBSCRIBE", "sip:dora@example.com", to="<sip:dora@example.com>",
+                                        extra="Event: presence\nExpires: 600"))
+        probe = dora.recv(5, lambda m: m.startswith("OPTIONS "))
+        check(probe is not None, "dora's phone got no OPTIONS probe")
+        dora.reply_to(probe, None, 200, "OK", extra="Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE")
+        final = alice.recv(5, lambda m: m.startswith("SIP/2.0 ") and int(m.split()[1]) >= 200 and
+                           "SUBSCRIBE" in (header(m, "CSeq") or "") and "dora" in (header(m, "To", "t") or ""))
+        check(final and status_line(final) == "SIP/2.0 202 Accepted", f"alice's SUBSCRIBE to dora: {final}")
+        take_notify(alice, lambda m: is_notify("pending")(m) and "dora@" in (header(m, "From", "f") or ""),
+                    "NOTIFY pending for dora")
+        check(dora.recv(1.0, lambda m: m.startswith("SUBSCRIBE ")) is None,
+              "the SUBSCRIBE reached dora's phone though its Allow lacks SUBSCRIBE")
+        # A second watcher: the answer is remembered, no second probe.
+        watcher = phones.raw_phone("watcher")
+        _, final = subscribe(watcher, others[0], "dora")
+        check(final and status_line(final) == "SIP/2.0 202 Accepted", f"the second SUBSCRIBE to dora: {final}")
+        check(dora.recv(1.0, lambda m: m.startswith("OPTIONS ") or m.startswith("SUBSCRIBE ")) is None,
+              "dora's phone was probed or subscribed again")
+        log("OPTIONS probe: dora's phone allows no SUBSCRIBE, so alice's SUBSCRIBE was parked without reaching it; "
+            "a second watcher was parked with no new probe")
 
         # ---- 4. graceful leave ends parked subscriptions
         carol_owner = sipplib.owner_of(others, "sip:carol@example.com")

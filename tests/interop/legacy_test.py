@@ -91,7 +91,10 @@ def pick_peer(nodes, owner_l, rr):
 def run(args, name, c):
     # Call-IDs shaped like the client's own (sipp maps messages to calls by Call-ID).
     t_extra = ("-cid_str", c["cid"]) + (("-t", "t1") if c["transport"] == "tcp" else ())
-    config = {"proxy": {"record_route": c["rr"]}}
+    # The buddy is a one-call sipp UAS that takes only the SUBSCRIBE: the
+    # registrar's OPTIONS probe (issue 17; integration.presence tests it)
+    # is off here, as this test is about the SUBSCRIBE's forwarding.
+    config = {"proxy": {"record_route": c["rr"]}, "presence": {"options_probe": False}}
     if args.auth:
         config.update(auth={"mode": "provisioned"}, overlay={"secret": "legacy-test-key"})
     with ringlib.Cluster(args.sippeer, f"legacy-{name}", keep=args.keep) as cl, sipplib.Phones(cl) as ph:

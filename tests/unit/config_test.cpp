@@ -69,6 +69,7 @@ Settings scrambled() {
   s.presence_enabled = false;
   s.presence_max_parked_per_user = 7;
   s.presence_max_expires_s = 600;
+  s.presence_options_probe = false;
   s.pstn_redirect = false;
   s.next_level = {"192.0.2.9:5060"};
   s.domain_fallback = true;
