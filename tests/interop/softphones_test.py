@@ -26,6 +26,9 @@ console client of liblinphone), through a ring of 3, over UDP or TCP
 4. carol sends bob a MESSAGE ("chat sip:bob@example.com ..."): bob's
    output shows the text. bob sends carol one (menu "message" to his
    current contact, carol): linphonec shows it received.
+5. carol's linphonec quits (and unregisters); bob writes to her: the ring
+   keeps the MESSAGE (issue 17); a new linphonec registering as carol
+   shows it.
 With --auth (CTest interop.softphones_auth.udp / .tcp) the ring runs
 auth.mode provisioned (issue 13): bob and carol are provisioned with
 passwords, baresip has auth_pass in its account, linphonec an
@@ -179,8 +182,11 @@ def body(args):
     rr = transport == "udp"
     with ringlib.Cluster(args.sippeer, f"softphones-{transport}", keep=args.keep) as cl:
         bob = carol = None
+        codes_seen = {}
         try:
-            config = {"proxy": {"record_route": rr}}
+            # example.com is the ring's domain: a MESSAGE to an offline
+            # user of it is kept (issue 17) rather than looked up in DNS too.
+            config = {"proxy": {"record_route": rr, "p2p_domains": ["example.com"]}}
             if args.auth:
                 config.update(auth={"mode": "provisioned"}, overlay={"secret": "softphones-test-key"})
             nodes = sipplib.start_ring(cl, 3, config=config)
@@ -258,6 +264,25 @@ def body(args):
             check(r.get("ok"), f"bob: message refused: {r}")
             carol.wait_output("Message received from sip:bob@example.com: " + re.escape(text), 10, pos, what=f"linphonec carol to show {text!r}")
             log(f"MESSAGE bob -> carol delivered in {time.monotonic() - t5:.2f} s")
+            # 5. Offline message (issue 17): carol quits (linphonec
+            # unregisters), bob writes to her, and a new linphonec of
+            # carol's shows the message once it registers.
+            code = carol.stop()
+            check(code == 0, f"linphonec carol exited with {code}")
+            codes_seen["linphonec"] = code
+            ringlib.wait_until(lambda: not sipplib.lookup(nodes[0], "sip:carol@example.com")[1].get("bindings"), 10,
+                               what="carol's binding to be removed when linphonec quits")
+            text = f"for carol while she is away {os.getpid()}"
+            r = bob.command("message", text)
+            check(r.get("ok"), f"bob: message refused: {r}")
+            ringlib.wait_until(lambda: kept(nodes) == 1, 10, what="the ring to keep bob's MESSAGE for carol")
+            t6 = time.monotonic()
+            carol = Linphonec(cl, "carol2", "sip:carol@example.com", b.address, transport,
+                              password="carol-password" if args.auth else None)
+            carol.wait_output("Message received from sip:bob@example.com: " + re.escape(text), 15, 0,
+                              what="carol's new linphonec to show the MESSAGE kept while she was away")
+            log(f"carol offline: bob's MESSAGE kept (202); her new linphonec showed it "
+                f"{time.monotonic() - t6:.2f} s after starting")
             for n in nodes:
                 check(n.alive(), f"{n.name} died")
         except ringlib.TestFailure:
@@ -274,8 +299,20 @@ def body(args):
             if bob:
                 bob.stop()
                 codes["baresip"] = bob.proc.returncode
+        codes.update({f"first {k}": v for k, v in codes_seen.items()})
         check(all(c == 0 for c in codes.values()), f"the phones' exit codes: {codes} (expected 0)")
         log(f"both phones exited cleanly: {codes}")
+
+
+def kept(nodes):
+    """sippeer_offline_kept_total summed over the nodes."""
+    total = 0
+    for n in nodes:
+        _, text = ringlib.http_get(n.listen, n.admin_port, "/metrics", timeout=5)
+        for line in (text if isinstance(text, str) else "").splitlines():
+            if line.startswith("sippeer_offline_kept_total "):
+                total += int(line.split()[1])
+    return total
 
 
 def extra_args(ap):
