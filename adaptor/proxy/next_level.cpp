@@ -150,7 +150,7 @@ bool Proxy::domain_fallback(msg_t* msg, sip_t* sip, const std::string& aor) {
   if (!tx) return true;
   auto look = std::make_shared<DomainLookup>();
   look->tx = tx;
-  look->serial = tx->pstn_serial = next_pstn_serial_++;
+  look->serial = tx->lookup_serial = next_lookup_serial_++;
   look->domain = domain;
   const std::weak_ptr<int> alive = alive_;
   const dht::Id key = ctx_.ring->hash(domain);
@@ -166,11 +166,7 @@ bool Proxy::domain_fallback(msg_t* msg, sip_t* sip, const std::string& aor) {
 
 void Proxy::finish_domain_lookup(const DomainLookup& look, const std::vector<std::string>& values) {
   Transaction* tx = look.tx;
-  if (!transactions_.count(tx) || tx->pstn_serial != look.serial || tx->final_sent) return;
-  if (tx->canceled) {
-    send_final(tx, Reject::RequestTerminated);
-    return;
-  }
+  if (!still_waiting(tx, look.serial)) return;
   const std::int64_t now_s = unix_now();
   std::vector<std::string> hops;
   for (const auto& v : values) {

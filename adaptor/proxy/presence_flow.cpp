@@ -249,19 +249,23 @@ bool Proxy::subscribe_with_probe(msg_t* msg, sip_t* sip, const dht::Id& key, con
     if (!t) unknown.push_back(b);
     else if (*t) taking.push_back(b);
   }
-  if (unknown.empty() && !taking.empty()) return false;  // fork to all as usual; those that refuse get nothing anyway
-  if (unknown.empty()) {
+  if (unknown.empty() && taking.empty()) {
     // Every phone is known not to do events: park at once.
     return accept_subscription(msg, sip, key, aor, false, nullptr, true);
   }
-  // Ask the phones we know nothing of first.
   Transaction* tx = start(msg, sip);
   if (!tx) return true;
   tx->park_on_refusal = true;
+  if (unknown.empty()) {
+    // Known answers only: the phones that take it, none that would not.
+    if (!fork_to_bindings(tx, aor, taking)) send_final(tx, Reject::Unavailable);
+    return true;
+  }
+  // Ask the phones we know nothing of first.
   auto probe = std::make_unique<EventProbe>();
   probe->proxy = this;
   probe->tx = tx;
-  probe->serial = tx->pstn_serial = next_pstn_serial_++;
+  probe->serial = tx->lookup_serial = next_lookup_serial_++;
   probe->key = key;
   probe->aor = aor;
   probe->live = live;
@@ -345,11 +349,7 @@ void Proxy::finish_probe(EventProbe* probe) {
   }
   if (done->timer) su_timer_destroy(done->timer);
   Transaction* tx = done->tx;
-  if (!transactions_.count(tx) || tx->pstn_serial != done->serial || tx->final_sent) return;
-  if (tx->canceled) {
-    send_final(tx, Reject::RequestTerminated);
-    return;
-  }
+  if (!still_waiting(tx, done->serial)) return;
   const std::int64_t now_s = unix_now();
   std::vector<Binding> send;
   for (const auto& b : done->live)

@@ -71,6 +71,18 @@ std::string Proxy::ring_next_hop(const sip_t* sip, const dht::Id& key, bool* cla
   return hop.address == ctx_.local_address ? std::string() : hop.address;
 }
 
+bool Proxy::retargeted_to_alias(const sip_t* sip) const {
+  const url_t* ruri = sip->sip_request->rq_url;
+  if (!sip->sip_to || !ruri->url_user || ruri->url_port || !ring_domain(ruri, false)) return false;
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  const char* r = url_as_string(home, ruri);
+  const char* t = url_as_string(home, sip->sip_to->a_url);
+  const auto ra = r ? dht::Codec::canonical_aor(r) : std::nullopt;
+  const auto ta = t ? dht::Codec::canonical_aor(t) : std::nullopt;
+  su_home_deinit(home);
+  return ra && ta && *ra != *ta;
+}
+
 bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
   // RFC 3261 16.3: validate before anything else.
   if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0) {
@@ -90,7 +102,13 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
   }
   // A request coming back to us down a Path (proxy_flow.cpp) is a spiral,
   // not a loop (16.3 step 4): its Request-URI is now the contact.
-  const bool spiral = sip->sip_route && is_me(sip->sip_route->r_url) && !flow_target(sip->sip_route->r_url).empty();
+  // So is one an alias retargeted (proxy_transaction.cpp, report 5.6):
+  // its Request-URI is now another AOR of a ring domain than its To, and
+  // the alias chain may cross a node twice (alias loops are caught by
+  // the AORs seen, and by the same AOR coming back here: then To and
+  // Request-URI agree again).
+  const bool spiral = (sip->sip_route && is_me(sip->sip_route->r_url) && !flow_target(sip->sip_route->r_url).empty()) ||
+                      retargeted_to_alias(sip);
   for (const sip_via_t* v = sip->sip_via && !spiral ? sip->sip_via->v_next : nullptr; v; v = v->v_next) {
     // Our own Via below the top one: the request has been here before.
     const std::string sent_by = std::string(v->v_host ? v->v_host : "") + ":" + (v->v_port ? v->v_port : "5060");

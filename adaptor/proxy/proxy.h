@@ -119,6 +119,9 @@ class Proxy {
 
   // proxy.cpp: checks and routing
   bool reject_early(msg_t* msg, sip_t* sip);
+  // The Request-URI is an AOR of a ring domain other than To's: an alias
+  // retargeted it, so coming back to a node is a spiral, not a loop.
+  bool retargeted_to_alias(const sip_t* sip) const;
   bool is_me(const url_t* u) const;
   // An out-of-dialog INVITE, SUBSCRIBE or REFER: what Record-Route is for.
   static bool starts_dialog(const sip_t* sip);
@@ -265,7 +268,11 @@ class Proxy {
   std::optional<std::string> called_number(const sip_t* sip) const;
   void start_pstn_lookup(msg_t* msg, sip_t* sip, const std::string& number, bool from_outside);
   void finish_pstn_lookup(const PstnLookup& look);
-  std::uint64_t next_pstn_serial_ = 1;
+  std::uint64_t next_lookup_serial_ = 1;
+  // When an asynchronous lookup for `tx` ends (pstn_flow.cpp,
+  // next_level.cpp, the OPTIONS probe): false when the transaction is
+  // gone, already answered, or canceled (then answered 487 here).
+  bool still_waiting(Transaction* tx, std::uint64_t serial);
 
   // The domain is one the ring alone serves (overlay.domain,
   // proxy.p2p_domains, or, when `any_in_p2p_only`, every domain with

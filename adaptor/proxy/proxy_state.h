@@ -92,7 +92,7 @@ struct Proxy::Transaction {
   std::string record_route;  // a flow's Record-Route (proxy_flow.cpp), else ""
   std::unique_ptr<DnsP2pLookup> lookup;  // set for a DNS + P2P lookup only
   std::uint32_t counted_source = 0;      // the IPv4 source counted in SourceLimits::open, 0 if none
-  std::uint64_t pstn_serial = 0;         // a call to a number waiting for its prefix lookups (pstn_flow.cpp)
+  std::uint64_t lookup_serial = 0;       // waiting for ring lookups or probes (pstn_flow, next_level, presence_flow)
   bool park_on_refusal = false;          // a SUBSCRIBE forked to the user's phones (presence_flow.cpp)
 };
 

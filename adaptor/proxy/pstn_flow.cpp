@@ -67,7 +67,7 @@ void Proxy::start_pstn_lookup(msg_t* msg, sip_t* sip, const std::string& number,
   if (!tx) return;
   auto look = std::make_shared<PstnLookup>();
   look->tx = tx;
-  look->serial = tx->pstn_serial = next_pstn_serial_++;
+  look->serial = tx->lookup_serial = next_lookup_serial_++;
   look->number = number;
   look->aors = prefix_aors(number);
   look->found.resize(look->aors.size());
@@ -85,14 +85,19 @@ void Proxy::start_pstn_lookup(msg_t* msg, sip_t* sip, const std::string& number,
   }
 }
 
-void Proxy::finish_pstn_lookup(const PstnLookup& look) {
-  Transaction* tx = look.tx;
+bool Proxy::still_waiting(Transaction* tx, std::uint64_t serial) {
   // The caller may have canceled, and the transaction be gone, meanwhile.
-  if (!transactions_.count(tx) || tx->pstn_serial != look.serial || tx->final_sent) return;
+  if (!transactions_.count(tx) || tx->lookup_serial != serial || tx->final_sent) return false;
   if (tx->canceled) {
     send_final(tx, Reject::RequestTerminated);
-    return;
+    return false;
   }
+  return true;
+}
+
+void Proxy::finish_pstn_lookup(const PstnLookup& look) {
+  Transaction* tx = look.tx;
+  if (!still_waiting(tx, look.serial)) return;
   const std::int64_t now_s = unix_now();
   struct Gateway {
     Binding b;

@@ -25,21 +25,20 @@ bool is_hex16(std::string_view s) {
   return true;
 }
 
-// The value of `name=` among the ';'-separated fields, or nullopt.
-std::optional<std::string_view> field(std::string_view value, std::string_view name) {
+}  // namespace
+
+std::optional<std::string_view> record_field(std::string_view value, std::string_view name) {
   std::size_t pos = 0;
   while (pos <= value.size()) {
     std::size_t end = value.find(';', pos);
     if (end == std::string_view::npos) end = value.size();
-    std::string_view part = value.substr(pos, end - pos);
+    const std::string_view part = value.substr(pos, end - pos);
     if (part.size() > name.size() && part.compare(0, name.size(), name) == 0 && part[name.size()] == '=')
       return part.substr(name.size() + 1);
     pos = end + 1;
   }
   return std::nullopt;
 }
-
-}  // namespace
 
 std::string base64_encode(std::string_view data) {
   std::string out;
@@ -93,8 +92,9 @@ std::string encode_stored_message(const StoredMessage& m) {
 }
 
 std::optional<StoredMessage> decode_stored_message(std::string_view value) {
-  const auto id = field(value, "id"), t = field(value, "t"), sender = field(value, "sender"),
-             from = field(value, "from"), type = field(value, "type"), body = field(value, "body");
+  const auto id = record_field(value, "id"), t = record_field(value, "t"), sender = record_field(value, "sender"),
+             from = record_field(value, "from"), type = record_field(value, "type"),
+             body = record_field(value, "body");
   if (!id || !t || !sender || !from || !type || !body || !is_hex16(*id) || t->empty()) return std::nullopt;
   StoredMessage m;
   m.id = std::string(*id);

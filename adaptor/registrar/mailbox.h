@@ -43,6 +43,11 @@ std::string encode_stored_message(const StoredMessage& m);
 // nullopt unless every field is present and well formed.
 std::optional<StoredMessage> decode_stored_message(std::string_view value);
 
+// The value of `name=` among a record value's ';'-separated fields (empty
+// when written "name="), or nullopt when there is no such field. Shared
+// with parked_subscription.h, whose values are written the same way.
+std::optional<std::string_view> record_field(std::string_view value, std::string_view name);
+
 std::string base64_encode(std::string_view data);
 std::optional<std::string> base64_decode(std::string_view text);
 

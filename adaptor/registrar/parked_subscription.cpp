@@ -9,21 +9,6 @@ namespace sippeer::adaptor {
 
 namespace {
 
-std::optional<std::string_view> field(std::string_view value, std::string_view name) {
-  std::size_t pos = 0;
-  while (pos <= value.size()) {
-    std::size_t end = value.find(';', pos);
-    if (end == std::string_view::npos) end = value.size();
-    std::string_view part = value.substr(pos, end - pos);
-    if (part.size() > name.size() && part.compare(0, name.size(), name) == 0 && part[name.size()] == '=')
-      return part.substr(name.size() + 1);
-    if (part.size() == name.size() + 1 && part.compare(0, name.size(), name) == 0 && part.back() == '=')
-      return std::string_view();
-    pos = end + 1;
-  }
-  return std::nullopt;
-}
-
 std::optional<std::uint64_t> number(std::string_view s) {
   if (s.empty() || s.size() > 19) return std::nullopt;
   std::uint64_t n = 0;
@@ -45,9 +30,9 @@ std::string encode_parked(const ParkedSubscription& s) {
 }
 
 std::optional<ParkedSubscription> decode_parked(std::string_view value) {
-  const auto id = field(value, "id"), event = field(value, "event"), exp = field(value, "exp"),
-             cseq = field(value, "cseq"), ruri = field(value, "ruri"), to = field(value, "to"),
-             from = field(value, "from"), callid = field(value, "callid"), route = field(value, "route");
+  const auto id = record_field(value, "id"), event = record_field(value, "event"), exp = record_field(value, "exp"),
+             cseq = record_field(value, "cseq"), ruri = record_field(value, "ruri"), to = record_field(value, "to"),
+             from = record_field(value, "from"), callid = record_field(value, "callid"), route = record_field(value, "route");
   if (!id || id->size() != 16 || !event || !exp || !cseq || !ruri || !to || !from || !callid || !route)
     return std::nullopt;
   const auto e = number(*exp), c = number(*cseq);
@@ -66,7 +51,7 @@ std::optional<ParkedSubscription> decode_parked(std::string_view value) {
   s.from = std::move(*f);
   s.call_id = std::move(*ci);
   s.route = std::move(*ro);
-  s.refused = field(value, "state").value_or("") == "refused";
+  s.refused = record_field(value, "state").value_or("") == "refused";
   return s;
 }
 

@@ -76,8 +76,12 @@ def body(args):
             got = message_reaches(carol, entry, name, alice, f"hello {name}")
             check(got.split(" ", 2)[1].startswith(f"sip:alice@{alice.address}"),
                   f"the MESSAGE to {name} reached alice with Request-URI {got.split(' ', 2)[1]}")
+        # Entering at alice's registrar: the request leaves it for the
+        # alias's registrar and comes back retargeted (a spiral, not a loop).
+        message_reaches(carol, alice_owner, far, alice, f"spiral {far}")
         log(f"MESSAGEs to {far} (across the ring to alice's registrar) and {near} (forked by alice's "
-            f"registrar itself) reached alice's phone; carol got 200s")
+            f"registrar itself) reached alice's phone; carol got 200s; entering at alice's registrar, the "
+            f"request to {far} spiralled back through it")
 
         # ---- 2. a loop
         register(other, entry, "dan", contact="<sip:erin@example.com>")
