@@ -102,17 +102,18 @@ bool Proxy::reject_early(msg_t* msg, sip_t* sip) {
   }
   // A request coming back to us down a Path (proxy_flow.cpp) is a spiral,
   // not a loop (16.3 step 4): its Request-URI is now the contact.
-  // So is one an alias retargeted (proxy_transaction.cpp, report 5.6):
-  // its Request-URI is now another AOR of a ring domain than its To, and
-  // the alias chain may cross a node twice (alias loops are caught by
-  // the AORs seen, and by the same AOR coming back here: then To and
-  // Request-URI agree again).
-  const bool spiral = (sip->sip_route && is_me(sip->sip_route->r_url) && !flow_target(sip->sip_route->r_url).empty()) ||
-                      retargeted_to_alias(sip);
+  const bool spiral = sip->sip_route && is_me(sip->sip_route->r_url) && !flow_target(sip->sip_route->r_url).empty();
   for (const sip_via_t* v = sip->sip_via && !spiral ? sip->sip_via->v_next : nullptr; v; v = v->v_next) {
     // Our own Via below the top one: the request has been here before.
     const std::string sent_by = std::string(v->v_host ? v->v_host : "") + ":" + (v->v_port ? v->v_port : "5060");
     if (sent_by == ctx_.local_address) {
+      // So is one an alias retargeted (proxy_transaction.cpp, report
+      // 5.6): its Request-URI is now another AOR of a ring domain than
+      // its To, and the alias chain may cross a node twice. (Alias loops
+      // are caught by the AORs seen, and by the same AOR coming back
+      // here: then To and Request-URI agree again.) Asked only here, off
+      // the path of every other request.
+      if (retargeted_to_alias(sip)) break;
       if (sip->sip_request->rq_method == sip_method_ack) nta_msg_discard(ctx_.agent, msg);
       else reject(msg, Reject::LoopDetected);
       return true;
