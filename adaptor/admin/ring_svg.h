@@ -8,6 +8,8 @@
 // stylesheet) can find them.
 #pragma once
 
+#include "adaptor/xml.h"  // xml_escape, used with the picture
+
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -40,7 +42,5 @@ struct RingPicture {
 
 std::string render_ring_svg(const RingPicture& picture);
 
-// &, <, >, " and ' as entities, for XML and HTML text and attributes.
-std::string xml_escape(const std::string& s);
 
 }  // namespace sippeer::adaptor

@@ -172,10 +172,7 @@ void Proxy::finish_domain_lookup(const DomainLookup& look, const std::vector<std
   for (const auto& v : values) {
     const auto b = decode_binding(v);
     if (!b || b->expires_at <= now_s) continue;
-    su_home_t home[1] = {SU_HOME_INIT(home)};
-    const url_t* u = url_make(home, b->uri.c_str());
-    if (u && u->url_host) hops.push_back(std::string(u->url_host) + ":" + (u->url_port ? u->url_port : "5060"));
-    su_home_deinit(home);
+    if (std::string hop = host_port_of(b->uri); !hop.empty()) hops.push_back(std::move(hop));
   }
   // One of the domain's nodes, not all: each would route the request to
   // the same user, who would get it twice. Which one follows the Call-ID,

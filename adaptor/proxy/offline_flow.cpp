@@ -20,8 +20,6 @@
 // at least once: a phone whose 200 is lost gets the message again at its
 // next registration.
 
-#include <openssl/evp.h>
-
 #include <cstring>
 
 #include "adaptor/log.h"
@@ -56,16 +54,6 @@ std::string header_text(su_home_t* home, const void* h) {
   return t ? std::string(t) : std::string();
 }
 
-// 64 bits of SHA-256 over the MESSAGE's transaction: the full width
-// whatever overlay.id_bits is (the ring's own hash is cut to its ids).
-std::string message_id(const std::string& transaction) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  if (EVP_Digest(transaction.data(), transaction.size(), md, &n, EVP_sha256(), nullptr) != 1 || n < 8)
-    return std::string(16, '0');
-  return hex_of(md, 8);
-}
-
 // Outcomes after which the message stays for the phone's next REGISTER:
 // the phone did not answer, or was busy or briefly unable.
 bool worth_retrying(int status) {
@@ -86,7 +74,7 @@ bool Proxy::keep_offline(msg_t* msg, sip_t* sip, const dht::Id& key, const std::
   // after a node failed) gets the same id.
   const std::string tx = std::string(sip->sip_call_id->i_id) + "\n" + std::to_string(sip->sip_cseq->cs_seq) + "\n" +
                          (sip->sip_from->a_tag ? sip->sip_from->a_tag : "") + "\n" + *sender;
-  m.id = message_id(tx);
+  m.id = sha256_hex(tx, 8);
   m.stored_at = unix_now();
   m.sender = *sender;
   const char* display = sip->sip_from->a_display;
@@ -148,7 +136,7 @@ void Proxy::deliver_offline(const dht::Id& key, const std::string& aor) {
   std::string route;
   if (!b.path.empty()) {
     sip_add_tl(msg, sip, SIPTAG_ROUTE_STR(b.path.c_str()), TAG_END());
-    if (b.path.size() > 6 && b.path.compare(0, 5, "<sip:") == 0) route = "sip:" + b.path.substr(5, b.path.size() - 6);
+    route = b.path_uri();
   }
   if (!sip->sip_request || !sip->sip_from || !sip->sip_to || !sip->sip_call_id) {
     SIPPEER_LOG(Warn) << aor << ": cannot build the kept MESSAGE " << m->id << " for " << b.uri;

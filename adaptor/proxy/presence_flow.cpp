@@ -42,20 +42,12 @@
 #include "adaptor/sip/crypto.h"
 #include "dht/codec.h"
 
-#include <openssl/evp.h>
 
 namespace sippeer::adaptor {
 
 constexpr const char* kLogTag = "presence";  // see adaptor/log.h
 
 namespace {
-
-std::string dialog_id(const std::string& text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  if (EVP_Digest(text.data(), text.size(), md, &n, EVP_sha256(), nullptr) != 1 || n < 8) return std::string(16, '0');
-  return hex_of(md, 8);
-}
 
 std::string text_of(su_home_t* home, const void* h) {
   if (!h) return {};
@@ -103,7 +95,7 @@ bool Proxy::accept_subscription(msg_t* msg, sip_t* sip, const dht::Id& key, cons
   const std::int64_t now_s = unix_now();
   const std::int64_t asked = sip->sip_expires ? static_cast<std::int64_t>(sip->sip_expires->ex_delta) : 3600;
   const std::int64_t granted = std::min<std::int64_t>(asked, ctx_.settings->presence_max_expires_s);
-  s.id = dialog_id(std::string(sip->sip_call_id->i_id) + "\n" + sip->sip_from->a_tag + "\n" + aor);
+  s.id = sha256_hex(std::string(sip->sip_call_id->i_id) + "\n" + sip->sip_from->a_tag + "\n" + aor, 8);
   s.expires_at = now_s + granted;
   s.request_uri = url_as_string(home, sip->sip_contact->m_url);
   s.to = text_of(home, sip->sip_from);
@@ -283,7 +275,7 @@ bool Proxy::subscribe_with_probe(msg_t* msg, sip_t* sip, const dht::Id& key, con
     std::string route;
     if (!b.path.empty()) {
       sip_add_tl(m, o, SIPTAG_ROUTE_STR(b.path.c_str()), TAG_END());
-      if (b.path.size() > 6 && b.path.compare(0, 5, "<sip:") == 0) route = "sip:" + b.path.substr(5, b.path.size() - 6);
+      route = b.path_uri();
     }
     if (!o->sip_request || !o->sip_to || !o->sip_from) {
       msg_destroy(m);

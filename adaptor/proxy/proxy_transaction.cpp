@@ -247,8 +247,8 @@ int Proxy::fork_bindings(Transaction* tx, const std::vector<Binding>& live, std:
     }
     // With a Path the branch goes to the edge node holding the phone's
     // flow (its URI, lr and all, is the next hop); else to the contact.
-    const std::string via_edge = b.path.size() > 6 && b.path.compare(0, 5, "<sip:") == 0
-                                     ? b.path.substr(5, b.path.size() - 6) : std::string();
+    const std::string edge = b.path_uri();
+    const std::string via_edge = edge.empty() ? std::string() : edge.substr(4);  // without "sip:"
     if (add_branch(tx, b.uri, via_edge, false, false, via_edge.empty() ? "" : b.path)) ++started;
   }
   return started;

@@ -155,12 +155,7 @@ void Proxy::finish_pstn_lookup(const PstnLookup& look) {
   }
   // Proxy: to the cheapest gateway by loose route, Request-URI kept.
   const Binding& best = gateways.front().b;
-  su_home_t home[1] = {SU_HOME_INIT(home)};
-  const url_t* u = url_make(home, best.uri.c_str());
-  std::string hop;
-  if (u && u->url_host)
-    hop = std::string(u->url_host) + ":" + (u->url_port ? u->url_port : "5060");
-  su_home_deinit(home);
+  const std::string hop = host_port_of(best.uri);
   ++counters_.pstn_proxied;
   if (hop.empty() || !add_branch(tx, "", hop, false, false, "<" + best.uri + ">")) send_final(tx, Reject::Unavailable);
 }

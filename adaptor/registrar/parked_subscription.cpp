@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
-#include "adaptor/registrar/mailbox.h"  // base64
+#include "adaptor/registrar/mailbox.h"  // base64, record_field
+#include "adaptor/xml.h"
 
 namespace sippeer::adaptor {
 
@@ -104,23 +105,9 @@ std::string event_package(std::string_view event) {
   return out;
 }
 
-std::string xml_escaped(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string offline_pidf(std::string_view aor) {
   return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
-         "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"" + xml_escaped(aor) + "\">\r\n"
+         "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"" + xml_escape(aor) + "\">\r\n"
          " <tuple id=\"sippeer-offline\">\r\n"
          "  <status><basic>closed</basic></status>\r\n"
          "  <note>not registered</note>\r\n"

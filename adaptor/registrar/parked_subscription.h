@@ -65,9 +65,6 @@ bool remove_parked(std::vector<std::string>& values, std::string_view id);
 // The package name of an Event header value ("presence;id=7" -> "presence").
 std::string event_package(std::string_view event);
 
-// Text with &, <, > and " escaped for XML content and attributes.
-std::string xml_escaped(std::string_view text);
-
 // RFC 3863 PIDF for a user who is offline: one tuple, basic status closed.
 std::string offline_pidf(std::string_view aor);
 

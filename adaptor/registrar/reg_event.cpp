@@ -1,9 +1,8 @@
 #include "adaptor/registrar/reg_event.h"
 
 #include <algorithm>
-#include <openssl/evp.h>
 
-#include "adaptor/registrar/parked_subscription.h"  // xml_escaped
+#include "adaptor/xml.h"
 #include "adaptor/sip/crypto.h"
 
 namespace sippeer::adaptor {
@@ -18,12 +17,7 @@ const RegContact* find_uri(const std::vector<RegContact>& list, const std::strin
 
 // A stable id for an element: 32 bits of SHA-256 of its text, so the same
 // binding has the same id in every document and on every registrar.
-std::string element_id(std::string_view text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  if (EVP_Digest(text.data(), text.size(), md, &n, EVP_sha256(), nullptr) != 1 || n < 4) return "0";
-  return hex_of(md, 4);
-}
+std::string element_id(std::string_view text) { return sha256_hex(text, 4); }
 
 }  // namespace
 
@@ -57,12 +51,12 @@ std::string reginfo_xml(std::string_view aor, std::uint32_t version, bool full, 
   std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n";
   x += "<reginfo xmlns=\"urn:ietf:params:xml:ns:reginfo\" version=\"" + std::to_string(version) + "\" state=\"" +
        (full ? "full" : "partial") + "\">\r\n";
-  x += " <registration aor=\"" + xml_escaped(aor) + "\" id=\"r" + element_id(aor) + "\" state=\"" + reg_state +
+  x += " <registration aor=\"" + xml_escape(aor) + "\" id=\"r" + element_id(aor) + "\" state=\"" + reg_state +
        "\">\r\n";
   for (const auto& e : contacts) {
     x += "  <contact id=\"c" + element_id(e.contact.uri) + "\" state=\"" + e.state + "\" event=\"" + e.event + "\"";
     if (e.state == "active") x += " expires=\"" + std::to_string(std::max<std::int64_t>(e.contact.expires_at - now_unix, 0)) + "\"";
-    x += ">\r\n   <uri>" + xml_escaped(e.contact.uri) + "</uri>\r\n  </contact>\r\n";
+    x += ">\r\n   <uri>" + xml_escape(e.contact.uri) + "</uri>\r\n  </contact>\r\n";
   }
   x += " </registration>\r\n</reginfo>\r\n";
   return x;

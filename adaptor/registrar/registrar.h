@@ -51,6 +51,13 @@ struct Binding {
   // is reached directly. Stored as p2p-path="...".
   std::string path;
 
+  // The edge node's URI from `path` ("<sip:f~...@edge;lr>" ->
+  // "sip:f~...@edge;lr"), where a request to this phone is sent; "" when
+  // the contact is reached directly.
+  std::string path_uri() const {
+    return path.size() > 6 && path.compare(0, 5, "<sip:") == 0 ? path.substr(1, path.size() - 2) : std::string();
+  }
+
   friend bool operator==(const Binding&, const Binding&) = default;
 };
 

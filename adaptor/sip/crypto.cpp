@@ -18,6 +18,15 @@ std::string hex_of(const unsigned char* b, std::size_t n) {
   return s;
 }
 
+std::string sha256_hex(std::string_view text, std::size_t bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  bytes = std::min<std::size_t>(bytes, 32);
+  if (EVP_Digest(text.data(), text.size(), md, &n, EVP_sha256(), nullptr) != 1 || n < bytes)
+    return std::string(2 * bytes, '0');
+  return hex_of(md, bytes);
+}
+
 struct HmacSha256::State {
   EVP_MAC* mac = nullptr;
   EVP_MAC_CTX* ctx = nullptr;

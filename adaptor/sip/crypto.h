@@ -12,6 +12,12 @@ namespace sippeer::adaptor {
 // Lower-case hex of n bytes.
 std::string hex_of(const unsigned char* b, std::size_t n);
 
+// The first `bytes` bytes (at most 32) of SHA-256 over `text`, as hex: the
+// stable ids of kept messages, parked subscriptions and reginfo elements
+// (issue 17), full width whatever overlay.id_bits cuts the ring's hash to.
+// All zeros if OpenSSL fails.
+std::string sha256_hex(std::string_view text, std::size_t bytes);
+
 // HMAC-SHA256 under one key, its OpenSSL context made once: fetching the
 // algorithm per message (OpenSSL 3's one-shot HMAC()) cost 10 us of the 11
 // an overlay signature took.

@@ -51,4 +51,13 @@ void remove_unknown_header(msg_t* msg, sip_t* sip, const char* name) {
   }
 }
 
+std::string host_port_of(const std::string& uri) {
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  const url_t* u = url_make(home, uri.c_str());
+  const std::string out =
+      u && u->url_host ? std::string(u->url_host) + ":" + (u->url_port ? u->url_port : "5060") : std::string();
+  su_home_deinit(home);
+  return out;
+}
+
 }  // namespace sippeer::adaptor

@@ -46,6 +46,10 @@ msg_t* request_from_text(const std::string& text);
 // saw it; 0 when unknown or not IPv4.
 std::uint32_t source_ipv4(msg_t* msg);
 
+// "host:port" (5060 when the URI names none) of a SIP URI's host, or ""
+// when it does not parse: where to send a request for that URI.
+std::string host_port_of(const std::string& uri);
+
 // Extension headers Sofia keeps as "unknown" (P2P-Owner, P2P-Record-Version).
 bool has_unknown_header(const sip_t* sip, const char* name);
 void remove_unknown_header(msg_t* msg, sip_t* sip, const char* name);
