@@ -39,9 +39,8 @@ Node::Node(const Config& config, NodeRef self, Transport& transport, Random& ran
       transport_(transport),
       random_(random),
       storage_(storage),
-      observer_(observer) {
-  fingers_.assign(static_cast<std::size_t>(config_.bits), NodeRef{});
-}
+      observer_(observer),
+      routing_(config, self_) {}
 
 // ---------------------------------------------------------------- life cycle
 
@@ -49,10 +48,7 @@ Time Node::start_singleton(Time now) {
   // Procedure 3.3 with discovery suppressed: every finger and the
   // predecessor point at ourselves.
   state_ = NodeStatus::State::Joined;
-  fingers_.assign(fingers_.size(), self_);
-  successors_ = {self_};
-  predecessor_ = self_;
-  predecessor_heard_ = now;
+  routing_.be_alone(now);
   next_stabilize_ = now + jitter(config_.stabilize_interval);
   next_expiry_scan_ = now + config_.stabilize_interval;
   observer_.on_joined();
@@ -63,9 +59,7 @@ Time Node::start_singleton(Time now) {
 
 Time Node::join(Time now, const std::string& bootstrap_address) {
   state_ = NodeStatus::State::Joining;
-  fingers_.assign(fingers_.size(), NodeRef{});
-  successors_.clear();
-  predecessor_.reset();
+  routing_.forget_ring();
   // 3.3.3: a query whose To is our own id finds our successor.
   send(Purpose::JoinQuery, bootstrap_address, make(Kind::Query, Target::node(self_)));
   (void)now;
@@ -75,16 +69,16 @@ Time Node::join(Time now, const std::string& bootstrap_address) {
 Time Node::move_to(Time now, const std::string& address) {
   if (state_ == NodeStatus::State::Joined) {
     Request unreg = make(Kind::Unregister, Target::node(self_));
-    unreg.contacts.push_back({self_, predecessor_});
-    for (const auto& s : successors_) unreg.contacts.push_back({s, std::nullopt});
+    unreg.contacts.push_back({self_, predecessor()});
+    for (const auto& s : routing_.successors()) unreg.contacts.push_back({s, std::nullopt});
     const NodeRef succ = successor();
-    if (predecessor_ && predecessor_->address != self_.address)
-      send(Purpose::Unregister, predecessor_->address, unreg);
-    if (succ.address != self_.address && !same_node(predecessor_, succ))
+    if (predecessor() && predecessor()->address != self_.address)
+      send(Purpose::Unregister, predecessor()->address, unreg);
+    if (succ.address != self_.address && !same_node(predecessor(), succ))
       send(Purpose::Unregister, succ.address, unreg);
   }
   // Whom the old ring saw die says nothing about the new one.
-  dead_.clear();
+  routing_.forget_all_dead();
   lost_.clear();
   next_stabilize_ = kNever;
   next_expiry_scan_ = kNever;
@@ -105,13 +99,13 @@ Time Node::leave(Time now) {
   // 3.9: unregister with both neighbours, carrying our predecessor and our
   // successor list so each can repair at once.
   Request unreg = make(Kind::Unregister, Target::node(self_));
-  unreg.contacts.push_back({self_, predecessor_});
-  for (const auto& s : successors_) unreg.contacts.push_back({s, std::nullopt});
-  if (predecessor_ && predecessor_->address != self_.address) {
-    send(Purpose::Unregister, predecessor_->address, unreg);
+  unreg.contacts.push_back({self_, predecessor()});
+  for (const auto& s : routing_.successors()) unreg.contacts.push_back({s, std::nullopt});
+  if (predecessor() && predecessor()->address != self_.address) {
+    send(Purpose::Unregister, predecessor()->address, unreg);
     ++leave_outstanding_;
   }
-  if (succ.address != self_.address && !same_node(predecessor_, succ)) {
+  if (succ.address != self_.address && !same_node(predecessor(), succ)) {
     send(Purpose::Unregister, succ.address, unreg);
     ++leave_outstanding_;
   }
@@ -125,7 +119,7 @@ Time Node::leave(Time now) {
   if (succ.address != self_.address) {
     std::vector<StoredRecord> work;
     auto hand = [&](const StoredRecord& sr) { work.push_back(sr); };
-    if (predecessor_) storage_.for_each_in(predecessor_->id, self_.id, hand);
+    if (predecessor()) storage_.for_each_in(predecessor()->id, self_.id, hand);
     else storage_.for_each(hand);
     leave_outstanding_ += send_records(succ, work, now, /*leaving=*/true);
   }
@@ -161,8 +155,7 @@ Time Node::tick(Time now) {
   if (now >= next_stabilize_) stabilize(now);
   if (now >= next_expiry_scan_) {
     expire_records(now);
-    for (auto it = dead_.begin(); it != dead_.end();)
-      it = (now - it->second >= config_.dead_memory) ? dead_.erase(it) : std::next(it);
+    routing_.expire_dead(now);
     next_expiry_scan_ = now + config_.stabilize_interval;
   }
   if (now >= resync_at_) resync_replicas(now);
@@ -172,106 +165,23 @@ Time Node::tick(Time now) {
 
 // -------------------------------------------------------------- finger table
 
-int Node::set_fingers(int i, const NodeRef& node) {
-  // Procedure 3.1. The report tests F_start in [N, F_node]; no finger start
-  // equals N itself, so (N, F_node] is the same test and lets a node that is
-  // its own successor own the whole ring.
-  const int m = config_.bits;
-  fingers_[static_cast<std::size_t>(i - 1)] = node;
-  while (i <= m - 1) {
-    if (!ring_.in_open_closed(ring_.finger_start(self_.id, i + 1), self_.id, node.id)) return i;
-    fingers_[static_cast<std::size_t>(i)] = node;
-    ++i;
-  }
-  return i;
-}
+bool Node::owns(const Id& key) const { return routing_.owns(key); }
 
-NodeRef Node::closest_preceding(const Id& key) const {
-  // Procedure 3.2, over the fingers and then the successor list. The report
-  // looks in the successor list for s in (N, node), which can only move the
-  // answer away from the key; the intent, as in Chord, is the live node
-  // closest before the key, so the test here is s in (node, key).
-  NodeRef best = self_;
-  for (auto it = fingers_.rbegin(); it != fingers_.rend(); ++it) {
-    if (it->empty() || it->address == self_.address) continue;
-    if (ring_.in_open(it->id, self_.id, key)) {
-      best = *it;
-      break;
-    }
-  }
-  for (const auto& s : successors_) {
-    if (s.address == self_.address) continue;
-    if (ring_.in_open(s.id, best.id, key) && ring_.in_open(s.id, self_.id, key)) best = s;
-  }
-  return best;
-}
-
-bool Node::owns(const Id& key) const {
-  if (key == self_.id) return true;
-  if (!successors_.empty() && successor().address == self_.address) return true;
-  return predecessor_ && ring_.in_open_closed(key, predecessor_->id, self_.id);
-}
-
-bool Node::knows(const std::string& address) const {
-  if (address.empty()) return false;  // an unset finger or predecessor has no address
-  if (address == self_.address || (predecessor_ && predecessor_->address == address)) return true;
-  auto named = [&](const NodeRef& n) { return n.address == address; };
-  return std::any_of(successors_.begin(), successors_.end(), named) ||
-         std::any_of(fingers_.begin(), fingers_.end(), named);
-}
+bool Node::knows(const std::string& address) const { return routing_.knows(address); }
 
 NodeRef Node::next_hop(const Id& key) const {
   // Procedure 3.15.
   bool owner_hop = false;
-  NodeRef hop = route(Target::user(key, {}), &owner_hop);
+  NodeRef hop = routing_.route(Target::user(key, {}), &owner_hop);
   return hop.address == self_.address && !owns(key) ? successor() : hop;
 }
 
 NodeRef Node::route_user(const Id& key, bool claimed_owner, bool* owner_hop) const {
-  return decide_hop(Target::user(key, {}), claimed_owner, owner_hop);
-}
-
-NodeRef Node::route(const Target& to, bool* owner_hop) const {
-  *owner_hop = false;
-  const Id& k = to.id;
-  if (owns(k)) return self_;
-  const NodeRef& succ = successor();
-  if (to.type == Target::Type::Node && k == succ.id && to.text != succ.address) {
-    return succ;  // 3.4: let our successor refuse the duplicate with 600
-  }
-  if (ring_.in_open_closed(k, self_.id, succ.id)) {
-    // Report 3.4 case (2): for a node or ring key we know the answer (our
-    // successor) without asking it. A user's record lives at the
-    // successor, so the request goes there.
-    if (to.type != Target::Type::User) return self_;
-    *owner_hop = true;
-    return succ;
-  }
-  if (to.type == Target::Type::User) {
-    // Not in the report: when the successor list already covers the key,
-    // jump straight to its owner instead of walking the last log(r) hops.
-    Id prev = succ.id;
-    for (std::size_t j = 1; j < successors_.size(); ++j) {
-      if (ring_.in_open_closed(k, prev, successors_[j].id)) {
-        *owner_hop = true;
-        return successors_[j];
-      }
-      prev = successors_[j].id;
-    }
-  }
-  NodeRef n = closest_preceding(k);
-  return n.address == self_.address ? succ : n;
+  return routing_.decide_hop(Target::user(key, {}), claimed_owner, owner_hop);
 }
 
 void Node::set_successor(const NodeRef& n) {
-  if (!successors_.empty() && successors_[0] == n) return;
-  set_fingers(1, n);
-  // The list names other nodes only, unless we are alone.
-  std::erase_if(successors_, [&](const NodeRef& s) {
-    return s.address == n.address || s.address == self_.address;
-  });
-  successors_.insert(successors_.begin(), n);
-  if (successors_.size() > config_.successors) successors_.resize(config_.successors);
+  if (!routing_.put_successor_first(n)) return;
   observer_.on_successor_changed(n);
   list_changed_since_sent_ = true;
   push_list_to_predecessor();
@@ -282,23 +192,20 @@ void Node::push_list_to_predecessor() {
   // stabilization round. Pushing it to the predecessor when it changes
   // makes a join or failure known along the list within a few messages,
   // and lets periodic answers leave the list out.
-  if (state_ != NodeStatus::State::Joined || !predecessor_ ||
-      predecessor_->address == self_.address || successors_.empty())
+  if (state_ != NodeStatus::State::Joined || !predecessor() ||
+      predecessor()->address == self_.address || routing_.successors().empty())
     return;
-  Request r = make(Kind::Update, Target::node(*predecessor_));
-  r.contacts.push_back({self_, predecessor_});
-  for (std::size_t i = 0; i < successors_.size() && i + 1 < config_.successors; ++i)
-    r.contacts.push_back({successors_[i], std::nullopt});
-  send(Purpose::Push, predecessor_->address, std::move(r));
+  Request r = make(Kind::Update, Target::node(*predecessor()));
+  r.contacts.push_back({self_, predecessor()});
+  for (std::size_t i = 0; i < routing_.successors().size() && i + 1 < config_.successors; ++i)
+    r.contacts.push_back({routing_.successors()[i], std::nullopt});
+  send(Purpose::Push, predecessor()->address, std::move(r));
 }
 
 void Node::set_predecessor(const std::optional<NodeRef>& p, Time now,
                            const std::optional<NodeRef>& hint) {
-  const std::optional<NodeRef> old = predecessor_;
-  if (old == p) return;
-  predecessor_ = p;
-  predecessor_hint_ = hint;
-  predecessor_heard_ = now;
+  if (predecessor() == p) return;
+  const std::optional<NodeRef> old = routing_.set_predecessor(p, hint, now);
   observer_.on_predecessor_changed(p);
   if (!p) return;
   observer_.on_responsibility_changed(p->id, self_.id);
@@ -320,77 +227,39 @@ void Node::set_predecessor(const std::optional<NodeRef>& p, Time now,
   if (lower) hand_over(*lower, p->id, *p, now);
 }
 
-bool Node::is_dead(const std::string& address, Time now) const {
-  auto it = dead_.find(address);
-  return it != dead_.end() && now - it->second < config_.dead_memory;
-}
-
 void Node::mark_dead(const std::string& address, Time now, bool graceful) {
   // Procedure 3.11: drop the node from the successor list and replace dead
   // fingers by the next live finger above them.
   if (address == self_.address) return;
-  dead_[address] = now;
   if (!graceful) {
-    remember_lost(address, now);
+    remember_lost(address, now);  // before the state forgets it
     ++counters_.nodes_failed;
     observer_.on_node_failed(NodeRef{{}, address});
   }
-  const bool was_successor = !successors_.empty() && successors_[0].address == address;
-  std::erase_if(successors_, [&](const NodeRef& s) { return s.address == address; });
-  NodeRef previous = self_;
-  for (auto it = fingers_.rbegin(); it != fingers_.rend(); ++it) {
-    if (it->address == address) *it = previous;
-    else if (!it->empty()) previous = *it;
-  }
-  if (predecessor_ && predecessor_->address == address) {
-    predecessor_.reset();
-    observer_.on_predecessor_changed(std::nullopt);
-  }
+  const RoutingState::Dropped dropped = routing_.mark_dead(address, now);
+  if (dropped.was_predecessor) observer_.on_predecessor_changed(std::nullopt);
   // Any change of the successor list may leave a record with fewer than k
   // live copies: re-replicate (a change of the first successor is handled
   // by replace_successor, the rest here).
   request_resync(now);
-  if (was_successor || successors_.empty()) replace_successor(now);
+  if (dropped.was_successor || routing_.successors().empty()) replace_successor(now);
 }
 
 void Node::replace_successor(Time now) {
   // The next live successor, else the nearest live finger (3.12), else
   // our predecessor, else we are alone.
-  NodeRef next = self_;
-  if (!successors_.empty()) {
-    next = successors_[0];
-  } else {
-    for (const auto& f : fingers_)
-      if (!f.empty() && f.address != self_.address && !is_dead(f.address, now)) { next = f; break; }
-    if (next.address == self_.address && predecessor_) next = *predecessor_;
-  }
-  if (successors_.empty() || successors_[0].address != next.address)
-    successors_.insert(successors_.begin(), next);
-  set_fingers(1, next);
+  const NodeRef next = routing_.replace_successor(now);
   observer_.on_successor_changed(next);
   list_changed_since_sent_ = true;
   push_list_to_predecessor();
-  if (next.address == self_.address) {
-    successors_ = {self_};
-    if (!predecessor_) predecessor_ = self_;
-  } else if (state_ == NodeStatus::State::Joined) {
+  if (next.address != self_.address && state_ == NodeStatus::State::Joined) {
     send_update(next, Purpose::Update);  // repair at once, not next round
   }
   request_resync(now);
 }
 
 void Node::adopt_successor_list(const NodeRef& succ, const std::vector<Contact>& rest, Time now) {
-  std::vector<NodeRef> list{succ};
-  for (const auto& c : rest) {
-    if (list.size() >= config_.successors) break;
-    const auto& n = c.node;
-    if (n.empty() || n.address == self_.address || is_dead(n.address, now)) continue;
-    if (std::any_of(list.begin(), list.end(), [&](const NodeRef& x) { return x.address == n.address; }))
-      continue;
-    list.push_back(n);
-  }
-  if (list == successors_) return;
-  successors_ = std::move(list);
+  if (!routing_.adopt_successors(succ, rest, now)) return;
   list_changed_since_sent_ = true;
   request_resync(now);
   push_list_to_predecessor();
@@ -401,7 +270,7 @@ void Node::absorb_successor_view(const std::vector<Contact>& contacts, Time now)
   const NodeRef succ = successor();
   const Contact& c = contacts[0];
   if (c.predecessor && c.predecessor->address != self_.address && !c.predecessor->empty() &&
-      ring_.in_open(c.predecessor->id, self_.id, succ.id) && !is_dead(c.predecessor->address, now)) {
+      ring_.in_open(c.predecessor->id, self_.id, succ.id) && !routing_.is_dead(c.predecessor->address, now)) {
     // A node joined between us and our successor: it is our successor now.
     set_successor(*c.predecessor);
     request_resync(now);
@@ -421,18 +290,18 @@ void Node::stabilize(Time now) {
   const NodeRef succ = successor();
   if (succ.address != self_.address) {
     send_update(succ, Purpose::Update);
-  } else if (predecessor_ && predecessor_->address != self_.address) {
-    set_successor(*predecessor_);
-    send_update(*predecessor_, Purpose::Update);
+  } else if (predecessor() && predecessor()->address != self_.address) {
+    set_successor(*predecessor());
+    send_update(*predecessor(), Purpose::Update);
   }
   // The report updates the predecessor every round too. A live predecessor
   // updates us every round anyway, so we only ping one that has gone quiet:
   // half the maintenance traffic, the same failure detection.
-  if (predecessor_ && predecessor_->address != self_.address &&
-      predecessor_->address != successor().address &&
-      now - predecessor_heard_ >= config_.predecessor_silence) {
-    predecessor_heard_ = now;  // one ping per silence period
-    send_update(*predecessor_, Purpose::Ping);
+  if (predecessor() && predecessor()->address != self_.address &&
+      predecessor()->address != successor().address &&
+      now - routing_.predecessor_heard() >= config_.predecessor_silence) {
+    routing_.heard_predecessor(now);  // one ping per silence period
+    send_update(*predecessor(), Purpose::Ping);
   }
   if (successor().address != self_.address) query_finger(0, now);
   probe_lost_peers(now);
@@ -455,13 +324,9 @@ void Node::stabilize(Time now) {
 // through the usual hand-overs and replica resyncs (newer version wins).
 
 void Node::remember_lost(const std::string& address, Time now) {
-  NodeRef n;
-  if (predecessor_ && predecessor_->address == address) n = *predecessor_;
-  for (const auto& s : successors_)
-    if (n.empty() && s.address == address) n = s;
-  for (const auto& f : fingers_)
-    if (n.empty() && f.address == address) n = f;
-  if (n.empty() || config_.lost_peers == 0) return;
+  const std::optional<NodeRef> known = routing_.find(address);
+  if (!known || known->empty() || config_.lost_peers == 0) return;
+  const NodeRef& n = *known;
   std::erase_if(lost_, [&](const Lost& l) { return l.node.address == address; });
   lost_.push_back({n, now});
   if (lost_.size() > config_.lost_peers) lost_.erase(lost_.begin());
@@ -478,7 +343,7 @@ void Node::probe_lost_peers(Time now) {
     if (lost_cursor_ >= lost_.size()) lost_cursor_ = 0;
     const NodeRef& n = lost_[lost_cursor_++].node;
     Request r = make(Kind::Update, Target::node(n));
-    r.contacts.push_back({self_, predecessor_});
+    r.contacts.push_back({self_, predecessor()});
     send(Purpose::Reunite, n.address, std::move(r));
   }
 }
@@ -489,7 +354,7 @@ std::optional<NodeRef> Node::peer_back(const std::string& address, Time now) {
   const NodeRef peer = it->node;
   const bool long_gone = now - it->since >= config_.stabilize_interval;
   lost_.erase(it);
-  dead_.erase(address);
+  routing_.forget_dead(address);
   observer_.on_peer_reunited(peer);
   // A peer back within a round was a blip (a request that timed out under
   // load), not a split: it alone is alive again.
@@ -504,8 +369,8 @@ std::optional<NodeRef> Node::peer_back(const std::string& address, Time now) {
   // fails, except requests sent before now: they may still time out,
   // having been sent while the network was split, and say nothing about
   // the peers now.
-  dead_.clear();
-  healed_floor_ = next_txn_;
+  routing_.forget_all_dead();
+  requests_.forgive_earlier();
   // While the rings zip, lists change faster than pushes land (a push to
   // a node that has not yet taken us as its successor is ignored); answer
   // with the full list for a few rounds instead of "unchanged".
@@ -526,7 +391,7 @@ void Node::on_reunited(Time now, const Pending& p, const Response& resp) {
 }
 
 bool Node::consider_successor(const NodeRef& n, Time now) {
-  if (n.empty() || n.address == self_.address || is_dead(n.address, now) || !ring_.valid(n.id)) return false;
+  if (n.empty() || n.address == self_.address || routing_.is_dead(n.address, now) || !ring_.valid(n.id)) return false;
   const NodeRef succ = successor();
   if (succ.address == n.address) return false;
   if (succ.address != self_.address && !ring_.in_open(n.id, self_.id, succ.id)) return false;
@@ -538,7 +403,7 @@ bool Node::consider_successor(const NodeRef& n, Time now) {
 
 void Node::send_update(const NodeRef& to, Purpose p) {
   Request r = make(Kind::Update, Target::node(to));
-  r.contacts.push_back({self_, predecessor_});
+  r.contacts.push_back({self_, predecessor()});
   r.probe = p == Purpose::Ping;
   send(p, to.address, std::move(r));
 }
@@ -563,9 +428,9 @@ void Node::query_finger(int i, Time now) {
   // node the finger points at: it is the answer unless a node joined just
   // before it, so a refresh usually costs one hop instead of log N.
   NodeRef to = succ;
-  const NodeRef& current = fingers_[static_cast<std::size_t>(i - 1)];
+  const NodeRef& current = routing_.fingers()[static_cast<std::size_t>(i - 1)];
   if (state_ == NodeStatus::State::Joined && !current.empty() &&
-      current.address != self_.address && !is_dead(current.address, now))
+      current.address != self_.address && !routing_.is_dead(current.address, now))
     to = current;
   send(Purpose::FingerQuery, to.address, make(Kind::Query, Target::key(start)), i);
 }
@@ -597,17 +462,18 @@ Request Node::make(Kind k, const Target& to) const {
 
 TxnId Node::send(Purpose p, const std::string& address, Request req, int finger, InboundId in,
                  LookupCallback done) {
-  const TxnId txn = next_txn_++;
-  Pending& pending = pending_[txn];
+  Pending pending;
   pending.purpose = p;
   pending.address = address;
   pending.finger = finger;
   pending.inbound = in;
   pending.done = std::move(done);
   pending.request = std::move(req);
+  const TxnId txn = requests_.open(std::move(pending));
+  const Pending& sent = *requests_.find(txn);
   ++counters_.requests_sent;
-  if (p == Purpose::Relay) transport_.relay_request(txn, address, pending.request, in);
-  else transport_.send_request(txn, address, pending.request);
+  if (p == Purpose::Relay) transport_.relay_request(txn, address, sent.request, in);
+  else transport_.send_request(txn, address, sent.request);
   return txn;
 }
 
@@ -615,7 +481,7 @@ Time Node::lookup(Time now, const Target& target, LookupCallback done, RecordKin
   Request req = make(Kind::Query, target);
   req.want = want;
   bool owner_hop = false;
-  NodeRef hop = state_ == NodeStatus::State::Joined ? route(target, &owner_hop) : self_;
+  NodeRef hop = state_ == NodeStatus::State::Joined ? routing_.route(target, &owner_hop) : self_;
   if (state_ != NodeStatus::State::Joined) {
     done(LookupResult{status::kUnavailable, std::nullopt, std::nullopt, 0});
   } else if (hop.address == self_.address) {
@@ -638,7 +504,7 @@ Time Node::store(Time now, const Record& record, Duration ttl, LookupCallback do
     return next_deadline();
   }
   bool owner_hop = false;
-  NodeRef hop = route(req.to, &owner_hop);
+  NodeRef hop = routing_.route(req.to, &owner_hop);
   if (hop.address == self_.address) {
     Response r = answer_for(now, req);
     done(LookupResult{r.status, self_, r.record, 0});
@@ -654,7 +520,7 @@ Time Node::store(Time now, const Record& record, Duration ttl, LookupCallback do
 Time Node::on_request(Time now, InboundId in, const Request& req) {
   ++counters_.requests_received;
   if (!req.from.empty()) {
-    dead_.erase(req.from.address);  // it is evidently alive
+    routing_.forget_dead(req.from.address);  // it is evidently alive
     if (!lost_.empty()) peer_back(req.from.address, now);
   }
 
@@ -698,12 +564,12 @@ void Node::handle_routed(Time now, InboundId in, const Request& req) {
   if (req.to.type == Target::Type::Node && req.to.id == self_.id &&
       req.to.text != self_.address) {
     // 3.13: somebody else claims our id.
-    reply(in, Response{status::kDuplicateId, {{self_, predecessor_}}, std::nullopt, Duration{0},
+    reply(in, Response{status::kDuplicateId, {{self_, predecessor()}}, std::nullopt, Duration{0},
                        hops_taken(config_.max_forwards, req.max_forwards)});
     return;
   }
   bool owner_hop = false;
-  const NodeRef hop = decide_hop(req.to, req.owner_hop, &owner_hop);
+  const NodeRef hop = routing_.decide_hop(req.to, req.owner_hop, &owner_hop);
   if (hop.address == self_.address) {
     reply(in, answer_for(now, req));
     return;
@@ -713,36 +579,20 @@ void Node::handle_routed(Time now, InboundId in, const Request& req) {
   fwd.owner_hop = owner_hop;
   ++counters_.requests_forwarded;
   const TxnId txn = send(Purpose::Relay, hop.address, std::move(fwd), 0, in);
-  pending_[txn].claimed_owner = req.owner_hop;
-}
-
-NodeRef Node::decide_hop(const Target& to, bool claimed_owner, bool* owner_hop) const {
-  NodeRef hop = route(to, owner_hop);
-  if (claimed_owner && !owns(to.id)) {
-    if (!predecessor_) {
-      hop = self_;  // we just lost our predecessor: the sender is right
-    } else if (predecessor_->address != self_.address) {
-      // The sender's view is stale: a node joined between it and us. Walk
-      // back through predecessors, which stays exact, instead of routing
-      // all the way round the ring.
-      hop = *predecessor_;
-      *owner_hop = true;
-    }
-  }
-  return hop;
+  requests_.find(txn)->claimed_owner = req.owner_hop;
 }
 
 Response Node::answer_for(Time now, const Request& req) {
   Response r;
   r.hops = hops_taken(config_.max_forwards, req.max_forwards);
   const Id& k = req.to.id;
-  const bool mine = owns(k) || (req.owner_hop && !predecessor_);
+  const bool mine = owns(k) || (req.owner_hop && !predecessor());
   if (req.to.type != Target::Type::User) {
-    if (mine) r.contacts.push_back({self_, predecessor_});
+    if (mine) r.contacts.push_back({self_, predecessor()});
     else r.contacts.push_back({successor(), self_});  // 3.4 case (2)
     return r;
   }
-  r.contacts.push_back({self_, predecessor_});
+  r.contacts.push_back({self_, predecessor()});
   if (req.kind == Kind::Store) {
     const bool stored = accept_record(now, *req.record, req.ttl);
     const StoredRecord* sr = storage_.find(k, req.record->aor, req.record->kind);
@@ -769,13 +619,13 @@ void Node::handle_update(Time now, InboundId in, const Request& req) {
   const NodeRef from = req.contacts[0].node;
   const std::optional<NodeRef> hint = req.contacts[0].predecessor;
   if (from.address != self_.address) {
-    if (!predecessor_ || predecessor_->address == self_.address ||
-        is_dead(predecessor_->address, now) ||
-        ring_.in_open(from.id, predecessor_->id, self_.id)) {
+    if (!predecessor() || predecessor()->address == self_.address ||
+        routing_.is_dead(predecessor()->address, now) ||
+        ring_.in_open(from.id, predecessor()->id, self_.id)) {
       set_predecessor(from, now, hint);
     }
-    if (same_node(predecessor_, from)) {
-      predecessor_heard_ = now;
+    if (same_node(predecessor(), from)) {
+      routing_.heard_predecessor(now);
       note_predecessor_range(from, hint, now);
     }
     if (successor().address == self_.address) {
@@ -795,16 +645,16 @@ void Node::handle_update(Time now, InboundId in, const Request& req) {
   r.hops = 1;
   const bool to_me = req.to.type != Target::Type::Node || req.to.id == self_.id;
   if (to_me) {
-    r.contacts.push_back({self_, predecessor_});
+    r.contacts.push_back({self_, predecessor()});
     // The list goes out when it changed, to a new asker, and every few
     // rounds regardless (a lost push heals); otherwise the asker's copy is
     // current and the answer is a single Contact.
     const bool due = list_changed_since_sent_ || full_list_sent_to_ != from.address ||
                      now - full_list_sent_at_ >= config_.stabilize_interval * 4 || now < full_lists_until_;
     if (due) {
-      for (std::size_t i = 0; i < successors_.size() && i + 1 < config_.successors; ++i)
-        r.contacts.push_back({successors_[i], std::nullopt});
-      if (same_node(predecessor_, from)) {
+      for (std::size_t i = 0; i < routing_.successors().size() && i + 1 < config_.successors; ++i)
+        r.contacts.push_back({routing_.successors()[i], std::nullopt});
+      if (same_node(predecessor(), from)) {
         full_list_sent_to_ = from.address;
         full_list_sent_at_ = now;
         list_changed_since_sent_ = false;
@@ -812,8 +662,8 @@ void Node::handle_update(Time now, InboundId in, const Request& req) {
     }
   } else {
     r.contacts.push_back({successor(), self_});
-    for (std::size_t i = 1; i < successors_.size(); ++i)
-      r.contacts.push_back({successors_[i], std::nullopt});
+    for (std::size_t i = 1; i < routing_.successors().size(); ++i)
+      r.contacts.push_back({routing_.successors()[i], std::nullopt});
   }
   reply(in, std::move(r));
 }
@@ -825,8 +675,7 @@ void Node::note_predecessor_range(const NodeRef& pred, const std::optional<NodeR
   // later successor of the old owner, so hand them over. Without this, such
   // records would sit on replicas only, out of reach of lookups.
   if (!hint || hint->empty() || hint->address == pred.address) return;
-  const std::optional<NodeRef> old = predecessor_hint_;
-  predecessor_hint_ = hint;
+  const std::optional<NodeRef> old = routing_.set_predecessor_hint(hint);
   if (old && old->address == hint->address) return;
   if (!old) {
     // We never knew its bound: hand over all of (hint, pred]. Copies it
@@ -837,12 +686,6 @@ void Node::note_predecessor_range(const NodeRef& pred, const std::optional<NodeR
   }
 }
 
-bool Node::is_neighbour(const std::string& address) const {
-  if (predecessor_ && predecessor_->address == address) return true;
-  return std::any_of(successors_.begin(), successors_.end(),
-                     [&](const NodeRef& s) { return s.address == address; });
-}
-
 bool Node::plausible_transfer(const NodeRef& from, const Record& rec) const {
   // Not in the report, which trusts every Transfer. Those who push records
   // to us: the key's owner replicating to its successors, a leaving
@@ -850,13 +693,13 @@ bool Node::plausible_transfer(const NodeRef& from, const Record& rec) const {
   // all of which lie on the arc from the key round to us; and our
   // successor handing back the keys a join or a range change made ours.
   // Anyone else, a member included, has no business writing our records.
-  if (from.address == self_.address || is_neighbour(from.address)) return true;
+  if (from.address == self_.address || routing_.is_neighbour(from.address)) return true;
   // A node between us and our successor is our successor the moment we
   // hear of it. It hands us our range as soon as it takes us for its
   // predecessor, which can be before its answer tells us of it (a
   // healed split: our probe makes it adopt us, and its Transfer comes
   // ahead of its answer). Refused, those records would be lost.
-  if (!successors_.empty() && ring_.in_open(from.id, self_.id, successor().id)) return true;
+  if (!routing_.successors().empty() && ring_.in_open(from.id, self_.id, successor().id)) return true;
   const Id& k = rec.key;
   return from.id == k || ring_.in_open(from.id, k, self_.id);
 }
@@ -864,35 +707,23 @@ bool Node::plausible_transfer(const NodeRef& from, const Record& rec) const {
 void Node::handle_unregister(Time now, InboundId in, const Request& req) {
   // Procedure 3.10: a neighbour leaves and tells us how to close the gap.
   const NodeRef leaving = req.contacts[0].node;
-  if (leaving.address != req.from.address || !is_neighbour(leaving.address)) {
+  if (leaving.address != req.from.address || !routing_.is_neighbour(leaving.address)) {
     // Only a node may say it leaves, and only to its neighbours: anything
     // else would let one member talk us out of a live peer.
     ++counters_.implausible;
     reply(in, Response{status::kForbidden, {}, std::nullopt, Duration{0}, 0});
     return;
   }
-  if (same_node(predecessor_, leaving)) {
+  if (same_node(predecessor(), leaving)) {
     std::optional<NodeRef> new_pred = req.contacts[0].predecessor;
     if (new_pred && new_pred->address == leaving.address) new_pred.reset();
     set_predecessor(new_pred, now, std::nullopt);
   }
   if (successor().address == leaving.address) {
-    // Put the leaver's own successor list behind it, so that dropping it
-    // makes its successor ours at once.
-    std::vector<NodeRef> list{leaving};
-    for (auto c = req.contacts.begin() + 1; c != req.contacts.end(); ++c) {
-      if (list.size() > config_.successors) break;
-      const NodeRef& n = c->node;
-      if (n.empty() || n.address == self_.address || n.address == leaving.address ||
-          is_dead(n.address, now))
-        continue;
-      if (std::none_of(list.begin(), list.end(), [&](const NodeRef& x) { return x.address == n.address; }))
-        list.push_back(n);
-    }
-    successors_ = std::move(list);
+    routing_.put_behind_leaver(leaving, {req.contacts.begin() + 1, req.contacts.end()}, now);
   }
   mark_dead(leaving.address, now, /*graceful=*/true);
-  reply(in, Response{status::kOk, {{self_, predecessor_}}, std::nullopt, Duration{0}, 1});
+  reply(in, Response{status::kOk, {{self_, predecessor()}}, std::nullopt, Duration{0}, 1});
 }
 
 void Node::handle_transfer(Time now, InboundId in, const Request& req) {
@@ -915,7 +746,7 @@ void Node::handle_transfer(Time now, InboundId in, const Request& req) {
     reply(in, Response{status::kForbidden, {}, std::nullopt, Duration{0}, 0});
     return;
   }
-  reply(in, Response{status::kOk, {{self_, predecessor_}}, std::nullopt, Duration{0}, 1});
+  reply(in, Response{status::kOk, {{self_, predecessor()}}, std::nullopt, Duration{0}, 1});
   for (const Record* rec : ours) {
     if (const StoredRecord* sr = storage_.find(rec->key, rec->aor, rec->kind)) replicate(*sr, now);
   }
@@ -931,17 +762,8 @@ bool Node::accept_record(Time now, const Record& rec, Duration ttl) {
   return true;
 }
 
-std::vector<NodeRef> Node::replica_targets() const {
-  std::vector<NodeRef> out;
-  for (const auto& s : successors_) {
-    if (out.size() >= config_.replicas) break;
-    if (s.address != self_.address) out.push_back(s);
-  }
-  return out;
-}
-
 void Node::replicate(const StoredRecord& sr, Time now) {
-  for (const auto& t : replica_targets()) queue_transfer(t, sr, now);
+  for (const auto& t : routing_.replica_targets(config_.replicas)) queue_transfer(t, sr, now);
 }
 
 // ------------------------------------------------------- replica batches
@@ -1040,12 +862,12 @@ void Node::resync_replicas(Time now) {
   // records that just became ours (our predecessor died or left) to all.
   resync_at_ = kNever;
   if (state_ != NodeStatus::State::Joined) return;
-  if (!predecessor_) {
+  if (!predecessor()) {
     request_resync(now);  // range unknown until a predecessor finds us
     return;
   }
-  const std::vector<NodeRef> targets = replica_targets();
-  const Id lower = predecessor_->id;
+  const std::vector<NodeRef> targets = routing_.replica_targets(config_.replicas);
+  const Id lower = predecessor()->id;
   const bool first = !synced_range_start_.has_value();
   const bool grew = !first && *synced_range_start_ != lower &&
                     ring_.in_open(*synced_range_start_, lower, self_.id);
@@ -1090,19 +912,18 @@ void Node::expire_records(Time now) {
 // ----------------------------------------------------------------- outcomes
 
 Time Node::on_response(Time now, TxnId txn, const Response& resp) {
-  auto it = pending_.find(txn);
-  if (it == pending_.end()) {
+  std::optional<Pending> closed = requests_.close(txn);
+  if (!closed) {
     ++counters_.bad_messages;  // a response we never asked for
     return next_deadline();
   }
-  Pending p = std::move(it->second);
-  pending_.erase(it);
+  Pending& p = *closed;
   switch (p.purpose) {
     case Purpose::JoinQuery: on_join_response(now, resp); break;
     case Purpose::FingerQuery: on_finger_response(now, p, resp); break;
     case Purpose::Update: on_update_response(now, p, resp); break;
     case Purpose::Ping:
-    case Purpose::Push: predecessor_heard_ = now; break;
+    case Purpose::Push: routing_.heard_predecessor(now); break;
     case Purpose::Unregister:
     case Purpose::Transfer:
       if (state_ == NodeStatus::State::Leaving) finish_leave_step(now);
@@ -1145,11 +966,11 @@ void Node::on_join_response(Time now, const Response& resp) {
   }
   // Procedure 3.5.
   const Contact& c = resp.contacts[0];
-  successors_.clear();
+  routing_.clear_successors();
   set_successor(c.node);
-  if (c.predecessor && c.predecessor->address != self_.address) predecessor_ = *c.predecessor;
-  predecessor_heard_ = now;
-  const int k = set_fingers(1, c.node) + 1;
+  if (c.predecessor && c.predecessor->address != self_.address) routing_.assume_predecessor(*c.predecessor, now);
+  else routing_.heard_predecessor(now);
+  const int k = routing_.set_fingers(1, c.node) + 1;
   if (k <= config_.bits) query_finger(k, now);
   else finish_join(now);
 }
@@ -1159,8 +980,8 @@ void Node::on_finger_response(Time now, const Pending& p, const Response& resp) 
   if (!joining && state_ != NodeStatus::State::Joined) return;
   int last = p.finger;
   if (resp.status == status::kOk && !resp.contacts.empty() && !resp.contacts[0].node.empty() &&
-      !is_dead(resp.contacts[0].node.address, now)) {
-    last = set_fingers(p.finger, resp.contacts[0].node);
+      !routing_.is_dead(resp.contacts[0].node.address, now)) {
+    last = routing_.set_fingers(p.finger, resp.contacts[0].node);
   }
   next_finger_ = last + 1;
   if (!joining) return;
@@ -1178,12 +999,11 @@ void Node::on_update_response(Time now, const Pending& p, const Response& resp) 
 
 Time Node::on_failure(Time now, TxnId txn, Failure why) {
   ++counters_.failures;
-  auto it = pending_.find(txn);
-  if (it == pending_.end()) return next_deadline();
-  Pending p = std::move(it->second);
-  pending_.erase(it);
+  std::optional<Pending> closed = requests_.close(txn);
+  if (!closed) return next_deadline();
+  Pending& p = *closed;
   // Sent before a lost peer came back: the failure is from the split.
-  const bool blame = txn >= healed_floor_;
+  const bool blame = requests_.blamable(txn);
   switch (p.purpose) {
     case Purpose::JoinQuery:
       if (state_ == NodeStatus::State::Joining) {
@@ -1226,7 +1046,7 @@ void Node::on_query_failed(Time now, Pending p, Failure why, bool blame) {
     mark_dead(p.address, now);
   const bool can_route = dead && (state_ == NodeStatus::State::Joined ||
                          (state_ == NodeStatus::State::Joining && p.purpose == Purpose::FingerQuery &&
-                          !successors_.empty() && successor().address != self_.address &&
+                          !routing_.successors().empty() && successor().address != self_.address &&
                           successor().address != p.address));
   if (can_route && p.attempts < kMaxAttempts) {
     resend_query(now, std::move(p));
@@ -1249,7 +1069,7 @@ void Node::on_query_failed(Time now, Pending p, Failure why, bool blame) {
 
 void Node::resend_query(Time now, Pending p) {
   bool owner_hop = false;
-  NodeRef hop = state_ == NodeStatus::State::Joined ? decide_hop(p.request.to, p.claimed_owner, &owner_hop)
+  NodeRef hop = state_ == NodeStatus::State::Joined ? routing_.decide_hop(p.request.to, p.claimed_owner, &owner_hop)
                                                     : successor();
   if (hop.address == self_.address) {
     // The failover leads to us: answer from our own state.
@@ -1267,13 +1087,11 @@ void Node::resend_query(Time now, Pending p) {
     return;
   }
   p.request.owner_hop = owner_hop;
-  const TxnId txn = next_txn_++;
   p.address = hop.address;
   ++p.attempts;
   ++counters_.requests_sent;
-  auto [it, ok] = pending_.emplace(txn, std::move(p));
-  (void)ok;
-  const Pending& q = it->second;
+  const TxnId txn = requests_.open(std::move(p));
+  const Pending& q = *requests_.find(txn);
   if (q.purpose == Purpose::Relay) transport_.relay_request(txn, q.address, q.request, q.inbound);
   else transport_.send_request(txn, q.address, q.request);
 }
@@ -1295,10 +1113,10 @@ NodeStatus Node::status() const {
   NodeStatus s;
   s.state = state_;
   s.self = self_;
-  s.predecessor = predecessor_;
-  s.successors = successors_;
+  s.predecessor = predecessor();
+  s.successors = routing_.successors();
   for (int i = 1; i <= config_.bits; ++i)
-    s.fingers.push_back({i, ring_.finger_start(self_.id, i), fingers_[static_cast<std::size_t>(i - 1)]});
+    s.fingers.push_back({i, ring_.finger_start(self_.id, i), routing_.fingers()[static_cast<std::size_t>(i - 1)]});
   storage_.for_each([&](const StoredRecord& sr) {
     if (owns(sr.record.key)) ++s.primary_records;
     else ++s.replica_records;

@@ -16,7 +16,9 @@
 #include "dht/config.h"
 #include "dht/message.h"
 #include "dht/ports.h"
+#include "dht/request_table.h"
 #include "dht/ring.h"
+#include "dht/routing_state.h"
 
 namespace sippeer::dht {
 
@@ -41,14 +43,6 @@ struct NodeStatus {
 
 const char* state_name(NodeStatus::State s);
 
-// The outcome of a lookup or store that this node originated.
-struct LookupResult {
-  int status = status::kOk;        // 200, 404, 408, ...
-  std::optional<NodeRef> owner;    // the responsible node, when known
-  std::optional<Record> record;    // for user lookups that found one
-  int hops = 0;
-};
-using LookupCallback = std::function<void(const LookupResult&)>;
 
 // Counters a driver can export; they never influence behaviour.
 struct NodeCounters {
@@ -124,31 +118,16 @@ class Node {
   Time next_deadline() const;
 
  private:
-  enum class Purpose : std::uint8_t {
-    JoinQuery, FingerQuery, Update, Ping, Push, Unregister, Transfer, Lookup, Store, Relay, Reunite
-  };
-  struct Pending {
-    Purpose purpose;
-    Request request;
-    std::string address;      // where it was sent
-    int finger = 0;           // FingerQuery: 1-based index
-    InboundId inbound = 0;    // Relay: the upstream request
-    LookupCallback done;      // Lookup / Store
-    int attempts = 1;         // queries are re-sent to the next candidate (3.12)
-    bool claimed_owner = false;  // Relay: the upstream said we own the key
-  };
-
-  // Finger table (3.1, 3.2, 3.11)
-  int set_fingers(int i, const NodeRef& node);
-  NodeRef closest_preceding(const Id& key) const;
-  const NodeRef& successor() const { return fingers_[0]; }
+  const NodeRef& successor() const { return routing_.successor(); }
+  const std::optional<NodeRef>& predecessor() const { return routing_.predecessor(); }
+  // Routing state changes with their consequences: Observer events, list
+  // pushes, replica resyncs and hand-overs.
   void set_successor(const NodeRef& n);
   void set_predecessor(const std::optional<NodeRef>& p, Time now, const std::optional<NodeRef>& hint);
   void mark_dead(const std::string& address, Time now, bool graceful = false);
   void replace_successor(Time now);
   void request_resync(Time now);
   Duration jitter(Duration d);
-  bool is_dead(const std::string& address, Time now) const;
   // Network splits (see node.cpp, "lost peers").
   void remember_lost(const std::string& address, Time now);
   void probe_lost_peers(Time now);
@@ -158,10 +137,6 @@ class Node {
   void adopt_successor_list(const NodeRef& succ, const std::vector<Contact>& rest, Time now);
   void absorb_successor_view(const std::vector<Contact>& contacts, Time now);
   void push_list_to_predecessor();
-  NodeRef route(const Target& to, bool* owner_hop) const;
-  // Where a routed request goes next; `claimed_owner` is the upstream's
-  // owner-hop flag on the request as we received it.
-  NodeRef decide_hop(const Target& to, bool claimed_owner, bool* owner_hop) const;
 
   // Requests out
   TxnId send(Purpose p, const std::string& address, Request req, int finger = 0,
@@ -182,7 +157,6 @@ class Node {
   void handle_transfer(Time now, InboundId in, const Request& req);
   // Who may push us a record, or tell us it leaves (see node.cpp).
   bool plausible_transfer(const NodeRef& from, const Record& rec) const;
-  bool is_neighbour(const std::string& address) const;
   Response answer_for(Time now, const Request& req);
   void reply(InboundId in, Response r) { transport_.send_response(in, r); }
 
@@ -199,7 +173,6 @@ class Node {
   void resync_replicas(Time now);
   void hand_over(const Id& from, const Id& to, const NodeRef& dest, Time now);
   void expire_records(Time now);
-  std::vector<NodeRef> replica_targets() const;
 
   // Outcomes
   void on_query_failed(Time now, Pending p, Failure why, bool blame = true);
@@ -217,25 +190,15 @@ class Node {
   Observer& observer_;
 
   NodeStatus::State state_ = NodeStatus::State::Idle;
-  std::vector<NodeRef> fingers_;        // index 0 is finger 1 = successor
-  std::vector<NodeRef> successors_;     // successors_[0] == fingers_[0]
-  std::optional<NodeRef> predecessor_;
-  // Our predecessor's own predecessor, as its updates say: the lower end
-  // of what it owns. When that end moves back, it owns more (see
-  // handle_update).
-  std::optional<NodeRef> predecessor_hint_;
-  Time predecessor_heard_{};
-  std::unordered_map<std::string, Time> dead_;  // address -> marked at
+  RoutingState routing_;
+  RequestTable requests_;
   struct Lost {
     NodeRef node;
     Time since;
   };
   std::vector<Lost> lost_;  // failed peers, oldest first, probed in turn
   std::size_t lost_cursor_ = 0;
-  TxnId healed_floor_ = 0;  // requests before this one predate a healed split
   Time full_lists_until_{};  // after a healed split, answers carry the whole list
-  std::unordered_map<TxnId, Pending> pending_;
-  TxnId next_txn_ = 1;
   int next_finger_ = 2;
   Time next_stabilize_ = kNever;
   Time next_expiry_scan_ = kNever;

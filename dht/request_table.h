@@ -1,0 +1,68 @@
+// The requests a node has sent and not yet seen the end of (libtorrent's
+// rpc_manager + observer, without the sockets): what each was for, where
+// it went, and who waits on it. The node opens an entry when it sends and
+// takes it back when the driver reports the outcome; every outcome it is
+// told about names an entry exactly once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "dht/message.h"
+#include "dht/ports.h"
+
+namespace sippeer::dht {
+
+// The outcome of a lookup or store that this node originated.
+struct LookupResult {
+  int status = status::kOk;        // 200, 404, 408, ...
+  std::optional<NodeRef> owner;    // the responsible node, when known
+  std::optional<Record> record;    // for user lookups that found one
+  int hops = 0;
+};
+using LookupCallback = std::function<void(const LookupResult&)>;
+
+// Why the node sent a request: it decides what its answer or failure does.
+enum class Purpose : std::uint8_t {
+  JoinQuery, FingerQuery, Update, Ping, Push, Unregister, Transfer, Lookup, Store, Relay, Reunite
+};
+
+struct Pending {
+  Purpose purpose = Purpose::Update;
+  Request request;
+  std::string address;         // where it was sent
+  int finger = 0;              // FingerQuery: 1-based index
+  InboundId inbound = 0;       // Relay: the upstream request
+  LookupCallback done;         // Lookup / Store
+  int attempts = 1;            // queries are re-sent to the next candidate (3.12)
+  bool claimed_owner = false;  // Relay: the upstream said we own the key
+};
+
+class RequestTable {
+ public:
+  // Keeps `p` under a new id, which the node hands to the transport.
+  TxnId open(Pending p);
+  // The entry for `txn`, still open; nullptr if there is none.
+  Pending* find(TxnId txn);
+  // Closes `txn` and returns its entry; nothing for an id never opened or
+  // already closed (a second answer, or one we never asked for).
+  std::optional<Pending> close(TxnId txn);
+
+  // A healed network split: requests sent before now may still time out
+  // for having been sent into the split; their failures say nothing about
+  // the peers as they are now.
+  void forgive_earlier() { healed_floor_ = next_txn_; }
+  bool blamable(TxnId txn) const { return txn >= healed_floor_; }
+
+  std::size_t size() const { return open_.size(); }
+
+ private:
+  std::unordered_map<TxnId, Pending> open_;
+  TxnId next_txn_ = 1;
+  TxnId healed_floor_ = 0;
+};
+
+}  // namespace sippeer::dht

@@ -1,0 +1,257 @@
+#include "dht/routing_state.h"
+
+#include <algorithm>
+
+namespace sippeer::dht {
+
+RoutingState::RoutingState(const Config& config, NodeRef self)
+    : config_(config), ring_(config.bits), self_(std::move(self)) {
+  fingers_.assign(static_cast<std::size_t>(config_.bits), NodeRef{});
+}
+
+// ------------------------------------------------------------- decisions
+
+bool RoutingState::owns(const Id& key) const {
+  if (key == self_.id) return true;
+  if (!successors_.empty() && successor().address == self_.address) return true;
+  return predecessor_ && ring_.in_open_closed(key, predecessor_->id, self_.id);
+}
+
+bool RoutingState::knows(const std::string& address) const {
+  if (address.empty()) return false;  // an unset finger or predecessor has no address
+  if (address == self_.address || (predecessor_ && predecessor_->address == address)) return true;
+  auto named = [&](const NodeRef& n) { return n.address == address; };
+  return std::any_of(successors_.begin(), successors_.end(), named) ||
+         std::any_of(fingers_.begin(), fingers_.end(), named);
+}
+
+bool RoutingState::is_neighbour(const std::string& address) const {
+  if (predecessor_ && predecessor_->address == address) return true;
+  return std::any_of(successors_.begin(), successors_.end(),
+                     [&](const NodeRef& s) { return s.address == address; });
+}
+
+bool RoutingState::is_dead(const std::string& address, Time now) const {
+  auto it = dead_.find(address);
+  return it != dead_.end() && now - it->second < config_.dead_memory;
+}
+
+NodeRef RoutingState::closest_preceding(const Id& key) const {
+  // Procedure 3.2, over the fingers and then the successor list. The report
+  // looks in the successor list for s in (N, node), which can only move the
+  // answer away from the key; the intent, as in Chord, is the live node
+  // closest before the key, so the test here is s in (node, key).
+  NodeRef best = self_;
+  for (auto it = fingers_.rbegin(); it != fingers_.rend(); ++it) {
+    if (it->empty() || it->address == self_.address) continue;
+    if (ring_.in_open(it->id, self_.id, key)) {
+      best = *it;
+      break;
+    }
+  }
+  for (const auto& s : successors_) {
+    if (s.address == self_.address) continue;
+    if (ring_.in_open(s.id, best.id, key) && ring_.in_open(s.id, self_.id, key)) best = s;
+  }
+  return best;
+}
+
+NodeRef RoutingState::route(const Target& to, bool* owner_hop) const {
+  *owner_hop = false;
+  const Id& k = to.id;
+  if (owns(k)) return self_;
+  const NodeRef& succ = successor();
+  if (to.type == Target::Type::Node && k == succ.id && to.text != succ.address) {
+    return succ;  // 3.4: let our successor refuse the duplicate with 600
+  }
+  if (ring_.in_open_closed(k, self_.id, succ.id)) {
+    // Report 3.4 case (2): for a node or ring key we know the answer (our
+    // successor) without asking it. A user's record lives at the
+    // successor, so the request goes there.
+    if (to.type != Target::Type::User) return self_;
+    *owner_hop = true;
+    return succ;
+  }
+  if (to.type == Target::Type::User) {
+    // Not in the report: when the successor list already covers the key,
+    // jump straight to its owner instead of walking the last log(r) hops.
+    Id prev = succ.id;
+    for (std::size_t j = 1; j < successors_.size(); ++j) {
+      if (ring_.in_open_closed(k, prev, successors_[j].id)) {
+        *owner_hop = true;
+        return successors_[j];
+      }
+      prev = successors_[j].id;
+    }
+  }
+  NodeRef n = closest_preceding(k);
+  return n.address == self_.address ? succ : n;
+}
+
+NodeRef RoutingState::decide_hop(const Target& to, bool claimed_owner, bool* owner_hop) const {
+  NodeRef hop = route(to, owner_hop);
+  if (claimed_owner && !owns(to.id)) {
+    if (!predecessor_) {
+      hop = self_;  // we just lost our predecessor: the sender is right
+    } else if (predecessor_->address != self_.address) {
+      // The sender's view is stale: a node joined between it and us. Walk
+      // back through predecessors, which stays exact, instead of routing
+      // all the way round the ring.
+      hop = *predecessor_;
+      *owner_hop = true;
+    }
+  }
+  return hop;
+}
+
+std::vector<NodeRef> RoutingState::replica_targets(std::size_t k) const {
+  std::vector<NodeRef> out;
+  for (const auto& s : successors_) {
+    if (out.size() >= k) break;
+    if (s.address != self_.address) out.push_back(s);
+  }
+  return out;
+}
+
+std::optional<NodeRef> RoutingState::find(const std::string& address) const {
+  if (address.empty()) return std::nullopt;
+  if (predecessor_ && predecessor_->address == address) return predecessor_;
+  for (const auto& s : successors_)
+    if (s.address == address) return s;
+  for (const auto& f : fingers_)
+    if (f.address == address) return f;
+  return std::nullopt;
+}
+
+// --------------------------------------------------------------- changes
+
+void RoutingState::be_alone(Time now) {
+  fingers_.assign(fingers_.size(), self_);
+  successors_ = {self_};
+  predecessor_ = self_;
+  predecessor_heard_ = now;
+}
+
+void RoutingState::forget_ring() {
+  fingers_.assign(fingers_.size(), NodeRef{});
+  successors_.clear();
+  predecessor_.reset();
+}
+
+int RoutingState::set_fingers(int i, const NodeRef& node) {
+  // Procedure 3.1. The report tests F_start in [N, F_node]; no finger start
+  // equals N itself, so (N, F_node] is the same test and lets a node that is
+  // its own successor own the whole ring.
+  const int m = config_.bits;
+  fingers_[static_cast<std::size_t>(i - 1)] = node;
+  while (i <= m - 1) {
+    if (!ring_.in_open_closed(ring_.finger_start(self_.id, i + 1), self_.id, node.id)) return i;
+    fingers_[static_cast<std::size_t>(i)] = node;
+    ++i;
+  }
+  return i;
+}
+
+bool RoutingState::put_successor_first(const NodeRef& n) {
+  if (!successors_.empty() && successors_[0] == n) return false;
+  set_fingers(1, n);
+  // The list names other nodes only, unless we are alone.
+  std::erase_if(successors_, [&](const NodeRef& s) {
+    return s.address == n.address || s.address == self_.address;
+  });
+  successors_.insert(successors_.begin(), n);
+  if (successors_.size() > config_.successors) successors_.resize(config_.successors);
+  return true;
+}
+
+bool RoutingState::adopt_successors(const NodeRef& succ, const std::vector<Contact>& rest, Time now) {
+  std::vector<NodeRef> list{succ};
+  for (const auto& c : rest) {
+    if (list.size() >= config_.successors) break;
+    const auto& n = c.node;
+    if (n.empty() || n.address == self_.address || is_dead(n.address, now)) continue;
+    if (std::any_of(list.begin(), list.end(), [&](const NodeRef& x) { return x.address == n.address; }))
+      continue;
+    list.push_back(n);
+  }
+  if (list == successors_) return false;
+  successors_ = std::move(list);
+  return true;
+}
+
+void RoutingState::put_behind_leaver(const NodeRef& leaving, const std::vector<Contact>& its_list, Time now) {
+  std::vector<NodeRef> list{leaving};
+  for (const auto& c : its_list) {
+    if (list.size() > config_.successors) break;
+    const NodeRef& n = c.node;
+    if (n.empty() || n.address == self_.address || n.address == leaving.address || is_dead(n.address, now))
+      continue;
+    if (std::none_of(list.begin(), list.end(), [&](const NodeRef& x) { return x.address == n.address; }))
+      list.push_back(n);
+  }
+  successors_ = std::move(list);
+}
+
+std::optional<NodeRef> RoutingState::set_predecessor(const std::optional<NodeRef>& p,
+                                                     const std::optional<NodeRef>& hint, Time now) {
+  std::optional<NodeRef> old = std::move(predecessor_);
+  predecessor_ = p;
+  predecessor_hint_ = hint;
+  predecessor_heard_ = now;
+  return old;
+}
+
+void RoutingState::assume_predecessor(const NodeRef& p, Time now) {
+  predecessor_ = p;
+  predecessor_heard_ = now;
+}
+
+std::optional<NodeRef> RoutingState::set_predecessor_hint(const std::optional<NodeRef>& hint) {
+  std::optional<NodeRef> old = std::move(predecessor_hint_);
+  predecessor_hint_ = hint;
+  return old;
+}
+
+RoutingState::Dropped RoutingState::mark_dead(const std::string& address, Time now) {
+  Dropped d;
+  if (address == self_.address) return d;
+  dead_[address] = now;
+  d.was_successor = !successors_.empty() && successors_[0].address == address;
+  std::erase_if(successors_, [&](const NodeRef& s) { return s.address == address; });
+  NodeRef previous = self_;
+  for (auto it = fingers_.rbegin(); it != fingers_.rend(); ++it) {
+    if (it->address == address) *it = previous;
+    else if (!it->empty()) previous = *it;
+  }
+  if (predecessor_ && predecessor_->address == address) {
+    predecessor_.reset();
+    d.was_predecessor = true;
+  }
+  return d;
+}
+
+NodeRef RoutingState::replace_successor(Time now) {
+  NodeRef next = self_;
+  if (!successors_.empty()) {
+    next = successors_[0];
+  } else {
+    for (const auto& f : fingers_)
+      if (!f.empty() && f.address != self_.address && !is_dead(f.address, now)) { next = f; break; }
+    if (next.address == self_.address && predecessor_) next = *predecessor_;
+  }
+  if (successors_.empty() || successors_[0].address != next.address)
+    successors_.insert(successors_.begin(), next);
+  set_fingers(1, next);
+  if (next.address == self_.address) {
+    successors_ = {self_};
+    if (!predecessor_) predecessor_ = self_;
+  }
+  return next;
+}
+
+void RoutingState::expire_dead(Time now) {
+  for (auto it = dead_.begin(); it != dead_.end();)
+    it = (now - it->second >= config_.dead_memory) ? dead_.erase(it) : std::next(it);
+}
+
+}  // namespace sippeer::dht

@@ -1,0 +1,183 @@
+// The routing rules of RoutingState on hand-built rings of 6-bit ids: no
+// messages, no Node, one rule per test.
+#include "dht/routing_state.h"
+
+#include <gtest/gtest.h>
+
+namespace sippeer::dht {
+namespace {
+
+NodeRef n(std::uint64_t id) { return NodeRef{Id::from_u64(id), "n" + std::to_string(id)}; }
+Contact c(std::uint64_t id) { return Contact{n(id), std::nullopt}; }
+Time at(std::int64_t ms) { return Time{Duration{ms}}; }
+
+Config six_bits() {
+  Config cfg;
+  cfg.bits = 6;  // ids 0..63
+  cfg.successors = 3;
+  cfg.dead_memory = Duration{1000};
+  return cfg;
+}
+
+// Node 10 in the ring {10, 20, 30, 40, 50}, with exact fingers.
+RoutingState ten_in_five() {
+  RoutingState rs(six_bits(), n(10));
+  rs.put_successor_first(n(20));
+  rs.adopt_successors(n(20), {c(30), c(40)}, Time{});
+  rs.set_predecessor(n(50), std::nullopt, Time{});
+  // Finger i starts at 10 + 2^(i-1): 11, 12, 14, 18 -> 20; 26 -> 30; 42 -> 50.
+  rs.set_fingers(1, n(20));
+  rs.set_fingers(5, n(30));
+  rs.set_fingers(6, n(50));
+  return rs;
+}
+
+TEST(RoutingState, OwnsTheArcFromItsPredecessorToItself) {
+  const RoutingState rs = ten_in_five();
+  EXPECT_TRUE(rs.owns(Id::from_u64(10)));
+  EXPECT_TRUE(rs.owns(Id::from_u64(51)));
+  EXPECT_TRUE(rs.owns(Id::from_u64(0)));
+  EXPECT_FALSE(rs.owns(Id::from_u64(50)));
+  EXPECT_FALSE(rs.owns(Id::from_u64(11)));
+}
+
+TEST(RoutingState, ANodeAloneOwnsEveryKey) {
+  RoutingState rs(six_bits(), n(10));
+  rs.be_alone(Time{});
+  for (std::uint64_t k : {0u, 10u, 11u, 63u}) EXPECT_TRUE(rs.owns(Id::from_u64(k))) << k;
+  EXPECT_EQ(rs.successor(), n(10));
+  EXPECT_TRUE(rs.replica_targets(3).empty());
+}
+
+TEST(RoutingState, SetFingersFillsTheFingersWhoseStartItCovers) {
+  RoutingState rs(six_bits(), n(10));
+  // Node 30 covers starts 11, 12, 14, 18 and 26 (fingers 1-5), not 42.
+  EXPECT_EQ(rs.set_fingers(1, n(30)), 5);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(rs.fingers()[i], n(30)) << i;
+  EXPECT_TRUE(rs.fingers()[5].empty());
+}
+
+TEST(RoutingState, AUserKeyInTheSuccessorListGoesStraightToItsOwner) {
+  const RoutingState rs = ten_in_five();
+  bool owner_hop = false;
+  EXPECT_EQ(rs.route(Target::user(Id::from_u64(15), "sip:a@x"), &owner_hop), n(20));
+  EXPECT_TRUE(owner_hop);
+  EXPECT_EQ(rs.route(Target::user(Id::from_u64(35), "sip:a@x"), &owner_hop), n(40));
+  EXPECT_TRUE(owner_hop);
+}
+
+TEST(RoutingState, ANodeOrRingKeyBeforeTheSuccessorIsAnsweredHere) {
+  const RoutingState rs = ten_in_five();
+  bool owner_hop = true;
+  EXPECT_EQ(rs.route(Target::key(Id::from_u64(15)), &owner_hop), n(10));
+  EXPECT_FALSE(owner_hop);
+}
+
+TEST(RoutingState, AKeyPastTheSuccessorListGoesToTheClosestPrecedingFinger) {
+  const RoutingState rs = ten_in_five();
+  bool owner_hop = true;
+  // 45 lies past the list's end (40): the closest node before it is 40,
+  // found in the successor list, nearer than finger 5 (30).
+  EXPECT_EQ(rs.route(Target::key(Id::from_u64(45)), &owner_hop), n(40));
+  EXPECT_EQ(rs.closest_preceding(Id::from_u64(45)), n(40));
+  EXPECT_EQ(rs.closest_preceding(Id::from_u64(35)), n(30));
+  EXPECT_FALSE(owner_hop);
+}
+
+TEST(RoutingState, AStaleOwnerClaimWalksBackThroughThePredecessor) {
+  const RoutingState rs = ten_in_five();
+  bool owner_hop = false;
+  // The sender thought we own 45; our predecessor 50 does not either, but
+  // it is nearer than going round the ring.
+  EXPECT_EQ(rs.decide_hop(Target::user(Id::from_u64(45), "sip:a@x"), true, &owner_hop), n(50));
+  EXPECT_TRUE(owner_hop);
+}
+
+TEST(RoutingState, AnOwnerClaimIsBelievedRightAfterThePredecessorDied) {
+  RoutingState rs = ten_in_five();
+  rs.mark_dead("n50", Time{});
+  bool owner_hop = false;
+  EXPECT_EQ(rs.decide_hop(Target::user(Id::from_u64(45), "sip:a@x"), true, &owner_hop), n(10));
+}
+
+TEST(RoutingState, ADeadNodeLeavesTheListsAndItsFingersPointAbove) {
+  RoutingState rs = ten_in_five();
+  const auto dropped = rs.mark_dead("n30", at(100));
+  EXPECT_FALSE(dropped.was_successor);
+  EXPECT_FALSE(dropped.was_predecessor);
+  EXPECT_EQ(rs.successors(), (std::vector<NodeRef>{n(20), n(40)}));
+  EXPECT_EQ(rs.fingers()[4], n(50));  // finger 5 took the next live finger above
+  EXPECT_TRUE(rs.is_dead("n30", at(100)));
+  EXPECT_TRUE(rs.is_dead("n30", at(1099)));
+  EXPECT_FALSE(rs.is_dead("n30", at(1100)));  // dead_memory is over
+  EXPECT_FALSE(rs.knows("n30"));
+}
+
+TEST(RoutingState, LosingTheSuccessorPromotesTheNextInTheList) {
+  RoutingState rs = ten_in_five();
+  EXPECT_TRUE(rs.mark_dead("n20", Time{}).was_successor);
+  EXPECT_EQ(rs.replace_successor(Time{}), n(30));
+  EXPECT_EQ(rs.successor(), n(30));
+  EXPECT_EQ(rs.successors().front(), n(30));
+}
+
+TEST(RoutingState, WithNoListLeftTheNearestLiveFingerOrThePredecessorTakesOver) {
+  RoutingState rs = ten_in_five();
+  for (const char* a : {"n20", "n30", "n40"}) rs.mark_dead(a, Time{});
+  EXPECT_EQ(rs.replace_successor(Time{}), n(50));
+  const auto dropped = rs.mark_dead("n50", Time{});
+  EXPECT_TRUE(dropped.was_successor);
+  EXPECT_TRUE(dropped.was_predecessor);
+  EXPECT_EQ(rs.replace_successor(Time{}), n(10));  // alone again
+  EXPECT_TRUE(rs.owns(Id::from_u64(33)));
+}
+
+TEST(RoutingState, AnAdoptedListSkipsOurselvesDeadNodesAndRepeats) {
+  RoutingState rs = ten_in_five();
+  rs.mark_dead("n40", Time{});
+  EXPECT_TRUE(rs.adopt_successors(n(20), {c(30), c(30), c(40), c(10), c(50)}, Time{}));
+  EXPECT_EQ(rs.successors(), (std::vector<NodeRef>{n(20), n(30), n(50)}));
+  EXPECT_FALSE(rs.adopt_successors(n(20), {c(30), c(50)}, Time{}));  // unchanged
+}
+
+TEST(RoutingState, ALeavingSuccessorsListIsPutBehindIt) {
+  RoutingState rs = ten_in_five();
+  rs.put_behind_leaver(n(20), {c(40), c(20), c(50)}, Time{});
+  EXPECT_EQ(rs.successors(), (std::vector<NodeRef>{n(20), n(40), n(50)}));
+  rs.mark_dead("n20", Time{});
+  EXPECT_EQ(rs.replace_successor(Time{}), n(40));
+}
+
+TEST(RoutingState, ReplicasGoToTheFirstKSuccessors) {
+  const RoutingState rs = ten_in_five();
+  EXPECT_EQ(rs.replica_targets(2), (std::vector<NodeRef>{n(20), n(30)}));
+  EXPECT_EQ(rs.replica_targets(9).size(), 3u);
+}
+
+TEST(RoutingState, KnowsNeighboursFingersAndItselfOnly) {
+  const RoutingState rs = ten_in_five();
+  EXPECT_TRUE(rs.knows("n10"));
+  EXPECT_TRUE(rs.knows("n50"));
+  EXPECT_TRUE(rs.is_neighbour("n50"));
+  EXPECT_TRUE(rs.is_neighbour("n40"));
+  EXPECT_FALSE(rs.is_neighbour("n10"));
+  EXPECT_FALSE(rs.knows("n60"));
+  EXPECT_FALSE(rs.knows(""));
+  EXPECT_EQ(rs.find("n30"), n(30));
+  EXPECT_FALSE(rs.find("n60").has_value());
+}
+
+TEST(RoutingState, ANewPredecessorReturnsTheOldOneAndItsHint) {
+  RoutingState rs = ten_in_five();
+  const auto old = rs.set_predecessor(n(55), n(50), at(7));
+  EXPECT_EQ(old, n(50));
+  EXPECT_EQ(rs.predecessor(), n(55));
+  EXPECT_EQ(rs.predecessor_hint(), n(50));
+  EXPECT_EQ(rs.predecessor_heard(), at(7));
+  EXPECT_EQ(rs.set_predecessor_hint(n(45)), n(50));
+  EXPECT_TRUE(rs.owns(Id::from_u64(60)));
+  EXPECT_FALSE(rs.owns(Id::from_u64(52)));
+}
+
+}  // namespace
+}  // namespace sippeer::dht
