@@ -4,11 +4,15 @@
 //
 // Every call but run_in_sip_thread and lookup_timeout_ms must be made in
 // the SIP thread, that is, from inside a function given to
-// run_in_sip_thread; the asynchronous ones call `done` there later.
+// run_in_sip_thread; the asynchronous ones call `done` there later. What
+// they return is a copy (node_snapshot.h), rendered in the admin thread.
 #pragma once
 
 #include <functional>
 #include <string>
+#include <vector>
+
+#include "adaptor/admin/node_snapshot.h"
 
 namespace sippeer::adaptor {
 
@@ -21,13 +25,14 @@ class AdminBackend {
   // How long an overlay lookup may take before the API gives up on it.
   virtual int lookup_timeout_ms() const = 0;
 
-  virtual std::string status_json() const = 0;
-  virtual std::string status_text(const std::string& what) const = 0;  // status | successors | fingers
-  virtual std::string registrations_json(const std::string& aor) const = 0;  // "" = every record
-  virtual std::string registrations_text(const std::string& aor) const = 0;
-  virtual std::string metrics_text() const = 0;
-  virtual void walk_ring(bool json, std::function<void(std::string)> done) = 0;
-  virtual void ring_page(bool html, std::function<void(std::string)> done) = 0;
+  virtual NodeSnapshot snapshot() const = 0;
+  // Binding records stored here; aor "" = every one.
+  virtual std::vector<RegistrationView> registrations(const std::string& aor) const = 0;
+  // The ring's nodes in ring order from this one, by successor lookups;
+  // `complete` is false when a lookup failed before the walk came round.
+  virtual void walk_ring(std::function<void(std::vector<NodeView> nodes, bool complete)> done) = 0;
+  // The same walk with a snapshot, for the ring picture and the HTML page.
+  virtual void ring_page_view(std::function<void(RingPageView)> done) = 0;
   virtual void lookup_aor(const std::string& aor, std::function<void(int status, std::string json)> done) = 0;
   virtual void request_leave() = 0;
   // Provisioning (issue 13, admin/users.cpp): op add (refused when the
@@ -35,8 +40,7 @@ class AdminBackend {
   virtual void change_user(const std::string& op, const std::string& aor, const std::string& password,
                            std::function<void(int status, std::string json)> done) = 0;
   // Credentials this node stores (primary or replica), never their hashes.
-  virtual std::string users_json() const = 0;
-  virtual std::string users_text() const = 0;
+  virtual std::vector<UserView> users() const = 0;
 };
 
 }  // namespace sippeer::adaptor

@@ -121,13 +121,13 @@ void AdminServer::handle(evhttp_request* req) {
     daemon_.run_in_sip_thread([&] { daemon_.request_leave(); });
     send(req, 200, text ? "leaving the ring\n" : "{\"leaving\":true}\n", text ? "text/plain" : "application/json");
   } else if (text && (p == "/status" || p == "/successors" || p == "/fingers")) {
-    std::string body;
-    const std::string what = p.substr(1);
-    daemon_.run_in_sip_thread([&] { body = daemon_.status_text(what); });
-    send(req, 200, body, "text/plain");
+    NodeSnapshot snap;
+    daemon_.run_in_sip_thread([&] { snap = daemon_.snapshot(); });
+    send(req, 200, render_status_text(snap, p.substr(1)), "text/plain");
   } else if (text && p == "/registrations") {
-    std::string body;
-    daemon_.run_in_sip_thread([&] { body = daemon_.registrations_text(aor); });
+    std::vector<RegistrationView> regs;
+    daemon_.run_in_sip_thread([&] { regs = daemon_.registrations(aor); });
+    const std::string body = render_registrations_text(regs);
     send(req, body.empty() && !aor.empty() ? 404 : 200, body.empty() ? "no records\n" : body, "text/plain");
   } else if (p == "/ring" || p == "/ring.svg" || p == "/") {
     // All three walk the ring by lookups: the answer comes in the SIP
@@ -135,10 +135,18 @@ void AdminServer::handle(evhttp_request* req) {
     // that gave up waiting.
     auto result = std::make_shared<std::promise<std::string>>();
     auto future = result->get_future();
-    auto deliver = [result](std::string s) { result->set_value(std::move(s)); };
+    // The walk's answer is rendered in the SIP thread (it arrives there);
+    // the snapshot it carries is a copy, so this is all it costs there.
     daemon_.run_in_sip_thread([&] {
-      if (p == "/ring") daemon_.walk_ring(!text, deliver);
-      else daemon_.ring_page(p == "/", deliver);
+      if (p == "/ring") {
+        daemon_.walk_ring([result, json = !text](std::vector<NodeView> nodes, bool) {
+          result->set_value(render_ring_walk(nodes, json));
+        });
+      } else {
+        daemon_.ring_page_view([result, html = p == "/"](RingPageView v) {
+          result->set_value(html ? render_ring_page(v) : render_ring_svg_document(v));
+        });
+      }
     });
     if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
       send(req, 503, json_error("ring walk timed out") + "\n");
@@ -150,22 +158,23 @@ void AdminServer::handle(evhttp_request* req) {
   } else if (p == "/users" && post) {
     change_user(req);
   } else if (p == "/users") {
-    std::string body;
-    daemon_.run_in_sip_thread([&] { body = text ? daemon_.users_text() : daemon_.users_json(); });
+    std::vector<UserView> users;
+    daemon_.run_in_sip_thread([&] { users = daemon_.users(); });
+    const std::string body = text ? render_users_text(users) : render_users_json(users);
     send(req, 200, text ? (body.empty() ? "no users stored on this node\n" : body) : body + "\n",
          text ? "text/plain" : "application/json");
   } else if (p == "/status") {
-    std::string body;
-    daemon_.run_in_sip_thread([&] { body = daemon_.status_json(); });
-    send(req, 200, body + "\n");
+    NodeSnapshot snap;
+    daemon_.run_in_sip_thread([&] { snap = daemon_.snapshot(); });
+    send(req, 200, render_status_json(snap) + "\n");
   } else if (p == "/registrations") {
-    std::string body;
-    daemon_.run_in_sip_thread([&] { body = daemon_.registrations_json(aor); });
-    send(req, 200, body + "\n");
+    std::vector<RegistrationView> regs;
+    daemon_.run_in_sip_thread([&] { regs = daemon_.registrations(aor); });
+    send(req, 200, render_registrations_json(regs) + "\n");
   } else if (p == "/metrics") {
-    std::string body;
-    daemon_.run_in_sip_thread([&] { body = daemon_.metrics_text(); });
-    send(req, 200, body, "text/plain; version=0.0.4");
+    NodeSnapshot snap;
+    daemon_.run_in_sip_thread([&] { snap = daemon_.snapshot(); });
+    send(req, 200, render_metrics(snap), "text/plain; version=0.0.4");
   } else if (p == "/lookup") {
     if (aor.empty()) {
       send(req, 400, json_error("missing ?aor=") + "\n");

@@ -1,89 +1,27 @@
-// Provisioning of users (issue 13): `sippeer ctl user add|passwd|del|list`
-// through the admin API (POST /users, GET /users). Any node can do it: the
-// credential is stored at the AOR's responsible node through the ring,
-// which replicates it and keeps it on disk.
-
-#include <chrono>
-
+// GET /users and `sippeer ctl user list`: the credentials a node stores,
+// never their hashes, rendered from UserViews (node_snapshot.h).
 #include "adaptor/admin/json.h"
-#include "adaptor/log.h"
-#include "adaptor/node/daemon.h"
+#include "adaptor/admin/node_snapshot.h"
 
 namespace sippeer::adaptor {
 
-constexpr const char* kLogTag = "auth";  // see adaptor/log.h
-
-void Daemon::change_user(const std::string& op, const std::string& aor_text, const std::string& password,
-                         std::function<void(int, std::string)> done) {
-  const auto aor = dht::Codec::canonical_aor(aor_text);
-  const auto parts = aor ? aor_parts(*aor, settings_.auth_realm) : std::nullopt;
-  if (!parts) return done(400, json_error("not a SIP AOR: " + aor_text));
-  if (op != "add" && op != "passwd" && op != "set" && op != "del")
-    return done(400, json_error("op must be add, passwd, set or del"));
-  if (op != "del" && password.empty()) return done(400, json_error("missing password"));
-  if (!node_->joined()) return done(503, json_error("this node has not joined a ring yet"));
-  const dht::Id key = ring_->hash(*aor);
-  const std::string a = *aor;
-  const AorParts p = *parts;
-  const dht::Duration ttl = std::chrono::hours(24) * settings_.auth_credential_ttl_days;
-  // First ask whether the user exists (add must not overwrite, passwd and
-  // del need someone to change), then store the new version.
-  reschedule(node_->lookup(
-      now(), dht::Target::user(key, a),
-      [this, op, a, p, key, ttl, password, done](const dht::LookupResult& r) {
-        if (r.status != 200 && r.status != 404) return done(503, json_error("lookup failed: " + std::to_string(r.status)));
-        const bool exists = r.status == 200 && r.record && !r.record->tombstone();
-        if (op == "add" && exists) return done(409, json_error(a + " exists; use passwd to change its password"));
-        if ((op == "passwd" || op == "del") && !exists) return done(404, json_error("no such user: " + a));
-        dht::Record rec{key, a, {}, credential_version_now(), dht::RecordKind::Credential};
-        if (op != "del") rec.bindings = {encode_credential(Credential::from_password(p.user, p.realm, password))};
-        reschedule(node_->store(now(), rec, ttl, [op, a, p, rec, done](const dht::LookupResult& s) {
-          if (s.status != 200) return done(503, json_error("store failed: " + std::to_string(s.status)));
-          SIPPEER_LOG(Info) << "auth: user " << a << (op == "del" ? " deleted" : op == "add" ? " added" : " password set")
-                            << " (version " << rec.version << ")";
-          done(200, json_text(Json{{"aor", a}, {"user", p.user}, {"realm", p.realm}, {"op", op},
-                                   {"version", rec.version}}));
-        }));
-      },
-      dht::RecordKind::Credential));
-}
-
-namespace {
-
-struct UserRow {
-  std::string aor, user, realm, role;
-  std::uint64_t version;
-  std::int64_t expires_in_s;
-};
-
-}  // namespace
-
-std::string Daemon::users_json() const {
+std::string render_users_json(const std::vector<UserView>& users) {
   Json all = Json::array();
-  const dht::Time t = now();
-  storage_->for_each([&](const dht::StoredRecord& sr) {
-    if (sr.record.kind != dht::RecordKind::Credential || sr.record.tombstone()) return;
-    const auto c = parse_credential(sr.record.bindings.front());
-    all.push_back({{"aor", sr.record.aor},
-                   {"user", c ? c->user : ""},
-                   {"realm", c ? c->realm : ""},
-                   {"role", node_->owns(sr.record.key) ? "primary" : "replica"},
-                   {"version", sr.record.version},
-                   {"expires_in_s", std::chrono::duration_cast<std::chrono::seconds>(sr.expires - t).count()}});
-  });
+  for (const auto& u : users)
+    all.push_back({{"aor", u.aor},
+                   {"user", u.user},
+                   {"realm", u.realm},
+                   {"role", u.primary ? "primary" : "replica"},
+                   {"version", u.version},
+                   {"expires_in_s", u.expires_in_s}});
   return json_text(all);
 }
 
-std::string Daemon::users_text() const {
+std::string render_users_text(const std::vector<UserView>& users) {
   std::string out;
-  const dht::Time t = now();
-  storage_->for_each([&](const dht::StoredRecord& sr) {
-    if (sr.record.kind != dht::RecordKind::Credential || sr.record.tombstone()) return;
-    const auto c = parse_credential(sr.record.bindings.front());
-    const auto days = std::chrono::duration_cast<std::chrono::hours>(sr.expires - t).count() / 24;
-    out += sr.record.aor + "  (" + (node_->owns(sr.record.key) ? "primary" : "replica") + ", realm " +
-           (c ? c->realm : "?") + ", expires in " + std::to_string(days) + " days)\n";
-  });
+  for (const auto& u : users)
+    out += u.aor + "  (" + (u.primary ? "primary" : "replica") + ", realm " + (u.realm.empty() ? "?" : u.realm) +
+           ", expires in " + std::to_string(u.expires_in_s / 86400) + " days)\n";
   return out;
 }
 

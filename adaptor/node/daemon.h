@@ -47,27 +47,20 @@ class Daemon final : public AdminBackend {
   // AdminBackend (admin/admin_backend.h); all but the first two SIP-thread only.
   void run_in_sip_thread(const std::function<void()>& fn) override;
   int lookup_timeout_ms() const override { return settings_.request_timeout_ms * 4 + 1000; }
-  std::string status_json() const override;
-  std::string registrations_json(const std::string& aor) const override;  // "" = every record
-  // Human-readable forms for `sippeer ctl` (GET ...?format=text).
-  std::string status_text(const std::string& what) const override;  // status | successors | fingers
-  std::string registrations_text(const std::string& aor) const override;
-  // Walks the ring by successor lookups from this node; `done` gets one
-  // line per node in ring order (JSON array when json is set).
-  void walk_ring(bool json, std::function<void(std::string)> done) override;
-  // The same walk, as nodes in ring order from this one; `complete` is
+  // snapshot.cpp: copies for the admin thread to render.
+  NodeSnapshot snapshot() const override;
+  std::vector<RegistrationView> registrations(const std::string& aor) const override;
+  std::vector<UserView> users() const override;
+  void walk_ring(std::function<void(std::vector<NodeView>, bool)> done) override;
+  void ring_page_view(std::function<void(RingPageView)> done) override;
+  // The walk itself: nodes in ring order from this one; `complete` is
   // false when a lookup failed before the walk came back round.
   void walk_ring_nodes(std::function<void(std::vector<dht::NodeRef> nodes, bool complete)> done);
-  // GET /ring.svg and GET / (ring_page.cpp): the picture of the ring as
-  // this node knows it, alone or in the HTML status page.
-  void ring_page(bool html, std::function<void(std::string)> done) override;
   // Graceful leave requested over the admin API.
   void request_leave() override;
+  // provisioning.cpp
   void change_user(const std::string& op, const std::string& aor, const std::string& password,
                    std::function<void(int, std::string)> done) override;
-  std::string users_json() const override;
-  std::string users_text() const override;
-  std::string metrics_text() const override;
   const dht::Node& node() const { return *node_; }
   const dht::Codec& codec() const { return *codec_; }
   const Settings& settings() const { return settings_; }
@@ -80,6 +73,7 @@ class Daemon final : public AdminBackend {
 
  private:
   class Events;
+  NodeView view(const dht::NodeRef& n) const;
 
   // daemon.cpp: stack and node
   bool start_stack(std::string* err);
