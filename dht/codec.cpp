@@ -372,6 +372,7 @@ enum class Hdr : std::uint8_t {
   Subscription,
   Owner,
   Hops,
+  List,
   ContentLength,
   ContentType,
   kCount,
@@ -407,6 +408,7 @@ Hdr classify(string_view name) {
       {"P2P-Subscription", Hdr::Subscription},
       {"P2P-Owner", Hdr::Owner},
       {"P2P-Hops", Hdr::Hops},
+      {"P2P-List", Hdr::List},
       {"Content-Length", Hdr::ContentLength},
       {"Content-Type", Hdr::ContentType},
   };
@@ -785,9 +787,9 @@ void append_record_headers(std::string& out, const Record& rec, Duration ttl) {
 // The body of a batched Transfer: one block of header lines per record, in
 // the same headers a single Transfer uses, blocks separated by a blank
 // line. The To line names the record's AOR.
-constexpr string_view kRecordsType = "application/p2p-records";
+constexpr string_view kRecordsType = Codec::kRecordsContentType;
 
-void append_batch(std::string& out, const std::vector<CarriedRecord>& records) {
+std::string batch_body(const std::vector<CarriedRecord>& records) {
   std::string body;
   std::size_t n = 0;
   for (const auto& c : records) {
@@ -800,6 +802,11 @@ void append_batch(std::string& out, const std::vector<CarriedRecord>& records) {
     line(body, "To: <", records[i].record.aor, ">");
     append_record_headers(body, records[i].record, records[i].ttl);
   }
+  return body;
+}
+
+void append_batch(std::string& out, const std::vector<CarriedRecord>& records) {
+  const std::string body = batch_body(records);
   line(out, "Content-Type: ", kRecordsType);
   line(out, "Content-Length: ", Num(std::uint64_t{body.size()}));
   out.append("\r\n");
@@ -854,6 +861,8 @@ const char* decode_error_name(DecodeError e) {
 
 Codec::Codec(const Ring& ring, std::string overlay_domain)
     : ring_(ring), domain_(std::move(overlay_domain)) {}
+
+std::string Codec::records_body(const std::vector<CarriedRecord>& records) { return batch_body(records); }
 
 std::string Codec::node_uri(const NodeRef& n) const {
   std::string s;
@@ -946,6 +955,10 @@ std::string Codec::encode(const Request& req, const std::string& address,
       if (req.record) append_record_headers(out, *req.record, req.ttl);
       else line(out, "Expires: ", Num(wire_seconds(req.ttl)));
       break;
+    case Kind::List:
+      line(out, "P2P-List: ", req.list_after ? ring_.hex(*req.list_after) : std::string("*"));
+      if (req.want != RecordKind::Bindings) line(out, "P2P-Record-Kind: ", record_kind_name(req.want));
+      break;
   }
   if (req.leaving) line(out, "Reason: SIP;text=\"leaving\"");
   if (req.owner_hop) line(out, "P2P-Owner: 1");
@@ -975,6 +988,11 @@ std::string Codec::encode(const Response& resp, const Request& answered,
     line(out, "Expires: ", Num(s));
   }
   if (resp.hops > 0) line(out, "P2P-Hops: ", Num(resp.hops));
+  if (resp.list_next) line(out, "P2P-List: ", ring_.hex(*resp.list_next));
+  if (!resp.records.empty()) {
+    append_batch(out, resp.records);
+    return out;
+  }
   line(out, "Content-Length: 0");
   out.append("\r\n");
   return out;
@@ -1081,11 +1099,24 @@ Expected<std::vector<CarriedRecord>> read_batch(string_view body, const Ring& ri
   return out;
 }
 
+// P2P-List's cursor: a key of the ring, in hex.
+Expected<Id> read_list_cursor(string_view v, const Ring& ring) {
+  auto id = Id::from_hex(trim(v));
+  if (!id || !ring.valid(*id)) return DecodeError::BadId;
+  return *id;
+}
+
 // The decision table of codec.h / the brief: what kind of REGISTER is this?
 Expected<Kind> classify_request(const Target& to, const Target& from, const Head& head,
                                 const Numbers& n) {
   bool contact = !head.contacts.empty();
   const bool batch = head[Hdr::ContentType] && iequals(*head[Hdr::ContentType], kRecordsType);
+  if (head[Hdr::List]) {
+    // Only a node asks another node for its records.
+    if (to.type != Target::Type::Node || from.type != Target::Type::Node || contact || batch)
+      return DecodeError::BadUri;
+    return Kind::List;
+  }
   switch (to.type) {
     case Target::Type::Key:
       return Kind::Query;
@@ -1149,6 +1180,14 @@ std::variant<Decoded<Request>, DecodeError> Codec::decode_request(std::string_vi
                         n.version.value_or(0), *record_kind};
   }
   if (req.kind == Kind::Query && req.to.type == Target::Type::User) req.want = *record_kind;
+  if (req.kind == Kind::List) {
+    req.want = *record_kind;
+    if (*head[Hdr::List] != "*") {
+      auto after = read_list_cursor(*head[Hdr::List], ring_);
+      if (!after) return after.error();
+      req.list_after = *after;
+    }
+  }
   if (n.expires && req.kind != Kind::Transfer) req.ttl = seconds_to_duration(*n.expires);
   req.leaving = head.leaving;
   req.owner_hop = n.owner.value_or(0) != 0;
@@ -1195,6 +1234,16 @@ std::variant<Decoded<Response>, DecodeError> Codec::decode_response(std::string_
   }
   if (n.expires) resp.ttl = seconds_to_duration(*n.expires);
   if (n.hops) resp.hops = static_cast<int>(*n.hops);
+  if (head[Hdr::List]) {
+    auto next = read_list_cursor(*head[Hdr::List], ring_);
+    if (!next) return next.error();
+    resp.list_next = *next;
+  }
+  if (head[Hdr::ContentType] && iequals(*head[Hdr::ContentType], kRecordsType)) {
+    auto records = read_batch(frame->body, ring_, domain_);
+    if (!records) return records.error();
+    resp.records = std::move(*records);
+  }
   return out;
 }
 

@@ -60,6 +60,7 @@ class Codec {
   explicit Codec(const Ring& ring, std::string overlay_domain = "sippeer.net");
 
   const std::string& overlay_domain() const { return domain_; }
+  const Ring& ring() const { return ring_; }
 
   // ---- header values, shared with the SIP adaptor ----
   // sip:<id>@<address>;node
@@ -80,6 +81,10 @@ class Codec {
   std::string contact_value(const Contact& c, std::size_t index, std::size_t count) const;
   // Contact header values back into Contacts, highest q first (stable).
   std::optional<std::vector<Contact>> parse_contacts(const std::vector<std::string>& values) const;
+  // Records as a batched Transfer or a List answer carries them: the body,
+  // of type kRecordsContentType.
+  static constexpr std::string_view kRecordsContentType = "application/p2p-records";
+  static std::string records_body(const std::vector<CarriedRecord>& records);
 
   // ---- whole messages, for the simulator and the tests ----
   // `address` is where the request is sent: it becomes the Request-URI

@@ -9,6 +9,7 @@ const char* kind_name(Kind k) {
     case Kind::Unregister: return "unregister";
     case Kind::Transfer: return "transfer";
     case Kind::Store: return "store";
+    case Kind::List: return "list";
   }
   return "unknown";
 }

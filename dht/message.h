@@ -11,6 +11,11 @@
 //               or, with several records, To = the receiving node and
 //               the records in an application/p2p-records body (a batch)
 //   Store       REGISTER, From = To = user, Contact: bindings (routed by To)
+//   List        REGISTER, To = the receiving node, no Contact,
+//               P2P-List: * | <key after which to go on>; the answer
+//               carries a page of the receiver's primary records in an
+//               application/p2p-records body, and P2P-List: <cursor>
+//               when more follow (`sippeer ctl regs --ring`)
 //   A credential record travels as a Transfer or Store with
 //   P2P-Record-Kind: credential and its value in P2P-Credential; a Query
 //   for one carries P2P-Record-Kind: credential.
@@ -53,7 +58,8 @@ struct Contact {
   friend bool operator==(const Contact&, const Contact&) = default;
 };
 
-enum class Kind : std::uint8_t { Query, Update, Unregister, Transfer, Store };
+enum class Kind : std::uint8_t { Query, Update, Unregister, Transfer, Store, List };
+inline constexpr int kKinds = 6;  // for counters indexed by Kind
 
 // A record as a Transfer carries it: with its remaining lifetime.
 struct CarriedRecord {
@@ -74,7 +80,9 @@ struct Request {
   // message carries many so that replication costs a message per
   // successor per few milliseconds, not one per REGISTER (issue 15).
   std::vector<CarriedRecord> records;
-  RecordKind want = RecordKind::Bindings;  // Query for a user: which of its records
+  RecordKind want = RecordKind::Bindings;  // Query for a user, List: which records
+  // List: go on after this key; none = from the start of the receiver's range.
+  std::optional<Id> list_after;
   Duration ttl{0};                // Expires, for Store
   bool leaving = false;           // Transfer: Reason: leaving
   // Set by the node that believes the receiver owns `to` (it is the key's
@@ -112,6 +120,10 @@ struct Response {
   std::optional<Record> record;   // the bindings, for a user Query
   Duration ttl{0};                // remaining lifetime of `record`
   int hops = 0;                   // request hops from originator to answerer
+  // List: one page of the receiver's primary records, in ring order, and
+  // where the next page starts (none: this was the last).
+  std::vector<CarriedRecord> records{};
+  std::optional<Id> list_next{};
 
   friend bool operator==(const Response&, const Response&) = default;
 };

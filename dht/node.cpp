@@ -17,6 +17,14 @@ bool same_node(const std::optional<NodeRef>& a, const NodeRef& b) {
   return a && a->address == b.address;
 }
 
+// A record's size on the wire, roughly: what bounds a Transfer batch and
+// a List page.
+std::size_t record_bytes(const Record& r) {
+  std::size_t n = r.aor.size() + 64;
+  for (const auto& b : r.bindings) n += b.size() + 11;
+  return n;
+}
+
 }  // namespace
 
 const char* state_name(NodeStatus::State s) {
@@ -495,6 +503,21 @@ Time Node::lookup(Time now, const Target& target, LookupCallback done, RecordKin
   return next_deadline();
 }
 
+Time Node::list(Time now, const NodeRef& at, std::optional<Id> after, RecordKind want, LookupCallback done) {
+  Request req = make(Kind::List, Target::node(at));
+  req.list_after = after;
+  req.want = want;
+  if (state_ != NodeStatus::State::Joined) {
+    done(LookupResult{status::kUnavailable, std::nullopt, std::nullopt, 0});
+  } else if (at.address == self_.address) {
+    Response r = list_page(now, req);
+    done(LookupResult{r.status, self_, std::nullopt, 0, std::move(r.records), r.list_next});
+  } else {
+    send(Purpose::List, at.address, std::move(req), 0, 0, std::move(done));
+  }
+  return next_deadline();
+}
+
 Time Node::store(Time now, const Record& record, Duration ttl, LookupCallback done) {
   Request req = make(Kind::Store, Target::user(record.key, record.aor));
   req.record = record;
@@ -531,6 +554,7 @@ Time Node::on_request(Time now, InboundId in, const Request& req) {
       (req.kind == Kind::Unregister &&
        (req.contacts.empty() || req.to.type != Target::Type::Node)) ||
       (req.kind == Kind::Store && !req.record) || (req.kind == Kind::Transfer && req.records.empty()) ||
+      (req.kind == Kind::List && req.to.type != Target::Type::Node) ||
       (req.to.type != Target::Type::Key && req.to.type != Target::Type::Node &&
        req.to.type != Target::Type::User) ||
       !ring_.valid(req.to.id);
@@ -549,6 +573,7 @@ Time Node::on_request(Time now, InboundId in, const Request& req) {
     case Kind::Update: handle_update(now, in, req); break;
     case Kind::Unregister: handle_unregister(now, in, req); break;
     case Kind::Transfer: handle_transfer(now, in, req); break;
+    case Kind::List: reply(in, list_page(now, req)); break;
   }
   return next_deadline();
 }
@@ -752,6 +777,48 @@ void Node::handle_transfer(Time now, InboundId in, const Request& req) {
   }
 }
 
+Response Node::list_page(Time now, const Request& req) const {
+  // The records we own, (predecessor, self], from the cursor on, as many as
+  // fit one Transfer's bytes; the cursor is the last key sent. Replicas are
+  // left out, so a walk over every node lists each record once.
+  Response r{status::kOk, {{self_, predecessor()}}, std::nullopt, Duration{0}, 1};
+  if (!predecessor()) {
+    r.status = status::kUnavailable;  // our range is unknown until a predecessor finds us
+    return r;
+  }
+  const Id& start = req.list_after ? *req.list_after : predecessor()->id;
+  if (req.list_after && (*req.list_after == self_.id || !owns(*req.list_after))) return r;  // past our range
+  std::size_t bytes = 0;
+  bool full = false;
+  auto visit = [&](const StoredRecord& sr) {
+    if (full || sr.record.kind != req.want || sr.record.tombstone() || sr.expires <= now) return;
+    if (!owns(sr.record.key)) return;
+    const std::size_t n = record_bytes(sr.record);
+    if (!r.records.empty() && bytes + n > config_.transfer_batch_bytes) {
+      full = true;
+      r.list_next = r.records.back().record.key;
+      return;
+    }
+    bytes += n;
+    r.records.push_back(carried(sr, now));
+  };
+  if (start == self_.id) {
+    // Alone, we own the whole circle: walk it in ring order from just past
+    // ourselves (for_each_in(a, a) would go in key order, and the cursor
+    // of the next page would not follow it).
+    const Id top = ring_.sub(Id{}, Id::from_u64(1));
+    if (self_.id == top) {
+      storage_.for_each(visit);  // just past the top is 0: key order is ring order
+    } else {
+      storage_.for_each_in(self_.id, top, visit);
+      storage_.for_each_in(top, self_.id, visit);
+    }
+  } else {
+    storage_.for_each_in(start, self_.id, visit);
+  }
+  return r;
+}
+
 // ------------------------------------------------------------------ records
 
 bool Node::accept_record(Time now, const Record& rec, Duration ttl) {
@@ -777,13 +844,6 @@ void Node::replicate(const StoredRecord& sr, Time now) {
 // batching: the window only adds its few ms to the time a record has one
 // copy, which the stabilization interval dwarfs.
 
-namespace {
-std::size_t record_bytes(const Record& r) {
-  std::size_t n = r.aor.size() + 64;
-  for (const auto& b : r.bindings) n += b.size() + 11;
-  return n;
-}
-}  // namespace
 
 void Node::queue_transfer(const NodeRef& to, const StoredRecord& sr, Time now) {
   if (config_.transfer_batch_window <= Duration{0}) {
@@ -939,6 +999,12 @@ Time Node::on_response(Time now, TxnId txn, const Response& resp) {
     case Purpose::Relay:
       reply(p.inbound, resp);
       break;
+    case Purpose::List:
+      if (p.done) {
+        p.done(LookupResult{resp.status, resp.contacts.empty() ? std::nullopt : std::optional(resp.contacts[0].node),
+                            std::nullopt, resp.hops, resp.records, resp.list_next});
+      }
+      break;
     case Purpose::Reunite:
       on_reunited(now, p, resp);
       break;
@@ -1013,6 +1079,11 @@ Time Node::on_failure(Time now, TxnId txn, Failure why) {
       break;
     case Purpose::Reunite:
       break;  // still lost: probed again in a later round
+    case Purpose::List:
+      // Sent straight to one node: nowhere else to ask. The walk that
+      // asked reports the gap.
+      if (p.done) p.done(LookupResult{status::kTimeout, std::nullopt, std::nullopt, 0});
+      break;
     case Purpose::Update:
     case Purpose::Ping:
     case Purpose::Push:

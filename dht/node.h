@@ -86,6 +86,10 @@ class Node {
   // Originate a lookup (Query) for a target, routed recursively.
   Time lookup(Time now, const Target& target, LookupCallback done,
               RecordKind want = RecordKind::Bindings);
+  // Ask node `at` for one page of the records of kind `want` it holds as
+  // their owner, after key `after` (none: from the start of its range), in
+  // ring order. Not routed: a ring walk gives the nodes (`ctl regs --ring`).
+  Time list(Time now, const NodeRef& at, std::optional<Id> after, RecordKind want, LookupCallback done);
   // Store a record at its responsible node, which replicates it (3.14-3.17).
   Time store(Time now, const Record& record, Duration ttl, LookupCallback done);
 
@@ -155,6 +159,7 @@ class Node {
   void handle_unregister(Time now, InboundId in, const Request& req);
   void note_predecessor_range(const NodeRef& pred, const std::optional<NodeRef>& hint, Time now);
   void handle_transfer(Time now, InboundId in, const Request& req);
+  Response list_page(Time now, const Request& req) const;
   // Who may push us a record, or tell us it leaves (see node.cpp).
   bool plausible_transfer(const NodeRef& from, const Record& rec) const;
   Response answer_for(Time now, const Request& req);

@@ -22,12 +22,16 @@ struct LookupResult {
   std::optional<NodeRef> owner;    // the responsible node, when known
   std::optional<Record> record;    // for user lookups that found one
   int hops = 0;
+  // List: one page of the asked node's primary records, and where the next
+  // page starts (none: that was the last).
+  std::vector<CarriedRecord> records{};
+  std::optional<Id> list_next{};
 };
 using LookupCallback = std::function<void(const LookupResult&)>;
 
 // Why the node sent a request: it decides what its answer or failure does.
 enum class Purpose : std::uint8_t {
-  JoinQuery, FingerQuery, Update, Ping, Push, Unregister, Transfer, Lookup, Store, Relay, Reunite
+  JoinQuery, FingerQuery, Update, Ping, Push, Unregister, Transfer, Lookup, Store, Relay, Reunite, List
 };
 
 struct Pending {

@@ -31,6 +31,9 @@ class AdminBackend {
   // The ring's nodes in ring order from this one, by successor lookups;
   // `complete` is false when a lookup failed before the walk came round.
   virtual void walk_ring(std::function<void(std::vector<NodeView> nodes, bool complete)> done) = 0;
+  // Every node's own binding records (not replicas), by walking the ring
+  // and asking each node (the overlay's List).
+  virtual void ring_registrations(std::function<void(RingRegistrations)> done) = 0;
   // The same walk with a snapshot, for the ring picture and the HTML page.
   virtual void ring_page_view(std::function<void(RingPageView)> done) = 0;
   virtual void lookup_aor(const std::string& aor, std::function<void(int status, std::string json)> done) = 0;

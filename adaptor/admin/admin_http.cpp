@@ -101,12 +101,13 @@ void AdminServer::handle(evhttp_request* req) {
   const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
   const char* path = uri ? evhttp_uri_get_path(uri) : nullptr;
   const std::string p = path ? path : "/";
-  std::string format, aor;
+  std::string format, aor, scope;
   if (const char* q = uri ? evhttp_uri_get_query(uri) : nullptr) {
     evkeyvalq query;
     if (evhttp_parse_query_str(q, &query) == 0) {
       if (const char* v = evhttp_find_header(&query, "format")) format = v;
       if (const char* v = evhttp_find_header(&query, "aor")) aor = v;
+      if (const char* v = evhttp_find_header(&query, "scope")) scope = v;
       evhttp_clear_headers(&query);
     }
   }
@@ -124,6 +125,21 @@ void AdminServer::handle(evhttp_request* req) {
     NodeSnapshot snap;
     daemon_.run_in_sip_thread([&] { snap = daemon_.snapshot(); });
     send(req, 200, render_status_text(snap, p.substr(1)), "text/plain");
+  } else if (p == "/registrations" && scope == "ring") {
+    // Every node's own records (ctl regs --ring): a walk, then a List per
+    // node, answered in the SIP thread much later.
+    auto result = std::make_shared<std::promise<std::string>>();
+    auto future = result->get_future();
+    daemon_.run_in_sip_thread([&] {
+      daemon_.ring_registrations([result, text](RingRegistrations r) {
+        result->set_value(text ? render_ring_registrations_text(r) : render_ring_registrations_json(r) + "\n");
+      });
+    });
+    if (future.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+      send(req, 503, json_error("the ring did not answer in time") + "\n");
+      return;
+    }
+    send(req, 200, future.get(), text ? "text/plain" : "application/json");
   } else if (text && p == "/registrations") {
     std::vector<RegistrationView> regs;
     daemon_.run_in_sip_thread([&] { regs = daemon_.registrations(aor); });

@@ -31,6 +31,7 @@ const char* kUsage =
     "  fingers         the finger table (equal neighbours merged)\n"
     "  successors      the successor list\n"
     "  regs [AOR]      records stored here (primary or replica) with their bindings\n"
+    "  regs --ring     every registration in the ring, asked of each node in turn\n"
     "  lookup AOR      the node responsible for AOR, the hop count and the bindings\n"
     "  leave           leave the ring gracefully (the daemon then exits)\n"
     "  user add AOR [PASSWORD]     provision a user (digest credential stored in the ring);\n"
@@ -185,13 +186,14 @@ std::string lookup_text(const std::string& json_body) {
 int run_ctl(const std::vector<std::string>& args, const std::string& default_admin, const std::string& default_token) {
   std::string admin = default_admin;
   std::string token = default_token;
-  bool json = false;
+  bool json = false, ring = false;
   std::vector<std::string> words;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--admin" && i + 1 < args.size()) admin = args[++i];
     else if (args[i].rfind("--admin=", 0) == 0) admin = args[i].substr(8);
     else if (args[i] == "--token" && i + 1 < args.size()) token = args[++i];
     else if (args[i] == "--json") json = true;
+    else if (args[i] == "--ring") ring = true;
     else if (args[i] == "-h" || args[i] == "--help") return std::cout << kUsage, 0;
     else words.push_back(args[i]);
   }
@@ -204,6 +206,9 @@ int run_ctl(const std::vector<std::string>& args, const std::string& default_adm
     target = json ? "/status" : "/" + cmd + "?" + fmt;
   } else if (cmd == "ring") {
     target = "/ring" + std::string(json ? "" : "?format=text");
+  } else if (cmd == "regs" && ring) {
+    if (!arg.empty()) return std::cerr << "sippeer ctl regs --ring lists everyone; for one AOR use: sippeer ctl lookup AOR\n", kExitUsage;
+    target = "/registrations?scope=ring" + std::string(json ? "" : "&format=text");
   } else if (cmd == "regs") {
     const std::string aor = arg.empty() ? "" : "aor=" + url_encode(arg);
     target = "/registrations" + (json ? (aor.empty() ? "" : "?" + aor) : "?format=text" + (aor.empty() ? "" : "&" + aor));

@@ -24,12 +24,12 @@ std::string render_metrics(const NodeSnapshot& s) {
   metric("sippeer_records", "gauge", "Records stored here, by role.", std::to_string(s.replica_records),
          "{role=\"replica\"}");
   metric("sippeer_successors", "gauge", "Length of the successor list.", std::to_string(s.successors.size()));
-  for (int kind = 0; kind < 5; ++kind) {
+  for (int kind = 0; kind < dht::kKinds; ++kind) {
     const std::string l = std::string("{kind=\"") + dht::kind_name(static_cast<dht::Kind>(kind)) + "\"}";
     metric("sippeer_overlay_sent_total", "counter", "Overlay requests sent, by kind.",
            std::to_string(o.sent_by_kind[kind]), l);
   }
-  for (int kind = 0; kind < 5; ++kind) {
+  for (int kind = 0; kind < dht::kKinds; ++kind) {
     const std::string l = std::string("{kind=\"") + dht::kind_name(static_cast<dht::Kind>(kind)) + "\"}";
     metric("sippeer_overlay_received_total", "counter", "Overlay requests received, by kind.",
            std::to_string(o.received_by_kind[kind]), l);

@@ -85,6 +85,15 @@ struct RegistrationView {
   std::uint64_t version = 0;
   std::vector<std::string> contacts;  // as a 200 to REGISTER lists them
   std::vector<std::pair<std::string, std::string>> paths;  // contact URI -> the edge's Path
+  std::string node{};  // the owner's URI, when listed from the whole ring ("" = stored here)
+};
+
+// GET /registrations?scope=ring: every node's own records, from a ring walk.
+struct RingRegistrations {
+  std::vector<RegistrationView> registrations;  // ring order
+  std::size_t nodes = 0;        // nodes the walk found
+  std::vector<std::string> unanswered;  // nodes that did not answer (their records are missing)
+  bool walk_complete = false;   // the walk came back round
 };
 
 // One credential as stored here, never its hashes (GET /users).
@@ -109,6 +118,8 @@ std::string render_status_text(const NodeSnapshot& s, const std::string& what); 
 std::string render_metrics(const NodeSnapshot& s);  // Prometheus text format
 std::string render_registrations_json(const std::vector<RegistrationView>& r);
 std::string render_registrations_text(const std::vector<RegistrationView>& r);
+std::string render_ring_registrations_json(const RingRegistrations& r);
+std::string render_ring_registrations_text(const RingRegistrations& r);
 std::string render_users_json(const std::vector<UserView>& u);
 std::string render_users_text(const std::vector<UserView>& u);
 std::string render_ring_walk(const std::vector<NodeView>& nodes, bool json);

@@ -93,27 +93,56 @@ std::string render_status_text(const NodeSnapshot& s, const std::string& what) {
   return t;
 }
 
-std::string render_registrations_json(const std::vector<RegistrationView>& regs) {
+namespace {
+
+Json registrations_array(const std::vector<RegistrationView>& regs) {
   Json all = Json::array();
   for (const auto& r : regs) {
     Json paths = Json::object();  // bindings reached through an edge node's flow (proxy_flow.cpp)
     for (const auto& [uri, path] : r.paths) paths[uri] = path;
-    all.push_back({{"aor", r.aor},
-                   {"key", r.key},
-                   {"role", r.primary ? "primary" : "replica"},
-                   {"version", r.version},
-                   {"bindings", r.contacts},
-                   {"paths", std::move(paths)}});
+    Json one = {{"aor", r.aor},
+                {"key", r.key},
+                {"role", r.primary ? "primary" : "replica"},
+                {"version", r.version},
+                {"bindings", r.contacts},
+                {"paths", std::move(paths)}};
+    if (!r.node.empty()) one["node"] = r.node;
+    all.push_back(std::move(one));
   }
-  return json_text(all);
+  return all;
+}
+
+}  // namespace
+
+std::string render_registrations_json(const std::vector<RegistrationView>& regs) {
+  return json_text(registrations_array(regs));
 }
 
 std::string render_registrations_text(const std::vector<RegistrationView>& regs) {
   std::string t;
   for (const auto& r : regs) {
-    t += r.aor + "  (" + (r.primary ? "primary" : "replica") + ", version " + std::to_string(r.version) + ")\n";
+    t += r.aor + "  (" + (r.primary ? "primary" : "replica") + (r.node.empty() ? "" : " at " + r.node) +
+         ", version " + std::to_string(r.version) + ")\n";
     for (const auto& c : r.contacts) t += "    " + c + "\n";
   }
+  return t;
+}
+
+std::string render_ring_registrations_json(const RingRegistrations& r) {
+  Json j;
+  j["complete"] = r.walk_complete && r.unanswered.empty();
+  j["nodes"] = r.nodes;
+  j["unanswered"] = r.unanswered;
+  j["registrations"] = registrations_array(r.registrations);
+  return json_text(j);
+}
+
+std::string render_ring_registrations_text(const RingRegistrations& r) {
+  std::string t = render_registrations_text(r.registrations);
+  t += std::to_string(r.registrations.size()) + " registered AOR" + (r.registrations.size() == 1 ? "" : "s") +
+       " on " + std::to_string(r.nodes) + " node" + (r.nodes == 1 ? "" : "s") + "\n";
+  if (!r.walk_complete) t += "warning: the ring walk did not come back round: nodes past the gap are missing\n";
+  for (const auto& n : r.unanswered) t += "warning: " + n + " did not answer: its records are missing\n";
   return t;
 }
 

@@ -53,6 +53,7 @@ class Daemon final : public AdminBackend {
   std::vector<UserView> users() const override;
   void walk_ring(std::function<void(std::vector<NodeView>, bool)> done) override;
   void ring_page_view(std::function<void(RingPageView)> done) override;
+  void ring_registrations(std::function<void(RingRegistrations)> done) override;
   // The walk itself: nodes in ring order from this one; `complete` is
   // false when a lookup failed before the walk came back round.
   void walk_ring_nodes(std::function<void(std::vector<dht::NodeRef> nodes, bool complete)> done);

@@ -188,7 +188,8 @@ std::string request_mac_input(std::string_view message_text) {
 }
 
 std::string response_mac_input(int status, std::string_view call_id, std::uint32_t cseq,
-                               std::string_view header_text, std::string_view request_nonce) {
+                               std::string_view header_text, std::string_view request_nonce,
+                               std::string_view body) {
   const bool whole_message = header_text.rfind("SIP/2.0 ", 0) == 0;
   const Parsed p = parse(header_text, whole_message, true);
   std::string out = std::to_string(status) + "\n";
@@ -196,6 +197,10 @@ std::string response_mac_input(int status, std::string_view call_id, std::uint32
   out += "\n" + std::to_string(cseq) + "\n";
   append_headers(out, p);
   out += request_nonce;
+  if (const std::string_view b = whole_message ? p.body : body; !b.empty()) {
+    out += '\n';
+    out += b;
+  }
   return out;
 }
 
@@ -298,11 +303,12 @@ MacCheck OverlayAuth::check_request(std::string_view t, std::int64_t unix_now, s
 }
 
 std::string OverlayAuth::response_header(int status, std::string_view call_id, std::uint32_t cseq,
-                                         std::string_view header_text, std::string_view request_nonce) {
+                                         std::string_view header_text, std::string_view request_nonce,
+                                         std::string_view body) {
   if (!enabled()) return {};
   ++counters_.signed_messages;
   return std::string(kAuthHeader) + ": mac=" +
-         current_mac_->hex(response_mac_input(status, call_id, cseq, header_text, request_nonce)) + "\r\n";
+         current_mac_->hex(response_mac_input(status, call_id, cseq, header_text, request_nonce, body)) + "\r\n";
 }
 
 MacCheck OverlayAuth::check_response(int status, std::string_view call_id, std::uint32_t cseq,

@@ -24,8 +24,8 @@
 // it once more.
 //
 // Answers are signed too (P2P-Auth: mac=...), over the status, Call-ID,
-// CSeq, Contact, Expires and P2P- headers and the nonce of the request they
-// answer, so an answer cannot be forged by someone who saw the request, nor
+// CSeq, Contact, Expires and P2P- headers, the body if there is one (a List
+// answer's records), and the nonce of the request they answer, so an answer cannot be forged by someone who saw the request, nor
 // replayed to another one. A 302 to multicast discovery is such an answer:
 // a stranger cannot lure a new node into a ring of its own.
 //
@@ -61,9 +61,12 @@ inline constexpr const char* kAuthHeader = "P2P-Auth";
 // The canonical texts the MACs cover (see the top of this file). Public for
 // the unit tests.
 std::string request_mac_input(std::string_view message_text);
-// `header_text` is the answer's text, or just its header lines.
+// `header_text` is the answer's text (its body is read from it), or just
+// its header lines, with `body` beside them. No body adds nothing, so
+// answers without one sign as they always have.
 std::string response_mac_input(int status, std::string_view call_id, std::uint32_t cseq,
-                               std::string_view header_text, std::string_view request_nonce);
+                               std::string_view header_text, std::string_view request_nonce,
+                               std::string_view body = {});
 
 // The value of the P2P-Auth header in a message's text ("" if none).
 std::string auth_header_value(std::string_view message_text);
@@ -94,9 +97,10 @@ class OverlayAuth {
   MacCheck check_request(std::string_view text, std::int64_t unix_now, std::string* nonce = nullptr);
 
   // "P2P-Auth: mac=...\r\n" to add to an answer whose extension headers
-  // are `header_text`.
+  // are `header_text` and whose body is `body`.
   std::string response_header(int status, std::string_view call_id, std::uint32_t cseq,
-                              std::string_view header_text, std::string_view request_nonce);
+                              std::string_view header_text, std::string_view request_nonce,
+                              std::string_view body = {});
   MacCheck check_response(int status, std::string_view call_id, std::uint32_t cseq,
                           std::string_view response_text, std::string_view request_nonce);
 

@@ -37,6 +37,9 @@ std::string response_headers(const dht::Codec& codec, const dht::Response& resp)
     h += "Expires: " + std::to_string((resp.ttl.count() + 999) / 1000) + "\r\n";
     h += "P2P-Record-Version: " + std::to_string(resp.record->version) + "\r\n";
   }
+  // List (ctl regs --ring): where the next page starts; the page itself
+  // is the body (send_response).
+  if (resp.list_next) h += "P2P-List: " + codec.ring().hex(*resp.list_next) + "\r\n";
   h += "P2P-Hops: " + std::to_string(resp.hops);
   return h;
 }
@@ -338,11 +341,13 @@ void OverlayTransport::send_response(dht::InboundId in, const dht::Response& res
   Inbound inbound = it->second;
   in_.erase(it);
   std::string headers = response_headers(codec_, resp);
+  const std::string body = resp.records.empty() ? std::string() : dht::Codec::records_body(resp.records);
+  const std::string content_type(dht::Codec::kRecordsContentType);
   if (auth_.enabled()) {
     const sip_t* rq = sip_object(inbound.msg);
     const char* call_id = rq && rq->sip_call_id ? rq->sip_call_id->i_id : "";
     const std::uint32_t cseq = rq && rq->sip_cseq ? rq->sip_cseq->cs_seq : 0;
-    std::string mac = auth_.response_header(resp.status, call_id, cseq, headers, inbound.nonce);
+    std::string mac = auth_.response_header(resp.status, call_id, cseq, headers, inbound.nonce, body);
     mac.resize(mac.size() - 2);  // SIPTAG_HEADER_STR takes lines without the last CRLF
     headers += "\r\n" + mac;
   }
@@ -350,14 +355,18 @@ void OverlayTransport::send_response(dht::InboundId in, const dht::Response& res
   counters_.responses.add(resp.status);
   if (inbound.irq) {
     ++counters_.stateful_answers;
-    nta_incoming_treply(inbound.irq, resp.status, phrase, SIPTAG_HEADER_STR(headers.c_str()), TAG_END());
+    nta_incoming_treply(inbound.irq, resp.status, phrase, SIPTAG_HEADER_STR(headers.c_str()),
+                        TAG_IF(!body.empty(), SIPTAG_CONTENT_TYPE_STR(content_type.c_str())),
+                        TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(body.c_str())), TAG_END());
     nta_incoming_destroy(inbound.irq);
     msg_destroy(inbound.msg);
   } else {
     ++counters_.stateless_answers;
     // nta_msg_treply consumes a reference: the caller's is released in
     // on_request, ours here.
-    nta_msg_treply(agent_, inbound.msg, resp.status, phrase, SIPTAG_HEADER_STR(headers.c_str()), TAG_END());
+    nta_msg_treply(agent_, inbound.msg, resp.status, phrase, SIPTAG_HEADER_STR(headers.c_str()),
+                   TAG_IF(!body.empty(), SIPTAG_CONTENT_TYPE_STR(content_type.c_str())),
+                   TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(body.c_str())), TAG_END());
   }
 }
 

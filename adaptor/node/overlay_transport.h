@@ -36,8 +36,8 @@ struct LookupStats {
 };
 
 struct OverlayCounters {
-  std::uint64_t sent_by_kind[5] = {};
-  std::uint64_t received_by_kind[5] = {};
+  std::uint64_t sent_by_kind[dht::kKinds] = {};
+  std::uint64_t received_by_kind[dht::kKinds] = {};
   std::uint64_t timeouts = 0;
   std::uint64_t bad_requests = 0;    // answered 400
   std::uint64_t bad_responses = 0;   // dropped

@@ -100,6 +100,76 @@ std::vector<UserView> Daemon::users() const {
   return out;
 }
 
+void Daemon::ring_registrations(std::function<void(RingRegistrations)> done) {
+  // Walk the ring, then ask each node in turn for its own records, page by
+  // page (dht::Node::list). A node that does not answer is named and
+  // skipped: the rest of the ring still lists.
+  struct Listing {
+    Daemon* d;
+    std::function<void(RingRegistrations)> done;
+    std::vector<dht::NodeRef> nodes;
+    std::size_t at = 0;
+    std::optional<dht::Id> after;
+    RingRegistrations out;
+    bool in_call = false;   // inside node_->list(): an answer now is an inline one
+    bool answered = false;  // the last page asked for has come back
+
+    void take(const dht::NodeRef& node, const dht::LookupResult& r) {
+      const std::string uri = d->codec_->node_uri(node);
+      if (r.status != 200) {
+        out.unanswered.push_back(uri + " (" + std::to_string(r.status) + ")");
+        after.reset();
+        ++at;
+        return;
+      }
+      const auto now_unix = static_cast<std::int64_t>(std::time(nullptr));
+      for (const auto& c : r.records) {
+        RegistrationView v{c.record.aor, d->ring_->hex(c.record.key), true, c.record.version,
+                           reply_contacts(c.record, now_unix), {}, uri};
+        for (const auto& b : live_bindings(c.record, now_unix))
+          if (!b.path.empty()) v.paths.emplace_back(b.uri, b.path);
+        if (!v.contacts.empty()) out.registrations.push_back(std::move(v));  // expired since: left out
+      }
+      after = r.list_next;
+      if (!after) ++at;
+    }
+
+    static void go(const std::shared_ptr<Listing>& l) {
+      // This node's pages come back inside list(): loop rather than
+      // recurse, so that a node holding many pages costs no stack. A
+      // remote page's callback calls go() again.
+      while (l->at < l->nodes.size()) {
+        const dht::NodeRef node = l->nodes[l->at];
+        l->in_call = true;
+        l->answered = false;
+        Daemon* d = l->d;
+        d->reschedule(d->node_->list(d->now(), node, l->after, dht::RecordKind::Bindings,
+                                     [l, node](const dht::LookupResult& r) {
+          l->take(node, r);
+          l->answered = true;
+          if (!l->in_call) go(l);
+        }));
+        l->in_call = false;
+        if (!l->answered) return;
+      }
+      if (l->done) {
+        auto done = std::move(l->done);
+        l->done = nullptr;
+        done(std::move(l->out));
+      }
+    }
+  };
+  walk_ring_nodes([this, done](std::vector<dht::NodeRef> nodes, bool complete) {
+    auto l = std::make_shared<Listing>();
+    l->d = this;
+    l->done = done;
+    l->out.nodes = nodes.size();
+    l->out.walk_complete = complete;
+    l->nodes = std::move(nodes);
+    Listing::go(l);
+  });
+}
+
 void Daemon::walk_ring(std::function<void(std::vector<NodeView>, bool)> done) {
   walk_ring_nodes([this, done](std::vector<dht::NodeRef> nodes, bool complete) {
     std::vector<NodeView> views;

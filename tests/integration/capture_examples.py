@@ -18,6 +18,7 @@ Scenarios, all on the report's 5-bit ring {1, 10, 15, 22}:
     telephone prefix, and a domain ring's domain registered here as in
     its next level: the mailbox, subscriptions, tel: and domain records'
     Transfers to the replicas (issue 17);
+  - `sippeer ctl regs --ring`: a List to the owner and its page of records;
   - /lookup of an unknown AOR: user query answered 404;
   - a query sent with Max-Forwards: 1: 483 from the next hop;
   - a node started with --node-id 10 while 10 is in the ring: 600;
@@ -33,6 +34,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 import argparse
 import os
+import subprocess
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -251,6 +253,17 @@ def seed_scenarios(args):
              "node 1; the query is routed to node 10 (via node 7, whose successor is 10), which "
              "refuses it; the 600 comes back the same way", *chain)
         dup.stop()
+
+        # The whole ring's registrations (sippeer ctl regs --ring, issue 12):
+        # a List to each node in turn, each answered with the records it owns.
+        subprocess.run([args.sippeer, "ctl", "--admin", f"{ringlib.LOCALHOST}:{n[via].admin_port}", "regs",
+                        "--ring"], capture_output=True, timeout=30)
+        time.sleep(0.3)
+        lq = find(cap, lambda m: m.is_request and m.src == a[via] and m.dst == a[owner]
+                  and m.get("p2p-list") is not None, "list")
+        show(f"List and its 200: `sippeer ctl regs --ring` at node {via} asks node {owner} for the records "
+             f"it owns; they come in one page (no P2P-List in the answer: the last page)", lq,
+             answer_to(cap, lq, a[owner]))
 
         # Graceful leave of the record's owner.
         t_leave = time.monotonic()

@@ -62,8 +62,10 @@ def request_input(text):
 
 
 def response_input(status, call_id, cseq, text, request_nonce):
-    first, headers, _ = _parse(text, text.startswith("SIP/2.0 "), True)
-    return f"{status}\n{_squeeze(call_id)}\n{cseq}\n" + _headers_text(headers) + request_nonce
+    first, headers, body = _parse(text, text.startswith("SIP/2.0 "), True)
+    # A body (a List answer's records) is signed after the nonce; none adds nothing.
+    return f"{status}\n{_squeeze(call_id)}\n{cseq}\n" + _headers_text(headers) + request_nonce + \
+        (f"\n{body}" if body else "")
 
 
 def mac(key, data):

@@ -11,6 +11,10 @@ hold the key take part in the ring.
                Store, an Unregister making n1 believe n2 left, an Update
                (notify) of a made-up node. Each gets 403; alice's binding
                and every successor list are the same afterwards.
+  listing      `ctl regs --ring` (the overlay's List, whose answers carry
+               records in a signed body) lists alice once, complete; a
+               List without the key is refused 403, one signed with it is
+               answered with alice in a body its P2P-Auth covers.
   signing      a Query signed by the test with the right key is answered
                200 with a valid P2P-Auth (so the nodes check, they do not
                refuse everything); the same request with another Via branch
@@ -27,7 +31,9 @@ hold the key take part in the ring.
 import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
+import json
 import re
+import subprocess
 import time
 
 import overlay_mac
@@ -152,6 +158,9 @@ def body(args):
             expect_forbidden(evil, n1, overlay_request(
                 evil, f"sip:{n1.address}", frm=f"<{fake_uri}>", to=f"<{n1_uri}>",
                 contacts=[f"<{fake_uri}>;q=1"]), "forged Update")
+            expect_forbidden(evil, owner, overlay_request(
+                evil, f"sip:{owner.address}", frm=f"<{n2_uri}>", to=f"<{owner.status()['node']['uri']}>",
+                extra=["P2P-List: *"]), "List without the key")
         time.sleep(1.5)
         after = binding_of(n3, f"sip:alice@{DOMAIN}")["bindings"]
         check(after == before, f"alice changed: {before} -> {after}")
@@ -163,6 +172,30 @@ def body(args):
               "n1 /metrics does not count the refusals")
         log(f"forged Transfer/tombstone/Store/Unregister/Update: 403 everywhere; "
             f"alice unchanged at owner {owner.name}; ring unchanged")
+
+        # --- listing the ring: every answer's body is signed and checked
+        r = subprocess.run([args.sippeer, "ctl", "--admin", f"{ringlib.LOCALHOST}:{n2.admin_port}", "--json",
+                            "regs", "--ring"], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, f"ctl regs --ring: {r.returncode} {r.stderr}")
+        listing = json.loads(r.stdout)
+        aors = [x["aor"] for x in listing["registrations"]]
+        check(listing["complete"] and listing["nodes"] == 3 and aors == [f"sip:alice@{DOMAIN}"],
+              f"ctl regs --ring with overlay.secret: {listing}")
+        with sipplib.RawPhone() as p:
+            nonce = f"l{time.monotonic_ns()}"
+            owner_uri = owner.status()["node"]["uri"]
+            q = overlay_mac.sign(overlay_request(p, f"sip:{owner.address}", frm=f"<{n1_uri}>", to=f"<{owner_uri}>",
+                                                 extra=["P2P-List: *"]), KEY, nonce=nonce)
+            _, final = p.transact(owner, q)
+            check(final and status_line(final).startswith("SIP/2.0 200"), f"signed List: {final!r}")
+            check("application/p2p-records" in final and f"To: <sip:alice@{DOMAIN}>" in final,
+                  f"the List answer carries no records:\n{final}")
+            check(overlay_mac.response_signed(final, KEY, nonce), f"List answer's P2P-Auth is not right:\n{final}")
+            tampered = final.replace(f"alice@{alice.address}", "alice@198.51.100.66:5060")
+            check(tampered != final and not overlay_mac.response_signed(tampered, KEY, nonce),
+                  "a List answer with a changed record still checks: its body is not signed")
+        log(f"ctl regs --ring with the key: alice once, complete; List without the key: 403; "
+            f"signed List: alice in a body the answer's MAC covers")
 
         # --- the right key is accepted; replays and stale times are not
         with sipplib.RawPhone() as p:

@@ -13,17 +13,23 @@ REGISTER crosses the ring without a transaction at each hop
      through it.
   2. The replicas went in batches: the node that owns the most of them
      sent fewer Transfers than it owns records times overlay.replicas.
-  3. One second after the last 200, that node is killed (-9). Once the
+  3. `sippeer ctl regs --ring` on n1 and `--json` on another node (the
+     overlay's List, issue 12) name each of the 400 users exactly once,
+     each at the node that owns it.
+  4. One second after the last 200, that node is killed (-9). Once the
      ring of four is consistent again, every one of the 400 users is found
-     with its binding from two nodes (GET /lookup).
+     with its binding from two nodes (GET /lookup), and the ring-wide
+     listing still names each of them once, now all at live nodes.
 """
 
 import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
+import json
 import re
 import signal
 import socket
+import subprocess
 import time
 
 import ringlib
@@ -84,6 +90,46 @@ def register_all(entry):
     return finals
 
 
+def ring_listing(sippeer, node, as_json):
+    """`sippeer ctl regs --ring` on node: {aor: [owner uri, ...]}, complete."""
+    cmd = [sippeer, "ctl", "--admin", f"{ringlib.LOCALHOST}:{node.admin_port}"] + (["--json"] if as_json else [])
+    r = subprocess.run(cmd + ["regs", "--ring"], capture_output=True, text=True, timeout=90)
+    check(r.returncode == 0, f"ctl regs --ring on {node.name} exited {r.returncode}: {r.stderr.strip()}")
+    owners = {}
+    if as_json:
+        j = json.loads(r.stdout)
+        for reg in j["registrations"]:
+            check(reg["role"] == "primary" and reg["bindings"], f"listed {reg}")
+            owners.setdefault(reg["aor"], []).append(reg["node"])
+        return owners, j["complete"], j["nodes"]
+    for line in r.stdout.splitlines():
+        m = re.match(r"^(sip:\S+)  \(primary at (\S+), version \d+\)$", line)
+        if m:
+            owners.setdefault(m.group(1), []).append(m.group(2))
+    m = re.search(r"^(\d+) registered AORs? on (\d+) nodes?$", r.stdout, re.M)
+    check(m, f"ctl regs --ring printed no summary line: {r.stdout[-300:]}")
+    return owners, "warning" not in r.stdout, int(m.group(2))
+
+
+def check_listing(sippeer, node, as_json, nodes):
+    owners, complete, walked = ring_listing(sippeer, node, as_json)
+    want = {f"sip:batch{i}@example.com" for i in range(USERS)}
+    twice = {a: o for a, o in owners.items() if len(o) > 1}
+    check(complete and walked == len(nodes), f"{node.name}: listing complete={complete} over {walked} nodes")
+    check(set(owners) == want and not twice,
+          f"{node.name}: listed {len(owners)} AORs, {len(set(owners) - want)} unexpected, "
+          f"{len(want - set(owners))} missing, {len(twice)} twice ({dict(list(twice.items())[:2])})")
+    for aor in (f"sip:batch{i}@example.com" for i in range(0, USERS, 37)):
+        code, js = sipplib.lookup(node, aor)
+        check(code == 200 and ringlib.uri_address(js["node"]["uri"]) == ringlib.uri_address(owners[aor][0]),
+              f"{aor} listed at {owners[aor][0]}, but its lookup answers {code} from {js.get('node')}")
+    per_node = {}
+    for o in owners.values():
+        per_node[o[0]] = per_node.get(o[0], 0) + 1
+    log(f"ctl regs --ring{' --json' if as_json else ''} on {node.name}: {len(owners)} AORs, each once, "
+        f"over {walked} nodes {sorted(per_node.values())}")
+
+
 def body(args):
     config = {"overlay": {"request_timeout_ms": REQUEST_TIMEOUT_MS}}
     with ringlib.Cluster(args.sippeer, "replica-batch", keep=args.keep) as cl:
@@ -114,6 +160,9 @@ def body(args):
               f"{victim.name} sent {transfers:.0f} Transfers for {owned[victim.name]:.0f} records: "
               f"replicas did not travel in batches")
 
+        check_listing(args.sippeer, entry, False, nodes)
+        check_listing(args.sippeer, nodes[2], True, nodes)
+
         time.sleep(max(0.0, last_200 + 1.0 - time.monotonic()))
         victim.signal(signal.SIGKILL)
         victim.exit_code = victim.proc.wait(timeout=5)
@@ -131,6 +180,7 @@ def body(args):
                     missing.append(f"batch{i} at {n.name}: {code}")
         check(not missing, f"{len(missing)} lookups lost a registration answered 200: {missing[:5]}")
         log(f"all {USERS} users found from {live[0].name} and {live[-1].name}")
+        check_listing(args.sippeer, live[-1], False, live)
 
 
 if __name__ == "__main__":

@@ -711,7 +711,7 @@ class Simulation {
   struct Traffic {
     std::uint64_t requests = 0, responses = 0, bytes = 0;
   };
-  std::array<Traffic, 5> traffic_{};
+  std::array<Traffic, dht::kKinds> traffic_{};
 };
 
 // ---------------------------------------------------------------------------

@@ -398,6 +398,48 @@ TEST_F(CodecTest, CredentialQueryAndAnswerRoundTrip) {
   expect_round_trip(r, q);
 }
 
+TEST_F(CodecTest, ListRequestAndPagedAnswerRoundTrip) {
+  Request l;
+  l.kind = Kind::List;
+  l.from = self;
+  const NodeRef dest = node("10.0.0.2:5060");
+  l.to = Target::node(dest);
+  expect_round_trip(l);
+  EXPECT_NE(codec.encode(l, dest.address, sample_envelope()).find("\r\nP2P-List: *\r\n"), std::string::npos);
+  l.list_after = ring.hash("sip:alice@example.com");
+  l.want = RecordKind::Credential;
+  expect_round_trip(l);
+  EXPECT_NE(codec.encode(l, dest.address, sample_envelope()).find("\r\nP2P-List: " + ring.hex(*l.list_after) + "\r\n"),
+            std::string::npos);
+
+  Response r;
+  r.contacts = {Contact{dest, self}};
+  r.hops = 1;
+  r.records = {{alice_record(), Duration(3600 * 1000)},
+               {Record{ring.hash("sip:bob@example.com"), "sip:bob@example.com", {"<sip:bob@10.0.0.8>;expires=60"}, 3},
+                Duration(60 * 1000)}};
+  r.list_next = r.records.back().record.key;
+  expect_round_trip(r, l);
+  r.list_next.reset();  // the last page
+  expect_round_trip(r, l);
+  r.records.clear();    // nothing stored
+  expect_round_trip(r, l);
+}
+
+TEST_F(CodecTest, AListOnlyGoesFromNodeToNodeWithAValidCursor) {
+  Request l;
+  l.kind = Kind::List;
+  l.from = self;
+  l.to = Target::node(node("10.0.0.2:5060"));
+  l.list_after = ring.hash("x");
+  const std::string text = codec.encode(l, "10.0.0.2:5060", sample_envelope());
+  EXPECT_EQ(request_error(codec, replace(text, ring.hex(*l.list_after), "nothex")), "bad-id");
+  EXPECT_EQ(request_error(codec, replace(text, "P2P-List: ", "Contact: <sip:a@b>\r\nP2P-List: ")), "bad-uri");
+  Request q = credential_query();
+  std::string to_user = codec.encode(q, "10.0.0.2:5060", sample_envelope());
+  EXPECT_EQ(request_error(codec, replace(to_user, "Content-Length: 0", "P2P-List: *\r\nContent-Length: 0")), "bad-uri");
+}
+
 TEST_F(CodecTest, UnknownRecordKindIsRefused) {
   Request q = credential_query();
   std::string text = codec.encode(q, "10.0.0.1:5060", sample_envelope());

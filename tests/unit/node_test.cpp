@@ -274,6 +274,76 @@ TEST(Node, StoredRecordIsReplicatedOnKSuccessorsAndFoundFromAnywhere) {
   EXPECT_EQ(r.lookup(from, Target::user(nobody.key, nobody.aor)).status, 404);
 }
 
+// `ctl regs --ring`: asking every node of a ring walk for the records it
+// owns, page by page, lists each record exactly once (replicas and other
+// kinds left out), however small the pages.
+TEST(Node, ListingEveryNodesOwnRecordsFindsEachRecordOnce) {
+  Config cfg = big();
+  cfg.transfer_batch_bytes = 300;  // a couple of records per page
+  Ring r(cfg);
+  r.build(7);
+  const Id from = *r.live.begin();
+  std::set<std::string> stored;
+  for (int i = 0; i < 40; ++i) {
+    const Record rec = r.record("user" + std::to_string(i));
+    ASSERT_EQ(r.store(from, rec).status, 200);
+    stored.insert(rec.aor);
+  }
+  Record cred = r.record("user0", 5);
+  cred.kind = RecordKind::Credential;
+  cred.bindings = {"user=user0;realm=example.com;md5=00;sha256=11"};
+  ASSERT_EQ(r.store(from, cred).status, 200);
+  r.net.run_for(Duration{1000});
+
+  std::multiset<std::string> listed;
+  int pages = 0;
+  for (const Id& id : r.live) {
+    const NodeRef at = r.at(id).self();
+    std::optional<Id> after;
+    do {
+      LookupResult page;
+      r.net.call(r.handle.at(from), [&](Node& n, Time now) {
+        return n.list(now, at, after, RecordKind::Bindings, [&](const LookupResult& res) { page = res; });
+      });
+      r.net.drain();
+      ASSERT_EQ(page.status, 200);
+      ASSERT_EQ(page.owner->address, at.address);
+      for (const auto& c : page.records) {
+        listed.insert(c.record.aor);
+        EXPECT_EQ(true_successor(r.live, c.record.key), id) << c.record.aor << " listed by a non-owner";
+        EXPECT_GT(c.ttl, Duration{0});
+      }
+      after = page.list_next;
+      ++pages;
+      ASSERT_LT(pages, 200);
+    } while (after);
+  }
+  EXPECT_EQ(listed, std::multiset<std::string>(stored.begin(), stored.end()));
+  EXPECT_GT(pages, static_cast<int>(r.live.size()));  // the pages were bounded
+
+  // A node alone owns the whole circle: the walk goes round it once.
+  TestNet one(cfg);
+  Node& solo = one.add(3);
+  one.call(3, [&](Node& n, Time now) { return n.start_singleton(now); });
+  for (int i = 0; i < 10; ++i) {
+    Record rec = r.record("solo" + std::to_string(i));
+    one.call(3, [&](Node& n, Time now) { return n.store_here(now, rec, Duration{3'600'000}); });
+  }
+  std::set<std::string> solo_listed;
+  std::optional<Id> after;
+  int solo_pages = 0;
+  do {
+    LookupResult page;
+    one.call(3, [&](Node& n, Time now) {
+      return n.list(now, solo.self(), after, RecordKind::Bindings, [&](const LookupResult& res) { page = res; });
+    });
+    for (const auto& c : page.records) EXPECT_TRUE(solo_listed.insert(c.record.aor).second) << c.record.aor;
+    after = page.list_next;
+    ASSERT_LT(++solo_pages, 50);
+  } while (after);
+  EXPECT_EQ(solo_listed.size(), 10u);
+}
+
 // Issue 13: the credential of an AOR is a second record under the same
 // key, replicated like the bindings and asked for by kind.
 TEST(Node, CredentialAndBindingsOfOneUserAreSeparateRecords) {

@@ -124,5 +124,20 @@ TEST(OverlayAuth, AnswersAreBoundToTheirRequest) {
   EXPECT_EQ(b.check_response(200, "1234@h", 1, replace(answer, line, ""), "n1"), MacCheck::Missing);
 }
 
+TEST(OverlayAuth, AnAnswersBodyIsSignedWithIt) {
+  // A List answer carries a page of records in its body: changing a record
+  // on the way must break the MAC.
+  OverlayAuth a("k", "", 30), b("k", "", 30);
+  const std::string headers = "Contact: <sip:15@127.0.0.1:5070;node>;q=1\r\nP2P-List: 0f\r\nP2P-Hops: 1";
+  const std::string body = "To: <sip:alice@example.com>\r\nContact: <sip:alice@10.0.0.5>\r\nExpires: 60\r\n";
+  const std::string line = a.response_header(200, "1234@h", 1, headers, "n1", body);
+  const std::string answer = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCall-ID: 1234@h\r\nCSeq: 1 REGISTER\r\n" +
+                             headers + "\r\n" + line + "Content-Type: application/p2p-records\r\nContent-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n" + body;
+  EXPECT_EQ(b.check_response(200, "1234@h", 1, answer, "n1"), MacCheck::Ok);
+  EXPECT_EQ(b.check_response(200, "1234@h", 1, replace(answer, "10.0.0.5", "10.6.6.6"), "n1"), MacCheck::BadMac);
+  EXPECT_EQ(b.check_response(200, "1234@h", 1, replace(answer, "P2P-List: 0f", "P2P-List: 1f"), "n1"), MacCheck::BadMac);
+}
+
 }  // namespace
 }  // namespace sippeer::adaptor
