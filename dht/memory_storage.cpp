@@ -3,27 +3,30 @@
 namespace sippeer::dht {
 
 const StoredRecord* MemoryStorage::find(const Id& key, const std::string& aor, RecordKind kind) const {
-  auto it = set_.find(Probe{key, aor, kind});
-  return it == set_.end() ? nullptr : &*it;
+  auto it = index_.find(Probe{key, aor, kind});
+  return it == index_.end() ? nullptr : *it;
 }
 
 void MemoryStorage::put(StoredRecord rec) {
-  auto it = set_.find(Probe{rec.record.key, rec.record.aor, rec.record.kind});
-  if (it != set_.end()) {
-    // Same key and AOR, so the same place in the order: replace in place
-    // (set elements are const only to protect that order).
-    const_cast<StoredRecord&>(*it) = std::move(rec);
+  auto it = index_.find(Probe{rec.record.key, rec.record.aor, rec.record.kind});
+  if (it != index_.end()) {
+    // Same key, AOR and kind, so the same place in the order and the same
+    // hash: replace in place (set elements are const only to protect that
+    // order).
+    const_cast<StoredRecord&>(**it) = std::move(rec);
     return;
   }
   ++counts_[static_cast<std::size_t>(rec.record.kind)];
-  set_.insert(std::move(rec));
+  const auto [at, inserted] = set_.insert(std::move(rec));
+  if (inserted) index_.insert(&*at);
 }
 
 bool MemoryStorage::erase(const Id& key, const std::string& aor, RecordKind kind) {
-  auto it = set_.find(Probe{key, aor, kind});
-  if (it == set_.end()) return false;
+  auto it = index_.find(Probe{key, aor, kind});
+  if (it == index_.end()) return false;
+  index_.erase(it);
   --counts_[static_cast<std::size_t>(kind)];
-  set_.erase(it);
+  set_.erase(set_.find(Probe{key, aor, kind}));  // a tree descent, but erasing is rare (expiry, tombstones)
   return true;
 }
 
