@@ -25,13 +25,6 @@ namespace {
 constexpr const char* kMarkerProtocol = "P2P-SIP";
 constexpr const char* kMarker = "P2P-SIP;text=\"DNS lookup done\"";
 
-// 404, 408, 480 and our own failures (no server, unreachable) mean "not
-// there"; anything else (486 Busy, 603 Decline, 401, ...) is the callee's
-// or its server's answer, which the other lookup must not override.
-bool found_nobody(int status, bool internal) {
-  return status == 0 || internal || status == 404 || status == 408 || status == 480;
-}
-
 }  // namespace
 
 bool Proxy::has_dns_marker(const sip_t* sip) {
@@ -77,15 +70,11 @@ void Proxy::start_dns_p2p_lookup(msg_t* msg, sip_t* sip, const std::string& aor,
   }
   Transaction* tx = start(msg, sip);
   if (!tx) return;
-  auto f = std::make_unique<DnsP2pLookup>();
   const LookupMode mode = ctx_.settings->lookup;
-  f->mode = mode == LookupMode::DnsFirst   ? DnsP2pLookup::Mode::DnsFirst
-            : mode == LookupMode::P2pFirst ? DnsP2pLookup::Mode::P2pFirst
-                                           : DnsP2pLookup::Mode::Parallel;
-  if (outsider) {
-    f->mode = DnsP2pLookup::Mode::P2pFirst;
-    f->ring_only = true;
-  }
+  auto f = std::make_unique<DnsP2pLookup>(mode == LookupMode::DnsFirst   ? DnsP2pPlan::Mode::DnsFirst
+                                          : mode == LookupMode::P2pFirst ? DnsP2pPlan::Mode::P2pFirst
+                                                                         : DnsP2pPlan::Mode::Parallel,
+                                          outsider);
   f->aor = aor;
   f->domain = domain;
   f->port = ruri->url_port ? std::atoi(ruri->url_port) : 0;
@@ -101,14 +90,14 @@ void Proxy::start_dns_p2p_lookup(msg_t* msg, sip_t* sip, const std::string& aor,
   tx->lookup = std::move(f);
   SIPPEER_LOG(Debug) << "proxy: " << sip_method_name(tx->method, "request") << " " << aor << ": " << lookup_mode_name(mode)
                      << " lookup (DNS " << domain << ", ring)";
-  if (tx->lookup->mode != DnsP2pLookup::Mode::DnsFirst) start_p2p(tx);
-  if (tx->lookup->mode != DnsP2pLookup::Mode::P2pFirst) start_dns(tx);
+  const DnsP2pPlan::Starts go = tx->lookup->plan.first();
+  if (go.p2p) start_p2p(tx);
+  if (go.dns) start_dns(tx);
   finish_if_done(tx);  // both may have ended already (no ring, no resolver)
 }
 
 void Proxy::start_p2p(Transaction* tx) {
   DnsP2pLookup* f = tx->lookup.get();
-  f->p2p_started = true;
   if (!ctx_.node->joined()) {
     note_result(tx, Reject::NotInRingYet, true);
     return;
@@ -137,7 +126,6 @@ void Proxy::start_p2p(Transaction* tx) {
 
 void Proxy::start_dns(Transaction* tx) {
   DnsP2pLookup* f = tx->lookup.get();
-  f->dns_started = true;
   if (!resolver_) resolver_ = std::make_unique<SipResolver>(ctx_.root, ctx_.settings->resolv_conf);
   // One bound for the whole DNS branch: resolving plus the server's first
   // answer. Past it the branch ends unanswered (408), and a call to nobody
@@ -161,27 +149,27 @@ void Proxy::on_dns_resolved(Transaction* tx, std::vector<SipResolver::Target> ta
     finish_if_done(tx);
     return;
   }
-  if (targets.empty()) {
-    SIPPEER_LOG(Info) << "proxy: DNS branch for " << f->aor << " ends: " << error;
-    stop_dns(tx);
-    note_result(tx, Reject::NoDnsRecord, true);
-    finish_if_done(tx);
-    return;
-  }
-  for (const auto& t : targets) {
-    if (points_back(t)) {
-      // The domain is served by the ring itself (its SRV names sippeer
-      // nodes): the ring lookup is this call's lookup, not a second copy
-      // that would come back to us as a loop.
-      SIPPEER_LOG(Info) << "proxy: DNS for " << f->domain << " points back into the ring (" << t.address()
+  std::string back;  // the target that is a ring node
+  switch (f->plan.resolved(std::move(targets), [&](const SipResolver::Target& t) {
+    if (!points_back(t)) return false;
+    back = t.address();
+    return true;
+  })) {
+    case DnsP2pPlan::Resolved::NoRecord:
+      SIPPEER_LOG(Info) << "proxy: DNS branch for " << f->aor << " ends: " << error;
+      stop_dns(tx);
+      note_result(tx, Reject::NoDnsRecord, true);
+      finish_if_done(tx);
+      return;
+    case DnsP2pPlan::Resolved::PointsBack:
+      SIPPEER_LOG(Info) << "proxy: DNS for " << f->domain << " points back into the ring (" << back
                         << "); the ring lookup answers";
       stop_dns(tx);
       finish_if_done(tx);
       return;
-    }
+    case DnsP2pPlan::Resolved::Send:
+      break;
   }
-  f->targets = std::move(targets);
-  f->next_target = 0;
   if (!send_dns_branch(tx)) {
     stop_dns(tx);
     note_result(tx, Reject::DnsTargetUnreachable, true);
@@ -191,8 +179,8 @@ void Proxy::on_dns_resolved(Transaction* tx, std::vector<SipResolver::Target> ta
 
 bool Proxy::send_dns_branch(Transaction* tx) {
   DnsP2pLookup* f = tx->lookup.get();
-  while (f->next_target < f->targets.size()) {
-    const SipResolver::Target& t = f->targets[f->next_target++];
+  while (const SipResolver::Target* next = f->plan.next_target()) {
+    const SipResolver::Target& t = *next;
     SIPPEER_LOG(Debug) << "proxy: DNS branch for " << f->aor << " to " << t.address() << " (" << t.transport << ")";
     if (add_branch(tx, "", t.address() + ";transport=" + t.transport, false)) {
       f->dns_branch = tx->branches.back().get();
@@ -234,7 +222,7 @@ void Proxy::on_dns_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
   if (!b || b->done || b->provisional) return;
   SIPPEER_LOG(Info) << "proxy: DNS branch for " << f->aor << " unanswered in " << self->ctx_.settings->dns_timeout_ms
                     << " ms; it ends";
-  f->next_target = f->targets.size();  // the bound is for the whole branch
+  f->plan.no_more_targets();  // the bound is for the whole branch
   nta_outgoing_t* orq = b->orq;
   b->orq = nullptr;
   if (orq) nta_outgoing_destroy(orq);
@@ -245,15 +233,20 @@ bool Proxy::dns_branch_final(Transaction* tx, Branch* b, int status, bool intern
   DnsP2pLookup* f = tx->lookup.get();
   if (!internal) dns_answered(tx);
   if (f->dns_branch == b) f->dns_branch = nullptr;
-  if (status == 482 && !tx->final_sent) {
-    // Our request met itself: DNS led, through servers we could not
-    // recognise, back into the ring, where the ring branch already is.
-    SIPPEER_LOG(Info) << "proxy: DNS branch for " << f->aor << " came back round the ring (482); ignored";
-    return true;
-  }
-  if (internal && (status == 503 || status == 408) && !tx->final_sent && !tx->canceled && send_dns_branch(tx)) {
-    SIPPEER_LOG(Info) << "proxy: DNS target did not answer (" << status << "); trying the next one";
-    return true;
+  switch (f->plan.dns_final(status, internal, tx->final_sent, tx->canceled)) {
+    case DnsP2pPlan::DnsFinal::Ignore:
+      // Our request met itself: DNS led, through servers we could not
+      // recognise, back into the ring, where the ring branch already is.
+      SIPPEER_LOG(Info) << "proxy: DNS branch for " << f->aor << " came back round the ring (482); ignored";
+      return true;
+    case DnsP2pPlan::DnsFinal::TryNext:
+      if (send_dns_branch(tx)) {
+        SIPPEER_LOG(Info) << "proxy: DNS target did not answer (" << status << "); trying the next one";
+        return true;
+      }
+      break;
+    case DnsP2pPlan::DnsFinal::Weigh:
+      break;
   }
   if (!f->dns_branch && f->timer) {
     su_timer_destroy(f->timer);
@@ -265,14 +258,13 @@ bool Proxy::dns_branch_final(Transaction* tx, Branch* b, int status, bool intern
 bool Proxy::lookup_continues(Transaction* tx) {
   DnsP2pLookup* f = tx->lookup.get();
   if (f->resolving) return true;
-  if (!tx->canceled && found_nobody(tx->best_status, tx->best_internal)) {
-    if (f->mode == DnsP2pLookup::Mode::DnsFirst && !f->p2p_started) {
-      SIPPEER_LOG(Debug) << "proxy: DNS found nobody for " << f->aor << "; asking the ring";
-      start_p2p(tx);
-    } else if (f->mode == DnsP2pLookup::Mode::P2pFirst && !f->dns_started && !f->ring_only) {
-      SIPPEER_LOG(Debug) << "proxy: the ring found nobody for " << f->aor << "; asking DNS";
-      start_dns(tx);
-    }
+  const DnsP2pPlan::Starts go = f->plan.then(tx->canceled, tx->best_status, tx->best_internal);
+  if (go.p2p) {
+    SIPPEER_LOG(Debug) << "proxy: DNS found nobody for " << f->aor << "; asking the ring";
+    start_p2p(tx);
+  } else if (go.dns) {
+    SIPPEER_LOG(Debug) << "proxy: the ring found nobody for " << f->aor << "; asking DNS";
+    start_dns(tx);
   }
   return f->resolving != 0 ||
          std::any_of(tx->branches.begin(), tx->branches.end(), [](const std::unique_ptr<Branch>& b) { return !b->done; });

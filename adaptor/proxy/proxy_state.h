@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "adaptor/proxy/dns_p2p_plan.h"
 #include "adaptor/proxy/proxy.h"
 #include "adaptor/sip/sip_resolver.h"
 
@@ -26,23 +27,19 @@ struct Proxy::Branch {
 
 // A phone's out-of-dialog request looked up both ways: the ring (P2P) and
 // the Request-URI's domain in DNS (RFC 3263), in parallel or one after the
-// other (proxy.lookup).
+// other (proxy.lookup). What to do next is the plan's to say
+// (dns_p2p_plan.h); this holds what carries it out.
 struct Proxy::DnsP2pLookup {
-  enum class Mode { Parallel, DnsFirst, P2pFirst };
-  Mode mode = Mode::Parallel;
+  DnsP2pLookup(DnsP2pPlan::Mode mode, bool ring_only) : plan(mode, ring_only) {}
+  DnsP2pPlan plan;
   std::string aor;              // the ring key's text
   std::string domain;           // what DNS resolves
   int port = 0;                 // the Request-URI's, if any
   std::string transport;        // its transport parameter, lower case, if udp or tcp
   bool sips = false;            // a sips: Request-URI: TLS targets only (RFC 3263 4.1)
-  bool p2p_started = false;
-  bool ring_only = false;       // from outside proxy.allowed_networks: no DNS; nobody found = 403
-  bool dns_started = false;
   std::uint64_t resolving = 0;  // resolver handle while NAPTR/SRV/A run
   su_timer_t* timer = nullptr;  // dns.timeout_ms: resolve and draw a first answer
   Branch* dns_branch = nullptr;
-  std::vector<SipResolver::Target> targets;  // RFC 3263 order; tried in turn on transport failure
-  std::size_t next_target = 0;
 };
 
 // One kept MESSAGE on its way to the user's phone (offline_flow.cpp).

@@ -376,7 +376,7 @@ void Proxy::finish_if_done(Transaction* tx) {
   if (!all_done) return;
   if (tx->lookup && !tx->final_sent && lookup_continues(tx)) return;
   if (!tx->final_sent) {
-    if (tx->lookup && tx->lookup->ring_only && !tx->canceled && (tx->best_status == 404 || tx->best_status == 0)) {
+    if (tx->lookup && tx->lookup->plan.ring_only() && !tx->canceled && (tx->best_status == 404 || tx->best_status == 0)) {
       // From outside our networks, to an AOR the ring does not have: we
       // would have to ask DNS and relay it out, which we do only for our own.
       send_final(tx, Reject::NotARelay);
