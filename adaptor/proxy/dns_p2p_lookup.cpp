@@ -258,7 +258,7 @@ bool Proxy::dns_branch_final(Transaction* tx, Branch* b, int status, bool intern
 bool Proxy::lookup_continues(Transaction* tx) {
   DnsP2pLookup* f = tx->lookup.get();
   if (f->resolving) return true;
-  const DnsP2pPlan::Starts go = f->plan.then(tx->canceled, tx->best_status, tx->best_internal);
+  const DnsP2pPlan::Starts go = f->plan.then(tx->canceled, tx->answer.status(), tx->answer.internal());
   if (go.p2p) {
     SIPPEER_LOG(Debug) << "proxy: DNS found nobody for " << f->aor << "; asking the ring";
     start_p2p(tx);

@@ -186,7 +186,7 @@ bool Proxy::park_refused_subscription(Transaction* tx) {
   // subscription (no 2xx, 401 or 407) because they do not do events, or
   // did not answer. Rather than end the watcher's attempt, park it here
   // (202, NOTIFY pending) until the user registers again.
-  switch (tx->best_status) {
+  switch (tx->answer.status()) {
     case 405: case 408: case 480: case 489: case 500: case 501: case 503: break;
     default: return false;  // an answer of the user's (403, 404, 486, 6xx...) stands
   }
@@ -348,7 +348,7 @@ void Proxy::finish_probe(EventProbe* probe) {
     if (takes_subscribe(b, now_s).value_or(true)) send.push_back(b);
   if (send.empty()) {
     SIPPEER_LOG(Info) << done->aor << ": no phone allows SUBSCRIBE (OPTIONS probe)";
-    tx->best_status = 405;  // as if each had refused it
+    tx->answer.take(405, false);  // as if each had refused it
     finish_if_done(tx);     // parks it (park_on_refusal)
     return;
   }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "adaptor/proxy/best_answer.h"
 #include "adaptor/proxy/dns_p2p_plan.h"
 #include "adaptor/proxy/proxy.h"
 #include "adaptor/sip/sip_resolver.h"
@@ -77,10 +78,8 @@ struct Proxy::Transaction {
   nta_incoming_t* irq = nullptr;
   sip_method_t method = sip_method_unknown;
   std::vector<std::unique_ptr<Branch>> branches;
-  msg_t* best = nullptr;   // best final response so far (16.7), a copy
-  int best_status = 0;
-  bool best_internal = false;
-  std::string best_phrase; // a best answer that is ours, not a copy (the ring's 404)
+  BestAnswer answer;       // the best final answer so far (16.7)
+  msg_t* best = nullptr;   // its message, a copy, when it came from downstream
   bool final_sent = false;
   bool canceled = false;
   bool dns_done = true;    // branches carry the "DNS lookup done" marker

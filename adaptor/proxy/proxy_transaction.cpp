@@ -15,18 +15,6 @@ constexpr const char* kLogTag = "proxy";  // see adaptor/log.h
 
 namespace {
 
-// Lower is better (16.7): 6xx wins, then the lowest class; within a class
-// a timeout or our own 503 says the least.
-int rank(int status, bool internal) {
-  int r = status >= 600 ? 0 : (status / 100) * 10;
-  if (status == 408 || internal) r += 5;
-  return r;
-}
-
-}  // namespace
-
-namespace {
-
 NetworkList allowed_networks(const Settings& s) {
   if (s.allowed_networks.empty()) return local_networks();
   std::vector<Ipv4Net> nets;
@@ -329,7 +317,7 @@ void Proxy::branch_done(Transaction* tx, Branch* b, int status, nta_outgoing_t* 
     const bool dead_hop = b->ring_hop && internal && (status == 503 || status == 408);
     if (dead_hop && reroute(tx)) {
       // a new branch replaces this one
-    } else if (rank(status, internal) < rank(tx->best_status, tx->best_internal) || tx->best_status == 0) {
+    } else if (tx->answer.better(status, internal)) {
       if (tx->best) msg_destroy(tx->best);
       tx->best = nullptr;
       msg_t* response = orq ? nta_outgoing_getresponse(orq) : nullptr;
@@ -338,9 +326,7 @@ void Proxy::branch_done(Transaction* tx, Branch* b, int status, nta_outgoing_t* 
         sip_via_remove(tx->best, sip_object(tx->best));
       }
       if (response) msg_destroy(response);
-      tx->best_status = status;
-      tx->best_internal = internal || !tx->best;
-      tx->best_phrase.clear();
+      tx->answer.take(status, internal || !tx->best);
     }
     if (status >= 600) cancel_others(tx, b);
   }
@@ -376,33 +362,27 @@ void Proxy::finish_if_done(Transaction* tx) {
   if (!all_done) return;
   if (tx->lookup && !tx->final_sent && lookup_continues(tx)) return;
   if (!tx->final_sent) {
-    if (tx->lookup && tx->lookup->plan.ring_only() && !tx->canceled && (tx->best_status == 404 || tx->best_status == 0)) {
-      // From outside our networks, to an AOR the ring does not have: we
-      // would have to ask DNS and relay it out, which we do only for our own.
-      send_final(tx, Reject::NotARelay);
-      return;
-    }
-    if (tx->canceled && tx->best_status == 0) {
-      send_final(tx, Reject::RequestTerminated);
-      return;
-    }
+    const BestAnswer::Final final =
+        tx->answer.decide(tx->canceled, tx->lookup && tx->lookup->plan.ring_only(), tx->best != nullptr);
+    if (final == BestAnswer::Final::NotARelay) return send_final(tx, Reject::NotARelay);
+    if (final == BestAnswer::Final::Terminated) return send_final(tx, Reject::RequestTerminated);
     if (tx->park_on_refusal && !tx->canceled && park_refused_subscription(tx)) {
       finish_if_done(tx);  // answered: the transaction ends
       return;
     }
-    if (tx->best && !tx->best_internal) {
-      tx->final_sent = true;
-      msg_t* best = tx->best;
-      tx->best = nullptr;
-      counters_.responses.add(tx->best_status);
-      nta_incoming_mreply(tx->irq, best);
-    } else if (tx->best_status == 503 || tx->best_status == 408 || tx->best_status == 0) {
-      // Nobody answered: a dead contact or a ring that cannot route now.
-      send_final(tx, tx->method == sip_method_invite ? Reject::NoAnswerInvite : Reject::NoAnswer);
-      return;
-    } else {
-      send_final(tx, tx->best_status, tx->best_phrase.empty() ? nullptr : tx->best_phrase.c_str());
-      return;
+    switch (final) {
+      case BestAnswer::Final::Relay: {
+        tx->final_sent = true;
+        msg_t* best = tx->best;
+        tx->best = nullptr;
+        counters_.responses.add(tx->answer.status());
+        nta_incoming_mreply(tx->irq, best);
+        break;
+      }
+      case BestAnswer::Final::NoAnswer:
+        return send_final(tx, tx->method == sip_method_invite ? Reject::NoAnswerInvite : Reject::NoAnswer);
+      default:
+        return send_final(tx, tx->answer.status(), tx->answer.phrase().empty() ? nullptr : tx->answer.phrase().c_str());
     }
   }
   if (tx->lookup) {
@@ -445,12 +425,10 @@ void Proxy::note_result(Transaction* tx, Reject r, bool internal) {
 }
 
 void Proxy::note_result(Transaction* tx, int status, const char* phrase, bool internal) {
-  if (tx->best_status != 0 && rank(status, internal) >= rank(tx->best_status, tx->best_internal)) return;
+  if (!tx->answer.better(status, internal)) return;
   if (tx->best) msg_destroy(tx->best);
   tx->best = nullptr;
-  tx->best_status = status;
-  tx->best_internal = internal;
-  tx->best_phrase = phrase ? phrase : "";
+  tx->answer.take(status, internal, phrase ? phrase : "");
 }
 
 }  // namespace sippeer::adaptor
