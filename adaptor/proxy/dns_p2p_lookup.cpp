@@ -71,7 +71,8 @@ void Proxy::start_dns_p2p_lookup(msg_t* msg, sip_t* sip, const std::string& aor,
   Transaction* tx = start(msg, sip);
   if (!tx) return;
   const LookupMode mode = ctx_.settings->lookup;
-  auto f = std::make_unique<DnsP2pLookup>(mode == LookupMode::DnsFirst   ? DnsP2pPlan::Mode::DnsFirst
+  auto f = std::make_unique<DnsP2pLookup>(this, tx,
+                                          mode == LookupMode::DnsFirst   ? DnsP2pPlan::Mode::DnsFirst
                                           : mode == LookupMode::P2pFirst ? DnsP2pPlan::Mode::P2pFirst
                                                                          : DnsP2pPlan::Mode::Parallel,
                                           outsider);
@@ -91,131 +92,135 @@ void Proxy::start_dns_p2p_lookup(msg_t* msg, sip_t* sip, const std::string& aor,
   SIPPEER_LOG(Debug) << "proxy: " << sip_method_name(tx->method, "request") << " " << aor << ": " << lookup_mode_name(mode)
                      << " lookup (DNS " << domain << ", ring)";
   const DnsP2pPlan::Starts go = tx->lookup->plan.first();
-  if (go.p2p) start_p2p(tx);
-  if (go.dns) start_dns(tx);
-  finish_if_done(tx);  // both may have ended already (no ring, no resolver)
+  if (go.p2p) tx->lookup->start_p2p();
+  if (go.dns) tx->lookup->start_dns();
+  tx->finish_if_done();  // both may have ended already (no ring, no resolver)
 }
 
-void Proxy::start_p2p(Transaction* tx) {
-  DnsP2pLookup* f = tx->lookup.get();
-  if (!ctx_.node->joined()) {
-    note_result(tx, Reject::NotInRingYet, true);
+
+
+bool Proxy::points_back(const SipResolver::Target& t) const { return knows_node(t.address()); }
+
+bool Proxy::knows_node(const std::string& address) const { return ctx_.node->knows(address); }
+
+
+
+
+
+
+// ------------------------------------------------------------ the lookup
+
+void Proxy::DnsP2pLookup::start_p2p() {
+  if (!proxy->ctx_.node->joined()) {
+    tx->note_result(Reject::NotInRingYet, true);
     return;
   }
-  const dht::Id key = ctx_.ring->hash(f->aor);
+  const dht::Id key = proxy->ctx_.ring->hash(aor);
   msg_t* original = nta_incoming_getrequest(tx->irq);
   const sip_t* sip = original ? sip_object(original) : nullptr;
   bool claim = false;
-  const std::string hop = sip ? ring_next_hop(sip, key, &claim) : std::string();
+  const std::string hop = sip ? proxy->ring_next_hop(sip, key, &claim) : std::string();
   if (original) msg_destroy(original);
   if (!hop.empty()) {
-    ++counters_.forwarded_ring;
-    if (!add_branch(tx, "", hop, true, claim)) note_result(tx, Reject::Unavailable, true);
+    ++proxy->counters_.forwarded_ring;
+    if (!proxy->add_branch(tx, "", hop, true, claim)) tx->note_result(Reject::Unavailable, true);
     return;
   }
   // We own the key (procedure 3.19): the bindings, or the ring's 404.
-  const std::vector<Binding> live = ctx_.location->live(key, f->aor, unix_now());
+  const std::vector<Binding> live = proxy->ctx_.location->live(key, aor, unix_now());
   if (live.empty()) {
-    ++counters_.not_found;
-    SIPPEER_LOG(Info) << "proxy: " << f->aor << " is not registered in the ring";
-    note_result(tx, Reject::UserNotFound, false);
+    ++proxy->counters_.not_found;
+    SIPPEER_LOG(Info) << "proxy: " << aor << " is not registered in the ring";
+    tx->note_result(Reject::UserNotFound, false);
     return;
   }
-  if (!fork_to_bindings(tx, f->aor, live)) note_result(tx, Reject::Unavailable, true);
+  if (!proxy->fork_to_bindings(tx, aor, live)) tx->note_result(Reject::Unavailable, true);
 }
 
-void Proxy::start_dns(Transaction* tx) {
-  DnsP2pLookup* f = tx->lookup.get();
-  if (!resolver_) resolver_ = std::make_unique<SipResolver>(ctx_.root, ctx_.settings->resolv_conf);
+void Proxy::DnsP2pLookup::start_dns() {
+  if (!proxy->resolver_) proxy->resolver_ = std::make_unique<SipResolver>(proxy->ctx_.root, proxy->ctx_.settings->resolv_conf);
   // One bound for the whole DNS branch: resolving plus the server's first
   // answer. Past it the branch ends unanswered (408), and a call to nobody
   // ends within it too.
-  f->timer = su_timer_create(su_root_task(ctx_.root), ctx_.settings->dns_timeout_ms);
-  su_timer_set(f->timer, &Proxy::on_dns_timeout, tx);
-  f->resolving = resolver_->resolve(f->domain, f->port, f->transport, [this, tx](std::vector<SipResolver::Target> targets,
+  timer = su_timer_create(su_root_task(proxy->ctx_.root), proxy->ctx_.settings->dns_timeout_ms);
+  su_timer_set(timer, &DnsP2pLookup::on_timeout, this);
+  resolving = proxy->resolver_->resolve(domain, port, transport, [this](std::vector<SipResolver::Target> targets,
                                                           std::string error) {
-    tx->lookup->resolving = 0;
-    on_dns_resolved(tx, std::move(targets), error);
-  }, f->sips);
-  if (f->resolving == 0) {
-    stop_dns(tx);
-    note_result(tx, Reject::DnsResolverUnavailable, true);
+    resolving = 0;
+    on_resolved(std::move(targets), error);
+  }, sips);
+  if (resolving == 0) {
+    stop();
+    tx->note_result(Reject::DnsResolverUnavailable, true);
   }
 }
 
-void Proxy::on_dns_resolved(Transaction* tx, std::vector<SipResolver::Target> targets, const std::string& error) {
-  DnsP2pLookup* f = tx->lookup.get();
+void Proxy::DnsP2pLookup::on_resolved(std::vector<SipResolver::Target> targets, const std::string& error) {
   if (tx->final_sent || tx->canceled) {
-    finish_if_done(tx);
+    tx->finish_if_done();
     return;
   }
   std::string back;  // the target that is a ring node
-  switch (f->plan.resolved(std::move(targets), [&](const SipResolver::Target& t) {
-    if (!points_back(t)) return false;
+  switch (plan.resolved(std::move(targets), [&](const SipResolver::Target& t) {
+    if (!proxy->points_back(t)) return false;
     back = t.address();
     return true;
   })) {
     case DnsP2pPlan::Resolved::NoRecord:
-      SIPPEER_LOG(Info) << "proxy: DNS branch for " << f->aor << " ends: " << error;
-      stop_dns(tx);
-      note_result(tx, Reject::NoDnsRecord, true);
-      finish_if_done(tx);
+      SIPPEER_LOG(Info) << "proxy: DNS branch for " << aor << " ends: " << error;
+      stop();
+      tx->note_result(Reject::NoDnsRecord, true);
+      tx->finish_if_done();
       return;
     case DnsP2pPlan::Resolved::PointsBack:
-      SIPPEER_LOG(Info) << "proxy: DNS for " << f->domain << " points back into the ring (" << back
+      SIPPEER_LOG(Info) << "proxy: DNS for " << domain << " points back into the ring (" << back
                         << "); the ring lookup answers";
-      stop_dns(tx);
-      finish_if_done(tx);
+      stop();
+      tx->finish_if_done();
       return;
     case DnsP2pPlan::Resolved::Send:
       break;
   }
-  if (!send_dns_branch(tx)) {
-    stop_dns(tx);
-    note_result(tx, Reject::DnsTargetUnreachable, true);
-    finish_if_done(tx);
+  if (!send_dns_branch()) {
+    stop();
+    tx->note_result(Reject::DnsTargetUnreachable, true);
+    tx->finish_if_done();
   }
 }
 
-bool Proxy::send_dns_branch(Transaction* tx) {
-  DnsP2pLookup* f = tx->lookup.get();
-  while (const SipResolver::Target* next = f->plan.next_target()) {
+bool Proxy::DnsP2pLookup::send_dns_branch() {
+  while (const SipResolver::Target* next = plan.next_target()) {
     const SipResolver::Target& t = *next;
-    SIPPEER_LOG(Debug) << "proxy: DNS branch for " << f->aor << " to " << t.address() << " (" << t.transport << ")";
-    if (add_branch(tx, "", t.address() + ";transport=" + t.transport, false)) {
-      f->dns_branch = tx->branches.back().get();
-      f->dns_branch->dns = true;
+    SIPPEER_LOG(Debug) << "proxy: DNS branch for " << aor << " to " << t.address() << " (" << t.transport << ")";
+    if (proxy->add_branch(tx, "", t.address() + ";transport=" + t.transport, false)) {
+      dns_branch = tx->branches.back().get();
+      dns_branch->dns = true;
       return true;
     }
   }
   return false;
 }
 
-bool Proxy::points_back(const SipResolver::Target& t) const { return knows_node(t.address()); }
-
-bool Proxy::knows_node(const std::string& address) const { return ctx_.node->knows(address); }
-
-void Proxy::dns_answered(Transaction* tx) {
+void Proxy::DnsP2pLookup::answered() {
   // The server is there and working on it: its own answer ends the branch.
-  DnsP2pLookup* f = tx->lookup.get();
-  if (f && f->timer) {
-    su_timer_destroy(f->timer);
-    f->timer = nullptr;
+  if (timer) {
+    su_timer_destroy(timer);
+    timer = nullptr;
   }
 }
 
-void Proxy::on_dns_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
-  auto* tx = static_cast<Transaction*>(arg);
-  Proxy* self = tx->proxy;
-  DnsP2pLookup* f = tx->lookup.get();
+void Proxy::DnsP2pLookup::on_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
+  auto* f = static_cast<DnsP2pLookup*>(arg);
+  Transaction* tx = f->tx;
+  Proxy* self = f->proxy;
   su_timer_destroy(f->timer);
   f->timer = nullptr;
   if (f->resolving) {
     SIPPEER_LOG(Info) << "proxy: DNS for " << f->domain << " not resolved in " << self->ctx_.settings->dns_timeout_ms
                       << " ms; the DNS branch ends";
-    self->stop_dns(tx);
-    self->note_result(tx, Reject::DnsTimeout, true);
-    self->finish_if_done(tx);
+    f->stop();
+    tx->note_result(Reject::DnsTimeout, true);
+    tx->finish_if_done();
     return;
   }
   Branch* b = f->dns_branch;
@@ -226,21 +231,20 @@ void Proxy::on_dns_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
   nta_outgoing_t* orq = b->orq;
   b->orq = nullptr;
   if (orq) nta_outgoing_destroy(orq);
-  self->branch_done(tx, b, 408, nullptr, true);
+  tx->branch_done(b, 408, nullptr, true);
 }
 
-bool Proxy::dns_branch_final(Transaction* tx, Branch* b, int status, bool internal) {
-  DnsP2pLookup* f = tx->lookup.get();
-  if (!internal) dns_answered(tx);
-  if (f->dns_branch == b) f->dns_branch = nullptr;
-  switch (f->plan.dns_final(status, internal, tx->final_sent, tx->canceled)) {
+bool Proxy::DnsP2pLookup::branch_final(Branch* b, int status, bool internal) {
+  if (!internal) answered();
+  if (dns_branch == b) dns_branch = nullptr;
+  switch (plan.dns_final(status, internal, tx->final_sent, tx->canceled)) {
     case DnsP2pPlan::DnsFinal::Ignore:
       // Our request met itself: DNS led, through servers we could not
       // recognise, back into the ring, where the ring branch already is.
-      SIPPEER_LOG(Info) << "proxy: DNS branch for " << f->aor << " came back round the ring (482); ignored";
+      SIPPEER_LOG(Info) << "proxy: DNS branch for " << aor << " came back round the ring (482); ignored";
       return true;
     case DnsP2pPlan::DnsFinal::TryNext:
-      if (send_dns_branch(tx)) {
+      if (send_dns_branch()) {
         SIPPEER_LOG(Info) << "proxy: DNS target did not answer (" << status << "); trying the next one";
         return true;
       }
@@ -248,35 +252,33 @@ bool Proxy::dns_branch_final(Transaction* tx, Branch* b, int status, bool intern
     case DnsP2pPlan::DnsFinal::Weigh:
       break;
   }
-  if (!f->dns_branch && f->timer) {
-    su_timer_destroy(f->timer);
-    f->timer = nullptr;
+  if (!dns_branch && timer) {
+    su_timer_destroy(timer);
+    timer = nullptr;
   }
   return false;
 }
 
-bool Proxy::lookup_continues(Transaction* tx) {
-  DnsP2pLookup* f = tx->lookup.get();
-  if (f->resolving) return true;
-  const DnsP2pPlan::Starts go = f->plan.then(tx->canceled, tx->answer.status(), tx->answer.internal());
+bool Proxy::DnsP2pLookup::continues() {
+  if (resolving) return true;
+  const DnsP2pPlan::Starts go = plan.then(tx->canceled, tx->answer.status(), tx->answer.internal());
   if (go.p2p) {
-    SIPPEER_LOG(Debug) << "proxy: DNS found nobody for " << f->aor << "; asking the ring";
-    start_p2p(tx);
+    SIPPEER_LOG(Debug) << "proxy: DNS found nobody for " << aor << "; asking the ring";
+    start_p2p();
   } else if (go.dns) {
-    SIPPEER_LOG(Debug) << "proxy: the ring found nobody for " << f->aor << "; asking DNS";
-    start_dns(tx);
+    SIPPEER_LOG(Debug) << "proxy: the ring found nobody for " << aor << "; asking DNS";
+    start_dns();
   }
-  return f->resolving != 0 ||
+  return resolving != 0 ||
          std::any_of(tx->branches.begin(), tx->branches.end(), [](const std::unique_ptr<Branch>& b) { return !b->done; });
 }
 
-void Proxy::stop_dns(Transaction* tx) {
-  DnsP2pLookup* f = tx->lookup.get();
-  if (f->resolving && resolver_) resolver_->cancel(f->resolving);
-  f->resolving = 0;
-  if (f->timer && !(f->dns_branch && !f->dns_branch->done)) {
-    su_timer_destroy(f->timer);
-    f->timer = nullptr;
+void Proxy::DnsP2pLookup::stop() {
+  if (resolving && proxy->resolver_) proxy->resolver_->cancel(resolving);
+  resolving = 0;
+  if (timer && !(dns_branch && !dns_branch->done)) {
+    su_timer_destroy(timer);
+    timer = nullptr;
   }
 }
 

@@ -137,7 +137,7 @@ bool Proxy::forward_to_next_level(msg_t* msg, sip_t* sip) {
   const std::string& via = ctx_.settings->next_level[level_turn_ % ctx_.settings->next_level.size()];
   SIPPEER_LOG(Debug) << "next level: " << sip->sip_request->rq_method_name << " to another domain via " << via;
   ++counters_.next_level_forwarded;
-  if (!add_branch(tx, "", via, false)) send_final(tx, Reject::Unavailable);
+  if (!add_branch(tx, "", via, false)) tx->send_final(Reject::Unavailable);
   return true;
 }
 
@@ -189,7 +189,7 @@ void Proxy::finish_domain_lookup(const DomainLookup& look, const std::vector<std
   }
   if (started == 0) {
     ++counters_.not_found;
-    send_final(tx, Reject::UserNotFound);
+    tx->send_final(Reject::UserNotFound);
     return;
   }
   ++counters_.domain_fallbacks;

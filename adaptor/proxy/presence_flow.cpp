@@ -250,7 +250,7 @@ bool Proxy::subscribe_with_probe(msg_t* msg, sip_t* sip, const dht::Id& key, con
   tx->park_on_refusal = true;
   if (unknown.empty()) {
     // Known answers only: the phones that take it, none that would not.
-    if (!fork_to_bindings(tx, aor, taking)) send_final(tx, Reject::Unavailable);
+    if (!fork_to_bindings(tx, aor, taking)) tx->send_final(Reject::Unavailable);
     return true;
   }
   // Ask the phones we know nothing of first.
@@ -349,10 +349,10 @@ void Proxy::finish_probe(EventProbe* probe) {
   if (send.empty()) {
     SIPPEER_LOG(Info) << done->aor << ": no phone allows SUBSCRIBE (OPTIONS probe)";
     tx->answer.take(405, false);  // as if each had refused it
-    finish_if_done(tx);     // parks it (park_on_refusal)
+    tx->finish_if_done();     // parks it (park_on_refusal)
     return;
   }
-  if (!fork_to_bindings(tx, done->aor, send)) send_final(tx, Reject::Unavailable);
+  if (!fork_to_bindings(tx, done->aor, send)) tx->send_final(Reject::Unavailable);
 }
 
 bool Proxy::refresh_parked(msg_t* msg, sip_t* sip) {

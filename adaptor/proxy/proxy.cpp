@@ -173,7 +173,7 @@ bool Proxy::forward_to_outbound_proxy(msg_t* msg, sip_t* sip) {
   Transaction* tx = start(msg, sip);
   if (!tx) return true;
   tx->dns_done = false;  // the node we hand it to is the phone's real first hop
-  if (!add_branch(tx, "", proxy, false)) send_final(tx, Reject::Unavailable);
+  if (!add_branch(tx, "", proxy, false)) tx->send_final(Reject::Unavailable);
   return true;
 }
 
@@ -185,7 +185,7 @@ bool Proxy::forward_towards_owner(msg_t* msg, sip_t* sip, const dht::Id& key) {
   Transaction* tx = start(msg, sip);
   if (!tx) return true;
   ++counters_.forwarded_ring;
-  if (!add_branch(tx, "", hop, true, claim)) send_final(tx, Reject::Unavailable);
+  if (!add_branch(tx, "", hop, true, claim)) tx->send_final(Reject::Unavailable);
   return true;
 }
 
@@ -384,21 +384,21 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
   if (!tx) return;
   switch (d.kind) {
     case K::Flow:
-      if (!add_branch(tx, "", d.target, false)) send_final(tx, Reject::Unavailable);
+      if (!add_branch(tx, "", d.target, false)) tx->send_final(Reject::Unavailable);
       break;
     case K::Direct:
-      if (!add_branch(tx, "", "", false)) send_final(tx, Reject::ServiceUnavailable);
+      if (!add_branch(tx, "", "", false)) tx->send_final(Reject::ServiceUnavailable);
       break;
     case K::RingHop:
       ++counters_.forwarded_ring;
-      if (!add_branch(tx, "", d.target, true, claim)) send_final(tx, Reject::Unavailable);
+      if (!add_branch(tx, "", d.target, true, claim)) tx->send_final(Reject::Unavailable);
       break;
     case K::Owner:
       tx->park_on_refusal = sip->sip_request->rq_method == sip_method_subscribe && ctx_.settings->presence_enabled;
-      if (!fork_to_bindings(tx, d.aor, live)) send_final(tx, Reject::Unavailable);
+      if (!fork_to_bindings(tx, d.aor, live)) tx->send_final(Reject::Unavailable);
       break;
     default:
-      send_final(tx, Reject::Internal);  // decide_route answered the others before
+      tx->send_final(Reject::Internal);  // decide_route answered the others before
   }
 }
 

@@ -330,38 +330,15 @@ class Proxy {
   int fork_bindings(Transaction* tx, const std::vector<Binding>& live, std::vector<std::string>& seen, int depth);
   std::optional<std::string> alias_of(const Binding& b) const;
   static constexpr int kMaxAliasDepth = 4;
-  static int on_branch_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
-  static int on_cancel(void* magic, nta_incoming_t* irq, const sip_t* sip);
-  static void on_hop_timeout(su_root_magic_t*, su_timer_t*, void* arg);
-  void relay(Transaction* tx, nta_outgoing_t* orq);
-  void branch_done(Transaction* tx, Branch* b, int status, nta_outgoing_t* orq, bool internal);
-  void cancel_others(Transaction* tx, const Branch* keep);
-  void finish_if_done(Transaction* tx);
-  void send_final(Transaction* tx, int status, const char* phrase);  // phrase null: relay a downstream status
-  void send_final(Transaction* tx, Reject r);
-  // A final answer no branch brought (the ring's 404 at the owner, a DNS
-  // branch that found no server), weighed like a response (16.7).
-  void note_result(Transaction* tx, int status, const char* phrase, bool internal);
-  void note_result(Transaction* tx, Reject r, bool internal);
+  // The transaction's own life (answers, CANCEL, the final response) is
+  // its methods' (proxy_state.h, proxy_transaction.cpp).
 
   // dns_p2p_lookup.cpp: DNS + P2P lookups of a phone's request (report 3.5.2)
   bool wants_dns(const sip_t* sip) const;
   // `outsider`: from outside proxy.allowed_networks, so the ring only.
   void start_dns_p2p_lookup(msg_t* msg, sip_t* sip, const std::string& aor, bool outsider);
-  void start_p2p(Transaction* tx);
-  void start_dns(Transaction* tx);
-  void on_dns_resolved(Transaction* tx, std::vector<SipResolver::Target> targets, const std::string& error);
-  bool send_dns_branch(Transaction* tx);
+  // The lookup itself is an object of its own (proxy_state.h).
   bool points_back(const SipResolver::Target& t) const;
-  static void on_dns_timeout(su_root_magic_t*, su_timer_t*, void* arg);
-  void dns_answered(Transaction* tx);
-  // A DNS branch's final answer: true when it is not to be weighed (it
-  // came back round the ring, or the next DNS target was tried instead).
-  bool dns_branch_final(Transaction* tx, Branch* b, int status, bool internal);
-  // Sequential modes: starts the other lookup when the first found nobody.
-  // True while something of the lookup is still under way.
-  bool lookup_continues(Transaction* tx);
-  void stop_dns(Transaction* tx);
   static bool has_dns_marker(const sip_t* sip);
   void add_dns_marker(msg_t* msg, sip_t* sip);
 

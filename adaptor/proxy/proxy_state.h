@@ -30,8 +30,30 @@ struct Proxy::Branch {
 // the Request-URI's domain in DNS (RFC 3263), in parallel or one after the
 // other (proxy.lookup). What to do next is the plan's to say
 // (dns_p2p_plan.h); this holds what carries it out.
+//
+// The transaction it belongs to asks it two things: whether a DNS
+// branch's final answer is to be weighed (branch_final) and, once every
+// branch has ended, whether the lookup goes on (continues: a sequential
+// mode's second half, or DNS still resolving). It also hears that a DNS
+// branch answered provisionally (answered) and that the transaction ends
+// or was canceled (stop).
 struct Proxy::DnsP2pLookup {
-  DnsP2pLookup(DnsP2pPlan::Mode mode, bool ring_only) : plan(mode, ring_only) {}
+  DnsP2pLookup(Proxy* p, Transaction* t, DnsP2pPlan::Mode mode, bool ring_only)
+      : proxy(p), tx(t), plan(mode, ring_only) {}
+  // The two halves, started by start_dns_p2p_lookup and by continues().
+  void start_p2p();
+  void start_dns();
+  // A DNS branch's final answer: true when it is not to be weighed (it
+  // came back round the ring, or the next DNS target was tried instead).
+  bool branch_final(Branch* b, int status, bool internal);
+  // Every branch has ended: starts the other half when the first found
+  // nobody; true while something of the lookup is still under way.
+  bool continues();
+  void answered();  // the DNS server is there: its own answer ends the branch
+  void stop();      // no more DNS: resolving canceled, the timer gone unless a branch waits
+
+  Proxy* proxy;
+  Transaction* tx;
   DnsP2pPlan plan;
   std::string aor;              // the ring key's text
   std::string domain;           // what DNS resolves
@@ -41,6 +63,11 @@ struct Proxy::DnsP2pLookup {
   std::uint64_t resolving = 0;  // resolver handle while NAPTR/SRV/A run
   su_timer_t* timer = nullptr;  // dns.timeout_ms: resolve and draw a first answer
   Branch* dns_branch = nullptr;
+
+ private:
+  void on_resolved(std::vector<SipResolver::Target> targets, const std::string& error);
+  bool send_dns_branch();
+  static void on_timeout(su_root_magic_t*, su_timer_t*, void* arg);
 };
 
 // One kept MESSAGE on its way to the user's phone (offline_flow.cpp).
@@ -73,7 +100,34 @@ struct Proxy::EventProbe {
   su_timer_t* timer = nullptr;
 };
 
+// One proxied request: the server transaction upstream and the client
+// branches it owns downstream (RFC 3261 16.6-16.10). Its methods carry its
+// life from the branches' answers to the final response and its own end;
+// the proxy starts it (start), routes it (add_branch, fork_to_bindings,
+// reroute, the DNS + P2P lookup) and holds it in transactions_ until
+// finish_if_done erases it.
 struct Proxy::Transaction {
+  // A branch's provisional or final answer (nta's callback), its ring hop
+  // silent past overlay.request_timeout_ms, a CANCEL from upstream (16.10).
+  static int on_branch_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+  static void on_hop_timeout(su_root_magic_t*, su_timer_t*, void* arg);
+  static int on_cancel(void* magic, nta_incoming_t* irq, const sip_t* sip);
+  // A provisional or 2xx answer of a branch goes upstream as it came.
+  void relay(nta_outgoing_t* orq);
+  // A branch's final answer: relayed (2xx), weighed (16.7), or a dead ring
+  // hop rerouted. Ends the transaction when it was the last.
+  void branch_done(Branch* b, int status, nta_outgoing_t* orq, bool internal);
+  void cancel_others(const Branch* keep);
+  // Every branch has ended (and the lookup has nothing left): the final
+  // answer goes upstream and the transaction is erased (*this with it).
+  void finish_if_done();
+  void send_final(int status, const char* phrase);  // phrase null: relay a downstream status
+  void send_final(Reject r);
+  // A final answer no branch brought (the ring's 404 at the owner, a DNS
+  // branch that found no server), weighed like a response (16.7).
+  void note_result(int status, const char* phrase, bool internal);
+  void note_result(Reject r, bool internal);
+
   Proxy* proxy = nullptr;
   nta_incoming_t* irq = nullptr;
   sip_method_t method = sip_method_unknown;

@@ -89,7 +89,7 @@ bool Proxy::still_waiting(Transaction* tx, std::uint64_t serial) {
   // The caller may have canceled, and the transaction be gone, meanwhile.
   if (!transactions_.count(tx) || tx->lookup_serial != serial || tx->final_sent) return false;
   if (tx->canceled) {
-    send_final(tx, Reject::RequestTerminated);
+    tx->send_final(Reject::RequestTerminated);
     return false;
   }
   return true;
@@ -114,7 +114,7 @@ void Proxy::finish_pstn_lookup(const PstnLookup& look) {
   }
   if (gateways.empty()) {
     SIPPEER_LOG(Info) << "pstn: no gateway registered for any prefix of " << look.number;
-    send_final(tx, Reject::NoGateway);
+    tx->send_final(Reject::NoGateway);
     return;
   }
   // Cheapest first; a gateway without a cost after every priced one.
@@ -150,14 +150,14 @@ void Proxy::finish_pstn_lookup(const PstnLookup& look) {
     ++counters_.pstn_redirects;
     counters_.responses.add(302);
     nta_incoming_treply(tx->irq, SIP_302_MOVED_TEMPORARILY, SIPTAG_CONTACT_STR(contacts.c_str()), TAG_END());
-    finish_if_done(tx);
+    tx->finish_if_done();
     return;
   }
   // Proxy: to the cheapest gateway by loose route, Request-URI kept.
   const Binding& best = gateways.front().b;
   const std::string hop = host_port_of(best.uri);
   ++counters_.pstn_proxied;
-  if (hop.empty() || !add_branch(tx, "", hop, false, false, "<" + best.uri + ">")) send_final(tx, Reject::Unavailable);
+  if (hop.empty() || !add_branch(tx, "", hop, false, false, "<" + best.uri + ">")) tx->send_final(Reject::Unavailable);
 }
 
 }  // namespace sippeer::adaptor
