@@ -864,6 +864,12 @@ Codec::Codec(const Ring& ring, std::string overlay_domain)
 
 std::string Codec::records_body(const std::vector<CarriedRecord>& records) { return batch_body(records); }
 
+std::string Codec::record_headers(const Record& rec, Duration ttl) {
+  std::string out;
+  append_record_headers(out, rec, ttl);
+  return out;
+}
+
 std::string Codec::node_uri(const NodeRef& n) const {
   std::string s;
   s.reserve(n.address.size() + 56);
@@ -939,7 +945,7 @@ std::string Codec::encode(const Request& req, const std::string& address,
     case Kind::Update:
       // A Contact is what makes a REGISTER an Update, so a Query has none.
       if (req.kind == Kind::Update) append_contacts(out, req.contacts, ring_);
-      if (req.want == RecordKind::Credential) line(out, "P2P-Record-Kind: credential");
+      if (req.want != RecordKind::Bindings) line(out, "P2P-Record-Kind: ", record_kind_name(req.want));
       // Expires: 0 would turn an Update into an Unregister, so only a real
       // lifetime is written.
       if (auto s = wire_seconds(req.ttl); s > 0) line(out, "Expires: ", Num(s));

@@ -85,6 +85,9 @@ class Codec {
   // of type kRecordsContentType.
   static constexpr std::string_view kRecordsContentType = "application/p2p-records";
   static std::string records_body(const std::vector<CarriedRecord>& records);
+  // One record's header lines as a Store, a Transfer or an answer carries
+  // them (values by kind, Expires, P2P-Record-Version), each ending CRLF.
+  static std::string record_headers(const Record& rec, Duration ttl);
 
   // ---- whole messages, for the simulator and the tests ----
   // `address` is where the request is sent: it becomes the Request-URI

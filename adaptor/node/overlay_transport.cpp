@@ -27,16 +27,9 @@ std::string response_headers(const dht::Codec& codec, const dht::Response& resp)
   const std::size_t n = resp.contacts.size();
   for (std::size_t i = 0; i < n; ++i)
     h += "Contact: " + codec.contact_value(resp.contacts[i], i, n) + "\r\n";
-  if (resp.record && resp.record->kind == dht::RecordKind::Credential) {
-    h += "P2P-Record-Kind: credential\r\n";
-    if (!resp.record->bindings.empty()) h += "P2P-Credential: " + resp.record->bindings.front() + "\r\n";
-  }
-  if (resp.record) {
-    for (const auto& b : resp.record->bindings)
-      if (resp.record->kind == dht::RecordKind::Bindings) h += "Contact: " + b + "\r\n";
-    h += "Expires: " + std::to_string((resp.ttl.count() + 999) / 1000) + "\r\n";
-    h += "P2P-Record-Version: " + std::to_string(resp.record->version) + "\r\n";
-  }
+  // The record, of any kind, in the codec's own lines: a mailbox's
+  // messages or parked subscriptions as much as bindings or a credential.
+  if (resp.record) h += dht::Codec::record_headers(*resp.record, resp.ttl);
   // List (ctl regs --ring): where the next page starts; the page itself
   // is the body (send_response).
   if (resp.list_next) h += "P2P-List: " + codec.ring().hex(*resp.list_next) + "\r\n";

@@ -4,14 +4,12 @@
 #include "adaptor/sip/admission.h"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <string>
 #include <thread>
 
+#include "tests/unit/loopback_udp.h"
 #include "tests/unit/parsed_sip.h"
 
 namespace sippeer::adaptor {
@@ -58,31 +56,23 @@ TEST(Admission, WithoutItsSocketTheBacklogSignalIsOff) {
 
 TEST(Admission, AFullSocketQueueIsRefusedAtOnceAndADrainedOneAdmitted) {
   // The socket nta would read, here one the test fills without reading.
-  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  int small = 64 * 1024;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-  socklen_t len = sizeof sa;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  const int port = ntohs(sa.sin_port);
+  const LoopbackUdp queue(64 * 1024);
+  ASSERT_NE(queue.port(), 0);
+  const int port = queue.port();
 
   Settings s;
   s.overload_backlog_kb = 16;
   Admission a(s, [] { return std::size_t{0}; });
   a.watch_socket("127.0.0.1", port);
   ASSERT_TRUE(a.socket_watched());
-  EXPECT_EQ(a.socket_fd(), fd);
+  EXPECT_EQ(a.socket_fd(), queue.fd());
   Parsed invite(request("INVITE"));
   EXPECT_TRUE(a.admit(invite.sip()));
 
   // Fill the queue past the limit (the buffer's half caps it).
-  const int out = ::socket(AF_INET, SOCK_DGRAM, 0);
+  const LoopbackUdp sender;
   const std::string datagram(1200, 'x');
-  for (int i = 0; i < 200; ++i)
-    ::sendto(out, datagram.data(), datagram.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  for (int i = 0; i < 200; ++i) sender.send_to(port, datagram);
   std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the next reading is due
   int refused = 0;
   for (int i = 0; i < 10; ++i) refused += a.admit(invite.sip()) ? 0 : 1;
@@ -92,8 +82,7 @@ TEST(Admission, AFullSocketQueueIsRefusedAtOnceAndADrainedOneAdmitted) {
   EXPECT_TRUE(a.admit(ack.sip()));  // never refused
 
   // Drained: after a window in which the queue stayed short, all go on.
-  char buf[2048];
-  while (::recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+  while (!queue.receive().empty()) {
   }
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   bool admitted = false;
@@ -103,8 +92,6 @@ TEST(Admission, AFullSocketQueueIsRefusedAtOnceAndADrainedOneAdmitted) {
   }
   EXPECT_TRUE(admitted);
   EXPECT_GE(a.counters().shed_backlog, 10u);
-  ::close(out);
-  ::close(fd);
 }
 
 }  // namespace

@@ -440,6 +440,16 @@ TEST_F(CodecTest, AListOnlyGoesFromNodeToNodeWithAValidCursor) {
   EXPECT_EQ(request_error(codec, replace(to_user, "Content-Length: 0", "P2P-List: *\r\nContent-Length: 0")), "bad-uri");
 }
 
+TEST_F(CodecTest, AQueryForAnyRecordKindSaysWhichOne) {
+  // A Query for a user's mailbox or parked subscriptions went out as one
+  // for its bindings (only credential was written), and the answer was 404.
+  for (RecordKind kind : {RecordKind::Credential, RecordKind::Mailbox, RecordKind::Subscriptions}) {
+    Request q = credential_query();
+    q.want = kind;
+    expect_round_trip(q);
+  }
+}
+
 TEST_F(CodecTest, UnknownRecordKindIsRefused) {
   Request q = credential_query();
   std::string text = codec.encode(q, "10.0.0.1:5060", sample_envelope());

@@ -4,9 +4,6 @@
 // transaction), timeouts, overlay.secret's signatures, and the 400 for a
 // REGISTER the codec cannot read. No daemon: one su_root drives every peer.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -18,6 +15,7 @@
 #include "adaptor/node/overlay_transport.h"
 #include "adaptor/sip/sofia.h"
 #include "dht/memory_storage.h"
+#include "tests/unit/loopback_udp.h"
 
 namespace sippeer::adaptor {
 namespace {
@@ -145,6 +143,20 @@ TEST_F(OverlayTransportTest, TwoNodesJoinStoreAndLookUpOverSip) {
   EXPECT_EQ(found.record->version, 3u);
   // Both hold it: the owner and its one replica.
   EXPECT_TRUE(run_until([&] { return a.storage.find(rec.key, aor) && b.storage.find(rec.key, aor); }));
+
+  // A record of another kind comes back with its values: a mailbox's kept
+  // messages, asked of its owner from the other node.
+  const std::string away = "sip:carol@example.com";
+  const dht::Record box{a.ring.hash(away), away, {"id=0123456789abcdef;t=1;sender=YQ==;from=YQ==;type=dA==;body=aGk="},
+                        2, dht::RecordKind::Mailbox};
+  Peer& owner = a.node->owns(box.key) ? a : b;
+  Peer& other = &owner == &a ? b : a;
+  owner.node->store_here(owner.now(), box, dht::Duration{60000});
+  const dht::LookupResult kept = lookup_from(other, dht::Target::user(box.key, away), dht::RecordKind::Mailbox);
+  ASSERT_EQ(kept.status, 200);
+  ASSERT_TRUE(kept.record);
+  EXPECT_EQ(kept.record->kind, dht::RecordKind::Mailbox);
+  EXPECT_EQ(kept.record->bindings, box.bindings);
 }
 
 TEST_F(OverlayTransportTest, AListAnswerCarriesItsRecordsInTheBody) {
@@ -178,21 +190,15 @@ TEST_F(OverlayTransportTest, AListAnswerCarriesItsRecordsInTheBody) {
 
 TEST_F(OverlayTransportTest, ASilentPeerIsAFailureWithinTheTimeout) {
   // A UDP port nobody reads: the join query is never answered.
-  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-  socklen_t len = sizeof sa;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  const LoopbackUdp silent;
+  ASSERT_NE(silent.port(), 0);
   Peer& b = add();
   const auto t0 = Clock::now();
-  b.node->join(b.now(), "127.0.0.1:" + std::to_string(ntohs(sa.sin_port)));
+  b.node->join(b.now(), silent.address());
   ASSERT_TRUE(run_until([&] { return b.events.join_failed; }, 3000));
   EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(1500));  // 300 ms, not Timer F's 32 s
   EXPECT_GE(b.transport->counters().timeouts, 1u);
   EXPECT_EQ(b.transport->pending_outgoing(), 0u);
-  ::close(fd);
 }
 
 TEST_F(OverlayTransportTest, ANodeWithAnotherSecretIsRefused) {
@@ -209,35 +215,20 @@ TEST_F(OverlayTransportTest, ANodeWithAnotherSecretIsRefused) {
 TEST_F(OverlayTransportTest, ARegisterTheCodecCannotReadIsAnswered400) {
   Peer& a = add();
   a.node->start_singleton(a.now());
-  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in me{};
-  me.sin_family = AF_INET;
-  me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&me), sizeof me), 0);
-  socklen_t len = sizeof me;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&me), &len);
-  const std::string from = "127.0.0.1:" + std::to_string(ntohs(me.sin_port));
+  const LoopbackUdp phone;
+  ASSERT_NE(phone.port(), 0);
+  const std::string from = phone.address();
   // To names a node whose id is not hex: the codec says bad-id.
   const std::string text = "REGISTER sip:" + a.address + " SIP/2.0\r\nVia: SIP/2.0/UDP " + from +
                            ";branch=z9hG4bKbad1\r\nMax-Forwards: 70\r\nFrom: <sip:12@" + from +
                            ";node>;tag=x\r\nTo: <sip:zz@" + a.address +
                            ";node>\r\nCall-ID: bad1@t\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n";
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  to.sin_port = htons(static_cast<std::uint16_t>(std::stoi(a.address.substr(a.address.rfind(':') + 1))));
-  ASSERT_GT(::sendto(fd, text.data(), text.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  ASSERT_TRUE(phone.send_to(std::stoi(a.address.substr(a.address.rfind(':') + 1)), text));
   std::string answer;
-  run_until([&] {
-    char buf[4096];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (n > 0) answer.assign(buf, static_cast<std::size_t>(n));
-    return !answer.empty();
-  });
+  run_until([&] { return !(answer = phone.receive()).empty(); });
   EXPECT_EQ(answer.rfind("SIP/2.0 400", 0), 0u) << answer;
   EXPECT_NE(answer.find("bad-id"), std::string::npos) << answer;
   EXPECT_EQ(a.transport->counters().bad_requests, 1u);
-  ::close(fd);
 }
 
 }  // namespace
