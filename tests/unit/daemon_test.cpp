@@ -31,6 +31,14 @@ Settings alone_on_loopback(const std::string& state_dir, int port = 0) {
   return s;
 }
 
+// A quieter log for the test, the level as it was after it (the other
+// tests of this binary read it).
+struct QuietLog {
+  explicit QuietLog(LogLevel level) : before(log_level()) { set_log_level(level); }
+  ~QuietLog() { set_log_level(before); }
+  LogLevel before;
+};
+
 // A state_dir of the test's own, removed with the scope.
 struct TempDir {
   TempDir() {
@@ -44,7 +52,7 @@ struct TempDir {
 };
 
 TEST(Daemon, StartsAloneAnswersTheAdminSideAndLeavesWhenAsked) {
-  set_log_level(LogLevel::Warn);
+  const QuietLog quiet(LogLevel::Warn);
   // Sofia's loop belongs to the thread that made it: the daemon is made,
   // started, run and destroyed in a thread of its own, as main() does in
   // the main one; this thread talks to it as the admin server does.
@@ -89,7 +97,7 @@ TEST(Daemon, StartsAloneAnswersTheAdminSideAndLeavesWhenAsked) {
 }
 
 TEST(Daemon, APortInUseIsNamedWithWhatToDo) {
-  set_log_level(LogLevel::Error);
+  const QuietLog quiet(LogLevel::Error);
   const TempDir a, b;
   Daemon first(alone_on_loopback(a.path));
   std::string err;
