@@ -130,7 +130,11 @@ void Daemon::ring_registrations(std::function<void(RingRegistrations)> done) {
           if (!b.path.empty()) v.paths.emplace_back(b.uri, b.path);
         if (!v.contacts.empty()) out.registrations.push_back(std::move(v));  // expired since: left out
       }
-      after = r.list_next;
+      // A cursor that does not move would ask for the same page for ever
+      // (a node whose range changed under us, or a broken one): go on.
+      const bool stuck = r.list_next && after && *r.list_next == *after;
+      after = stuck ? std::nullopt : r.list_next;
+      if (stuck) out.unanswered.push_back(uri + " (its pages did not advance)");
       if (!after) ++at;
     }
 
