@@ -15,6 +15,20 @@ namespace sippeer::adaptor {
 
 constexpr const char* kLogTag = "admin";  // see adaptor/log.h
 
+namespace {
+
+// A binding record as the pages show it: the contacts as a 200 to
+// REGISTER lists them, and the Path of those reached through an edge.
+RegistrationView registration_view(const dht::Record& r, const std::string& key_hex, bool primary,
+                                   std::string node, std::int64_t now_unix) {
+  RegistrationView v{r.aor, key_hex, primary, r.version, reply_contacts(r, now_unix), {}, std::move(node)};
+  for (const auto& b : live_bindings(r, now_unix))
+    if (!b.path.empty()) v.paths.emplace_back(b.uri, b.path);
+  return v;
+}
+
+}  // namespace
+
 NodeView Daemon::view(const dht::NodeRef& n) const {
   return NodeView{ring_->hex(n.id), codec_->node_uri(n), n.address, dht::ring_fraction(*ring_, n.id)};
 }
@@ -80,10 +94,7 @@ std::vector<RegistrationView> Daemon::registrations(const std::string& aor) cons
     const dht::Record& r = sr.record;
     if (r.kind != dht::RecordKind::Bindings) return;
     if (canonical && r.aor != *canonical) return;
-    RegistrationView v{r.aor, ring_->hex(r.key), node_->owns(r.key), r.version, reply_contacts(r, now_unix), {}};
-    for (const auto& b : live_bindings(r, now_unix))
-      if (!b.path.empty()) v.paths.emplace_back(b.uri, b.path);
-    out.push_back(std::move(v));
+    out.push_back(registration_view(r, ring_->hex(r.key), node_->owns(r.key), {}, now_unix));
   });
   return out;
 }
@@ -124,10 +135,7 @@ void Daemon::ring_registrations(std::function<void(RingRegistrations)> done) {
       }
       const auto now_unix = static_cast<std::int64_t>(std::time(nullptr));
       for (const auto& c : r.records) {
-        RegistrationView v{c.record.aor, d->ring_->hex(c.record.key), true, c.record.version,
-                           reply_contacts(c.record, now_unix), {}, uri};
-        for (const auto& b : live_bindings(c.record, now_unix))
-          if (!b.path.empty()) v.paths.emplace_back(b.uri, b.path);
+        RegistrationView v = registration_view(c.record, d->ring_->hex(c.record.key), true, uri, now_unix);
         if (!v.contacts.empty()) out.registrations.push_back(std::move(v));  // expired since: left out
       }
       // A cursor that does not move would ask for the same page for ever
