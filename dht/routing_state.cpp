@@ -164,32 +164,31 @@ bool RoutingState::put_successor_first(const NodeRef& n) {
   return true;
 }
 
-bool RoutingState::adopt_successors(const NodeRef& succ, const std::vector<Contact>& rest, Time now) {
-  std::vector<NodeRef> list{succ};
+std::vector<NodeRef> RoutingState::list_from(const NodeRef& first, const std::vector<Contact>& rest,
+                                             std::size_t bound, Time now) const {
+  // `first`, then the live nodes of `rest` not yet in the list, but
+  // never ourselves or `first` again.
+  std::vector<NodeRef> list{first};
   for (const auto& c : rest) {
-    if (list.size() >= config_.successors) break;
-    const auto& n = c.node;
+    if (list.size() >= bound) break;
+    const NodeRef& n = c.node;
     if (n.empty() || n.address == self_.address || is_dead(n.address, now)) continue;
-    if (std::any_of(list.begin(), list.end(), [&](const NodeRef& x) { return x.address == n.address; }))
-      continue;
-    list.push_back(n);
+    if (std::none_of(list.begin(), list.end(), [&](const NodeRef& x) { return x.address == n.address; }))
+      list.push_back(n);
   }
+  return list;
+}
+
+bool RoutingState::adopt_successors(const NodeRef& succ, const std::vector<Contact>& rest, Time now) {
+  std::vector<NodeRef> list = list_from(succ, rest, config_.successors, now);
   if (list == successors_) return false;
   successors_ = std::move(list);
   return true;
 }
 
 void RoutingState::put_behind_leaver(const NodeRef& leaving, const std::vector<Contact>& its_list, Time now) {
-  std::vector<NodeRef> list{leaving};
-  for (const auto& c : its_list) {
-    if (list.size() > config_.successors) break;
-    const NodeRef& n = c.node;
-    if (n.empty() || n.address == self_.address || n.address == leaving.address || is_dead(n.address, now))
-      continue;
-    if (std::none_of(list.begin(), list.end(), [&](const NodeRef& x) { return x.address == n.address; }))
-      list.push_back(n);
-  }
-  successors_ = std::move(list);
+  // One more than the list holds: the leaver itself is dropped next.
+  successors_ = list_from(leaving, its_list, config_.successors + 1, now);
 }
 
 std::optional<NodeRef> RoutingState::set_predecessor(const std::optional<NodeRef>& p,

@@ -95,6 +95,9 @@ class RoutingState {
   void expire_dead(Time now);
 
  private:
+  std::vector<NodeRef> list_from(const NodeRef& first, const std::vector<Contact>& rest, std::size_t bound,
+                                 Time now) const;
+
   Config config_;
   Ring ring_;
   NodeRef self_;
