@@ -27,6 +27,11 @@ bool HopWatch::answered(const std::string& branch, bool final) {
   return true;
 }
 
+const std::string* HopWatch::hop_of(const std::string& branch) const {
+  auto it = watched_.find(branch);
+  return it == watched_.end() ? nullptr : &it->second.hop;
+}
+
 std::vector<std::string> HopWatch::expire(std::int64_t now_ms) {
   std::vector<std::string> dead;
   while (!order_.empty() && order_.front().first <= now_ms) {

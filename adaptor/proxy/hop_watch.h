@@ -44,6 +44,9 @@ class HopWatch {
   std::vector<std::string> expire(std::int64_t now_ms);
 
   bool watching(const std::string& branch) const { return watched_.count(branch) != 0; }
+  // Where the request with `branch` went (its last copy), or null when it
+  // is not watched: a stateless proxy sends an INVITE's CANCEL the same way.
+  const std::string* hop_of(const std::string& branch) const;
   std::size_t size() const { return watched_.size(); }
   std::uint64_t timeouts() const { return timeouts_; }
 

@@ -267,6 +267,9 @@ void Proxy::route_phone_request(msg_t* msg, sip_t* sip) {
       !sip->sip_request->rq_url->url_user && refresh_parked(msg, sip))
     return;
   const std::string flow = strip_own_route(msg, sip);
+  // A CANCEL nta matched to no transaction: its INVITE may have gone on
+  // statelessly (stateless_relay.cpp); else decide_route answers 481.
+  if (sip->sip_request->rq_method == sip_method_cancel && relay_cancel(msg, sip)) return;
   RequestRingView ring(*this, *ctx_.node, *ctx_.ring, sip);
   const bool from_outside = !allowed_.contains(source_ipv4(msg));
   // A call to a telephone number: the gateway of its longest registered
@@ -346,7 +349,12 @@ void Proxy::handle_ack(msg_t* msg, sip_t* sip, const std::string& flow, bool fro
     msg_fragment_clear(sip->sip_max_forwards->mf_common);  // else its text as received goes out
   }
   add_dns_marker(msg, sip);
-  nta_msg_tsend(ctx_.agent, msg, target.empty() ? nullptr : URL_STRING_MAKE(target.c_str()), TAG_END());
+  // The branch a stateless relay gave the INVITE (stateless_relay.cpp): the
+  // ACK of a non-2xx answer must match the callee's INVITE transaction.
+  // For an ACK of a 2xx, any branch of its own would do; this one is.
+  const std::string branch = sip->sip_via ? stateless_branch(sip) : std::string();
+  nta_msg_tsend(ctx_.agent, msg, target.empty() ? nullptr : URL_STRING_MAKE(target.c_str()),
+                TAG_IF(!branch.empty(), NTATAG_BRANCH_KEY(branch.c_str())), TAG_END());
 }
 
 void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const dht::Id& key, bool claim,
@@ -377,7 +385,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
       return;
     }
     if (!live.empty() && subscribe_with_probe(msg, sip, key, d.aor, live)) return;  // presence_flow.cpp
-    if (live.size() == 1 && !alias_of(live[0]) && may_relay_stateless(sip) && relay_to_binding(msg, sip, live[0]))
+    if (live.size() == 1 && !alias_of(live[0]) && may_relay_to_binding(sip) && relay_to_binding(msg, sip, live[0]))
       return;
   }
   Transaction* tx = start(msg, sip);

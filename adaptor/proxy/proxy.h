@@ -104,7 +104,7 @@ class Proxy {
   // SIGHUP: new expires limits apply to the next REGISTER.
   void set_policy(const RegistrarPolicy& p) { ctx_.policy = p; }
   std::size_t transactions() const { return transactions_.size(); }
-  std::size_t relays_in_flight() const { return hop_watch_.size(); }
+  std::size_t relays_in_flight() const { return hop_watch_.size() + call_watch_.size(); }
   // A retransmission of a request this node relays statelessly and whose
   // answer has not come back: admission control lets it through, since the
   // node behind us may already have acted on the first copy.
@@ -156,10 +156,17 @@ class Proxy {
   // cannot be (TCP, TLS overlay, watch full) and nothing changed.
   bool relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool claim);
   static bool may_relay_stateless(const sip_t* sip);
+  // The owner's hop to one binding may also carry an INVITE, when this
+  // node need not stay in the dialog (no Record-Route of ours).
+  bool may_relay_to_binding(const sip_t* sip) const;
   // The owner's hop to the callee's only binding, without a transaction.
   bool relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b);
   void arm_watch_timer();
-  bool send_stateless(msg_t* msg, const std::string& route, const std::string& branch);
+  // A CANCEL for an INVITE relayed statelessly: the same way, same
+  // branch; false when no such INVITE is watched.
+  bool relay_cancel(msg_t* msg, sip_t* sip);
+  // `watch`: the watch the request is in, told when nta cannot send it.
+  bool send_stateless(msg_t* msg, const std::string& route, const std::string& branch, HopWatch* watch);
   std::string stateless_branch(const sip_t* sip) const;
   bool relayed_answer(const sip_t* sip);
   static void on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg);
@@ -358,6 +365,12 @@ class Proxy {
   // hop silent to a REGISTER is reported after what a stateful relay waits
   // for a non-INVITE's answer, 4 x overlay.request_timeout_ms.
   HopWatch hop_watch_{4LL * ctx_.settings->request_timeout_ms, 65536};
+  // INVITEs relayed statelessly to the callee's one binding, until their
+  // final answer: a call may ring for minutes (nta's Timer C, 185 s, is
+  // what a stateful relay waits), and its CANCEL must find the way the
+  // INVITE went (hop_of). Never reported: a silent phone is no dead node.
+  static constexpr std::int64_t kCallWatchMs = 185000;
+  HopWatch call_watch_{kCallWatchMs, 65536};
   su_timer_t* watch_timer_ = nullptr;
   // Registration event watchers' last view of each watched AOR's bindings.
   struct RegWatch {

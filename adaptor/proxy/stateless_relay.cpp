@@ -19,6 +19,18 @@
 // stabilization, which notices a dead node as fast (a stateful relay
 // waited 4 x overlay.request_timeout_ms too).
 //
+// The owner's last hop to a callee with one binding carries INVITEs too
+// (relay_to_binding), when this node has no reason to stay in the dialog
+// (no Record-Route: proxy.record_route off, no flow). A stateful relay
+// there kept an nta server and client transaction per call, the client
+// one for Timer D's 32 s after the 200: ~10 KB a call, and most of a
+// call's CPU in malloc faulting fresh pages in (docs/BENCHMARKS.md).
+// What a stateless proxy owes such a call (RFC 3261 16.11): its CANCEL
+// goes where the INVITE went with the INVITE's branch (relay_cancel,
+// from call_watch_), the ACK of a non-2xx answer likewise (handle_ack,
+// by the same branch computation), and no 100 Trying of its own: the
+// callee's phone answers the caller's retransmissions.
+//
 // Only over UDP, both ways: a phone on TCP or TLS is answered on its
 // connection, which a stateless answer would have to find by Via, and an
 // overlay on TLS needs the transport choice add_branch makes. Those keep
@@ -85,6 +97,12 @@ bool Proxy::may_relay_stateless(const sip_t* sip) {
   return m != sip_method_invite && m != sip_method_ack && m != sip_method_cancel && !starts_dialog(sip);
 }
 
+bool Proxy::may_relay_to_binding(const sip_t* sip) const {
+  if (sip->sip_request->rq_method == sip_method_invite && !(sip->sip_to && sip->sip_to->a_tag))
+    return flow_record_route_.empty() && !ctx_.settings->record_route;
+  return may_relay_stateless(sip);
+}
+
 bool Proxy::relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool claim) {
   if (ctx_.settings->overlay_transport != "udp" || !over_udp(sip->sip_via)) return false;
   const bool is_register = sip->sip_request->rq_method == sip_method_register;
@@ -99,7 +117,7 @@ bool Proxy::relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool
   if (auth_on()) add_identity(msg, sip);
   else remove_unknown_header(msg, sip, "P2P-Identity");
   msg_serialize(msg, pub);
-  if (!send_stateless(msg, "sip:" + hop, branch)) {
+  if (!send_stateless(msg, "sip:" + hop, branch, &hop_watch_)) {
     SIPPEER_LOG(Warn) << "proxy: cannot relay a " << method << " to " << hop;
     return true;  // nta took the message; the phone retransmits
   }
@@ -127,7 +145,8 @@ bool Proxy::relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b) {
   su_home_deinit(home);
   if (!plain) return false;
   const std::string branch = stateless_branch(sip);
-  if (!hop_watch_.watch(branch, b.uri, steady_ms(), /*report=*/false)) return false;
+  HopWatch& watch = sip->sip_request->rq_method == sip_method_invite ? call_watch_ : hop_watch_;
+  if (!watch.watch(branch, b.uri, steady_ms(), /*report=*/false)) return false;
   auto* pub = reinterpret_cast<msg_pub_t*>(sip);
   decrement_max_forwards(msg, sip);
   // 16.6 step 2: the binding is the new Request-URI.
@@ -138,17 +157,42 @@ bool Proxy::relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b) {
   remove_unknown_header(msg, sip, "P2P-Owner");
   remove_unknown_header(msg, sip, "P2P-Identity");
   msg_serialize(msg, pub);
-  if (send_stateless(msg, "", branch)) ++counters_.forked;
+  if (send_stateless(msg, "", branch, &watch)) ++counters_.forked;
   return true;  // sent, or nta took the message and the caller retransmits
 }
 
-bool Proxy::send_stateless(msg_t* msg, const std::string& route, const std::string& branch) {
+bool Proxy::relay_cancel(msg_t* msg, sip_t* sip) {
+  // The CANCEL's top Via, Call-ID and CSeq number are its INVITE's, so
+  // stateless_branch gives the branch the INVITE went out with.
+  if (call_watch_.size() == 0 || !sip->sip_via || !over_udp(sip->sip_via)) return false;
+  const std::string branch = stateless_branch(sip);
+  const std::string* target = call_watch_.hop_of(branch);
+  if (!target) return false;
+  // A binding is a URI (relay_to_binding); a ring node is host:port.
+  const bool to_binding = target->rfind("sip:", 0) == 0;
+  const std::string route = to_binding ? "" : "sip:" + *target;
+  auto* pub = reinterpret_cast<msg_pub_t*>(sip);
+  decrement_max_forwards(msg, sip);
+  if (to_binding) {
+    // RFC 3261 9.1: a CANCEL's Request-URI is its INVITE's, which was the binding.
+    sip_request_t* rq = sip_request_create(msg_home(msg), sip->sip_request->rq_method,
+                                           sip->sip_request->rq_method_name, URL_STRING_MAKE(target->c_str()), nullptr);
+    msg_header_replace(msg, pub, reinterpret_cast<msg_header_t*>(sip->sip_request), reinterpret_cast<msg_header_t*>(rq));
+  }
+  remove_unknown_header(msg, sip, "P2P-Owner");
+  remove_unknown_header(msg, sip, "P2P-Identity");
+  msg_serialize(msg, pub);
+  send_stateless(msg, route, branch, nullptr);  // a lost CANCEL is retransmitted by the caller
+  return true;
+}
+
+bool Proxy::send_stateless(msg_t* msg, const std::string& route, const std::string& branch, HopWatch* watch) {
   // nta adds our Via with this branch, sends (to `route`, or by the
   // Request-URI), keeps nothing, and owns the message either way.
   const bool sent = nta_msg_tsend(ctx_.agent, msg, route.empty() ? nullptr : URL_STRING_MAKE(route.c_str()),
                                   NTATAG_BRANCH_KEY(branch.c_str()), TAG_END()) >= 0;
   if (!sent) {
-    hop_watch_.answered(branch, true);  // nothing will answer it
+    if (watch) watch->answered(branch, true);  // nothing will answer it
     return false;
   }
   ++counters_.relayed_statelessly;
@@ -168,7 +212,8 @@ void Proxy::on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg) {
     SIPPEER_LOG(Warn) << "proxy: next hop " << hop << " answered no relayed REGISTER in time";
     self->ctx_.reschedule(self->ctx_.node->peer_unreachable(self->ctx_.now(), hop));
   }
-  if (self->hop_watch_.size() > 0) {
+  self->call_watch_.expire(steady_ms());  // reports nothing: its entries only end
+  if (self->hop_watch_.size() + self->call_watch_.size() > 0) {
     su_timer_set(t, &Proxy::on_watch_tick, self);
   } else {
     su_timer_destroy(t);
@@ -177,13 +222,19 @@ void Proxy::on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg) {
 }
 
 bool Proxy::relaying(const sip_t* sip) const {
-  if (hop_watch_.size() == 0 || !sip->sip_via || !sip->sip_request) return false;
-  return hop_watch_.watching(stateless_branch(sip));
+  if (hop_watch_.size() + call_watch_.size() == 0 || !sip->sip_via || !sip->sip_request) return false;
+  const std::string branch = stateless_branch(sip);
+  return hop_watch_.watching(branch) || call_watch_.watching(branch);
 }
 
 bool Proxy::relayed_answer(const sip_t* sip) {
-  if (!sip->sip_via->v_branch) return false;
-  return hop_watch_.answered(sip->sip_via->v_branch, sip->sip_status->st_status >= 200);
+  const char* branch = sip->sip_via->v_branch;
+  if (!branch) return false;
+  // A CANCEL shares its INVITE's branch: its 200 is forwarded, and the
+  // INVITE's own final answer (487) is still to come.
+  if (sip->sip_cseq && sip->sip_cseq->cs_method == sip_method_cancel) return call_watch_.answered(branch, false);
+  const bool final = sip->sip_status->st_status >= 200;
+  return hop_watch_.answered(branch, final) || call_watch_.answered(branch, final);
 }
 
 }  // namespace sippeer::adaptor

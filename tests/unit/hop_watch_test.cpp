@@ -56,5 +56,20 @@ TEST(HopWatch, PastItsCapacityItSaysNoSoTheCallerRelaysStatefully) {
   EXPECT_TRUE(w.watch("c", "h", 2));
 }
 
+TEST(HopWatch, ItNamesWhereAWatchedRequestWentSoItsCancelCanFollow) {
+  HopWatch w(185000, 8);
+  EXPECT_EQ(w.hop_of("inv"), nullptr);
+  w.watch("inv", "sip:bob@10.0.0.9:5062", 0, /*report=*/false);
+  ASSERT_NE(w.hop_of("inv"), nullptr);
+  EXPECT_EQ(*w.hop_of("inv"), "sip:bob@10.0.0.9:5062");
+  EXPECT_TRUE(w.answered("inv", false)) << "a 180 keeps the watch";
+  ASSERT_NE(w.hop_of("inv"), nullptr);
+  EXPECT_TRUE(w.answered("inv", true));
+  EXPECT_EQ(w.hop_of("inv"), nullptr) << "once answered there is nothing left to cancel";
+  w.watch("late", "10.0.0.5:5060", 0, /*report=*/false);
+  EXPECT_TRUE(w.expire(185000).empty()) << "a call that rings for ever names no hop";
+  EXPECT_EQ(w.hop_of("late"), nullptr);
+}
+
 }  // namespace
 }  // namespace sippeer::adaptor

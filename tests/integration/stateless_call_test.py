@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""A call to a callee with one binding crosses its owner without a
+transaction (adaptor/proxy/stateless_relay.cpp), and is still a whole SIP
+call: CANCEL, 487 and ACK find the callee's INVITE transaction.
+
+Ring of 2, proxy.record_route off (the default), example.com a ring
+domain (proxy.p2p_domains: no DNS half, whose fork is stateful). Raw UDP phones: bob
+registers one contact; alice calls sip:bob@example.com twice, once through
+the node that owns bob's key (the owner's hop alone) and once through the
+other node (a stateful ring hop first, then the owner's). In each call:
+
+  - bob receives the INVITE with the owner's stateless branch
+    (z9hG4bK.sr...), and his 180 reaches alice;
+  - alice's CANCEL reaches bob with the INVITE's branch and Request-URI
+    (RFC 3261 9.1), his 200 for it and his 487 reach alice;
+  - alice's ACK for the 487 reaches bob with the INVITE's branch again;
+  - afterwards the owner watches no relayed request any more
+    (sippeer_sip_stateless_relays_in_flight 0): the 487 ended the watch.
+A third call is answered 200 by bob; alice gets the 200, and a CANCEL
+sent after it is answered 481 by the node (nothing left to cancel).
+"""
+
+import sys
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+
+import re
+import time
+
+import ringlib
+import sipplib
+from ringlib import check, log
+from sipplib import header, headers, status_line
+
+SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+       "m=audio 9 RTP/AVP 0\r\n")
+
+
+def top_branch(text):
+    via = (headers(text, "Via") + headers(text, "v"))[0]
+    m = re.search(r"branch=([^;\s]+)", via)
+    return m.group(1) if m else None
+
+
+def request_uri(text):
+    return text.split("\r\n", 1)[0].split(" ")[1]
+
+
+def register(phone, node):
+    req = phone.request("REGISTER", "sip:example.com", to=f"<sip:{phone.user}@example.com>", extra="Expires: 600")
+    _, final = phone.transact(node, req)
+    check(final and status_line(final) == "SIP/2.0 200 OK", f"{phone.user} registering through {node.name}: {final}")
+
+
+def final_for(phone, method, call_id, timeout=5):
+    return phone.recv(timeout, lambda m: m.startswith("SIP/2.0 ") and sipplib.is_final(m) and
+                      header(m, "Call-ID", "i") == call_id and method in (header(m, "CSeq") or ""))
+
+
+def relays_in_flight(node):
+    code, text = ringlib.http_get(node.listen, node.admin_port, "/metrics", timeout=5)
+    m = re.search(r"^sippeer_sip_stateless_relays_in_flight (\d+)", text if isinstance(text, str) else "", re.M)
+    check(m, f"/metrics of {node.name} ({code}) has no sippeer_sip_stateless_relays_in_flight")
+    return int(m.group(1))
+
+
+def canceled_call(alice, bob, entry, owner):
+    invite = alice.request("INVITE", "sip:bob@example.com", to="<sip:bob@example.com>", body=SDP,
+                           content_type="application/sdp")
+    call_id = header(invite, "Call-ID")
+    alice.send(entry, invite)
+    got = bob.recv(5, lambda m: m.startswith("INVITE ") and header(m, "Call-ID", "i") == call_id)
+    check(got, f"bob received no INVITE through {entry.name}")
+    branch = top_branch(got)
+    check(branch and branch.startswith("z9hG4bK.sr"),
+          f"bob's INVITE came with branch {branch}: not the owner's stateless relay")
+    check(owner.address in headers(got, "Via")[0] if headers(got, "Via") else False,
+          f"bob's INVITE's top Via is {headers(got, 'Via')[:1]}, not the owner {owner.address}")
+    bob.reply_to(got, owner.address, 180, "Ringing", to_tag="bobtag")
+    ring = alice.recv(5, lambda m: m.startswith("SIP/2.0 180") and header(m, "Call-ID", "i") == call_id)
+    check(ring, f"alice got no 180 through {entry.name}")
+
+    cancel = "\r\n".join([
+        f"CANCEL {request_uri(invite)} SIP/2.0",
+        f"Via: {header(invite, 'Via')}",
+        "Max-Forwards: 70",
+        f"From: {header(invite, 'From')}",
+        f"To: {header(invite, 'To')}",
+        f"Call-ID: {call_id}",
+        f"CSeq: {header(invite, 'CSeq').split()[0]} CANCEL",
+        "Content-Length: 0"]) + "\r\n\r\n"
+    alice.send(entry, cancel)
+    got_cancel = bob.recv(5, lambda m: m.startswith("CANCEL ") and header(m, "Call-ID", "i") == call_id)
+    check(got_cancel, f"bob received no CANCEL through {entry.name}")
+    check(top_branch(got_cancel) == branch,
+          f"bob's CANCEL has branch {top_branch(got_cancel)}, its INVITE had {branch}")
+    check(request_uri(got_cancel) == request_uri(got),
+          f"bob's CANCEL has Request-URI {request_uri(got_cancel)}, its INVITE had {request_uri(got)}")
+    bob.reply_to(got_cancel, owner.address, 200, "OK", to_tag="bobtag")
+    bob.reply_to(got, owner.address, 487, "Request Terminated", to_tag="bobtag")
+    ok = final_for(alice, "CANCEL", call_id)
+    check(ok and ringlib.status_code(ok) == 200, f"alice's CANCEL through {entry.name}: {ok and status_line(ok)}")
+    final = final_for(alice, "INVITE", call_id)
+    check(final and ringlib.status_code(final) == 487, f"alice's INVITE through {entry.name}: "
+                                                        f"{final and status_line(final)}, expected 487")
+    alice.send(entry, alice.ack_for(invite, final))
+    ack = bob.recv(5, lambda m: m.startswith("ACK ") and header(m, "Call-ID", "i") == call_id)
+    check(ack, f"bob received no ACK for the 487 through {entry.name}")
+    check(top_branch(ack) == branch, f"bob's ACK has branch {top_branch(ack)}, its INVITE had {branch}")
+    ringlib.wait_until(lambda: relays_in_flight(owner) == 0, 5, interval=0.2,
+                       what=f"{owner.name} to watch no relayed request after the 487")
+    log(f"through {entry.name}: INVITE (branch {branch}), 180, CANCEL and ACK with the INVITE's branch, "
+        f"200 and 487 back; nothing left in flight at {owner.name}")
+
+
+def answered_call(alice, bob, owner):
+    invite = alice.request("INVITE", "sip:bob@example.com", to="<sip:bob@example.com>", body=SDP,
+                           content_type="application/sdp")
+    call_id = header(invite, "Call-ID")
+    alice.send(owner, invite)
+    got = bob.recv(5, lambda m: m.startswith("INVITE ") and header(m, "Call-ID", "i") == call_id)
+    check(got, "bob received no INVITE for the answered call")
+    bob.reply_to(got, owner.address, 200, "OK", to_tag="bobtag2", body=SDP)
+    final = final_for(alice, "INVITE", call_id)
+    check(final and ringlib.status_code(final) == 200, f"the answered call: {final and status_line(final)}")
+    cancel = "\r\n".join([
+        f"CANCEL {request_uri(invite)} SIP/2.0", f"Via: {header(invite, 'Via')}", "Max-Forwards: 70",
+        f"From: {header(invite, 'From')}", f"To: {header(invite, 'To')}", f"Call-ID: {call_id}",
+        f"CSeq: {header(invite, 'CSeq').split()[0]} CANCEL", "Content-Length: 0"]) + "\r\n\r\n"
+    alice.send(owner, cancel)
+    late = final_for(alice, "CANCEL", call_id)
+    check(late and ringlib.status_code(late) == 481, f"a CANCEL after the 200: {late and status_line(late)}, "
+                                                      f"expected 481")
+    stray = bob.recv(1, lambda m: m.startswith("CANCEL "))
+    check(stray is None, "bob received a CANCEL for a call he had answered")
+    log("answered call: 200 reached alice; a CANCEL after it got 481 and never reached bob")
+
+
+def body(args):
+    with ringlib.Cluster(args.sippeer, "stateless-call", keep=args.keep) as cl, sipplib.Phones(cl) as ph:
+        ring = sipplib.start_ring(cl, 2, config={"proxy": {"p2p_domains": ["example.com"]}})
+        owner = sipplib.owner_of(ring, "sip:bob@example.com")
+        other = next(n for n in ring if n is not owner)
+        bob, alice = ph.raw_phone("bob"), ph.raw_phone("alice")
+        register(bob, owner)
+        log(f"bob registered at {owner.name}, which owns his key")
+        canceled_call(alice, bob, owner, owner)
+        canceled_call(alice, bob, other, owner)
+        answered_call(alice, bob, owner)
+        time.sleep(0.2)
+        for n in ring:
+            check(n.alive(), f"{n.name} died")
+
+
+if __name__ == "__main__":
+    ringlib.run_test(__doc__, body)
