@@ -370,6 +370,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
     return;
   }
   if (d.kind == K::RingHop && may_relay_stateless(sip) && relay_stateless(msg, sip, d.target, claim)) return;
+  if (d.kind == K::Direct && may_relay_stateless(sip) && relay_direct(msg, sip)) return;
   std::vector<Binding> live;
   if (d.kind == K::Owner) {
     // We own the key: we are the registrar, fork to every live binding

@@ -162,6 +162,10 @@ class Proxy {
   // The owner's hop to the callee's only binding, without a transaction.
   bool relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b);
   void arm_watch_timer();
+  // A Direct request (in a dialog, or to a phone's address) that is not
+  // an INVITE, to a plain UDP target; false when it cannot be.
+  bool relay_direct(msg_t* msg, sip_t* sip);
+  static bool plain_udp_target(const url_t* u);
   // A CANCEL for an INVITE relayed statelessly: the same way, same
   // branch; false when no such INVITE is watched.
   bool relay_cancel(msg_t* msg, sip_t* sip);

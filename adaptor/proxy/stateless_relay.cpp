@@ -31,6 +31,11 @@
 // by the same branch computation), and no 100 Trying of its own: the
 // callee's phone answers the caller's retransmissions.
 //
+// A request inside a dialog, or to a phone's own address, with no Route
+// or a loose one to a plain UDP target, is relayed the same way
+// (relay_direct): the far phone's server transaction absorbs its
+// retransmissions.
+//
 // Only over UDP, both ways: a phone on TCP or TLS is answered on its
 // connection, which a stateless answer would have to find by Via, and an
 // overlay on TLS needs the transport choice add_branch makes. Those keep
@@ -125,6 +130,15 @@ bool Proxy::relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool
   return true;
 }
 
+// A target nta can send to at once over UDP: a sip: URI at an IPv4
+// address (no DNS), no maddr, UDP or no transport named.
+bool Proxy::plain_udp_target(const url_t* u) {
+  char transport[8] = "";
+  return u && u->url_type == url_sip && u->url_host && parse_ipv4(u->url_host) && !url_has_param(u, "maddr") &&
+         (!url_has_param(u, "transport") || (url_param(u->url_params, "transport", transport, sizeof transport) > 0 &&
+                                              strcasecmp(transport, "udp") == 0));
+}
+
 bool Proxy::relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b) {
   // The owner's last hop, to the callee's one binding, is stateless too
   // when nothing needs the transaction: one binding (no fork to collect),
@@ -135,13 +149,7 @@ bool Proxy::relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b) {
   // 3261 16.11 allows a stateless proxy.
   if (!b.path.empty() || !over_udp(sip->sip_via)) return false;
   su_home_t home[1] = {SU_HOME_INIT(home)};
-  url_t* u = url_hdup(home, URL_STRING_MAKE(b.uri.c_str())->us_url);
-  char transport[8] = "";
-  const bool plain = u && u->url_type == url_sip && u->url_host && parse_ipv4(u->url_host) &&
-                     !url_has_param(u, "maddr") &&
-                     (!url_has_param(u, "transport") ||
-                      (url_param(u->url_params, "transport", transport, sizeof transport) > 0 &&
-                       strcasecmp(transport, "udp") == 0));
+  const bool plain = plain_udp_target(url_hdup(home, URL_STRING_MAKE(b.uri.c_str())->us_url));
   su_home_deinit(home);
   if (!plain) return false;
   const std::string branch = stateless_branch(sip);
@@ -159,6 +167,31 @@ bool Proxy::relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b) {
   msg_serialize(msg, pub);
   if (send_stateless(msg, "", branch, &watch)) ++counters_.forked;
   return true;  // sent, or nta took the message and the caller retransmits
+}
+
+bool Proxy::relay_direct(msg_t* msg, sip_t* sip) {
+  // A request inside a dialog (a BYE, an in-dialog MESSAGE, ...) or to a
+  // phone's own address goes where its Route or Request-URI says. A
+  // stateful relay kept its server transaction 18 s and its client one
+  // 5 s for a BYE that the far phone's own transaction answers anyway.
+  // Not a strict route (no lr), which the transaction's routing rewrites.
+  if (!over_udp(sip->sip_via)) return false;
+  const url_t* target = sip->sip_route ? sip->sip_route->r_url : sip->sip_request->rq_url;
+  if (!plain_udp_target(target) || (sip->sip_route && !url_has_param(target, "lr"))) return false;
+  const std::string hop = std::string(target->url_host) + ":" + (target->url_port ? target->url_port : "5060");
+  const std::string branch = stateless_branch(sip);
+  if (!hop_watch_.watch(branch, hop, steady_ms(), /*report=*/false)) return false;
+  auto* pub = reinterpret_cast<msg_pub_t*>(sip);
+  decrement_max_forwards(msg, sip);
+  remove_unknown_header(msg, sip, "P2P-Owner");
+  // As add_branch: P2P-Identity only for a ring node, and the marker that
+  // the DNS half is done.
+  if (knows_node(hop) && auth_on()) add_identity(msg, sip);
+  else remove_unknown_header(msg, sip, "P2P-Identity");
+  add_dns_marker(msg, sip);
+  msg_serialize(msg, pub);
+  send_stateless(msg, "", branch, &hop_watch_);
+  return true;  // sent, or nta took the message and the phone retransmits
 }
 
 bool Proxy::relay_cancel(msg_t* msg, sip_t* sip) {

@@ -17,7 +17,9 @@ other node (a stateful ring hop first, then the owner's). In each call:
   - afterwards the owner watches no relayed request any more
     (sippeer_sip_stateless_relays_in_flight 0): the 487 ended the watch.
 A third call is answered 200 by bob; alice gets the 200, and a CANCEL
-sent after it is answered 481 by the node (nothing left to cancel).
+sent after it is answered 481 by the node (nothing left to cancel). Its
+BYE, sent to the node with bob's contact as Request-URI, reaches bob with
+a stateless branch too (relay_direct), and his 200 reaches alice.
 """
 
 import sys
@@ -132,7 +134,22 @@ def answered_call(alice, bob, owner):
                                                       f"expected 481")
     stray = bob.recv(1, lambda m: m.startswith("CANCEL "))
     check(stray is None, "bob received a CANCEL for a call he had answered")
-    log("answered call: 200 reached alice; a CANCEL after it got 481 and never reached bob")
+    # The BYE goes to the node (no Record-Route, so to bob's contact as
+    # Request-URI), as the bench's sipp and old phones send it.
+    bye = alice.request("BYE", f"sip:bob@{bob.address}", to=f"{header(final, 'To', 't')}",
+                        frm=header(invite, "From"), from_tag="", call_id=call_id, cseq=2, contact=False)
+    alice.send(owner, bye)
+    got_bye = bob.recv(5, lambda m: m.startswith("BYE ") and header(m, "Call-ID", "i") == call_id)
+    check(got_bye, "bob received no BYE")
+    check((top_branch(got_bye) or "").startswith("z9hG4bK.sr"),
+          f"bob's BYE came with branch {top_branch(got_bye)}: not relayed statelessly")
+    bob.reply_to(got_bye, owner.address, 200, "OK")
+    done = final_for(alice, "BYE", call_id)
+    check(done and ringlib.status_code(done) == 200, f"alice's BYE: {done and status_line(done)}")
+    ringlib.wait_until(lambda: relays_in_flight(owner) == 0, 5, interval=0.2,
+                       what=f"{owner.name} to watch no relayed request after the BYE's 200")
+    log("answered call: 200 reached alice; a CANCEL after it got 481 and never reached bob; "
+        "the BYE crossed the node statelessly and its 200 came back")
 
 
 def body(args):
