@@ -369,7 +369,9 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
     start_dns_p2p_lookup(msg, sip, d.aor, from_outside);
     return;
   }
-  if (d.kind == K::RingHop && may_relay_stateless(sip) && relay_stateless(msg, sip, d.target, claim)) return;
+  if (d.kind == K::RingHop && (may_relay_stateless(sip) || may_relay_invite(sip, true)) &&
+      relay_stateless(msg, sip, d.target, claim))
+    return;
   if (d.kind == K::Direct && may_relay_stateless(sip) && relay_direct(msg, sip)) return;
   std::vector<Binding> live;
   if (d.kind == K::Owner) {
@@ -386,7 +388,8 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
       return;
     }
     if (!live.empty() && subscribe_with_probe(msg, sip, key, d.aor, live)) return;  // presence_flow.cpp
-    if (live.size() == 1 && !alias_of(live[0]) && may_relay_to_binding(sip) && relay_to_binding(msg, sip, live[0]))
+    if (live.size() == 1 && !alias_of(live[0]) && (may_relay_stateless(sip) || may_relay_invite(sip, false)) &&
+        relay_to_binding(msg, sip, live[0]))
       return;
   }
   Transaction* tx = start(msg, sip);

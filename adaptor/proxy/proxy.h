@@ -156,9 +156,9 @@ class Proxy {
   // cannot be (TCP, TLS overlay, watch full) and nothing changed.
   bool relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool claim);
   static bool may_relay_stateless(const sip_t* sip);
-  // The owner's hop to one binding may also carry an INVITE, when this
-  // node need not stay in the dialog (no Record-Route of ours).
-  bool may_relay_to_binding(const sip_t* sip) const;
+  // A ring hop or the owner's hop to one binding may also carry an
+  // INVITE, when this node need not stay in the dialog (no Record-Route).
+  bool may_relay_invite(const sip_t* sip, bool ring_hop) const;
   // The owner's hop to the callee's only binding, without a transaction.
   bool relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b);
   void arm_watch_timer();

@@ -102,10 +102,12 @@ bool Proxy::may_relay_stateless(const sip_t* sip) {
   return m != sip_method_invite && m != sip_method_ack && m != sip_method_cancel && !starts_dialog(sip);
 }
 
-bool Proxy::may_relay_to_binding(const sip_t* sip) const {
-  if (sip->sip_request->rq_method == sip_method_invite && !(sip->sip_to && sip->sip_to->a_tag))
-    return flow_record_route_.empty() && !ctx_.settings->record_route;
-  return may_relay_stateless(sip);
+bool Proxy::may_relay_invite(const sip_t* sip, bool ring_hop) const {
+  // Out of dialog only (a re-INVITE keeps the transaction), and only
+  // where this node adds no Record-Route: a flow's edge always does, and
+  // proxy.record_route does on the owner's hop to the binding.
+  if (sip->sip_request->rq_method != sip_method_invite || (sip->sip_to && sip->sip_to->a_tag)) return false;
+  return flow_record_route_.empty() && (ring_hop || !ctx_.settings->record_route);
 }
 
 bool Proxy::relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool claim) {
@@ -113,7 +115,8 @@ bool Proxy::relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool
   const bool is_register = sip->sip_request->rq_method == sip_method_register;
   const std::string method = sip->sip_request->rq_method_name ? sip->sip_request->rq_method_name : "request";
   const std::string branch = stateless_branch(sip);
-  if (!hop_watch_.watch(branch, hop, steady_ms(), /*report=*/is_register)) return false;
+  HopWatch& watch = sip->sip_request->rq_method == sip_method_invite ? call_watch_ : hop_watch_;
+  if (!watch.watch(branch, hop, steady_ms(), /*report=*/is_register)) return false;
   su_home_t* home = msg_home(msg);
   auto* pub = reinterpret_cast<msg_pub_t*>(sip);
   decrement_max_forwards(msg, sip);
@@ -122,7 +125,7 @@ bool Proxy::relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool
   if (auth_on()) add_identity(msg, sip);
   else remove_unknown_header(msg, sip, "P2P-Identity");
   msg_serialize(msg, pub);
-  if (!send_stateless(msg, "sip:" + hop, branch, &hop_watch_)) {
+  if (!send_stateless(msg, "sip:" + hop, branch, &watch)) {
     SIPPEER_LOG(Warn) << "proxy: cannot relay a " << method << " to " << hop;
     return true;  // nta took the message; the phone retransmits
   }

@@ -7,15 +7,15 @@ Ring of 2, proxy.record_route off (the default), example.com a ring
 domain (proxy.p2p_domains: no DNS half, whose fork is stateful). Raw UDP phones: bob
 registers one contact; alice calls sip:bob@example.com twice, once through
 the node that owns bob's key (the owner's hop alone) and once through the
-other node (a stateful ring hop first, then the owner's). In each call:
+other node (a stateless ring hop first, then the owner's). In each call:
 
   - bob receives the INVITE with the owner's stateless branch
     (z9hG4bK.sr...), and his 180 reaches alice;
   - alice's CANCEL reaches bob with the INVITE's branch and Request-URI
     (RFC 3261 9.1), his 200 for it and his 487 reach alice;
   - alice's ACK for the 487 reaches bob with the INVITE's branch again;
-  - afterwards the owner watches no relayed request any more
-    (sippeer_sip_stateless_relays_in_flight 0): the 487 ended the watch.
+  - afterwards neither node watches a relayed request any more
+    (sippeer_sip_stateless_relays_in_flight 0): the 487 ended the watches.
 A third call is answered 200 by bob; alice gets the 200, and a CANCEL
 sent after it is answered 481 by the node (nothing left to cancel). Its
 BYE, sent to the node with bob's contact as Request-URI, reaches bob with
@@ -77,6 +77,10 @@ def canceled_call(alice, bob, entry, owner):
           f"bob's INVITE came with branch {branch}: not the owner's stateless relay")
     check(owner.address in headers(got, "Via")[0] if headers(got, "Via") else False,
           f"bob's INVITE's top Via is {headers(got, 'Via')[:1]}, not the owner {owner.address}")
+    if entry is not owner:
+        vias = headers(got, "Via")
+        check(len(vias) >= 2 and entry.address in vias[1] and "branch=z9hG4bK.sr" in vias[1],
+              f"bob's INVITE's second Via is {vias[1:2]}: not {entry.name}'s stateless ring hop")
     bob.reply_to(got, owner.address, 180, "Ringing", to_tag="bobtag")
     ring = alice.recv(5, lambda m: m.startswith("SIP/2.0 180") and header(m, "Call-ID", "i") == call_id)
     check(ring, f"alice got no 180 through {entry.name}")
@@ -108,10 +112,12 @@ def canceled_call(alice, bob, entry, owner):
     ack = bob.recv(5, lambda m: m.startswith("ACK ") and header(m, "Call-ID", "i") == call_id)
     check(ack, f"bob received no ACK for the 487 through {entry.name}")
     check(top_branch(ack) == branch, f"bob's ACK has branch {top_branch(ack)}, its INVITE had {branch}")
-    ringlib.wait_until(lambda: relays_in_flight(owner) == 0, 5, interval=0.2,
-                       what=f"{owner.name} to watch no relayed request after the 487")
+    nodes = {entry.name: entry, owner.name: owner}
+    for n in nodes.values():
+        ringlib.wait_until(lambda: relays_in_flight(n) == 0, 5, interval=0.2,
+                           what=f"{n.name} to watch no relayed request after the 487")
     log(f"through {entry.name}: INVITE (branch {branch}), 180, CANCEL and ACK with the INVITE's branch, "
-        f"200 and 487 back; nothing left in flight at {owner.name}")
+        f"200 and 487 back; nothing left in flight at {' and '.join(nodes)}")
 
 
 def answered_call(alice, bob, owner):
