@@ -1,6 +1,6 @@
-// The requests this node relayed statelessly round the ring (REGISTERs
-// towards their registrar, MESSAGEs and other non-INVITE requests towards
-// the callee's node), by the branch it gave them, until the answer comes.
+// The requests this node relayed statelessly (REGISTERs towards their
+// registrar, MESSAGEs, INVITEs and other requests towards the callee's
+// node or phone), by the branch it gave them, until the answer comes.
 //
 // A phone's REGISTER crosses the ring without a transaction at each hop
 // (stateless_relay.cpp): a transaction costs ~20 KB held for 18 s and, in a

@@ -1,8 +1,8 @@
 // A request relayed one hop round the ring without a transaction
 // (RFC 3261 16.11, a stateless proxy), and its answer relayed back by Via:
-// a phone's REGISTER on its way to the AOR's registrar, and a non-INVITE
-// request that starts no dialog (MESSAGE, OPTIONS, PUBLISH, ...) on its
-// way to the node that owns the callee's AOR.
+// a phone's REGISTER on its way to the AOR's registrar, and an INVITE or
+// a non-INVITE request that starts no dialog (MESSAGE, OPTIONS,
+// PUBLISH, ...) on its way to the node that owns the callee's AOR.
 //
 // Why: a server and a client transaction at every node on the way cost
 // ~20 KB held for 18 s, and in a 4-node ring most of the CPU a relayed
@@ -19,12 +19,15 @@
 // stabilization, which notices a dead node as fast (a stateful relay
 // waited 4 x overlay.request_timeout_ms too).
 //
-// The owner's last hop to a callee with one binding carries INVITEs too
-// (relay_to_binding), when this node has no reason to stay in the dialog
-// (no Record-Route: proxy.record_route off, no flow). A stateful relay
-// there kept an nta server and client transaction per call, the client
-// one for Timer D's 32 s after the 200: ~10 KB a call, and most of a
-// call's CPU in malloc faulting fresh pages in (docs/BENCHMARKS.md).
+// Ring hops and the owner's last hop to a callee with one binding carry
+// INVITEs too, when this node has no reason to stay in the dialog (no
+// Record-Route: no flow, and at the owner proxy.record_route off). A
+// stateful relay kept an nta server and client transaction per call at
+// each node, the client one for Timer D's 32 s after the 200: ~10 KB a
+// call, and most of a call's CPU in malloc faulting fresh pages in
+// (docs/BENCHMARKS.md). Like a MESSAGE's, an INVITE's silence is not
+// reported: a registered phone that is off must not make its owner look
+// dead.
 // What a stateless proxy owes such a call (RFC 3261 16.11): its CANCEL
 // goes where the INVITE went with the INVITE's branch (relay_cancel,
 // from call_watch_), the ACK of a non-2xx answer likewise (handle_ack,
@@ -95,9 +98,9 @@ std::string Proxy::stateless_branch(const sip_t* sip) const {
 }
 
 bool Proxy::may_relay_stateless(const sip_t* sip) {
-  // INVITE needs its 100 Trying and CANCEL; a request that starts a dialog
-  // may need our Record-Route (a flow's edge); ACK and CANCEL have their
-  // own paths.
+  // An INVITE only when no Record-Route is due (may_relay_invite); other
+  // requests that start a dialog may need our Record-Route (a flow's
+  // edge); ACK and CANCEL have their own paths.
   const sip_method_t m = sip->sip_request->rq_method;
   return m != sip_method_invite && m != sip_method_ack && m != sip_method_cancel && !starts_dialog(sip);
 }
