@@ -127,6 +127,9 @@ bool Proxy::relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool
   if (claim) msg_header_insert(msg, pub, msg_header_make(home, sip_unknown_class, "P2P-Owner: 1"));
   if (auth_on()) add_identity(msg, sip);
   else remove_unknown_header(msg, sip, "P2P-Identity");
+  // As add_branch: the next node must not take it for a phone's first hop
+  // and look the domain up in DNS again (proxy.lookup p2p-only here).
+  add_dns_marker(msg, sip);
   msg_serialize(msg, pub);
   if (!send_stateless(msg, "sip:" + hop, branch, &watch)) {
     SIPPEER_LOG(Warn) << "proxy: cannot relay a " << method << " to " << hop;
@@ -170,6 +173,7 @@ bool Proxy::relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b) {
   // Ring-only headers never reach a phone.
   remove_unknown_header(msg, sip, "P2P-Owner");
   remove_unknown_header(msg, sip, "P2P-Identity");
+  add_dns_marker(msg, sip);  // as add_branch: the binding may be another proxy
   msg_serialize(msg, pub);
   if (send_stateless(msg, "", branch, &watch)) ++counters_.forked;
   return true;  // sent, or nta took the message and the caller retransmits
