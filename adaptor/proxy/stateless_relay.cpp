@@ -194,10 +194,10 @@ bool Proxy::relay_direct(msg_t* msg, sip_t* sip) {
   auto* pub = reinterpret_cast<msg_pub_t*>(sip);
   decrement_max_forwards(msg, sip);
   remove_unknown_header(msg, sip, "P2P-Owner");
-  // As add_branch: P2P-Identity only for a ring node, and the marker that
-  // the DNS half is done.
-  if (knows_node(hop) && auth_on()) add_identity(msg, sip);
-  else remove_unknown_header(msg, sip, "P2P-Identity");
+  // As add_branch for a Direct request: no P2P-Identity, since nothing
+  // here checked who sent it (edge auth is for requests outside a
+  // dialog), and the marker that the DNS half is done.
+  remove_unknown_header(msg, sip, "P2P-Identity");
   add_dns_marker(msg, sip);
   msg_serialize(msg, pub);
   send_stateless(msg, "", branch, &hop_watch_);
