@@ -369,10 +369,11 @@ class Proxy {
   // hop silent to a REGISTER is reported after what a stateful relay waits
   // for a non-INVITE's answer, 4 x overlay.request_timeout_ms.
   HopWatch hop_watch_{4LL * ctx_.settings->request_timeout_ms, 65536};
-  // INVITEs relayed statelessly to the callee's one binding, until their
-  // final answer: a call may ring for minutes (nta's Timer C, 185 s, is
-  // what a stateful relay waits), and its CANCEL must find the way the
-  // INVITE went (hop_of). Never reported: a silent phone is no dead node.
+  // INVITEs relayed statelessly (a ring hop, or to the callee's one
+  // binding), until their final answer: a call may ring for minutes (nta's
+  // Timer C, 185 s, is what a stateful relay waits), and its CANCEL must
+  // find the way the INVITE went (hop_of). Never reported: a silent phone
+  // is no dead node.
   static constexpr std::int64_t kCallWatchMs = 185000;
   HopWatch call_watch_{kCallWatchMs, 65536};
   su_timer_t* watch_timer_ = nullptr;

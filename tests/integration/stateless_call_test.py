@@ -53,6 +53,20 @@ def register(phone, node):
     check(final and status_line(final) == "SIP/2.0 200 OK", f"{phone.user} registering through {node.name}: {final}")
 
 
+def cancel_for(invite):
+    """The CANCEL of an INVITE (RFC 3261 9.1): its Request-URI, top Via,
+    From, To, Call-ID and CSeq number."""
+    return "\r\n".join([
+        f"CANCEL {request_uri(invite)} SIP/2.0",
+        f"Via: {header(invite, 'Via')}",
+        "Max-Forwards: 70",
+        f"From: {header(invite, 'From')}",
+        f"To: {header(invite, 'To')}",
+        f"Call-ID: {header(invite, 'Call-ID')}",
+        f"CSeq: {header(invite, 'CSeq').split()[0]} CANCEL",
+        "Content-Length: 0"]) + "\r\n\r\n"
+
+
 def final_for(phone, method, call_id, timeout=5):
     return phone.recv(timeout, lambda m: m.startswith("SIP/2.0 ") and sipplib.is_final(m) and
                       header(m, "Call-ID", "i") == call_id and method in (header(m, "CSeq") or ""))
@@ -85,16 +99,7 @@ def canceled_call(alice, bob, entry, owner):
     ring = alice.recv(5, lambda m: m.startswith("SIP/2.0 180") and header(m, "Call-ID", "i") == call_id)
     check(ring, f"alice got no 180 through {entry.name}")
 
-    cancel = "\r\n".join([
-        f"CANCEL {request_uri(invite)} SIP/2.0",
-        f"Via: {header(invite, 'Via')}",
-        "Max-Forwards: 70",
-        f"From: {header(invite, 'From')}",
-        f"To: {header(invite, 'To')}",
-        f"Call-ID: {call_id}",
-        f"CSeq: {header(invite, 'CSeq').split()[0]} CANCEL",
-        "Content-Length: 0"]) + "\r\n\r\n"
-    alice.send(entry, cancel)
+    alice.send(entry, cancel_for(invite))
     got_cancel = bob.recv(5, lambda m: m.startswith("CANCEL ") and header(m, "Call-ID", "i") == call_id)
     check(got_cancel, f"bob received no CANCEL through {entry.name}")
     check(top_branch(got_cancel) == branch,
@@ -130,11 +135,7 @@ def answered_call(alice, bob, owner):
     bob.reply_to(got, owner.address, 200, "OK", to_tag="bobtag2", body=SDP)
     final = final_for(alice, "INVITE", call_id)
     check(final and ringlib.status_code(final) == 200, f"the answered call: {final and status_line(final)}")
-    cancel = "\r\n".join([
-        f"CANCEL {request_uri(invite)} SIP/2.0", f"Via: {header(invite, 'Via')}", "Max-Forwards: 70",
-        f"From: {header(invite, 'From')}", f"To: {header(invite, 'To')}", f"Call-ID: {call_id}",
-        f"CSeq: {header(invite, 'CSeq').split()[0]} CANCEL", "Content-Length: 0"]) + "\r\n\r\n"
-    alice.send(owner, cancel)
+    alice.send(owner, cancel_for(invite))
     late = final_for(alice, "CANCEL", call_id)
     check(late and ringlib.status_code(late) == 481, f"a CANCEL after the 200: {late and status_line(late)}, "
                                                       f"expected 481")
