@@ -5,9 +5,7 @@
 namespace sippeer::dht {
 
 RoutingState::RoutingState(const Config& config, NodeRef self)
-    : config_(config), ring_(config.bits), self_(std::move(self)) {
-  fingers_.assign(static_cast<std::size_t>(config_.bits), NodeRef{});
-}
+    : config_(config), ring_(config.bits), self_(std::move(self)), fingers_(static_cast<std::size_t>(config.bits)) {}
 
 // ------------------------------------------------------------- decisions
 
@@ -21,8 +19,10 @@ bool RoutingState::knows(const std::string& address) const {
   if (address.empty()) return false;  // an unset finger or predecessor has no address
   if (address == self_.address || (predecessor_ && predecessor_->address == address)) return true;
   auto named = [&](const NodeRef& n) { return n.address == address; };
-  return std::any_of(successors_.begin(), successors_.end(), named) ||
-         std::any_of(fingers_.begin(), fingers_.end(), named);
+  if (std::any_of(successors_.begin(), successors_.end(), named)) return true;
+  for (std::size_t i = 0; i < fingers_.size(); ++i)
+    if (named(fingers_[i])) return true;
+  return false;
 }
 
 bool RoutingState::is_neighbour(const std::string& address) const {
@@ -42,10 +42,11 @@ NodeRef RoutingState::closest_preceding(const Id& key) const {
   // answer away from the key; the intent, as in Chord, is the live node
   // closest before the key, so the test here is s in (node, key).
   NodeRef best = self_;
-  for (auto it = fingers_.rbegin(); it != fingers_.rend(); ++it) {
-    if (it->empty() || it->address == self_.address) continue;
-    if (ring_.in_open(it->id, self_.id, key)) {
-      best = *it;
+  for (std::size_t i = fingers_.size(); i-- > 0;) {
+    const NodeRef& f = fingers_[i];
+    if (f.empty() || f.address == self_.address) continue;
+    if (ring_.in_open(f.id, self_.id, key)) {
+      best = f;
       break;
     }
   }
@@ -118,22 +119,22 @@ std::optional<NodeRef> RoutingState::find(const std::string& address) const {
   if (predecessor_ && predecessor_->address == address) return predecessor_;
   for (const auto& s : successors_)
     if (s.address == address) return s;
-  for (const auto& f : fingers_)
-    if (f.address == address) return f;
+  for (std::size_t i = 0; i < fingers_.size(); ++i)
+    if (fingers_[i].address == address) return fingers_[i];
   return std::nullopt;
 }
 
 // --------------------------------------------------------------- changes
 
 void RoutingState::be_alone(Time now) {
-  fingers_.assign(fingers_.size(), self_);
+  fingers_.fill(self_);
   successors_ = {self_};
   predecessor_ = self_;
   predecessor_heard_ = now;
 }
 
 void RoutingState::forget_ring() {
-  fingers_.assign(fingers_.size(), NodeRef{});
+  fingers_.fill(NodeRef{});
   successors_.clear();
   predecessor_.reset();
 }
@@ -143,10 +144,10 @@ int RoutingState::set_fingers(int i, const NodeRef& node) {
   // equals N itself, so (N, F_node] is the same test and lets a node that is
   // its own successor own the whole ring.
   const int m = config_.bits;
-  fingers_[static_cast<std::size_t>(i - 1)] = node;
+  fingers_.set(static_cast<std::size_t>(i - 1), node);
   while (i <= m - 1) {
     if (!ring_.in_open_closed(ring_.finger_start(self_.id, i + 1), self_.id, node.id)) return i;
-    fingers_[static_cast<std::size_t>(i)] = node;
+    fingers_.set(static_cast<std::size_t>(i), node);
     ++i;
   }
   return i;
@@ -218,9 +219,9 @@ RoutingState::Dropped RoutingState::mark_dead(const std::string& address, Time n
   d.was_successor = !successors_.empty() && successors_[0].address == address;
   std::erase_if(successors_, [&](const NodeRef& s) { return s.address == address; });
   NodeRef previous = self_;
-  for (auto it = fingers_.rbegin(); it != fingers_.rend(); ++it) {
-    if (it->address == address) *it = previous;
-    else if (!it->empty()) previous = *it;
+  for (std::size_t i = fingers_.size(); i-- > 0;) {
+    if (fingers_[i].address == address) fingers_.set(i, previous);
+    else if (!fingers_[i].empty()) previous = fingers_[i];
   }
   if (predecessor_ && predecessor_->address == address) {
     predecessor_.reset();
@@ -234,8 +235,13 @@ NodeRef RoutingState::replace_successor(Time now) {
   if (!successors_.empty()) {
     next = successors_[0];
   } else {
-    for (const auto& f : fingers_)
-      if (!f.empty() && f.address != self_.address && !is_dead(f.address, now)) { next = f; break; }
+    for (std::size_t i = 0; i < fingers_.size(); ++i) {
+      const NodeRef& f = fingers_[i];
+      if (!f.empty() && f.address != self_.address && !is_dead(f.address, now)) {
+        next = f;
+        break;
+      }
+    }
     if (next.address == self_.address && predecessor_) next = *predecessor_;
   }
   if (successors_.empty() || successors_[0].address != next.address)

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dht/config.h"
+#include "dht/finger_table.h"
 #include "dht/message.h"
 #include "dht/ring.h"
 
@@ -26,7 +27,7 @@ class RoutingState {
   const NodeRef& successor() const { return fingers_[0]; }
   const std::vector<NodeRef>& successors() const { return successors_; }
   // Index 0 is finger 1, the successor.
-  const std::vector<NodeRef>& fingers() const { return fingers_; }
+  const FingerTable& fingers() const { return fingers_; }
   const std::optional<NodeRef>& predecessor() const { return predecessor_; }
   // Our predecessor's own predecessor, as its updates say: the lower end
   // of what it owns.
@@ -101,7 +102,7 @@ class RoutingState {
   Config config_;
   Ring ring_;
   NodeRef self_;
-  std::vector<NodeRef> fingers_;
+  FingerTable fingers_;
   std::vector<NodeRef> successors_;  // successors_[0] == fingers_[0]
   std::optional<NodeRef> predecessor_;
   std::optional<NodeRef> predecessor_hint_;
