@@ -20,12 +20,8 @@ void FingerTable::fill(const NodeRef& node) {
 void FingerTable::set(std::size_t i, const NodeRef& node) {
   const std::uint8_t old = slot_[i];
   if (peers_[old] == node) return;
-  // Finger i usually takes the node finger i-1 or i+1 names (3.1 sets
-  // runs of fingers), so look there before the whole list.
+  // The distinct nodes are few (~log2 N): a scan finds the node's entry.
   std::size_t at = peers_.size();
-  for (std::size_t n : {i > 0 ? std::size_t{slot_[i - 1]} : peers_.size(),
-                        i + 1 < slot_.size() ? std::size_t{slot_[i + 1]} : peers_.size()})
-    if (n < peers_.size() && refs_[n] > 0 && peers_[n] == node) at = n;
   for (std::size_t n = 0; at == peers_.size() && n < peers_.size(); ++n)
     if (refs_[n] > 0 && peers_[n] == node) at = n;
   if (--refs_[old] == 0) peers_[old] = NodeRef{};  // its address's memory goes now

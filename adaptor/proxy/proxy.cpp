@@ -153,11 +153,7 @@ std::string Proxy::strip_own_route(msg_t* msg, sip_t* sip) {
   // Record-Route, so the real target is the last Route.
   if (is_me(sip->sip_request->rq_url) && sip->sip_route) {
     sip_route_t* last = sip_route_pop(msg, sip);
-    su_home_t* home = msg_home(msg);
-    sip_request_t* rq = sip_request_create(home, sip->sip_request->rq_method, sip->sip_request->rq_method_name,
-                                           reinterpret_cast<url_string_t*>(last->r_url), nullptr);
-    msg_header_replace(msg, reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(sip->sip_request),
-                       reinterpret_cast<msg_header_t*>(rq));
+    set_request_uri(msg, sip, reinterpret_cast<url_string_t*>(last->r_url));
   }
   return flow;
 }

@@ -165,6 +165,11 @@ class Proxy {
   // A Direct request (in a dialog, or to a phone's address) that is not
   // an INVITE, to a plain UDP target; false when it cannot be.
   bool relay_direct(msg_t* msg, sip_t* sip);
+  // What every stateless relay does before nta sends: one hop less, the
+  // ring-only headers (P2P-Owner when `claim`, P2P-Identity when
+  // `identity`) and the DNS-done marker (`dns_marker`) as the next hop
+  // needs them, and the message written out again.
+  void prepare_relay(msg_t* msg, sip_t* sip, bool claim, bool identity, bool dns_marker);
   static bool plain_udp_target(const url_t* u);
   // A CANCEL for an INVITE relayed statelessly: the same way, same
   // branch; false when no such INVITE is watched.
@@ -330,6 +335,8 @@ class Proxy {
   // proxy_transaction.cpp: one server transaction, N client branches
   Transaction* start(msg_t* msg, sip_t* sip);
   static void decrement_max_forwards(msg_t* msg, sip_t* sip);
+  // 16.6 step 2: the request goes on with `uri` as its Request-URI.
+  static void set_request_uri(msg_t* msg, sip_t* sip, const url_string_t* uri);
   bool add_branch(Transaction* tx, const std::string& request_uri, const std::string& next_hop,
                   bool ring_hop, bool owner_claim = false, const std::string& route_header = "");
   bool reroute(Transaction* tx);

@@ -94,6 +94,13 @@ void Proxy::decrement_max_forwards(msg_t* msg, sip_t* sip) {
                     reinterpret_cast<msg_header_t*>(sip_max_forwards_make(msg_home(msg), std::to_string(mf).c_str())));
 }
 
+void Proxy::set_request_uri(msg_t* msg, sip_t* sip, const url_string_t* uri) {
+  sip_request_t* rq =
+      sip_request_create(msg_home(msg), sip->sip_request->rq_method, sip->sip_request->rq_method_name, uri, nullptr);
+  msg_header_replace(msg, reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(sip->sip_request),
+                     reinterpret_cast<msg_header_t*>(rq));
+}
+
 bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const std::string& next_hop,
                        bool ring_hop, bool owner_claim, const std::string& route_header) {
   msg_t* original = nta_incoming_getrequest(tx->irq);
@@ -107,11 +114,7 @@ bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const st
   decrement_max_forwards(msg, sip);
   // 16.6 step 2: at the registrar the target becomes the Request-URI. On
   // the way there it stays the AOR (the key), and only the next hop moves.
-  if (!request_uri.empty()) {
-    sip_request_t* rq = sip_request_create(home, sip->sip_request->rq_method, sip->sip_request->rq_method_name,
-                                           URL_STRING_MAKE(request_uri.c_str()), nullptr);
-    msg_header_replace(msg, pub, reinterpret_cast<msg_header_t*>(sip->sip_request), reinterpret_cast<msg_header_t*>(rq));
-  }
+  if (!request_uri.empty()) set_request_uri(msg, sip, URL_STRING_MAKE(request_uri.c_str()));
   // 16.6 step 4: Record-Route, when configured, on dialog-creating requests.
   const bool creates_dialog = starts_dialog(sip);
   // A binding's Path (proxy_flow.cpp): the branch goes through the

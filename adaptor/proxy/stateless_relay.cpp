@@ -120,17 +120,10 @@ bool Proxy::relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool
   const std::string branch = stateless_branch(sip);
   HopWatch& watch = sip->sip_request->rq_method == sip_method_invite ? call_watch_ : hop_watch_;
   if (!watch.watch(branch, hop, steady_ms(), /*report=*/is_register)) return false;
-  su_home_t* home = msg_home(msg);
-  auto* pub = reinterpret_cast<msg_pub_t*>(sip);
-  decrement_max_forwards(msg, sip);
-  remove_unknown_header(msg, sip, "P2P-Owner");
-  if (claim) msg_header_insert(msg, pub, msg_header_make(home, sip_unknown_class, "P2P-Owner: 1"));
-  if (auth_on()) add_identity(msg, sip);
-  else remove_unknown_header(msg, sip, "P2P-Identity");
-  // As add_branch: the next node must not take it for a phone's first hop
-  // and look the domain up in DNS again (proxy.lookup p2p-only here).
-  add_dns_marker(msg, sip);
-  msg_serialize(msg, pub);
+  // As add_branch: P2P-Identity for the next node when auth is on (edge
+  // auth checked the request), and the DNS marker, so that the next node
+  // does not take it for a phone's first hop and look the domain up again.
+  prepare_relay(msg, sip, claim, auth_on(), /*dns_marker=*/true);
   if (!send_stateless(msg, "sip:" + hop, branch, &watch)) {
     SIPPEER_LOG(Warn) << "proxy: cannot relay a " << method << " to " << hop;
     return true;  // nta took the message; the phone retransmits
@@ -164,17 +157,11 @@ bool Proxy::relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b) {
   const std::string branch = stateless_branch(sip);
   HopWatch& watch = sip->sip_request->rq_method == sip_method_invite ? call_watch_ : hop_watch_;
   if (!watch.watch(branch, b.uri, steady_ms(), /*report=*/false)) return false;
-  auto* pub = reinterpret_cast<msg_pub_t*>(sip);
-  decrement_max_forwards(msg, sip);
-  // 16.6 step 2: the binding is the new Request-URI.
-  sip_request_t* rq = sip_request_create(msg_home(msg), sip->sip_request->rq_method, sip->sip_request->rq_method_name,
-                                         URL_STRING_MAKE(b.uri.c_str()), nullptr);
-  msg_header_replace(msg, pub, reinterpret_cast<msg_header_t*>(sip->sip_request), reinterpret_cast<msg_header_t*>(rq));
-  // Ring-only headers never reach a phone.
-  remove_unknown_header(msg, sip, "P2P-Owner");
-  remove_unknown_header(msg, sip, "P2P-Identity");
-  add_dns_marker(msg, sip);  // as add_branch: the binding may be another proxy
-  msg_serialize(msg, pub);
+  // 16.6 step 2: the binding is the new Request-URI. Ring-only headers
+  // never reach a phone; the DNS marker does, as add_branch's (the
+  // binding may be another proxy).
+  set_request_uri(msg, sip, URL_STRING_MAKE(b.uri.c_str()));
+  prepare_relay(msg, sip, /*claim=*/false, /*identity=*/false, /*dns_marker=*/true);
   if (send_stateless(msg, "", branch, &watch)) ++counters_.forked;
   return true;  // sent, or nta took the message and the caller retransmits
 }
@@ -191,15 +178,10 @@ bool Proxy::relay_direct(msg_t* msg, sip_t* sip) {
   const std::string hop = std::string(target->url_host) + ":" + (target->url_port ? target->url_port : "5060");
   const std::string branch = stateless_branch(sip);
   if (!hop_watch_.watch(branch, hop, steady_ms(), /*report=*/false)) return false;
-  auto* pub = reinterpret_cast<msg_pub_t*>(sip);
-  decrement_max_forwards(msg, sip);
-  remove_unknown_header(msg, sip, "P2P-Owner");
   // As add_branch for a Direct request: no P2P-Identity, since nothing
   // here checked who sent it (edge auth is for requests outside a
   // dialog), and the marker that the DNS half is done.
-  remove_unknown_header(msg, sip, "P2P-Identity");
-  add_dns_marker(msg, sip);
-  msg_serialize(msg, pub);
+  prepare_relay(msg, sip, /*claim=*/false, /*identity=*/false, /*dns_marker=*/true);
   send_stateless(msg, "", branch, &hop_watch_);
   return true;  // sent, or nta took the message and the phone retransmits
 }
@@ -214,19 +196,22 @@ bool Proxy::relay_cancel(msg_t* msg, sip_t* sip) {
   // A binding is a URI (relay_to_binding); a ring node is host:port.
   const bool to_binding = target->rfind("sip:", 0) == 0;
   const std::string route = to_binding ? "" : "sip:" + *target;
-  auto* pub = reinterpret_cast<msg_pub_t*>(sip);
-  decrement_max_forwards(msg, sip);
-  if (to_binding) {
-    // RFC 3261 9.1: a CANCEL's Request-URI is its INVITE's, which was the binding.
-    sip_request_t* rq = sip_request_create(msg_home(msg), sip->sip_request->rq_method,
-                                           sip->sip_request->rq_method_name, URL_STRING_MAKE(target->c_str()), nullptr);
-    msg_header_replace(msg, pub, reinterpret_cast<msg_header_t*>(sip->sip_request), reinterpret_cast<msg_header_t*>(rq));
-  }
-  remove_unknown_header(msg, sip, "P2P-Owner");
-  remove_unknown_header(msg, sip, "P2P-Identity");
-  msg_serialize(msg, pub);
+  // RFC 3261 9.1: a CANCEL's Request-URI is its INVITE's, which was the binding.
+  if (to_binding) set_request_uri(msg, sip, URL_STRING_MAKE(target->c_str()));
+  prepare_relay(msg, sip, /*claim=*/false, /*identity=*/false, /*dns_marker=*/false);
   send_stateless(msg, route, branch, nullptr);  // a lost CANCEL is retransmitted by the caller
   return true;
+}
+
+void Proxy::prepare_relay(msg_t* msg, sip_t* sip, bool claim, bool identity, bool dns_marker) {
+  auto* pub = reinterpret_cast<msg_pub_t*>(sip);
+  decrement_max_forwards(msg, sip);
+  remove_unknown_header(msg, sip, "P2P-Owner");
+  if (claim) msg_header_insert(msg, pub, msg_header_make(msg_home(msg), sip_unknown_class, "P2P-Owner: 1"));
+  if (identity) add_identity(msg, sip);
+  else remove_unknown_header(msg, sip, "P2P-Identity");
+  if (dns_marker) add_dns_marker(msg, sip);
+  msg_serialize(msg, pub);
 }
 
 bool Proxy::send_stateless(msg_t* msg, const std::string& route, const std::string& branch, HopWatch* watch) {
