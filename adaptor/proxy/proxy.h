@@ -159,6 +159,8 @@ class Proxy {
   // A ring hop or the owner's hop to one binding may also carry an
   // INVITE, when this node need not stay in the dialog (no Record-Route).
   bool may_relay_invite(const sip_t* sip, bool ring_hop) const;
+  // An INVITE waits in call_watch_ (it may ring for minutes), the rest in hop_watch_.
+  HopWatch& watch_for(const sip_t* sip);
   // The owner's hop to the callee's only binding, without a transaction.
   bool relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b);
   void arm_watch_timer();

@@ -105,6 +105,10 @@ bool Proxy::may_relay_stateless(const sip_t* sip) {
   return m != sip_method_invite && m != sip_method_ack && m != sip_method_cancel && !starts_dialog(sip);
 }
 
+HopWatch& Proxy::watch_for(const sip_t* sip) {
+  return sip->sip_request->rq_method == sip_method_invite ? call_watch_ : hop_watch_;
+}
+
 bool Proxy::may_relay_invite(const sip_t* sip, bool ring_hop) const {
   // Out of dialog only (a re-INVITE keeps the transaction), and only
   // where this node adds no Record-Route: a flow's edge always does, and
@@ -118,7 +122,7 @@ bool Proxy::relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool
   const bool is_register = sip->sip_request->rq_method == sip_method_register;
   const std::string method = sip->sip_request->rq_method_name ? sip->sip_request->rq_method_name : "request";
   const std::string branch = stateless_branch(sip);
-  HopWatch& watch = sip->sip_request->rq_method == sip_method_invite ? call_watch_ : hop_watch_;
+  HopWatch& watch = watch_for(sip);
   if (!watch.watch(branch, hop, steady_ms(), /*report=*/is_register)) return false;
   // As add_branch: P2P-Identity for the next node when auth is on (edge
   // auth checked the request), and the DNS marker, so that the next node
@@ -155,7 +159,7 @@ bool Proxy::relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b) {
   su_home_deinit(home);
   if (!plain) return false;
   const std::string branch = stateless_branch(sip);
-  HopWatch& watch = sip->sip_request->rq_method == sip_method_invite ? call_watch_ : hop_watch_;
+  HopWatch& watch = watch_for(sip);
   if (!watch.watch(branch, b.uri, steady_ms(), /*report=*/false)) return false;
   // 16.6 step 2: the binding is the new Request-URI. Ring-only headers
   // never reach a phone; the DNS marker does, as add_branch's (the
