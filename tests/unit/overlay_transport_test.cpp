@@ -168,7 +168,22 @@ TEST_F(OverlayTransportTest, AListAnswerCarriesItsRecordsInTheBody) {
     a.node->store_here(a.now(), dht::Record{a.ring.hash(aor), aor, {"<sip:u@192.0.2.9>"}, 1}, dht::Duration{60000});
   }
   b.node->join(b.now(), a.address);
-  ASSERT_TRUE(run_until([&] { return b.events.joined && a.node->status().predecessor; }));
+  // Until A takes B as its predecessor (a singleton is its own), which
+  // settles what A owns.
+  ASSERT_TRUE(run_until([&] {
+    const auto pred = a.node->status().predecessor;
+    return b.events.joined && pred && pred->address == b.address;
+  }));
+  // Ids come from random ports, so A's range may hold none of the 30 (the
+  // test failed now and then): add records A owns until it has ten.
+  std::size_t mine = 0;
+  a.storage.for_each([&](const dht::StoredRecord& sr) { mine += a.node->owns(sr.record.key); });
+  for (int i = 30; mine < 10 && i < 1'000'000; ++i) {
+    const std::string aor = "sip:u" + std::to_string(i) + "@example.com";
+    if (!a.node->owns(a.ring.hash(aor))) continue;
+    a.node->store_here(a.now(), dht::Record{a.ring.hash(aor), aor, {"<sip:u@192.0.2.9>"}, 1}, dht::Duration{60000});
+    ++mine;
+  }
   std::size_t listed = 0;
   std::optional<dht::Id> after;
   for (int page = 0; page < 20; ++page) {
