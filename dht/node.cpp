@@ -432,14 +432,24 @@ void Node::query_finger(int i, Time now) {
     i = next_finger_;
   }
   const Id start = ring_.finger_start(self_.id, i);
-  // While joining, the report asks the successor. Afterwards we ask the
-  // node the finger points at: it is the answer unless a node joined just
-  // before it, so a refresh usually costs one hop instead of log N.
+  // While joining, the report asks the successor, and each of a joiner's
+  // log N fingers then costs a lookup of log N / 2 hops. We ask the closest
+  // node before the start that we know: the finger just found, which lies
+  // half-way there, so its own fingers reach the answer in a hop or two.
+  // (At 100,000 simulated nodes the successor's way was a third of all
+  // messages.) Afterwards we ask the node the finger points at: it is the
+  // answer unless a node joined just before it, so a refresh usually costs
+  // one hop instead of log N.
   NodeRef to = succ;
-  const NodeRef& current = routing_.fingers()[static_cast<std::size_t>(i - 1)];
-  if (state_ == NodeStatus::State::Joined && !current.empty() &&
-      current.address != self_.address && !routing_.is_dead(current.address, now))
-    to = current;
+  if (state_ == NodeStatus::State::Joining) {
+    NodeRef before = routing_.closest_preceding(start);
+    if (!before.empty() && before.address != self_.address && !routing_.is_dead(before.address, now))
+      to = std::move(before);
+  } else if (state_ == NodeStatus::State::Joined) {
+    const NodeRef& current = routing_.fingers()[static_cast<std::size_t>(i - 1)];
+    if (!current.empty() && current.address != self_.address && !routing_.is_dead(current.address, now))
+      to = current;
+  }
   send(Purpose::FingerQuery, to.address, make(Kind::Query, Target::key(start)), i);
 }
 
@@ -614,6 +624,9 @@ Response Node::answer_for(Time now, const Request& req) {
   const bool mine = owns(k) || (req.owner_hop && !predecessor());
   if (req.to.type != Target::Type::User) {
     if (mine) r.contacts.push_back({self_, predecessor()});
+    else if (req.to.type == Target::Type::Key && !ring_.in_open_closed(k, self_.id, successor().id) &&
+             routing_.predecessor_owns(k))
+      r.contacts.push_back({*predecessor(), routing_.predecessor_hint()});  // RoutingState::route
     else r.contacts.push_back({successor(), self_});  // 3.4 case (2)
     return r;
   }

@@ -42,6 +42,11 @@ class RoutingState {
   // Our predecessor or one of our successors.
   bool is_neighbour(const std::string& address) const;
   bool is_dead(const std::string& address, Time now) const;
+  // `key` lies in (predecessor's predecessor, predecessor]: our
+  // predecessor owns it, as far as its last update told us.
+  bool predecessor_owns(const Id& key) const;
+  // `key` lies behind us, not in our range, but within a few nodes' span.
+  bool just_behind(const Id& key) const;
   // The node in our state closest before `key` (3.2); ourselves if none.
   NodeRef closest_preceding(const Id& key) const;
   // Where a request for `to` goes next, ourselves when we answer it; sets

@@ -93,6 +93,30 @@ TEST(RoutingState, AStaleOwnerClaimWalksBackThroughThePredecessor) {
   EXPECT_TRUE(owner_hop);
 }
 
+TEST(RoutingState, ARingKeyInThePredecessorsRangeIsAnsweredHere) {
+  // A finger refresh goes to the finger itself (50 for start 42, say); a
+  // node that joined at 45 since owns 42 now. 50 knows it from 45's
+  // update (predecessor 45, hint 40) and answers instead of routing the
+  // query round the ring.
+  RoutingState rs(six_bits(), n(50));
+  rs.put_successor_first(n(10));
+  rs.set_predecessor(n(45), n(40), Time{});
+  rs.set_fingers(1, n(10));
+  bool owner_hop = true;
+  EXPECT_TRUE(rs.predecessor_owns(Id::from_u64(42)));
+  EXPECT_EQ(rs.route(Target::key(Id::from_u64(42)), &owner_hop), n(50));
+  EXPECT_FALSE(owner_hop);
+  // Not past the hint (40 and below belong to others), and never for a
+  // user's key, whose record must be read where it is stored.
+  EXPECT_FALSE(rs.predecessor_owns(Id::from_u64(40)));
+  EXPECT_NE(rs.route(Target::key(Id::from_u64(40)), &owner_hop), n(50));
+  EXPECT_NE(rs.route(Target::user(Id::from_u64(42), "sip:a@x"), &owner_hop), n(50));
+  // Without the hint the range is unknown.
+  rs.set_predecessor(n(45), std::nullopt, Time{});
+  rs.set_predecessor_hint(std::nullopt);
+  EXPECT_FALSE(rs.predecessor_owns(Id::from_u64(42)));
+}
+
 TEST(RoutingState, AnOwnerClaimIsBelievedRightAfterThePredecessorDied) {
   RoutingState rs = ten_in_five();
   rs.mark_dead("n50", Time{});
