@@ -117,6 +117,29 @@ TEST(RoutingState, ARingKeyInThePredecessorsRangeIsAnsweredHere) {
   EXPECT_FALSE(rs.predecessor_owns(Id::from_u64(42)));
 }
 
+TEST(RoutingState, ARingKeyAFewNodesBehindIsWalkedBackThroughThePredecessor) {
+  // Node 40 in {..., 32, 36, 40, 44, ..., 60, 0, 4, 8, ...}: its eighth
+  // successor (8) is 32 ahead, so keys up to 32 behind it are "a few
+  // nodes back".
+  Config cfg = six_bits();
+  cfg.successors = 8;
+  RoutingState rs(cfg, n(40));
+  rs.put_successor_first(n(44));
+  rs.adopt_successors(n(44), {c(48), c(52), c(56), c(60), c(0), c(4), c(8)}, Time{});
+  rs.set_predecessor(n(36), n(32), Time{});
+  rs.set_fingers(1, n(44));
+  bool owner_hop = true;
+  EXPECT_TRUE(rs.just_behind(Id::from_u64(20)));
+  EXPECT_EQ(rs.route(Target::key(Id::from_u64(20)), &owner_hop), n(36));
+  EXPECT_FALSE(owner_hop);
+  EXPECT_EQ(rs.route(Target::key(Id::from_u64(34)), &owner_hop), n(40));  // 36's range: answered here
+  // 5 is 35 behind, past the yardstick: routed forward, through 4.
+  EXPECT_FALSE(rs.just_behind(Id::from_u64(5)));
+  EXPECT_EQ(rs.route(Target::key(Id::from_u64(5)), &owner_hop), n(4));
+  // A user's key is never walked back.
+  EXPECT_NE(rs.route(Target::user(Id::from_u64(20), "sip:a@x"), &owner_hop), n(36));
+}
+
 TEST(RoutingState, AnOwnerClaimIsBelievedRightAfterThePredecessorDied) {
   RoutingState rs = ten_in_five();
   rs.mark_dead("n50", Time{});
