@@ -96,13 +96,6 @@ NodeRef RoutingState::route(const Target& to, bool* owner_hop) const {
     // such queries were most of the ring's relays while it grew.
     return self_;
   }
-  if (to.type == Target::Type::Key && just_behind(k)) {
-    // Further behind, but only a few nodes back (several joins since the
-    // asker's finger was set): walking back through predecessors costs a
-    // hop per node, fewer than the log N hops round the ring. Each step
-    // lands strictly nearer the key, so the walk ends at its owner.
-    return *predecessor_;
-  }
   if (to.type == Target::Type::User) {
     // Not in the report: when the successor list already covers the key,
     // jump straight to its owner instead of walking the last log(r) hops.
@@ -131,6 +124,17 @@ NodeRef RoutingState::decide_hop(const Target& to, bool claimed_owner, bool* own
       hop = *predecessor_;
       *owner_hop = true;
     }
+  } else if (to.type == Target::Type::Key && hop.address != self_.address && just_behind(to.id)) {
+    // Not in the report: a ring key further behind us than our
+    // predecessor's range, but only a few nodes back, came to us because
+    // the asker's finger predates several joins. Walking back through
+    // predecessors costs a hop per node, fewer than the log N hops round
+    // the ring, and each step lands strictly nearer the key, so the walk
+    // ends at its owner. Only for a relayed query: a lookup we start for
+    // a key just behind us would pay up to eight hops where a small ring
+    // needs three.
+    hop = *predecessor_;
+    *owner_hop = false;
   }
   return hop;
 }

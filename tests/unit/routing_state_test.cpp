@@ -130,14 +130,16 @@ TEST(RoutingState, ARingKeyAFewNodesBehindIsWalkedBackThroughThePredecessor) {
   rs.set_fingers(1, n(44));
   bool owner_hop = true;
   EXPECT_TRUE(rs.just_behind(Id::from_u64(20)));
-  EXPECT_EQ(rs.route(Target::key(Id::from_u64(20)), &owner_hop), n(36));
+  EXPECT_EQ(rs.decide_hop(Target::key(Id::from_u64(20)), false, &owner_hop), n(36));
   EXPECT_FALSE(owner_hop);
-  EXPECT_EQ(rs.route(Target::key(Id::from_u64(34)), &owner_hop), n(40));  // 36's range: answered here
+  // Only a relayed query walks back; a lookup we start goes forward.
+  EXPECT_NE(rs.route(Target::key(Id::from_u64(20)), &owner_hop), n(36));
+  EXPECT_EQ(rs.decide_hop(Target::key(Id::from_u64(34)), false, &owner_hop), n(40));  // 36's range: answered here
   // 5 is 35 behind, past the yardstick: routed forward, through 4.
   EXPECT_FALSE(rs.just_behind(Id::from_u64(5)));
-  EXPECT_EQ(rs.route(Target::key(Id::from_u64(5)), &owner_hop), n(4));
+  EXPECT_EQ(rs.decide_hop(Target::key(Id::from_u64(5)), false, &owner_hop), n(4));
   // A user's key is never walked back.
-  EXPECT_NE(rs.route(Target::user(Id::from_u64(20), "sip:a@x"), &owner_hop), n(36));
+  EXPECT_NE(rs.decide_hop(Target::user(Id::from_u64(20), "sip:a@x"), false, &owner_hop), n(36));
 }
 
 TEST(RoutingState, AnOwnerClaimIsBelievedRightAfterThePredecessorDied) {
