@@ -15,8 +15,11 @@ through node 22, and their shapes are checked against the SIPPEER report,
                predecessor="<sip:1@..;node>"
      22 -> 7   200 OK with only 7's Via and the same Contact
  (d) 7 -> 10   queries for the fingers: To <sip:11@sippeer.net> (answer
-               15, predecessor 10) and To <sip:23@sippeer.net> (answer 1,
-               predecessor 22)
+               15, predecessor 10), then 7 -> 15 To <sip:23@sippeer.net>
+               (answer 1, predecessor 22). The report sends both to the
+               successor; sippeer sends each to the nearest node it knows
+               before the finger's start, here the finger it just found
+               (PROTOCOL.md 3.3), a hop or two instead of a lookup
  (e) 7 -> 10   the update: To <sip:10@..;node>, Contact: <sip:7@..;node>;q=1;
                predecessor="<sip:1@..;node>"; its 200 carries 10's view:
                10 (predecessor 7), then the successor list 15, 22, 1 as
@@ -264,17 +267,18 @@ def check_join(msgs, seed, n7, a):
 
     # (d) finger queries for 11 and 23 ---------------------------------
     after = ic2
-    for key, owner, pred in ((11, 15, 10), (23, 1, 22)):
+    for key, owner, pred, asked in ((11, 15, 10, 10), (23, 1, 22, 15)):
         label = f"(d) query {key}"
         iq, q = first(msgs, lambda m: m.is_request and m.src == a[7]
                       and m.get("to") == f"<sip:{key}@sippeer.net>",
                       f"{label}: node 7's REGISTER with To: <sip:{key}@sippeer.net>", after=ic2)
-        check(q.dst == a[10], f"{label}: sent to {q.dst}, expected node 7's successor 10 ({a[10]})")
-        check(q.start_line == f"REGISTER sip:{a[10]} SIP/2.0", f"{label}: start line {q.start_line!r}")
+        check(q.dst == a[asked], f"{label}: sent to {q.dst}, expected node {asked} ({a[asked]}), the nearest "
+                                 f"node 7 knows before {key}")
+        check(q.start_line == f"REGISTER sip:{a[asked]} SIP/2.0", f"{label}: start line {q.start_line!r}")
         check_request_basics(q, label, 70)
         check(re.fullmatch(rf"<{re.escape(uri[7])}>;tag=\S+", q.get("from")), f"{label}: From {q.get('from')!r}")
         check(not q.all("contact"), f"{label}: Contact {q.all('contact')}")
-        ir, r = response_to(msgs, q, a[10], a[7], f"{label}: the answer from node 10")
+        ir, r = response_to(msgs, q, a[asked], a[7], f"{label}: the answer from node {asked}")
         want = f'<{uri[owner]}>;q=1;predecessor="<{uri[pred]}>"'
         check(r.status == 200 and r.all("contact") == [want],
               f"{label}: answer {r.start_line!r} Contact {r.all('contact')}, expected [{want!r}]")
