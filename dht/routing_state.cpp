@@ -87,15 +87,6 @@ NodeRef RoutingState::route(const Target& to, bool* owner_hop) const {
     *owner_hop = true;
     return succ;
   }
-  if (to.type == Target::Type::Key && predecessor_owns(k)) {
-    // Not in the report: the mirror image of case (2). A ring key just
-    // behind us is asked of us by a node whose finger predates a join
-    // there (a finger refresh goes to the finger itself). Our
-    // predecessor's update named the range it owns, so we answer, instead
-    // of routing all the way round the ring: at 10,000 simulated nodes
-    // such queries were most of the ring's relays while it grew.
-    return self_;
-  }
   if (to.type == Target::Type::User) {
     // Not in the report: when the successor list already covers the key,
     // jump straight to its owner instead of walking the last log(r) hops.
@@ -124,17 +115,28 @@ NodeRef RoutingState::decide_hop(const Target& to, bool claimed_owner, bool* own
       hop = *predecessor_;
       *owner_hop = true;
     }
-  } else if (to.type == Target::Type::Key && hop.address != self_.address && just_behind(to.id)) {
-    // Not in the report: a ring key further behind us than our
-    // predecessor's range, but only a few nodes back, came to us because
-    // the asker's finger predates several joins. Walking back through
-    // predecessors costs a hop per node, fewer than the log N hops round
-    // the ring, and each step lands strictly nearer the key, so the walk
-    // ends at its owner. Only for a relayed query: a lookup we start for
-    // a key just behind us would pay up to eight hops where a small ring
-    // needs three.
-    hop = *predecessor_;
-    *owner_hop = false;
+  } else if (to.type == Target::Type::Key && hop.address != self_.address) {
+    // Not in the report, and only for a ring key relayed to us: a key
+    // behind us comes because the asker's finger predates a join there (a
+    // finger refresh goes to the finger itself). Routed on, it would go
+    // all the way round the ring: at 10,000 simulated nodes such queries
+    // were most of the ring's relays while it grew. Instead:
+    // - in our predecessor's range, as its last update named it, we
+    //   answer for it (the mirror image of 3.4 case 2);
+    // - a few nodes further back, we walk the query back through our
+    //   predecessor: a hop per node, fewer than log N, and each step lands
+    //   strictly nearer the key, so the walk ends at its owner.
+    // A lookup we start ourselves keeps the report's route: a key just
+    // behind us would pay up to eight hops where a small ring needs three,
+    // and a predecessor's range we learnt up to a round ago is no better
+    // than the nodes the route reaches.
+    if (predecessor_owns(to.id)) {
+      hop = self_;
+      *owner_hop = false;
+    } else if (just_behind(to.id)) {
+      hop = *predecessor_;
+      *owner_hop = false;
+    }
   }
   return hop;
 }

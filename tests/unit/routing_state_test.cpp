@@ -104,13 +104,15 @@ TEST(RoutingState, ARingKeyInThePredecessorsRangeIsAnsweredHere) {
   rs.set_fingers(1, n(10));
   bool owner_hop = true;
   EXPECT_TRUE(rs.predecessor_owns(Id::from_u64(42)));
-  EXPECT_EQ(rs.route(Target::key(Id::from_u64(42)), &owner_hop), n(50));
+  EXPECT_EQ(rs.decide_hop(Target::key(Id::from_u64(42)), false, &owner_hop), n(50));
   EXPECT_FALSE(owner_hop);
+  // Only for a relayed query: a lookup of our own takes the report's route.
+  EXPECT_NE(rs.route(Target::key(Id::from_u64(42)), &owner_hop), n(50));
   // Not past the hint (40 and below belong to others), and never for a
   // user's key, whose record must be read where it is stored.
   EXPECT_FALSE(rs.predecessor_owns(Id::from_u64(40)));
-  EXPECT_NE(rs.route(Target::key(Id::from_u64(40)), &owner_hop), n(50));
-  EXPECT_NE(rs.route(Target::user(Id::from_u64(42), "sip:a@x"), &owner_hop), n(50));
+  EXPECT_NE(rs.decide_hop(Target::key(Id::from_u64(40)), false, &owner_hop), n(50));
+  EXPECT_NE(rs.decide_hop(Target::user(Id::from_u64(42), "sip:a@x"), false, &owner_hop), n(50));
   // Without the hint the range is unknown.
   rs.set_predecessor(n(45), std::nullopt, Time{});
   rs.set_predecessor_hint(std::nullopt);
