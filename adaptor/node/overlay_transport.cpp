@@ -43,6 +43,7 @@ OverlayTransport::OverlayTransport(nta_agent_t* agent, su_root_t* root, const dh
       timeout_(timeout), auth_(auth) {}
 
 OverlayTransport::~OverlayTransport() {
+  if (trying_timer_) su_timer_destroy(trying_timer_);
   for (auto& [txn, o] : out_) {
     if (o->orq) nta_outgoing_destroy(o->orq);
     if (o->timer) su_timer_destroy(o->timer);
@@ -321,11 +322,46 @@ void OverlayTransport::on_request(msg_t* msg, sip_t* sip) {
     // The node proxies it and answers later: a server transaction keeps
     // the answer's path and absorbs retransmissions meanwhile.
     it->second.irq = nta_incoming_create(agent_, nullptr, msg, sip, TAG_END());
-    // Tell the sender we are alive and working on it (see dht::Failure).
-    if (it->second.irq) nta_incoming_treply(it->second.irq, SIP_100_TRYING, TAG_END());
-    if (it->second.irq) counters_.responses.add(100);
+    if (it->second.irq) {
+      trying_due_.emplace_back(std::chrono::steady_clock::now() + trying_delay(), id);
+      arm_trying();
+    }
   }
   reschedule_(deadline);
+}
+
+std::chrono::milliseconds OverlayTransport::trying_delay() const {
+  const auto half = std::chrono::duration_cast<std::chrono::milliseconds>(timeout_) / 2;
+  return std::min(kTryingDelay, half);
+}
+
+void OverlayTransport::arm_trying() {
+  if (trying_armed_ || trying_due_.empty()) return;
+  if (!trying_timer_) trying_timer_ = su_timer_create(su_root_task(root_), 0);
+  if (!trying_timer_) return;
+  const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(trying_due_.front().first -
+                                                                          std::chrono::steady_clock::now());
+  su_timer_set_interval(trying_timer_, &OverlayTransport::on_trying_due, this,
+                        static_cast<su_duration_t>(std::max<std::chrono::milliseconds::rep>(wait.count(), 1)));
+  trying_armed_ = true;
+}
+
+void OverlayTransport::on_trying_due(su_root_magic_t*, su_timer_t*, void* arg) {
+  auto* self = static_cast<OverlayTransport*>(arg);
+  self->trying_armed_ = false;
+  const auto now = std::chrono::steady_clock::now();
+  while (!self->trying_due_.empty() && self->trying_due_.front().first <= now) {
+    const dht::InboundId id = self->trying_due_.front().second;
+    self->trying_due_.pop_front();
+    // Still waiting for its answer: tell the sender we are alive and
+    // working on it (see dht::Failure), so it waits longer instead of
+    // taking us for dead.
+    auto it = self->in_.find(id);
+    if (it == self->in_.end() || !it->second.irq) continue;
+    nta_incoming_treply(it->second.irq, SIP_100_TRYING, TAG_END());
+    self->counters_.responses.add(100);
+  }
+  self->arm_trying();
 }
 
 void OverlayTransport::send_response(dht::InboundId in, const dht::Response& resp) {

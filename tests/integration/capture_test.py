@@ -259,6 +259,10 @@ def check_join(msgs, seed, n7, a):
     ic2, r2 = response_to(msgs, qa, a[22], a[7], "(c) node 22's 200 to node 7")
     label = "(c) 22->7"
     check(ic2 > ic1, f"{label}: sent before node 1 answered node 22")
+    early = [m for m in msgs if not m.is_request and m.src == a[22] and m.dst == a[7]
+             and m.get("call-id") == qa.get("call-id") and m.status < 200]
+    check(not early, f"{label}: node 22 sent {[m.start_line for m in early]} for a query answered in "
+                     f"milliseconds (a 100 Trying waits for OverlayTransport::kTryingDelay)")
     check(r2.status == 200, f"{label}: {r2.start_line!r}")
     check(same_vias(r2.all("via"), [qa.get("via")]), f"{label}: Vias {r2.all('via')}, expected only node 7's")
     check(r2.all("contact") == [want_contact], f"{label}: Contact {r2.all('contact')}, expected [{want_contact!r}]")

@@ -86,6 +86,12 @@ def body(args):
                   f"query for key {KEY}: {finals[0].splitlines()[0]!r}, expected 408 (no live next hop)")
             check(took >= 3 * REQUEST_TIMEOUT_MS / 1000,
                   f"the 408 came after {took:.2f} s: node 1 cannot have waited for its tries to time out")
+            # A relayed request still unanswered after kTryingDelay (at most
+            # half the request timeout) gets a 100, so that its sender waits
+            # on instead of taking node 1 for dead; a quick answer (below) none.
+            trying = [g for g in got if g.startswith("SIP/2.0 100 ")]
+            check(len(trying) == 1, f"a slow relay answered {len(trying)} 100 Trying, expected one: "
+                                    f"{[g.splitlines()[0] for g in got]}")
 
             survivors = [n[1], n[21]]
             bound = 3 * STABILIZE_MS / 1000 + REQUEST_TIMEOUT_MS / 1000 + 2
@@ -94,6 +100,8 @@ def body(args):
             got = c.exchange(n[1], c.register(n[1], f"<sip:{KEY}@sippeer.net>", "<sip:30@{me};node>"),
                              wait=2, until_final=True)
             check(got and ringlib.status_code(got[-1]) == 200, f"query for key {KEY} afterwards: {got}")
+            check(not any(g.startswith("SIP/2.0 1") for g in got),
+                  f"a quick answer came with a provisional one: {[g.splitlines()[0] for g in got]}")
             contact = ringlib.sip_header(got[-1], "Contact") or ""
             check(contact.startswith(f"<sip:21@{n[21].address};node>"),
                   f"query for key {KEY} afterwards: Contact {contact!r}, expected node 21")

@@ -295,14 +295,15 @@ void Network::push(Time at, EventKind kind, std::uint32_t ref, std::uint32_t gen
 
 bool Network::pop_next(Time limit) {
   TimeoutQueue* due = nullptr;
-  for (TimeoutQueue* q : {&unreachable_, &no_answer_})
+  for (TimeoutQueue* q : {&unreachable_, &no_answer_, &trying_due_})
     if (!q->fifo.empty() && (!due || event_later(due->fifo.front(), q->fifo.front()))) due = q;
   if (due && (heap_.empty() || !event_later(due->fifo.front(), heap_.front()))) {
     if (due->fifo.front().at > limit) return false;
     Timeout t = due->fifo.front();
     due->fifo.pop_front();
     now_ = t.at;
-    on_timeout(t, due->why);
+    if (due == &trying_due_) on_trying_due(t.flight, t.gen);
+    else on_timeout(t, due->why);
     return true;
   }
   if (heap_.empty() || heap_.front().at > limit) return false;
@@ -550,8 +551,15 @@ void Network::on_request_arrives(std::uint32_t idx, std::uint32_t gen) {
   f.delivered = true;
   if (trace) emit_trace(f, true);
   Time d = h.node.on_request(node_now(), inbound_id(idx, gen), f.request);
-  if (!f.answered) send_ack(idx);  // relayed: 100 Trying at once
+  // Relayed: a 100 Trying if the answer is slow.
+  if (!f.answered) trying_due_.fifo.push_back(Timeout{now_ + cfg_.trying_delay, seq_++, idx, gen});
   reschedule(f.server, d);
+}
+
+void Network::on_trying_due(std::uint32_t idx, std::uint32_t gen) {
+  Flight& f = flights_[idx];
+  if (!f.in_use || f.gen != gen || f.answered) return;
+  send_ack(idx);
 }
 
 void Network::on_ack_arrives(std::uint32_t idx, std::uint32_t gen) {

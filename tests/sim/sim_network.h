@@ -35,9 +35,12 @@ struct NetConfig {
   // No answer and no acknowledgement within this: Failure::Unreachable.
   dht::Duration request_timeout{2000};
   // A request the server does not answer inside on_request (it relays it)
-  // is acknowledged at once with a 100 Trying; from its arrival the client
+  // and still has not answered `trying_delay` later is acknowledged with a
+  // 100 Trying (as the adaptor does: OverlayTransport::kTryingDelay, at
+  // most half the request timeout); from the 100's arrival the client
   // waits this long for the final answer, then Failure::NoAnswer. The
   // adaptor uses 8 x request_timeout.
+  dht::Duration trying_delay{400};
   dht::Duration answer_timeout{16000};
   // Request attempts go out at 0, T1, 2T1, 4T1, ... while before the
   // timeout, and every T2 once acknowledged. The server answers the first
@@ -192,6 +195,7 @@ class Network {
   void on_tick(std::uint32_t host, std::uint32_t gen);
   void on_request_arrives(std::uint32_t flight, std::uint32_t gen);
   void on_ack_arrives(std::uint32_t flight, std::uint32_t gen);
+  void on_trying_due(std::uint32_t flight, std::uint32_t gen);
   void on_response_arrives(std::uint32_t flight, std::uint32_t gen);
   void on_timeout(const Timeout& t, dht::Failure why);
   void on_action(std::uint32_t slot);
@@ -233,6 +237,9 @@ class Network {
   std::vector<Event> heap_;
   TimeoutQueue unreachable_{{}, dht::Failure::Unreachable};  // request_timeout after the send
   TimeoutQueue no_answer_{{}, dht::Failure::NoAnswer};       // answer_timeout after the ack
+  // Relayed requests whose 100 Trying is due trying_delay after arrival
+  // (`why` unused): a FIFO too, since the delay is constant.
+  TimeoutQueue trying_due_{{}, dht::Failure::NoAnswer};
   std::deque<Flight> flights_;  // deque: a Flight stays put while a node call runs
   std::vector<std::uint32_t> free_flights_;
   std::vector<std::function<void()>> actions_;
