@@ -44,7 +44,7 @@ sizes=(100 1000 10000)
 
 # N -> lookups and the per-run time limit (seconds). The 100,000-node ring
 # used to skip the codec (hours at ~17 us a message and 80 million
-# messages); since the routing rules of PROTOCOL.md 3.4 (3, 4) it sends 54
+# messages); since the routing rules of PROTOCOL.md 6.2 (rules 3 and 4) it sends 54
 # million and runs in ~12 min with it. extra_for stays for flags per size.
 lookups_for() { case "$1" in 100) echo 10000 ;; 1000) echo 20000 ;; 10000) echo 100000 ;; *) echo 200000 ;; esac; }
 limit_for()   { case "$1" in 100|1000) echo 120 ;; 10000) echo 600 ;; *) echo 3600 ;; esac; }

@@ -19,7 +19,7 @@ through node 22, and their shapes are checked against the SIPPEER report,
                (answer 1, predecessor 22). The report sends both to the
                successor; sippeer sends each to the nearest node it knows
                before the finger's start, here the finger it just found
-               (PROTOCOL.md 3.3), a hop or two instead of a lookup
+               (PROTOCOL.md 6.3), a hop or two instead of a lookup
  (e) 7 -> 10   the update: To <sip:10@..;node>, Contact: <sip:7@..;node>;q=1;
                predecessor="<sip:1@..;node>"; its 200 carries 10's view:
                10 (predecessor 7), then the successor list 15, 22, 1 as

@@ -14,7 +14,7 @@ for dead.
 
 Why key 16, and why 21 pauses too: node 1 answers a key in its
 predecessor 21's range itself, and walks a key a few nodes behind it back
-through 21 (PROTOCOL.md 3.4 rules 3 and 4). Key 16 is further behind node
+through 21 (PROTOCOL.md 6.2, rules 3 and 4). Key 16 is further behind node
 1 than its eighth successor, 17, is ahead, so it is routed forward. And a
 running 21 finds 19 silent within the query's four tries (a successor
 list it pushes to 19 goes unanswered), takes node 1 as its predecessor
