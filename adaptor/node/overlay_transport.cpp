@@ -339,10 +339,14 @@ void OverlayTransport::arm_trying() {
   if (trying_armed_ || trying_due_.empty()) return;
   if (!trying_timer_) trying_timer_ = su_timer_create(su_root_task(root_), 0);
   if (!trying_timer_) return;
+  // Not a wake-up per relayed request: the due ones are sent in batches,
+  // an eighth of the delay apart (50 ms by default), a little late at
+  // most, still well before the sender's timeout.
+  const auto batch = std::max(trying_delay() / 8, std::chrono::milliseconds{1});
   const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(trying_due_.front().first -
                                                                           std::chrono::steady_clock::now());
   su_timer_set_interval(trying_timer_, &OverlayTransport::on_trying_due, this,
-                        static_cast<su_duration_t>(std::max<std::chrono::milliseconds::rep>(wait.count(), 1)));
+                        static_cast<su_duration_t>(std::max(wait, batch).count()));
   trying_armed_ = true;
 }
 

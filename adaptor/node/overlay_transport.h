@@ -92,6 +92,7 @@ class OverlayTransport final : public dht::Transport {
   // over UDP before Timer E reaches T2. Not that late here: the 100 must
   // reach the sender before its request timeout, and we send it before
   // nta's first retransmission at T1 = 500 ms; at most half the timeout.
+  // The due 100s go out in batches, up to an eighth of the delay late.
   static constexpr std::chrono::milliseconds kTryingDelay{400};
   std::chrono::milliseconds trying_delay() const;
 
