@@ -50,25 +50,38 @@ def check(cond, message):
 _handed_out = set()
 
 
+def _tcp_free(host, port):
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        t.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        t.close()
+
+
 def free_port(host=LOCALHOST):
     """A port free for both UDP and TCP on host (sip.tcp is on by default),
-    never the same one twice in this process."""
+    never the same one twice in this process. The two ports above it are
+    free for TCP too: a node with TLS listens on sip.port + 1, and one with
+    the overlay over TLS on sip.port + 2."""
     for _ in range(200):
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             u.bind((host, 0))
             port = u.getsockname()[1]
-            if port in _handed_out or port == 5060:
-                continue
-            t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            t.bind((host, port))
         except OSError:
             continue
         finally:
             u.close()
-            t.close()
-        _handed_out.add(port)
+        span = (port, port + 1, port + 2)
+        if port == 5060 or port + 2 > 65535 or any(p in _handed_out for p in span):
+            continue
+        if not all(_tcp_free(host, p) for p in span):
+            continue
+        _handed_out.update(span)
         return port
     raise RuntimeError("no free port")
 
@@ -436,6 +449,11 @@ class Cluster:
             self.failed = True
         self.stop_all()
         if self.failed:
+            # The failure first, then the logs newest node first: CI keeps
+            # only the head and the tail of a long output, and the middle
+            # is where run_test's closing FAIL line would otherwise sit.
+            if exc is not None:
+                print(f"\nFAIL (logs follow): {str(exc)[:4000]}", file=sys.stderr, flush=True)
             self.dump_logs()
         if not self.failed and not self.keep:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -519,7 +537,7 @@ class Cluster:
             n.close_log()
 
     def dump_logs(self):
-        for n in self.nodes:
+        for n in reversed(self.nodes):
             print(f"\n===== log of {n.name} ({n.address}, pid {n.pid}) =====", file=sys.stderr)
             print(n.log(), file=sys.stderr)
 
