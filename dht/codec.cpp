@@ -78,27 +78,27 @@ std::optional<SipUri> split_sip_uri(string_view uri) {
   std::size_t colon = uri.find(':');
   if (colon == npos) return std::nullopt;
   SipUri u;
-  u.scheme = uri.substr(0, colon);
+  u.scheme = slice(uri, 0, colon);
   // tel: names a telephone number or prefix a gateway registered (issue
   // 17, report 6.2): "tel:+1212", the number where a sip: URI has its host.
   const bool tel = iequals(u.scheme, "tel");
   if (!tel && !iequals(u.scheme, "sip") && !iequals(u.scheme, "sips")) return std::nullopt;
-  string_view rest = uri.substr(colon + 1);
+  string_view rest = slice(uri, colon + 1);
   if (std::any_of(rest.begin(), rest.end(), [](char c) { return in(kNotInUri, c); }))
     return std::nullopt;
   if (tel && rest.find('@') != npos) return std::nullopt;
   // Neither parameters nor headers may hold a raw '@', so the first one ends
   // the userinfo even when the user part itself contains ';' or '?'.
   if (std::size_t at = rest.find('@'); at != npos) {
-    u.user = rest.substr(0, at);
-    rest = rest.substr(at + 1);
+    u.user = slice(rest, 0, at);
+    rest = slice(rest, at + 1);
     // "sip:@h" and "sip:a@b@c" would canonicalise into a different URI.
     if (u.user.empty() || rest.find('@') != npos) return std::nullopt;
   }
-  rest = rest.substr(0, std::min(rest.find('?'), rest.size()));
+  rest = slice(rest, 0, std::min(rest.find('?'), rest.size()));
   std::size_t semi = std::min(rest.find(';'), rest.size());
-  u.hostport = rest.substr(0, semi);
-  u.params = rest.substr(semi);
+  u.hostport = slice(rest, 0, semi);
+  u.params = slice(rest, semi);
   if (u.hostport.empty()) return std::nullopt;
   return u;
 }
@@ -132,13 +132,13 @@ std::optional<UriValue> read_uri_value(string_view v) {
   if (bracketed) {
     std::size_t gt = v.find('>', lt + 1);
     if (gt == npos) return std::nullopt;
-    uri = trim(v.substr(lt + 1, gt - lt - 1));
-    out.header_params = v.substr(gt + 1);
+    uri = trim(slice(v, lt + 1, gt - lt - 1));
+    out.header_params = slice(v, gt + 1);
   } else {
     // Without <>, RFC 3261 20.10 gives every ';' parameter to the header.
     std::size_t semi = std::min(v.find(';'), v.size());
-    uri = rtrim(v.substr(0, semi));
-    out.header_params = v.substr(semi);
+    uri = rtrim(slice(v, 0, semi));
+    out.header_params = slice(v, semi);
   }
   auto split = split_sip_uri(uri);
   if (!split) return std::nullopt;
@@ -154,9 +154,9 @@ std::optional<UriValue> read_uri_value(string_view v) {
 string_view host_of(string_view hostport) {
   std::size_t colon = hostport.rfind(':');
   if (colon == npos || hostport.find(']', colon) != npos) return hostport;
-  string_view port = hostport.substr(colon + 1);
+  string_view port = slice(hostport, colon + 1);
   if (port.empty() || !std::all_of(port.begin(), port.end(), is_digit)) return hostport;
-  return hostport.substr(0, colon);
+  return slice(hostport, 0, colon);
 }
 
 std::string canonical_of(const SipUri& u) {
@@ -203,7 +203,7 @@ Expected<Target> read_target(string_view value, const Ring& ring, string_view do
 
 void append_node_uri(std::string& out, const NodeRef& n, const Ring& ring) {
   out.append("sip:");
-  out.append(ring.format(n.id));
+  ring.append_format(out, n.id);
   out += '@';
   out.append(n.address);
   out.append(";node");
@@ -448,14 +448,14 @@ Expected<RawMessage> split_message(string_view text) {
   std::size_t nl = text.find('\n', pos);
   if (nl == npos) return DecodeError::Truncated;
   RawMessage m;
-  m.start_line = strip_cr(text.substr(pos, nl - pos));
+  m.start_line = strip_cr(slice(text, pos, nl - pos));
   std::size_t block = nl + 1;
   for (std::size_t cur = block;;) {
     std::size_t end = text.find('\n', cur);
     if (end == npos) return DecodeError::Truncated;
-    if (strip_cr(text.substr(cur, end - cur)).empty()) {
-      m.header_block = text.substr(block, cur - block);
-      m.body = text.substr(end + 1);
+    if (strip_cr(slice(text, cur, end - cur)).empty()) {
+      m.header_block = slice(text, block, cur - block);
+      m.body = slice(text, end + 1);
       return m;
     }
     cur = end + 1;
@@ -476,7 +476,7 @@ std::string unfold(string_view block) {
   std::size_t pos = 0;
   while (pos < block.size()) {
     std::size_t end = std::min(block.find('\n', pos), block.size());
-    string_view l = strip_cr(block.substr(pos, end - pos));
+    string_view l = strip_cr(slice(block, pos, end - pos));
     pos = end + 1;
     if (!l.empty() && is_ws(l.front()) && !out.empty()) {
       out += ' ';
@@ -494,9 +494,9 @@ MaybeError add_header(Head& head, string_view l) {
   if (is_ws(l.front())) return DecodeError::BadHeaderValue;  // folding before any header
   std::size_t colon = l.find(':');
   if (colon == npos) return DecodeError::BadHeaderValue;
-  string_view name = rtrim(l.substr(0, colon));
+  string_view name = rtrim(slice(l, 0, colon));
   if (!is_token(name)) return DecodeError::BadHeaderValue;
-  string_view value = trim(l.substr(colon + 1));
+  string_view value = trim(slice(l, colon + 1));
   Hdr h = classify(name);
   switch (h) {
     case Hdr::Other:
@@ -531,7 +531,7 @@ Expected<Head> collect_headers(string_view block) {
   std::size_t pos = 0;
   while (pos < block.size()) {
     std::size_t end = std::min(block.find('\n', pos), block.size());
-    string_view l = strip_cr(block.substr(pos, end - pos));
+    string_view l = strip_cr(slice(block, pos, end - pos));
     pos = end + 1;
     if (l.empty()) continue;
     if (auto e = add_header(head, l)) return *e;
@@ -561,19 +561,19 @@ bool read_top_via(string_view v, Envelope& env) {
   v = trim(v);
   std::size_t sp = v.find_first_of(" \t");
   if (sp == npos) return false;
-  string_view protocol = v.substr(0, sp);
-  if (protocol.size() < 5 || !iequals(protocol.substr(0, 4), "SIP/") ||
+  string_view protocol = slice(v, 0, sp);
+  if (protocol.size() < 5 || !iequals(slice(protocol, 0, 4), "SIP/") ||
       !std::all_of(protocol.begin(), protocol.end(), [](char c) { return c == '/' || is_token_char(c); }))
     return false;
-  string_view rest = ltrim(v.substr(sp));
+  string_view rest = ltrim(slice(v, sp));
   std::size_t end = std::min(rest.find_first_of("; \t"), rest.size());
-  string_view sent_by = rest.substr(0, end);
+  string_view sent_by = slice(rest, 0, end);
   // A separator in what we keep would split the Via differently once we
   // write it back out.
   auto plain = [](string_view x) { return x.find_first_of(",<>\"\\") == npos; };
   if (sent_by.empty() || !plain(sent_by)) return false;
   env.via_address = std::string(sent_by);
-  ParamCursor cur(rest.substr(end));
+  ParamCursor cur(slice(rest, end));
   string_view name, value;
   while (cur.next(name, value)) {
     if (!iequals(name, "branch")) continue;
@@ -588,8 +588,8 @@ std::optional<std::uint32_t> read_cseq(string_view v) {
   v = trim(v);
   std::size_t sp = v.find_first_of(" \t");
   if (sp == npos) return std::nullopt;
-  if (ltrim(v.substr(sp)) != "REGISTER") return std::nullopt;
-  auto n = parse_uint(v.substr(0, sp), std::numeric_limits<std::uint32_t>::max());
+  if (ltrim(slice(v, sp)) != "REGISTER") return std::nullopt;
+  auto n = parse_uint(slice(v, 0, sp), std::numeric_limits<std::uint32_t>::max());
   if (!n) return std::nullopt;
   return static_cast<std::uint32_t>(*n);
 }
@@ -677,12 +677,12 @@ Expected<Numbers> read_numbers(const Head& head) {
 MaybeError read_request_line(string_view l, std::string& address) {
   std::size_t sp1 = l.find_first_of(" \t");
   if (sp1 == npos) return DecodeError::BadStartLine;
-  string_view method = l.substr(0, sp1);
-  string_view rest = ltrim(l.substr(sp1));
+  string_view method = slice(l, 0, sp1);
+  string_view rest = ltrim(slice(l, sp1));
   std::size_t sp2 = rest.find_first_of(" \t");
   if (sp2 == npos) return DecodeError::BadStartLine;
-  string_view uri = rest.substr(0, sp2);
-  string_view version = trim(rest.substr(sp2));
+  string_view uri = slice(rest, 0, sp2);
+  string_view version = trim(slice(rest, sp2));
   if (!iequals(version, "SIP/2.0") || !is_token(method)) return DecodeError::BadStartLine;
   auto u = split_sip_uri(uri);
   if (!u) return DecodeError::BadStartLine;
@@ -695,8 +695,8 @@ MaybeError read_request_line(string_view l, std::string& address) {
 // "SIP/2.0 <3-digit code> <reason>"; the phrase is not interpreted.
 Expected<int> read_status_line(string_view l) {
   std::size_t sp = l.find_first_of(" \t");
-  if (sp == npos || !iequals(l.substr(0, sp), "SIP/2.0")) return DecodeError::BadStartLine;
-  string_view rest = ltrim(l.substr(sp));
+  if (sp == npos || !iequals(slice(l, 0, sp), "SIP/2.0")) return DecodeError::BadStartLine;
+  string_view rest = ltrim(slice(l, sp));
   if (rest.size() < 3 || !std::all_of(rest.begin(), rest.begin() + 3, is_digit) ||
       (rest.size() > 3 && !is_ws(rest[3])))
     return DecodeError::BadStartLine;
@@ -1086,7 +1086,7 @@ Expected<std::vector<CarriedRecord>> read_batch(string_view body, const Ring& ri
   std::size_t pos = 0, block = 0;
   auto finish = [&](std::size_t end) -> MaybeError {
     if (end > block) {
-      auto r = read_batch_record(body.substr(block, end - block), ring, domain);
+      auto r = read_batch_record(slice(body, block, end - block), ring, domain);
       if (!r) return r.error();
       out.push_back(std::move(*r));
     }
@@ -1094,7 +1094,7 @@ Expected<std::vector<CarriedRecord>> read_batch(string_view body, const Ring& ri
   };
   while (pos < body.size()) {
     std::size_t end = std::min(body.find('\n', pos), body.size());
-    const bool blank = strip_cr(body.substr(pos, end - pos)).empty();
+    const bool blank = strip_cr(slice(body, pos, end - pos)).empty();
     if (blank) {
       if (auto e = finish(pos)) return *e;
       block = end + 1;

@@ -69,7 +69,7 @@ std::optional<Id> Id::from_decimal(std::string_view dec) {
   return from_u64(v);
 }
 
-std::string Id::to_hex(int min_digits) const {
+void Id::append_hex(std::string& out, int min_digits) const {
   static constexpr char kDigits[] = "0123456789abcdef";
   char buf[40];
   for (int i = 0; i < kLimbs; ++i)
@@ -77,7 +77,13 @@ std::string Id::to_hex(int min_digits) const {
   int first = 0;
   while (first < 39 && buf[first] == '0') ++first;
   first = std::min(first, 40 - std::clamp(min_digits, 0, 40));
-  return std::string(buf + first, buf + 40);
+  out.append(buf + first, buf + 40);
+}
+
+std::string Id::to_hex(int min_digits) const {
+  std::string s;
+  append_hex(s, min_digits);
+  return s;
 }
 
 std::string Id::to_decimal() const { return std::to_string(low64()); }
@@ -119,6 +125,9 @@ Id Id::operator-(const Id& o) const {
 }
 
 Id Id::masked(int bits) const {
+  // The full width is the common case (every ring but the report's small
+  // examples), and ring arithmetic masks on every add and distance.
+  if (bits >= kMaxBits) return *this;
   Id r = *this;
   for (int i = 0; i < kLimbs; ++i) {
     int low_bit = (kLimbs - 1 - i) * 32;  // bit index of this limb's LSB

@@ -31,6 +31,9 @@ class Id {
   // Lowercase hex, zero-padded to at least min_digits ("0" for zero when
   // min_digits is 0).
   std::string to_hex(int min_digits = 0) const;
+  // The same, appended to `out` (the codec writes node URIs without a
+  // temporary string).
+  void append_hex(std::string& out, int min_digits = 0) const;
   // Decimal; only meaningful when fits_u64().
   std::string to_decimal() const;
   bool fits_u64() const;

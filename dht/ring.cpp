@@ -45,6 +45,13 @@ std::string Ring::format(const Id& id) const {
   return bits_ <= 64 ? id.to_decimal() : hex(id);
 }
 
+void Ring::append_format(std::string& out, const Id& id) const {
+  if (bits_ <= 64)
+    out.append(id.to_decimal());
+  else
+    id.append_hex(out, (bits_ + 3) / 4);
+}
+
 std::optional<Id> Ring::parse(std::string_view text) const {
   auto id = bits_ <= 64 ? Id::from_decimal(text) : Id::from_hex(text);
   if (!id || !valid(*id)) return std::nullopt;

@@ -40,6 +40,7 @@ class Ring {
   // 5-bit examples read "sip:7@..."), otherwise lowercase hex of fixed
   // width (40 digits at m = 160), so that ids sort as text as on the ring.
   std::string format(const Id& id) const;
+  void append_format(std::string& out, const Id& id) const;
   std::optional<Id> parse(std::string_view text) const;
   // Fixed-width lowercase hex, for logs and the admin API.
   std::string hex(const Id& id) const { return id.to_hex((bits_ + 3) / 4); }

@@ -12,6 +12,12 @@ namespace {
 TEST(SipText, CaseInsensitiveComparisons) {
   EXPECT_TRUE(iequals("Contact", "contact"));
   EXPECT_FALSE(iequals("Contact", "Contacts"));
+  EXPECT_TRUE(iequals("AZaz-09", "azAZ-09"));
+  // Bytes 0x20 apart that are not a letter's two cases.
+  EXPECT_FALSE(iequals("@", "`"));
+  EXPECT_FALSE(iequals("[", "{"));
+  EXPECT_FALSE(iequals("\x01", "!"));
+  EXPECT_FALSE(iequals("\xc1", "\xe1"));
   EXPECT_TRUE(istarts_with("P2P-Owner: x", "p2p-owner"));
   EXPECT_FALSE(istarts_with("P2P", "p2p-owner"));
   EXPECT_TRUE(icontains("User-Agent: CSCO/7", "csco"));
