@@ -625,9 +625,7 @@ Response Node::answer_for(Time now, const Request& req) {
   const bool mine = owns(k) || (req.owner_hop && !predecessor());
   if (req.to.type != Target::Type::User) {
     if (mine) r.contacts.push_back({self_, predecessor()});
-    else if (req.to.type == Target::Type::Key && !ring_.in_open_closed(k, self_.id, successor().id) &&
-             routing_.predecessor_owns(k))
-      r.contacts.push_back({*predecessor(), routing_.predecessor_hint()});  // RoutingState::decide_hop
+    else if (req.to.type == Target::Type::Key) r.contacts.push_back(routing_.answer_for_key(k));
     else r.contacts.push_back({successor(), self_});  // 3.4 case (2)
     return r;
   }

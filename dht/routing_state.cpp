@@ -141,6 +141,12 @@ NodeRef RoutingState::decide_hop(const Target& to, bool claimed_owner, bool* own
   return hop;
 }
 
+Contact RoutingState::answer_for_key(const Id& key) const {
+  if (!ring_.in_open_closed(key, self_.id, successor().id) && predecessor_owns(key))
+    return {*predecessor_, predecessor_hint_};
+  return {successor(), self_};
+}
+
 std::vector<NodeRef> RoutingState::replica_targets(std::size_t k) const {
   std::vector<NodeRef> out;
   for (const auto& s : successors_) {

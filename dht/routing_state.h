@@ -54,6 +54,11 @@ class RoutingState {
   NodeRef route(const Target& to, bool* owner_hop) const;
   // The same, for a routed request whose sender claimed we own the key.
   NodeRef decide_hop(const Target& to, bool claimed_owner, bool* owner_hop) const;
+  // The Contact a 200 names for a ring key we do not own but answer for
+  // (decide_hop sent it to ourselves): our predecessor, with the lower end
+  // of its range, when the key lies there and not in our successor's;
+  // otherwise our successor, with ourselves as its predecessor (3.4 case 2).
+  Contact answer_for_key(const Id& key) const;
   // The first `k` successors other than ourselves: where replicas go.
   std::vector<NodeRef> replica_targets(std::size_t k) const;
   // The NodeRef we hold for `address` (predecessor, successors, fingers).

@@ -113,6 +113,10 @@ TEST(RoutingState, ARingKeyInThePredecessorsRangeIsAnsweredHere) {
   EXPECT_FALSE(rs.predecessor_owns(Id::from_u64(40)));
   EXPECT_NE(rs.decide_hop(Target::key(Id::from_u64(40)), false, &owner_hop), n(50));
   EXPECT_NE(rs.decide_hop(Target::user(Id::from_u64(42), "sip:a@x"), false, &owner_hop), n(50));
+  // The answer names 45, with 40 as its predecessor; a key in our
+  // successor's range (3.4 case 2) names 10, with us before it.
+  EXPECT_EQ(rs.answer_for_key(Id::from_u64(42)), (Contact{n(45), n(40)}));
+  EXPECT_EQ(rs.answer_for_key(Id::from_u64(5)), (Contact{n(10), n(50)}));
   // Without the hint the range is unknown.
   rs.set_predecessor(n(45), std::nullopt, Time{});
   rs.set_predecessor_hint(std::nullopt);
