@@ -49,4 +49,16 @@ struct Config {
   std::string validate() const;
 };
 
+// How long a relay waits for the answer to a request it relayed before it
+// sends the sender a 100 Trying (PROTOCOL.md 5, "Slow relays
+// acknowledge"): most answers come back within milliseconds, and then no
+// 100 goes out at all. 400 ms, before nta's first retransmission at T1 =
+// 500 ms, and at most half the sender's request timeout, so that the 100
+// reaches it in time. The adaptor and the simulator both use this, so the
+// simulated relays cannot drift from the real ones.
+inline constexpr Duration kTryingDelay{400};
+inline constexpr Duration trying_delay(Duration request_timeout) {
+  return request_timeout / 2 < kTryingDelay ? request_timeout / 2 : kTryingDelay;
+}
+
 }  // namespace sippeer::dht

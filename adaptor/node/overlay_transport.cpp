@@ -331,8 +331,7 @@ void OverlayTransport::on_request(msg_t* msg, sip_t* sip) {
 }
 
 std::chrono::milliseconds OverlayTransport::trying_delay() const {
-  const auto half = std::chrono::duration_cast<std::chrono::milliseconds>(timeout_) / 2;
-  return std::min(kTryingDelay, half);
+  return std::chrono::milliseconds{dht::trying_delay(timeout_).count()};
 }
 
 void OverlayTransport::arm_trying() {

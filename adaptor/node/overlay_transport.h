@@ -7,7 +7,7 @@
 // answer is sent statelessly and no transaction state is kept; only a
 // request the node proxies further gets a server transaction, so that its
 // answer can come back later and retransmissions are absorbed. Such a
-// request gets a 100 Trying only if its answer is slow (kTryingDelay).
+// request gets a 100 Trying only if its answer is slow (dht::trying_delay).
 #pragma once
 
 #include <chrono>
@@ -86,14 +86,12 @@ class OverlayTransport final : public dht::Transport {
 
   // How long a request we relay waits for its answer before we send the
   // sender a 100 Trying (which tells it we live and are working on it, see
-  // dht::Failure). Most answers come back within a few milliseconds, and
-  // then no 100 goes out at all: a third of the datagrams of each relay
-  // hop saved, and closer to RFC 4320, which forbids a 100 to a non-INVITE
-  // over UDP before Timer E reaches T2. Not that late here: the 100 must
-  // reach the sender before its request timeout, and we send it before
-  // nta's first retransmission at T1 = 500 ms; at most half the timeout.
-  // The due 100s go out in batches, up to an eighth of the delay late.
-  static constexpr std::chrono::milliseconds kTryingDelay{400};
+  // dht::Failure): dht::trying_delay of our request timeout. Skipping the
+  // 100 for the fast answers saves a third of the datagrams of each relay
+  // hop, and is closer to RFC 4320, which forbids a 100 to a non-INVITE
+  // over UDP before Timer E reaches T2 (we cannot wait that long: the 100
+  // must reach the sender before its request timeout). The due 100s go out
+  // in batches, up to an eighth of the delay late.
   std::chrono::milliseconds trying_delay() const;
 
   const OverlayCounters& counters() const { return counters_; }

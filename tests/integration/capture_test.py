@@ -262,7 +262,7 @@ def check_join(msgs, seed, n7, a):
     early = [m for m in msgs if not m.is_request and m.src == a[22] and m.dst == a[7]
              and m.get("call-id") == qa.get("call-id") and m.status < 200]
     check(not early, f"{label}: node 22 sent {[m.start_line for m in early]} for a query answered in "
-                     f"milliseconds (a 100 Trying waits for OverlayTransport::kTryingDelay)")
+                     f"milliseconds (a 100 Trying waits for dht::trying_delay)")
     check(r2.status == 200, f"{label}: {r2.start_line!r}")
     check(same_vias(r2.all("via"), [qa.get("via")]), f"{label}: Vias {r2.all('via')}, expected only node 7's")
     check(r2.all("contact") == [want_contact], f"{label}: Contact {r2.all('contact')}, expected [{want_contact!r}]")

@@ -86,7 +86,7 @@ def body(args):
                   f"query for key {KEY}: {finals[0].splitlines()[0]!r}, expected 408 (no live next hop)")
             check(took >= 3 * REQUEST_TIMEOUT_MS / 1000,
                   f"the 408 came after {took:.2f} s: node 1 cannot have waited for its tries to time out")
-            # A relayed request still unanswered after kTryingDelay (at most
+            # A relayed request still unanswered after dht::trying_delay (at most
             # half the request timeout) gets a 100, so that its sender waits
             # on instead of taking node 1 for dead; a quick answer (below) none.
             trying = [g for g in got if g.startswith("SIP/2.0 100 ")]
