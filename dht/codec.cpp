@@ -437,6 +437,7 @@ struct RawMessage {
   string_view start_line;
   string_view header_block;  // header lines, each ending in LF
   string_view body;
+  bool folded = false;  // a header line continues on the next (RFC 3261 7.3.1)
 };
 
 // Finds the start line, the header block and the body. The only error is
@@ -453,6 +454,10 @@ Expected<RawMessage> split_message(string_view text) {
   for (std::size_t cur = block;;) {
     std::size_t end = text.find('\n', cur);
     if (end == npos) return DecodeError::Truncated;
+    // Noted on the way rather than in a second pass over the block. White
+    // space opening the first header line is not folding: add_header
+    // refuses it.
+    if (cur > block && is_ws(text[cur])) m.folded = true;
     if (strip_cr(slice(text, cur, end - cur)).empty()) {
       m.header_block = slice(text, block, cur - block);
       m.body = slice(text, end + 1);
@@ -460,12 +465,6 @@ Expected<RawMessage> split_message(string_view text) {
     }
     cur = end + 1;
   }
-}
-
-bool has_folding(string_view block) {
-  for (std::size_t i = block.find('\n'); i != npos; i = block.find('\n', i + 1))
-    if (i + 1 < block.size() && is_ws(block[i + 1])) return true;
-  return false;
 }
 
 // Joins continuation lines (RFC 3261 7.3.1) into their header. Rare, so it
@@ -1030,7 +1029,7 @@ Expected<Frame> frame_message(string_view text) {
   f.start_line = raw->start_line;
   f.raw_headers = raw->header_block;
   f.body = raw->body;
-  if (has_folding(f.raw_headers)) {
+  if (raw->folded) {
     f.folded = true;
     f.unfolded = unfold(f.raw_headers);
   }

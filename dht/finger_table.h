@@ -24,6 +24,8 @@ class FingerTable {
   std::size_t size() const { return slot_.size(); }
   // Index 0 is finger 1, the successor.
   const NodeRef& operator[](std::size_t i) const { return peers_[slot_[i]]; }
+  // Which distinct node finger i names: equal slots, the same node.
+  std::uint8_t slot(std::size_t i) const { return slot_[i]; }
   void set(std::size_t i, const NodeRef& node);
   // Every finger names `node`.
   void fill(const NodeRef& node);
