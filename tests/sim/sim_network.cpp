@@ -287,17 +287,15 @@ void Network::at(Time t, std::function<void()> fn) {
 }
 
 void Network::push(Time at, EventKind kind, std::uint32_t ref, std::uint32_t gen) {
-  heap_.push_back(Event{at, seq_++, ref, gen, kind});
-  std::push_heap(heap_.begin(), heap_.end(), [](const Event& a, const Event& b) {
-    return event_later(a, b);
-  });
+  events_.push(Event{at, seq_++, ref, gen, kind});
 }
 
 bool Network::pop_next(Time limit) {
   TimeoutQueue* due = nullptr;
   for (TimeoutQueue* q : {&unreachable_, &no_answer_, &trying_due_})
     if (!q->fifo.empty() && (!due || event_later(due->fifo.front(), q->fifo.front()))) due = q;
-  if (due && (heap_.empty() || !event_later(due->fifo.front(), heap_.front()))) {
+  const Event* next = events_.peek();
+  if (due && (!next || !event_later(due->fifo.front(), *next))) {
     if (due->fifo.front().at > limit) return false;
     Timeout t = due->fifo.front();
     due->fifo.pop_front();
@@ -306,12 +304,8 @@ bool Network::pop_next(Time limit) {
     else on_timeout(t, due->why);
     return true;
   }
-  if (heap_.empty() || heap_.front().at > limit) return false;
-  std::pop_heap(heap_.begin(), heap_.end(), [](const Event& a, const Event& b) {
-    return event_later(a, b);
-  });
-  Event e = heap_.back();
-  heap_.pop_back();
+  if (!next || next->at > limit) return false;
+  Event e = events_.take();
   now_ = e.at;
   dispatch(e);
   return true;
@@ -552,7 +546,7 @@ void Network::on_request_arrives(std::uint32_t idx, std::uint32_t gen) {
   if (trace) emit_trace(f, true);
   Time d = h.node.on_request(node_now(), inbound_id(idx, gen), f.request);
   // Relayed: a 100 Trying if the answer is slow.
-  if (!f.answered) trying_due_.fifo.push_back(Timeout{now_ + cfg_.trying_delay, seq_++, idx, gen});
+  if (!f.answered) trying_due_.fifo.push_back(Timeout{now_ + dht::trying_delay(cfg_.request_timeout), seq_++, idx, gen});
   reschedule(f.server, d);
 }
 

@@ -22,6 +22,7 @@
 
 #include "dht/codec.h"
 #include "dht/config.h"
+#include "tests/sim/calendar_queue.h"
 #include "dht/memory_storage.h"
 #include "dht/node.h"
 
@@ -35,12 +36,10 @@ struct NetConfig {
   // No answer and no acknowledgement within this: Failure::Unreachable.
   dht::Duration request_timeout{2000};
   // A request the server does not answer inside on_request (it relays it)
-  // and still has not answered `trying_delay` later is acknowledged with a
-  // 100 Trying (as the adaptor does: OverlayTransport::kTryingDelay, at
-  // most half the request timeout); from the 100's arrival the client
-  // waits this long for the final answer, then Failure::NoAnswer. The
-  // adaptor uses 8 x request_timeout.
-  dht::Duration trying_delay{400};
+  // and still has not answered dht::trying_delay(request_timeout) later is
+  // acknowledged with a 100 Trying, as the adaptor does; from the 100's
+  // arrival the client waits this long for the final answer, then
+  // Failure::NoAnswer. The adaptor uses 8 x request_timeout.
   dht::Duration answer_timeout{16000};
   // Request attempts go out at 0, T1, 2T1, 4T1, ... while before the
   // timeout, and every T2 once acknowledged. The server answers the first
@@ -234,7 +233,7 @@ class Network {
   std::size_t in_flight_ = 0;
   bool overloaded_ = false;
 
-  std::vector<Event> heap_;
+  CalendarQueue<Event> events_;
   TimeoutQueue unreachable_{{}, dht::Failure::Unreachable};  // request_timeout after the send
   TimeoutQueue no_answer_{{}, dht::Failure::NoAnswer};       // answer_timeout after the ack
   // Relayed requests whose 100 Trying is due trying_delay after arrival
