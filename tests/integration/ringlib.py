@@ -19,6 +19,7 @@ import ctypes
 import hashlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -50,6 +51,17 @@ def check(cond, message):
 _handed_out = set()
 
 
+def _udp_free(host, port):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        u.close()
+
+
 def _tcp_free(host, port):
     t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -62,24 +74,48 @@ def _tcp_free(host, port):
         t.close()
 
 
+def _port_range():
+    """Ports for the tests' daemons: the 12,000 below the kernel's ephemeral
+    range (ip_local_port_range, 32768-60999 on Debian), which the kernel
+    never hands out by itself. A port picked inside that range could be
+    taken by any socket of any process (a resolver's, an HTTP client's)
+    between the pick and the daemon's bind: CI saw baresip fail with
+    "Address already in use" that way."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    if low < 14000:
+        return None  # no room below: fall back to the kernel's choice
+    return low - 12000, low - 3  # p + 2 stays below the range
+
+
+_rng = random.Random(os.getpid() ^ time.time_ns())
+
+
 def free_port(host=LOCALHOST):
     """A port free for both UDP and TCP on host (sip.tcp is on by default),
     never the same one twice in this process. The two ports above it are
     free for TCP too: a node with TLS listens on sip.port + 1, and one with
     the overlay over TLS on sip.port + 2."""
-    for _ in range(200):
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind((host, 0))
-            port = u.getsockname()[1]
-        except OSError:
-            continue
-        finally:
-            u.close()
+    span_range = _port_range()
+    for _ in range(500):
+        if span_range:
+            port = _rng.randint(*span_range)
+        else:
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                u.bind((host, 0))
+                port = u.getsockname()[1]
+            except OSError:
+                continue
+            finally:
+                u.close()
         span = (port, port + 1, port + 2)
         if port == 5060 or port + 2 > 65535 or any(p in _handed_out for p in span):
             continue
-        if not all(_tcp_free(host, p) for p in span):
+        if not _udp_free(host, port) or not all(_tcp_free(host, p) for p in span):
             continue
         _handed_out.update(span)
         return port
