@@ -51,27 +51,19 @@ def check(cond, message):
 _handed_out = set()
 
 
-def _udp_free(host, port):
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def _bindable(host, port, kind):
+    """Whether a socket of `kind` (SOCK_DGRAM, SOCK_STREAM) can bind port
+    now; a TCP one with SO_REUSEADDR, as the daemons bind theirs."""
+    s = socket.socket(socket.AF_INET, kind)
     try:
-        u.bind((host, port))
+        if kind == socket.SOCK_STREAM:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))
         return True
     except OSError:
         return False
     finally:
-        u.close()
-
-
-def _tcp_free(host, port):
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        t.bind((host, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        t.close()
+        s.close()
 
 
 def _port_range():
@@ -115,7 +107,8 @@ def free_port(host=LOCALHOST):
         span = (port, port + 1, port + 2)
         if port == 5060 or port + 2 > 65535 or any(p in _handed_out for p in span):
             continue
-        if not _udp_free(host, port) or not all(_tcp_free(host, p) for p in span):
+        if not _bindable(host, port, socket.SOCK_DGRAM) or \
+                not all(_bindable(host, p, socket.SOCK_STREAM) for p in span):
             continue
         _handed_out.update(span)
         return port
