@@ -42,7 +42,9 @@ Id Ring::hash(std::string_view text) const {
 }
 
 std::string Ring::format(const Id& id) const {
-  return bits_ <= 64 ? id.to_decimal() : hex(id);
+  std::string s;
+  append_format(s, id);
+  return s;
 }
 
 void Ring::append_format(std::string& out, const Id& id) const {

@@ -546,7 +546,8 @@ void Network::on_request_arrives(std::uint32_t idx, std::uint32_t gen) {
   if (trace) emit_trace(f, true);
   Time d = h.node.on_request(node_now(), inbound_id(idx, gen), f.request);
   // Relayed: a 100 Trying if the answer is slow.
-  if (!f.answered) trying_due_.fifo.push_back(Timeout{now_ + dht::trying_delay(cfg_.request_timeout), seq_++, idx, gen});
+  if (!f.answered)
+    trying_due_.fifo.push_back(Timeout{now_ + dht::trying_delay(cfg_.request_timeout), seq_++, idx, gen});
   reschedule(f.server, d);
 }
 

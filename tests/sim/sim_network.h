@@ -22,9 +22,9 @@
 
 #include "dht/codec.h"
 #include "dht/config.h"
-#include "tests/sim/calendar_queue.h"
 #include "dht/memory_storage.h"
 #include "dht/node.h"
+#include "tests/sim/calendar_queue.h"
 
 namespace sippeer::sim {
 
