@@ -26,6 +26,7 @@
 #include <netinet/in.h>
 
 #include "adaptor/sip/flow.h"
+#include "adaptor/sip/networks.h"
 #include "adaptor/log.h"
 #include "adaptor/proxy/proxy.h"
 
@@ -50,9 +51,7 @@ std::string Proxy::source_of(msg_t* msg) {
   const su_addrinfo_t* ai = msg_addrinfo(msg);
   if (!ai || !ai->ai_addr || ai->ai_family != AF_INET) return {};
   const auto* sin = reinterpret_cast<const sockaddr_in*>(ai->ai_addr);
-  char ip[INET_ADDRSTRLEN] = {};
-  if (!inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof ip)) return {};
-  return std::string(ip) + ":" + std::to_string(ntohs(sin->sin_port));
+  return ipv4_text(ntohl(sin->sin_addr.s_addr), ntohs(sin->sin_port));
 }
 
 std::string Proxy::phone_flow(msg_t* msg, const sip_t* sip) const {

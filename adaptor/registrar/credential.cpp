@@ -1,7 +1,6 @@
 #include "adaptor/registrar/credential.h"
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 
 namespace sippeer::adaptor {
@@ -27,12 +26,15 @@ std::string escape(std::string_view s) {
 
 int hex_digit(char ch) {
   if (ch >= '0' && ch <= '9') return ch - '0';
-  ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
   return -1;
 }
 
 std::optional<std::string> unescape(std::string_view s) {
+  // Every REGISTER of a signed-in phone parses its credential: the common
+  // value has nothing escaped and is copied whole.
+  if (s.find('%') == std::string_view::npos) return std::string(s);
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] != '%') {
@@ -104,9 +106,9 @@ std::optional<Credential> parse_credential(std::string_view value) {
     // Unknown names are skipped: a newer node may add some.
   }
   if (!have_user || !have_realm || c.user.empty() || (c.md5.empty() && c.sha256.empty())) return std::nullopt;
-  std::transform(c.md5.begin(), c.md5.end(), c.md5.begin(), [](unsigned char ch) { return std::tolower(ch); });
-  std::transform(c.sha256.begin(), c.sha256.end(), c.sha256.begin(),
-                 [](unsigned char ch) { return std::tolower(ch); });
+  for (std::string* h : {&c.md5, &c.sha256})
+    for (char& ch : *h)
+      if (ch >= 'A' && ch <= 'F') ch = static_cast<char>(ch - 'A' + 'a');
   return c;
 }
 

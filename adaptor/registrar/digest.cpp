@@ -18,6 +18,15 @@ namespace text = dht::text;
 
 namespace {
 
+// Fetched once: EVP_md5() and EVP_sha256() make OpenSSL 3 look the
+// algorithm up in its provider tables on every digest (as dht/ring.cpp
+// found for SHA-1), and a sign-in computes four.
+const EVP_MD* fetched(Algorithm a) {
+  static EVP_MD* const md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (a == Algorithm::Sha256) return sha256 ? sha256 : EVP_sha256();
+  return md5 ? md5 : EVP_md5();
+}
 
 // One name=value of a Digest parameter list, value unquoted; advances pos.
 bool next_param(std::string_view s, std::size_t& pos, std::string& name, std::string& value) {
@@ -31,12 +40,20 @@ bool next_param(std::string_view s, std::size_t& pos, std::string& name, std::st
   while (pos < s.size() && text::is_ws(s[pos])) ++pos;
   value.clear();
   if (pos < s.size() && s[pos] == '"') {
-    for (++pos; pos < s.size() && s[pos] != '"'; ++pos) {
-      if (s[pos] == '\\' && pos + 1 < s.size()) ++pos;  // quoted-pair
-      value += s[pos];
+    // Copied a run at a time, up to the closing quote or a quoted-pair.
+    for (++pos;;) {
+      std::size_t run = pos;  // (find_first_of would call memchr per character)
+      while (run < s.size() && s[run] != '"' && s[run] != '\\') ++run;
+      if (run == s.size()) return false;  // never closed
+      value.append(s.data() + pos, run - pos);
+      if (s[run] == '"') {
+        pos = run + 1;
+        break;
+      }
+      if (run + 1 >= s.size()) return false;  // a backslash last: never closed
+      value += s[run + 1];  // quoted-pair
+      pos = run + 2;
     }
-    if (pos >= s.size()) return false;  // never closed
-    ++pos;
   } else {
     const std::size_t end = s.find(',', pos);
     value = std::string(text::trim(s.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos)));
@@ -58,7 +75,7 @@ std::optional<Algorithm> parse_algorithm(std::string_view s) {
 std::string hash_hex(Algorithm a, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, a == Algorithm::Sha256 ? EVP_sha256() : EVP_md5(), nullptr);
+  EVP_Digest(data.data(), data.size(), out, &len, fetched(a), nullptr);
   return hex_of(out, len);
 }
 

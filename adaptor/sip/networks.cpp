@@ -17,6 +17,20 @@ std::string Ipv4Net::text() const {
   return std::string(buf) + "/" + std::to_string(prefix);
 }
 
+std::string ipv4_text(std::uint32_t ip, int port) {
+  char buf[24];
+  char* at = buf;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    at = std::to_chars(at, buf + sizeof buf, (ip >> shift) & 0xff).ptr;
+    if (shift) *at++ = '.';
+  }
+  if (port >= 0) {
+    *at++ = ':';
+    at = std::to_chars(at, buf + sizeof buf, port).ptr;
+  }
+  return std::string(buf, at);
+}
+
 std::optional<std::uint32_t> parse_ipv4(std::string_view s) {
   if (s.empty() || s.size() >= INET_ADDRSTRLEN) return std::nullopt;
   in_addr a{};

@@ -150,7 +150,10 @@ TEST(Credential, EncodesParsesAndEscapes) {
   EXPECT_FALSE(parse_credential("user=alice;realm=x"));                // no hash
   EXPECT_FALSE(parse_credential("user=alice;realm=x;md5=zz"));         // not hex
   EXPECT_FALSE(parse_credential("realm=x;md5=0123456789abcdef0123456789abcdef"));  // no user
-  EXPECT_TRUE(parse_credential("user=a;realm=x;md5=0123456789ABCDEF0123456789abcdef;future=1"));
+  const auto upper = parse_credential("user=a;realm=x;md5=0123456789ABCDEF0123456789abcdef;future=1");
+  ASSERT_TRUE(upper);
+  EXPECT_EQ(upper->md5, "0123456789abcdef0123456789abcdef");  // stored lower-case, as compared
+  EXPECT_FALSE(parse_credential("user=a%4;realm=x;md5=0123456789abcdef0123456789abcdef"));  // escape cut short
 }
 
 TEST(Credential, RealmIsTheAorsHostUnlessConfigured) {

@@ -56,6 +56,17 @@ TEST(Digest, MalformedCredentialsAreRefused) {
   EXPECT_FALSE(parse_credentials("Digest username=\"a\", nonce=\"n\", response=\"r\", algorithm=MD5-sess"));
   EXPECT_FALSE(parse_credentials("Digest realm=\"x\", nonce=\"n\", response=\"r\""));  // no username
   EXPECT_TRUE(parse_credentials("digest username=a, nonce=n, response=r"));
+  EXPECT_FALSE(parse_credentials("Digest username=\"a\", nonce=\"n\", response=\"r\\"));  // backslash last
+  EXPECT_FALSE(parse_credentials("Digest username=\"a\", nonce=\"n\", response=\"r\\\""));  // quote escaped
+}
+
+TEST(Digest, QuotedPairsAreUnescaped) {
+  // RFC 3261 25.1: quoted-pair = "\\" char, inside a quoted-string.
+  auto c = parse_credentials(R"(Digest username="a\"b\\c", nonce="n", response="r", realm="x\y")");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->username, R"(a"b\c)");
+  EXPECT_EQ(c->realm, "xy");
+  EXPECT_EQ(c->nonce, "n");
 }
 
 TEST(Digest, ChallengeOffersQopAuthAndSaysStale) {

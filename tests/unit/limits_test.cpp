@@ -1,5 +1,6 @@
 // Per-source limits and network lists (adaptor/sip/source_limits.h,
 // adaptor/sip/networks.h), on a clock the test moves.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include "adaptor/sip/networks.h"
@@ -65,6 +66,20 @@ TEST(SourceLimits, TableIsBoundedAndForgetsIdleSourcesFirst) {
   // to make room.
   EXPECT_EQ(l.admit(5000, 2000, 10), SourceLimits::Verdict::Pass);
   EXPECT_EQ(l.tracked(), 1u);
+}
+
+TEST(Networks, Ipv4TextAsInetNtop) {
+  EXPECT_EQ(ipv4_text(0), "0.0.0.0");
+  EXPECT_EQ(ipv4_text(0xffffffffu, 65535), "255.255.255.255:65535");
+  EXPECT_EQ(ipv4_text(*parse_ipv4("127.0.0.1"), 5060), "127.0.0.1:5060");
+  EXPECT_EQ(ipv4_text(*parse_ipv4("10.200.3.40"), 0), "10.200.3.40:0");
+  for (std::uint32_t ip : {0x01020304u, 0xc0a80001u, 0x0a00000au, 0x64646464u}) {
+    in_addr a{};
+    a.s_addr = htonl(ip);
+    char buf[INET_ADDRSTRLEN];
+    ASSERT_TRUE(inet_ntop(AF_INET, &a, buf, sizeof buf));
+    EXPECT_EQ(ipv4_text(ip), buf);
+  }
 }
 
 TEST(Networks, ParseAndMatch) {
