@@ -109,6 +109,17 @@ std::string render_metrics(const NodeSnapshot& s) {
          std::to_string(a.shed_transactions), "{cause=\"transactions\"}");
   metric("sippeer_sip_backlog_bytes", "gauge", "Bytes waiting in the SIP UDP socket at the last reading.",
          std::to_string(a.backlog_bytes));
+  const auto& r = s.udp_reader;
+  metric("sippeer_sip_batch_reads", "gauge", "1 when the node reads the SIP UDP socket in batches (sip.batch_reads).",
+         s.batch_reads ? "1" : "0");
+  metric("sippeer_sip_udp_wakeups_total", "counter", "Times the batched reader found the SIP UDP socket readable.",
+         std::to_string(r.wakeups));
+  metric("sippeer_sip_udp_datagrams_total", "counter", "Datagrams the batched reader handed to the SIP stack.",
+         std::to_string(r.datagrams));
+  metric("sippeer_sip_udp_full_batches_total", "counter", "Reads that filled a whole batch: more was waiting.",
+         std::to_string(r.full_batches));
+  metric("sippeer_sip_udp_dropped_total", "counter", "Datagrams dropped unread by SIP: runts, SigComp, STUN.",
+         std::to_string(r.dropped));
   metric("sippeer_proxy_transactions", "gauge", "Proxied requests waiting for their final answer.",
          std::to_string(s.proxy_transactions));
   metric("sippeer_discovery_method", "gauge", "How this node found the ring (1 for the method used).", "1",

@@ -19,6 +19,7 @@
 #include "adaptor/node/overlay_transport.h"
 #include "adaptor/proxy/proxy.h"
 #include "adaptor/sip/admission.h"
+#include "adaptor/sip/udp_reader.h"
 #include "adaptor/sip/source_limits.h"
 
 namespace sippeer::adaptor {
@@ -71,6 +72,8 @@ struct NodeSnapshot {
   std::uint64_t relay_timeouts = 0;
   std::size_t proxy_transactions = 0;
   AdmissionCounters admission;
+  bool batch_reads = false;  // UdpReader reads the SIP UDP socket (sip.batch_reads)
+  UdpReaderCounters udp_reader;
   // Every SIP request received, by method ("other" included), and every
   // response sent or relayed, by class (index 1..6).
   std::vector<std::pair<std::string, std::uint64_t>> requests_by_method;

@@ -40,6 +40,12 @@ std::string render_status_json(const NodeSnapshot& s) {
   for (int c = static_cast<int>(MacCheck::Missing); c <= static_cast<int>(MacCheck::Replayed); ++c)
     refused[mac_check_name(static_cast<MacCheck>(c))] = au.refused[c];
   const auto& sl = s.source_limits;
+  const auto& r = s.udp_reader;
+  j["udp_reader"] = {{"batch_reads", s.batch_reads},
+                     {"wakeups", r.wakeups},
+                     {"datagrams", r.datagrams},
+                     {"full_batches", r.full_batches},
+                     {"dropped", r.dropped}};
   j["source_limits"] = {{"rate", s.per_source_rate},
                         {"refused", sl.refused},
                         {"dropped", sl.dropped},

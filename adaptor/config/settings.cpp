@@ -34,6 +34,12 @@ const std::vector<SettingInfo> kSchema = {
      .description = "Also accept SIP over TCP on the same port. Phones switch to TCP for "
                     "requests too large for UDP (RFC 3261 section 18.1.1).",
      .field = &Settings::tcp},
+    {.key = "sip.batch_reads", .type = "bool", .range = "", .default_text = "true", .flag = "",
+     .description = "Read the SIP UDP socket many datagrams at a time (recvmmsg) instead of Sofia's "
+                    "one datagram and three system calls per wake-up: less CPU per request under load. "
+                    "Off gives reading back to Sofia's tport, as before; it is also off while "
+                    "log.sip_trace is set, since tport writes the trace as it reads.",
+     .field = &Settings::batch_reads},
     {.key = "sip.transaction_lifetime_ms", .type = "int", .range = "4000..64000", .default_text = "18000",
      .flag = "",
      .description = "What RFC 3261 calls 64*T1 (32 s there): how long a transaction waits for a final "

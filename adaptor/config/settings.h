@@ -27,6 +27,7 @@ struct Settings {
   int port = 5060;                 // sip.port         -p/--port       0..65535 (0 = pick a free port)
   std::string listen;              // sip.listen       --listen        IPv4 address; empty = host's first non-loopback IPv4
   bool tcp = true;                 // sip.tcp                          also listen on TCP
+  bool batch_reads = true;         // sip.batch_reads                  UdpReader instead of tport's reads
   int transaction_lifetime_ms = 18000; // sip.transaction_lifetime_ms 4000..64000 (RFC 3261 64*T1 = 32000)
   // discovery
   bool discovery = true;           // discovery.enabled  -N/--no-discovery sets false (start a ring of our own)

@@ -140,6 +140,7 @@ Daemon::~Daemon() {
   for (su_timer_t* t : {tick_timer_, leave_timer_, cache_timer_})
     if (t) su_timer_destroy(t);
   reject_log_stop();
+  udp_reader_.reset();  // hands the socket back to its tport
   if (agent_) nta_agent_destroy(agent_);
   if (signal_index_ >= 0) su_root_deregister(root_, signal_index_);
   for (int fd : signal_pipe_)
@@ -220,7 +221,18 @@ bool Daemon::start_stack(std::string* err) {
   // trace on, every answer goes through nta, where the trace sees it.
   if (settings_.sip_trace.empty()) fast_reply_.set_socket(admission_->socket_fd());
   else SIPPEER_LOG(Info) << "SIP trace to " << settings_.sip_trace << "; stateless fast replies off so it sees every answer";
+  if (settings_.batch_reads && settings_.sip_trace.empty()) start_udp_reader();
   return true;
+}
+
+void Daemon::start_udp_reader() {
+  // Not being able to is not fatal: tport reads, as it always did.
+  std::string why;
+  auto reader = std::make_unique<UdpReader>();
+  if (reader->start(root_, UdpReader::find_udp_tport(agent_, local_ip_, port_), admission_->socket_fd(), &why))
+    udp_reader_ = std::move(reader);
+  else
+    SIPPEER_LOG(Warn) << "sip.batch_reads: " << why << "; Sofia's tport reads the UDP socket itself";
 }
 
 bool Daemon::create_node(std::string* err) {

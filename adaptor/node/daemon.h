@@ -15,6 +15,7 @@
 #include "adaptor/sip/admission.h"
 #include "adaptor/sip/reject_log.h"
 #include "adaptor/sip/source_limits.h"
+#include "adaptor/sip/udp_reader.h"
 #include "adaptor/node/discovery.h"
 #include "adaptor/node/overlay_transport.h"
 #include "adaptor/node/service_manager.h"
@@ -78,6 +79,7 @@ class Daemon final : public AdminBackend {
 
   // daemon.cpp: stack and node
   bool start_stack(std::string* err);
+  void start_udp_reader();  // sip.batch_reads (udp_reader.h)
   bool create_node(std::string* err);
   dht::Time now() const;
   void reschedule(dht::Time deadline);
@@ -140,6 +142,7 @@ class Daemon final : public AdminBackend {
   // certificate (the overlay TLS port of overlay.transport tls).
   bool came_over_verified_tls(msg_t* msg) const;
   FastReply fast_reply_;
+  std::unique_ptr<UdpReader> udp_reader_;  // sip.batch_reads; stopped before the agent goes
   su_timer_t* tick_timer_ = nullptr;
 
   // systemd notifications and watchdog; its timer lives on root_, so it goes first in ~Daemon.

@@ -78,6 +78,10 @@ NodeSnapshot Daemon::snapshot() const {
   s.relay_timeouts = proxy_->relay_timeouts();
   s.proxy_transactions = proxy_->transactions();
   s.admission = admission_->counters();
+  if (udp_reader_) {
+    s.batch_reads = true;
+    s.udp_reader = udp_reader_->counters();
+  }
   requests_received_.for_each([&](const char* method, std::uint64_t n) { s.requests_by_method.emplace_back(method, n); });
   for (int c = 1; c <= 6; ++c)
     s.responses_by_class[c] = responses_sent_.count[c] + s.proxy.responses.count[c] + s.overlay.responses.count[c];

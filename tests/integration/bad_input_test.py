@@ -19,7 +19,10 @@ REGISTERs that are valid SIP but not meaningful overlay requests:
   answered from the node's state, which it leaves unchanged
 
 Afterwards the node still answers /status, its ring state is untouched and
-counters.bad_messages grew by at least the number of overlay 400s.
+counters.bad_messages grew by at least the number of overlay 400s. All of
+it twice: with the batched UDP reader (sip.batch_reads, the default; its
+counters show what it delivered and what it dropped unparsed: runts,
+SigComp and STUN first bytes) and with Sofia's tport reading the socket.
 
 Command line: --check-config on broken YAML prints file:line:col[: key]:
 message (with a did-you-mean hint for a misspelt key) and exits 78
@@ -45,10 +48,18 @@ def status_line(text):
 header = ringlib.sip_header
 
 
-def check_udp(cl):
-    node = cl.add("node1", new_ring=True, id_bits=5, node_id=1, stabilize_ms=300)
+def check_udp(cl, batch_reads):
+    """The same datagrams and the same answers whether the node reads its
+    UDP socket in batches (sip.batch_reads, adaptor/sip/udp_reader.h) or
+    leaves the reading to Sofia's tport."""
+    name = "batched" if batch_reads else "tport"
+    log(f"--- UDP input, read by {'the batched reader' if batch_reads else 'tport'}")
+    node = cl.add(name, new_ring=True, id_bits=5, node_id=1, stabilize_ms=300,
+                  config={"sip": {"batch_reads": batch_reads}})
     node.wait_joined()
     before = node.status()
+    check(before["udp_reader"]["batch_reads"] == batch_reads,
+          f"udp_reader.batch_reads is {before['udp_reader']['batch_reads']}, configured {batch_reads}")
     c = ringlib.SipClient()
     me = f"<sip:3@{{me}};node>"
     self_uri = f"<sip:1@{node.address};node>"
@@ -56,6 +67,8 @@ def check_udp(cl):
     try:
         silent = {
             "garbage bytes": b"\x00\xff\xfe\x80 garbage \x01\x02\r\n\r\n",
+            "a one-byte datagram": b"R",
+            "a SigComp-looking datagram": b"\xf8 REGISTER sip:x SIP/2.0\r\n\r\n",
             "non-SIP text": "hello world\n\n",
             "a 60 KB datagram": b"REGISTER " + b"A" * 60000 + b"\r\n\r\n",
             "a stray response": ("SIP/2.0 200 OK\nVia: SIP/2.0/UDP {me};branch=z9hG4bKstray\n"
@@ -131,6 +144,18 @@ def check_udp(cl):
     grew = after["counters"]["bad_messages"] - before["counters"]["bad_messages"]
     check(grew >= overlay_400s, f"counters.bad_messages grew by {grew}, expected at least {overlay_400s}")
     log(f"node alive, ring state unchanged, bad_messages +{grew}")
+    r0, r1 = before["udp_reader"], after["udp_reader"]
+    if batch_reads:
+        # Garbage (first byte 0), the runt and the SigComp byte are dropped
+        # before parsing; everything else reached the stack through it.
+        check(r1["dropped"] - r0["dropped"] >= 3, f"udp_reader.dropped grew {r0['dropped']} -> {r1['dropped']}")
+        check(r1["datagrams"] - r0["datagrams"] >= overlay_400s + 4,
+              f"udp_reader.datagrams grew {r0['datagrams']} -> {r1['datagrams']}")
+        check(r1["wakeups"] > r0["wakeups"], "udp_reader.wakeups did not grow")
+        log(f"batched reader: +{r1['datagrams'] - r0['datagrams']} datagrams delivered, "
+            f"+{r1['dropped'] - r0['dropped']} dropped, +{r1['wakeups'] - r0['wakeups']} wake-ups")
+    else:
+        check(r1 == r0, f"udp_reader counters moved with batch_reads off: {r0} -> {r1}")
     check(node.stop() == 0, "the node did not exit 0 on SIGTERM after bad input")
 
 
@@ -190,7 +215,8 @@ def check_cli(cl):
 
 def body(args):
     with ringlib.Cluster(args.sippeer, "bad-input", keep=args.keep) as cl:
-        check_udp(cl)
+        check_udp(cl, batch_reads=True)
+        check_udp(cl, batch_reads=False)
         check_cli(cl)
 
 

@@ -92,6 +92,9 @@ def body(args):
         ringlib.wait_consistent(nodes, 15, what="a ring of 3", parts=("predecessor", "successors"))
         for n in nodes:
             check(f"listening on tls 127.0.0.1:{n.sip_port + 1}" in n.log(), f"{n.name} does not listen on TLS")
+        # tport writes the trace as it reads, so a traced node leaves the
+        # UDP socket to it (sip.batch_reads, adaptor/sip/udp_reader.h).
+        check(not first.status()["udp_reader"]["batch_reads"], "batched UDP reads on beside log.sip_trace")
         try:
             owner = sipplib.owner_of(nodes, "sip:bob@example.com")
             a, b = [n for n in nodes if n is not owner]

@@ -34,6 +34,7 @@ Settings scrambled() {
   s.port = 1;
   s.listen = "192.0.2.1";
   s.tcp = false;
+  s.batch_reads = false;
   s.transaction_lifetime_ms = 20000;
   s.discovery = false;
   s.multicast = false;
