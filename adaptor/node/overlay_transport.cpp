@@ -335,7 +335,9 @@ std::chrono::milliseconds OverlayTransport::trying_delay() const {
 }
 
 void OverlayTransport::arm_trying() {
-  if (trying_armed_ || trying_due_.empty()) return;
+  // su_timer_is_set is false inside the timer's own callback: Sofia takes
+  // a timer off its heap before calling it (su_timer_expire, since 2009).
+  if (su_timer_is_set(trying_timer_) || trying_due_.empty()) return;
   if (!trying_timer_) trying_timer_ = su_timer_create(su_root_task(root_), 0);
   if (!trying_timer_) return;
   // Not a wake-up per relayed request: the due ones are sent in batches,
@@ -346,12 +348,10 @@ void OverlayTransport::arm_trying() {
                                                                           std::chrono::steady_clock::now());
   su_timer_set_interval(trying_timer_, &OverlayTransport::on_trying_due, this,
                         static_cast<su_duration_t>(std::max(wait, batch).count()));
-  trying_armed_ = true;
 }
 
 void OverlayTransport::on_trying_due(su_root_magic_t*, su_timer_t*, void* arg) {
   auto* self = static_cast<OverlayTransport*>(arg);
-  self->trying_armed_ = false;
   const auto now = std::chrono::steady_clock::now();
   while (!self->trying_due_.empty() && self->trying_due_.front().first <= now) {
     const dht::InboundId id = self->trying_due_.front().second;

@@ -144,7 +144,6 @@ class OverlayTransport final : public dht::Transport {
   // delay is the same for all, so the queue is in deadline order too.
   std::deque<std::pair<std::chrono::steady_clock::time_point, dht::InboundId>> trying_due_;
   su_timer_t* trying_timer_ = nullptr;
-  bool trying_armed_ = false;
   dht::InboundId next_in_ = 1;
   std::uint64_t next_tag_ = 1;
   OverlayCounters counters_;
