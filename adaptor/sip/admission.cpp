@@ -1,9 +1,7 @@
 #include "adaptor/sip/admission.h"
 
-#include <arpa/inet.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 #include <cstring>
 
 #include "adaptor/log.h"
+#include "adaptor/sip/udp_reader.h"
 
 namespace sippeer::adaptor {
 
@@ -42,35 +41,20 @@ Admission::Admission(const Settings& settings, std::function<std::size_t()> live
     : settings_(settings), live_transactions_(std::move(live_transactions)) {}
 
 void Admission::watch_socket(const std::string& ip, int port) {
-  // tport keeps its sockets to itself, so find ours by its address: the
-  // only UDP socket of this process bound to exactly ip:port.
-  sockaddr_in want{};
-  want.sin_family = AF_INET;
-  want.sin_port = htons(static_cast<std::uint16_t>(port));
-  if (inet_pton(AF_INET, ip.c_str(), &want.sin_addr) != 1) return;
-  rlimit lim{};
-  const int top = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < 65536 ? static_cast<int>(lim.rlim_cur) : 4096;
-  for (int fd = 0; fd < top; ++fd) {
-    int type = 0;
-    socklen_t len = sizeof type;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_DGRAM) continue;
-    sockaddr_in sa{};
-    len = sizeof sa;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0 || sa.sin_family != AF_INET) continue;
-    if (sa.sin_port == want.sin_port && sa.sin_addr.s_addr == want.sin_addr.s_addr) {
-      fd_ = fd;
-      // Where net.core.rmem_max keeps the buffer small, the queue could
-      // never reach the configured limit: datagrams would be dropped
-      // unanswered first. Half the real buffer is the most we wait for.
-      int rcvbuf = 0;
-      len = sizeof rcvbuf;
-      if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len) == 0 && rcvbuf > 0)
-        rcvbuf_ = static_cast<std::uint64_t>(rcvbuf);
-      return;
-    }
+  const int fd = UdpReader::find_socket(ip, port);
+  if (fd < 0) {
+    SIPPEER_LOG(Warn) << "admission control: no UDP socket found on " << ip << ":" << port
+                      << "; the backlog limit is off";
+    return;
   }
-  SIPPEER_LOG(Warn) << "admission control: no UDP socket found on " << ip << ":" << port
-                    << "; the backlog limit is off";
+  fd_ = fd;
+  // Where net.core.rmem_max keeps the buffer small, the queue could
+  // never reach the configured limit: datagrams would be dropped
+  // unanswered first. Half the real buffer is the most we wait for.
+  int rcvbuf = 0;
+  socklen_t len = sizeof rcvbuf;
+  if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len) == 0 && rcvbuf > 0)
+    rcvbuf_ = static_cast<std::uint64_t>(rcvbuf);
 }
 
 bool Admission::backlogged() {

@@ -1,6 +1,9 @@
 #include "adaptor/sip/udp_reader.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -49,6 +52,25 @@ tport_t* UdpReader::find_udp_tport(nta_agent_t* agent, const std::string& ip, in
       return tp;
   }
   return nullptr;
+}
+
+int UdpReader::find_socket(const std::string& ip, int port) {
+  sockaddr_in want{};
+  want.sin_family = AF_INET;
+  want.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (inet_pton(AF_INET, ip.c_str(), &want.sin_addr) != 1) return -1;
+  rlimit lim{};
+  const int top = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < 65536 ? static_cast<int>(lim.rlim_cur) : 4096;
+  for (int fd = 0; fd < top; ++fd) {
+    int type = 0;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_DGRAM) continue;
+    sockaddr_in sa{};
+    len = sizeof sa;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0 || sa.sin_family != AF_INET) continue;
+    if (sa.sin_port == want.sin_port && sa.sin_addr.s_addr == want.sin_addr.s_addr) return fd;
+  }
+  return -1;
 }
 
 bool UdpReader::start(su_root_t* root, tport_t* udp, int fd, std::string* why) {

@@ -59,6 +59,9 @@ class UdpReader {
 
   // The primary UDP tport of `agent` bound to ip:port, or nullptr.
   static tport_t* find_udp_tport(nta_agent_t* agent, const std::string& ip, int port);
+  // The one UDP socket of this process bound to exactly ip:port (tport
+  // keeps its sockets to itself), or -1.
+  static int find_socket(const std::string& ip, int port);
 
  private:
   static int on_readable(su_root_magic_t*, su_wait_t* w, su_wakeup_arg_t* arg);

@@ -1,0 +1,167 @@
+// UdpReader (adaptor/sip/udp_reader.h) in front of a real nta agent on
+// loopback: datagrams read in batches reach nta's message callback as if
+// tport had read them (text, source address, transport), answers leave
+// from the agent's own port, what tport would not deliver is dropped, and
+// stop() gives the socket back to tport. Under ASan in CI, this is where
+// the use of tport's internal entry points is checked.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "adaptor/sip/sofia.h"
+#include "adaptor/sip/udp_reader.h"
+#include "tests/unit/loopback_udp.h"
+
+namespace sippeer::adaptor {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Seen {
+  std::string method;
+  std::string call_id;
+  int source_port = 0;
+  bool bad = false;  // nta flagged a parse error
+};
+
+class UdpReaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    su_init();
+    root = su_root_create(nullptr);
+    ASSERT_NE(root, nullptr);
+    agent = nta_agent_create(root, URL_STRING_MAKE("sip:127.0.0.1:0;transport=udp"), &UdpReaderTest::on_message,
+                             this, NTATAG_UA(0), NTATAG_SERVER_RPORT(1), TAG_END());
+    ASSERT_NE(agent, nullptr);
+    const sip_contact_t* m = nta_agent_contact(agent);
+    port = std::stoi(m && m->m_url->url_port ? m->m_url->url_port : "0");
+    ASSERT_GT(port, 0);
+  }
+  void TearDown() override {
+    reader.stop();
+    nta_agent_destroy(agent);
+    su_root_destroy(root);
+    su_deinit();
+  }
+
+  static int on_message(void* magic, nta_agent_t* a, msg_t* msg, sip_t* sip) {
+    auto* self = static_cast<UdpReaderTest*>(magic);
+    Seen s;
+    if (sip && sip->sip_request) s.method = sip->sip_request->rq_method_name;
+    if (sip && sip->sip_call_id) s.call_id = sip->sip_call_id->i_id;
+    const su_addrinfo_t* ai = msg_addrinfo(msg);
+    if (ai && ai->ai_addr && ai->ai_family == AF_INET)
+      s.source_port = ntohs(reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_port);
+    s.bad = msg_has_error(msg) != 0;
+    self->seen.push_back(s);
+    if (sip && sip->sip_request && !s.bad) nta_msg_treply(a, msg, SIP_200_OK, TAG_END());
+    else nta_msg_discard(a, msg);
+    return 0;
+  }
+
+  bool start_reader() {
+    std::string why;
+    const bool ok = reader.start(root, UdpReader::find_udp_tport(agent, "127.0.0.1", port),
+                                 UdpReader::find_socket("127.0.0.1", port), &why);
+    EXPECT_TRUE(ok) << why;
+    return ok;
+  }
+
+  bool run_until(const std::function<bool()>& done, int ms = 3000) {
+    const auto end = Clock::now() + std::chrono::milliseconds(ms);
+    while (Clock::now() < end) {
+      if (done()) return true;
+      su_root_step(root, 10);
+    }
+    return done();
+  }
+
+  std::string options(const LoopbackUdp& phone, int i) const {
+    const std::string via = phone.address();
+    return "OPTIONS sip:127.0.0.1:" + std::to_string(port) + " SIP/2.0\r\n" +
+           "Via: SIP/2.0/UDP " + via + ";branch=z9hG4bK-ur" + std::to_string(i) + ";rport\r\n" +
+           "Max-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=t" + std::to_string(i) + "\r\n" +
+           "To: <sip:127.0.0.1>\r\nCall-ID: ur-" + std::to_string(i) + "@x\r\nCSeq: 1 OPTIONS\r\n" +
+           "Content-Length: 0\r\n\r\n";
+  }
+
+  su_root_t* root = nullptr;
+  nta_agent_t* agent = nullptr;
+  int port = 0;
+  UdpReader reader;
+  std::vector<Seen> seen;
+};
+
+TEST_F(UdpReaderTest, ABurstArrivesInBatchesWithItsSourceAndIsAnsweredFromTheAgentsPort) {
+  ASSERT_TRUE(start_reader());
+  ASSERT_TRUE(reader.running());
+  LoopbackUdp phone;
+  constexpr int kCount = 100;  // more than three batches, sent before the loop runs
+  for (int i = 0; i < kCount; ++i) ASSERT_TRUE(phone.send_to(port, options(phone, i)));
+  ASSERT_TRUE(run_until([&] { return seen.size() == kCount; })) << seen.size() << " of " << kCount;
+  for (int i = 0; i < kCount; ++i) {
+    EXPECT_EQ(seen[i].method, "OPTIONS");
+    EXPECT_EQ(seen[i].call_id, "ur-" + std::to_string(i) + "@x");  // in order
+    EXPECT_EQ(seen[i].source_port, phone.port());
+    EXPECT_FALSE(seen[i].bad);
+  }
+  EXPECT_EQ(reader.counters().datagrams, static_cast<std::uint64_t>(kCount));
+  EXPECT_GE(reader.counters().full_batches, 1u);
+  EXPECT_LT(reader.counters().wakeups, static_cast<std::uint64_t>(kCount));
+  // Every 200 came back to the phone (nta answered from the same socket).
+  int answers = 0;
+  for (std::string r; run_until([&] { return !(r = phone.receive()).empty(); }, 500);) {
+    EXPECT_EQ(r.rfind("SIP/2.0 200 ", 0), 0u) << r;
+    ++answers;
+    if (answers == kCount) break;
+  }
+  EXPECT_EQ(answers, kCount);
+}
+
+TEST_F(UdpReaderTest, WhatTportWouldNotDeliverIsDroppedAndBrokenSipIsFlagged) {
+  ASSERT_TRUE(start_reader());
+  LoopbackUdp phone;
+  ASSERT_TRUE(phone.send_to(port, "R"));                                // a runt
+  ASSERT_TRUE(phone.send_to(port, std::string("\x00\x01\x00\x08", 4)));  // STUN
+  ASSERT_TRUE(phone.send_to(port, "\xf8 SigComp"));                    // SigComp
+  ASSERT_TRUE(phone.send_to(port, "OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9\r\n\r\n"));  // no Call-ID
+  ASSERT_TRUE(phone.send_to(port, options(phone, 7)));
+  ASSERT_TRUE(run_until([&] { return reader.counters().dropped == 3 && reader.counters().datagrams == 2; }));
+  // The good one reached the callback; the broken one went to nta's own
+  // error handling (it answers 400 or drops it) and not as a clean request.
+  ASSERT_TRUE(run_until([&] {
+    for (const auto& s : seen)
+      if (s.call_id == "ur-7@x") return true;
+    return false;
+  }));
+  for (const auto& s : seen) EXPECT_TRUE(s.call_id == "ur-7@x" || s.bad) << s.method << " " << s.call_id;
+}
+
+TEST_F(UdpReaderTest, StopGivesTheSocketBackToTport) {
+  ASSERT_TRUE(start_reader());
+  reader.stop();
+  EXPECT_FALSE(reader.running());
+  LoopbackUdp phone;
+  ASSERT_TRUE(phone.send_to(port, options(phone, 1)));
+  ASSERT_TRUE(run_until([&] { return seen.size() == 1; }));
+  EXPECT_EQ(reader.counters().datagrams, 0u);
+  EXPECT_EQ(seen[0].source_port, phone.port());
+}
+
+TEST_F(UdpReaderTest, WithoutATportItDoesNotStart) {
+  std::string why;
+  EXPECT_FALSE(reader.start(root, nullptr, UdpReader::find_socket("127.0.0.1", port), &why));
+  EXPECT_FALSE(why.empty());
+  EXPECT_EQ(UdpReader::find_udp_tport(agent, "127.0.0.1", port + 1), nullptr);
+  EXPECT_EQ(UdpReader::find_socket("127.0.0.1", 0), -1);
+  // tport still reads.
+  LoopbackUdp phone;
+  ASSERT_TRUE(phone.send_to(port, options(phone, 2)));
+  EXPECT_TRUE(run_until([&] { return seen.size() == 1; }));
+}
+
+}  // namespace
+}  // namespace sippeer::adaptor
