@@ -140,6 +140,43 @@ TEST_F(UdpReaderTest, WhatTportWouldNotDeliverIsDroppedAndBrokenSipIsFlagged) {
   for (const auto& s : seen) EXPECT_TRUE(s.call_id == "ur-7@x" || s.bad) << s.method << " " << s.call_id;
 }
 
+TEST_F(UdpReaderTest, AnIcmpUnreachableStillBecomesTportsInternal503) {
+  // tport, stalled, still gets the socket's error events and reads the
+  // ICMP message from the error queue; the reader only steps over the
+  // error it leaves on the socket. A request to a closed port ends in an
+  // internal 503 at once, not in a timeout.
+  ASSERT_TRUE(start_reader());
+  int closed_port = 0;
+  {
+    LoopbackUdp gone;  // bound, then closed: nothing listens there now
+    closed_port = gone.port();
+  }
+  int status = 0;
+  auto on_answer = [](nta_outgoing_magic_t* magic, nta_outgoing_t*, const sip_t* sip) -> int {
+    if (sip && sip->sip_status) *static_cast<int*>(magic) = sip->sip_status->st_status;
+    return 0;
+  };
+  const std::string to = "sip:nobody@127.0.0.1:" + std::to_string(closed_port);
+  nta_leg_t* leg = nta_leg_tcreate(agent, nullptr, nullptr, NTATAG_NO_DIALOG(1), TAG_END());
+  ASSERT_NE(leg, nullptr);
+  nta_outgoing_t* orq =
+      nta_outgoing_tcreate(leg, on_answer, &status, URL_STRING_MAKE(to.c_str()), SIP_METHOD_OPTIONS,
+                           URL_STRING_MAKE(to.c_str()), SIPTAG_FROM_STR("<sip:a@example.com>"),
+                           SIPTAG_TO_STR(to.c_str()), TAG_END());
+  ASSERT_NE(orq, nullptr);
+  const auto start = Clock::now();
+  EXPECT_TRUE(run_until([&] { return status >= 200; }, 2000)) << "no final answer";
+  EXPECT_EQ(status, 503);
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(1500));
+  nta_outgoing_destroy(orq);
+  nta_leg_destroy(leg);
+  // And the socket still reads.
+  LoopbackUdp phone;
+  ASSERT_TRUE(phone.send_to(port, options(phone, 3)));
+  EXPECT_TRUE(run_until([&] { return !seen.empty(); }));
+  EXPECT_GE(reader.counters().datagrams, 1u);
+}
+
 TEST_F(UdpReaderTest, StopGivesTheSocketBackToTport) {
   ASSERT_TRUE(start_reader());
   reader.stop();
