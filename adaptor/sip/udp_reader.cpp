@@ -141,15 +141,17 @@ void UdpReader::read_ready() {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       continue;
     }
+    const su_time_t now = su_now();  // one reading for the batch, as tport takes one per read
     for (int i = 0; i < got; ++i)
       deliver(static_cast<const unsigned char*>(b.iov[i].iov_base), b.hdr[i].msg_len, &b.from[i],
-              b.hdr[i].msg_hdr.msg_namelen);
+              b.hdr[i].msg_hdr.msg_namelen, now);
     if (got < kBatch) return;
     ++counters_.full_batches;
   }
 }
 
-void UdpReader::deliver(const unsigned char* data, std::size_t n, const void* from, unsigned fromlen) {
+void UdpReader::deliver(const unsigned char* data, std::size_t n, const void* from, unsigned fromlen,
+                        su_time_t now) {
   // What tport_recv_dgram refuses or hands elsewhere: runts, SigComp
   // (first byte 0xf8..0xff) and STUN (0 or 1).
   if (n <= 1 || (data[0] & 0xf8) == 0xf8 || data[0] <= 1) {
@@ -183,7 +185,7 @@ void UdpReader::deliver(const unsigned char* data, std::size_t n, const void* fr
   // marked bad and still delivered, and nta answers it (400).
   if (msg_extract(msg) == 0) msg_mark_as_complete(msg, MSG_FLG_ERROR);
   ++counters_.datagrams;
-  tport_deliver(tport_, msg, nullptr, nullptr, su_now());
+  tport_deliver(tport_, msg, nullptr, nullptr, now);
 }
 
 }  // namespace sippeer::adaptor

@@ -66,7 +66,7 @@ class UdpReader {
  private:
   static int on_readable(su_root_magic_t*, su_wait_t* w, su_wakeup_arg_t* arg);
   void read_ready();
-  void deliver(const unsigned char* data, std::size_t n, const void* from, unsigned fromlen);
+  void deliver(const unsigned char* data, std::size_t n, const void* from, unsigned fromlen, su_time_t now);
 
   struct Buffers;
   std::unique_ptr<Buffers> buf_;
