@@ -258,8 +258,10 @@ class Ring:
 
     label = "sippeer"
 
-    def __init__(self, run, n, binary, extra=(), first_ip=0, ips=None):
+    def __init__(self, run, n, binary, extra=(), first_ip=0, ips=None, batch_reads=None):
         self.run = run
+        # What each node must report in /status udp_reader.batch_reads (the default: on).
+        batch_reads = True if batch_reads is None else batch_reads
         self.n = n
         self.nodes = []
         # One node on .51, a ring of 4 on .52-.55: both can run at once.
@@ -272,6 +274,9 @@ class Ring:
             os.makedirs(os.path.join(run.dir, f"state{ip}"), exist_ok=True)
             self.nodes.append(run.spawn(f"sippeer{n}_{i}", args))
             wait_for(f"sippeer node {i} to join", lambda ip=ip: self.status(ip).get("joined"), 30)
+            reads = self.status(ip).get("udp_reader", {}).get("batch_reads")
+            if reads is not None and reads != batch_reads:
+                raise RuntimeError(f"sippeer node {i}: udp_reader.batch_reads is {reads}, expected {batch_reads}")
         if n > 1:
             want = set(f"{ip}:{SIP_PORT}" for ip in self.ips)
             def consistent():
@@ -612,6 +617,7 @@ def header(title, args):
         f"servers and sipp at nice {NICE}")
     m["nice"] = NICE
     m["sipp_processes"] = UACS
+
     if m["loadavg_at_start"][0] > 0.5:
         log("   (the machine is shared and was busy: absolute figures are noisy; compare the ratios)")
     return m
@@ -632,12 +638,58 @@ def resources(res):
     return f"{res['server_procs']} proc, {res['server_threads']} threads, {res['server_cpu_pct']}% CPU"
 
 
+AB_IP = "127.0.0.56"  # --ab-reads: the one node whose UDP socket tport reads
+AB_RING_IPS = ["127.0.0.57", "127.0.0.58", "127.0.0.59", "127.0.0.60"]  # and its ring of 4
+
+
+def tport_reads_config(run, base_text):
+    """A sippeer config file: `base_text` plus sip.batch_reads off."""
+    path = os.path.join(run.dir, f"tport-reads-{len(os.listdir(run.dir))}.yaml")
+    with open(path, "w") as f:
+        f.write(base_text + "sip:\n  batch_reads: false\n")
+    return path
+
+
+def ab_reads_node(run, args, base_text, label):
+    """--ab-reads: one more single node, the same but for sip.batch_reads
+    off, swept step by step beside the others."""
+    node = Ring(run, 1, args.sippeer, extra=("--config", tport_reads_config(run, base_text)), ips=[AB_IP],
+                batch_reads=False)
+    node.label = label
+    return node
+
+
+def report_ab_reads(results, batched, tport):
+    """CPU per request of two sippeer servers alike but for sip.batch_reads,
+    at every rate both passed, taken seconds apart: the A/B of the
+    batched reader."""
+    if batched not in results or tport not in results:
+        return None
+    def passed(label):
+        return {r["rate"]: r for r in results[label]["steps"] if passes(r)}
+    a, b = passed(tport), passed(batched)
+    rows = []
+    for rate in sorted(set(a) & set(b)):
+        ta, tb = a[rate]["server_cpu_us_per_call"], b[rate]["server_cpu_us_per_call"]
+        rows.append({"rate": rate, "tport reads us/call": ta, "batched reads us/call": tb,
+                     "batched/tport": ratio(tb, ta)})
+    print(f"A/B of the UDP reader ({batched} vs {tport}), steps both passed:")
+    table(rows, ["rate", "tport reads us/call", "batched reads us/call", "batched/tport"])
+    return rows
+
+
 def start_servers(run, args):
     servers = [Kamailio(run, args.workers), Ring(run, 1, args.sippeer)]
     servers[0].label, servers[1].label = "kamailio", "sippeer_1"
+    if args.ab_reads:
+        servers.append(ab_reads_node(run, args, open(SIPPEER_CFG).read(), "sippeer_1_tport"))
     if not args.no_ring:
         servers.append(Ring(run, 4, args.sippeer, first_ip=1))
         servers[-1].label = "sippeer_4"
+        if args.ab_reads:
+            servers.append(Ring(run, 4, args.sippeer, extra=("--config", tport_reads_config(run, open(SIPPEER_CFG).read())),
+                                ips=AB_RING_IPS, batch_reads=False))
+            servers[-1].label = "sippeer_4_tport"
     return servers
 
 
@@ -682,6 +734,12 @@ def bench_register(args):
         summary["ratio_sippeer_4_vs_1"] = ratio(s4, s1)
         print(f"replication cost: a 4-node ring (k=3 replicas, 3/4 of REGISTERs one ring hop away) "
               f"sustains {ratio(s4, s1)} x the rate of one node")
+    if args.ab_reads:
+        summary["ab_reads"] = report_ab_reads(results, "sippeer_1", "sippeer_1_tport")
+        if "sippeer_4_tport" in results:
+            summary["ab_reads_ring"] = report_ab_reads(results, "sippeer_4", "sippeer_4_tport")
+            print(f"best rates: ring of 4 with batched reads {results['sippeer_4']['best_rate']}/s, "
+                  f"with tport reads {results['sippeer_4_tport']['best_rate']}/s")
     summary["results"] = {n: {kk: vv for kk, vv in r.items() if kk != "steps"} for n, r in results.items()}
     print(json.dumps(summary))
 
@@ -788,6 +846,10 @@ def bench_auth(args):
         servers.append(one)
         took = {"sippeer_1_auth": import_users(args.sippeer, one.ips[0], os.path.join(run.dir, f"state{one.ips[0]}"),
                                                imports)}
+        if args.ab_reads:
+            ab = ab_reads_node(run, args, open(auth_cfg).read(), "sippeer_1_auth_tport")
+            servers.append(ab)
+            took[ab.label] = import_users(args.sippeer, AB_IP, os.path.join(run.dir, f"state{AB_IP}"), imports)
         if not args.no_ring:
             ring = Ring(run, 4, args.sippeer, extra=("--config", auth_cfg), first_ip=1)
             ring.label = "sippeer_4_auth"
@@ -813,6 +875,8 @@ def bench_auth(args):
                "ratio_sippeer_1_vs_kamailio": ratio(s1, k), "goal": 1.5}
     if "sippeer_4_auth" in results:
         summary["ratio_sippeer_4_vs_kamailio"] = ratio(results["sippeer_4_auth"]["best_rate"], k)
+    if args.ab_reads:
+        summary["ab_reads"] = report_ab_reads(results, "sippeer_1_auth", "sippeer_1_auth_tport")
     summary["results"] = {n: {kk: vv for kk, vv in r.items() if kk != "steps"} for n, r in results.items()}
     print(json.dumps(summary))
 
@@ -1104,6 +1168,10 @@ def main():
                          "entering at one node and the callee's AOR owned by another (default 1)")
     ap.add_argument("--lookups", type=int, default=2000, help="ringlookup: GET /lookup calls")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--ab-reads", action="store_true",
+                    help="register, auth: one more single sippeer node with sip.batch_reads off (Sofia's "
+                         "tport reads its UDP socket), swept beside the others: docs/BENCHMARKS.md, "
+                         "\"Batched reads\"")
     ap.add_argument("--uacs", type=int, default=2, help="sipp processes sharing the load (default 2)")
     ap.add_argument("--nice", type=int, default=-15 if os.geteuid() == 0 else 0,
                     help="niceness of the servers and sipp (default -15 as root, else 0)")
