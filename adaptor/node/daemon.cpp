@@ -14,6 +14,7 @@
 
 #include "adaptor/log.h"
 #include "adaptor/sip/reject_log.h"
+#include "adaptor/sip/send_errors.h"
 #include "adaptor/sip/networks.h"
 #include "adaptor/sip/reply.h"
 #include "adaptor/sip/sip_parser.h"
@@ -130,6 +131,7 @@ Daemon::Daemon(Settings settings, std::function<std::vector<ConfigError>(Setting
     : settings_(std::move(settings)), reload_(std::move(reload)) {}
 
 Daemon::~Daemon() {
+  unwatch_send_errors();
   service_.reset();
   discovery_.reset();
   proxy_.reset();
@@ -316,7 +318,16 @@ bool Daemon::create_node(std::string* err) {
     mail_password(aor, parts, key, source);
   };
   proxy_ = std::make_unique<Proxy>(std::move(px));
+  watch_send_errors([this](const std::string& address) { on_send_refused(address); });
   return true;
+}
+
+void Daemon::on_send_refused(const std::string& address) {
+  // A phone that went away is no concern of the ring's; nor is a peer
+  // already dropped (the ICMP errors for the copies still in flight).
+  if (!node_ || address == local_address_ || !node_->knows(address)) return;
+  SIPPEER_LOG(Info) << "ring: peer " << address << " refused a datagram (ICMP unreachable)";
+  reschedule(node_->peer_unreachable(now(), address));
 }
 
 dht::Time Daemon::now() const {

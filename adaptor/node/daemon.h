@@ -80,6 +80,9 @@ class Daemon final : public AdminBackend {
   // daemon.cpp: stack and node
   bool start_stack(std::string* err);
   void start_udp_reader();  // sip.batch_reads (udp_reader.h)
+  // A datagram sent without a transaction came back unreachable
+  // (send_errors.h): a ring member there is gone.
+  void on_send_refused(const std::string& address);
   bool create_node(std::string* err);
   dht::Time now() const;
   void reschedule(dht::Time deadline);

@@ -119,10 +119,11 @@ def body(args):
             names = {n.address: n.name for n in ring}
             names[f"127.0.0.1:{alice_port}"] = "alice"
             trace = ""
-            if cap:
-                first_try = next(a[5] for a in attempts if not a[2])
+            # The first failed attempt, else the one that succeeded too late.
+            first_try = next((a[5] for a in attempts if not a[2]), attempts[0][5] if attempts else None)
+            if cap and first_try:
                 first = [m for m in cap.messages() if m.get("call-id") == f"1-{first_try.proc.pid}@127.0.0.1"]
-                trace = (f"\nthe first failed call on the wire (sipcap, {len(first)} of {len(cap.messages())} "
+                trace = (f"\nthe first call placed after the kill, on the wire (sipcap, {len(first)} of {len(cap.messages())} "
                          f"messages captured):\n") + "\n".join(
                     f"  {m.time - killed:6.3f} {names.get(m.src, m.src)} -> {names.get(m.dst, m.dst)}  "
                     f"{m.start_line}  (Vias: {len(m.all('via'))})" for m in first)

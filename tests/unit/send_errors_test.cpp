@@ -1,0 +1,139 @@
+// watch_send_errors (adaptor/sip/send_errors.h) over a real nta agent: a
+// datagram sent without a transaction to a closed port on loopback comes
+// back as ICMP port unreachable, and the watcher is told the address. This
+// is the test that fails if a Sofia-SIP release changes the log line the
+// watcher reads. Both ways the UDP socket is read (tport, or UdpReader)
+// are covered, since the reader leaves the socket's error queue to tport.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "adaptor/sip/send_errors.h"
+#include "adaptor/sip/sofia.h"
+#include "adaptor/sip/udp_reader.h"
+#include "tests/unit/loopback_udp.h"
+
+#include <sofia-sip/su_log.h>
+
+namespace sippeer::adaptor {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class SendErrorsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    su_init();
+    root = su_root_create(nullptr);
+    ASSERT_NE(root, nullptr);
+    agent = nta_agent_create(root, URL_STRING_MAKE("sip:127.0.0.1:0;transport=udp"), nullptr, nullptr,
+                             NTATAG_UA(0), TAG_END());
+    ASSERT_NE(agent, nullptr);
+    const sip_contact_t* m = nta_agent_contact(agent);
+    port = std::stoi(m && m->m_url->url_port ? m->m_url->url_port : "0");
+    ASSERT_GT(port, 0);
+    previous_logger = su_log_default->log_logger;
+    watch_send_errors([this](const std::string& a) { refused.push_back(a); });
+  }
+  void TearDown() override {
+    unwatch_send_errors();
+    reader.stop();
+    nta_agent_destroy(agent);
+    su_root_destroy(root);
+    su_deinit();
+  }
+
+  static int closed_port() {
+    LoopbackUdp gone;  // bound, then closed: nothing listens there now
+    return gone.port();
+  }
+
+  // A MESSAGE sent the way stateless_relay.cpp sends one: nta_msg_tsend,
+  // no client transaction.
+  void send_stateless(int to_port) {
+    const std::string uri = "sip:bob@127.0.0.1:" + std::to_string(to_port);
+    msg_t* msg = nta_msg_create(agent, 0);
+    ASSERT_NE(msg, nullptr);
+    sip_t* sip = sip_object(msg);
+    ASSERT_EQ(sip_add_tl(msg, sip, SIPTAG_REQUEST_STR(("MESSAGE " + uri + " SIP/2.0").c_str()),
+                         SIPTAG_VIA_STR("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-se-1"),
+                         SIPTAG_FROM_STR("<sip:alice@example.com>;tag=a"), SIPTAG_TO_STR(uri.c_str()),
+                         SIPTAG_CALL_ID_STR("se-1@x"), SIPTAG_CSEQ_STR("1 MESSAGE"), SIPTAG_MAX_FORWARDS_STR("70"),
+                         TAG_END()),
+              0);
+    ASSERT_EQ(nta_msg_tsend(agent, msg, URL_STRING_MAKE(uri.c_str()), NTATAG_STATELESS(1), TAG_END()), 0);
+  }
+
+  bool run_until(const std::function<bool()>& done, int ms) {
+    const auto end = Clock::now() + std::chrono::milliseconds(ms);
+    while (Clock::now() < end) {
+      if (done()) return true;
+      su_root_step(root, 10);
+    }
+    return done();
+  }
+
+  su_root_t* root = nullptr;
+  nta_agent_t* agent = nullptr;
+  int port = 0;
+  UdpReader reader;
+  su_logger_f* previous_logger = nullptr;
+  std::vector<std::string> refused;
+};
+
+TEST_F(SendErrorsTest, AStatelessSendToAClosedPortNamesThatAddress) {
+  const int to = closed_port();
+  send_stateless(to);
+  ASSERT_TRUE(run_until([&] { return !refused.empty(); }, 2000)) << "no ICMP error reported";
+  EXPECT_EQ(refused[0], "127.0.0.1:" + std::to_string(to));
+}
+
+TEST_F(SendErrorsTest, WithTheBatchedReaderToo) {
+  std::string why;
+  ASSERT_TRUE(reader.start(root, UdpReader::find_udp_tport(agent, "127.0.0.1", port),
+                           UdpReader::find_socket("127.0.0.1", port), &why))
+      << why;
+  const int to = closed_port();
+  send_stateless(to);
+  ASSERT_TRUE(run_until([&] { return !refused.empty(); }, 2000)) << "no ICMP error reported";
+  EXPECT_EQ(refused[0], "127.0.0.1:" + std::to_string(to));
+}
+
+TEST_F(SendErrorsTest, AnErrorATransactionTakesIsNotReportedHere) {
+  // A client transaction gets its own 503 (the proxy acts on that); the
+  // watcher is for what has no transaction, so it stays silent.
+  int status = 0;
+  auto on_answer = [](nta_outgoing_magic_t* magic, nta_outgoing_t*, const sip_t* sip) -> int {
+    if (sip && sip->sip_status) *static_cast<int*>(magic) = sip->sip_status->st_status;
+    return 0;
+  };
+  const std::string to = "sip:nobody@127.0.0.1:" + std::to_string(closed_port());
+  nta_leg_t* leg = nta_leg_tcreate(agent, nullptr, nullptr, NTATAG_NO_DIALOG(1), TAG_END());
+  ASSERT_NE(leg, nullptr);
+  nta_outgoing_t* orq =
+      nta_outgoing_tcreate(leg, on_answer, &status, URL_STRING_MAKE(to.c_str()), SIP_METHOD_OPTIONS,
+                           URL_STRING_MAKE(to.c_str()), SIPTAG_FROM_STR("<sip:a@example.com>"),
+                           SIPTAG_TO_STR(to.c_str()), TAG_END());
+  ASSERT_NE(orq, nullptr);
+  EXPECT_TRUE(run_until([&] { return status >= 200; }, 2000));
+  EXPECT_EQ(status, 503);
+  EXPECT_TRUE(refused.empty()) << refused[0];
+  nta_outgoing_destroy(orq);
+  nta_leg_destroy(leg);
+}
+
+TEST_F(SendErrorsTest, UnwatchPutsBackTheLoggerThatWasThere) {
+  EXPECT_NE(su_log_default->log_logger, previous_logger);
+  unwatch_send_errors();
+  EXPECT_EQ(su_log_default->log_logger, previous_logger);
+  const int to = closed_port();
+  send_stateless(to);
+  run_until([] { return false; }, 300);
+  EXPECT_TRUE(refused.empty());
+}
+
+}  // namespace
+}  // namespace sippeer::adaptor
