@@ -36,16 +36,26 @@ void MemoryStorage::for_each(const std::function<void(const StoredRecord&)>& fn)
 
 void MemoryStorage::for_each_in(const Id& a, const Id& b,
                                 const std::function<void(const StoredRecord&)>& fn) const {
+  visit_in(a, b, [&](const StoredRecord& sr) {
+    fn(sr);
+    return true;
+  });
+}
+
+void MemoryStorage::visit_in(const Id& a, const Id& b, const std::function<bool(const StoredRecord&)>& fn) const {
+  // false once `fn` has asked to stop.
   auto visit = [&](auto first, auto last) {
-    for (auto it = first; it != last; ++it) fn(*it);
+    for (auto it = first; it != last; ++it)
+      if (!fn(*it)) return false;
+    return true;
   };
-  // (a, b] on the ring: one range if a < b, else (a, max] then [0, b].
+  // (a, b] on the ring: one range if a < b, else (a, max] then [0, b];
+  // a == b is the whole ring, in key order.
   if (a == b) {
-    for_each(fn);
+    visit(set_.begin(), set_.end());
   } else if (a < b) {
     visit(set_.lower_bound(After{a}), set_.lower_bound(After{b}));
-  } else {
-    visit(set_.lower_bound(After{a}), set_.end());
+  } else if (visit(set_.lower_bound(After{a}), set_.end())) {
     visit(set_.begin(), set_.lower_bound(After{b}));
   }
 }

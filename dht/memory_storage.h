@@ -27,6 +27,7 @@ class MemoryStorage final : public Storage {
   void for_each(const std::function<void(const StoredRecord&)>& fn) const override;
   void for_each_in(const Id& a, const Id& b,
                    const std::function<void(const StoredRecord&)>& fn) const override;
+  void visit_in(const Id& a, const Id& b, const std::function<bool(const StoredRecord&)>& fn) const override;
 
  private:
   // Ordered by ring key, then AOR (two AORs may share a key on a small

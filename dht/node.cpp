@@ -802,31 +802,33 @@ Response Node::list_page(Time now, const Request& req) const {
   if (req.list_after && (*req.list_after == self_.id || !owns(*req.list_after))) return r;  // past our range
   std::size_t bytes = 0;
   bool full = false;
+  // false once the page is full: the walk stops there.
   auto visit = [&](const StoredRecord& sr) {
-    if (full || sr.record.kind != req.want || sr.record.tombstone() || sr.expires <= now) return;
-    if (!owns(sr.record.key)) return;
+    if (sr.record.kind != req.want || sr.record.tombstone() || sr.expires <= now) return true;
+    if (!owns(sr.record.key)) return true;
     const std::size_t n = record_bytes(sr.record);
     if (!r.records.empty() && bytes + n > config_.transfer_batch_bytes) {
       full = true;
       r.list_next = r.records.back().record.key;
-      return;
+      return false;
     }
     bytes += n;
     r.records.push_back(carried(sr, now));
+    return true;
   };
   if (start == self_.id) {
     // Alone, we own the whole circle: walk it in ring order from just past
-    // ourselves (for_each_in(a, a) would go in key order, and the cursor
-    // of the next page would not follow it).
+    // ourselves (visit_in(a, a) would go in key order, and the cursor of
+    // the next page would not follow it).
     const Id top = ring_.sub(Id{}, Id::from_u64(1));
     if (self_.id == top) {
-      storage_.for_each(visit);  // just past the top is 0: key order is ring order
+      storage_.visit_in(top, top, visit);  // just past the top is 0: key order is ring order
     } else {
-      storage_.for_each_in(self_.id, top, visit);
-      storage_.for_each_in(top, self_.id, visit);
+      storage_.visit_in(self_.id, top, visit);
+      if (!full) storage_.visit_in(top, self_.id, visit);
     }
   } else {
-    storage_.for_each_in(start, self_.id, visit);
+    storage_.visit_in(start, self_.id, visit);
   }
   return r;
 }

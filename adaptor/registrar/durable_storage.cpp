@@ -220,4 +220,9 @@ void DurableStorage::for_each_in(const dht::Id& a, const dht::Id& b,
   memory_.for_each_in(a, b, fn);
 }
 
+void DurableStorage::visit_in(const dht::Id& a, const dht::Id& b,
+                              const std::function<bool(const dht::StoredRecord&)>& fn) const {
+  memory_.visit_in(a, b, fn);
+}
+
 }  // namespace sippeer::adaptor

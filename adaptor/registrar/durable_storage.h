@@ -47,6 +47,8 @@ class DurableStorage final : public dht::Storage {
   void for_each(const std::function<void(const dht::StoredRecord&)>& fn) const override;
   void for_each_in(const dht::Id& a, const dht::Id& b,
                    const std::function<void(const dht::StoredRecord&)>& fn) const override;
+  void visit_in(const dht::Id& a, const dht::Id& b,
+                const std::function<bool(const dht::StoredRecord&)>& fn) const override;
 
   std::size_t loaded() const { return loaded_; }          // credentials read at start
   std::size_t loaded_mailboxes() const { return loaded_mailboxes_; }

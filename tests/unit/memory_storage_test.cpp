@@ -135,6 +135,28 @@ TEST_F(MemoryStorageScan, EqualEndsMeanTheWholeRing) {
   EXPECT_EQ(n, 5u);
 }
 
+// visit_in walks the same (a, b] as for_each_in and stops when told: a
+// List page (Node::list_page) ends its walk once it is full.
+TEST_F(MemoryStorageScan, VisitInStopsWhenTheVisitorSaysSo) {
+  auto first = [&](std::uint64_t a, std::uint64_t b, std::size_t n) {
+    Aors out;
+    s.visit_in(Id::from_u64(a), Id::from_u64(b), [&](const StoredRecord& r) {
+      out.push_back(r.record.aor);
+      return out.size() < n;
+    });
+    return out;
+  };
+  EXPECT_EQ(first(7, 15, 99), (Aors{"k10", "k15"}));
+  EXPECT_EQ(first(7, 15, 1), (Aors{"k10"}));
+  // Across zero: a stop in the first part skips the second.
+  EXPECT_EQ(first(10, 7, 2), (Aors{"k15", "k22"}));
+  EXPECT_EQ(first(10, 7, 3), (Aors{"k15", "k22", "k1"}));
+  EXPECT_EQ(first(10, 7, 99), (Aors{"k15", "k22", "k1", "k7"}));
+  // The whole ring, in key order.
+  EXPECT_EQ(first(0, 0, 2), (Aors{"k1", "k7"}));
+  EXPECT_EQ(first(22, 22, 99).size(), 5u);
+}
+
 // The hash index and the ordered set hold the same records through any
 // mix of puts, replacements and erases, on a ring small enough that keys
 // collide (find goes through the index, for_each through the set).
