@@ -15,6 +15,7 @@
 #include "adaptor/sip/sofia.h"
 #include "adaptor/sip/udp_reader.h"
 #include "tests/unit/loopback_udp.h"
+#include "tests/unit/nta_options.h"
 
 #include <sofia-sip/su_log.h>
 
@@ -105,24 +106,11 @@ TEST_F(SendErrorsTest, WithTheBatchedReaderToo) {
 TEST_F(SendErrorsTest, AnErrorATransactionTakesIsNotReportedHere) {
   // A client transaction gets its own 503 (the proxy acts on that); the
   // watcher is for what has no transaction, so it stays silent.
-  int status = 0;
-  auto on_answer = [](nta_outgoing_magic_t* magic, nta_outgoing_t*, const sip_t* sip) -> int {
-    if (sip && sip->sip_status) *static_cast<int*>(magic) = sip->sip_status->st_status;
-    return 0;
-  };
-  const std::string to = "sip:nobody@127.0.0.1:" + std::to_string(closed_port());
-  nta_leg_t* leg = nta_leg_tcreate(agent, nullptr, nullptr, NTATAG_NO_DIALOG(1), TAG_END());
-  ASSERT_NE(leg, nullptr);
-  nta_outgoing_t* orq =
-      nta_outgoing_tcreate(leg, on_answer, &status, URL_STRING_MAKE(to.c_str()), SIP_METHOD_OPTIONS,
-                           URL_STRING_MAKE(to.c_str()), SIPTAG_FROM_STR("<sip:a@example.com>"),
-                           SIPTAG_TO_STR(to.c_str()), TAG_END());
-  ASSERT_NE(orq, nullptr);
-  EXPECT_TRUE(run_until([&] { return status >= 200; }, 2000));
-  EXPECT_EQ(status, 503);
+  NtaOptions options_request(agent, "sip:nobody@127.0.0.1:" + std::to_string(closed_port()));
+  ASSERT_TRUE(options_request.sent());
+  EXPECT_TRUE(run_until([&] { return options_request.status() >= 200; }, 2000));
+  EXPECT_EQ(options_request.status(), 503);
   EXPECT_TRUE(refused.empty()) << refused[0];
-  nta_outgoing_destroy(orq);
-  nta_leg_destroy(leg);
 }
 
 TEST_F(SendErrorsTest, UnwatchPutsBackTheLoggerThatWasThere) {

@@ -14,6 +14,7 @@
 #include "adaptor/sip/sofia.h"
 #include "adaptor/sip/udp_reader.h"
 #include "tests/unit/loopback_udp.h"
+#include "tests/unit/nta_options.h"
 
 namespace sippeer::adaptor {
 namespace {
@@ -151,25 +152,15 @@ TEST_F(UdpReaderTest, AnIcmpUnreachableStillBecomesTportsInternal503) {
     LoopbackUdp gone;  // bound, then closed: nothing listens there now
     closed_port = gone.port();
   }
-  int status = 0;
-  auto on_answer = [](nta_outgoing_magic_t* magic, nta_outgoing_t*, const sip_t* sip) -> int {
-    if (sip && sip->sip_status) *static_cast<int*>(magic) = sip->sip_status->st_status;
-    return 0;
-  };
-  const std::string to = "sip:nobody@127.0.0.1:" + std::to_string(closed_port);
-  nta_leg_t* leg = nta_leg_tcreate(agent, nullptr, nullptr, NTATAG_NO_DIALOG(1), TAG_END());
-  ASSERT_NE(leg, nullptr);
-  nta_outgoing_t* orq =
-      nta_outgoing_tcreate(leg, on_answer, &status, URL_STRING_MAKE(to.c_str()), SIP_METHOD_OPTIONS,
-                           URL_STRING_MAKE(to.c_str()), SIPTAG_FROM_STR("<sip:a@example.com>"),
-                           SIPTAG_TO_STR(to.c_str()), TAG_END());
-  ASSERT_NE(orq, nullptr);
-  const auto start = Clock::now();
-  EXPECT_TRUE(run_until([&] { return status >= 200; }, 2000)) << "no final answer";
-  EXPECT_EQ(status, 503);
-  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(1500));
-  nta_outgoing_destroy(orq);
-  nta_leg_destroy(leg);
+  {
+    // Its leg catches every request while it lives: gone before the next.
+    NtaOptions options_request(agent, "sip:nobody@127.0.0.1:" + std::to_string(closed_port));
+    ASSERT_TRUE(options_request.sent());
+    const auto start = Clock::now();
+    EXPECT_TRUE(run_until([&] { return options_request.status() >= 200; }, 2000)) << "no final answer";
+    EXPECT_EQ(options_request.status(), 503);
+    EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(1500));
+  }
   // And the socket still reads.
   LoopbackUdp phone;
   ASSERT_TRUE(phone.send_to(port, options(phone, 3)));
