@@ -171,8 +171,10 @@ void OverlayTransport::start(dht::TxnId txn, msg_t* msg, const std::string& addr
     const int port = std::atoi(address.c_str() + colon + 1) + kOverlayTlsOffset;
     uri = "sip:" + address.substr(0, colon) + ":" + std::to_string(port) + ";transport=tls";
   }
+  // The next hop's 100 Trying says it relays our request and lives
+  // (on_response); nta keeps every 100 to itself unless told to pass it.
   o->orq = nta_outgoing_mcreate(agent_, &OverlayTransport::on_response, o.get(),
-                                URL_STRING_MAKE(uri.c_str()), msg, TAG_END());
+                                URL_STRING_MAKE(uri.c_str()), msg, NTATAG_PASS_100(1), TAG_END());
   if (!o->orq) {
     msg_destroy(msg);  // mcreate takes the message only on success
     SIPPEER_LOG(Warn) << "overlay: cannot send to " << address;

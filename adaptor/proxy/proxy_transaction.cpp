@@ -156,8 +156,12 @@ bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const st
   b->ring_hop = ring_hop;
   b->next_hop = next_hop;
   const std::string route = hop.empty() ? "" : "sip:" + hop;
+  // A ring hop's 100 Trying is what tells us it lives (the hop timer
+  // below); nta keeps every 100 to itself unless told to pass it on. A
+  // DNS branch's 100 is not an answer in the parallel lookup's race.
   b->orq = nta_outgoing_mcreate(ctx_.agent, &Transaction::on_branch_response, b.get(),
-                                route.empty() ? nullptr : URL_STRING_MAKE(route.c_str()), msg, TAG_END());
+                                route.empty() ? nullptr : URL_STRING_MAKE(route.c_str()), msg,
+                                TAG_IF(ring_hop, NTATAG_PASS_100(1)), TAG_END());
   if (!b->orq) {
     msg_destroy(msg);
     return false;
@@ -257,16 +261,6 @@ std::optional<std::string> Proxy::alias_of(const Binding& b) const {
   su_home_deinit(home);
   return alias ? dht::Codec::canonical_aor(b.uri) : std::nullopt;
 }
-
-
-
-
-
-
-
-
-
-
 
 
 // ------------------------------------------------------------ the transaction

@@ -9,7 +9,9 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <variant>
 
 #include "adaptor/node/overlay_auth.h"
 #include "adaptor/node/overlay_transport.h"
@@ -214,6 +216,64 @@ TEST_F(OverlayTransportTest, ASilentPeerIsAFailureWithinTheTimeout) {
   EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(1500));  // 300 ms, not Timer F's 32 s
   EXPECT_GE(b.transport->counters().timeouts, 1u);
   EXPECT_EQ(b.transport->pending_outgoing(), 0u);
+}
+
+// A request its next hop acknowledged with a 100 Trying waits for the
+// chain behind that hop: 8 request timeouts (here 2.4 s), not one (300
+// ms), and the hop is not taken for dead. nta keeps every 100 to itself
+// unless the request asks for it (NTATAG_PASS_100): without that, an
+// acknowledged request failed at its first timeout, as Unreachable.
+class AcknowledgedRequestTest : public OverlayTransportTest {
+ protected:
+  // A peer played by hand on a raw socket: it acknowledges the List it
+  // gets with a 100 at once, and answers `final_status` (0: never) after
+  // `delay_ms`.
+  void list_from_slow_peer(int final_status, int delay_ms, std::optional<dht::LookupResult>* out) {
+    LoopbackUdp slow;
+    ASSERT_NE(slow.port(), 0);
+    Peer& a = add();
+    a.node->start_singleton(a.now());
+    const dht::NodeRef at{a.ring.hash(slow.address()), slow.address()};
+    a.node->list(a.now(), at, std::nullopt, dht::RecordKind::Bindings, [out](const dht::LookupResult& r) { *out = r; });
+    std::string text;
+    ASSERT_TRUE(run_until([&] { return !(text = slow.receive()).empty(); }, 1000));
+    auto decoded = a.codec.decode_request(text);
+    ASSERT_TRUE(std::holds_alternative<dht::Decoded<dht::Request>>(decoded)) << text;
+    auto& req = std::get<dht::Decoded<dht::Request>>(decoded);
+    dht::Envelope env = req.envelope;
+    env.to_tag = "slow";
+    const int agent_port = std::stoi(a.address.substr(a.address.rfind(':') + 1));
+    ASSERT_TRUE(slow.send_to(agent_port, a.codec.encode(dht::Response{100, {}, std::nullopt, dht::Duration{0}, 0},
+                                                         req.message, env)));
+    const auto t0 = Clock::now();
+    run_until([&] { return out->has_value() || Clock::now() - t0 > std::chrono::milliseconds(delay_ms); },
+              delay_ms + 100);
+    if (final_status && !out->has_value()) {
+      const dht::Response page{final_status, {{at, std::nullopt}}, std::nullopt, dht::Duration{0}, 1};
+      ASSERT_TRUE(slow.send_to(agent_port, a.codec.encode(page, req.message, env)));
+    }
+    ASSERT_TRUE(run_until([&] { return out->has_value(); }, 3000));
+    EXPECT_EQ(a.transport->pending_outgoing(), 0u);
+    failed_peers = a.node->counters().nodes_failed;
+  }
+  std::uint64_t failed_peers = 0;
+};
+
+TEST_F(AcknowledgedRequestTest, ItsAnswerMayComeAfterTheRequestTimeout) {
+  std::optional<dht::LookupResult> result;
+  list_from_slow_peer(200, 1200, &result);  // 4 request timeouts after the 100
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 200);
+  EXPECT_EQ(failed_peers, 0u);
+}
+
+TEST_F(AcknowledgedRequestTest, WithoutAnAnswerItFailsAtEightTimeouts) {
+  std::optional<dht::LookupResult> result;
+  const auto t0 = Clock::now();
+  list_from_slow_peer(0, 1200, &result);
+  ASSERT_TRUE(result);
+  EXPECT_NE(result->status, 200);
+  EXPECT_GE(Clock::now() - t0, std::chrono::milliseconds(2300));  // 8 x 300 ms after the 100
 }
 
 TEST_F(OverlayTransportTest, ANodeWithAnotherSecretIsRefused) {
