@@ -94,11 +94,16 @@ std::vector<RegistrationView> Daemon::registrations(const std::string& aor) cons
   const auto now_unix = static_cast<std::int64_t>(std::time(nullptr));
   const auto canonical = aor.empty() ? std::optional<std::string>() : dht::Codec::canonical_aor(aor);
   std::vector<RegistrationView> out;
-  storage_->for_each([&](const dht::StoredRecord& sr) {
-    const dht::Record& r = sr.record;
-    if (r.kind != dht::RecordKind::Bindings) return;
-    if (canonical && r.aor != *canonical) return;
+  auto add = [&](const dht::Record& r) {
     out.push_back(registration_view(r, ring_->hex(r.key), node_->owns(r.key), {}, now_unix));
+  };
+  if (canonical) {
+    // One AOR: one record at most, found by its key, not by a walk.
+    if (const dht::StoredRecord* sr = storage_->find(ring_->hash(*canonical), *canonical)) add(sr->record);
+    return out;
+  }
+  storage_->for_each([&](const dht::StoredRecord& sr) {
+    if (sr.record.kind == dht::RecordKind::Bindings) add(sr.record);
   });
   return out;
 }

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.parse
 sys.dont_write_bytecode = True
 
 import ringlib
@@ -119,6 +120,18 @@ def body(args):
         check(all(m.get("sippeer_joined") == 1 for m in ms), "metrics: every node joined")
         check(all(m.get('sippeer_overlay_sent_total{kind="update"}', 0) > 0 for m in ms), "metrics: updates counted")
         log("/registrations and /metrics agree with the ring: 1 primary, 2 replicas, 1 registration")
+
+        # ?aor= names one record, found by its key (any spelling that
+        # canonicalizes to it); an AOR stored nowhere here lists nothing.
+        holder = next(n for n in nodes if n.name == roles[0][0])
+        for spelling in ("sip:dora@example.com", "sip:dora@EXAMPLE.com;transport=udp"):
+            code, regs = ringlib.http_get("127.0.0.1", holder.admin_port,
+                                          "/registrations?aor=" + urllib.parse.quote(spelling))
+            check(code == 200 and [r["aor"] for r in regs] == ["sip:dora@example.com"],
+                  f"/registrations?aor={spelling} on {holder.name}: {code} {regs}")
+        code, regs = ringlib.http_get("127.0.0.1", holder.admin_port, "/registrations?aor=sip:nobody@example.com")
+        check(code == 200 and regs == [], f"/registrations for an AOR stored nowhere: {code} {regs}")
+        log("/registrations?aor= finds the one record, in any spelling of its AOR")
 
         # Grow to five nodes, look users up from every node, send a few
         # requests of other methods, and read the new series.
