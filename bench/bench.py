@@ -258,10 +258,9 @@ class Ring:
 
     label = "sippeer"
 
-    def __init__(self, run, n, binary, extra=(), first_ip=0, ips=None, batch_reads=None):
+    def __init__(self, run, n, binary, extra=(), first_ip=0, ips=None, batch_reads=True):
+        # batch_reads: what each node must report in /status udp_reader.batch_reads.
         self.run = run
-        # What each node must report in /status udp_reader.batch_reads (the default: on).
-        batch_reads = True if batch_reads is None else batch_reads
         self.n = n
         self.nodes = []
         # One node on .51, a ring of 4 on .52-.55: both can run at once.
@@ -617,7 +616,6 @@ def header(title, args):
         f"servers and sipp at nice {NICE}")
     m["nice"] = NICE
     m["sipp_processes"] = UACS
-
     if m["loadavg_at_start"][0] > 0.5:
         log("   (the machine is shared and was busy: absolute figures are noisy; compare the ratios)")
     return m
@@ -681,13 +679,14 @@ def report_ab_reads(results, batched, tport):
 def start_servers(run, args):
     servers = [Kamailio(run, args.workers), Ring(run, 1, args.sippeer)]
     servers[0].label, servers[1].label = "kamailio", "sippeer_1"
+    base_text = open(SIPPEER_CFG).read()
     if args.ab_reads:
-        servers.append(ab_reads_node(run, args, open(SIPPEER_CFG).read(), "sippeer_1_tport"))
+        servers.append(ab_reads_node(run, args, base_text, "sippeer_1_tport"))
     if not args.no_ring:
         servers.append(Ring(run, 4, args.sippeer, first_ip=1))
         servers[-1].label = "sippeer_4"
         if args.ab_reads:
-            servers.append(Ring(run, 4, args.sippeer, extra=("--config", tport_reads_config(run, open(SIPPEER_CFG).read())),
+            servers.append(Ring(run, 4, args.sippeer, extra=("--config", tport_reads_config(run, base_text)),
                                 ips=AB_RING_IPS, batch_reads=False))
             servers[-1].label = "sippeer_4_tport"
     return servers

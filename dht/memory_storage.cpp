@@ -34,14 +34,6 @@ void MemoryStorage::for_each(const std::function<void(const StoredRecord&)>& fn)
   for (const auto& rec : set_) fn(rec);
 }
 
-void MemoryStorage::for_each_in(const Id& a, const Id& b,
-                                const std::function<void(const StoredRecord&)>& fn) const {
-  visit_in(a, b, [&](const StoredRecord& sr) {
-    fn(sr);
-    return true;
-  });
-}
-
 void MemoryStorage::visit_in(const Id& a, const Id& b, const std::function<bool(const StoredRecord&)>& fn) const {
   // false once `fn` has asked to stop.
   auto visit = [&](auto first, auto last) {

@@ -25,8 +25,6 @@ class MemoryStorage final : public Storage {
   std::size_t size() const override { return set_.size(); }
   std::size_t count(RecordKind kind) const override { return counts_[static_cast<std::size_t>(kind)]; }
   void for_each(const std::function<void(const StoredRecord&)>& fn) const override;
-  void for_each_in(const Id& a, const Id& b,
-                   const std::function<void(const StoredRecord&)>& fn) const override;
   void visit_in(const Id& a, const Id& b, const std::function<bool(const StoredRecord&)>& fn) const override;
 
  private:

@@ -85,17 +85,16 @@ class Storage {
   virtual std::size_t count(RecordKind /*kind*/) const { return size(); }
   // Visits every record; the visitor must not modify the storage.
   virtual void for_each(const std::function<void(const StoredRecord&)>& fn) const = 0;
-  // Records whose key is in the ring interval (a, b]; a == b means all.
-  virtual void for_each_in(const Id& a, const Id& b,
-                           const std::function<void(const StoredRecord&)>& fn) const = 0;
-  // The same walk, in ring order from just past a, until `fn` returns
+  // Records whose key is in the ring interval (a, b], in ring order from
+  // just past a (a == b means all, in key order), until `fn` returns
   // false: a List page stops once it is full instead of walking to the
-  // end of our range, which made listing n records cost n^2 / page. The
-  // default is never wrong, only slower: it walks on without calling `fn`.
-  virtual void visit_in(const Id& a, const Id& b, const std::function<bool(const StoredRecord&)>& fn) const {
-    bool more = true;
-    for_each_in(a, b, [&](const StoredRecord& sr) {
-      if (more) more = fn(sr);
+  // end of our range, which made listing n records cost n^2 / page.
+  virtual void visit_in(const Id& a, const Id& b, const std::function<bool(const StoredRecord&)>& fn) const = 0;
+  // The whole of (a, b].
+  void for_each_in(const Id& a, const Id& b, const std::function<void(const StoredRecord&)>& fn) const {
+    visit_in(a, b, [&](const StoredRecord& sr) {
+      fn(sr);
+      return true;
     });
   }
 };

@@ -215,11 +215,6 @@ void DurableStorage::for_each(const std::function<void(const dht::StoredRecord&)
   memory_.for_each(fn);
 }
 
-void DurableStorage::for_each_in(const dht::Id& a, const dht::Id& b,
-                                 const std::function<void(const dht::StoredRecord&)>& fn) const {
-  memory_.for_each_in(a, b, fn);
-}
-
 void DurableStorage::visit_in(const dht::Id& a, const dht::Id& b,
                               const std::function<bool(const dht::StoredRecord&)>& fn) const {
   memory_.visit_in(a, b, fn);
