@@ -319,8 +319,14 @@ void Proxy::Transaction::branch_done(Branch* b, int status, nta_outgoing_t* orq,
   if (b->dns && lookup && lookup->branch_final(b, status, internal)) {
     // not an answer to weigh (see dns_p2p_lookup.cpp)
   } else if (status / 100 == 2) {
-    // 16.7 step 5: every 2xx goes upstream at once; other branches stop.
-    if (orq) relay(orq);
+    // 16.7 step 5: a 2xx goes upstream at once; other branches stop.
+    // Every 2xx of an INVITE does (each makes a dialog), but a non-INVITE
+    // server transaction sends one final answer and discards the rest
+    // (17.2.2). Sofia's nta would send a second one anyway, over a
+    // transport it holds no reference to and then releases: one
+    // reference lost per forked MESSAGE until the UDP transport is freed
+    // under us (tests/integration/forking_message_test.py).
+    if (orq && (method == sip_method_invite || !final_sent)) relay(orq);
     final_sent = true;
     cancel_others(b);
   } else if (!final_sent) {
