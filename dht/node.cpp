@@ -412,7 +412,7 @@ bool Node::consider_successor(const NodeRef& n, Time now) {
 void Node::send_update(const NodeRef& to, Purpose p) {
   Request r = make(Kind::Update, Target::node(to));
   r.contacts.push_back({self_, predecessor()});
-  r.probe = p == Purpose::Ping;
+  r.probe = p == Purpose::Ping || p == Purpose::Check;
   send(p, to.address, std::move(r));
 }
 
@@ -998,6 +998,7 @@ Time Node::on_response(Time now, TxnId txn, const Response& resp) {
     case Purpose::Update: on_update_response(now, p, resp); break;
     case Purpose::Ping:
     case Purpose::Push: routing_.heard_predecessor(now); break;
+    case Purpose::Check: std::erase(checking_, p.address); break;  // alive: nothing to change
     case Purpose::Unregister:
     case Purpose::Transfer:
       if (state_ == NodeStatus::State::Leaving) finish_leave_step(now);
@@ -1098,6 +1099,9 @@ Time Node::on_failure(Time now, TxnId txn, Failure why) {
       // asked reports the gap.
       if (p.done) p.done(LookupResult{status::kTimeout, std::nullopt, std::nullopt, 0});
       break;
+    case Purpose::Check:
+      std::erase(checking_, p.address);
+      [[fallthrough]];
     case Purpose::Update:
     case Purpose::Ping:
     case Purpose::Push:
@@ -1189,6 +1193,18 @@ Time Node::store_here(Time now, const Record& record, Duration ttl) {
 
 Time Node::peer_unreachable(Time now, const std::string& address) {
   if (state_ == NodeStatus::State::Joined) mark_dead(address, now);
+  return next_deadline();
+}
+
+Time Node::check_peer(Time now, const std::string& address) {
+  (void)now;
+  if (state_ != NodeStatus::State::Joined || address == self_.address) return next_deadline();
+  if (std::find(checking_.begin(), checking_.end(), address) != checking_.end()) return next_deadline();
+  const std::optional<NodeRef> peer = routing_.find(address);
+  if (!peer) return next_deadline();  // not a ring member we know: nothing of ours to repair
+  checking_.push_back(address);
+  ++counters_.peer_checks;
+  send_update(*peer, Purpose::Check);
   return next_deadline();
 }
 

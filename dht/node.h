@@ -51,6 +51,7 @@ struct NodeCounters {
   std::uint64_t requests_forwarded = 0;
   std::uint64_t failures = 0;          // on_failure calls
   std::uint64_t nodes_failed = 0;      // peers marked dead
+  std::uint64_t peer_checks = 0;       // check_peer probes sent (the proxy heard nothing through a peer)
   std::uint64_t stabilize_rounds = 0;
   std::uint64_t bad_messages = 0;      // dropped or refused as malformed
   std::uint64_t implausible = 0;       // Transfers and leaves refused: not from a neighbour (403)
@@ -96,6 +97,15 @@ class Node {
   // The SIP proxy above found a peer unreachable (its own request to it
   // timed out): the same as a failed overlay request (3.11).
   Time peer_unreachable(Time now, const std::string& address);
+  // The SIP proxy above has had no sign of life in a while from a peer it
+  // relayed a request through. That silence may be a slow or vanished
+  // phone behind a live peer (a MESSAGE waits for the callee's answer, and
+  // nodes that relay without a transaction send no 100 Trying), so it is
+  // a question, not a verdict: probe the peer, unless a check of it is
+  // already under way. A probe that fails marks it dead, as any failed
+  // request does (Observer::on_node_failed); an answered one changes
+  // nothing. Only ring members are probed.
+  Time check_peer(Time now, const std::string& address);
 
   // Store a record here as its owner and replicate it (3.17), without
   // routing: for a registrar that has already decided it answers for the
@@ -202,6 +212,7 @@ class Node {
     Time since;
   };
   std::vector<Lost> lost_;  // failed peers, oldest first, probed in turn
+  std::vector<std::string> checking_;  // peers with a check_peer probe under way (a few at most)
   std::size_t lost_cursor_ = 0;
   Time full_lists_until_{};  // after a healed split, answers carry the whole list
   int next_finger_ = 2;

@@ -31,7 +31,7 @@ using LookupCallback = std::function<void(const LookupResult&)>;
 
 // Why the node sent a request: it decides what its answer or failure does.
 enum class Purpose : std::uint8_t {
-  JoinQuery, FingerQuery, Update, Ping, Push, Unregister, Transfer, Lookup, Store, Relay, Reunite, List
+  JoinQuery, FingerQuery, Update, Ping, Check, Push, Unregister, Transfer, Lookup, Store, Relay, Reunite, List
 };
 
 struct Pending {

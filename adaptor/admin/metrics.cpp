@@ -64,6 +64,9 @@ std::string render_metrics(const NodeSnapshot& s) {
   metric("sippeer_overlay_implausible_total", "counter",
          "Transfers and leaves refused because they came from no neighbour.", std::to_string(k.implausible));
   metric("sippeer_failures_detected_total", "counter", "Peers marked dead.", std::to_string(k.nodes_failed));
+  metric("sippeer_peer_checks_total", "counter",
+         "Ring peers probed because a request relayed through them had no answer yet (not marked dead).",
+         std::to_string(k.peer_checks));
   metric("sippeer_stabilization_rounds_total", "counter", "Stabilization rounds run.",
          std::to_string(k.stabilize_rounds));
   metric("sippeer_sip_requests_total", "counter", "Phone requests received by the proxy and registrar.",

@@ -31,6 +31,7 @@ std::string render_status_json(const NodeSnapshot& s) {
                    {"requests_received", k.requests_received},
                    {"requests_forwarded", k.requests_forwarded},
                    {"nodes_failed", k.nodes_failed},
+                   {"peer_checks", k.peer_checks},
                    {"stabilize_rounds", k.stabilize_rounds},
                    {"bad_messages", k.bad_messages + s.overlay.bad_requests},
                    {"implausible", k.implausible}};

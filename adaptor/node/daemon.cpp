@@ -118,6 +118,7 @@ class Daemon::Events final : public dht::Observer {
   }
   void on_node_failed(const dht::NodeRef& n) override {
     SIPPEER_LOG(Warn) << "ring: peer " << n.address << " did not answer; marked dead";
+    if (d_->proxy_) d_->proxy_->on_peer_failed(n.address);
   }
   void on_peer_reunited(const dht::NodeRef& n) override {
     SIPPEER_LOG(Info) << "ring: peer " << n.address << " answers again (a network split healed?); rejoining its ring";

@@ -100,6 +100,12 @@ class Proxy {
   // our client transaction ended): forwarded statelessly.
   void on_stray_response(msg_t* msg, sip_t* sip);
 
+  // The ring marked a peer dead (Observer::on_node_failed): every branch
+  // still waiting on it with no answer yet is rerouted. Deferred to the
+  // next turn of the loop, since the ring may be telling us from inside
+  // one of our own calls (a branch's 503 reported by peer_unreachable).
+  void on_peer_failed(const std::string& address);
+
   const ProxyCounters& counters() const { return counters_; }
   // SIGHUP: new expires limits apply to the next REGISTER.
   void set_policy(const RegistrarPolicy& p) { ctx_.policy = p; }
@@ -386,6 +392,10 @@ class Proxy {
   static constexpr std::int64_t kCallWatchMs = 185000;
   HopWatch call_watch_{kCallWatchMs, 65536};
   su_timer_t* watch_timer_ = nullptr;
+  // on_peer_failed's addresses, and the timer that reroutes their branches.
+  std::vector<std::string> failed_hops_;
+  su_timer_t* failed_hops_timer_ = nullptr;
+  static void on_failed_hops(su_root_magic_t*, su_timer_t*, void* arg);
   // Registration event watchers' last view of each watched AOR's bindings.
   struct RegWatch {
     dht::Id key;

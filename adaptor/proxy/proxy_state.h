@@ -23,6 +23,7 @@ struct Proxy::Branch {
   bool ring_hop = false;
   bool dns = false;             // the DNS branch of a fork (dns_p2p_lookup.cpp)
   bool provisional = false;     // a 1xx arrived
+  bool canceled = false;        // its CANCEL went out (once: nta complains of a second)
   bool done = false;
 };
 

@@ -54,6 +54,7 @@ Proxy::~Proxy() {
   if (level_timer_) su_timer_destroy(level_timer_);
   for (nta_outgoing_t* orq : level_registers_) nta_outgoing_destroy(orq);
   if (watch_timer_) su_timer_destroy(watch_timer_);
+  if (failed_hops_timer_) su_timer_destroy(failed_hops_timer_);
 }
 
 Proxy::Transaction* Proxy::start(msg_t* msg, sip_t* sip) {
@@ -167,11 +168,9 @@ bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const st
     return false;
   }
   if (ring_hop) {
-    // The next node answers an INVITE with 100 at once; other methods get
-    // their final answer from the owner, a few hops on. Past this, the
-    // next node is taken as dead and the ring routes around it.
-    const int factor = tx->method == sip_method_invite ? 1 : 4;
-    b->timer = su_timer_create(su_root_task(ctx_.root), ctx_.settings->request_timeout_ms * factor);
+    // No answer at all from the next node in request_timeout: ask the
+    // ring to probe it (on_hop_timeout).
+    b->timer = su_timer_create(su_root_task(ctx_.root), ctx_.settings->request_timeout_ms);
     su_timer_set(b->timer, &Transaction::on_hop_timeout, b.get());
   }
   tx->branches.push_back(std::move(b));
@@ -288,16 +287,48 @@ int Proxy::Transaction::on_branch_response(void* magic, nta_outgoing_t* orq, con
 }
 
 void Proxy::Transaction::on_hop_timeout(su_root_magic_t*, su_timer_t*, void* arg) {
+  // Silence from the next node is not proof that it died: a node that
+  // relays without a transaction sends no 100 Trying, so a MESSAGE (or an
+  // INVITE) to a phone that is slow, or gone without a trace, is silent
+  // all the way back while every node on the way lives. Taking silence
+  // for death made each such request mark a live node dead. So the ring
+  // probes the node; if the probe fails, on_peer_failed reroutes this
+  // branch, else it waits for its answer (Timer F).
   auto* b = static_cast<Branch*>(arg);
   Transaction* tx = b->tx;
   Proxy* self = tx->proxy;
   if (b->done || b->provisional) return;
-  SIPPEER_LOG(Warn) << "proxy: next hop " << b->next_hop << " did not answer in time";
-  self->ctx_.reschedule(self->ctx_.node->peer_unreachable(self->ctx_.now(), b->next_hop));
-  nta_outgoing_t* orq = b->orq;
-  b->orq = nullptr;
-  if (orq) nta_outgoing_destroy(orq);
-  tx->branch_done(b, 408, nullptr, true);
+  SIPPEER_LOG(Debug) << "proxy: no answer yet through ring hop " << b->next_hop << "; the ring probes it";
+  self->ctx_.reschedule(self->ctx_.node->check_peer(self->ctx_.now(), b->next_hop));
+}
+
+void Proxy::on_peer_failed(const std::string& address) {
+  if (std::find(failed_hops_.begin(), failed_hops_.end(), address) == failed_hops_.end())
+    failed_hops_.push_back(address);
+  if (!failed_hops_timer_) failed_hops_timer_ = su_timer_create(su_root_task(ctx_.root), 0);
+  su_timer_set_interval(failed_hops_timer_, &Proxy::on_failed_hops, this, 0);
+}
+
+void Proxy::on_failed_hops(su_root_magic_t*, su_timer_t*, void* arg) {
+  auto* self = static_cast<Proxy*>(arg);
+  const std::vector<std::string> dead = std::move(self->failed_hops_);
+  self->failed_hops_.clear();
+  // Collected first: a branch's end may end its transaction (erased from
+  // transactions_) or add a branch (a reroute).
+  std::vector<std::pair<Transaction*, Branch*>> waiting;
+  for (auto& [p, tx] : self->transactions_)
+    for (auto& b : tx->branches)
+      if (!b->done && !b->provisional && b->ring_hop && b->orq &&
+          std::find(dead.begin(), dead.end(), b->next_hop) != dead.end())
+        waiting.emplace_back(tx.get(), b.get());
+  for (auto [tx, b] : waiting) {
+    if (!self->transactions_.count(tx) || b->done) continue;  // ended by an earlier one
+    SIPPEER_LOG(Info) << "proxy: ring hop " << b->next_hop << " is dead; routing round it";
+    nta_outgoing_t* orq = b->orq;
+    b->orq = nullptr;
+    nta_outgoing_destroy(orq);
+    tx->branch_done(b, 503, nullptr, true);  // unreachable: rerouted
+  }
 }
 
 void Proxy::Transaction::relay(nta_outgoing_t* orq) {
@@ -330,7 +361,13 @@ void Proxy::Transaction::branch_done(Branch* b, int status, nta_outgoing_t* orq,
     final_sent = true;
     cancel_others(b);
   } else if (!final_sent) {
-    const bool dead_hop = b->ring_hop && internal && (status == 503 || status == 408);
+    // A ring hop is dead when nta could not reach it (503: ICMP, a refused
+    // connection) or the ring found it dead (on_failed_hops). nta's own
+    // 408 says only that no final answer came before Timer F: the hop
+    // acknowledged, or answered its probe, and the owner behind it waits
+    // for a phone with the same timer. Rerouting then would only send the
+    // request to that owner again.
+    const bool dead_hop = b->ring_hop && internal && status == 503;
     if (dead_hop && proxy->reroute(this)) {
       // a new branch replaces this one
     } else if (answer.better(status, internal)) {
@@ -356,8 +393,11 @@ void Proxy::Transaction::branch_done(Branch* b, int status, nta_outgoing_t* orq,
 void Proxy::Transaction::cancel_others(const Branch* keep) {
   if (lookup) lookup->stop();  // a DNS branch still resolving is not sent at all
   for (auto& other : branches) {
-    if (other.get() == keep || other->done || !other->orq) continue;
-    if (method == sip_method_invite) nta_outgoing_tcancel(other->orq, nullptr, nullptr, TAG_END());
+    if (other.get() == keep || other->done || !other->orq || other->canceled) continue;
+    if (method == sip_method_invite) {
+      other->canceled = true;
+      nta_outgoing_tcancel(other->orq, nullptr, nullptr, TAG_END());
+    }
   }
 }
 

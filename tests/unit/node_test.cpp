@@ -520,6 +520,47 @@ TEST(Node, CrashedNodesAreReplacedAndTheirKeysServedFromReplicas) {
   }
 }
 
+// The proxy asks about a ring hop it relayed through and heard nothing
+// from (check_peer): silence may be a slow phone behind a live node, so
+// the node only probes, and marks the peer dead only if the probe fails.
+// One probe at a time per peer; an address outside the ring is not probed.
+TEST(Node, CheckPeerMarksAPeerDeadOnlyWhenItsProbeFails) {
+  Ring r(big());
+  r.build(8);
+  const Id a = *r.live.begin();
+  const Id s = true_successor(r.live, dht::Ring(r.cfg.bits).add(a, Id::from_u64(1)));
+  const std::string s_address = TestNet::addr(r.handle.at(s));
+  Node& node = r.at(a);
+  const std::uint64_t failed_before = node.counters().nodes_failed;
+
+  r.net.record = true;
+  r.net.call(r.handle.at(a), [&](Node& n, Time now) {
+    n.check_peer(now, s_address);
+    return n.check_peer(now, s_address);  // one probe under way already: none more
+  });
+  r.net.drain();
+  r.net.record = false;
+  int probes = 0;
+  for (const auto& d : r.net.log)
+    if (d.is_request && d.to == s_address && d.request.probe) ++probes;
+  EXPECT_EQ(probes, 1);
+  EXPECT_EQ(node.counters().peer_checks, 1u);
+  EXPECT_EQ(node.counters().nodes_failed, failed_before) << "a live peer answered its probe";
+  EXPECT_EQ(node.status().successors.at(0).id, s);
+
+  r.net.call(r.handle.at(a), [&](Node& n, Time now) { return n.check_peer(now, "10.9.9.9:5060"); });
+  EXPECT_EQ(node.counters().peer_checks, 1u) << "not a ring member: nothing to probe";
+
+  // The successor dies without a word: the next check's probe fails, and
+  // the peer is dropped at once, not at the next stabilization round.
+  r.kill(s);
+  r.net.call(r.handle.at(a), [&](Node& n, Time now) { return n.check_peer(now, s_address); });
+  r.net.drain();
+  EXPECT_EQ(node.counters().peer_checks, 2u);
+  EXPECT_EQ(node.counters().nodes_failed, failed_before + 1);
+  EXPECT_NE(node.status().successors.at(0).id, s);
+}
+
 // Issue 16: a network split into two interleaved halves, then healed.
 // Each half repairs into a ring of its own and keeps serving what it
 // holds; once the network heals, the lost-peer probes zip the two rings
