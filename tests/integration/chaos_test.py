@@ -10,7 +10,8 @@ closed after registering, so the host answers ICMP port unreachable).
 
 For --seconds, callers send through random nodes random INVITE, MESSAGE,
 OPTIONS, SUBSCRIBE, INFO and NOTIFY requests to random users and to one
-nobody knows. A caller may send a request again (same branch), CANCEL an
+nobody knows, while a third party keeps changing the users' bindings
+(refreshes, one contact removed and added back, Contact: * and all back). A caller may send a request again (same branch), CANCEL an
 INVITE while it rings (and always after 3 s unanswered), ACK and BYE an
 answered call. Each contact answers
 each request at random: 200 at once, 180 then 200, 486, 603, 200 twice,
@@ -25,8 +26,9 @@ Checks:
     contact gets its 200;
   - once every transaction has ended (transaction lifetime + T4), every
     node's sippeer_proxy_transactions gauge is back to 0;
-  - every INVITE got a final answer, and every request to the unknown
-    user got 404 or 480.
+  - every live phone is still bound to its user after the churn;
+  - every INVITE got a final answer, every REGISTER a 200, and every
+    request to the unknown user the answer its method calls for.
 """
 
 import sys
@@ -71,6 +73,7 @@ class Chaos:
         self.sent = {}  # (caller port, branch) -> request record
         self.counts = {"requests": 0, "finals": 0, "cancels": 0, "resends": 0, "byes": 0}
         self.unanswered = {}  # branch -> request text, for INVITEs
+        self.registers = []  # (client port, branch) of the REGISTERs sent
 
     def at(self, delay, fn):
         self.seq += 1
@@ -203,13 +206,56 @@ class Chaos:
                 self.sent[(caller.port, branch_of(req))] = {"text": req, "node": rec["node"], "user": rec["user"],
                                                             "final": None}
 
+    # ------------------------------------------------------ registrations
+
+    def reregister(self, client):
+        """Churns one user's bindings from a third party's socket: a refresh,
+        one contact removed and added back a second later, or all of them
+        removed (Contact: *) and added back. u0 is left alone: the checks
+        after the run reach it."""
+        user = f"u{self.rng.randrange(1, USERS)}"
+        phones = [p for p in self.callees.values() if p.user == user]
+        if not phones:
+            return
+        action = self.rng.choice(["refresh", "refresh", "remove_one", "remove_all"])
+        if action == "remove_one" and len(phones) < 2:
+            # Not its last live phone: with only a dead contact left (u1's),
+            # an INVITE relayed without a transaction meets an ICMP error
+            # nobody answers, and the caller's own Timer B ends it in 32 s.
+            action = "refresh"
+        if action == "refresh":
+            self.register(client, user, [(p, 600) for p in phones])
+        elif action == "remove_one":
+            p = self.rng.choice(phones)
+            self.register(client, user, [(p, 0)])
+            self.at(self.rng.uniform(0.5, 1.5), lambda: self.register(client, user, [(p, 600)]))
+        else:
+            self.register(client, user, None)
+            self.at(self.rng.uniform(0.5, 1.5), lambda: self.register(client, user, [(q, 600) for q in phones]))
+
+    def register(self, client, user, contacts):
+        aor = f"sip:{user}@{sipplib.DOMAIN}"
+        if contacts is None:
+            contact, extra = "*", "Expires: 0"
+        else:
+            contact = ", ".join(f"{p.contact};expires={e}" for p, e in contacts)
+            extra = ""
+        text = client.request("REGISTER", f"sip:{sipplib.DOMAIN}", to=f"<{aor}>", frm=f"<{aor}>",
+                              contact=contact, extra=extra)
+        text = text if "\r\n" in text else text.replace("\n", "\r\n")
+        node = self.rng.choice(self.ring)
+        self.sent[(client.port, branch_of(text))] = {"text": text, "node": node, "user": user, "final": None}
+        self.registers.append((client.port, branch_of(text)))
+        client.send(node, text)
+
     # ------------------------------------------------------------ the loop
 
-    def run(self, seconds, callers, rate):
+    def run(self, seconds, callers, rate, reg_client):
         socks = {p.sock: ("callee", p) for p in self.callees.values()}
-        socks.update({p.sock: ("caller", p) for p in callers})
+        socks.update({p.sock: ("caller", p) for p in callers + [reg_client]})
         end = time.monotonic() + seconds
         next_send = time.monotonic()
+        next_register = time.monotonic() + 0.5
         last_watch = 0.0
         while True:
             now = time.monotonic()
@@ -218,6 +264,9 @@ class Chaos:
             if now < end and now >= next_send:
                 self.send_request(self.rng.choice(callers))
                 next_send = now + self.rng.expovariate(rate)
+            if now < end - 2 and now >= next_register:  # the last re-adds land before the end
+                self.reregister(reg_client)
+                next_register = now + self.rng.uniform(0.3, 1.0)
             while self.timers and self.timers[0][0] <= now:
                 _, _, fn = heapq.heappop(self.timers)
                 fn()
@@ -276,11 +325,25 @@ def body(args):
             phone.close()
         log(f"{USERS} users, {len(chaos.callees)} live contacts and {len(dead)} dead ones")
         callers = [ph.raw_phone(f"caller{i}") for i in range(4)]
+        reg_client = ph.raw_phone("registrar-client")
 
-        chaos.run(args.seconds, callers, args.rate)
+        chaos.run(args.seconds, callers, args.rate, reg_client)
         c = chaos.counts
         log(f"sent {c['requests']} requests ({c['resends']} sent again, {c['cancels']} CANCELs, "
             f"{c['byes']} BYEs); {c['finals']} final answers came back")
+        regs = [chaos.sent[k]["final"] for k in chaos.registers]
+        bad_regs = [f for f in regs if f != 200]
+        check(regs and not bad_regs, f"of {len(regs)} REGISTERs changing bindings during the run, "
+                                     f"{len(bad_regs)} did not get 200: {bad_regs[:10]}")
+        log(f"{len(regs)} REGISTERs (refreshes, removals, Contact: *, re-adds) all answered 200")
+        # Every removal was followed by its re-add: each live phone is bound.
+        for u in range(USERS):
+            aor = f"sip:u{u}@{sipplib.DOMAIN}"
+            code, lk = sipplib.lookup(rng.choice(ring), aor)
+            bound = " ".join(lk.get("bindings", [])) if isinstance(lk, dict) else ""
+            missing = [p.address for p in chaos.callees.values() if p.user == f"u{u}" and f"@{p.address}>" not in bound]
+            check(not missing, f"after the run, /lookup of {aor} ({code}) lacks live contacts {missing}: {lk}")
+        log("after the run every live phone is still bound to its user")
 
         for n in ring:
             check(n.alive(), f"{n.name} died after the chaos run\n{n.log()[-4000:]}")
