@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """sippeer beside Kamailio under the same sipp load (issue 7).
 
-Used by bench/register.sh, proxy.sh, memory.sh, overload.sh, secret.sh and
-the loopback half of overlay.sh; run one of those. Everything runs on loopback
+Used by bench/register.sh, proxy.sh, memory.sh (and memory.sh --relay),
+overload.sh, secret.sh and the loopback half of overlay.sh; run one of those. Everything runs on loopback
 addresses 127.0.0.48-127.0.0.59 (never 127.0.0.1, which the integration
 tests use), in a temp dir of its own; every process started here is
 stopped by PID at the end, and every sipp run is bounded by a count and a
@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -1003,6 +1004,68 @@ def bench_memory(args):
     print(json.dumps(out))
 
 
+def bench_relay_memory(args):
+    """Memory a relayed MESSAGE holds: bob has --contacts phones (1: sippeer
+    relays without a transaction; 2 or more: a fork, which both servers
+    relay statefully), MESSAGEs to him at --rate for --seconds, each
+    server's memory sampled every 0.5 s during the load and 25 s after.
+    Kamailio's is its shared memory in use (its transactions live there),
+    sippeer's its RSS. Per message: the growth over the load's first 3 s,
+    before anything finished can have been freed (Timer K, 5 s), divided
+    by the messages sent in them."""
+    m = header(f"memory per relayed MESSAGE, bob with {args.contacts} contact(s)", args)
+    rate, seconds = args.rate, args.seconds
+    run = Run(args.keep)
+    out = {"bench": "relaymemory", "machine": m, "contacts": args.contacts, "rate": rate, "seconds": seconds}
+    rows = []
+    try:
+        for label in ("kamailio", "sippeer_1"):
+            server = Kamailio(run, args.workers) if label == "kamailio" else Ring(run, 1, args.sippeer)
+            server.label = label
+            time.sleep(1)
+            callees = [start_callee(run, server, "message_uas.xml", "bob") for _ in range(args.contacts)]
+            if label == "kamailio":
+                def memory():
+                    return server.shm_used()
+            else:
+                def memory():
+                    return rss_kb(server.pids()) * 1024
+            base = memory()
+            res = {}
+            t = threading.Thread(target=lambda: res.update(
+                sipp_uac(run, server, "message_uac.xml", rate, int(rate * seconds), f"{label}_relay",
+                         service="bob")))
+            t0 = time.monotonic()
+            t.start()
+            samples = []
+            while t.is_alive() or time.monotonic() - t0 < seconds + 25:
+                samples.append((time.monotonic() - t0, memory() - base))
+                time.sleep(0.5)
+            t.join()
+            show_step(label, res)
+            at3 = [g for ts, g in samples if ts <= 3.0][-1]
+            peak = max(g for _, g in samples)
+            after = [ts for ts, g in samples if ts > seconds and g <= 0.1 * peak]
+            rows.append({"system": label, "ok": res.get("ok"), "failed": res.get("failed"),
+                         "B/message (first 3 s)": round(at3 / (3.0 * rate)),
+                         "peak growth MB": round(peak / 2**20, 1),
+                         "back under 10% of peak, s after the load": round(after[0] - seconds, 1) if after else None})
+            out[label] = dict(rows[-1], samples=[(round(ts, 1), g) for ts, g in samples])
+            for c in callees:
+                c.terminate()
+            server.stop()
+    finally:
+        run.close()
+    print(f"Memory held by relayed MESSAGEs ({rate}/s for {seconds:.0f} s; bob with {args.contacts} contact(s)); "
+          "Kamailio: shared memory used, sippeer: RSS (which glibc does not give back, hence no fall)")
+    table(rows, ["system", "ok", "failed", "B/message (first 3 s)", "peak growth MB",
+                 "back under 10% of peak, s after the load"])
+    out["ratio_sippeer_vs_kamailio_bytes_per_message"] = ratio(rows[1]["B/message (first 3 s)"],
+                                                              rows[0]["B/message (first 3 s)"])
+    print(f"ratio sippeer/Kamailio bytes per message: {out['ratio_sippeer_vs_kamailio_bytes_per_message']}")
+    print(json.dumps(out))
+
+
 def ring_refusals(ip):
     """503s a node's admission control answered so far (/metrics)."""
     with urllib.request.urlopen(f"http://{ip}:{ADMIN_PORT}/metrics", timeout=5) as r:
@@ -1150,7 +1213,8 @@ def bench_ring_lookup(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["register", "proxy", "memory", "overload", "ringlookup", "secret", "auth"])
+    ap.add_argument("what", choices=["register", "proxy", "memory", "relaymemory", "overload", "ringlookup", "secret",
+                                     "auth"])
     ap.add_argument("--sippeer", default=os.path.join(TOP, "build", "sippeer"))
     ap.add_argument("--quick", action="store_true", help="fewer, shorter steps")
     ap.add_argument("--no-ring", action="store_true", help="skip the 4-node ring")
@@ -1158,8 +1222,10 @@ def main():
     ap.add_argument("--kinds", type=lambda s: s.split(","), default=["message", "invite"])
     ap.add_argument("--workers", type=int, default=os.cpu_count(), help="Kamailio UDP workers (default: cores)")
     ap.add_argument("--count", type=int, default=USERS, help="memory: registrations")
-    ap.add_argument("--rate", type=int, default=5000, help="memory: REGISTER rate; overload: the sustainable rate")
-    ap.add_argument("--seconds", type=float, default=5.0, help="overload: seconds per load")
+    ap.add_argument("--rate", type=int, default=5000, help="memory: REGISTER rate; relaymemory: MESSAGE rate; overload: the sustainable rate")
+    ap.add_argument("--seconds", type=float, default=5.0, help="overload, relaymemory: seconds per load")
+    ap.add_argument("--contacts", type=int, default=2,
+                    help="relaymemory: bob's phones (1: relayed without a transaction; 2: a fork)")
     ap.add_argument("--kind", choices=["register", "message"], default="message",
                     help="overload: REGISTERs for new AORs, or MESSAGEs relayed statefully (default)")
     ap.add_argument("--nodes", type=int, default=None,
@@ -1197,7 +1263,8 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"{tool} not found: run scripts/setup --all")
     t0 = time.monotonic()
-    {"register": bench_register, "proxy": bench_proxy, "memory": bench_memory, "overload": bench_overload,
+    {"register": bench_register, "proxy": bench_proxy, "memory": bench_memory, "relaymemory": bench_relay_memory,
+     "overload": bench_overload,
      "ringlookup": bench_ring_lookup, "secret": bench_secret, "auth": bench_auth}[args.what](args)
     log(f"(bench {args.what} took {time.monotonic() - t0:.0f} s)")
 
