@@ -290,14 +290,6 @@ class Chaos:
                     self.on_caller(phone, text)
 
 
-def metric(node, name):
-    code, text = ringlib.http_get(node.listen, node.admin_port, "/metrics")
-    check(code == 200, f"{node.name}: /metrics answered {code}")
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    raise ringlib.TestFailure(f"{node.name}: no {name} in /metrics")
-
 
 def body(args):
     rng = random.Random(args.seed)
@@ -347,8 +339,8 @@ def body(args):
 
         for n in ring:
             check(n.alive(), f"{n.name} died after the chaos run\n{n.log()[-4000:]}")
-        failed = {n.name: metric(n, "sippeer_failures_detected_total") for n in ring}
-        checks = sum(metric(n, "sippeer_peer_checks_total") for n in ring)
+        failed = {n.name: ringlib.metric(n, "sippeer_failures_detected_total") for n in ring}
+        checks = sum(ringlib.metric(n, "sippeer_peer_checks_total") for n in ring)
         check(not any(failed.values()), f"live nodes were marked dead during the run: {failed}")
         log(f"no node was marked dead; ring hops silent past the request timeout were probed {checks:.0f} times")
         nobody = [r for r in chaos.sent.values() if r["user"] == NOBODY and r["final"] is not None]
@@ -382,7 +374,7 @@ def body(args):
 
         # Transactions end: 10 s lifetime (Timers F, J) + T4 (5 s, Timer K) + slack.
         def open_transactions():
-            return {n.name: metric(n, "sippeer_proxy_transactions") for n in ring}
+            return {n.name: ringlib.metric(n, "sippeer_proxy_transactions") for n in ring}
         t0 = time.monotonic()
         try:
             ringlib.wait_until(lambda: not any(open_transactions().values()), 20, interval=0.5,

@@ -194,6 +194,16 @@ def status(port, host=LOCALHOST, netns=None):
     return body
 
 
+def metric(node, name):
+    """The value of an unlabelled metric in a node's GET /metrics."""
+    code, text = http_get(node.listen, node.admin_port, "/metrics", netns=node.netns)
+    check(code == 200, f"{node.name}: /metrics answered {code}")
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise TestFailure(f"{node.name}: no {name} in /metrics")
+
+
 # ----------------------------------------------------------------- ids
 
 

@@ -39,14 +39,6 @@ from sipplib import header
 REQUEST_TIMEOUT_MS = 500
 
 
-def metric(node, name):
-    code, text = ringlib.http_get(node.listen, node.admin_port, "/metrics")
-    check(code == 200, f"{node.name}: /metrics answered {code}")
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.rsplit(" ", 1)[1])
-    raise ringlib.TestFailure(f"{node.name}: no {name} in /metrics")
-
 
 def subscribe(alice, node, n):
     ruri = f"sip:bob@{sipplib.DOMAIN}"
@@ -84,15 +76,15 @@ def body(args):
         alice = ph.raw_phone("alice")
 
         # 1. A live hop, a silent phone behind it.
-        checks_before = metric(edge, "sippeer_peer_checks_total")
+        checks_before = ringlib.metric(edge, "sippeer_peer_checks_total")
         subscribe(alice, edge, 1)
         got = bob.recv(3, lambda m: m.startswith("SUBSCRIBE "))
         check(got is not None, "bob's phone never received the first SUBSCRIBE")
         time.sleep(6 * REQUEST_TIMEOUT_MS / 1000)  # several hop timeouts of silence
-        checks = metric(edge, "sippeer_peer_checks_total") - checks_before
+        checks = ringlib.metric(edge, "sippeer_peer_checks_total") - checks_before
         check(checks >= 1, f"{edge.name} probed no hop after {6 * REQUEST_TIMEOUT_MS} ms of silence "
                            "(sippeer_peer_checks_total did not grow)")
-        failed = {n.name: metric(n, "sippeer_failures_detected_total") for n in ring}
+        failed = {n.name: ringlib.metric(n, "sippeer_failures_detected_total") for n in ring}
         check(not any(failed.values()), f"a live node was marked dead because a phone was silent: {failed}")
         for n in ring:
             st = n.status()
@@ -115,7 +107,7 @@ def body(args):
             via = header(got2, "Via") or ""
             check(heir.address in via, f"the rerouted SUBSCRIBE came to bob from {via!r}, not from {heir.name} "
                                        f"({heir.address}), which took bob's key over")
-            check(metric(edge, "sippeer_failures_detected_total") >= 1,
+            check(ringlib.metric(edge, "sippeer_failures_detected_total") >= 1,
                   f"{edge.name} never marked the frozen {owner.name} dead")
             log(f"with {owner.name} frozen, the SUBSCRIBE reached bob through {heir.name} {took:.2f} s after "
                 f"it was sent ({took * 1000 / REQUEST_TIMEOUT_MS:.1f} request timeouts)")
