@@ -43,7 +43,7 @@ import time
 import ringlib
 import sipplib
 from ringlib import check, log
-from sipplib import header, headers, is_final
+from sipplib import header, is_final
 
 METHODS = ["INVITE", "INVITE", "MESSAGE", "MESSAGE", "OPTIONS", "SUBSCRIBE", "INFO", "NOTIFY"]
 BEHAVIOURS = ["ok", "ok", "ring_ok", "busy", "decline", "double", "late", "silent"]
@@ -64,12 +64,11 @@ def branch_of(text):
 class Chaos:
     """One event loop over every phone's socket, with a timer heap."""
 
-    def __init__(self, ph, ring, rng):
-        self.ph, self.ring, self.rng = ph, ring, rng
+    def __init__(self, ring, rng):
+        self.ring, self.rng = ring, rng
         self.timers = []  # (when, seq, fn)
         self.seq = 0
         self.callees = {}  # socket -> RawPhone
-        self.callers = {}
         self.sent = {}  # (caller port, branch) -> request record
         self.counts = {"requests": 0, "finals": 0, "cancels": 0, "resends": 0, "byes": 0}
         self.unanswered = {}  # branch -> request text, for INVITEs
@@ -298,7 +297,7 @@ def body(args):
               "proxy": {"p2p_domains": [sipplib.DOMAIN]}}  # the ring's own domain, as deployed
     with ringlib.Cluster(args.sippeer, "chaos", keep=args.keep) as cl, sipplib.Phones(cl) as ph:
         ring = sipplib.start_ring(cl, 3, config=config, log_level=args.log_level)
-        chaos = Chaos(ph, ring, rng)
+        chaos = Chaos(ring, rng)
         dead = []
         for u in range(USERS):
             for c in range(1 + u % 3):  # u0: 1 contact, u1: 2, u2: 3, u3: 1, ...
