@@ -411,6 +411,21 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
 }
 
 void Proxy::on_stray_response(msg_t* msg, sip_t* sip) {
+  // The final answer of a canceled INVITE branch whose transaction nta
+  // ended early (TCP, TLS: see Transaction::cancel_others).
+  if (sip->sip_status && sip->sip_status->st_status >= 200 && sip->sip_cseq &&
+      sip->sip_cseq->cs_method == sip_method_invite && sip->sip_via && sip->sip_via->v_branch) {
+    if (auto it = canceled_branches_.find(sip->sip_via->v_branch); it != canceled_branches_.end()) {
+      Branch* b = it->second;
+      if (!b->done) {
+        SIPPEER_LOG(Debug) << "proxy: canceled branch answered " << sip->sip_status->st_status
+                           << " after nta ended its transaction";
+        b->tx->branch_done(b, sip->sip_status->st_status, msg, false);
+      }
+      nta_msg_discard(ctx_.agent, msg);
+      return;
+    }
+  }
   // An answer no transaction of ours expects. Two are worth relaying, by
   // the next Via: one to a request we relayed statelessly
   // (stateless_relay.cpp; HopWatch knows its branch, so nobody else can

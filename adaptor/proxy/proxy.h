@@ -392,6 +392,9 @@ class Proxy {
   static constexpr std::int64_t kCallWatchMs = 185000;
   HopWatch call_watch_{kCallWatchMs, 65536};
   su_timer_t* watch_timer_ = nullptr;
+  // Canceled INVITE branches still waiting for their final answer, by the
+  // Via branch of their request (cancel_others, on_stray_response).
+  std::unordered_map<std::string, Branch*> canceled_branches_;
   // on_peer_failed's addresses, and the timer that reroutes their branches.
   std::vector<std::string> failed_hops_;
   su_timer_t* failed_hops_timer_ = nullptr;

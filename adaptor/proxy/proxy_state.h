@@ -24,6 +24,7 @@ struct Proxy::Branch {
   bool dns = false;             // the DNS branch of a fork (dns_p2p_lookup.cpp)
   bool provisional = false;     // a 1xx arrived
   bool canceled = false;        // its CANCEL went out (once: nta complains of a second)
+  std::string canceled_branch;  // then its Via branch, a key of Proxy::canceled_branches_
   bool done = false;
 };
 
@@ -113,11 +114,13 @@ struct Proxy::Transaction {
   static int on_branch_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
   static void on_hop_timeout(su_root_magic_t*, su_timer_t*, void* arg);
   static int on_cancel(void* magic, nta_incoming_t* irq, const sip_t* sip);
-  // A provisional or 2xx answer of a branch goes upstream as it came.
-  void relay(nta_outgoing_t* orq);
+  // A provisional or 2xx answer of a branch goes upstream as it came (a
+  // copy of `response`, which stays the caller's).
+  void relay(msg_t* response);
   // A branch's final answer: relayed (2xx), weighed (16.7), or a dead ring
-  // hop rerouted. Ends the transaction when it was the last.
-  void branch_done(Branch* b, int status, nta_outgoing_t* orq, bool internal);
+  // hop rerouted. `response` is the answer's message, the caller's; none
+  // for an answer made here. Ends the transaction when it was the last.
+  void branch_done(Branch* b, int status, msg_t* response, bool internal);
   void cancel_others(const Branch* keep);
   // Every branch has ended (and the lookup has nothing left): the final
   // answer goes upstream and the transaction is erased (*this with it).
