@@ -7,6 +7,9 @@ of forked MESSAGEs (forking_message_test.py) hid: each flow on its own was
 right. Ring of 3 (10 s transactions, 1 s overlay timeout). Users u0..u5
 have one to three contacts each, some of which are dead (their socket is
 closed after registering, so the host answers ICMP port unreachable).
+u4's two phones and one caller are on TCP: the node each connected to
+keeps a flow and relays to it with a transaction (this found the lost
+487 of tcp_cancel_test.py).
 
 For --seconds, callers send through random nodes random INVITE, MESSAGE,
 OPTIONS, SUBSCRIBE, INFO and NOTIFY requests to random users and to one
@@ -38,6 +41,7 @@ import heapq
 import random
 import re
 import select
+import socket
 import time
 
 import ringlib
@@ -49,6 +53,7 @@ METHODS = ["INVITE", "INVITE", "MESSAGE", "MESSAGE", "OPTIONS", "SUBSCRIBE", "IN
 BEHAVIOURS = ["ok", "ok", "ring_ok", "busy", "decline", "double", "late", "silent"]
 USERS = 6
 NOBODY = "nobody"
+TCP_USER = 4  # u4's phones and one caller are on TCP (flows at their edge node)
 RING_TIMEOUT = 3.0  # a caller hangs up an unanswered call (CANCEL) after this long
 
 
@@ -59,6 +64,72 @@ def code_of(text):
 def branch_of(text):
     m = re.search(r"branch=([^;,\s]+)", header(text, "Via", "v") or "")
     return m.group(1) if m else None
+
+
+class TcpPhone(sipplib.RawPhone):
+    """A phone on one TCP connection to one node: it registers over it (the
+    node keeps a flow, RFC 5626, and reaches the phone through it) and
+    sends, receives and answers everything on it."""
+
+    def __init__(self, user, node):
+        super().__init__(user)
+        self.sock.close()
+        host, port = ringlib.address_of(node).rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)), timeout=5)
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self.address = f"{ringlib.LOCALHOST}:{self.port}"
+        self.buf = b""
+
+    @property
+    def contact(self):
+        return f"<sip:{self.user}@{self.address};transport=tcp>"
+
+    def request(self, *a, **kw):
+        return super().request(*a, **kw).replace("SIP/2.0/UDP", "SIP/2.0/TCP", 1)
+
+    def send(self, to, text):
+        if "\r\n" not in text:
+            text = text.replace("\n", "\r\n")
+        self.sock.setblocking(True)
+        self.sock.sendall(text.encode())
+        self.sock.setblocking(False)
+
+    def reply_to(self, request, source, code, reason, **kw):
+        self.send(None, self.answer(request, code, reason, **kw))
+
+    def read_messages(self):
+        """Whatever whole messages have arrived (Content-Length framing)."""
+        try:
+            data = self.sock.recv(65535)
+        except BlockingIOError:
+            data = b""
+        if data == b"" and not self.buf:
+            return []
+        self.buf += data
+        out = []
+        while True:
+            head_end = self.buf.find(b"\r\n\r\n")
+            if head_end < 0:
+                break
+            head = self.buf[:head_end].decode(errors="replace")
+            m = re.search(r"(?im)^(?:content-length|l)\s*:\s*(\d+)", head)
+            end = head_end + 4 + (int(m.group(1)) if m else 0)
+            if len(self.buf) < end:
+                break
+            out.append(self.buf[:end].decode(errors="replace").lstrip("\r\n"))
+            self.buf = self.buf[end:]
+        return out
+
+    def transact(self, node, text, timeout=5.0):
+        self.send(node, text)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            select.select([self.sock], [], [], 0.2)
+            for m in self.read_messages():
+                if m.startswith("SIP/2.0 ") and is_final(m):
+                    return [], m
+        return [], None
 
 
 class Chaos:
@@ -210,9 +281,10 @@ class Chaos:
     def reregister(self, client):
         """Churns one user's bindings from a third party's socket: a refresh,
         one contact removed and added back a second later, or all of them
-        removed (Contact: *) and added back. u0 is left alone: the checks
-        after the run reach it."""
-        user = f"u{self.rng.randrange(1, USERS)}"
+        removed (Contact: *) and added back. u0 is left alone (the checks
+        after the run reach it), and so is the TCP user: a binding made by a
+        third party has no flow to reach a phone on TCP."""
+        user = f"u{self.rng.choice([u for u in range(1, USERS) if u != TCP_USER])}"
         phones = [p for p in self.callees.values() if p.user == user]
         if not phones:
             return
@@ -276,17 +348,20 @@ class Chaos:
             wait = min([next_send - now if now < end else 0.25] + [self.timers[0][0] - now if self.timers else 0.25])
             ready, _, _ = select.select(list(socks), [], [], max(0.0, min(wait, 0.25)))
             for s in ready:
-                try:
-                    data, source = s.recvfrom(65535)
-                except OSError:
-                    continue
-                kind, phone = socks[s]
-                text = data.decode(errors="replace")
-                src = f"{source[0]}:{source[1]}"
-                if kind == "callee":
-                    self.on_callee(phone, text, src)
+                if isinstance(socks[s][1], TcpPhone):
+                    texts, src = socks[s][1].read_messages(), None
                 else:
-                    self.on_caller(phone, text)
+                    try:
+                        data, source = s.recvfrom(65535)
+                    except OSError:
+                        continue
+                    texts, src = [data.decode(errors="replace")], f"{source[0]}:{source[1]}"
+                kind, phone = socks[s]
+                for text in texts:
+                    if kind == "callee":
+                        self.on_callee(phone, text, src)
+                    else:
+                        self.on_caller(phone, text)
 
 
 
@@ -301,7 +376,11 @@ def body(args):
         dead = []
         for u in range(USERS):
             for c in range(1 + u % 3):  # u0: 1 contact, u1: 2, u2: 3, u3: 1, ...
-                phone = ph.raw_phone(f"u{u}")
+                if u == TCP_USER:
+                    phone = TcpPhone(f"u{u}", rng.choice(ring))
+                    ph.raw.append(phone)
+                else:
+                    phone = ph.raw_phone(f"u{u}")
                 phone.seen, phone.ringing = set(), {}
                 reg = phone.request("REGISTER", f"sip:{sipplib.DOMAIN}", to=f"<sip:u{u}@{sipplib.DOMAIN}>",
                                     call_id=f"reg{u}x{c}x{phone.port}", extra="Expires: 600")
@@ -315,7 +394,8 @@ def body(args):
         for phone in dead:
             phone.close()
         log(f"{USERS} users, {len(chaos.callees)} live contacts and {len(dead)} dead ones")
-        callers = [ph.raw_phone(f"caller{i}") for i in range(4)]
+        callers = [ph.raw_phone(f"caller{i}") for i in range(3)] + [TcpPhone("caller3", rng.choice(ring))]
+        ph.raw.append(callers[-1])
         reg_client = ph.raw_phone("registrar-client")
 
         chaos.run(args.seconds, callers, args.rate, reg_client)
@@ -332,7 +412,7 @@ def body(args):
             aor = f"sip:u{u}@{sipplib.DOMAIN}"
             code, lk = sipplib.lookup(rng.choice(ring), aor)
             bound = " ".join(lk.get("bindings", [])) if isinstance(lk, dict) else ""
-            missing = [p.address for p in chaos.callees.values() if p.user == f"u{u}" and f"@{p.address}>" not in bound]
+            missing = [p.address for p in chaos.callees.values() if p.user == f"u{u}" and f"@{p.address}" not in bound]
             check(not missing, f"after the run, /lookup of {aor} ({code}) lacks live contacts {missing}: {lk}")
         log("after the run every live phone is still bound to its user")
 
