@@ -218,7 +218,11 @@ class Chaos:
             self.unanswered[b] = text
         caller.send(node, text)
         self.counts["requests"] += 1
-        if self.rng.random() < 0.2:
+        # Sent again (same branch), as a retransmission over UDP. Never over
+        # TCP, where a client does not retransmit: the server transaction
+        # of a call over TCP ends with its ACK, so a late copy would be a
+        # new call (RFC 3261 17.2.1), ringing a phone nobody hangs up.
+        if not isinstance(caller, TcpPhone) and self.rng.random() < 0.2:
             self.counts["resends"] += 1
             self.at(self.rng.uniform(0.1, 0.6), lambda: caller.send(node, text))
         if method == "INVITE":
