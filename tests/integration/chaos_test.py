@@ -41,7 +41,6 @@ import heapq
 import random
 import re
 import select
-import socket
 import time
 
 import ringlib
@@ -64,72 +63,6 @@ def code_of(text):
 def branch_of(text):
     m = re.search(r"branch=([^;,\s]+)", header(text, "Via", "v") or "")
     return m.group(1) if m else None
-
-
-class TcpPhone(sipplib.RawPhone):
-    """A phone on one TCP connection to one node: it registers over it (the
-    node keeps a flow, RFC 5626, and reaches the phone through it) and
-    sends, receives and answers everything on it."""
-
-    def __init__(self, user, node):
-        super().__init__(user)
-        self.sock.close()
-        host, port = ringlib.address_of(node).rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)), timeout=5)
-        self.sock.setblocking(False)
-        self.port = self.sock.getsockname()[1]
-        self.address = f"{ringlib.LOCALHOST}:{self.port}"
-        self.buf = b""
-
-    @property
-    def contact(self):
-        return f"<sip:{self.user}@{self.address};transport=tcp>"
-
-    def request(self, *a, **kw):
-        return super().request(*a, **kw).replace("SIP/2.0/UDP", "SIP/2.0/TCP", 1)
-
-    def send(self, to, text):
-        if "\r\n" not in text:
-            text = text.replace("\n", "\r\n")
-        self.sock.setblocking(True)
-        self.sock.sendall(text.encode())
-        self.sock.setblocking(False)
-
-    def reply_to(self, request, source, code, reason, **kw):
-        self.send(None, self.answer(request, code, reason, **kw))
-
-    def read_messages(self):
-        """Whatever whole messages have arrived (Content-Length framing)."""
-        try:
-            data = self.sock.recv(65535)
-        except BlockingIOError:
-            data = b""
-        if data == b"" and not self.buf:
-            return []
-        self.buf += data
-        out = []
-        while True:
-            head_end = self.buf.find(b"\r\n\r\n")
-            if head_end < 0:
-                break
-            head = self.buf[:head_end].decode(errors="replace")
-            m = re.search(r"(?im)^(?:content-length|l)\s*:\s*(\d+)", head)
-            end = head_end + 4 + (int(m.group(1)) if m else 0)
-            if len(self.buf) < end:
-                break
-            out.append(self.buf[:end].decode(errors="replace").lstrip("\r\n"))
-            self.buf = self.buf[end:]
-        return out
-
-    def transact(self, node, text, timeout=5.0):
-        self.send(node, text)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            select.select([self.sock], [], [], 0.2)
-            for m in self.read_messages():
-                if m.startswith("SIP/2.0 ") and is_final(m):
-                    return [], m
-        return [], None
 
 
 class Chaos:
@@ -222,7 +155,7 @@ class Chaos:
         # TCP, where a client does not retransmit: the server transaction
         # of a call over TCP ends with its ACK, so a late copy would be a
         # new call (RFC 3261 17.2.1), ringing a phone nobody hangs up.
-        if not isinstance(caller, TcpPhone) and self.rng.random() < 0.2:
+        if not isinstance(caller, sipplib.TcpPhone) and self.rng.random() < 0.2:
             self.counts["resends"] += 1
             self.at(self.rng.uniform(0.1, 0.6), lambda: caller.send(node, text))
         if method == "INVITE":
@@ -352,7 +285,7 @@ class Chaos:
             wait = min([next_send - now if now < end else 0.25] + [self.timers[0][0] - now if self.timers else 0.25])
             ready, _, _ = select.select(list(socks), [], [], max(0.0, min(wait, 0.25)))
             for s in ready:
-                if isinstance(socks[s][1], TcpPhone):
+                if isinstance(socks[s][1], sipplib.TcpPhone):
                     texts, src = socks[s][1].read_messages(), None
                 else:
                     try:
@@ -381,7 +314,7 @@ def body(args):
         for u in range(USERS):
             for c in range(1 + u % 3):  # u0: 1 contact, u1: 2, u2: 3, u3: 1, ...
                 if u == TCP_USER:
-                    phone = TcpPhone(f"u{u}", rng.choice(ring))
+                    phone = sipplib.TcpPhone(f"u{u}", rng.choice(ring))
                     ph.raw.append(phone)
                 else:
                     phone = ph.raw_phone(f"u{u}")
@@ -398,7 +331,7 @@ def body(args):
         for phone in dead:
             phone.close()
         log(f"{USERS} users, {len(chaos.callees)} live contacts and {len(dead)} dead ones")
-        callers = [ph.raw_phone(f"caller{i}") for i in range(3)] + [TcpPhone("caller3", rng.choice(ring))]
+        callers = [ph.raw_phone(f"caller{i}") for i in range(3)] + [sipplib.TcpPhone("caller3", rng.choice(ring))]
         ph.raw.append(callers[-1])
         reg_client = ph.raw_phone("registrar-client")
 

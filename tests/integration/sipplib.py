@@ -18,6 +18,7 @@ printed with the node logs.
 
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -516,3 +517,79 @@ class RawPhone:
             addr = f"{rc.group(1) if rc else host}:{rp.group(1) if rp else port}"
         self.send(addr, self.answer(request, code, reason, **kw))
         return addr
+
+
+class TcpPhone(RawPhone):
+    """A phone on one TCP connection to one node: it registers over it (the
+    node keeps a flow, RFC 5626, and reaches the phone through it) and
+    sends, receives and answers everything on it, framed by
+    Content-Length. `to` and `source` arguments are ignored."""
+
+    def __init__(self, user, node):
+        super().__init__(user)
+        self.sock.close()
+        host, port = ringlib.address_of(node).rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)), timeout=5)
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self.address = f"{ringlib.LOCALHOST}:{self.port}"
+        self.buf = b""
+
+    @property
+    def contact(self):
+        return f"<sip:{self.user}@{self.address};transport=tcp>"
+
+    def request(self, *a, **kw):
+        return super().request(*a, **kw).replace("SIP/2.0/UDP", "SIP/2.0/TCP", 1)
+
+    def send(self, to, text):
+        if isinstance(text, str):
+            if "\r\n" not in text:
+                text = text.replace("\n", "\r\n")
+            text = text.encode()
+        self.sock.setblocking(True)
+        self.sock.sendall(text)
+        self.sock.setblocking(False)
+
+    def reply_to(self, request, source, code, reason, **kw):
+        self.send(None, self.answer(request, code, reason, **kw))
+
+    def read_messages(self):
+        """Whatever whole messages have arrived, without waiting."""
+        try:
+            data = self.sock.recv(65535)
+        except BlockingIOError:
+            data = b""
+        self.buf += data
+        out = []
+        while True:
+            head_end = self.buf.find(b"\r\n\r\n")
+            if head_end < 0:
+                break
+            head = self.buf[:head_end].decode(errors="replace")
+            m = re.search(r"(?im)^(?:content-length|l)\s*:\s*(\d+)", head)
+            end = head_end + 4 + (int(m.group(1)) if m else 0)
+            if len(self.buf) < end:
+                break
+            out.append(self.buf[:end].decode(errors="replace").lstrip("\r\n"))
+            self.buf = self.buf[end:]
+        return out
+
+    def recv(self, timeout, pred=None):
+        """The next message (text) matching pred within timeout, else None;
+        others are kept for later calls, as RawPhone.recv does."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, m in enumerate(self.pending):
+                if pred is None or pred(m):
+                    return self.pending.pop(i)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            select.select([self.sock], [], [], left)
+            self.pending.extend(self.read_messages())
+
+    def transact(self, node, text, timeout=5.0):
+        self.send(node, text)
+        final = self.recv(timeout, lambda m: m.startswith("SIP/2.0 ") and is_final(m))
+        return [], final

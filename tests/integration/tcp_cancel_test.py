@@ -20,53 +20,12 @@ until it answered 500 after the transaction lifetime.
 import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
-import re
-import socket
 import time
 
 import ringlib
 import sipplib
 from ringlib import check, log
-from sipplib import header, headers
-
-
-class TcpPhone:
-    """bob on one TCP connection: Content-Length framing, answers by hand."""
-
-    def __init__(self, node):
-        self.sock = socket.create_connection((node.listen, node.sip_port), timeout=5)
-        self.port = self.sock.getsockname()[1]
-        self.buf = b""
-
-    def send(self, text):
-        self.sock.sendall(text.encode())
-
-    def recv(self, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            i = self.buf.find(b"\r\n\r\n")
-            if i >= 0:
-                m = re.search(r"(?im)^(?:content-length|l)\s*:\s*(\d+)", self.buf[:i].decode(errors="replace"))
-                end = i + 4 + (int(m.group(1)) if m else 0)
-                if len(self.buf) >= end:
-                    text, self.buf = self.buf[:end].decode(errors="replace"), self.buf[end:]
-                    return text
-            left = deadline - time.monotonic()
-            check(left > 0, "bob's phone waited in vain for a message on its TCP connection")
-            self.sock.settimeout(left)
-            self.buf += self.sock.recv(65535)
-
-    @staticmethod
-    def answer(request, code, reason):
-        lines = [f"SIP/2.0 {code} {reason}"] + [f"Via: {v}" for v in headers(request, "Via")]
-        lines += [f"Record-Route: {rr}" for rr in headers(request, "Record-Route")]
-        lines += [f"From: {header(request, 'From')}", f"To: {header(request, 'To')};tag=bob1",
-                  f"Call-ID: {header(request, 'Call-ID')}", f"CSeq: {header(request, 'CSeq')}",
-                  "Content-Length: 0"]
-        return "\r\n".join(lines) + "\r\n\r\n"
-
-    def close(self):
-        self.sock.close()
+from sipplib import header
 
 
 def call_and_cancel(ph, node, bob, together, n):
@@ -75,9 +34,9 @@ def call_and_cancel(ph, node, bob, together, n):
                            call_id=f"tcpcancel{n}x{alice.port}@127.0.0.1")
     invite = invite if "\r\n" in invite else invite.replace("\n", "\r\n")
     alice.send(node, invite)
-    got = bob.recv()
-    check(got.startswith("INVITE "), f"bob's phone got {got.splitlines()[0]!r}, expected the INVITE")
-    bob.send(bob.answer(got, 180, "Ringing"))
+    got = bob.recv(5)
+    check(got is not None and got.startswith("INVITE "), f"bob's phone got {got!r}, expected the INVITE")
+    bob.send(node, bob.answer(got, 180, "Ringing", to_tag="bob1"))
     ringing = alice.recv(3, lambda m: m.startswith("SIP/2.0 180"))
     check(ringing is not None, "alice never heard bob ring")
     cancel = "\r\n".join([f"CANCEL sip:bob@{sipplib.DOMAIN} SIP/2.0", f"Via: {header(invite, 'Via')}",
@@ -85,15 +44,16 @@ def call_and_cancel(ph, node, bob, together, n):
                           f"Call-ID: {header(invite, 'Call-ID')}", "CSeq: 1 CANCEL",
                           "Content-Length: 0"]) + "\r\n\r\n"
     alice.send(node, cancel)
-    c = bob.recv()
-    check(c.startswith("CANCEL "), f"bob's phone got {c.splitlines()[0]!r}, expected the CANCEL")
-    ok, terminated = bob.answer(c, 200, "OK"), bob.answer(got, 487, "Request Terminated")
+    c = bob.recv(5)
+    check(c is not None and c.startswith("CANCEL "), f"bob's phone got {c!r}, expected the CANCEL")
+    ok = bob.answer(c, 200, "OK", to_tag="bob1")
+    terminated = bob.answer(got, 487, "Request Terminated", to_tag="bob1")
     if together:
-        bob.send(ok + terminated)
+        bob.send(node, ok + terminated)
     else:
-        bob.send(ok)
+        bob.send(node, ok)
         time.sleep(0.05)
-        bob.send(terminated)
+        bob.send(node, terminated)
     canceled = alice.recv(3, lambda m: m.startswith("SIP/2.0 200") and "CANCEL" in (header(m, "CSeq") or ""))
     check(canceled is not None, "alice got no 200 for her CANCEL")
     final = alice.recv(3, lambda m: m.startswith("SIP/2.0 ") and "INVITE" in (header(m, "CSeq") or "")
@@ -110,16 +70,12 @@ def body(args):
     with ringlib.Cluster(args.sippeer, "tcp-cancel", keep=args.keep) as cl, sipplib.Phones(cl) as ph:
         node = cl.add("n1", new_ring=True, config=config)
         node.wait_joined()
-        bob = TcpPhone(node)
+        bob = sipplib.TcpPhone("bob", node)
         try:
-            contact = f"<sip:bob@127.0.0.1:{bob.port};transport=tcp>"
-            bob.send(f"REGISTER sip:{sipplib.DOMAIN} SIP/2.0\r\n"
-                     f"Via: SIP/2.0/TCP 127.0.0.1:{bob.port};branch=z9hG4bKtcpreg{bob.port}\r\n"
-                     f"Max-Forwards: 70\r\nFrom: <sip:bob@{sipplib.DOMAIN}>;tag=r{bob.port}\r\n"
-                     f"To: <sip:bob@{sipplib.DOMAIN}>\r\nCall-ID: tcpreg{bob.port}@127.0.0.1\r\n"
-                     f"CSeq: 1 REGISTER\r\nContact: {contact}\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n")
-            reg = bob.recv()
-            check(reg.startswith("SIP/2.0 200"), f"bob's REGISTER over TCP: {reg.splitlines()[0]!r}")
+            reg = bob.request("REGISTER", f"sip:{sipplib.DOMAIN}", to=f"<sip:bob@{sipplib.DOMAIN}>",
+                              call_id=f"tcpreg{bob.port}@127.0.0.1", extra="Expires: 600")
+            _, final = bob.transact(node, reg)
+            check(final is not None and final.startswith("SIP/2.0 200"), f"bob's REGISTER over TCP: {final!r}")
             call_and_cancel(ph, node, bob, False, 1)
             call_and_cancel(ph, node, bob, True, 2)
             ringlib.wait_until(lambda: ringlib.metric(node, "sippeer_proxy_transactions") == 0, 5,
