@@ -324,9 +324,16 @@ bool Daemon::create_node(std::string* err) {
 }
 
 void Daemon::on_send_refused(const std::string& address) {
-  // A phone that went away is no concern of the ring's; nor is a peer
-  // already dropped (the ICMP errors for the copies still in flight).
-  if (!node_ || address == local_address_ || !node_->knows(address)) return;
+  // A ring peer's refusal is the ring's business. Anything else is a
+  // phone that went away, and the proxy's: what it relayed there gets no
+  // other answer. (A peer the ring already dropped lands there too, for
+  // the copies still in flight; the proxy only acts for requests it sent
+  // to their last hop, and ring hops are not that.)
+  if (!node_ || address == local_address_) return;
+  if (!node_->knows(address)) {
+    if (proxy_) proxy_->on_send_refused(address);
+    return;
+  }
   SIPPEER_LOG(Info) << "ring: peer " << address << " refused a datagram (ICMP unreachable)";
   reschedule(node_->peer_unreachable(now(), address));
 }

@@ -7,14 +7,21 @@ namespace sippeer::adaptor {
 HopWatch::HopWatch(std::int64_t timeout_ms, std::size_t capacity)
     : timeout_ms_(timeout_ms), capacity_(capacity) {}
 
-bool HopWatch::watch(const std::string& branch, const std::string& hop, std::int64_t now_ms, bool report) {
+bool HopWatch::watch(const std::string& branch, const std::string& hop, std::int64_t now_ms, bool report,
+                     bool last_hop) {
   if (auto it = watched_.find(branch); it != watched_.end()) {
-    it->second.hop = hop;  // the route may have changed since the first copy
+    Entry& e = it->second;
+    if (e.hop != hop && e.refused) {  // rerouted round the refusal
+      e.refused = false;
+      --refused_;
+    }
+    e.hop = hop;  // the route may have changed since the first copy
+    e.last_hop = last_hop;
     return true;
   }
   if (watched_.size() >= capacity_) return false;
   const std::int64_t deadline = now_ms + timeout_ms_;
-  watched_.emplace(branch, Entry{hop, deadline, false, report});
+  watched_.emplace(branch, Entry{hop, deadline, false, report, last_hop});
   order_.emplace_back(deadline, branch);
   return true;
 }
@@ -22,7 +29,7 @@ bool HopWatch::watch(const std::string& branch, const std::string& hop, std::int
 bool HopWatch::answered(const std::string& branch, bool final) {
   auto it = watched_.find(branch);
   if (it == watched_.end()) return false;
-  if (final) watched_.erase(it);
+  if (final) erase(it);
   else it->second.alive = true;
   return true;
 }
@@ -30,6 +37,40 @@ bool HopWatch::answered(const std::string& branch, bool final) {
 const std::string* HopWatch::hop_of(const std::string& branch) const {
   auto it = watched_.find(branch);
   return it == watched_.end() ? nullptr : &it->second.hop;
+}
+
+std::string HopWatch::address_of(const std::string& hop) {
+  if (hop.rfind("sip:", 0) != 0) return hop;
+  std::size_t start = 4;
+  const std::size_t at = hop.find('@', start);
+  const std::size_t params = hop.find_first_of(";?>", start);
+  if (at != std::string::npos && at < params) start = at + 1;
+  std::string hostport = hop.substr(start, params == std::string::npos ? std::string::npos : params - start);
+  if (hostport.find(':') == std::string::npos) hostport += ":5060";
+  return hostport;
+}
+
+std::size_t HopWatch::refuse(const std::string& address) {
+  // A walk over every entry: ICMP errors are rare, and keeping an index by
+  // address would cost every relayed request a second map insert.
+  std::size_t marked = 0;
+  for (auto& [branch, e] : watched_) {
+    if (!e.last_hop || e.alive || e.refused || address_of(e.hop) != address) continue;
+    e.refused = true;
+    ++marked;
+  }
+  refused_ += marked;
+  return marked;
+}
+
+void HopWatch::erase(std::unordered_map<std::string, Entry>::iterator it) {
+  if (it->second.refused) --refused_;
+  watched_.erase(it);
+}
+
+bool HopWatch::refused(const std::string& branch) const {
+  auto it = watched_.find(branch);
+  return it != watched_.end() && it->second.refused;
 }
 
 std::vector<std::string> HopWatch::expire(std::int64_t now_ms) {
@@ -43,7 +84,7 @@ std::vector<std::string> HopWatch::expire(std::int64_t now_ms) {
         ++timeouts_;
         if (std::find(dead.begin(), dead.end(), it->second.hop) == dead.end()) dead.push_back(it->second.hop);
       }
-      watched_.erase(it);
+      erase(it);
     }
     order_.pop_front();
   }

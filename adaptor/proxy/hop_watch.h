@@ -34,7 +34,12 @@ class HopWatch {
   // the same branch, keeps the first deadline. `report`: a silent hop is
   // named by expire(); false for requests whose answer may rightly take
   // long (a MESSAGE waits for the callee's phone, not only for the hop).
-  bool watch(const std::string& branch, const std::string& hop, std::int64_t now_ms, bool report = true);
+  // `last_hop`: the hop is the request's destination (a phone's binding, a
+  // dialog's far end), not a ring node, so an ICMP error from it is the
+  // request's answer (refuse()); a ring node's is the ring's business,
+  // and the next copy goes round it.
+  bool watch(const std::string& branch, const std::string& hop, std::int64_t now_ms, bool report = true,
+             bool last_hop = false);
   // An answer with `branch` came back: true when we sent that request (and
   // it is still watched), so the answer may be forwarded. A final answer
   // ends the watch; a provisional one only proves the hop alive.
@@ -42,6 +47,19 @@ class HopWatch {
   // The hops of requests unanswered past the timeout, each hop once; their
   // watches end.
   std::vector<std::string> expire(std::int64_t now_ms);
+
+  // A datagram to `address` ("ip:port") came back unreachable (ICMP): each
+  // unanswered request watched with `last_hop` whose hop is there ("ip:port",
+  // or a binding's URI at that address) is marked, and the number marked is
+  // returned. A hop that has answered 1xx is alive and stays unmarked.
+  std::size_t refuse(const std::string& address);
+  // True when the request with `branch` went to an address that refused it.
+  bool refused(const std::string& branch) const;
+  // Whether any watched request is marked: the cheap test before refused().
+  bool any_refused() const { return refused_ != 0; }
+  // "ip:port" of a hop: itself for "ip:port", the host and port (5060 when
+  // none) of a "sip:user@host:port;params" URI.
+  static std::string address_of(const std::string& hop);
 
   bool watching(const std::string& branch) const { return watched_.count(branch) != 0; }
   // Where the request with `branch` went (its last copy), or null when it
@@ -56,7 +74,11 @@ class HopWatch {
     std::int64_t deadline;
     bool alive = false;  // a provisional answer came
     bool report = true;
+    bool last_hop = false;
+    bool refused = false;  // an ICMP unreachable came back from its address
   };
+  void erase(std::unordered_map<std::string, Entry>::iterator it);
+
   std::int64_t timeout_ms_;
   std::size_t capacity_;
   std::unordered_map<std::string, Entry> watched_;
@@ -64,6 +86,7 @@ class HopWatch {
   // timeout is one constant; entries answered meanwhile are skipped.
   std::deque<std::pair<std::int64_t, std::string>> order_;
   std::uint64_t timeouts_ = 0;
+  std::size_t refused_ = 0;  // entries marked refused
 };
 
 }  // namespace sippeer::adaptor

@@ -243,6 +243,7 @@ RequestFacts Proxy::facts_of(const sip_t* sip, const std::string& flow, bool fro
 
 void Proxy::on_request(msg_t* msg, sip_t* sip) {
   ++counters_.requests;
+  if (answer_refused(msg, sip)) return;
   if (reject_early(msg, sip)) return;
   if (forward_to_outbound_proxy(msg, sip)) return;
   if (sip->sip_request->rq_method == sip_method_register) {

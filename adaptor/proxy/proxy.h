@@ -105,6 +105,10 @@ class Proxy {
   // next turn of the loop, since the ring may be telling us from inside
   // one of our own calls (a branch's 503 reported by peer_unreachable).
   void on_peer_failed(const std::string& address);
+  // A datagram to `address`, which is no ring node, came back unreachable
+  // (ICMP; adaptor/sip/send_errors.h): requests relayed there without a
+  // transaction are answered when their next copy comes (answer_refused).
+  void on_send_refused(const std::string& address);
 
   const ProxyCounters& counters() const { return counters_; }
   // SIGHUP: new expires limits apply to the next REGISTER.
@@ -186,6 +190,10 @@ class Proxy {
   bool send_stateless(msg_t* msg, const std::string& route, const std::string& branch, HopWatch* watch);
   std::string stateless_branch(const sip_t* sip) const;
   bool relayed_answer(const sip_t* sip);
+  // A copy of a request relayed statelessly to a phone that refused it
+  // (on_send_refused): answered here, 480 for an INVITE, else 408. Takes
+  // the message when it returns true.
+  bool answer_refused(msg_t* msg, sip_t* sip);
   static void on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg);
 
   // register_flow.cpp

@@ -152,7 +152,8 @@ bool Proxy::relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b) {
   // an IPv4 address over UDP, and the request came over UDP. The callee's
   // own server transaction absorbs the caller's retransmissions, and a
   // callee that never answers ends in the caller's own timeout, as RFC
-  // 3261 16.11 allows a stateless proxy.
+  // 3261 16.11 allows a stateless proxy. One whose host refuses (ICMP) is
+  // answered at the caller's next copy (answer_refused).
   if (!b.path.empty() || !over_udp(sip->sip_via)) return false;
   su_home_t home[1] = {SU_HOME_INIT(home)};
   const bool plain = plain_udp_target(url_hdup(home, URL_STRING_MAKE(b.uri.c_str())->us_url));
@@ -160,7 +161,7 @@ bool Proxy::relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b) {
   if (!plain) return false;
   const std::string branch = stateless_branch(sip);
   HopWatch& watch = watch_for(sip);
-  if (!watch.watch(branch, b.uri, steady_ms(), /*report=*/false)) return false;
+  if (!watch.watch(branch, b.uri, steady_ms(), /*report=*/false, /*last_hop=*/true)) return false;
   // 16.6 step 2: the binding is the new Request-URI. Ring-only headers
   // never reach a phone; the DNS marker does, as add_branch's (the
   // binding may be another proxy).
@@ -181,13 +182,39 @@ bool Proxy::relay_direct(msg_t* msg, sip_t* sip) {
   if (!plain_udp_target(target) || (sip->sip_route && !url_has_param(target, "lr"))) return false;
   const std::string hop = std::string(target->url_host) + ":" + (target->url_port ? target->url_port : "5060");
   const std::string branch = stateless_branch(sip);
-  if (!hop_watch_.watch(branch, hop, steady_ms(), /*report=*/false)) return false;
+  if (!hop_watch_.watch(branch, hop, steady_ms(), /*report=*/false, /*last_hop=*/true)) return false;
   // As add_branch for a Direct request: no P2P-Identity, since nothing
   // here checked who sent it (edge auth is for requests outside a
   // dialog), and the marker that the DNS half is done.
   prepare_relay(msg, sip, /*claim=*/false, /*identity=*/false, /*dns_marker=*/true);
   send_stateless(msg, "", branch, &hop_watch_);
   return true;  // sent, or nta took the message and the phone retransmits
+}
+
+void Proxy::on_send_refused(const std::string& address) {
+  const std::size_t n = call_watch_.refuse(address) + hop_watch_.refuse(address);
+  if (n)
+    SIPPEER_LOG(Info) << "proxy: " << address << " refused " << n
+                      << " request(s) relayed to it (ICMP unreachable); answering their next copies";
+}
+
+bool Proxy::answer_refused(msg_t* msg, sip_t* sip) {
+  // A phone that quit without unregistering leaves a binding at a live host
+  // with its port closed: the host answers our relayed copy with ICMP, and
+  // nothing else ever answers. A stateful relay would have turned that
+  // into an answer at once (nta's 503 for the branch); a stateless one has
+  // no transaction to answer from, so it answers the caller's next copy
+  // (Timer A or E: 0.5 s later over UDP) as the stateful one would answer
+  // a fork whose every branch failed, instead of the caller waiting for
+  // its own Timer B or F (32 s).
+  if (!call_watch_.any_refused() && !hop_watch_.any_refused()) return false;
+  const sip_method_t m = sip->sip_request->rq_method;
+  if (m == sip_method_ack || m == sip_method_cancel || !sip->sip_via) return false;
+  const std::string branch = stateless_branch(sip);
+  if (!call_watch_.refused(branch) && !hop_watch_.refused(branch)) return false;
+  reject(msg, m == sip_method_invite ? Reject::NoAnswerInvite : Reject::NoAnswer, {},
+         "its destination refused it (ICMP unreachable)");
+  return true;
 }
 
 bool Proxy::relay_cancel(msg_t* msg, sip_t* sip) {

@@ -71,5 +71,36 @@ TEST(HopWatch, ItNamesWhereAWatchedRequestWentSoItsCancelCanFollow) {
   EXPECT_EQ(w.hop_of("late"), nullptr);
 }
 
+TEST(HopWatch, AnAddressThatRefusedMarksOnlyTheRequestsWhoseLastHopItWas) {
+  HopWatch w(185000, 16);
+  w.watch("call", "sip:bob@10.0.0.9:5062;transport=udp", 0, /*report=*/false, /*last_hop=*/true);
+  w.watch("msg", "sip:10.0.0.9:5062", 0, /*report=*/false, /*last_hop=*/true);
+  w.watch("rang", "sip:bob@10.0.0.9:5062", 0, /*report=*/false, /*last_hop=*/true);
+  w.answered("rang", false);  // a 180 came: that phone is alive
+  w.watch("hop", "10.0.0.9:5062", 0, /*report=*/false);  // a ring node's address: the ring decides
+  w.watch("other", "sip:carol@10.0.0.9:5064", 0, /*report=*/false, /*last_hop=*/true);
+  EXPECT_FALSE(w.any_refused());
+  EXPECT_EQ(w.refuse("10.0.0.9:5062"), 2u);
+  EXPECT_TRUE(w.any_refused());
+  EXPECT_TRUE(w.refused("call"));
+  EXPECT_TRUE(w.refused("msg"));
+  EXPECT_FALSE(w.refused("rang")) << "a hop that answered 1xx is alive";
+  EXPECT_FALSE(w.refused("hop")) << "a ring hop's copies are rerouted, not answered";
+  EXPECT_FALSE(w.refused("other"));
+  EXPECT_EQ(w.refuse("10.0.0.9:5062"), 0u) << "each request is marked once";
+  // Rerouted elsewhere (a new binding meanwhile): no longer refused.
+  w.watch("msg", "sip:bob@10.0.0.7:5060", 10, /*report=*/false, /*last_hop=*/true);
+  EXPECT_FALSE(w.refused("msg"));
+  w.answered("call", true);
+  EXPECT_FALSE(w.any_refused()) << "the count follows the marked entries as they end";
+}
+
+TEST(HopWatch, AddressOfAHopIsItsHostAndPort) {
+  EXPECT_EQ(HopWatch::address_of("10.0.0.2:5060"), "10.0.0.2:5060");
+  EXPECT_EQ(HopWatch::address_of("sip:bob@10.0.0.2:5062;transport=udp"), "10.0.0.2:5062");
+  EXPECT_EQ(HopWatch::address_of("sip:10.0.0.2"), "10.0.0.2:5060");
+  EXPECT_EQ(HopWatch::address_of("sip:bob@10.0.0.2?subject=x"), "10.0.0.2:5060");
+}
+
 }  // namespace
 }  // namespace sippeer::adaptor
