@@ -8,8 +8,9 @@
 // transaction gave that we still want is two things, kept here in ~100
 // bytes per REGISTER in flight: only answers to requests we sent are
 // forwarded (a forged response cannot use us as a reflector), and a next
-// hop that answers nothing in time is reported to the ring as unreachable,
-// so the phone's next retransmission takes another way.
+// hop that answers nothing in time is reported to the ring, which probes
+// it and drops it if the probe fails too, so the phone's next
+// retransmission takes another way.
 //
 // Pure: the caller passes the time in milliseconds; no Sofia, no clock.
 #pragma once

@@ -14,7 +14,8 @@
 // afresh, so once the ring has dropped a dead node, the next copy goes
 // round it. HopWatch keeps what the transaction still gave us: answers are
 // forwarded only for requests we sent, and a hop silent to a REGISTER
-// (which its registrar answers at once) is reported to the ring. A MESSAGE
+// (which its registrar answers at once) is reported to the ring, which
+// probes it (Node::check_peer). A MESSAGE
 // may rightly wait for the callee's phone, so its silence is left to
 // stabilization, which notices a dead node as fast (a stateful relay
 // waited 4 x overlay.request_timeout_ms too).
@@ -268,8 +269,13 @@ void Proxy::arm_watch_timer() {
 void Proxy::on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg) {
   auto* self = static_cast<Proxy*>(arg);
   for (const std::string& hop : self->hop_watch_.expire(steady_ms())) {
-    SIPPEER_LOG(Warn) << "proxy: next hop " << hop << " answered no relayed REGISTER in time";
-    self->ctx_.reschedule(self->ctx_.node->peer_unreachable(self->ctx_.now(), hop));
+    // A question, not a verdict, as for a silent stateful branch
+    // (proxy_transaction.cpp): a registrar answers at once, but a live
+    // node that is only slow (a burst, a stalled disk) must not be
+    // dropped from the ring for it. The ring probes it; a failed probe
+    // marks it dead and the phone's next copy goes round it.
+    SIPPEER_LOG(Warn) << "proxy: next hop " << hop << " answered no relayed REGISTER in time; asking the ring to probe it";
+    self->ctx_.reschedule(self->ctx_.node->check_peer(self->ctx_.now(), hop));
   }
   self->call_watch_.expire(steady_ms());  // reports nothing: its entries only end
   if (self->hop_watch_.size() + self->call_watch_.size() > 0) {
