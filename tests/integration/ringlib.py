@@ -85,6 +85,36 @@ def _port_range():
 
 _rng = random.Random(os.getpid() ^ time.time_ns())
 
+# Ports this process has claimed from every other test process on the
+# machine: a lock file per port, held (flock) until the process exits.
+# Why: ctest runs two tests at once, and a port one test's killed node
+# gave up could be handed to the other test's node while the first
+# test's ring still remembered the address. The ring then found a live
+# sippeer there and the two tests' rings merged (CI, 2026-12-06:
+# integration.churn and integration.proxy_calls failed together, each
+# with the other's nodes in its successor lists).
+_PORT_LOCK_DIR = os.path.join(tempfile.gettempdir(), "sippeer-test-ports")
+_port_locks = []
+
+
+def _claim(ports):
+    """Locks every port in `ports` for this process, or none of them."""
+    import fcntl
+    os.makedirs(_PORT_LOCK_DIR, exist_ok=True)
+    held = []
+    for p in ports:
+        f = open(os.path.join(_PORT_LOCK_DIR, str(p)), "a")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            for h in held:
+                h.close()  # closing releases the lock
+            return False
+        held.append(f)
+    _port_locks.extend(held)
+    return True
+
 
 def free_port(host=LOCALHOST):
     """A port free for both UDP and TCP on host (sip.tcp is on by default),
@@ -110,6 +140,8 @@ def free_port(host=LOCALHOST):
         if not _bindable(host, port, socket.SOCK_DGRAM) or \
                 not all(_bindable(host, p, socket.SOCK_STREAM) for p in span):
             continue
+        if not _claim(span):
+            continue  # another test process's, even if nothing listens there now
         _handed_out.update(span)
         return port
     raise RuntimeError("no free port")
