@@ -11,6 +11,7 @@
 #include "dht/sip_text.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <limits>
@@ -118,8 +119,7 @@ struct Param {
   string_view value;
 };
 
-Param split_param(const char* p) {
-  string_view s(p);
+Param split_param(string_view s) {
   std::size_t eq = s.find('=');
   if (eq == string_view::npos) return {s, {}};
   return {s.substr(0, eq), s.substr(eq + 1)};
@@ -434,8 +434,9 @@ std::string encode_binding(const Binding& b) {
 
 namespace {
 
-// Reads one Sofia param into the binding; false when a p2p-* value is bad.
-bool read_binding_param(const char* raw, Binding& b, int& seen) {
+// Reads one contact-param ("name" or "name=value", as Sofia keeps them)
+// into the binding; false when a p2p-* value is bad.
+bool read_binding_param(string_view raw, Binding& b, int& seen) {
   Param p = split_param(raw);
   if (iequals(p.name, "q")) {
     b.q = std::string(p.value);
@@ -466,9 +467,115 @@ bool read_binding_param(const char* raw, Binding& b, int& seen) {
   return true;
 }
 
+// The bytes decode_plain takes in a URI: those of a sip: URI as
+// url_as_string writes it back unchanged. Not '%' (escapes), '?'
+// (headers), '[' (IPv6), ',' or '"' (which Sofia reads in its own ways),
+// nor whitespace: those go to Sofia.
+constexpr dht::text::ByteClass plain_uri_class() {
+  dht::text::ByteClass t{};
+  for (int c = 0; c < 256; ++c) t[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  for (char c : string_view("-_.!~*'()&=+$;:@/")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+constexpr dht::text::ByteClass kPlainUri = plain_uri_class();
+// Bytes of a token (RFC 3261 25.1), for parameter names and plain values.
+using dht::text::kToken;
+
+bool plain_quoted(string_view v) {
+  // A quoted-string of printable ASCII whose only escapes are \" and \\:
+  // what encode_binding writes for an ordinary Call-ID or Path.
+  if (v.size() < 2 || v.front() != '"' || v.back() != '"') return false;
+  for (std::size_t i = 1; i + 1 < v.size(); ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c < 0x20 || c > 0x7e) return false;
+    if (c == '\\') {
+      if (i + 2 >= v.size() || (v[i + 1] != '"' && v[i + 1] != '\\')) return false;
+      ++i;
+    } else if (c == '"') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The stored shape encode_binding writes, read without Sofia: "<" plain
+// URI ">" and ";name[=value]" params, each value a token or a plain
+// quoted-string. nullopt means "not that shape": the caller asks Sofia,
+// which also decides whether anything else is a valid binding. Sofia's
+// contact parser cost ~8,000 instructions a binding, and every REGISTER
+// refresh and every call or MESSAGE to a user decodes each of its
+// bindings (callgrind, docs/BENCHMARKS.md). registrar_test checks that
+// both readings agree on every value this one takes.
+std::optional<std::optional<Binding>> decode_plain(string_view v) {
+  if (v.size() < 3 || v.front() != '<') return std::nullopt;
+  const std::size_t gt = v.find('>');
+  if (gt == string_view::npos) return std::nullopt;
+  const string_view uri = v.substr(1, gt - 1);
+  std::size_t host = uri.compare(0, 4, "sip:") == 0 ? 4 : uri.compare(0, 5, "sips:") == 0 ? 5 : 0;
+  if (host == 0) return std::nullopt;
+  for (char c : uri)
+    if (!dht::text::in(kPlainUri, c)) return std::nullopt;
+  const std::size_t at = uri.find('@');
+  const std::size_t semi = uri.find(';');
+  if (at != string_view::npos) {
+    if (semi < at || at == host) return std::nullopt;  // ';' in the user part, or no user
+    host = at + 1;
+  }
+  // host[:port]: a host name or IPv4 address, a port of digits.
+  const string_view hostport = uri.substr(host, semi == string_view::npos ? string_view::npos : semi - host);
+  const std::size_t colon = hostport.find(':');
+  const string_view hostname = hostport.substr(0, colon);
+  const string_view port = colon == string_view::npos ? string_view() : hostport.substr(colon + 1);
+  if (hostname.empty() || (colon != string_view::npos && (port.empty() || port.size() > 5))) return std::nullopt;
+  for (char c : hostname)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') return std::nullopt;
+  for (char c : port)
+    if (c < '0' || c > '9') return std::nullopt;
+  // A URI naming an overlay node is not storable (storable_uri).
+  for (string_view rest = semi == string_view::npos ? string_view() : uri.substr(semi + 1); !rest.empty();) {
+    const std::size_t next = rest.find(';');
+    const string_view param = rest.substr(0, next);
+    if (param.empty() || iequals(split_param(param).name, "node")) return std::nullopt;
+    rest = next == string_view::npos ? string_view() : rest.substr(next + 1);
+  }
+  Binding b;
+  b.uri = std::string(uri);
+  int seen = 0;
+  std::size_t pos = gt + 1;
+  while (pos < v.size()) {
+    if (v[pos] != ';') return std::nullopt;
+    std::size_t end = ++pos;
+    while (end < v.size() && dht::text::in(kToken, v[end])) ++end;
+    if (end == pos) return std::nullopt;
+    if (end < v.size() && v[end] == '=') {
+      ++end;
+      if (end < v.size() && v[end] == '"') {
+        std::size_t close = end + 1;
+        while (close < v.size() && v[close] != '"') close += v[close] == '\\' ? 2 : 1;
+        if (close >= v.size() || !plain_quoted(v.substr(end, close + 1 - end))) return std::nullopt;
+        end = close + 1;
+      } else {
+        const std::size_t start = end;
+        while (end < v.size() && dht::text::in(kToken, v[end])) ++end;
+        if (end == start) return std::nullopt;
+      }
+    }
+    if (end < v.size() && v[end] != ';') return std::nullopt;
+    if (!read_binding_param(v.substr(pos, end - pos), b, seen)) return std::optional<Binding>();
+    pos = end;
+  }
+  if (seen != 7) return std::optional<Binding>();
+  return std::optional<Binding>(std::move(b));
+}
+
 }  // namespace
 
 std::optional<Binding> decode_binding(std::string_view value) {
+  if (auto plain = decode_plain(value)) return std::move(*plain);
+  return decode_binding_with_sofia(value);
+}
+
+std::optional<Binding> decode_binding_with_sofia(std::string_view value) {
   Home home;
   std::string text(value);
   const sip_contact_t* c = sip_contact_make(home.get(), text.c_str());

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -509,6 +510,87 @@ TEST(BindingCodec, PathRoundTrips) {
   EXPECT_EQ(encode_binding(b), "<sip:1001@192.168.1.5:5060>;p2p-until=5;p2p-callid=\"x\";p2p-cseq=1;"
                                "p2p-path=\"<sip:f~udp~203.0.113.9~40001@10.0.0.2:5060;lr>\";user=phone");
   EXPECT_EQ(decode_binding(encode_binding(b)), b);
+}
+
+// decode_binding reads the shape encode_binding writes without Sofia and
+// hands anything else to Sofia's Contact parser: the two must agree on
+// every value, stored ones and broken ones alike.
+TEST(BindingCodec, TheReadingWithoutSofiaAgreesWithSofias) {
+  std::vector<std::string> values;
+  const Binding base{"sip:1001@192.168.1.5:5060", "", kNow + 60, "cid@host", 7, "", ""};
+  for (const char* uri : {"sip:1001@192.168.1.5:5060", "sip:10.0.0.7", "sips:bob@example.com;transport=tcp",
+                          "sip:1001@192.168.1.5:5060;user=phone;lr", "sip:a.b-c_d!e~f*g'h(i)j&k=l+m$n@h:1",
+                          "sip:alice;day=tue@h", "sip:[2001:db8::1]:5060", "sip:a%40b@h", "sip:a@h?subject=x",
+                          "SIP:a@h", "sip:a@h;node", "sip:a@h;NODE=1", "sip:@h", "sip:a@", "sip:", "sip:a@h:",
+                          "sip:a@h;", "sip:a@h;;x", "tel:+15551234", "sip:a b@h", "sip:a,b@h", "sip:a@@h",
+                          "sip:a@h;x=@", "sip:h;x=@y", "sip:a:pw@h", "sip:a@h:99999999", "sip:a@h:0"}) {
+    Binding b = base;
+    b.uri = uri;
+    values.push_back(encode_binding(b));
+  }
+  for (const char* call_id : {"x", "a\"b", "a\\b", "a b", "a;b,c<d>", "tab\there", "caf\xc3\xa9", "\x01"}) {
+    Binding b = base;
+    b.call_id = call_id;
+    values.push_back(encode_binding(b));
+  }
+  for (const char* params : {";user=phone", ";+sip.instance=\"<urn:uuid:1>\";reg-id=1", ";a;b=c", ";expires=5",
+                             ";received=1.2.3.4:5060", ";x=\"\"", ";p2p-new=1"}) {
+    Binding b = base;
+    b.params = params;
+    values.push_back(encode_binding(b));
+  }
+  Binding q = base;
+  q.q = "0.5";
+  q.path = "<sip:f~udp~203.0.113.9~40001@10.0.0.2:5060;lr>";
+  values.push_back(encode_binding(q));
+  for (const char* v : {"", "*", "<", "<>", "<sip:a@b>", "sip:a@b;p2p-until=5;p2p-callid=\"x\";p2p-cseq=1",
+                        "\"Bob\" <sip:a@b>;p2p-until=5;p2p-callid=\"x\";p2p-cseq=1",
+                        "<sip:a@b>;p2p-until=5;p2p-callid=\"x\";p2p-cseq=1, <sip:c@d>",
+                        "<sip:a@b> ;p2p-until=5;p2p-callid=\"x\";p2p-cseq=1",
+                        "<sip:a@b>;p2p-until = 5;p2p-callid=\"x\";p2p-cseq=1",
+                        "<sip:a@b>;p2p-until=5;p2p-callid=\"x;p2p-cseq=1",
+                        "<sip:a@b>;p2p-until=5;p2p-callid=\"x\\\";p2p-cseq=1",
+                        "<sip:a@b>;p2p-until=5;p2p-until=6;p2p-callid=\"x\";p2p-cseq=1",
+                        "<sip:a@b>;p2p-until=-5;p2p-callid=\"x\";p2p-cseq=1",
+                        "<sip:a@b>;P2P-UNTIL=5;p2p-callid=\"x\";p2p-cseq=1;",
+                        "<sip:a@b>;p2p-until=5;p2p-callid=\"x\";p2p-cseq=1;q=",
+                        "<sip:a@b>;p2p-until=5;p2p-callid=\"x\";p2p-cseq=1;=1"})
+    values.emplace_back(v);
+  // And every stored value above with one byte changed, a few ways each.
+  const std::string bytes = "<>;=\"\\@:,% \tAz09.-";
+  const std::size_t stored = values.size();
+  for (std::size_t i = 0; i < stored; ++i) {
+    for (std::size_t at = 0; at < values[i].size(); at += 3) {
+      std::string m = values[i];
+      m[at] = bytes[(i + at) % bytes.size()];
+      values.push_back(m);
+    }
+  }
+  // Then random edits (seeded): replace, insert or delete a byte, a few
+  // times over, from the bytes that matter to either reader.
+  std::mt19937 rng(20261206);
+  const std::string alphabet = bytes + "\x01\x7f\xc3[]?&'()*!~$+/";
+  for (int n = 0; n < 20000; ++n) {
+    std::string m = values[rng() % stored];
+    for (int edits = 1 + static_cast<int>(rng() % 3); edits > 0 && !m.empty(); --edits) {
+      const std::size_t at = rng() % m.size();
+      const char c = alphabet[rng() % alphabet.size()];
+      switch (rng() % 3) {
+        case 0: m[at] = c; break;
+        case 1: m.insert(m.begin() + static_cast<std::ptrdiff_t>(at), c); break;
+        default: m.erase(at, 1); break;
+      }
+    }
+    values.push_back(m);
+  }
+  std::size_t plain = 0;
+  for (const std::string& v : values) {
+    const auto mine = decode_binding(v);
+    const auto sofias = decode_binding_with_sofia(v);
+    EXPECT_EQ(mine, sofias) << v;
+    plain += mine.has_value();
+  }
+  EXPECT_GT(plain, values.size() / 10) << "the comparison saw few valid bindings";
 }
 
 TEST(BindingCodec, RejectsWhatIsNotOneStoredBinding) {
