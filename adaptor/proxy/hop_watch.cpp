@@ -39,15 +39,22 @@ const std::string* HopWatch::hop_of(const std::string& branch) const {
   return it == watched_.end() ? nullptr : &it->second.hop;
 }
 
-std::string HopWatch::address_of(const std::string& hop) {
-  if (hop.rfind("sip:", 0) != 0) return hop;
-  std::size_t start = 4;
-  const std::size_t at = hop.find('@', start);
-  const std::size_t params = hop.find_first_of(";?>", start);
-  if (at != std::string::npos && at < params) start = at + 1;
-  std::string hostport = hop.substr(start, params == std::string::npos ? std::string::npos : params - start);
-  if (hostport.find(':') == std::string::npos) hostport += ":5060";
-  return hostport;
+bool HopWatch::at_address(std::string_view hop, std::string_view address) {
+  // The host[:port] as written: the hop itself ("ip:port"), or a "sip:"
+  // URI's part between the user and the parameters. No allocation: a
+  // refusal walks every watched request.
+  std::string_view hostport = hop;
+  if (hop.rfind("sip:", 0) == 0) {
+    hostport.remove_prefix(4);
+    const std::size_t params = hostport.find_first_of(";?>");
+    const std::size_t at = hostport.find('@');
+    if (at != std::string_view::npos && at < params) hostport.remove_prefix(at + 1);
+    hostport = hostport.substr(0, hostport.find_first_of(";?>"));
+  }
+  if (hostport == address) return true;
+  constexpr std::string_view kDefaultPort = ":5060";
+  return hostport.find(':') == std::string_view::npos && address.size() == hostport.size() + kDefaultPort.size() &&
+         address.substr(0, hostport.size()) == hostport && address.substr(hostport.size()) == kDefaultPort;
 }
 
 std::size_t HopWatch::refuse(const std::string& address) {
@@ -55,7 +62,7 @@ std::size_t HopWatch::refuse(const std::string& address) {
   // address would cost every relayed request a second map insert.
   std::size_t marked = 0;
   for (auto& [branch, e] : watched_) {
-    if (!e.last_hop || e.alive || e.refused || address_of(e.hop) != address) continue;
+    if (!e.last_hop || e.alive || e.refused || !at_address(e.hop, address)) continue;
     e.refused = true;
     ++marked;
   }

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -58,9 +59,9 @@ class HopWatch {
   bool refused(const std::string& branch) const;
   // Whether any watched request is marked: the cheap test before refused().
   bool any_refused() const { return refused_ != 0; }
-  // "ip:port" of a hop: itself for "ip:port", the host and port (5060 when
-  // none) of a "sip:user@host:port;params" URI.
-  static std::string address_of(const std::string& hop);
+  // Whether `hop` ("ip:port", or a "sip:user@host:port;params" URI, 5060
+  // when it names no port) is at `address` ("ip:port").
+  static bool at_address(std::string_view hop, std::string_view address);
 
   bool watching(const std::string& branch) const { return watched_.count(branch) != 0; }
   // Where the request with `branch` went (its last copy), or null when it

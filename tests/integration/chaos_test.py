@@ -17,12 +17,12 @@ nobody knows, while a third party keeps changing the users' bindings
 (refreshes, one contact removed and added back, Contact: * and all back;
 a removal may leave u1 with only its dead contact). A caller on UDP
 retransmits (Timers A and E) and at times sends a copy at random; any
-caller may CANCEL an
-INVITE while it rings (and always after 3 s unanswered), ACK and BYE an
-answered call. Each contact answers
-each request at random: 200 at once, 180 then 200, 486, 603, 200 twice,
-200 after a second, or never. All seeded (--seed), so a failure can be
-run again.
+caller may CANCEL an INVITE while it rings (and always after 3 s
+unanswered), ACK and BYE an answered call. Each contact answers each
+request at random: 200 at once, 180 then 200, 486, 603, 200 twice, 200
+after a second, or never. After the last request the phones go on
+answering until every call has ended. All seeded (--seed), so a failure
+can be run again.
 
 Checks:
   - no node dies (each is watched during the run and after it);

@@ -16,6 +16,7 @@ after 5 s) and prints the node logs when the test fails.
 
 import argparse
 import ctypes
+import fcntl
 import hashlib
 import json
 import os
@@ -99,7 +100,6 @@ _port_locks = []
 
 def _claim(ports):
     """Locks every port in `ports` for this process, or none of them."""
-    import fcntl
     os.makedirs(_PORT_LOCK_DIR, exist_ok=True)
     held = []
     for p in ports:

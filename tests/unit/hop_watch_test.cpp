@@ -95,11 +95,14 @@ TEST(HopWatch, AnAddressThatRefusedMarksOnlyTheRequestsWhoseLastHopItWas) {
   EXPECT_FALSE(w.any_refused()) << "the count follows the marked entries as they end";
 }
 
-TEST(HopWatch, AddressOfAHopIsItsHostAndPort) {
-  EXPECT_EQ(HopWatch::address_of("10.0.0.2:5060"), "10.0.0.2:5060");
-  EXPECT_EQ(HopWatch::address_of("sip:bob@10.0.0.2:5062;transport=udp"), "10.0.0.2:5062");
-  EXPECT_EQ(HopWatch::address_of("sip:10.0.0.2"), "10.0.0.2:5060");
-  EXPECT_EQ(HopWatch::address_of("sip:bob@10.0.0.2?subject=x"), "10.0.0.2:5060");
+TEST(HopWatch, AHopIsAtTheAddressOfItsHostAndPort) {
+  EXPECT_TRUE(HopWatch::at_address("10.0.0.2:5060", "10.0.0.2:5060"));
+  EXPECT_TRUE(HopWatch::at_address("sip:bob@10.0.0.2:5062;transport=udp", "10.0.0.2:5062"));
+  EXPECT_TRUE(HopWatch::at_address("sip:10.0.0.2", "10.0.0.2:5060"));
+  EXPECT_TRUE(HopWatch::at_address("sip:bob@10.0.0.2?subject=x", "10.0.0.2:5060"));
+  EXPECT_FALSE(HopWatch::at_address("sip:bob@10.0.0.2:5062", "10.0.0.2:5060"));
+  EXPECT_FALSE(HopWatch::at_address("sip:bob@10.0.0.20", "10.0.0.2:5060"));
+  EXPECT_FALSE(HopWatch::at_address("10.0.0.2:50601", "10.0.0.2:5060"));
 }
 
 }  // namespace
