@@ -550,10 +550,9 @@ std::optional<std::optional<Binding>> decode_plain(string_view v) {
     if (end < v.size() && v[end] == '=') {
       ++end;
       if (end < v.size() && v[end] == '"') {
-        std::size_t close = end + 1;
-        while (close < v.size() && v[close] != '"') close += v[close] == '\\' ? 2 : 1;
-        if (close >= v.size() || !plain_quoted(v.substr(end, close + 1 - end))) return std::nullopt;
-        end = close + 1;
+        const std::size_t past = dht::text::skip_quoted(v, end);
+        if (past == string_view::npos || !plain_quoted(v.substr(end, past - end))) return std::nullopt;
+        end = past;
       } else {
         const std::size_t start = end;
         while (end < v.size() && dht::text::in(kToken, v[end])) ++end;
