@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "dht/id.h"
@@ -49,6 +50,38 @@ TEST(Id, HexRejectsBadInput) {
   EXPECT_FALSE(Id::from_hex("xyz"));
   EXPECT_FALSE(Id::from_hex("0x12"));
   EXPECT_FALSE(Id::from_hex("12 "));
+}
+
+// from_hex reads eight digits at a time with bit tricks; every byte value
+// in every position of a full-width id, and in a short one, must be taken
+// or refused exactly as a digit-by-digit reading would.
+std::optional<std::uint64_t> digit_value(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return std::nullopt;
+}
+
+TEST(Id, HexAcceptsExactlyTheHexDigitsInEveryPosition) {
+  const std::string base = "0123456789abcdefABCDEF0123456789abcdefAB";
+  for (std::size_t length : {std::size_t{40}, std::size_t{8}, std::size_t{13}}) {
+    for (std::size_t pos = 0; pos < length; ++pos) {
+      for (int c = 0; c < 256; ++c) {
+        std::string h = base.substr(0, length);
+        h[pos] = static_cast<char>(c);
+        auto id = Id::from_hex(h);
+        auto v = digit_value(static_cast<unsigned char>(c));
+        ASSERT_EQ(id.has_value(), v.has_value()) << "byte " << c << " at " << pos << " of " << length;
+        if (!v) continue;
+        // The digit lands in its own nibble: compare with the digit-wise value.
+        std::string expect;
+        for (char d : h) expect += "0123456789abcdef"[*digit_value(static_cast<unsigned char>(d))];
+        std::size_t nonzero = expect.find_first_not_of('0');
+        expect = nonzero == std::string::npos ? "0" : expect.substr(nonzero);
+        ASSERT_EQ(id->to_hex(), expect) << h;
+      }
+    }
+  }
 }
 
 TEST(Id, DecimalRoundTrips) {
