@@ -1,11 +1,16 @@
 #include "adaptor/sip/send_errors.h"
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdarg>
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <utility>
 
 #include <sofia-sip/su_log.h>
+
+#include "adaptor/log.h"
 
 namespace sippeer::adaptor {
 
@@ -27,17 +32,46 @@ bool unreachable(const char* error) {
   return false;
 }
 
+// Sofia writes a line in one call or in pieces; a piece without the
+// newline waits here for the rest.
+thread_local std::string t_pending;
+
+// Sofia's lines go out as ours do (timestamp, level, "[sofia]", journald
+// priority), not raw on stderr. su_log does not tell the logger a line's
+// level; what passes Sofia's default threshold is its errors, so warn,
+// except the refusals recognised above, which are routine for a proxy
+// (a phone that quit) and logged at info.
+void log_as_ours(char const* fmt, va_list ap, bool routine) {
+  char buf[1024];
+  va_list args;
+  va_copy(args, ap);
+  const int n = std::vsnprintf(buf, sizeof buf, fmt, args);
+  va_end(args);
+  if (n < 0) return;
+  t_pending.append(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1));
+  std::size_t nl;
+  while ((nl = t_pending.find('\n')) != std::string::npos) {
+    std::string line = t_pending.substr(0, nl);
+    t_pending.erase(0, nl + 1);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty()) log_line(routine ? LogLevel::Info : LogLevel::Warn, "sofia", line);
+  }
+}
+
 void logger(void*, char const* fmt, va_list ap) {
-  if (g_refused && fmt && std::strcmp(fmt, kAgentTportError) == 0) {
+  if (!fmt) return;
+  bool routine = false;
+  if (std::strcmp(fmt, kAgentTportError) == 0) {
     va_list args;
     va_copy(args, ap);
     const char* remote = va_arg(args, const char*);
     (void)va_arg(args, const char*);
     const char* error = va_arg(args, const char*);
     va_end(args);
-    if (remote && *remote && unreachable(error)) g_refused(remote);
+    routine = remote && *remote && unreachable(error);
+    if (routine && g_refused) g_refused(remote);
   }
-  if (g_previous) g_previous(g_previous_stream, fmt, ap);
+  log_as_ours(fmt, ap, routine);
 }
 
 }  // namespace

@@ -18,9 +18,11 @@
 // 0). Its format string is unchanged since Sofia 1.12.4 (2006). We put a
 // logger in front of Sofia's default one (su_log_redirect, public API),
 // recognise that format by its text, and read the address from the call's
-// arguments; every line, that one too, still goes to the logger that was
-// there before, so Sofia's output is what it was. A unit test over a real
-// agent checks that the line is still recognised.
+// arguments. Every line, that one too, is then logged as sippeer's own
+// lines are ("[sofia]", warn; a refusal, routine for a proxy, info), so
+// that Sofia's errors carry a timestamp and a journald priority instead of
+// arriving raw on stderr. A unit test over a real agent checks that the
+// line is still recognised.
 //
 // One watcher per process (su_log is global), on the SIP thread, which is
 // where Sofia logs.

@@ -113,6 +113,26 @@ TEST_F(SendErrorsTest, AnErrorATransactionTakesIsNotReportedHere) {
   EXPECT_TRUE(refused.empty()) << refused[0];
 }
 
+TEST_F(SendErrorsTest, SofiasLinesAreLoggedAsOurs) {
+  // The refusal: routine for a proxy, so info, with the address.
+  testing::internal::CaptureStderr();
+  const int to = closed_port();
+  send_stateless(to);
+  run_until([&] { return !refused.empty(); }, 2000);
+  std::string out = testing::internal::GetCapturedStderr();
+  EXPECT_NE(out.find("info  [sofia] nta_agent: tport: 127.0.0.1:" + std::to_string(to) + ": Connection refused\n"),
+            std::string::npos)
+      << out;
+  // Any other line is one of Sofia's errors: warn, and a line written in
+  // pieces comes out whole, once.
+  testing::internal::CaptureStderr();
+  su_llog(su_log_default, 0, "tport: first half, ");
+  su_llog(su_log_default, 0, "second %s\n", "half");
+  out = testing::internal::GetCapturedStderr();
+  EXPECT_NE(out.find("warn  [sofia] tport: first half, second half\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("first half", out.find("first half") + 1), std::string::npos) << out;
+}
+
 TEST_F(SendErrorsTest, UnwatchPutsBackTheLoggerThatWasThere) {
   EXPECT_NE(su_log_default->log_logger, previous_logger);
   unwatch_send_errors();
