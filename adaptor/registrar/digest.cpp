@@ -1,9 +1,13 @@
+// MD5() and SHA256() are deprecated in OpenSSL 3; see hash_hex.
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+
 #include "adaptor/registrar/digest.h"
 
 #include <openssl/rand.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <openssl/md5.h>
+#include <openssl/sha.h>
 
 #include <cctype>
 #include <cstring>
@@ -17,16 +21,6 @@ namespace sippeer::adaptor::digest {
 namespace text = dht::text;
 
 namespace {
-
-// Fetched once: EVP_md5() and EVP_sha256() make OpenSSL 3 look the
-// algorithm up in its provider tables on every digest (as dht/ring.cpp
-// found for SHA-1), and a sign-in computes four.
-const EVP_MD* fetched(Algorithm a) {
-  static EVP_MD* const md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
-  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  if (a == Algorithm::Sha256) return sha256 ? sha256 : EVP_sha256();
-  return md5 ? md5 : EVP_md5();
-}
 
 // One name=value of a Digest parameter list, value unquoted; advances pos.
 bool next_param(std::string_view s, std::size_t& pos, std::string& name, std::string& value) {
@@ -72,11 +66,22 @@ std::optional<Algorithm> parse_algorithm(std::string_view s) {
   return std::nullopt;  // MD5-sess, SHA-512-256, ...: not offered, not accepted
 }
 
+// OpenSSL's one-shot MD5() and SHA256() rather than EVP_Digest: the EVP
+// path allocates and frees a context and a provider context per digest,
+// a few thousand instructions on top of hashing a digest's short strings,
+// and every check computes two (HA2, then the response). Deprecated in
+// OpenSSL 3, kept in Debian's build; digest_test.cpp holds RFC 2617's and
+// RFC 7616's vectors.
 std::string hash_hex(Algorithm a, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, fetched(a), nullptr);
-  return hex_of(out, len);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+  if (a == Algorithm::Sha256) {
+    unsigned char out[SHA256_DIGEST_LENGTH];
+    SHA256(bytes, data.size(), out);
+    return hex_of(out, sizeof out);
+  }
+  unsigned char out[MD5_DIGEST_LENGTH];
+  MD5(bytes, data.size(), out);
+  return hex_of(out, sizeof out);
 }
 
 std::string ha1(Algorithm a, std::string_view user, std::string_view realm, std::string_view password) {

@@ -1,10 +1,15 @@
+// The low-level SHA-256 calls below are deprecated in OpenSSL 3; see
+// HmacSha256::State for why they are used.
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+
 #include "adaptor/sip/crypto.h"
 
-#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace sippeer::adaptor {
 
@@ -27,35 +32,50 @@ std::string sha256_hex(std::string_view text, std::size_t bytes) {
   return hex_of(md, bytes);
 }
 
+// HMAC (RFC 2104) over OpenSSL's SHA-256 block function, with the key's
+// inner and outer blocks hashed once, here. Each MAC then copies a
+// 112-byte state twice and hashes two blocks. The EVP_MAC interface redid
+// that per message with a provider context duplicated (allocated) twice:
+// ~6,500 instructions a MAC against ~2,500 (callgrind, a 30-byte nonce).
+// SHA256_Init & co. are deprecated in OpenSSL 3 in favour of EVP, but kept
+// (Debian builds them); the unit tests check this HMAC against RFC 4231's
+// vectors and against OpenSSL's own HMAC().
 struct HmacSha256::State {
-  EVP_MAC* mac = nullptr;
-  EVP_MAC_CTX* ctx = nullptr;
-  bool keyed = false;
+  SHA256_CTX inner{};
+  SHA256_CTX outer{};
 };
 
 HmacSha256::HmacSha256(const std::string& key) : s_(std::make_unique<State>()) {
-  s_->mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  s_->ctx = s_->mac ? EVP_MAC_CTX_new(s_->mac) : nullptr;
-  if (!s_->ctx) return;
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
-  s_->keyed = EVP_MAC_init(s_->ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) == 1;
+  unsigned char block[SHA256_CBLOCK] = {};
+  if (key.size() > sizeof block) {
+    SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), block);
+  } else {
+    std::memcpy(block, key.data(), key.size());
+  }
+  unsigned char pad[SHA256_CBLOCK];
+  for (std::size_t i = 0; i < sizeof pad; ++i) pad[i] = block[i] ^ 0x36;
+  SHA256_Init(&s_->inner);
+  SHA256_Update(&s_->inner, pad, sizeof pad);
+  for (std::size_t i = 0; i < sizeof pad; ++i) pad[i] = block[i] ^ 0x5c;
+  SHA256_Init(&s_->outer);
+  SHA256_Update(&s_->outer, pad, sizeof pad);
+  OPENSSL_cleanse(block, sizeof block);
+  OPENSSL_cleanse(pad, sizeof pad);
 }
 
-HmacSha256::~HmacSha256() {
-  if (s_->ctx) EVP_MAC_CTX_free(s_->ctx);
-  if (s_->mac) EVP_MAC_free(s_->mac);
-}
+HmacSha256::~HmacSha256() { OPENSSL_cleanse(s_.get(), sizeof *s_); }
 
 std::string HmacSha256::hex(std::string_view data, std::size_t bytes) {
-  // EVP_MAC_init without a key starts again with the key it was given.
-  if (!s_->keyed || EVP_MAC_init(s_->ctx, nullptr, 0, nullptr) != 1) return {};
-  unsigned char out[EVP_MAX_MD_SIZE];
-  std::size_t len = 0;
-  if (EVP_MAC_update(s_->ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
-      EVP_MAC_final(s_->ctx, out, &len, sizeof out) != 1)
-    return {};
-  return hex_of(out, std::min(len, bytes));
+  unsigned char inner_hash[SHA256_DIGEST_LENGTH];
+  unsigned char out[SHA256_DIGEST_LENGTH];
+  SHA256_CTX c = s_->inner;
+  SHA256_Update(&c, data.data(), data.size());
+  SHA256_Final(inner_hash, &c);
+  c = s_->outer;
+  SHA256_Update(&c, inner_hash, sizeof inner_hash);
+  SHA256_Final(out, &c);
+  OPENSSL_cleanse(&c, sizeof c);
+  return hex_of(out, std::min<std::size_t>(bytes, sizeof out));
 }
 
 }  // namespace sippeer::adaptor
