@@ -60,7 +60,9 @@ class Num {
 };
 
 // A literal's length is known at compile time; a `const char*` would cost
-// a strlen per header written (3 % of the simulator's instructions).
+// a strlen per header written (3 % of the simulator's instructions). For
+// string literals only: a char buffer must be passed as a string_view (or
+// Num), or its whole size would be written.
 template <std::size_t N>
 string_view piece(const char (&literal)[N]) {
   return {literal, N - 1};

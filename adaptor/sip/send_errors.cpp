@@ -1,7 +1,6 @@
 #include "adaptor/sip/send_errors.h"
 
 #include <cerrno>
-#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -42,13 +41,22 @@ thread_local std::string t_pending;
 // except the refusals recognised above, which are routine for a proxy
 // (a phone that quit) and logged at info.
 void log_as_ours(char const* fmt, va_list ap, bool routine) {
-  char buf[1024];
+  char buf[512];
   va_list args;
   va_copy(args, ap);
   const int n = std::vsnprintf(buf, sizeof buf, fmt, args);
   va_end(args);
   if (n < 0) return;
-  t_pending.append(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1));
+  if (static_cast<std::size_t>(n) < sizeof buf) {
+    t_pending.append(buf, static_cast<std::size_t>(n));
+  } else {  // longer than the buffer (a message dump): format it again, whole
+    const std::size_t at = t_pending.size();
+    t_pending.resize(at + static_cast<std::size_t>(n) + 1);
+    va_copy(args, ap);
+    std::vsnprintf(t_pending.data() + at, static_cast<std::size_t>(n) + 1, fmt, args);
+    va_end(args);
+    t_pending.resize(at + static_cast<std::size_t>(n));
+  }
   std::size_t nl;
   while ((nl = t_pending.find('\n')) != std::string::npos) {
     std::string line = t_pending.substr(0, nl);

@@ -131,6 +131,12 @@ TEST_F(SendErrorsTest, SofiasLinesAreLoggedAsOurs) {
   out = testing::internal::GetCapturedStderr();
   EXPECT_NE(out.find("warn  [sofia] tport: first half, second half\n"), std::string::npos) << out;
   EXPECT_EQ(out.find("first half", out.find("first half") + 1), std::string::npos) << out;
+  // A line longer than the logger's buffer (Sofia dumps messages) is whole.
+  const std::string long_text(1500, 'x');
+  testing::internal::CaptureStderr();
+  su_llog(su_log_default, 0, "dump: %s end\n", long_text.c_str());
+  out = testing::internal::GetCapturedStderr();
+  EXPECT_NE(out.find("warn  [sofia] dump: " + long_text + " end\n"), std::string::npos) << out.size();
 }
 
 TEST_F(SendErrorsTest, UnwatchPutsBackTheLoggerThatWasThere) {
