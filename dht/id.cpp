@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 
 namespace sippeer::dht {
@@ -34,9 +35,6 @@ constexpr std::array<std::uint8_t, 256> kHexValue = [] {
   for (int c = 'A'; c <= 'F'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::uint8_t>(c - 'A' + 10);
   return t;
 }();
-}  // namespace
-
-namespace {
 
 // Eight hex digits at once (SWAR): `chunk` holds them first digit in the
 // lowest byte, as loaded from memory. Each byte is checked to be 0-9, a-f
@@ -45,6 +43,7 @@ namespace {
 // URI of every overlay message: a table lookup per digit was 5 % of the
 // simulator's instructions.
 std::optional<std::uint32_t> eight_hex_digits(std::uint64_t chunk) {
+  static_assert(std::endian::native == std::endian::little, "the first digit must load into the lowest byte");
   constexpr std::uint64_t kOnes = 0x0101010101010101ull;
   constexpr std::uint64_t kHigh = 0x8080808080808080ull;
   // For bytes below 0x80, (x + (0x80 - lo)) has bit 7 set iff x >= lo,
@@ -65,6 +64,15 @@ std::optional<std::uint32_t> eight_hex_digits(std::uint64_t chunk) {
   v = ((v >> 16) | v) & 0x00000000ffffffffull;
   return static_cast<std::uint32_t>(v);
 }
+
+// Each byte's two hex digits, so that an id is written 20 stores at a time
+// rather than 40 shifts and masks.
+constexpr std::array<std::array<char, 2>, 256> kHexPairs = [] {
+  constexpr char kDigits[] = "0123456789abcdef";
+  std::array<std::array<char, 2>, 256> t{};
+  for (int b = 0; b < 256; ++b) t[static_cast<std::size_t>(b)] = {kDigits[b >> 4], kDigits[b & 0xf]};
+  return t;
+}();
 
 }  // namespace
 
@@ -110,17 +118,6 @@ std::optional<Id> Id::from_decimal(std::string_view dec) {
   }
   return from_u64(v);
 }
-
-namespace {
-// Each byte's two hex digits, so that an id is written 20 stores at a time
-// rather than 40 shifts and masks.
-constexpr std::array<std::array<char, 2>, 256> kHexPairs = [] {
-  constexpr char kDigits[] = "0123456789abcdef";
-  std::array<std::array<char, 2>, 256> t{};
-  for (int b = 0; b < 256; ++b) t[static_cast<std::size_t>(b)] = {kDigits[b >> 4], kDigits[b & 0xf]};
-  return t;
-}();
-}  // namespace
 
 void Id::append_hex(std::string& out, int min_digits) const {
   char buf[40];
