@@ -76,7 +76,10 @@ std::string render_metrics(const NodeSnapshot& s) {
   metric("sippeer_sip_stateless_relays_total", "counter",
          "Of those, requests relayed without a transaction (REGISTER and non-INVITE over UDP), answers matched by branch.",
          std::to_string(p.relayed_statelessly));
-  metric("sippeer_sip_stateless_relays_in_flight", "gauge", "Requests relayed without a transaction, waiting for their answer.",
+  metric("sippeer_sip_light_forks_total", "counter",
+         "Non-INVITE requests forked to two or more phones without a transaction (UDP), answers matched by branch.",
+         std::to_string(p.forked_lightly));
+  metric("sippeer_sip_stateless_relays_in_flight", "gauge", "Requests relayed or forked without a transaction, waiting for their answer (a fork also the 5 s after it).",
          std::to_string(s.relays_in_flight));
   metric("sippeer_sip_stateless_relay_timeouts_total", "counter",
          "Relayed REGISTERs the next hop never answered; the hop was reported unreachable.",

@@ -388,6 +388,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
     if (live.size() == 1 && !alias_of(live[0]) && (may_relay_stateless(sip) || may_relay_invite(sip, false)) &&
         relay_to_binding(msg, sip, live[0]))
       return;
+    if (fork_lightly(msg, sip, live)) return;  // light_fork.cpp
   }
   Transaction* tx = start(msg, sip);
   if (!tx) return;
@@ -435,6 +436,7 @@ void Proxy::on_stray_response(msg_t* msg, sip_t* sip) {
   const bool ours = sip->sip_via && std::string(sip->sip_via->v_host ? sip->sip_via->v_host : "") + ":" +
                                            (sip->sip_via->v_port ? sip->sip_via->v_port : "5060") ==
                                        ctx_.local_address;
+  if (ours && sip->sip_status && fork_answer(msg, sip)) return;  // light_fork.cpp
   const bool relay = ours && sip->sip_status && sip->sip_via->v_next &&
                      (relayed_answer(sip) || sip->sip_status->st_status / 100 == 2);
   if (!relay) {

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "adaptor/proxy/fork_table.h"
 #include "adaptor/proxy/hop_watch.h"
 #include "adaptor/proxy/route.h"
 #include "adaptor/registrar/authenticator.h"
@@ -68,6 +69,7 @@ struct ProxyCounters {
   std::uint64_t forwarded_ring = 0;   // sent one hop closer to the key's owner
   std::uint64_t relayed_statelessly = 0;  // of those, relayed without a transaction (stateless_relay.cpp)
   std::uint64_t forked = 0;           // branches to registered contacts
+  std::uint64_t forked_lightly = 0;   // requests forked to 2+ phones without transactions (light_fork.cpp)
   std::uint64_t not_found = 0;        // 404 at the owner
   std::uint64_t registrations = 0;    // REGISTERs applied at the owner
   std::uint64_t offline_kept = 0;     // MESSAGEs kept for an offline user (202)
@@ -114,7 +116,7 @@ class Proxy {
   // SIGHUP: new expires limits apply to the next REGISTER.
   void set_policy(const RegistrarPolicy& p) { ctx_.policy = p; }
   std::size_t transactions() const { return transactions_.size(); }
-  std::size_t relays_in_flight() const { return hop_watch_.size() + call_watch_.size(); }
+  std::size_t relays_in_flight() const { return hop_watch_.size() + call_watch_.size() + forks_.size(); }
   // A retransmission of a request this node relays statelessly and whose
   // answer has not come back: admission control lets it through, since the
   // node behind us may already have acted on the first copy.
@@ -195,6 +197,19 @@ class Proxy {
   // the message when it returns true.
   bool answer_refused(msg_t* msg, sip_t* sip);
   static void on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg);
+  // light_fork.cpp: a non-INVITE request that starts no dialog, forked at
+  // the owner to two or more phones without nta transactions (ForkTable
+  // says why). False when it cannot be (TCP, a Path, an alias, a table
+  // full) and nothing changed; otherwise it takes the message.
+  bool fork_lightly(msg_t* msg, sip_t* sip, const std::vector<Binding>& live);
+  // An answer to one of its branches (the top Via is ours): true when it
+  // was, and the message is taken.
+  bool fork_answer(msg_t* msg, sip_t* sip);
+  // Every branch of the fork with `key` has ended: the best answer goes
+  // upstream, or waits for the caller's next copy if it is made up here.
+  void finish_fork(const std::string& key);
+  // The expired and refused forks' keys, from ForkTable.
+  void finish_forks(const std::vector<std::string>& keys);
 
   // register_flow.cpp
   void handle_register(msg_t* msg, sip_t* sip);
@@ -400,6 +415,13 @@ class Proxy {
   static constexpr std::int64_t kCallWatchMs = 185000;
   HopWatch call_watch_{kCallWatchMs, 65536};
   su_timer_t* watch_timer_ = nullptr;
+  // Non-INVITE forks without transactions (light_fork.cpp): a phone may
+  // take what nta's Timer F allowed a branch; an answered fork is kept 5 s
+  // (ForkTable says why that is enough).
+  static constexpr std::int64_t kAnsweredForkMs = 5000;
+  ForkTable forks_{ctx_.settings->transaction_lifetime_ms, kAnsweredForkMs, 65536};
+  // The best non-2xx answer of each pending fork, our Via still on it.
+  std::unordered_map<std::string, msg_t*> fork_best_;
   // Canceled INVITE branches still waiting for their final answer, by the
   // Via branch of their request (cancel_others, on_stray_response).
   std::unordered_map<std::string, Branch*> canceled_branches_;

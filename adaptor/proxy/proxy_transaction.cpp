@@ -42,6 +42,7 @@ Proxy::~Proxy() {
     if (tx->irq) nta_incoming_destroy(tx->irq);
   }
   for (auto& [id, msg] : auth_pending_) msg_destroy(msg);
+  for (auto& [key, msg] : fork_best_) msg_destroy(msg);
   for (auto& [aor, d] : deliveries_)
     if (d->orq) nta_outgoing_destroy(d->orq);
   for (auto& [p, n] : notifies_)

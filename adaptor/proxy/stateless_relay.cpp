@@ -193,7 +193,9 @@ bool Proxy::relay_direct(msg_t* msg, sip_t* sip) {
 }
 
 void Proxy::on_send_refused(const std::string& address) {
-  const std::size_t n = call_watch_.refuse(address) + hop_watch_.refuse(address);
+  const std::vector<std::string> forks = forks_.refuse(address);
+  finish_forks(forks);
+  const std::size_t n = call_watch_.refuse(address) + hop_watch_.refuse(address) + forks.size();
   if (n)
     SIPPEER_LOG(Info) << "proxy: " << address << " refused " << n
                       << " request(s) relayed to it (ICMP unreachable); answering their next copies";
@@ -284,7 +286,8 @@ void Proxy::on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg) {
     self->ctx_.reschedule(self->ctx_.node->check_peer(self->ctx_.now(), hop));
   }
   self->call_watch_.expire(steady_ms());  // reports nothing: its entries only end
-  if (self->hop_watch_.size() + self->call_watch_.size() > 0) {
+  self->finish_forks(self->forks_.expire(steady_ms()));  // light_fork.cpp
+  if (self->hop_watch_.size() + self->call_watch_.size() + self->forks_.size() > 0) {
     su_timer_set(t, &Proxy::on_watch_tick, self);
   } else {
     su_timer_destroy(t);
@@ -293,9 +296,9 @@ void Proxy::on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg) {
 }
 
 bool Proxy::relaying(const sip_t* sip) const {
-  if (hop_watch_.size() + call_watch_.size() == 0 || !sip->sip_via || !sip->sip_request) return false;
+  if (hop_watch_.size() + call_watch_.size() + forks_.size() == 0 || !sip->sip_via || !sip->sip_request) return false;
   const std::string branch = stateless_branch(sip);
-  return hop_watch_.watching(branch) || call_watch_.watching(branch);
+  return hop_watch_.watching(branch) || call_watch_.watching(branch) || forks_.find(branch);
 }
 
 bool Proxy::relayed_answer(const sip_t* sip) {
