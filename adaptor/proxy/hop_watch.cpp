@@ -46,10 +46,8 @@ bool HopWatch::at_address(std::string_view hop, std::string_view address) {
   std::string_view hostport = hop;
   if (hop.rfind("sip:", 0) == 0) {
     hostport.remove_prefix(4);
-    const std::size_t params = hostport.find_first_of(";?>");
-    const std::size_t at = hostport.find('@');
-    if (at != std::string_view::npos && at < params) hostport.remove_prefix(at + 1);
-    hostport = hostport.substr(0, hostport.find_first_of(";?>"));
+    hostport = hostport.substr(0, hostport.find_first_of(";?>"));  // the parameters go first: they may hold '@'
+    if (const std::size_t at = hostport.rfind('@'); at != std::string_view::npos) hostport.remove_prefix(at + 1);
   }
   if (hostport == address) return true;
   constexpr std::string_view kDefaultPort = ":5060";

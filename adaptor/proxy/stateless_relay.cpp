@@ -214,15 +214,15 @@ bool Proxy::answer_refused(msg_t* msg, sip_t* sip) {
   const sip_method_t m = sip->sip_request->rq_method;
   if (m == sip_method_ack || m == sip_method_cancel || !sip->sip_via) return false;
   const std::string branch = stateless_branch(sip);
-  HopWatch& watch = call_watch_.refused(branch) ? call_watch_ : hop_watch_;
-  if (!watch.refused(branch)) return false;
+  HopWatch* watch = call_watch_.refused(branch) ? &call_watch_ : hop_watch_.refused(branch) ? &hop_watch_ : nullptr;
+  if (!watch) return false;
   reject(msg, m == sip_method_invite ? Reject::NoAnswerInvite : Reject::NoAnswer, {},
          "its destination refused it (ICMP unreachable)");
   // Answered: the watch ends as with any final answer, and with it the
   // mark, which made every request this node receives compute its branch
   // once more (an INVITE's mark would otherwise last 185 s). Further
   // copies of the INVITE meet the server transaction reject() made.
-  watch.answered(branch, /*final=*/true);
+  watch->answered(branch, /*final=*/true);
   return true;
 }
 
