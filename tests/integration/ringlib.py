@@ -94,6 +94,9 @@ _rng = random.Random(os.getpid() ^ time.time_ns())
 # sippeer there and the two tests' rings merged (CI, 2026-12-06:
 # integration.churn and integration.proxy_calls failed together, each
 # with the other's nodes in its successor lists).
+# The files stay: unlinking one while another process is about to flock
+# it would let two processes hold "the" lock on one port. They are empty
+# and at most one per port of _port_range() (12,000).
 _PORT_LOCK_DIR = os.path.join(tempfile.gettempdir(), "sippeer-test-ports")
 _port_locks = []
 
