@@ -46,7 +46,9 @@ std::string render_status_json(const NodeSnapshot& s) {
                      {"wakeups", r.wakeups},
                      {"datagrams", r.datagrams},
                      {"full_batches", r.full_batches},
-                     {"dropped", r.dropped}};
+                     {"dropped", r.dropped},
+                     {"batched_replies", r.batched_replies},
+                     {"reply_send_failures", r.reply_send_failures}};
   j["source_limits"] = {{"rate", s.per_source_rate},
                         {"refused", sl.refused},
                         {"dropped", sl.dropped},

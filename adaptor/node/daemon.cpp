@@ -232,10 +232,14 @@ void Daemon::start_udp_reader() {
   // Not being able to is not fatal: tport reads, as it always did.
   std::string why;
   auto reader = std::make_unique<UdpReader>();
-  if (reader->start(root_, UdpReader::find_udp_tport(agent_, local_ip_, port_), admission_->socket_fd(), &why))
+  if (reader->start(root_, UdpReader::find_udp_tport(agent_, local_ip_, port_), admission_->socket_fd(), &why)) {
     udp_reader_ = std::move(reader);
-  else
+    // Only started without a SIP trace, so fast replies are on: the
+    // answers to each batch go out together (fast_reply.h).
+    udp_reader_->batch_replies(&fast_reply_);
+  } else {
     SIPPEER_LOG(Warn) << "sip.batch_reads: " << why << "; Sofia's tport reads the UDP socket itself";
+  }
 }
 
 bool Daemon::create_node(std::string* err) {

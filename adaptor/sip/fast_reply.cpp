@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -96,11 +97,60 @@ bool FastReply::reply(msg_t* msg, const sip_t* sip, int status, const char* phra
   buf_ += extra;
   buf_ += "Content-Length: 0\r\n\r\n";
   if (buf_.size() > kMaxDatagram) return false;
+  if (holding_ && ai->ai_addrlen <= sizeof(sockaddr_storage)) {
+    Held& h = held_replies_[held_++];
+    h.bytes.assign(buf_);
+    std::memcpy(&h.to, ai->ai_addr, ai->ai_addrlen);
+    h.to_len = static_cast<socklen_t>(ai->ai_addrlen);
+    ++batched_;
+    msg_destroy(msg);
+    if (held_ == kHeld) {
+      flush();
+      holding_ = true;  // the batch goes on
+    }
+    return true;
+  }
   const ssize_t n = ::sendto(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT, ai->ai_addr,
                              static_cast<socklen_t>(ai->ai_addrlen));
   if (n != static_cast<ssize_t>(buf_.size())) return false;  // nta tries again (and reports errors)
   msg_destroy(msg);
   return true;
+}
+
+void FastReply::flush() {
+  holding_ = false;
+  std::array<mmsghdr, kHeld> hdr{};
+  std::array<iovec, kHeld> iov{};
+  for (int i = 0; i < held_; ++i) {
+    iov[i] = {held_replies_[i].bytes.data(), held_replies_[i].bytes.size()};
+    hdr[i].msg_hdr.msg_iov = &iov[i];
+    hdr[i].msg_hdr.msg_iovlen = 1;
+    hdr[i].msg_hdr.msg_name = &held_replies_[i].to;
+    hdr[i].msg_hdr.msg_namelen = held_replies_[i].to_len;
+  }
+  int next = 0;
+  bool retried = false;
+  while (next < held_) {
+    const int sent = sendmmsg(fd_, hdr.data() + next, static_cast<unsigned>(held_ - next), MSG_DONTWAIT);
+    if (sent > 0) {
+      next += sent;
+      retried = false;
+      continue;
+    }
+    if (sent < 0 && errno == EINTR) continue;
+    // An error left on the socket by an ICMP message from some other
+    // address (IP_RECVERR, which tport sets) is reported by the next send,
+    // whoever it is for, and cleared by it: that datagram gets a second
+    // try. A second failure (a full send buffer) loses it.
+    if (!retried) {
+      retried = true;
+      continue;
+    }
+    ++send_failures_;
+    ++next;
+    retried = false;
+  }
+  held_ = 0;
 }
 
 }  // namespace sippeer::adaptor

@@ -1,5 +1,7 @@
 #include "adaptor/sip/udp_reader.h"
 
+#include "adaptor/sip/fast_reply.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -142,9 +144,11 @@ void UdpReader::read_ready() {
       continue;
     }
     const su_time_t now = su_now();  // one reading for the batch, as tport takes one per read
+    if (replies_) replies_->hold();
     for (int i = 0; i < got; ++i)
       deliver(static_cast<const unsigned char*>(b.iov[i].iov_base), b.hdr[i].msg_len, &b.from[i],
               b.hdr[i].msg_hdr.msg_namelen, now);
+    if (replies_) replies_->flush();
     if (got < kBatch) return;
     ++counters_.full_batches;
   }

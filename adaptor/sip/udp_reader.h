@@ -40,7 +40,11 @@ struct UdpReaderCounters {
   std::uint64_t datagrams = 0;  // handed to tport
   std::uint64_t full_batches = 0;  // a read that filled the batch: more was waiting
   std::uint64_t dropped = 0;    // runts, SigComp, STUN, no memory
+  std::uint64_t batched_replies = 0;      // FastReply answers sent by one sendmmsg per batch
+  std::uint64_t reply_send_failures = 0;  // ... that the socket refused twice (lost; the phone retransmits)
 };
+
+class FastReply;
 
 class UdpReader {
  public:
@@ -58,6 +62,9 @@ class UdpReader {
   void stop();
   bool running() const { return index_ > 0; }
   const UdpReaderCounters& counters() const { return counters_; }
+  // Answers FastReply makes while a batch is handed over go out together
+  // when it is done (FastReply::hold, flush); null = each at once.
+  void batch_replies(FastReply* replies) { replies_ = replies; }
 
   // The primary UDP tport of `agent` bound to ip:port, or nullptr.
   static tport_t* find_udp_tport(nta_agent_t* agent, const std::string& ip, int port);
@@ -75,6 +82,7 @@ class UdpReader {
   su_root_t* root_ = nullptr;
   tport_t* tport_ = nullptr;
   int fd_ = -1;  // our dup of tport's socket
+  FastReply* replies_ = nullptr;
   int index_ = 0;
   su_wait_t wait_[1] = {};
   UdpReaderCounters counters_;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "adaptor/sip/fast_reply.h"
 #include "adaptor/sip/sofia.h"
 #include "adaptor/sip/udp_reader.h"
 #include "tests/unit/loopback_udp.h"
@@ -58,8 +59,13 @@ class UdpReaderTest : public ::testing::Test {
       s.source_port = ntohs(reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_port);
     s.bad = msg_has_error(msg) != 0;
     self->seen.push_back(s);
-    if (sip && sip->sip_request && !s.bad) nta_msg_treply(a, msg, SIP_200_OK, TAG_END());
-    else nta_msg_discard(a, msg);
+    if (sip && sip->sip_request && !s.bad && self->fast_answers && self->fast.reply(msg, sip, SIP_200_OK)) {
+      // sent, or held until the batch is done
+    } else if (sip && sip->sip_request && !s.bad) {
+      nta_msg_treply(a, msg, SIP_200_OK, TAG_END());
+    } else {
+      nta_msg_discard(a, msg);
+    }
     return 0;
   }
 
@@ -94,6 +100,8 @@ class UdpReaderTest : public ::testing::Test {
   int port = 0;
   UdpReader reader;
   std::vector<Seen> seen;
+  FastReply fast;
+  bool fast_answers = false;  // on_message answers through `fast`
 };
 
 TEST_F(UdpReaderTest, ABurstArrivesInBatchesWithItsSourceAndIsAnsweredFromTheAgentsPort) {
@@ -120,6 +128,28 @@ TEST_F(UdpReaderTest, ABurstArrivesInBatchesWithItsSourceAndIsAnsweredFromTheAge
     if (answers == kCount) break;
   }
   EXPECT_EQ(answers, kCount);
+}
+
+TEST_F(UdpReaderTest, FastAnswersToABatchLeaveTogetherWhenItIsDoneAndAllArrive) {
+  ASSERT_TRUE(start_reader());
+  fast.set_socket(UdpReader::find_socket("127.0.0.1", port));
+  fast_answers = true;
+  reader.batch_replies(&fast);
+  LoopbackUdp phone;
+  constexpr int kCount = 100;  // three full batches (a full hold is sent at once) and a part
+  for (int i = 0; i < kCount; ++i) ASSERT_TRUE(phone.send_to(port, options(phone, i)));
+  ASSERT_TRUE(run_until([&] { return seen.size() == kCount; })) << seen.size() << " of " << kCount;
+  std::vector<std::string> answered;
+  for (std::string r; run_until([&] { return !(r = phone.receive()).empty(); }, 500);) {
+    EXPECT_EQ(r.rfind("SIP/2.0 200 ", 0), 0u) << r;
+    const auto at = r.find("Call-ID: ");
+    answered.push_back(at == std::string::npos ? "" : r.substr(at + 9, r.find("\r\n", at) - at - 9));
+    if (answered.size() == kCount) break;
+  }
+  ASSERT_EQ(answered.size(), static_cast<std::size_t>(kCount));
+  for (int i = 0; i < kCount; ++i) EXPECT_EQ(answered[i], "ur-" + std::to_string(i) + "@x");  // in order
+  EXPECT_EQ(fast.batched(), static_cast<std::uint64_t>(kCount)) << "every answer was made inside a batch";
+  EXPECT_EQ(fast.send_failures(), 0u);
 }
 
 TEST_F(UdpReaderTest, WhatTportWouldNotDeliverIsDroppedAndBrokenSipIsFlagged) {
