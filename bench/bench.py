@@ -677,6 +677,28 @@ def report_ab_reads(results, batched, tport):
     return rows
 
 
+def report_cpu_ratio(results, mine, peer):
+    """CPU per call of `peer` over `mine` at every rate both passed (the
+    same load, seconds apart), and their median. On two cores shared with
+    sipp the best rates stop telling servers apart once sipp itself
+    needs a core (docs/BENCHMARKS.md); the CPU a call costs still does."""
+    if mine not in results or peer not in results:
+        return None
+    def passed(label):
+        return {r["rate"]: r for r in results[label]["steps"] if passes(r)}
+    a, b = passed(peer), passed(mine)
+    rows = []
+    for rate in sorted(set(a) & set(b)):
+        ta, tb = a[rate]["server_cpu_us_per_call"], b[rate]["server_cpu_us_per_call"]
+        rows.append({"rate": rate, f"{peer} us/call": ta, f"{mine} us/call": tb, "ratio": ratio(ta, tb)})
+    print(f"CPU per call at the rates both passed, {peer}/{mine}:")
+    table(rows, ["rate", f"{peer} us/call", f"{mine} us/call", "ratio"])
+    ratios = sorted(r["ratio"] for r in rows if r["ratio"])
+    med = ratios[len(ratios) // 2] if len(ratios) % 2 else (
+        round((ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2, 2) if ratios else None)
+    return {"steps": rows, "median": med}
+
+
 def start_servers(run, args):
     servers = [Kamailio(run, args.workers), Ring(run, 1, args.sippeer)]
     servers[0].label, servers[1].label = "kamailio", "sippeer_1"
@@ -870,9 +892,14 @@ def bench_auth(args):
     k = results["kamailio_auth"]["best_rate"]
     s1 = results["sippeer_1_auth"]["best_rate"]
     print(f"ratio sippeer(1 node, auth)/Kamailio(auth): {ratio(s1, k)} (goal >= 1.5)")
+    cpu = report_cpu_ratio(results, "sippeer_1_auth", "kamailio_auth")
+    if cpu:
+        print(f"ratio of CPU per sign-in, Kamailio(auth)/sippeer(1 node, auth), median over those rates: "
+              f"{cpu['median']} (goal >= 1.5)")
     summary = {"bench": "auth", "machine": m, "quick": args.quick, "users": AUTH_USERS,
                "import_s": {kk: round(v, 1) for kk, v in took.items()},
-               "ratio_sippeer_1_vs_kamailio": ratio(s1, k), "goal": 1.5}
+               "ratio_sippeer_1_vs_kamailio": ratio(s1, k), "goal": 1.5,
+               "cpu_ratio_kamailio_vs_sippeer_1": cpu}
     if "sippeer_4_auth" in results:
         summary["ratio_sippeer_4_vs_kamailio"] = ratio(results["sippeer_4_auth"]["best_rate"], k)
     if args.ab_reads:
