@@ -1,5 +1,7 @@
 #include "dht/memory_storage.h"
 
+#include <algorithm>
+
 namespace sippeer::dht {
 
 const StoredRecord* MemoryStorage::find(const Id& key, const std::string& aor, RecordKind kind) const {
@@ -8,6 +10,7 @@ const StoredRecord* MemoryStorage::find(const Id& key, const std::string& aor, R
 }
 
 void MemoryStorage::put(StoredRecord rec) {
+  expiry_floor_ = std::min(expiry_floor_, rec.expires);
   auto it = index_.find(Probe{rec.record.key, rec.record.aor, rec.record.kind});
   if (it != index_.end()) {
     // Same key, AOR and kind, so the same place in the order and the same

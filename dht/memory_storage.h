@@ -26,8 +26,11 @@ class MemoryStorage final : public Storage {
   std::size_t count(RecordKind kind) const override { return counts_[static_cast<std::size_t>(kind)]; }
   void for_each(const std::function<void(const StoredRecord&)>& fn) const override;
   void visit_in(const Id& a, const Id& b, const std::function<bool(const StoredRecord&)>& fn) const override;
+  Time expiry_floor() const override { return expiry_floor_; }
+  void set_expiry_floor(Time floor) override { expiry_floor_ = floor; }
 
  private:
+  Time expiry_floor_ = kNever;  // empty: nothing expires
   // Ordered by ring key, then AOR (two AORs may share a key on a small
   // ring). The record is its own key: a map keyed by (key, aor) would hold
   // both a second time, and a map of maps a node and a tree more per

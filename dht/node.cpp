@@ -976,11 +976,15 @@ void Node::hand_over(const Id& from, const Id& to, const NodeRef& dest, Time now
 }
 
 void Node::expire_records(Time now) {
+  if (now < storage_.expiry_floor()) return;  // nothing can have expired (ports.h)
   std::vector<std::tuple<Id, std::string, RecordKind>> gone;
+  Time floor = kNever;
   storage_.for_each([&](const StoredRecord& sr) {
     if (sr.expires <= now) gone.emplace_back(sr.record.key, sr.record.aor, sr.record.kind);
+    else floor = std::min(floor, sr.expires);
   });
   for (const auto& [k, aor, kind] : gone) storage_.erase(k, aor, kind);
+  storage_.set_expiry_floor(floor);
 }
 
 // ----------------------------------------------------------------- outcomes

@@ -48,6 +48,9 @@ class DurableStorage final : public dht::Storage {
   void visit_in(const dht::Id& a, const dht::Id& b,
                 const std::function<bool(const dht::StoredRecord&)>& fn) const override;
 
+  dht::Time expiry_floor() const override { return memory_.expiry_floor(); }
+  void set_expiry_floor(dht::Time floor) override { memory_.set_expiry_floor(floor); }
+
   std::size_t loaded() const { return loaded_; }          // credentials read at start
   std::size_t loaded_mailboxes() const { return loaded_mailboxes_; }
   std::uint64_t write_errors() const { return write_errors_; }

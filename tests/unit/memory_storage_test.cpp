@@ -54,6 +54,22 @@ TEST(MemoryStorage, PutFindEraseSize) {
   EXPECT_FALSE(s.erase(Id::from_u64(3), "a"));
 }
 
+TEST(MemoryStorage, TheExpiryFloorIsLoweredByEveryPutAndSetByTheScan) {
+  MemoryStorage s;
+  EXPECT_EQ(s.expiry_floor(), kNever) << "nothing stored, nothing expires";
+  StoredRecord late = rec(3, "a");
+  late.expires = Time(Duration(5000));
+  s.put(late);
+  EXPECT_EQ(s.expiry_floor(), Time(Duration(5000)));
+  s.put(rec(4, "b"));  // expires at 1000
+  EXPECT_EQ(s.expiry_floor(), Time(Duration(1000)));
+  s.set_expiry_floor(Time(Duration(5000)));  // a scan removed b and found a
+  StoredRecord sooner = rec(3, "a", 2);      // a replaced in place, now sooner
+  sooner.expires = Time(Duration(2000));
+  s.put(sooner);
+  EXPECT_EQ(s.expiry_floor(), Time(Duration(2000))) << "a replacement lowers it too";
+}
+
 TEST(MemoryStorage, BindingsAndCredentialOfOneAorAreTwoRecords) {
   MemoryStorage s;
   s.put(rec(9, "sip:alice@example.com", 3));

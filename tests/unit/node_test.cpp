@@ -422,6 +422,30 @@ TEST(Node, ExpiredRecordDisappearsFromEveryCopy) {
   EXPECT_EQ(r.lookup(from, Target::user(rec.key, rec.aor)).status, 404);
 }
 
+TEST(Node, ARecordStoredAfterAScanStillExpiresOnTimeThoughTheScanWaitsForTheFloor) {
+  // The expiry scan skips rounds while nothing can have expired
+  // (Storage::expiry_floor). A record stored after a scan, with a shorter
+  // life than every record the scan saw, must lower the floor and go.
+  Ring r(big());
+  r.build(6);
+  const Id from = *r.live.begin();
+  const Record longer = r.record("dave");
+  const Record shorter = r.record("erin");
+  ASSERT_EQ(r.store(from, longer).status, 200);  // an hour: far beyond this test
+  r.net.run_for(kRound * 3);                      // scans run and raise the floor
+  EXPECT_EQ(r.copies(longer), 4);
+  LookupResult out{-1, std::nullopt, std::nullopt, 0};
+  r.net.call(r.handle.at(from), [&](Node& n, Time now) {
+    return n.store(now, shorter, Duration{10'000}, [&](const LookupResult& res) { out = res; });
+  });
+  ASSERT_EQ(out.status, 200);
+  r.net.run_for(r.cfg.transfer_batch_window);
+  EXPECT_EQ(r.copies(shorter), 4);
+  r.net.run_for(Duration{10'000} + kRound * 2);
+  EXPECT_EQ(r.copies(shorter), 0) << "every copy of the shorter-lived record expired";
+  EXPECT_EQ(r.copies(longer), 4) << "the longer-lived one stays";
+}
+
 TEST(Node, GracefulLeaveRepairsNeighboursAtOnceAndHandsOverRecords) {
   Ring r(big());
   r.build(10);
