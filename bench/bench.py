@@ -658,18 +658,23 @@ def ab_reads_node(run, args, base_text, label):
     return node
 
 
+def cpu_at_common_rates(results, a, b):
+    """(rate, CPU us/call of a, of b) at every rate both servers passed."""
+    def passed(label):
+        return {r["rate"]: r for r in results[label]["steps"] if passes(r)}
+    pa, pb = passed(a), passed(b)
+    return [(rate, pa[rate]["server_cpu_us_per_call"], pb[rate]["server_cpu_us_per_call"])
+            for rate in sorted(set(pa) & set(pb))]
+
+
 def report_ab_reads(results, batched, tport):
     """CPU per request of two sippeer servers alike but for sip.batch_reads,
     at every rate both passed, taken seconds apart: the A/B of the
     batched reader."""
     if batched not in results or tport not in results:
         return None
-    def passed(label):
-        return {r["rate"]: r for r in results[label]["steps"] if passes(r)}
-    a, b = passed(tport), passed(batched)
     rows = []
-    for rate in sorted(set(a) & set(b)):
-        ta, tb = a[rate]["server_cpu_us_per_call"], b[rate]["server_cpu_us_per_call"]
+    for rate, ta, tb in cpu_at_common_rates(results, tport, batched):
         rows.append({"rate": rate, "tport reads us/call": ta, "batched reads us/call": tb,
                      "batched/tport": ratio(tb, ta)})
     print(f"A/B of the UDP reader ({batched} vs {tport}), steps both passed:")
@@ -684,12 +689,8 @@ def report_cpu_ratio(results, mine, peer):
     needs a core (docs/BENCHMARKS.md); the CPU a call costs still does."""
     if mine not in results or peer not in results:
         return None
-    def passed(label):
-        return {r["rate"]: r for r in results[label]["steps"] if passes(r)}
-    a, b = passed(peer), passed(mine)
     rows = []
-    for rate in sorted(set(a) & set(b)):
-        ta, tb = a[rate]["server_cpu_us_per_call"], b[rate]["server_cpu_us_per_call"]
+    for rate, ta, tb in cpu_at_common_rates(results, peer, mine):
         rows.append({"rate": rate, f"{peer} us/call": ta, f"{mine} us/call": tb, "ratio": ratio(ta, tb)})
     print(f"CPU per call at the rates both passed, {peer}/{mine}:")
     table(rows, ["rate", f"{peer} us/call", f"{mine} us/call", "ratio"])

@@ -11,9 +11,6 @@
 // look up in the ring). Anything else forks with transactions
 // (proxy_transaction.cpp).
 
-#include <chrono>
-#include <cstring>
-
 #include "adaptor/log.h"
 #include "adaptor/proxy/proxy.h"
 #include "adaptor/sip/reject_log.h"
@@ -23,16 +20,6 @@ namespace sippeer::adaptor {
 constexpr const char* kLogTag = "proxy";  // see adaptor/log.h
 
 namespace {
-
-std::int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-bool over_udp(const sip_via_t* v) {
-  return v && v->v_protocol && strcasecmp(v->v_protocol, sip_transport_udp) == 0;
-}
 
 std::string to_tag_of(const sip_t* sip) {
   return sip->sip_to && sip->sip_to->a_tag ? sip->sip_to->a_tag : "";

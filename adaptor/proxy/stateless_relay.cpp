@@ -58,17 +58,17 @@ namespace sippeer::adaptor {
 
 constexpr unsigned kWatchTickMs = 250;
 
-namespace {
-
-std::int64_t steady_ms() {
+std::int64_t Proxy::steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
-bool over_udp(const sip_via_t* v) {
+bool Proxy::over_udp(const sip_via_t* v) {
   return v && v->v_protocol && strcasecmp(v->v_protocol, sip_transport_udp) == 0;
 }
+
+namespace {
 
 // FNV-1a, 64 bits: enough to tell transactions apart, not a secret.
 void mix(std::uint64_t& h, const char* s) {
