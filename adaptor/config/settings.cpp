@@ -44,9 +44,10 @@ const std::vector<SettingInfo> kSchema = {
      .flag = "",
      .description = "What RFC 3261 calls 64*T1 (32 s there): how long a transaction waits for a final "
                     "answer (Timers B and F) and keeps a finished one to absorb retransmissions (Timers "
-                    "H and J). A request relayed statefully (a fork to several bindings, a flow's edge, "
+                    "H and J). A request relayed statefully (an INVITE fork, a flow's edge, "
                     "proxy.record_route at the owner, TCP or TLS) holds ~20 KB for this long; most UDP "
-                    "relays hold no transaction. Kamailio keeps finished "
+                    "relays hold no transaction, nor does a MESSAGE forked to UDP phones, whose phones "
+                    "may take this long to answer. Kamailio keeps finished "
                     "transactions 5 s. It must cover the longest overlay wait, 8 x "
                     "overlay.request_timeout_ms, plus 2 s (18 s with the defaults).",
      .field = &Settings::transaction_lifetime_ms, .min = 4000, .max = 64000},
