@@ -55,8 +55,9 @@ bool Proxy::fork_lightly(msg_t* msg, sip_t* sip, const std::vector<Binding>& liv
     su_home_t home[1] = {SU_HOME_INIT(home)};
     bool plain = true;
     for (const Binding& b : live) {
-      plain = b.path.empty() && !alias_of(b) &&
-              plain_udp_target(url_hdup(home, URL_STRING_MAKE(b.uri.c_str())->us_url));
+      // A plain target's host is an IPv4 address, so it is no alias (an
+      // alias names a ring domain): one parse of the URI tells both.
+      plain = b.path.empty() && plain_udp_target(url_hdup(home, URL_STRING_MAKE(b.uri.c_str())->us_url));
       if (!plain) break;
       targets.push_back(b.uri);
     }
