@@ -19,7 +19,8 @@ soon as the load is gone.
                 /status still answers; /metrics counts the refusals.
   inner hop     (issue 15) a ring of two: the entry node E without limits,
                 the callee's owner O with overload.max_transactions 1, the
-                callee again on two phones. A
+                callee again on two phones, one registered with a TCP
+                contact (a fork to UDP phones alone holds no transaction). A
                 caller sends MESSAGEs to E; E relays them statelessly to O.
                 One held open at the callee fills O; the next -> 503 with
                 Retry-After from O, relayed back through E to the caller
@@ -177,7 +178,14 @@ def inner_hop_case(cl):
                 if sipplib.owner_of([o, e], f"sip:{u}@{DOMAIN}") is o)
     with sipplib.RawPhone(user) as callee, sipplib.RawPhone(user) as twin, sipplib.RawPhone("caller") as caller:
         register(callee, e, user)
-        register(twin, e, user)  # two bindings: O forks, and holds a transaction
+        # Two bindings, the twin's over TCP: O forks with a transaction,
+        # which fills it. (A fork to UDP phones alone holds none:
+        # light_fork.cpp.) No TCP listens at the twin's port, so that
+        # branch ends at once; the callee's keeps the transaction open.
+        reg = twin.request("REGISTER", f"sip:{DOMAIN}", to=f"<sip:{user}@{DOMAIN}>", frm=f"<sip:{user}@{DOMAIN}>",
+                           extra="Expires: 600", contact=f"<sip:{user}@{twin.address};transport=tcp>")
+        _, final = twin.transact(e, reg)
+        check(final is not None and final.startswith("SIP/2.0 200"), f"REGISTER {user} (TCP): {status_line(final)!r}")
         first = caller.request("MESSAGE", f"sip:{user}@{DOMAIN}", to=f"<sip:{user}@{DOMAIN}>", body="i1")
         caller.send(e, first)
         held = callee.recv(5, lambda t: t.startswith("MESSAGE "))
