@@ -377,6 +377,18 @@ def ring_diff(nodes, bits=None, successors=16, parts=ALL_PARTS):
     return out, statuses
 
 
+def check_nobody_marked_dead(nodes, cause):
+    """No node counted a failure (sippeer_failures_detected_total 0), and
+    every successor list still holds every node: `cause` did not make the
+    ring drop a live member."""
+    failed = {n.name: metric(n, "sippeer_failures_detected_total") for n in nodes}
+    check(not any(failed.values()), f"a live node was marked dead {cause}: {failed}")
+    for n in nodes:
+        st = n.status()
+        check(len({uri_address(s["uri"]) for s in st["successors"]} | {n.address}) == len(nodes),
+              f"{n.name} no longer has all {len(nodes)} nodes in its successor list: {st['successors']}")
+
+
 def wait_consistent(nodes, timeout, bits=None, what="a consistent ring", interval=0.05,
                     parts=ALL_PARTS, start=None):
     """Polls until ring_diff is empty; returns the seconds it took, counted
