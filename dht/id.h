@@ -38,6 +38,9 @@ class Id {
   std::string to_decimal() const;
   bool fits_u64() const;
   std::uint64_t low64() const;
+  // The top 64 of the 160 bits: ordering by it first agrees with <=> (the
+  // storage's key order compares it without reading the record).
+  std::uint64_t high64() const { return (std::uint64_t{w_[0]} << 32) | w_[1]; }
   bool is_zero() const;
 
   // Bit i (0 = least significant).

@@ -5,53 +5,95 @@
 namespace sippeer::dht {
 
 const StoredRecord* MemoryStorage::find(const Id& key, const std::string& aor, RecordKind kind) const {
-  auto it = index_.find(Probe{key, aor, kind});
-  return it == index_.end() ? nullptr : *it;
+  auto it = records_.find(Probe{key, aor, kind});
+  return it == records_.end() ? nullptr : &*it;
 }
 
 void MemoryStorage::put(StoredRecord rec) {
   expiry_floor_ = std::min(expiry_floor_, rec.expires);
-  auto it = index_.find(Probe{rec.record.key, rec.record.aor, rec.record.kind});
-  if (it != index_.end()) {
-    // Same key, AOR and kind, so the same place in the order and the same
-    // hash: replace in place (set elements are const only to protect that
-    // order).
-    const_cast<StoredRecord&>(**it) = std::move(rec);
+  auto it = records_.find(Probe{rec.record.key, rec.record.aor, rec.record.kind});
+  if (it != records_.end()) {
+    // Same key, AOR and kind: the same hash and the same place in the
+    // order, so replace in place.
+    const_cast<StoredRecord&>(*it) = std::move(rec);
     return;
   }
   ++counts_[static_cast<std::size_t>(rec.record.kind)];
-  const auto [at, inserted] = set_.insert(std::move(rec));
-  if (inserted) index_.insert(&*at);
+  const StoredRecord& stored = *records_.insert(std::move(rec)).first;
+  if (!order_lost_) added_.push_back({stored.record.key.high64(), &stored});
 }
 
 bool MemoryStorage::erase(const Id& key, const std::string& aor, RecordKind kind) {
-  auto it = index_.find(Probe{key, aor, kind});
-  if (it == index_.end()) return false;
-  index_.erase(it);
+  auto it = records_.find(Probe{key, aor, kind});
+  if (it == records_.end()) return false;
   --counts_[static_cast<std::size_t>(kind)];
-  set_.erase(set_.find(Probe{key, aor, kind}));  // a tree descent, but erasing is rare (expiry, tombstones)
+  if (!order_lost_) {
+    order_lost_ = true;
+    order_.clear();
+    added_.clear();
+  }
+  records_.erase(it);
   return true;
 }
 
+bool MemoryStorage::before(const Entry& x, const Entry& y) {
+  if (x.high != y.high) return x.high < y.high;
+  const Record& a = x.rec->record;
+  const Record& b = y.rec->record;
+  if (a.key != b.key) return a.key < b.key;
+  if (a.aor != b.aor) return a.aor < b.aor;
+  return a.kind < b.kind;
+}
+
+const std::vector<MemoryStorage::Entry>& MemoryStorage::ordered() const {
+  if (order_lost_) {
+    order_.clear();
+    order_.reserve(records_.size());
+    for (const auto& r : records_) order_.push_back({r.record.key.high64(), &r});
+    std::sort(order_.begin(), order_.end(), before);
+    order_lost_ = false;
+  } else if (!added_.empty()) {
+    std::sort(added_.begin(), added_.end(), before);
+    const auto old_size = static_cast<std::ptrdiff_t>(order_.size());
+    order_.insert(order_.end(), added_.begin(), added_.end());
+    std::inplace_merge(order_.begin(), order_.begin() + old_size, order_.end(), before);
+    added_.clear();
+  }
+  return order_;
+}
+
 void MemoryStorage::for_each(const std::function<void(const StoredRecord&)>& fn) const {
-  for (const auto& rec : set_) fn(rec);
+  for (const Entry& e : ordered()) fn(*e.rec);
+}
+
+void MemoryStorage::for_each_unordered(const std::function<void(const StoredRecord&)>& fn) const {
+  for (const auto& r : records_) fn(r);
 }
 
 void MemoryStorage::visit_in(const Id& a, const Id& b, const std::function<bool(const StoredRecord&)>& fn) const {
+  const std::vector<Entry>& order = ordered();
+  // The first entry whose key is past k: every record with key k sorts
+  // before it, whatever its AOR.
+  auto past = [&](const Id& k) {
+    return std::partition_point(order.begin(), order.end(), [&](const Entry& e) {
+      if (e.high != k.high64()) return e.high < k.high64();
+      return !(k < e.rec->record.key);
+    });
+  };
   // false once `fn` has asked to stop.
   auto visit = [&](auto first, auto last) {
     for (auto it = first; it != last; ++it)
-      if (!fn(*it)) return false;
+      if (!fn(*it->rec)) return false;
     return true;
   };
   // (a, b] on the ring: one range if a < b, else (a, max] then [0, b];
   // a == b is the whole ring, in key order.
   if (a == b) {
-    visit(set_.begin(), set_.end());
+    visit(order.begin(), order.end());
   } else if (a < b) {
-    visit(set_.lower_bound(After{a}), set_.lower_bound(After{b}));
-  } else if (visit(set_.lower_bound(After{a}), set_.end())) {
-    visit(set_.begin(), set_.lower_bound(After{b}));
+    visit(past(a), past(b));
+  } else if (visit(past(a), order.end())) {
+    visit(order.begin(), past(b));
   }
 }
 

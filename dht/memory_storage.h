@@ -1,16 +1,23 @@
-// The default Storage: an ordered in-memory set, so a ring interval is one
-// or two range scans, and a hash index over it, so that finding one record
+// The default Storage: the records in a hash set, so that finding one
 // (every REGISTER, Store, Transfer and lookup does, often twice) is one
-// hash probe rather than a descent of a tree of 100,000 records.
+// hash probe, and their ring order kept lazily beside it, so that a ring
+// interval is one or two binary searches and a walk.
+//
+// Why lazily: the order is read only when the ring changes (a hand-over,
+// a replica resync, a leave) or someone lists records, while a ring node
+// inserts a record per new AOR at every copy. Keeping a tree in order on
+// each insert was 12-16 % of a ring node's CPU at 12,000 new AORs/s (perf,
+// issue 15: cache misses in the descent); appending to a vector is not.
+// The order is merged when asked for.
 #pragma once
 
-#include <set>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
-#include <utility>
+#include <vector>
 
 #include "dht/ports.h"
 
@@ -22,53 +29,21 @@ class MemoryStorage final : public Storage {
                            RecordKind kind = RecordKind::Bindings) const override;
   void put(StoredRecord rec) override;
   bool erase(const Id& key, const std::string& aor, RecordKind kind = RecordKind::Bindings) override;
-  std::size_t size() const override { return set_.size(); }
+  std::size_t size() const override { return records_.size(); }
   std::size_t count(RecordKind kind) const override { return counts_[static_cast<std::size_t>(kind)]; }
   void for_each(const std::function<void(const StoredRecord&)>& fn) const override;
+  void for_each_unordered(const std::function<void(const StoredRecord&)>& fn) const override;
   void visit_in(const Id& a, const Id& b, const std::function<bool(const StoredRecord&)>& fn) const override;
   Time expiry_floor() const override { return expiry_floor_; }
   void set_expiry_floor(Time floor) override { expiry_floor_ = floor; }
 
  private:
-  Time expiry_floor_ = kNever;  // empty: nothing expires
-  // Ordered by ring key, then AOR (two AORs may share a key on a small
-  // ring). The record is its own key: a map keyed by (key, aor) would hold
-  // both a second time, and a map of maps a node and a tree more per
-  // record. With 100,000 bindings that was ~180 of 514 bytes each.
-  struct Probe {  // a (key, aor, kind) to look up without building a record
+  // A (key, aor, kind) to look up without building a record.
+  struct Probe {
     const Id& key;
     std::string_view aor;
     RecordKind kind;
   };
-  struct After {  // sorts after every record with this key
-    const Id& key;
-  };
-  struct Order {
-    using is_transparent = void;
-    struct View {
-      const Id& key;
-      int after;  // 0 for a record or probe, 1 for After
-      std::string_view aor;
-      RecordKind kind;
-    };
-    static View view(const StoredRecord& r) { return {r.record.key, 0, r.record.aor, r.record.kind}; }
-    static View view(const Probe& p) { return {p.key, 0, p.aor, p.kind}; }
-    static View view(const After& a) { return {a.key, 1, {}, RecordKind::Bindings}; }
-    template <class A, class B>
-    bool operator()(const A& a, const B& b) const {
-      const View x = view(a), y = view(b);
-      if (x.key < y.key) return true;
-      if (y.key < x.key) return false;
-      if (x.after != y.after) return x.after < y.after;
-      if (x.aor != y.aor) return x.aor < y.aor;
-      return x.kind < y.kind;
-    }
-  };
-  std::set<StoredRecord, Order> set_;
-  // The same records by (key, aor, kind): pointers into set_, whose
-  // elements never move. ~40 bytes a record (4 MB per 100,000) for what
-  // perf showed as 9.5% of a node's CPU at 12,000 new AORs/s: tree
-  // descents in apply, store_here and replication (issue 15).
   struct Hash {
     using is_transparent = void;
     static std::size_t of(const Id& key, std::string_view aor, RecordKind kind) {
@@ -77,21 +52,43 @@ class MemoryStorage final : public Storage {
       return static_cast<std::size_t>(key.low64() * 0x9e3779b97f4a7c15ull) ^ std::hash<std::string_view>{}(aor) ^
              static_cast<std::size_t>(kind);
     }
-    std::size_t operator()(const StoredRecord* r) const { return of(r->record.key, r->record.aor, r->record.kind); }
+    std::size_t operator()(const StoredRecord& r) const { return of(r.record.key, r.record.aor, r.record.kind); }
     std::size_t operator()(const Probe& p) const { return of(p.key, p.aor, p.kind); }
   };
   struct Same {
     using is_transparent = void;
-    static bool eq(const StoredRecord* r, const Id& key, std::string_view aor, RecordKind kind) {
-      return r->record.kind == kind && r->record.key == key && r->record.aor == aor;
+    static bool eq(const StoredRecord& r, const Id& key, std::string_view aor, RecordKind kind) {
+      return r.record.kind == kind && r.record.key == key && r.record.aor == aor;
     }
-    bool operator()(const StoredRecord* a, const StoredRecord* b) const {
-      return eq(a, b->record.key, b->record.aor, b->record.kind);
+    bool operator()(const StoredRecord& a, const StoredRecord& b) const {
+      return eq(a, b.record.key, b.record.aor, b.record.kind);
     }
-    bool operator()(const StoredRecord* a, const Probe& p) const { return eq(a, p.key, p.aor, p.kind); }
-    bool operator()(const Probe& p, const StoredRecord* a) const { return eq(a, p.key, p.aor, p.kind); }
+    bool operator()(const StoredRecord& a, const Probe& p) const { return eq(a, p.key, p.aor, p.kind); }
+    bool operator()(const Probe& p, const StoredRecord& a) const { return eq(a, p.key, p.aor, p.kind); }
   };
-  std::unordered_set<const StoredRecord*, Hash, Same> index_;
+  // A record's place in the ring order: by key, then AOR (two AORs may
+  // share a key on a small ring), then kind. The key's top 64 bits are
+  // copied here so that sorting and searching SHA-1 keys rarely reads
+  // the record itself.
+  struct Entry {
+    std::uint64_t high;
+    const StoredRecord* rec;
+  };
+  static bool before(const Entry& x, const Entry& y);
+  // The order, brought up to date: the records added since it was last
+  // read are sorted and merged in; after an erase it is built anew.
+  const std::vector<Entry>& ordered() const;
+
+  // The records. A node-based set: an element never moves, so the order
+  // can point at it. The set's elements are const only to protect their
+  // hash; a replacement has the same key, AOR and kind (put).
+  std::unordered_set<StoredRecord, Hash, Same> records_;
+  mutable std::vector<Entry> order_;  // every record when last read, in ring order
+  mutable std::vector<Entry> added_;  // records put since then, in no order
+  // An erase leaves order_ pointing at a freed record: it is dropped and
+  // rebuilt at the next read. Erasing is rare (expiry, handed-over ranges).
+  mutable bool order_lost_ = false;
+  Time expiry_floor_ = kNever;  // empty: nothing expires
   std::size_t counts_[4] = {};  // per RecordKind
 };
 

@@ -979,7 +979,7 @@ void Node::expire_records(Time now) {
   if (now < storage_.expiry_floor()) return;  // nothing can have expired (ports.h)
   std::vector<std::tuple<Id, std::string, RecordKind>> gone;
   Time floor = kNever;
-  storage_.for_each([&](const StoredRecord& sr) {
+  storage_.for_each_unordered([&](const StoredRecord& sr) {
     if (sr.expires <= now) gone.emplace_back(sr.record.key, sr.record.aor, sr.record.kind);
     else floor = std::min(floor, sr.expires);
   });
@@ -1215,6 +1215,15 @@ Time Node::check_peer(Time now, const std::string& address) {
 // ------------------------------------------------------------------- status
 
 NodeStatus Node::status() const {
+  NodeStatus s = routing_status();
+  storage_.for_each_unordered([&](const StoredRecord& sr) {
+    if (owns(sr.record.key)) ++s.primary_records;
+    else ++s.replica_records;
+  });
+  return s;
+}
+
+NodeStatus Node::routing_status() const {
   NodeStatus s;
   s.state = state_;
   s.self = self_;
@@ -1222,10 +1231,6 @@ NodeStatus Node::status() const {
   s.successors = routing_.successors();
   for (int i = 1; i <= config_.bits; ++i)
     s.fingers.push_back({i, ring_.finger_start(self_.id, i), routing_.fingers()[static_cast<std::size_t>(i - 1)]});
-  storage_.for_each([&](const StoredRecord& sr) {
-    if (owns(sr.record.key)) ++s.primary_records;
-    else ++s.replica_records;
-  });
   s.duplicate_of = duplicate_of_;
   return s;
 }

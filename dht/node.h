@@ -125,6 +125,9 @@ class Node {
   NodeRef route_user(const Id& key, bool claimed_owner, bool* owner_hop) const;
 
   NodeStatus status() const;
+  // The same without the record counts, which walk every record: for the
+  // daemon's once-a-second and per-event reads of the routing state.
+  NodeStatus routing_status() const;
   const NodeCounters& counters() const { return counters_; }
   const NodeRef& self() const { return self_; }
   const Ring& ring() const { return ring_; }

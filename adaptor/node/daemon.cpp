@@ -429,7 +429,7 @@ bool Daemon::admit_source(msg_t* msg, sip_t* sip) {
     // Ring nodes forward whole segments' requests: never limit them.
     exempt_refreshed_ = now;
     std::unordered_set<std::uint32_t> ips;
-    const dht::NodeStatus s = node_->status();
+    const dht::NodeStatus s = node_->routing_status();
     auto add = [&](const dht::NodeRef& n) {
       const auto colon = n.address.rfind(':');
       if (auto ip = parse_ipv4(n.address.substr(0, colon))) ips.insert(*ip);

@@ -286,7 +286,8 @@ void Discovery::on_rediscover(su_root_magic_t*, su_timer_t*, void* arg) {
 }
 
 void Discovery::on_joined() {
-  if (ctx_.node->status().successors.empty() || ctx_.node->status().successors[0].address == ctx_.local_address) return;
+  const dht::NodeStatus s = ctx_.node->routing_status();
+  if (s.successors.empty() || s.successors[0].address == ctx_.local_address) return;
   SIPPEER_LOG(Info) << "ring: joined through " << joining_through_ << " (" << method_ << ")";
   ctx_.service->ready("joined the ring through " + joining_through_ + " (" + method_ + ") as " + ctx_.local_address);
   arm_rediscovery();

@@ -97,7 +97,7 @@ void Daemon::reload_settings() {
 void Daemon::begin_leave() {
   leaving_ = true;
   service_->stopping("leaving the ring");
-  const dht::NodeStatus st = node_->status();
+  const dht::NodeStatus st = node_->routing_status();
   alone_at_leave_ = st.successors.empty() || st.successors[0].address == local_address_;
   write_peer_cache();
   if (!node_->joined()) {
@@ -139,7 +139,7 @@ std::string Daemon::state_dir() const { return resolved_state_dir(settings_); }
 
 void Daemon::write_peer_cache() const {
   if (!node_ || !node_->joined()) return;
-  const dht::NodeStatus s = node_->status();
+  const dht::NodeStatus s = node_->routing_status();
   std::set<std::string> peers;
   for (const auto& n : s.successors) peers.insert(n.address);
   for (const auto& f : s.fingers) peers.insert(f.node.address);

@@ -29,7 +29,7 @@ namespace sippeer::adaptor {
 constexpr const char* kLogTag = "dht";  // see adaptor/log.h
 
 Discovery::RingView Discovery::ring_view() const {
-  const dht::NodeStatus s = ctx_.node->status();
+  const dht::NodeStatus s = ctx_.node->routing_status();
   RingView v;
   v.min_id = s.self.id;
   std::vector<std::string> seen;

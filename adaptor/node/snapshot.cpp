@@ -68,7 +68,7 @@ NodeSnapshot Daemon::snapshot() const {
   s.auth_forbidden = ac.forbidden;
   s.auth_blocked = ac.blocked;
   if (storage_->count(dht::RecordKind::Credential) > 0)  // tombstones are counted there, not here
-    storage_->for_each([&](const dht::StoredRecord& sr) {
+    storage_->for_each_unordered([&](const dht::StoredRecord& sr) {
       if (sr.record.kind == dht::RecordKind::Credential && !sr.record.tombstone()) ++s.credentials_stored;
     });
   s.credentials_cached = credential_cache_->size();

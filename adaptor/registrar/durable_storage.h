@@ -45,6 +45,9 @@ class DurableStorage final : public dht::Storage {
   std::size_t size() const override { return memory_.size(); }
   std::size_t count(dht::RecordKind kind) const override { return memory_.count(kind); }
   void for_each(const std::function<void(const dht::StoredRecord&)>& fn) const override;
+  void for_each_unordered(const std::function<void(const dht::StoredRecord&)>& fn) const override {
+    memory_.for_each_unordered(fn);
+  }
   void visit_in(const dht::Id& a, const dht::Id& b,
                 const std::function<bool(const dht::StoredRecord&)>& fn) const override;
 

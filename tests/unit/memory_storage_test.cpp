@@ -173,9 +173,9 @@ TEST_F(MemoryStorageScan, VisitInStopsWhenTheVisitorSaysSo) {
   EXPECT_EQ(first(22, 22, 99).size(), 5u);
 }
 
-// The hash index and the ordered set hold the same records through any
-// mix of puts, replacements and erases, on a ring small enough that keys
-// collide (find goes through the index, for_each through the set).
+// The hash set and the ring order hold the same records through any mix
+// of puts, replacements and erases, on a ring small enough that keys
+// collide (find goes through the hash set, for_each through the order).
 TEST(MemoryStorage, IndexAndOrderAgreeThroughRandomChanges) {
   MemoryStorage st;
   std::map<std::tuple<std::uint64_t, std::string, int>, std::uint64_t> model;  // -> version
@@ -202,7 +202,7 @@ TEST(MemoryStorage, IndexAndOrderAgreeThroughRandomChanges) {
     ASSERT_TRUE(model.count(k));
     EXPECT_EQ(model[k], sr.record.version);
     const StoredRecord* found = st.find(sr.record.key, sr.record.aor, sr.record.kind);
-    EXPECT_EQ(found, &sr);  // the index points at the set's own element
+    EXPECT_EQ(found, &sr);  // the order points at the set's own element
   });
   EXPECT_EQ(seen, model.size());
   for (std::uint64_t key = 0; key < 16; ++key)
@@ -212,6 +212,65 @@ TEST(MemoryStorage, IndexAndOrderAgreeThroughRandomChanges) {
         EXPECT_EQ(st.find(Id::from_u64(key), aor, static_cast<RecordKind>(kind)) != nullptr,
                   model.count(std::make_tuple(key, aor, kind)) == 1);
       }
+}
+
+// The ring order is merged lazily (puts append, an erase drops it): read
+// between every few changes, it must always be the model's order, and
+// for_each_unordered must see the same records.
+TEST(MemoryStorage, TheLazyOrderIsAlwaysTheKeyOrderWhenRead) {
+  MemoryStorage st;
+  using Key = std::tuple<Id, std::string, int>;
+  std::map<Key, std::uint64_t> model;  // ordered as the storage must be
+  std::uint64_t seed = 11;
+  auto next = [&] { return seed = seed * 6364136223846793005ull + 1442695040888963407ull; };
+  for (int step = 0; step < 5000; ++step) {
+    // Half the keys share their top 64 bits (the order's first compare).
+    Id key = Id::from_u64((next() >> 33) % 32);
+    if ((next() >> 33) % 2) key = key + Id::pow2(140);
+    const std::string aor = "sip:u" + std::to_string((next() >> 33) % 8) + "@example.com";
+    const auto kind = static_cast<RecordKind>((next() >> 33) % 2);
+    const Key k{key, aor, static_cast<int>(kind)};
+    const auto op = (next() >> 33) % 10;
+    if (op == 0) {
+      EXPECT_EQ(st.erase(key, aor, kind), model.erase(k) == 1);
+    } else {
+      st.put(StoredRecord{Record{key, aor, {"v"}, static_cast<std::uint64_t>(step), kind}, Time{}});
+      model[k] = static_cast<std::uint64_t>(step);
+    }
+    if ((next() >> 33) % 7 != 0) continue;  // read the order now and then
+    std::vector<Key> walked;
+    st.for_each([&](const StoredRecord& sr) {
+      walked.emplace_back(sr.record.key, sr.record.aor, static_cast<int>(sr.record.kind));
+    });
+    std::vector<Key> want;
+    for (const auto& [mk, v] : model) want.push_back(mk);
+    ASSERT_EQ(walked, want) << "at step " << step;
+    // An interval across the two key halves, and its wrap-around twin.
+    const Id a = Id::from_u64(16), b = Id::from_u64(8) + Id::pow2(140);
+    std::vector<Key> inside, wrapped;
+    st.for_each_in(a, b, [&](const StoredRecord& sr) {
+      inside.emplace_back(sr.record.key, sr.record.aor, static_cast<int>(sr.record.kind));
+    });
+    st.for_each_in(b, a, [&](const StoredRecord& sr) {
+      wrapped.emplace_back(sr.record.key, sr.record.aor, static_cast<int>(sr.record.kind));
+    });
+    std::vector<Key> want_inside, want_wrapped_hi, want_wrapped_lo;
+    for (const auto& mk : want) {
+      const Id& key = std::get<0>(mk);
+      if (a < key && !(b < key)) want_inside.push_back(mk);
+      else if (b < key) want_wrapped_hi.push_back(mk);
+      else want_wrapped_lo.push_back(mk);
+    }
+    want_wrapped_hi.insert(want_wrapped_hi.end(), want_wrapped_lo.begin(), want_wrapped_lo.end());
+    ASSERT_EQ(inside, want_inside) << "at step " << step;
+    ASSERT_EQ(wrapped, want_wrapped_hi) << "at step " << step;
+  }
+  std::size_t unordered = 0;
+  st.for_each_unordered([&](const StoredRecord& sr) {
+    ++unordered;
+    EXPECT_TRUE(model.count(Key{sr.record.key, sr.record.aor, static_cast<int>(sr.record.kind)}));
+  });
+  EXPECT_EQ(unordered, model.size());
 }
 
 TEST(MemoryStorage, ScanAtM160) {
