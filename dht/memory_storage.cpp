@@ -5,34 +5,28 @@
 namespace sippeer::dht {
 
 const StoredRecord* MemoryStorage::find(const Id& key, const std::string& aor, RecordKind kind) const {
-  auto it = records_.find(Probe{key, aor, kind});
-  return it == records_.end() ? nullptr : &*it;
+  return records_.find(key, aor, kind);
 }
 
 void MemoryStorage::put(StoredRecord rec) {
   expiry_floor_ = std::min(expiry_floor_, rec.expires);
-  auto it = records_.find(Probe{rec.record.key, rec.record.aor, rec.record.kind});
-  if (it != records_.end()) {
-    // Same key, AOR and kind: the same hash and the same place in the
-    // order, so replace in place.
-    const_cast<StoredRecord&>(*it) = std::move(rec);
-    return;
-  }
-  ++counts_[static_cast<std::size_t>(rec.record.kind)];
-  const StoredRecord& stored = *records_.insert(std::move(rec)).first;
-  if (!order_lost_) added_.push_back({stored.record.key.high64(), &stored});
+  const RecordKind kind = rec.record.kind;
+  // A replacement has the same key, AOR and kind: the same place in the
+  // order, so only a new record joins it.
+  const auto [stored, added] = records_.put(std::move(rec));
+  if (!added) return;
+  ++counts_[static_cast<std::size_t>(kind)];
+  if (!order_lost_) added_.push_back({stored->record.key.high64(), stored});
 }
 
 bool MemoryStorage::erase(const Id& key, const std::string& aor, RecordKind kind) {
-  auto it = records_.find(Probe{key, aor, kind});
-  if (it == records_.end()) return false;
+  if (!records_.erase(key, aor, kind)) return false;
   --counts_[static_cast<std::size_t>(kind)];
   if (!order_lost_) {
     order_lost_ = true;
     order_.clear();
     added_.clear();
   }
-  records_.erase(it);
   return true;
 }
 
@@ -49,7 +43,7 @@ const std::vector<MemoryStorage::Entry>& MemoryStorage::ordered() const {
   if (order_lost_) {
     order_.clear();
     order_.reserve(records_.size());
-    for (const auto& r : records_) order_.push_back({r.record.key.high64(), &r});
+    records_.for_each([&](const StoredRecord& r) { order_.push_back({r.record.key.high64(), &r}); });
     std::sort(order_.begin(), order_.end(), before);
     order_lost_ = false;
   } else if (!added_.empty()) {
@@ -67,7 +61,7 @@ void MemoryStorage::for_each(const std::function<void(const StoredRecord&)>& fn)
 }
 
 void MemoryStorage::for_each_unordered(const std::function<void(const StoredRecord&)>& fn) const {
-  for (const auto& r : records_) fn(r);
+  records_.for_each(fn);
 }
 
 void MemoryStorage::visit_in(const Id& a, const Id& b, const std::function<bool(const StoredRecord&)>& fn) const {

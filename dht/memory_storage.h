@@ -1,7 +1,7 @@
-// The default Storage: the records in a hash set, so that finding one
-// (every REGISTER, Store, Transfer and lookup does, often twice) is one
-// hash probe, and their ring order kept lazily beside it, so that a ring
-// interval is one or two binary searches and a walk.
+// The default Storage: the records in a hash index (record_index.h), so
+// that finding one (every REGISTER, Store, Transfer and lookup does, often
+// twice) is one hash probe, and their ring order kept lazily beside it, so
+// that a ring interval is one or two binary searches and a walk.
 //
 // Why lazily: the order is read only when the ring changes (a hand-over,
 // a replica resync, a leave) or someone lists records, while a ring node
@@ -15,11 +15,10 @@
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "dht/ports.h"
+#include "dht/record_index.h"
 
 namespace sippeer::dht {
 
@@ -38,34 +37,6 @@ class MemoryStorage final : public Storage {
   void set_expiry_floor(Time floor) override { expiry_floor_ = floor; }
 
  private:
-  // A (key, aor, kind) to look up without building a record.
-  struct Probe {
-    const Id& key;
-    std::string_view aor;
-    RecordKind kind;
-  };
-  struct Hash {
-    using is_transparent = void;
-    static std::size_t of(const Id& key, std::string_view aor, RecordKind kind) {
-      // The key is a SHA-1 already; the AOR tells apart keys that collide
-      // on a small ring, the kind an AOR's several records.
-      return static_cast<std::size_t>(key.low64() * 0x9e3779b97f4a7c15ull) ^ std::hash<std::string_view>{}(aor) ^
-             static_cast<std::size_t>(kind);
-    }
-    std::size_t operator()(const StoredRecord& r) const { return of(r.record.key, r.record.aor, r.record.kind); }
-    std::size_t operator()(const Probe& p) const { return of(p.key, p.aor, p.kind); }
-  };
-  struct Same {
-    using is_transparent = void;
-    static bool eq(const StoredRecord& r, const Id& key, std::string_view aor, RecordKind kind) {
-      return r.record.kind == kind && r.record.key == key && r.record.aor == aor;
-    }
-    bool operator()(const StoredRecord& a, const StoredRecord& b) const {
-      return eq(a, b.record.key, b.record.aor, b.record.kind);
-    }
-    bool operator()(const StoredRecord& a, const Probe& p) const { return eq(a, p.key, p.aor, p.kind); }
-    bool operator()(const Probe& p, const StoredRecord& a) const { return eq(a, p.key, p.aor, p.kind); }
-  };
   // A record's place in the ring order: by key, then AOR (two AORs may
   // share a key on a small ring), then kind. The key's top 64 bits are
   // copied here so that sorting and searching SHA-1 keys rarely reads
@@ -79,10 +50,7 @@ class MemoryStorage final : public Storage {
   // read are sorted and merged in; after an erase it is built anew.
   const std::vector<Entry>& ordered() const;
 
-  // The records. A node-based set: an element never moves, so the order
-  // can point at it. The set's elements are const only to protect their
-  // hash; a replacement has the same key, AOR and kind (put).
-  std::unordered_set<StoredRecord, Hash, Same> records_;
+  RecordIndex records_;  // owns the records; they never move, so the order can point at them
   mutable std::vector<Entry> order_;  // every record when last read, in ring order
   mutable std::vector<Entry> added_;  // records put since then, in no order
   // An erase leaves order_ pointing at a freed record: it is dropped and
