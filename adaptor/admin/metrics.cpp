@@ -127,11 +127,14 @@ std::string render_metrics(const NodeSnapshot& s) {
   metric("sippeer_sip_udp_dropped_total", "counter", "Datagrams dropped unread by SIP: runts, SigComp, STUN.",
          std::to_string(r.dropped));
   metric("sippeer_sip_udp_batched_replies_total", "counter",
-         "Stateless answers to a batch's datagrams sent together by one sendmmsg when the batch was done.",
+         "Stateless answers to a batch's datagrams (and answers relayed back) sent together by one sendmmsg when the batch was done.",
          std::to_string(r.batched_replies));
   metric("sippeer_sip_udp_reply_send_failures_total", "counter",
          "Of those, answers the socket refused twice (a full send buffer): lost, answered again at the retransmission.",
          std::to_string(r.reply_send_failures));
+  metric("sippeer_sip_udp_forwarded_answers_total", "counter",
+         "Answers to requests relayed statelessly, sent on by their next Via from our own socket (not through nta).",
+         std::to_string(r.forwarded_answers));
   metric("sippeer_proxy_transactions", "gauge", "Proxied requests waiting for their final answer.",
          std::to_string(s.proxy_transactions));
   metric("sippeer_discovery_method", "gauge", "How this node found the ring (1 for the method used).", "1",

@@ -48,7 +48,8 @@ std::string render_status_json(const NodeSnapshot& s) {
                      {"full_batches", r.full_batches},
                      {"dropped", r.dropped},
                      {"batched_replies", r.batched_replies},
-                     {"reply_send_failures", r.reply_send_failures}};
+                     {"reply_send_failures", r.reply_send_failures},
+                     {"forwarded_answers", r.forwarded_answers}};
   j["source_limits"] = {{"rate", s.per_source_rate},
                         {"refused", sl.refused},
                         {"dropped", sl.dropped},

@@ -444,6 +444,7 @@ void Proxy::on_stray_response(msg_t* msg, sip_t* sip) {
     return;
   }
   counters_.responses.add(sip->sip_status->st_status);
+  if (ctx_.fast_reply && ctx_.fast_reply->forward_answer(msg, sip)) return;
   // nta_msg_tsend removes our Via itself and sends by the next one.
   nta_msg_tsend(ctx_.agent, msg, nullptr, TAG_END());
 }

@@ -1,21 +1,26 @@
 #include "adaptor/sip/fast_reply.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <strings.h>
 #include <ctime>
 #include <random>
 
 #include <sofia-sip/msg_addr.h>
+#include <sofia-sip/sip_util.h>
 
 namespace sippeer::adaptor {
 
 namespace {
 
 constexpr std::size_t kMaxDatagram = 1300;  // nta's own UDP limit (the MTU rule of RFC 3261 18.1.1)
+constexpr isize_t kMaxParts = 64;           // msg_iovec's pieces of a prepared message
 
 // A header line as received, else encoded anew. False when it cannot be.
 bool append_line(std::string& out, const msg_header_t* h) {
@@ -97,22 +102,65 @@ bool FastReply::reply(msg_t* msg, const sip_t* sip, int status, const char* phra
   buf_ += extra;
   buf_ += "Content-Length: 0\r\n\r\n";
   if (buf_.size() > kMaxDatagram) return false;
-  if (holding_ && ai->ai_addrlen <= sizeof(sockaddr_storage)) {
+  if (!send_or_hold(ai->ai_addr, static_cast<socklen_t>(ai->ai_addrlen))) return false;  // nta tries again
+  msg_destroy(msg);
+  return true;
+}
+
+bool FastReply::send_or_hold(const sockaddr* to, socklen_t to_len) {
+  if (holding_ && to_len <= sizeof(sockaddr_storage)) {
     Held& h = held_replies_[held_++];
     h.bytes.assign(buf_);
-    std::memcpy(&h.to, ai->ai_addr, ai->ai_addrlen);
-    h.to_len = static_cast<socklen_t>(ai->ai_addrlen);
+    std::memcpy(&h.to, to, to_len);
+    h.to_len = to_len;
     ++batched_;
-    msg_destroy(msg);
     if (held_ == kHeld) {
       flush();
       holding_ = true;  // the batch goes on
     }
     return true;
   }
-  const ssize_t n = ::sendto(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT, ai->ai_addr,
-                             static_cast<socklen_t>(ai->ai_addrlen));
-  if (n != static_cast<ssize_t>(buf_.size())) return false;  // nta tries again (and reports errors)
+  const ssize_t n = ::sendto(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT, to, to_len);
+  return n == static_cast<ssize_t>(buf_.size());
+}
+
+bool FastReply::forward_answer(msg_t* msg, sip_t* sip) {
+  if (fd_ < 0 || !sip || !sip->sip_status || !sip->sip_via || !sip->sip_via->v_next) return false;
+  const sip_via_t* next = sip->sip_via->v_next;
+  if (!next->v_protocol || strcasecmp(next->v_protocol, sip_transport_udp) != 0 || next->v_maddr || next->v_comp)
+    return false;
+  // nta_tpn_by_via and sip_via_port for UDP: received, else the host;
+  // rport when it has a value, else the port, else 5060.
+  const char* host = next->v_received ? next->v_received : next->v_host;
+  const char* port = next->v_rport && next->v_rport[0] ? next->v_rport : next->v_port ? next->v_port : "5060";
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  char* end = nullptr;
+  const unsigned long p = std::strtoul(port, &end, 10);
+  if (!host || inet_pton(AF_INET, host, &to.sin_addr) != 1 || !end || *end || p == 0 || p > 65535) return false;
+  to.sin_port = htons(static_cast<std::uint16_t>(p));
+  // As nta_msg_tsend: the headers in order, then our Via out. Headers
+  // nobody touched keep their received text, so this encodes little.
+  auto* pub = reinterpret_cast<msg_pub_t*>(sip);
+  if (!sip->sip_separator && !(sip->sip_separator = sip_separator_create(msg_home(msg)))) return false;
+  if (msg_serialize(msg, pub) != 0 || !sip_via_remove(msg, sip)) return false;
+  // Our Via is gone: from here the answer is ours to send or lose (nta
+  // would remove the next Via too). A loss is a lost datagram: the
+  // registrar answers the phone's retransmission again.
+  bool sent = false;
+  msg_iovec_t iov[kMaxParts];
+  if (msg_prepare(msg) > 0) {
+    const isize_t parts = msg_iovec(msg, iov, kMaxParts);
+    if (parts > 0 && parts <= kMaxParts) {
+      buf_.clear();
+      for (isize_t i = 0; i < parts; ++i) buf_.append(static_cast<const char*>(iov[i].mv_base), iov[i].mv_len);
+      // No size limit: nta sends a relayed answer over UDP whatever its
+      // size (TPTAG_MTU(INT_MAX)), as it came.
+      sent = send_or_hold(reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    }
+  }
+  if (sent) ++forwarded_;
+  else ++send_failures_;
   msg_destroy(msg);
   return true;
 }

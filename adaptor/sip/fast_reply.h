@@ -42,6 +42,19 @@ class FastReply {
   // the message is then destroyed.
   bool reply(msg_t* msg, const sip_t* sip, int status, const char* phrase, std::string_view extra = {});
 
+  // A response to a request we relayed statelessly, sent on by its next
+  // Via (RFC 3261 16.11, 18.2.2) as nta_msg_tsend would: our Via removed,
+  // to the next Via's received address (else its host) and rport (else
+  // its port), over UDP. The caller has checked the top Via is ours and
+  // the answer is one to relay. False, with the message untouched, when
+  // the next hop is not a plain IPv4 UDP one (the caller sends through
+  // nta); true when sent, held or lost (counted in send_failures()), and
+  // the message is then destroyed.
+  // Why: nta builds a transport name, looks the transport up and calls
+  // getsockopt(SO_ERROR) before each send; the ring's entry node relays
+  // back three of every four REGISTERs' answers (issue 15).
+  bool forward_answer(msg_t* msg, sip_t* sip);
+
   // "Date: Sun, 22 Nov 2026 06:30:00 GMT\r\n", formatted once a second.
   const std::string& date_line();
 
@@ -50,12 +63,18 @@ class FastReply {
   static constexpr int kHeld = 32;
   void hold() { holding_ = true; }
   void flush();
-  // Held answers the socket refused twice (a full send buffer): lost like
-  // any UDP datagram, and the phone's retransmission is answered again.
+  // Held answers the socket refused twice (a full send buffer), and
+  // forwarded ones it refused: lost like any UDP datagram, and the phone's
+  // retransmission is answered again.
   std::uint64_t send_failures() const { return send_failures_; }
   std::uint64_t batched() const { return batched_; }  // answers held and sent by flush()
+  std::uint64_t forwarded() const { return forwarded_; }  // forward_answer's, held or not
 
  private:
+  // Sends buf_ to `to`, or holds it for flush(). False when a direct send
+  // failed (nothing is held then).
+  bool send_or_hold(const sockaddr* to, socklen_t to_len);
+
   struct Held {
     std::string bytes;
     sockaddr_storage to{};
@@ -67,6 +86,7 @@ class FastReply {
   std::array<Held, kHeld> held_replies_;
   std::uint64_t send_failures_ = 0;
   std::uint64_t batched_ = 0;
+  std::uint64_t forwarded_ = 0;
   std::string buf_;
   std::string date_;
   long date_second_ = -1;

@@ -14,6 +14,9 @@ other node (a stateless ring hop first, then the owner's). In each call:
   - alice's CANCEL reaches bob with the INVITE's branch and Request-URI
     (RFC 3261 9.1), his 200 for it and his 487 reach alice;
   - alice's ACK for the 487 reaches bob with the INVITE's branch again;
+  - the answers reach alice with her Via alone, each node on the way
+    having sent them on from its own socket (FastReply::forward_answer,
+    sippeer_sip_udp_forwarded_answers_total), not through nta;
   - afterwards neither node watches a relayed request any more
     (sippeer_sip_stateless_relays_in_flight 0): the 487 ended the watches.
 A third call is answered 200 by bob; alice gets the 200, and a CANCEL
@@ -72,14 +75,32 @@ def final_for(phone, method, call_id, timeout=5):
                       header(m, "Call-ID", "i") == call_id and method in (header(m, "CSeq") or ""))
 
 
-def relays_in_flight(node):
+def metric(node, name):
     code, text = ringlib.http_get(node.listen, node.admin_port, "/metrics", timeout=5)
-    m = re.search(r"^sippeer_sip_stateless_relays_in_flight (\d+)", text if isinstance(text, str) else "", re.M)
-    check(m, f"/metrics of {node.name} ({code}) has no sippeer_sip_stateless_relays_in_flight")
+    m = re.search(rf"^{name} (\d+)", text if isinstance(text, str) else "", re.M)
+    check(m, f"/metrics of {node.name} ({code}) has no {name}")
     return int(m.group(1))
 
 
+def relays_in_flight(node):
+    return metric(node, "sippeer_sip_stateless_relays_in_flight")
+
+
+def forwarded(node):
+    """Answers the node sent on by their next Via from its own socket
+    (FastReply::forward_answer), not through nta."""
+    return metric(node, "sippeer_sip_udp_forwarded_answers_total")
+
+
+def only_callers_via(answer, invite, what):
+    """Each relay took its own Via out: alice's answer carries her Via alone."""
+    vias = [v for h in headers(answer, "Via") + headers(answer, "v") for v in h.split(",")]
+    check(len(vias) == 1 and top_branch(invite) in vias[0],
+          f"{what} reached alice with Vias {vias}: expected only her own")
+
+
 def canceled_call(alice, bob, entry, owner):
+    before = {n.name: forwarded(n) for n in (entry, owner)}
     invite = alice.request("INVITE", "sip:bob@example.com", to="<sip:bob@example.com>", body=SDP,
                            content_type="application/sdp")
     call_id = header(invite, "Call-ID")
@@ -98,6 +119,7 @@ def canceled_call(alice, bob, entry, owner):
     bob.reply_to(got, owner.address, 180, "Ringing", to_tag="bobtag")
     ring = alice.recv(5, lambda m: m.startswith("SIP/2.0 180") and header(m, "Call-ID", "i") == call_id)
     check(ring, f"alice got no 180 through {entry.name}")
+    only_callers_via(ring, invite, "the 180")
 
     alice.send(entry, cancel_for(invite))
     got_cancel = bob.recv(5, lambda m: m.startswith("CANCEL ") and header(m, "Call-ID", "i") == call_id)
@@ -113,6 +135,13 @@ def canceled_call(alice, bob, entry, owner):
     final = final_for(alice, "INVITE", call_id)
     check(final and ringlib.status_code(final) == 487, f"alice's INVITE through {entry.name}: "
                                                         f"{final and status_line(final)}, expected 487")
+    only_callers_via(ok, invite, "the CANCEL's 200")
+    only_callers_via(final, invite, "the 487")
+    # The 180, the CANCEL's 200 and the 487, at each node on the way back.
+    for n in {entry.name: entry, owner.name: owner}.values():
+        got_fwd = forwarded(n) - before[n.name]
+        check(got_fwd >= 3, f"{n.name} sent on {got_fwd} answer(s) from its own socket, expected the 180, "
+                            f"the CANCEL's 200 and the 487")
     alice.send(entry, alice.ack_for(invite, final))
     ack = bob.recv(5, lambda m: m.startswith("ACK ") and header(m, "Call-ID", "i") == call_id)
     check(ack, f"bob received no ACK for the 487 through {entry.name}")

@@ -2,7 +2,8 @@
 // loopback: datagrams read in batches reach nta's message callback as if
 // tport had read them (text, source address, transport), answers leave
 // from the agent's own port, what tport would not deliver is dropped, and
-// stop() gives the socket back to tport. Under ASan in CI, this is where
+// stop() gives the socket back to tport, and answers to relayed requests
+// go on by their next Via from the same socket. Under ASan in CI, this is where
 // the use of tport's internal entry points is checked.
 #include <gtest/gtest.h>
 
@@ -59,6 +60,13 @@ class UdpReaderTest : public ::testing::Test {
       s.source_port = ntohs(reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_port);
     s.bad = msg_has_error(msg) != 0;
     self->seen.push_back(s);
+    if (sip && sip->sip_status) {
+      // A stray answer: sent on by its next Via when the test says so.
+      const bool forwarded = self->forward_answers && self->fast.forward_answer(msg, sip);
+      self->forward_results.push_back(forwarded);
+      if (!forwarded) nta_msg_discard(a, msg);
+      return 0;
+    }
     if (sip && sip->sip_request && !s.bad && self->fast_answers && self->fast.reply(msg, sip, SIP_200_OK)) {
       // sent, or held until the batch is done
     } else if (sip && sip->sip_request && !s.bad) {
@@ -102,6 +110,8 @@ class UdpReaderTest : public ::testing::Test {
   std::vector<Seen> seen;
   FastReply fast;
   bool fast_answers = false;  // on_message answers through `fast`
+  bool forward_answers = false;  // on_message sends answers on through `fast`
+  std::vector<bool> forward_results;
 };
 
 TEST_F(UdpReaderTest, ABurstArrivesInBatchesWithItsSourceAndIsAnsweredFromTheAgentsPort) {
@@ -150,6 +160,44 @@ TEST_F(UdpReaderTest, FastAnswersToABatchLeaveTogetherWhenItIsDoneAndAllArrive) 
   for (int i = 0; i < kCount; ++i) EXPECT_EQ(answered[i], "ur-" + std::to_string(i) + "@x");  // in order
   EXPECT_EQ(fast.batched(), static_cast<std::uint64_t>(kCount)) << "every answer was made inside a batch";
   EXPECT_EQ(fast.send_failures(), 0u);
+}
+
+// A node relaying a phone's request statelessly gets the answer with its
+// own Via on top: FastReply sends it on to the next Via's received
+// address and rport, with that Via alone, as nta_msg_tsend would; a next
+// hop it cannot reach itself (a host name, TCP) is left to nta.
+TEST_F(UdpReaderTest, AnAnswerToARelayedRequestGoesOnByItsNextViaFromOurSocket) {
+  ASSERT_TRUE(start_reader());
+  fast.set_socket(UdpReader::find_socket("127.0.0.1", port));
+  forward_answers = true;
+  reader.batch_replies(&fast);
+  LoopbackUdp owner, phone;
+  auto answer = [&](const std::string& next_via, int i) {
+    return "SIP/2.0 200 OK\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(port) + ";branch=z9hG4bK.sr" + std::to_string(i) + "\r\n" +
+           "Via: " + next_via + "\r\n"
+           "From: <sip:a@example.com>;tag=f" + std::to_string(i) + "\r\nTo: <sip:a@example.com>;tag=t\r\n"
+           "Call-ID: fw-" + std::to_string(i) + "@x\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n";
+  };
+  // The phone's Via names a host it is not at: received and rport say
+  // where its request really came from.
+  const std::string phone_via = "SIP/2.0/UDP 10.9.9.9:7777;branch=z9hG4bK-ph;received=127.0.0.1;rport=" +
+                                std::to_string(phone.port());
+  ASSERT_TRUE(owner.send_to(port, answer(phone_via, 1)));
+  ASSERT_TRUE(owner.send_to(port, answer("SIP/2.0/UDP phone.example.com:5060;branch=z9hG4bK-n", 2)));
+  ASSERT_TRUE(owner.send_to(port, answer("SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bK-t", 3)));
+  ASSERT_TRUE(run_until([&] { return forward_results.size() == 3; }));
+  EXPECT_EQ(forward_results, (std::vector<bool>{true, false, false}));
+  std::string got;
+  ASSERT_TRUE(run_until([&] { return !(got = phone.receive()).empty(); }, 1000)) << "the answer never reached the phone";
+  EXPECT_EQ(got.rfind("SIP/2.0 200 OK\r\n", 0), 0u) << got;
+  EXPECT_EQ(got.find("z9hG4bK.sr1"), std::string::npos) << "our Via went on with it:\n" << got;
+  EXPECT_NE(got.find("branch=z9hG4bK-ph"), std::string::npos) << got;
+  EXPECT_NE(got.find("Call-ID: fw-1@x"), std::string::npos) << got;
+  EXPECT_EQ(fast.forwarded(), 1u);
+  EXPECT_EQ(fast.batched(), 1u) << "it was made inside a batch, and left with it";
+  EXPECT_EQ(fast.send_failures(), 0u);
+  EXPECT_TRUE(owner.receive().empty()) << "nothing goes back to the sender";
 }
 
 TEST_F(UdpReaderTest, WhatTportWouldNotDeliverIsDroppedAndBrokenSipIsFlagged) {
