@@ -120,8 +120,12 @@ bool FastReply::send_or_hold(const sockaddr* to, socklen_t to_len) {
     }
     return true;
   }
-  const ssize_t n = ::sendto(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT, to, to_len);
-  return n == static_cast<ssize_t>(buf_.size());
+  // A second try, as in flush(): an ICMP error from another address,
+  // queued on the socket, fails whichever send comes next.
+  for (int attempt = 0; attempt < 2; ++attempt)
+    if (::sendto(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT, to, to_len) == static_cast<ssize_t>(buf_.size()))
+      return true;
+  return false;
 }
 
 bool FastReply::forward_answer(msg_t* msg, sip_t* sip) {
