@@ -75,21 +75,14 @@ def final_for(phone, method, call_id, timeout=5):
                       header(m, "Call-ID", "i") == call_id and method in (header(m, "CSeq") or ""))
 
 
-def metric(node, name):
-    code, text = ringlib.http_get(node.listen, node.admin_port, "/metrics", timeout=5)
-    m = re.search(rf"^{name} (\d+)", text if isinstance(text, str) else "", re.M)
-    check(m, f"/metrics of {node.name} ({code}) has no {name}")
-    return int(m.group(1))
-
-
 def relays_in_flight(node):
-    return metric(node, "sippeer_sip_stateless_relays_in_flight")
+    return int(ringlib.metric(node, "sippeer_sip_stateless_relays_in_flight"))
 
 
 def forwarded(node):
     """Answers the node sent on by their next Via from its own socket
     (FastReply::forward_answer), not through nta."""
-    return metric(node, "sippeer_sip_udp_forwarded_answers_total")
+    return int(ringlib.metric(node, "sippeer_sip_udp_forwarded_answers_total"))
 
 
 def only_callers_via(answer, invite, what):
