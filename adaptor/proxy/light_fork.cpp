@@ -32,7 +32,7 @@ std::string phrase_of(const sip_t* sip) {
 }  // namespace
 
 bool Proxy::fork_lightly(msg_t* msg, sip_t* sip, const std::vector<Binding>& live) {
-  if (live.size() < 2 || !may_relay_stateless(sip) || !over_udp(sip->sip_via)) return false;
+  if (live.size() < 2 || !may_relay_stateless(sip) || !via_over_udp(sip->sip_via)) return false;
   const std::string key = stateless_branch(sip);
   ForkTable::Fork* fork = forks_.find(key);
   if (fork && fork->answered) {

@@ -199,8 +199,6 @@ class Proxy {
   static void on_watch_tick(su_root_magic_t*, su_timer_t* t, void* arg);
   // What the watches and forks keep time in (stateless_relay.cpp).
   static std::int64_t steady_ms();
-  // The request came over UDP, so its sender retransmits it.
-  static bool over_udp(const sip_via_t* v);
   // light_fork.cpp: a non-INVITE request that starts no dialog, forked at
   // the owner to two or more phones without nta transactions (ForkTable
   // says why). False when it cannot be (TCP, a Path, an alias, a table

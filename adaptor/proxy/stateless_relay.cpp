@@ -64,10 +64,6 @@ std::int64_t Proxy::steady_ms() {
       .count();
 }
 
-bool Proxy::over_udp(const sip_via_t* v) {
-  return v && v->v_protocol && strcasecmp(v->v_protocol, sip_transport_udp) == 0;
-}
-
 namespace {
 
 // FNV-1a, 64 bits: enough to tell transactions apart, not a secret.
@@ -119,7 +115,7 @@ bool Proxy::may_relay_invite(const sip_t* sip, bool ring_hop) const {
 }
 
 bool Proxy::relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool claim) {
-  if (ctx_.settings->overlay_transport != "udp" || !over_udp(sip->sip_via)) return false;
+  if (ctx_.settings->overlay_transport != "udp" || !via_over_udp(sip->sip_via)) return false;
   const bool is_register = sip->sip_request->rq_method == sip_method_register;
   const std::string method = sip->sip_request->rq_method_name ? sip->sip_request->rq_method_name : "request";
   const std::string branch = stateless_branch(sip);
@@ -155,7 +151,7 @@ bool Proxy::relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b) {
   // callee that never answers ends in the caller's own timeout, as RFC
   // 3261 16.11 allows a stateless proxy. One whose host refuses (ICMP) is
   // answered at the caller's next copy (answer_refused).
-  if (!b.path.empty() || !over_udp(sip->sip_via)) return false;
+  if (!b.path.empty() || !via_over_udp(sip->sip_via)) return false;
   su_home_t home[1] = {SU_HOME_INIT(home)};
   const bool plain = plain_udp_target(url_hdup(home, URL_STRING_MAKE(b.uri.c_str())->us_url));
   su_home_deinit(home);
@@ -178,7 +174,7 @@ bool Proxy::relay_direct(msg_t* msg, sip_t* sip) {
   // stateful relay kept its server transaction 18 s and its client one
   // 5 s for a BYE that the far phone's own transaction answers anyway.
   // Not a strict route (no lr), which the transaction's routing rewrites.
-  if (!over_udp(sip->sip_via)) return false;
+  if (!via_over_udp(sip->sip_via)) return false;
   const url_t* target = sip->sip_route ? sip->sip_route->r_url : sip->sip_request->rq_url;
   if (!plain_udp_target(target) || (sip->sip_route && !url_has_param(target, "lr"))) return false;
   const std::string hop = std::string(target->url_host) + ":" + (target->url_port ? target->url_port : "5060");
@@ -229,7 +225,7 @@ bool Proxy::answer_refused(msg_t* msg, sip_t* sip) {
 bool Proxy::relay_cancel(msg_t* msg, sip_t* sip) {
   // The CANCEL's top Via, Call-ID and CSeq number are its INVITE's, so
   // stateless_branch gives the branch the INVITE went out with.
-  if (call_watch_.size() == 0 || !sip->sip_via || !over_udp(sip->sip_via)) return false;
+  if (call_watch_.size() == 0 || !sip->sip_via || !via_over_udp(sip->sip_via)) return false;
   const std::string branch = stateless_branch(sip);
   const std::string* target = call_watch_.hop_of(branch);
   if (!target) return false;

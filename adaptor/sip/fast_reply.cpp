@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <strings.h>
 #include <ctime>
 #include <random>
 
@@ -131,8 +130,7 @@ bool FastReply::send_or_hold(const sockaddr* to, socklen_t to_len) {
 bool FastReply::forward_answer(msg_t* msg, sip_t* sip) {
   if (fd_ < 0 || !sip || !sip->sip_status || !sip->sip_via || !sip->sip_via->v_next) return false;
   const sip_via_t* next = sip->sip_via->v_next;
-  if (!next->v_protocol || strcasecmp(next->v_protocol, sip_transport_udp) != 0 || next->v_maddr || next->v_comp)
-    return false;
+  if (!via_over_udp(next) || next->v_maddr || next->v_comp) return false;
   // nta_tpn_by_via and sip_via_port for UDP: received, else the host;
   // rport when it has a value, else the port, else 5060.
   const char* host = next->v_received ? next->v_received : next->v_host;

@@ -1,6 +1,7 @@
 // Stateless final answers over UDP written straight from the request's
 // own header text, for the two hot paths: the registrar's answers and the
-// overload 503.
+// overload 503. And answers to statelessly relayed requests, sent on by
+// their next Via (forward_answer, below).
 //
 // Why: under callgrind nta_msg_treply was 38 % of a phone REGISTER's
 // instructions (~32,000): it copies every header into a new Sofia message,

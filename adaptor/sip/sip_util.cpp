@@ -3,10 +3,15 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <strings.h>
 
 #include "adaptor/sip/sofia.h"
 
 namespace sippeer::adaptor {
+
+bool via_over_udp(const sip_via_t* v) {
+  return v && v->v_protocol && strcasecmp(v->v_protocol, sip_transport_udp) == 0;
+}
 
 std::string message_text(msg_t* msg) {
   size_t len = 0;

@@ -50,6 +50,10 @@ std::uint32_t source_ipv4(msg_t* msg);
 // when it does not parse: where to send a request for that URI.
 std::string host_port_of(const std::string& uri);
 
+// The Via names UDP: its sender retransmits, and an answer goes back by
+// datagram (the stateless relays and FastReply's forwarded answers).
+bool via_over_udp(const sip_via_t* v);
+
 // Extension headers Sofia keeps as "unknown" (P2P-Owner, P2P-Record-Version).
 bool has_unknown_header(const sip_t* sip, const char* name);
 void remove_unknown_header(msg_t* msg, sip_t* sip, const char* name);
