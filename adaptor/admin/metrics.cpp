@@ -135,6 +135,9 @@ std::string render_metrics(const NodeSnapshot& s) {
   metric("sippeer_sip_udp_forwarded_answers_total", "counter",
          "Answers to requests relayed statelessly, sent on by their next Via from our own socket (not through nta).",
          std::to_string(r.forwarded_answers));
+  metric("sippeer_sip_udp_relayed_requests_total", "counter",
+         "Requests relayed statelessly to an IPv4 UDP next hop, sent from our own socket with our Via (not through nta).",
+         std::to_string(r.relayed_requests));
   metric("sippeer_proxy_transactions", "gauge", "Proxied requests waiting for their final answer.",
          std::to_string(s.proxy_transactions));
   metric("sippeer_discovery_method", "gauge", "How this node found the ring (1 for the method used).", "1",

@@ -49,7 +49,8 @@ std::string render_status_json(const NodeSnapshot& s) {
                      {"dropped", r.dropped},
                      {"batched_replies", r.batched_replies},
                      {"reply_send_failures", r.reply_send_failures},
-                     {"forwarded_answers", r.forwarded_answers}};
+                     {"forwarded_answers", r.forwarded_answers},
+                     {"relayed_requests", r.relayed_requests}};
   j["source_limits"] = {{"rate", s.per_source_rate},
                         {"refused", sl.refused},
                         {"dropped", sl.dropped},

@@ -84,6 +84,7 @@ NodeSnapshot Daemon::snapshot() const {
     s.udp_reader.batched_replies = fast_reply_.batched();
     s.udp_reader.reply_send_failures = fast_reply_.send_failures();
     s.udp_reader.forwarded_answers = fast_reply_.forwarded();
+    s.udp_reader.relayed_requests = fast_reply_.relayed();
   }
   requests_received_.for_each([&](const char* method, std::uint64_t n) { s.requests_by_method.emplace_back(method, n); });
   for (int c = 1; c <= 6; ++c)

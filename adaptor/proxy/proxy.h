@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -190,6 +191,13 @@ class Proxy {
   bool relay_cancel(msg_t* msg, sip_t* sip);
   // `watch`: the watch the request is in, told when nta cannot send it.
   bool send_stateless(msg_t* msg, const std::string& route, const std::string& branch, HopWatch* watch);
+  // Where send_stateless's request goes when nta would send it to an IPv4
+  // address over UDP at once (route, else a loose Route, else the
+  // Request-URI, as nta picks): nullopt when it would do anything else.
+  static std::optional<sockaddr_in> udp_destination(const std::string& route, const sip_t* sip);
+  // Our Via's sent-by as nta writes it ("127.0.0.1", or with the port when
+  // not 5060), read from the agent once.
+  const std::string& via_sent_by();
   std::string stateless_branch(const sip_t* sip) const;
   bool relayed_answer(const sip_t* sip);
   // A copy of a request relayed statelessly to a phone that refused it
@@ -400,6 +408,7 @@ class Proxy {
   // Record-Route with a flow token for the request being routed now
   // (proxy_flow.cpp); start() hands it to the transaction.
   std::string flow_record_route_;
+  std::string via_sent_by_;  // via_sent_by()
   std::unique_ptr<SipResolver> resolver_;  // made on the first DNS branch; destroyed before transactions_
   // Requests parked while the edge fetches their From's credential.
   std::unordered_map<std::uint64_t, msg_t*> auth_pending_;

@@ -46,8 +46,12 @@
 // the stateful relay, as does a node with more REGISTERs in flight than
 // HopWatch holds.
 
+#include <arpa/inet.h>
+#include <strings.h>
+
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "adaptor/log.h"
@@ -250,9 +254,59 @@ void Proxy::prepare_relay(msg_t* msg, sip_t* sip, bool claim, bool identity, boo
   msg_serialize(msg, pub);
 }
 
+std::optional<sockaddr_in> Proxy::udp_destination(const std::string& route, const sip_t* sip) {
+  // nta_msg_tsend's choice: the route given, else a loose Route header's
+  // URI, else the Request-URI (the daemon sets no default proxy). A strict
+  // Route is nta's to rewrite.
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  const url_t* target = nullptr;
+  if (!route.empty()) target = url_hdup(home, URL_STRING_MAKE(route.c_str())->us_url);
+  else if (sip->sip_route) target = url_has_param(sip->sip_route->r_url, "lr") ? sip->sip_route->r_url : nullptr;
+  else target = sip->sip_request->rq_url;
+  std::optional<sockaddr_in> to;
+  if (plain_udp_target(target)) {
+    const char* port = target->url_port && *target->url_port ? target->url_port : "5060";
+    char* end = nullptr;
+    const unsigned long p = std::strtoul(port, &end, 10);
+    const auto ip = parse_ipv4(target->url_host);
+    if (ip && end && !*end && p > 0 && p <= 65535) {
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(*ip);
+      a.sin_port = htons(static_cast<std::uint16_t>(p));
+      to = a;
+    }
+  }
+  su_home_deinit(home);
+  return to;
+}
+
+const std::string& Proxy::via_sent_by() {
+  if (!via_sent_by_.empty()) return via_sent_by_;
+  for (const sip_via_t* v = nta_agent_via(ctx_.agent); v; v = v->v_next) {
+    if (!v->v_protocol || strcasecmp(v->v_protocol, sip_transport_udp) != 0 || !v->v_host) continue;
+    via_sent_by_ = v->v_host;
+    if (v->v_port) via_sent_by_.append(":").append(v->v_port);
+    break;
+  }
+  return via_sent_by_;
+}
+
 bool Proxy::send_stateless(msg_t* msg, const std::string& route, const std::string& branch, HopWatch* watch) {
-  // nta adds our Via with this branch, sends (to `route`, or by the
-  // Request-URI), keeps nothing, and owns the message either way.
+  // Our Via with this branch on top, sent to `route` (or as nta would
+  // route it), nothing kept, and the message ours to free either way:
+  // from our own socket with the batch's answers when the next hop is a
+  // plain IPv4 UDP one (FastReply::relay_request), else through nta.
+  sip_t* sip = sip_object(msg);
+  if (ctx_.fast_reply && sip && sip->sip_request) {
+    if (const auto to = udp_destination(route, sip)) {
+      if (ctx_.fast_reply->relay_request(msg, sip, *to, via_sent_by(), branch)) {
+        ++counters_.relayed_statelessly;
+        arm_watch_timer();
+        return true;
+      }
+    }
+  }
   const bool sent = nta_msg_tsend(ctx_.agent, msg, route.empty() ? nullptr : URL_STRING_MAKE(route.c_str()),
                                   NTATAG_BRANCH_KEY(branch.c_str()), TAG_END()) >= 0;
   if (!sent) {

@@ -167,6 +167,38 @@ bool FastReply::forward_answer(msg_t* msg, sip_t* sip) {
   return true;
 }
 
+bool FastReply::relay_request(msg_t* msg, sip_t* sip, const sockaddr_in& to, std::string_view sent_by,
+                              std::string_view branch) {
+  if (fd_ < 0 || !sip || !sip->sip_request || sent_by.empty() || branch.empty()) return false;
+  auto* pub = reinterpret_cast<msg_pub_t*>(sip);
+  // nta's outgoing_create completes the message first (Content-Length,
+  // separator); its size decides before our Via goes in, so that a
+  // message we leave to nta is as it was.
+  std::string via = "SIP/2.0/UDP ";
+  via.append(sent_by).append(";rport;branch=").append(branch);
+  if (sip_complete_message(msg) < 0 || msg_serialize(msg, pub) != 0) return false;
+  const issize_t size = msg_prepare(msg);
+  if (size <= 0 || static_cast<std::size_t>(size) + via.size() + 7 > kMaxDatagram) return false;
+  sip_via_t* ours = sip_via_make(msg_home(msg), via.c_str());
+  if (!ours || msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(ours)) < 0) return false;
+  // From here the request is ours to send or lose: a loss is a lost
+  // datagram, and the phone's retransmission is relayed again.
+  bool sent = false;
+  msg_iovec_t iov[kMaxParts];
+  if (msg_prepare(msg) > 0) {
+    const isize_t parts = msg_iovec(msg, iov, kMaxParts);
+    if (parts > 0 && parts <= kMaxParts) {
+      buf_.clear();
+      for (isize_t i = 0; i < parts; ++i) buf_.append(static_cast<const char*>(iov[i].mv_base), iov[i].mv_len);
+      sent = send_or_hold(reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    }
+  }
+  if (sent) ++relayed_;
+  else ++send_failures_;
+  msg_destroy(msg);
+  return true;
+}
+
 void FastReply::flush() {
   holding_ = false;
   std::array<mmsghdr, kHeld> hdr{};

@@ -1,7 +1,8 @@
 // Stateless final answers over UDP written straight from the request's
 // own header text, for the two hot paths: the registrar's answers and the
-// overload 503. And answers to statelessly relayed requests, sent on by
-// their next Via (forward_answer, below).
+// overload 503. And the two halves of a stateless relay: the request sent
+// on to its next hop (relay_request) and its answer sent back by the next
+// Via (forward_answer), both as nta_msg_tsend would send them.
 //
 // Why: under callgrind nta_msg_treply was 38 % of a phone REGISTER's
 // instructions (~32,000): it copies every header into a new Sofia message,
@@ -23,6 +24,7 @@
 // handling time, under a millisecond.
 #pragma once
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -56,6 +58,21 @@ class FastReply {
   // back three of every four REGISTERs' answers (issue 15).
   bool forward_answer(msg_t* msg, sip_t* sip);
 
+  // A request relayed statelessly (RFC 3261 16.11) to `to` over UDP, as
+  // nta_msg_tsend would send it: our Via on top, "SIP/2.0/UDP <sent_by>;
+  // rport;branch=<branch>" (nta's own, with rport since the daemon sets
+  // NTATAG_CLIENT_RPORT), Content-Length completed, held with the batch's
+  // answers. False, with the message untouched, when it cannot (no socket,
+  // or more than 1,300 bytes, which nta may send over TCP instead, RFC
+  // 3261 18.1.1); true when sent, held or lost (send_failures()), and the
+  // message is then destroyed.
+  // Why: nta_msg_tsend creates and frees a stateless client transaction,
+  // resolves the route, looks the transport up and calls
+  // getsockopt(SO_ERROR) for each request, and sends it alone: ~30 % of
+  // the ring's entry node's CPU at 14,000 REGISTER/s (issue 15, perf).
+  bool relay_request(msg_t* msg, sip_t* sip, const sockaddr_in& to, std::string_view sent_by,
+                     std::string_view branch);
+
   // "Date: Sun, 22 Nov 2026 06:30:00 GMT\r\n", formatted once a second.
   const std::string& date_line();
 
@@ -70,6 +87,7 @@ class FastReply {
   std::uint64_t send_failures() const { return send_failures_; }
   std::uint64_t batched() const { return batched_; }  // answers held and sent by flush()
   std::uint64_t forwarded() const { return forwarded_; }  // forward_answer's, held or not
+  std::uint64_t relayed() const { return relayed_; }      // relay_request's, held or not
 
  private:
   // Sends buf_ to `to`, or holds it for flush(). False when a direct send
@@ -88,6 +106,7 @@ class FastReply {
   std::uint64_t send_failures_ = 0;
   std::uint64_t batched_ = 0;
   std::uint64_t forwarded_ = 0;
+  std::uint64_t relayed_ = 0;
   std::string buf_;
   std::string date_;
   long date_second_ = -1;

@@ -43,6 +43,7 @@ struct UdpReaderCounters {
   std::uint64_t batched_replies = 0;      // FastReply answers sent by one sendmmsg per batch
   std::uint64_t reply_send_failures = 0;  // ... that the socket refused twice (lost; the phone retransmits)
   std::uint64_t forwarded_answers = 0;    // relayed answers FastReply sent on by their next Via
+  std::uint64_t relayed_requests = 0;     // requests FastReply relayed statelessly from our socket
 };
 
 class FastReply;

@@ -18,7 +18,10 @@ other node (a stateless ring hop first, then the owner's). In each call:
     having sent them on from its own socket (FastReply::forward_answer,
     sippeer_sip_udp_forwarded_answers_total), not through nta;
   - afterwards neither node watches a relayed request any more
-    (sippeer_sip_stateless_relays_in_flight 0): the 487 ended the watches.
+    (sippeer_sip_stateless_relays_in_flight 0): the 487 ended the watches;
+  - and each node sent the INVITE and the CANCEL on from its own socket
+    with its Via (FastReply::relay_request,
+    sippeer_sip_udp_relayed_requests_total), not through nta.
 A third call is answered 200 by bob; alice gets the 200, and a CANCEL
 sent after it is answered 481 by the node (nothing left to cancel). Its
 BYE, sent to the node with bob's contact as Request-URI, reaches bob with
@@ -85,6 +88,12 @@ def forwarded(node):
     return int(ringlib.metric(node, "sippeer_sip_udp_forwarded_answers_total"))
 
 
+def relayed(node):
+    """Requests the node relayed statelessly from its own socket
+    (FastReply::relay_request), not through nta."""
+    return int(ringlib.metric(node, "sippeer_sip_udp_relayed_requests_total"))
+
+
 def only_callers_via(answer, invite, what):
     """Each relay took its own Via out: alice's answer carries her Via alone."""
     vias = [v for h in headers(answer, "Via") + headers(answer, "v") for v in h.split(",")]
@@ -94,6 +103,7 @@ def only_callers_via(answer, invite, what):
 
 def canceled_call(alice, bob, entry, owner):
     before = {n.name: forwarded(n) for n in (entry, owner)}
+    before_relayed = {n.name: relayed(n) for n in (entry, owner)}
     invite = alice.request("INVITE", "sip:bob@example.com", to="<sip:bob@example.com>", body=SDP,
                            content_type="application/sdp")
     call_id = header(invite, "Call-ID")
@@ -135,6 +145,11 @@ def canceled_call(alice, bob, entry, owner):
         got_fwd = forwarded(n) - before[n.name]
         check(got_fwd >= 3, f"{n.name} sent on {got_fwd} answer(s) from its own socket, expected the 180, "
                             f"the CANCEL's 200 and the 487")
+    # The INVITE and the CANCEL, at each node on the way there.
+    for n in {entry.name: entry, owner.name: owner}.values():
+        got_rel = relayed(n) - before_relayed[n.name]
+        check(got_rel >= 2, f"{n.name} relayed {got_rel} request(s) from its own socket, expected the INVITE "
+                            f"and the CANCEL")
     alice.send(entry, alice.ack_for(invite, final))
     ack = bob.recv(5, lambda m: m.startswith("ACK ") and header(m, "Call-ID", "i") == call_id)
     check(ack, f"bob received no ACK for the 487 through {entry.name}")

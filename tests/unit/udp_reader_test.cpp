@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,17 @@ class UdpReaderTest : public ::testing::Test {
       if (!forwarded) nta_msg_discard(a, msg);
       return 0;
     }
+    if (sip && sip->sip_request && !s.bad && self->relay_to) {
+      // A stateless relay's send: on to relay_to with our Via, else nta.
+      const bool relayed = self->fast.relay_request(msg, sip, *self->relay_to, "127.0.0.1:" + std::to_string(self->port),
+                                                    "z9hG4bK.sr" + s.call_id.substr(0, s.call_id.find('@')));
+      self->relay_results.push_back(relayed);
+      if (!relayed) {
+        self->left_top_branch = sip->sip_via && sip->sip_via->v_branch ? sip->sip_via->v_branch : "";
+        nta_msg_discard(a, msg);
+      }
+      return 0;
+    }
     if (sip && sip->sip_request && !s.bad && self->fast_answers && self->fast.reply(msg, sip, SIP_200_OK)) {
       // sent, or held until the batch is done
     } else if (sip && sip->sip_request && !s.bad) {
@@ -112,6 +124,9 @@ class UdpReaderTest : public ::testing::Test {
   bool fast_answers = false;  // on_message answers through `fast`
   bool forward_answers = false;  // on_message sends answers on through `fast`
   std::vector<bool> forward_results;
+  std::optional<sockaddr_in> relay_to;  // on_message relays requests there through `fast`
+  std::vector<bool> relay_results;
+  std::string left_top_branch;  // the top Via's branch of a request relay_request left to nta
 };
 
 TEST_F(UdpReaderTest, ABurstArrivesInBatchesWithItsSourceAndIsAnsweredFromTheAgentsPort) {
@@ -198,6 +213,48 @@ TEST_F(UdpReaderTest, AnAnswerToARelayedRequestGoesOnByItsNextViaFromOurSocket) 
   EXPECT_EQ(fast.batched(), 1u) << "it was made inside a batch, and left with it";
   EXPECT_EQ(fast.send_failures(), 0u);
   EXPECT_TRUE(owner.receive().empty()) << "nothing goes back to the sender";
+}
+
+// The other half: a request relayed statelessly leaves from our socket
+// with our Via on top (rport, the branch given) and the rest as received,
+// held with the batch, as nta_msg_tsend would send it; one too large for
+// UDP is left to nta untouched.
+TEST_F(UdpReaderTest, ARelayedRequestGoesOnWithOurViaFromOurSocket) {
+  ASSERT_TRUE(start_reader());
+  fast.set_socket(UdpReader::find_socket("127.0.0.1", port));
+  reader.batch_replies(&fast);
+  LoopbackUdp phone, owner;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to.sin_port = htons(static_cast<std::uint16_t>(owner.port()));
+  relay_to = to;
+  auto request = [&](int i, std::size_t body) {
+    return "MESSAGE sip:bob@example.com SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP " + phone.address() + ";branch=z9hG4bK-rl" + std::to_string(i) + ";rport\r\n" +
+           "Max-Forwards: 69\r\nFrom: <sip:a@example.com>;tag=r" + std::to_string(i) + "\r\n" +
+           "To: <sip:bob@example.com>\r\nCall-ID: rl" + std::to_string(i) + "@x\r\nCSeq: 1 MESSAGE\r\n" +
+           "Content-Type: text/plain\r\nContent-Length: " + std::to_string(body) + "\r\n\r\n" +
+           std::string(body, 'x');
+  };
+  ASSERT_TRUE(phone.send_to(port, request(1, 5)));
+  ASSERT_TRUE(phone.send_to(port, request(2, 1200)));  // 1,200 bytes of body: too large with our Via
+  ASSERT_TRUE(run_until([&] { return relay_results.size() == 2; }));
+  EXPECT_EQ(relay_results, (std::vector<bool>{true, false}));
+  EXPECT_EQ(left_top_branch, "z9hG4bK-rl2") << "the request left to nta must not carry our Via";
+  std::string got;
+  ASSERT_TRUE(run_until([&] { return !(got = owner.receive()).empty(); }, 1000)) << "the request never reached the hop";
+  const std::string ours = "MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" + std::to_string(port) +
+                           ";rport;branch=z9hG4bK.srrl1\r\nVia: SIP/2.0/UDP " + phone.address() +
+                           ";branch=z9hG4bK-rl1;rport=" + std::to_string(phone.port()) + "\r\n";
+  EXPECT_EQ(got.rfind(ours, 0), 0u) << got;
+  EXPECT_NE(got.find("Call-ID: rl1@x\r\n"), std::string::npos) << got;
+  EXPECT_EQ(got.substr(got.size() - 9), "\r\n\r\nxxxxx") << got;
+  EXPECT_EQ(fast.relayed(), 1u);
+  EXPECT_EQ(fast.batched(), 1u) << "it was sent inside a batch, and left with it";
+  EXPECT_EQ(fast.send_failures(), 0u);
+  EXPECT_TRUE(owner.receive().empty()) << "the large one went nowhere from here";
+  EXPECT_TRUE(phone.receive().empty());
 }
 
 TEST_F(UdpReaderTest, WhatTportWouldNotDeliverIsDroppedAndBrokenSipIsFlagged) {
