@@ -877,8 +877,14 @@ void Node::queue_transfer(const NodeRef& to, const StoredRecord& sr, Time now) {
     box->bytes = box->bytes - record_bytes(same->record) + record_bytes(sr.record);
     *same = sr;
   } else {
+    // A record that would take the batch past its size goes in the next
+    // one: sent after it, the full batch was two Transfers (send_records
+    // splits by size), the second carrying this record alone, and at a
+    // steady rate half of all Transfers carried one record (issue 15).
+    const std::size_t n = record_bytes(sr.record);
+    if (!box->records.empty() && box->bytes + n > config_.transfer_batch_bytes) send_outbox(*box, now);
     box->records.push_back(sr);
-    box->bytes += record_bytes(sr.record);
+    box->bytes += n;
   }
   if (box->due == kNever) {
     box->due = now + config_.transfer_batch_window;

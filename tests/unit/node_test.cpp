@@ -214,6 +214,48 @@ TEST(Node, ReplicasOfRecordsStoredTogetherTravelInOneTransferPerSuccessor) {
   r.net.record = false;
 }
 
+// More records in the window than one Transfer holds: each batch goes
+// when the next record would not fit, so every Transfer but the last is
+// full and none carries a record alone (a batch sent after it overflowed
+// went as two Transfers, the second with one record: half of them at a
+// steady rate).
+TEST(Node, ABatchThatFillsUpGoesAsOneFullTransfer) {
+  Config cfg = big();
+  cfg.transfer_batch_bytes = 1024;
+  Ring r(cfg);
+  r.build(6);
+  const Id owner = *r.live.begin();
+  const NodeRef self = r.at(owner).self();
+  r.net.record = true;
+  r.net.log.clear();
+  std::vector<Record> recs;
+  for (int i = 0; i < 100; ++i) {
+    Record rec = r.record("burst" + std::to_string(i));
+    rec.key = self.id;
+    recs.push_back(rec);
+    r.net.call(r.handle.at(owner), [&](Node& n, Time now) { return n.store_here(now, rec, Duration{3'600'000}); });
+  }
+  r.net.run_for(cfg.transfer_batch_window);
+  std::map<std::string, std::vector<std::size_t>> sizes;
+  for (const auto& d : r.net.log)
+    if (d.is_request && d.request.kind == Kind::Transfer && d.from == self.address)
+      sizes[d.to].push_back(d.request.records.size());
+  ASSERT_EQ(sizes.size(), cfg.replicas);
+  for (const auto& [to, s] : sizes) {
+    std::size_t carried = 0, fewest_full = recs.size();
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      carried += s[i];
+      if (i + 1 == s.size()) break;  // the last one takes what is left
+      EXPECT_GE(s[i], 3u) << to << ": Transfer " << i << " of " << s.size() << " carried " << s[i] << " record(s)";
+      fewest_full = std::min(fewest_full, s[i]);
+    }
+    EXPECT_EQ(carried, recs.size()) << to;
+    EXPECT_LE(s.size(), recs.size() / fewest_full + 1) << to << ": more Transfers than full ones need";
+  }
+  for (const auto& rec : recs) EXPECT_EQ(r.copies(rec), 1 + static_cast<int>(cfg.replicas)) << rec.aor;
+  r.net.record = false;
+}
+
 // A hand-over of many records is split into messages of at most
 // transfer_batch_bytes, and nothing is lost on the way.
 TEST(Node, ALeavingNodeHandsItsRecordsOverInBoundedBatches) {
