@@ -70,7 +70,7 @@ bool Proxy::fork_lightly(msg_t* msg, sip_t* sip, const std::vector<Binding>& liv
   }
   // The first copy, or a retransmission while phones have not answered:
   // to each of those. Their server transactions absorb the repeats.
-  const std::string method = sip->sip_request->rq_method_name;  // nta takes msg with the last copy
+  const std::string method = sip->sip_request->rq_method_name;  // the last copy is msg itself, sent and gone
   std::size_t left = 0;
   for (bool d : fork->done) left += d ? 0 : 1;
   for (std::size_t i = 0; i < fork->targets.size(); ++i) {
@@ -83,7 +83,7 @@ bool Proxy::fork_lightly(msg_t* msg, sip_t* sip, const std::vector<Binding>& liv
     set_request_uri(copy, csip, URL_STRING_MAKE(fork->targets[i].c_str()));
     prepare_relay(copy, csip, /*claim=*/false, /*identity=*/false, /*dns_marker=*/true);
     const std::string branch = ForkTable::branch_of(key, i);
-    if (nta_msg_tsend(ctx_.agent, copy, nullptr, NTATAG_BRANCH_KEY(branch.c_str()), TAG_END()) < 0)
+    if (!send_with_branch(copy, "", branch))
       SIPPEER_LOG(Warn) << "proxy: cannot send a forked " << method << " to "
                         << fork->targets[i];
   }

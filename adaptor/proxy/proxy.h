@@ -191,6 +191,10 @@ class Proxy {
   bool relay_cancel(msg_t* msg, sip_t* sip);
   // `watch`: the watch the request is in, told when nta cannot send it.
   bool send_stateless(msg_t* msg, const std::string& route, const std::string& branch, HopWatch* watch);
+  // The send itself: our Via with `branch` on top, to `route` (else where
+  // nta would route the request), from our socket or through nta; takes
+  // the message. False when nta could not take it.
+  bool send_with_branch(msg_t* msg, const std::string& route, const std::string& branch);
   // Where send_stateless's request goes when nta would send it to an IPv4
   // address over UDP at once (route, else a loose Route, else the
   // Request-URI, as nta picks): nullopt when it would do anything else.

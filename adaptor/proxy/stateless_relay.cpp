@@ -292,24 +292,23 @@ const std::string& Proxy::via_sent_by() {
   return via_sent_by_;
 }
 
-bool Proxy::send_stateless(msg_t* msg, const std::string& route, const std::string& branch, HopWatch* watch) {
-  // Our Via with this branch on top, sent to `route` (or as nta would
-  // route it), nothing kept, and the message ours to free either way:
-  // from our own socket with the batch's answers when the next hop is a
-  // plain IPv4 UDP one (FastReply::relay_request), else through nta.
+bool Proxy::send_with_branch(msg_t* msg, const std::string& route, const std::string& branch) {
+  // From our own socket with the batch's answers when the next hop is a
+  // plain IPv4 UDP one (FastReply::relay_request), else through nta, which
+  // adds the same Via.
   sip_t* sip = sip_object(msg);
   if (ctx_.fast_reply && sip && sip->sip_request) {
-    if (const auto to = udp_destination(route, sip)) {
-      if (ctx_.fast_reply->relay_request(msg, sip, *to, via_sent_by(), branch)) {
-        ++counters_.relayed_statelessly;
-        arm_watch_timer();
-        return true;
-      }
-    }
+    if (const auto to = udp_destination(route, sip))
+      if (ctx_.fast_reply->relay_request(msg, sip, *to, via_sent_by(), branch)) return true;
   }
-  const bool sent = nta_msg_tsend(ctx_.agent, msg, route.empty() ? nullptr : URL_STRING_MAKE(route.c_str()),
-                                  NTATAG_BRANCH_KEY(branch.c_str()), TAG_END()) >= 0;
-  if (!sent) {
+  return nta_msg_tsend(ctx_.agent, msg, route.empty() ? nullptr : URL_STRING_MAKE(route.c_str()),
+                       NTATAG_BRANCH_KEY(branch.c_str()), TAG_END()) >= 0;
+}
+
+bool Proxy::send_stateless(msg_t* msg, const std::string& route, const std::string& branch, HopWatch* watch) {
+  // Our Via with this branch, sent to `route` (or by the Request-URI),
+  // nothing kept, and the message not ours any more either way.
+  if (!send_with_branch(msg, route, branch)) {
     if (watch) watch->answered(branch, true);  // nothing will answer it
     return false;
   }

@@ -19,7 +19,10 @@ and keeps only ForkTable's record (adaptor/proxy/fork_table.h):
    (transaction_lifetime_ms, 5 s) alice's next copy gets 408.
 The owners' sippeer_sip_light_forks_total counts one fork per MESSAGE
 (a copy is no new fork), and while bob's second fork waits for his
-phones the owner holds no proxy transaction for it.
+phones the owner holds no proxy transaction for it. bob's first forked
+copies left the owner from its own socket with its Via
+(FastReply::relay_request, sippeer_sip_udp_relayed_requests_total), not
+through nta.
 """
 
 import sys
@@ -85,10 +88,13 @@ def body(args):
         msg = crlf(alice.request("MESSAGE", f"sip:bob@{sipplib.DOMAIN}", to=f"<sip:bob@{sipplib.DOMAIN}>",
                                  body="hello, both of you"))
         call_id = header(msg, "Call-ID")
+        relayed_before = metric(owner, "sippeer_sip_udp_relayed_requests_total")
         alice.send(edge, msg)
         got1, got2 = bob1.recv(3, is_message), bob2.recv(3, is_message)
         check(got1 is not None and got2 is not None, f"a phone missed the forked MESSAGE: {got1!r} {got2!r}")
         check(top_branch(got1) != top_branch(got2), "both phones got the same Via branch")
+        relayed = metric(owner, "sippeer_sip_udp_relayed_requests_total") - relayed_before
+        check(relayed >= 2, f"{owner.name} sent {relayed:.0f} of the forked copies from its own socket, expected both")
         bob1.reply_to(got1, None, 200, "OK", to_tag="bob1")
         first = final_to(alice, call_id, 3)
         check(first is not None and first.startswith("SIP/2.0 200") and "bob1" in header(first, "To", "t"),
