@@ -148,22 +148,11 @@ bool FastReply::forward_answer(msg_t* msg, sip_t* sip) {
   if (msg_serialize(msg, pub) != 0 || !sip_via_remove(msg, sip)) return false;
   // Our Via is gone: from here the answer is ours to send or lose (nta
   // would remove the next Via too). A loss is a lost datagram: the
-  // registrar answers the phone's retransmission again.
-  bool sent = false;
-  msg_iovec_t iov[kMaxParts];
-  if (msg_prepare(msg) > 0) {
-    const isize_t parts = msg_iovec(msg, iov, kMaxParts);
-    if (parts > 0 && parts <= kMaxParts) {
-      buf_.clear();
-      for (isize_t i = 0; i < parts; ++i) buf_.append(static_cast<const char*>(iov[i].mv_base), iov[i].mv_len);
-      // No size limit: nta sends a relayed answer over UDP whatever its
-      // size (TPTAG_MTU(INT_MAX)), as it came.
-      sent = send_or_hold(reinterpret_cast<const sockaddr*>(&to), sizeof to);
-    }
-  }
-  if (sent) ++forwarded_;
+  // registrar answers the phone's retransmission again. No size limit:
+  // nta sends a relayed answer over UDP whatever its size
+  // (TPTAG_MTU(INT_MAX)), as it came.
+  if (send_message(msg, to)) ++forwarded_;
   else ++send_failures_;
-  msg_destroy(msg);
   return true;
 }
 
@@ -183,6 +172,12 @@ bool FastReply::relay_request(msg_t* msg, sip_t* sip, const sockaddr_in& to, std
   if (!ours || msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(ours)) < 0) return false;
   // From here the request is ours to send or lose: a loss is a lost
   // datagram, and the phone's retransmission is relayed again.
+  if (send_message(msg, to)) ++relayed_;
+  else ++send_failures_;
+  return true;
+}
+
+bool FastReply::send_message(msg_t* msg, const sockaddr_in& to) {
   bool sent = false;
   msg_iovec_t iov[kMaxParts];
   if (msg_prepare(msg) > 0) {
@@ -193,10 +188,8 @@ bool FastReply::relay_request(msg_t* msg, sip_t* sip, const sockaddr_in& to, std
       sent = send_or_hold(reinterpret_cast<const sockaddr*>(&to), sizeof to);
     }
   }
-  if (sent) ++relayed_;
-  else ++send_failures_;
   msg_destroy(msg);
-  return true;
+  return sent;
 }
 
 void FastReply::flush() {

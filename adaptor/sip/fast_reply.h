@@ -93,6 +93,9 @@ class FastReply {
   // Sends buf_ to `to`, or holds it for flush(). False when a direct send
   // failed (nothing is held then).
   bool send_or_hold(const sockaddr* to, socklen_t to_len);
+  // A Sofia message, written out (msg_prepare) into buf_ and sent or held
+  // as above; the message is destroyed either way.
+  bool send_message(msg_t* msg, const sockaddr_in& to);
 
   struct Held {
     std::string bytes;
