@@ -162,7 +162,7 @@ bool FastReply::relay_request(msg_t* msg, sip_t* sip, const sockaddr_in& to, std
   auto* pub = reinterpret_cast<msg_pub_t*>(sip);
   // nta's outgoing_create completes the message first (Content-Length,
   // separator); its size decides before our Via goes in, so that a
-  // message we leave to nta is as it was.
+  // message we leave to nta gets nta's Via alone.
   std::string via = "SIP/2.0/UDP ";
   via.append(sent_by).append(";rport;branch=").append(branch);
   if (sip_complete_message(msg) < 0 || msg_serialize(msg, pub) != 0) return false;

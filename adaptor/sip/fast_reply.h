@@ -62,10 +62,11 @@ class FastReply {
   // nta_msg_tsend would send it: our Via on top, "SIP/2.0/UDP <sent_by>;
   // rport;branch=<branch>" (nta's own, with rport since the daemon sets
   // NTATAG_CLIENT_RPORT), Content-Length completed, held with the batch's
-  // answers. False, with the message untouched, when it cannot (no socket,
-  // or more than 1,300 bytes, which nta may send over TCP instead, RFC
-  // 3261 18.1.1); true when sent, held or lost (send_failures()), and the
-  // message is then destroyed.
+  // answers. False when it cannot (no socket, or more than 1,300 bytes,
+  // which nta may send over TCP instead, RFC 3261 18.1.1): the message is
+  // then as nta would take it, completed and serialized as nta does
+  // first, with no Via of ours. True when sent, held or lost
+  // (send_failures()), and the message is then destroyed.
   // Why: nta_msg_tsend creates and frees a stateless client transaction,
   // resolves the route, looks the transport up and calls
   // getsockopt(SO_ERROR) for each request, and sends it alone: ~30 % of

@@ -218,7 +218,7 @@ TEST_F(UdpReaderTest, AnAnswerToARelayedRequestGoesOnByItsNextViaFromOurSocket) 
 // The other half: a request relayed statelessly leaves from our socket
 // with our Via on top (rport, the branch given) and the rest as received,
 // held with the batch, as nta_msg_tsend would send it; one too large for
-// UDP is left to nta untouched.
+// UDP is left to nta without our Via.
 TEST_F(UdpReaderTest, ARelayedRequestGoesOnWithOurViaFromOurSocket) {
   ASSERT_TRUE(start_reader());
   fast.set_socket(UdpReader::find_socket("127.0.0.1", port));
