@@ -46,12 +46,10 @@
 // the stateful relay, as does a node with more REGISTERs in flight than
 // HopWatch holds.
 
-#include <arpa/inet.h>
 #include <strings.h>
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 
 #include "adaptor/log.h"
@@ -264,19 +262,7 @@ std::optional<sockaddr_in> Proxy::udp_destination(const std::string& route, cons
   else if (sip->sip_route) target = url_has_param(sip->sip_route->r_url, "lr") ? sip->sip_route->r_url : nullptr;
   else target = sip->sip_request->rq_url;
   std::optional<sockaddr_in> to;
-  if (plain_udp_target(target)) {
-    const char* port = target->url_port && *target->url_port ? target->url_port : "5060";
-    char* end = nullptr;
-    const unsigned long p = std::strtoul(port, &end, 10);
-    const auto ip = parse_ipv4(target->url_host);
-    if (ip && end && !*end && p > 0 && p <= 65535) {
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_addr.s_addr = htonl(*ip);
-      a.sin_port = htons(static_cast<std::uint16_t>(p));
-      to = a;
-    }
-  }
+  if (plain_udp_target(target)) to = ipv4_endpoint(target->url_host, target->url_port ? target->url_port : "");
   su_home_deinit(home);
   return to;
 }

@@ -9,10 +9,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <random>
 
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/sip_util.h>
+
+#include "adaptor/sip/networks.h"
 
 namespace sippeer::adaptor {
 
@@ -134,13 +137,10 @@ bool FastReply::forward_answer(msg_t* msg, sip_t* sip) {
   // nta_tpn_by_via and sip_via_port for UDP: received, else the host;
   // rport when it has a value, else the port, else 5060.
   const char* host = next->v_received ? next->v_received : next->v_host;
-  const char* port = next->v_rport && next->v_rport[0] ? next->v_rport : next->v_port ? next->v_port : "5060";
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  char* end = nullptr;
-  const unsigned long p = std::strtoul(port, &end, 10);
-  if (!host || inet_pton(AF_INET, host, &to.sin_addr) != 1 || !end || *end || p == 0 || p > 65535) return false;
-  to.sin_port = htons(static_cast<std::uint16_t>(p));
+  const char* port = next->v_rport && next->v_rport[0] ? next->v_rport : next->v_port ? next->v_port : "";
+  if (!host) return false;
+  const std::optional<sockaddr_in> to = ipv4_endpoint(host, port);
+  if (!to) return false;
   // As nta_msg_tsend: the headers in order, then our Via out. Headers
   // nobody touched keep their received text, so this encodes little.
   auto* pub = reinterpret_cast<msg_pub_t*>(sip);
@@ -151,7 +151,7 @@ bool FastReply::forward_answer(msg_t* msg, sip_t* sip) {
   // registrar answers the phone's retransmission again. No size limit:
   // nta sends a relayed answer over UDP whatever its size
   // (TPTAG_MTU(INT_MAX)), as it came.
-  if (send_message(msg, to)) ++forwarded_;
+  if (send_message(msg, *to)) ++forwarded_;
   else ++send_failures_;
   return true;
 }

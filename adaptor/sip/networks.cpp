@@ -38,6 +38,21 @@ std::optional<std::uint32_t> parse_ipv4(std::string_view s) {
   return ntohl(a.s_addr);
 }
 
+std::optional<sockaddr_in> ipv4_endpoint(std::string_view host, std::string_view port) {
+  const auto ip = parse_ipv4(host);
+  int p = 5060;
+  if (!port.empty()) {
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (ec != std::errc() || end != port.data() + port.size()) return std::nullopt;
+  }
+  if (!ip || p < 1 || p > 65535) return std::nullopt;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(*ip);
+  a.sin_port = htons(static_cast<std::uint16_t>(p));
+  return a;
+}
+
 std::optional<Ipv4Net> parse_net(std::string_view s) {
   const auto slash = s.find('/');
   const auto ip = parse_ipv4(s.substr(0, slash));

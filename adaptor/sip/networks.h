@@ -3,6 +3,8 @@
 // so the unit tests need no interfaces; `local_networks` reads this host's.
 #pragma once
 
+#include <netinet/in.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,6 +27,11 @@ struct Ipv4Net {
 std::optional<Ipv4Net> parse_net(std::string_view s);
 // An IPv4 address in host byte order, nullopt for anything else (a name).
 std::optional<std::uint32_t> parse_ipv4(std::string_view s);
+// An IPv4 address and a port ("5060"; empty means 5060) as the socket
+// address a datagram goes to; nullopt when the host is not an IPv4
+// address or the port not 1-65535. For the stateless sends FastReply
+// makes in place of nta (a relayed request's next hop, an answer's next Via).
+std::optional<sockaddr_in> ipv4_endpoint(std::string_view host, std::string_view port);
 // "192.0.2.1", or "192.0.2.1:5060" with a port; ip in host byte order.
 // Written digit by digit: inet_ntop formats through sprintf, and the
 // registrar names each request's source twice (a tenth of an

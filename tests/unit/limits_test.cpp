@@ -82,6 +82,25 @@ TEST(Networks, Ipv4TextAsInetNtop) {
   }
 }
 
+// Where FastReply sends a relayed request or answer: an IPv4 address and a
+// port, 5060 when none is given; anything else (a name, a bad port) is
+// left to nta.
+TEST(Networks, Ipv4EndpointTakesAnAddressAndAPort) {
+  const auto a = ipv4_endpoint("10.200.3.40", "5062");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->sin_family, AF_INET);
+  EXPECT_EQ(ntohl(a->sin_addr.s_addr), 0x0ac80328u);
+  EXPECT_EQ(ntohs(a->sin_port), 5062);
+  const auto d = ipv4_endpoint("127.0.0.1", "");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(ntohs(d->sin_port), 5060);
+  EXPECT_TRUE(ipv4_endpoint("127.0.0.1", "65535"));
+  for (const char* port : {"0", "65536", "5060x", "-1", " 5060", "99999999999"})
+    EXPECT_FALSE(ipv4_endpoint("127.0.0.1", port)) << port;
+  for (const char* host : {"phone.example.com", "", "10.0.0", "::1", "10.0.0.256"})
+    EXPECT_FALSE(ipv4_endpoint(host, "5060")) << host;
+}
+
 TEST(Networks, ParseAndMatch) {
   auto n = parse_net("192.0.2.77/24");
   ASSERT_TRUE(n);
