@@ -70,7 +70,7 @@ class FastReply {
   // Why: nta_msg_tsend creates and frees a stateless client transaction,
   // resolves the route, looks the transport up and calls
   // getsockopt(SO_ERROR) for each request, and sends it alone: ~30 % of
-  // the ring's entry node's CPU at 14,000 REGISTER/s (issue 15, perf).
+  // the ring's entry node's CPU at 16,000 REGISTER/s (issue 15, perf).
   bool relay_request(msg_t* msg, sip_t* sip, const sockaddr_in& to, std::string_view sent_by,
                      std::string_view branch);
 
