@@ -51,6 +51,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 
 #include "adaptor/log.h"
 #include "adaptor/proxy/proxy.h"
@@ -256,6 +257,15 @@ std::optional<sockaddr_in> Proxy::udp_destination(const std::string& route, cons
   // nta_msg_tsend's choice: the route given, else a loose Route header's
   // URI, else the Request-URI (the daemon sets no default proxy). A strict
   // Route is nta's to rewrite.
+  if (const std::string_view hop = std::string_view(route).substr(route.rfind("sip:", 0) == 0 ? 4 : 0);
+      !route.empty() && hop.size() + 4 == route.size() && hop.find_first_of(";?@") == std::string_view::npos) {
+    // Our own routes are "sip:<ip>:<port>" (relay_stateless's ring hop,
+    // relay_cancel's): read as they are, not parsed back as a URL for
+    // every relayed request.
+    const auto colon = hop.rfind(':');
+    return colon == std::string_view::npos ? ipv4_endpoint(hop, "")
+                                           : ipv4_endpoint(hop.substr(0, colon), hop.substr(colon + 1));
+  }
   su_home_t home[1] = {SU_HOME_INIT(home)};
   const url_t* target = nullptr;
   if (!route.empty()) target = url_hdup(home, URL_STRING_MAKE(route.c_str())->us_url);
