@@ -943,9 +943,23 @@ std::optional<std::vector<Contact>> Codec::parse_contacts(
 
 std::string Codec::encode(const Request& req, const std::string& address,
                           const Envelope& env) const {
+  std::string out;
+  encode_into(out, req, address, env);
+  return out;
+}
+
+std::string Codec::encode(const Response& resp, const Request& answered,
+                          const Envelope& env) const {
+  std::string out;
+  encode_into(out, resp, answered, env);
+  return out;
+}
+
+void Codec::encode_into(std::string& out, const Request& req, const std::string& address,
+                        const Envelope& env) const {
   std::size_t n = req.contacts.size() + (req.record ? req.record->bindings.size() : 0);
   for (const auto& c : req.records) n += c.record.bindings.size() + 2;
-  std::string out;
+  out.clear();
   out.reserve(size_hint(env, n));
   line(out, "REGISTER sip:", address, " SIP/2.0");
   append_vias(out, env);
@@ -983,17 +997,16 @@ std::string Codec::encode(const Request& req, const std::string& address,
   if (req.owner_hop) line(out, "P2P-Owner: 1");
   if (is_batch(req)) {
     append_batch(out, req.records);
-    return out;
+    return;
   }
   line(out, "Content-Length: 0");
   out.append("\r\n"sv);
-  return out;
 }
 
-std::string Codec::encode(const Response& resp, const Request& answered,
-                          const Envelope& env) const {
+void Codec::encode_into(std::string& out, const Response& resp, const Request& answered,
+                        const Envelope& env) const {
   std::size_t n = resp.contacts.size() + (resp.record ? resp.record->bindings.size() : 0);
-  std::string out;
+  out.clear();
   out.reserve(size_hint(env, n));
   line(out, "SIP/2.0 ", Num(resp.status), " ", reason_phrase(resp.status));
   append_vias(out, env);
@@ -1010,11 +1023,10 @@ std::string Codec::encode(const Response& resp, const Request& answered,
   if (resp.list_next) line(out, "P2P-List: ", ring_.hex(*resp.list_next));
   if (!resp.records.empty()) {
     append_batch(out, resp.records);
-    return out;
+    return;
   }
   line(out, "Content-Length: 0");
   out.append("\r\n"sv);
-  return out;
 }
 
 // --------------------------------------------------------------- decode

@@ -94,6 +94,12 @@ class Codec {
   // (sip:<address>).
   std::string encode(const Request& req, const std::string& address, const Envelope& env) const;
   std::string encode(const Response& resp, const Request& answered, const Envelope& env) const;
+  // The same into `out`, which is cleared first and keeps its capacity: a
+  // caller that encodes message after message into one buffer allocates
+  // only when a message outgrows it (at 100,000 simulated nodes, freeing
+  // and allocating each text cost the simulator more than encoding it).
+  void encode_into(std::string& out, const Request& req, const std::string& address, const Envelope& env) const;
+  void encode_into(std::string& out, const Response& resp, const Request& answered, const Envelope& env) const;
   std::variant<Decoded<Request>, DecodeError> decode_request(std::string_view text) const;
   std::variant<Decoded<Response>, DecodeError> decode_response(std::string_view text) const;
 

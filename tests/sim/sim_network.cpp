@@ -68,14 +68,21 @@ struct Network::Flight {
   std::uint32_t client = kNoHost, server = kNoHost;
   dht::TxnId txn = 0;
   Time deadline;  // for an answer or an ack: request_timeout after the send
-  dht::Request request;    // as sent; as decoded once delivered
-  dht::Response response;  // as sent; as decoded once delivered
+  // With encode on, the copies as decoded from the text: the codec runs
+  // once, when the message is sent, so a flight never holds two copies.
+  // What it got wrong is kept and reported when the datagram arrives, as
+  // the receiver would find it (a lost one is never reported).
+  dht::Request request;
+  dht::Response response;
   dht::Envelope env;
   std::string request_text, response_text;
+  CodecCheck request_check, response_check;
   std::vector<Attempt> attempts;
 };
 
 namespace {
+
+constexpr std::size_t kKeptTextCapacity = 2048;
 
 dht::InboundId inbound_id(std::uint32_t flight, std::uint32_t gen) {
   return (dht::InboundId{gen} << 32) | flight;
@@ -391,6 +398,11 @@ void Network::finish_flight(std::uint32_t idx, Time completed) {
     if (a.sent < completed || copies == 0) ++copies;
   messages_ += copies;
   bytes_ += copies * f.request_text.size();
+  // The slot keeps its texts' buffers for the next flight, unless one
+  // held a large batch: few messages need that much, and a slot keeping
+  // it for good would multiply the simulator's memory.
+  for (std::string* text : {&f.request_text, &f.response_text})
+    if (text->capacity() > kKeptTextCapacity) std::string().swap(*text);
   f.in_use = false;
   --in_flight_;
   if (++f.gen == 0) f.gen = 1;
@@ -420,11 +432,14 @@ void Network::send_request(std::uint32_t host, dht::TxnId txn, const std::string
   f.server = to ? to->index : kNoHost;
   f.txn = txn;
   f.deadline = now_ + cfg_.request_timeout;
-  f.request = req;
   f.request_text.clear();
+  f.request_check = {};
   if (cfg_.encode) {
     fill_envelope(f, *hosts_[host], up);
-    f.request_text = codec_->encode(req, address, f.env);
+    codec_->encode_into(f.request_text, req, address, f.env);
+    f.request_check = decode_request(f.request_text, req, f.request);
+  } else {
+    f.request = req;
   }
   f.attempts.clear();
   plan_attempts(f, now_, cfg_.retransmit_t1, /*doubling=*/true, f.deadline);
@@ -487,7 +502,7 @@ void Network::send_ack(std::uint32_t idx) {
   Flight& f = flights_[idx];
   std::size_t size = 0;
   if (cfg_.encode) {
-    ack_text_ = codec_->encode(dht::Response{100, {}, std::nullopt, Duration{0}, 0}, f.request, f.env);
+    codec_->encode_into(ack_text_, dht::Response{100, {}, std::nullopt, Duration{0}, 0}, f.request, f.env);
     size = ack_text_.size();
   }
   int datagrams = 0;
@@ -505,11 +520,14 @@ void Network::send_response(std::uint32_t host, dht::InboundId in, const dht::Re
   }
   Flight& f = *found;
   f.answered = true;
-  f.response = resp;
   f.response_text.clear();
+  f.response_check = {};
   if (cfg_.encode) {
     f.env.to_tag = hex(in);
-    f.response_text = codec_->encode(resp, f.request, f.env);
+    codec_->encode_into(f.response_text, resp, f.request, f.env);
+    f.response_check = decode_response(f.response_text, f.request.kind, resp, f.response);
+  } else {
+    f.response = resp;
   }
   int datagrams = 0;
   Time arrives = plan_reply(f, &datagrams);
@@ -520,28 +538,47 @@ void Network::send_response(std::uint32_t host, dht::InboundId in, const dht::Re
   if (arrives != kNever) push(arrives, EventKind::ResponseArrives, static_cast<std::uint32_t>(in), f.gen);
 }
 
+Network::CodecCheck Network::decode_request(const std::string& text, const dht::Request& sent,
+                                            dht::Request& out) const {
+  auto decoded = codec_->decode_request(text);
+  if (auto* err = std::get_if<dht::DecodeError>(&decoded)) {
+    out = sent;  // never delivered; kept whole all the same
+    return {std::string("request: ") + dht::decode_error_name(*err), true};
+  }
+  out = std::move(std::get<dht::Decoded<dht::Request>>(decoded).message);
+  std::string diff = differing_fields(sent, out);
+  if (diff.empty()) return {};
+  return {std::string(dht::kind_name(sent.kind)) + " request decodes with different " + diff, false};
+}
+
+Network::CodecCheck Network::decode_response(const std::string& text, dht::Kind kind, const dht::Response& sent,
+                                             dht::Response& out) const {
+  auto decoded = codec_->decode_response(text);
+  if (auto* err = std::get_if<dht::DecodeError>(&decoded)) {
+    out = sent;
+    return {std::string("response: ") + dht::decode_error_name(*err), true};
+  }
+  out = std::move(std::get<dht::Decoded<dht::Response>>(decoded).message);
+  std::string diff = differing_fields(sent, out);
+  if (diff.empty()) return {};
+  return {std::string(dht::kind_name(kind)) + " response decodes with different " + diff, false};
+}
+
+// Counts and reports what the codec got wrong in a copy that has just
+// arrived; false when it did not decode (the receiver drops it like a
+// lost datagram).
+bool Network::report(const CodecCheck& check, const std::string& text) {
+  ++(check.undecodable ? decode_failures_ : codec_mismatches_);
+  if (on_codec_problem) on_codec_problem(check.problem, text);
+  return !check.undecodable;
+}
+
 void Network::on_request_arrives(std::uint32_t idx, std::uint32_t gen) {
   Flight& f = flights_[idx];
   if (!f.in_use || f.gen != gen) return;
   Host& h = *hosts_[f.server];
   if (!h.alive) return;
-  if (cfg_.encode) {
-    auto decoded = codec_->decode_request(f.request_text);
-    if (auto* err = std::get_if<dht::DecodeError>(&decoded)) {
-      ++decode_failures_;
-      if (on_codec_problem)
-        on_codec_problem(std::string("request: ") + dht::decode_error_name(*err), f.request_text);
-      return;
-    }
-    auto& got = std::get<dht::Decoded<dht::Request>>(decoded).message;
-    if (std::string diff = differing_fields(f.request, got); !diff.empty()) {
-      ++codec_mismatches_;
-      if (on_codec_problem)
-        on_codec_problem(std::string(dht::kind_name(f.request.kind)) + " request decodes with different " + diff,
-                         f.request_text);
-    }
-    f.request = std::move(got);
-  }
+  if (!f.request_check.problem.empty() && !report(f.request_check, f.request_text)) return;
   f.delivered = true;
   if (trace) emit_trace(f, true);
   Time d = h.node.on_request(node_now(), inbound_id(idx, gen), f.request);
@@ -580,23 +617,8 @@ void Network::on_response_arrives(std::uint32_t idx, std::uint32_t gen) {
   const std::uint32_t client = f.client;
   Host& h = *hosts_[client];
   if (!h.alive) return finish_flight(idx, now_);
-  if (cfg_.encode) {
-    auto decoded = codec_->decode_response(f.response_text);
-    if (auto* err = std::get_if<dht::DecodeError>(&decoded)) {
-      ++decode_failures_;
-      if (on_codec_problem)
-        on_codec_problem(std::string("response: ") + dht::decode_error_name(*err), f.response_text);
-      return;  // as if lost: the client's timeout reports it
-    }
-    auto& got = std::get<dht::Decoded<dht::Response>>(decoded).message;
-    if (std::string diff = differing_fields(f.response, got); !diff.empty()) {
-      ++codec_mismatches_;
-      if (on_codec_problem)
-        on_codec_problem(std::string(dht::kind_name(f.request.kind)) + " response decodes with different " + diff,
-                         f.response_text);
-    }
-    f.response = std::move(got);
-  }
+  // Undecodable: as if lost, the client's timeout reports it.
+  if (!f.response_check.problem.empty() && !report(f.response_check, f.response_text)) return;
   if (trace) emit_trace(f, false);
   // The flight is freed only after the call: the node reads f.response.
   Time d = h.node.on_response(node_now(), f.txn, f.response);

@@ -208,6 +208,16 @@ class Network {
   void plan_attempts(Flight& f, dht::Time from, dht::Duration gap, bool doubling, dht::Time until);
   dht::Time plan_reply(Flight& f, int* datagrams);
   void send_ack(std::uint32_t flight);
+  // The codec's round trip (encode on), run at the send: `out` gets the
+  // decoded copy (the sent one if it does not decode).
+  struct CodecCheck {
+    std::string problem;  // "" when the copy decodes to what was sent
+    bool undecodable = false;
+  };
+  CodecCheck decode_request(const std::string& text, const dht::Request& sent, dht::Request& out) const;
+  CodecCheck decode_response(const std::string& text, dht::Kind kind, const dht::Response& sent,
+                             dht::Response& out) const;
+  bool report(const CodecCheck& check, const std::string& text);
   void emit_trace(const Flight& f, bool is_request, const dht::Response* resp = nullptr,
                   const std::string* text = nullptr);
 
