@@ -9,7 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
 #include "dht/message.h"
 #include "dht/ports.h"
@@ -58,14 +58,32 @@ class RequestTable {
   // A healed network split: requests sent before now may still time out
   // for having been sent into the split; their failures say nothing about
   // the peers as they are now.
-  void forgive_earlier() { healed_floor_ = next_txn_; }
+  void forgive_earlier() { healed_floor_ = TxnId{next_serial_} << kSlotBits; }
   bool blamable(TxnId txn) const { return txn >= healed_floor_; }
 
-  std::size_t size() const { return open_.size(); }
+  std::size_t size() const { return open_count_; }
+
+  // At most this many requests open at once (4,194,304: some gigabytes of
+  // entries, far past what admission control lets a daemon reach); one
+  // more is a std::length_error.
+  static constexpr std::size_t kMaxOpen = std::size_t{1} << 22;
 
  private:
-  std::unordered_map<TxnId, Pending> open_;
-  TxnId next_txn_ = 1;
+  // A TxnId is (serial << 22) | slot. The slot finds the entry in one
+  // vector access, where a hash map cost a node allocation per request and
+  // two cache misses per answer (5 % of the 100,000-node simulator); the
+  // serial, one per open, keeps ids unique and increasing (forgive_earlier
+  // compares them), so a late answer never matches the slot's next entry.
+  // 42 bits of serial last 1.4 years at 100,000 requests a second.
+  static constexpr int kSlotBits = 22;
+  struct Slot {
+    TxnId txn = 0;  // 0: free
+    Pending pending;
+  };
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::size_t open_count_ = 0;
+  std::uint64_t next_serial_ = 1;
   TxnId healed_floor_ = 0;
 };
 

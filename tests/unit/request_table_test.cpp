@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace sippeer::dht {
 namespace {
 
@@ -28,6 +31,32 @@ TEST(RequestTable, EachRequestGetsItsOwnIdAndIsClosedOnce) {
   EXPECT_EQ(t.find(a), nullptr);
   EXPECT_FALSE(t.close(999).has_value());  // one we never sent
   EXPECT_EQ(t.size(), 1u);
+}
+
+TEST(RequestTable, ALateAnswerNeverMatchesTheNextRequestInItsPlace) {
+  RequestTable t;
+  const TxnId a = t.open(to("a"));
+  ASSERT_TRUE(t.close(a).has_value());
+  const TxnId b = t.open(to("b"));  // takes the place a left
+  EXPECT_NE(a, b);
+  EXPECT_GT(b, a);  // ids keep increasing: forgive_earlier compares them
+  EXPECT_EQ(t.find(a), nullptr);
+  EXPECT_FALSE(t.close(a).has_value());
+  ASSERT_NE(t.find(b), nullptr);
+  EXPECT_EQ(t.find(b)->address, "b");
+  EXPECT_FALSE(t.close(0).has_value());
+}
+
+TEST(RequestTable, ManyOpenAtOnceEachKeepTheirOwnEntry) {
+  RequestTable t;
+  std::vector<TxnId> ids;
+  for (int i = 0; i < 1000; ++i) ids.push_back(t.open(to(std::to_string(i))));
+  for (int i = 0; i < 1000; i += 2) ASSERT_TRUE(t.close(ids[i]).has_value());
+  EXPECT_EQ(t.size(), 500u);
+  for (int i = 1; i < 1000; i += 2) {
+    ASSERT_NE(t.find(ids[i]), nullptr);
+    EXPECT_EQ(t.find(ids[i])->address, std::to_string(i));
+  }
 }
 
 TEST(RequestTable, AnEntryCanBeAmendedWhileOpen) {
