@@ -266,7 +266,7 @@ void Node::replace_successor(Time now) {
   request_resync(now);
 }
 
-void Node::adopt_successor_list(const NodeRef& succ, const std::vector<Contact>& rest, Time now) {
+void Node::adopt_successor_list(const NodeRef& succ, std::span<const Contact> rest, Time now) {
   if (!routing_.adopt_successors(succ, rest, now)) return;
   list_changed_since_sent_ = true;
   request_resync(now);
@@ -286,7 +286,7 @@ void Node::absorb_successor_view(const std::vector<Contact>& contacts, Time now)
     return;
   }
   // A lone Contact means "your copy of my list is current".
-  if (contacts.size() > 1) adopt_successor_list(succ, {contacts.begin() + 1, contacts.end()}, now);
+  if (contacts.size() > 1) adopt_successor_list(succ, std::span(contacts).subspan(1), now);
 }
 
 // ------------------------------------------------------------ stabilization
@@ -757,7 +757,7 @@ void Node::handle_unregister(Time now, InboundId in, const Request& req) {
     set_predecessor(new_pred, now, std::nullopt);
   }
   if (successor().address == leaving.address) {
-    routing_.put_behind_leaver(leaving, {req.contacts.begin() + 1, req.contacts.end()}, now);
+    routing_.put_behind_leaver(leaving, std::span(req.contacts).subspan(1), now);
   }
   mark_dead(leaving.address, now, /*graceful=*/true);
   reply(in, Response{status::kOk, {{self_, predecessor()}}, std::nullopt, Duration{0}, 1});

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -151,7 +152,7 @@ class Node {
   void on_reunited(Time now, const Pending& p, const Response& resp);
   std::optional<NodeRef> peer_back(const std::string& address, Time now);
   bool consider_successor(const NodeRef& n, Time now);
-  void adopt_successor_list(const NodeRef& succ, const std::vector<Contact>& rest, Time now);
+  void adopt_successor_list(const NodeRef& succ, std::span<const Contact> rest, Time now);
   void absorb_successor_view(const std::vector<Contact>& contacts, Time now);
   void push_list_to_predecessor();
 

@@ -213,31 +213,45 @@ bool RoutingState::put_successor_first(const NodeRef& n) {
   return true;
 }
 
-std::vector<NodeRef> RoutingState::list_from(const NodeRef& first, const std::vector<Contact>& rest,
-                                             std::size_t bound, Time now) const {
+std::vector<const NodeRef*> RoutingState::list_from(const NodeRef& first, std::span<const Contact> rest,
+                                                    std::size_t bound, Time now) const {
   // `first`, then the live nodes of `rest` not yet in the list, but
   // never ourselves or `first` again.
-  std::vector<NodeRef> list{first};
+  std::vector<const NodeRef*> list{&first};
+  list.reserve(std::min(bound, rest.size() + 1));
   for (const auto& c : rest) {
     if (list.size() >= bound) break;
     const NodeRef& n = c.node;
     if (n.empty() || n.address == self_.address || is_dead(n.address, now)) continue;
-    if (std::none_of(list.begin(), list.end(), [&](const NodeRef& x) { return x.address == n.address; }))
-      list.push_back(n);
+    if (std::none_of(list.begin(), list.end(), [&](const NodeRef* x) { return x->address == n.address; }))
+      list.push_back(&n);
   }
   return list;
 }
 
-bool RoutingState::adopt_successors(const NodeRef& succ, const std::vector<Contact>& rest, Time now) {
-  std::vector<NodeRef> list = list_from(succ, rest, config_.successors, now);
-  if (list == successors_) return false;
-  successors_ = std::move(list);
+namespace {
+
+std::vector<NodeRef> copies(const std::vector<const NodeRef*>& list) {
+  std::vector<NodeRef> out;
+  out.reserve(list.size());
+  for (const NodeRef* n : list) out.push_back(*n);
+  return out;
+}
+
+}  // namespace
+
+bool RoutingState::adopt_successors(const NodeRef& succ, std::span<const Contact> rest, Time now) {
+  const std::vector<const NodeRef*> list = list_from(succ, rest, config_.successors, now);
+  if (std::equal(list.begin(), list.end(), successors_.begin(), successors_.end(),
+                 [](const NodeRef* a, const NodeRef& b) { return *a == b; }))
+    return false;
+  successors_ = copies(list);
   return true;
 }
 
-void RoutingState::put_behind_leaver(const NodeRef& leaving, const std::vector<Contact>& its_list, Time now) {
+void RoutingState::put_behind_leaver(const NodeRef& leaving, std::span<const Contact> its_list, Time now) {
   // One more than the list holds: the leaver itself is dropped next.
-  successors_ = list_from(leaving, its_list, config_.successors + 1, now);
+  successors_ = copies(list_from(leaving, its_list, config_.successors + 1, now));
 }
 
 std::optional<NodeRef> RoutingState::set_predecessor(const std::optional<NodeRef>& p,

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -76,10 +77,10 @@ class RoutingState {
   bool put_successor_first(const NodeRef& n);
   // `succ` followed by the live, distinct nodes of `rest`, bounded by the
   // configured list size; false if the list is unchanged.
-  bool adopt_successors(const NodeRef& succ, const std::vector<Contact>& rest, Time now);
+  bool adopt_successors(const NodeRef& succ, std::span<const Contact> rest, Time now);
   // A leaving successor's list put behind it, so that dropping it makes
   // its successor ours at once (3.10).
-  void put_behind_leaver(const NodeRef& leaving, const std::vector<Contact>& its_list, Time now);
+  void put_behind_leaver(const NodeRef& leaving, std::span<const Contact> its_list, Time now);
   void clear_successors() { successors_.clear(); }
   // Returns the predecessor it replaces.
   std::optional<NodeRef> set_predecessor(const std::optional<NodeRef>& p, const std::optional<NodeRef>& hint,
@@ -106,8 +107,10 @@ class RoutingState {
   void expire_dead(Time now);
 
  private:
-  std::vector<NodeRef> list_from(const NodeRef& first, const std::vector<Contact>& rest, std::size_t bound,
-                                 Time now) const;
+  // The list as pointers into `first` and `rest`: an answer that repeats
+  // the list we hold (most of them) is checked without copying a node.
+  std::vector<const NodeRef*> list_from(const NodeRef& first, std::span<const Contact> rest, std::size_t bound,
+                                        Time now) const;
 
   Config config_;
   Ring ring_;

@@ -75,14 +75,15 @@ struct Network::Flight {
   dht::Request request;
   dht::Response response;
   dht::Envelope env;
+  std::size_t request_bytes = 0, response_bytes = 0;  // encoded sizes (0 without encode)
+  // The texts themselves only for a trace or a codec problem's report:
+  // kept for every flight they were most of the simulator's memory.
   std::string request_text, response_text;
   CodecCheck request_check, response_check;
   std::vector<Attempt> attempts;
 };
 
 namespace {
-
-constexpr std::size_t kKeptTextCapacity = 2048;
 
 dht::InboundId inbound_id(std::uint32_t flight, std::uint32_t gen) {
   return (dht::InboundId{gen} << 32) | flight;
@@ -397,12 +398,7 @@ void Network::finish_flight(std::uint32_t idx, Time completed) {
   for (const auto& a : f.attempts)
     if (a.sent < completed || copies == 0) ++copies;
   messages_ += copies;
-  bytes_ += copies * f.request_text.size();
-  // The slot keeps its texts' buffers for the next flight, unless one
-  // held a large batch: few messages need that much, and a slot keeping
-  // it for good would multiply the simulator's memory.
-  for (std::string* text : {&f.request_text, &f.response_text})
-    if (text->capacity() > kKeptTextCapacity) std::string().swap(*text);
+  bytes_ += copies * f.request_bytes;
   f.in_use = false;
   --in_flight_;
   if (++f.gen == 0) f.gen = 1;
@@ -433,11 +429,14 @@ void Network::send_request(std::uint32_t host, dht::TxnId txn, const std::string
   f.txn = txn;
   f.deadline = now_ + cfg_.request_timeout;
   f.request_text.clear();
+  f.request_bytes = 0;
   f.request_check = {};
   if (cfg_.encode) {
     fill_envelope(f, *hosts_[host], up);
-    codec_->encode_into(f.request_text, req, address, f.env);
-    f.request_check = decode_request(f.request_text, req, f.request);
+    codec_->encode_into(text_, req, address, f.env);
+    f.request_bytes = text_.size();
+    f.request_check = decode_request(text_, req, f.request);
+    if (trace || !f.request_check.problem.empty()) f.request_text = text_;
   } else {
     f.request = req;
   }
@@ -502,8 +501,8 @@ void Network::send_ack(std::uint32_t idx) {
   Flight& f = flights_[idx];
   std::size_t size = 0;
   if (cfg_.encode) {
-    codec_->encode_into(ack_text_, dht::Response{100, {}, std::nullopt, Duration{0}, 0}, f.request, f.env);
-    size = ack_text_.size();
+    codec_->encode_into(text_, dht::Response{100, {}, std::nullopt, Duration{0}, 0}, f.request, f.env);
+    size = text_.size();
   }
   int datagrams = 0;
   Time arrives = plan_reply(f, &datagrams);
@@ -521,18 +520,21 @@ void Network::send_response(std::uint32_t host, dht::InboundId in, const dht::Re
   Flight& f = *found;
   f.answered = true;
   f.response_text.clear();
+  f.response_bytes = 0;
   f.response_check = {};
   if (cfg_.encode) {
     f.env.to_tag = hex(in);
-    codec_->encode_into(f.response_text, resp, f.request, f.env);
-    f.response_check = decode_response(f.response_text, f.request.kind, resp, f.response);
+    codec_->encode_into(text_, resp, f.request, f.env);
+    f.response_bytes = text_.size();
+    f.response_check = decode_response(text_, f.request.kind, resp, f.response);
+    if (trace || !f.response_check.problem.empty()) f.response_text = text_;
   } else {
     f.response = resp;
   }
   int datagrams = 0;
   Time arrives = plan_reply(f, &datagrams);
   messages_ += static_cast<std::uint64_t>(datagrams);
-  bytes_ += static_cast<std::uint64_t>(datagrams) * f.response_text.size();
+  bytes_ += static_cast<std::uint64_t>(datagrams) * f.response_bytes;
   // Too late is sorted out on arrival: the client's timeout, if earlier,
   // has closed the transaction by then.
   if (arrives != kNever) push(arrives, EventKind::ResponseArrives, static_cast<std::uint32_t>(in), f.gen);

@@ -121,7 +121,9 @@ class Network {
   // a legitimate message the plausibility rules got wrong.
   std::uint64_t implausible() const;
 
-  std::function<void(const TraceEntry&)> trace;  // per delivered message
+  // Per delivered message. Set it before the first message is sent: the
+  // texts of messages sent without it are not kept.
+  std::function<void(const TraceEntry&)> trace;
   // A node's join failed (Observer::on_join_failed). It runs inside that
   // node's call: schedule any retry with at().
   std::function<void(const std::string& address)> on_join_failed;
@@ -256,7 +258,7 @@ class Network {
 
   std::uint64_t messages_ = 0, bytes_ = 0, decode_failures_ = 0, codec_mismatches_ = 0,
                 stray_responses_ = 0, live_timeouts_ = 0, timeouts_fired_ = 0, answer_timeouts_ = 0;
-  std::string ack_text_;  // scratch: the encoded 100 Trying
+  std::string text_;  // scratch: the message being encoded (its capacity kept)
 };
 
 }  // namespace sippeer::sim

@@ -23,7 +23,7 @@ Config six_bits() {
 RoutingState ten_in_five() {
   RoutingState rs(six_bits(), n(10));
   rs.put_successor_first(n(20));
-  rs.adopt_successors(n(20), {c(30), c(40)}, Time{});
+  rs.adopt_successors(n(20), std::vector<Contact>{c(30), c(40)}, Time{});
   rs.set_predecessor(n(50), std::nullopt, Time{});
   // Finger i starts at 10 + 2^(i-1): 11, 12, 14, 18 -> 20; 26 -> 30; 42 -> 50.
   rs.set_fingers(1, n(20));
@@ -131,7 +131,7 @@ TEST(RoutingState, ARingKeyAFewNodesBehindIsWalkedBackThroughThePredecessor) {
   cfg.successors = 8;
   RoutingState rs(cfg, n(40));
   rs.put_successor_first(n(44));
-  rs.adopt_successors(n(44), {c(48), c(52), c(56), c(60), c(0), c(4), c(8)}, Time{});
+  rs.adopt_successors(n(44), std::vector<Contact>{c(48), c(52), c(56), c(60), c(0), c(4), c(8)}, Time{});
   rs.set_predecessor(n(36), n(32), Time{});
   rs.set_fingers(1, n(44));
   bool owner_hop = true;
@@ -190,14 +190,14 @@ TEST(RoutingState, WithNoListLeftTheNearestLiveFingerOrThePredecessorTakesOver) 
 TEST(RoutingState, AnAdoptedListSkipsOurselvesDeadNodesAndRepeats) {
   RoutingState rs = ten_in_five();
   rs.mark_dead("n40", Time{});
-  EXPECT_TRUE(rs.adopt_successors(n(20), {c(30), c(30), c(40), c(10), c(50)}, Time{}));
+  EXPECT_TRUE(rs.adopt_successors(n(20), std::vector<Contact>{c(30), c(30), c(40), c(10), c(50)}, Time{}));
   EXPECT_EQ(rs.successors(), (std::vector<NodeRef>{n(20), n(30), n(50)}));
-  EXPECT_FALSE(rs.adopt_successors(n(20), {c(30), c(50)}, Time{}));  // unchanged
+  EXPECT_FALSE(rs.adopt_successors(n(20), std::vector<Contact>{c(30), c(50)}, Time{}));  // unchanged
 }
 
 TEST(RoutingState, ALeavingSuccessorsListIsPutBehindIt) {
   RoutingState rs = ten_in_five();
-  rs.put_behind_leaver(n(20), {c(40), c(20), c(50)}, Time{});
+  rs.put_behind_leaver(n(20), std::vector<Contact>{c(40), c(20), c(50)}, Time{});
   EXPECT_EQ(rs.successors(), (std::vector<NodeRef>{n(20), n(40), n(50)}));
   rs.mark_dead("n20", Time{});
   EXPECT_EQ(rs.replace_successor(Time{}), n(40));
