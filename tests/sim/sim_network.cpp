@@ -171,19 +171,19 @@ dht::Node& Network::add_node(const dht::NodeRef& self, const dht::Config& cfg) {
   // Each node's jitter stream differs from every other and from the network's.
   dht::SplitMix64 mix(seed_ ^ (0xd1b54a32d192ed03ull * (idx + 1)));
   hosts_.push_back(std::make_unique<Host>(*this, idx, self, cfg, mix.next_u64()));
-  by_address_[self.address] = idx;
+  by_address_.set(self.address, idx);
   ++live_count_;
   return hosts_.back()->node;
 }
 
 Network::Host* Network::find_host(const std::string& address) {
-  auto it = by_address_.find(address);
-  return it == by_address_.end() ? nullptr : hosts_[it->second].get();
+  const std::uint32_t idx = by_address_.find(address);
+  return idx == AddressIndex::kNone ? nullptr : hosts_[idx].get();
 }
 
 const Network::Host* Network::find_host(const std::string& address) const {
-  auto it = by_address_.find(address);
-  return it == by_address_.end() ? nullptr : hosts_[it->second].get();
+  const std::uint32_t idx = by_address_.find(address);
+  return idx == AddressIndex::kNone ? nullptr : hosts_[idx].get();
 }
 
 Network::Host& Network::must_find(const std::string& address) {

@@ -17,13 +17,13 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "dht/codec.h"
 #include "dht/config.h"
 #include "dht/memory_storage.h"
 #include "dht/node.h"
+#include "tests/sim/address_index.h"
 #include "tests/sim/calendar_queue.h"
 
 namespace sippeer::sim {
@@ -240,7 +240,7 @@ class Network {
   std::unique_ptr<dht::Ring> ring_;
   std::unique_ptr<dht::Codec> codec_;
   std::vector<std::unique_ptr<Host>> hosts_;
-  std::unordered_map<std::string, std::uint32_t> by_address_;
+  AddressIndex by_address_;
   std::size_t live_count_ = 0;
   std::size_t in_flight_ = 0;
   bool overloaded_ = false;
