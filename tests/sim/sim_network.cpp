@@ -97,14 +97,19 @@ std::string via_value(const dht::Envelope& env) {
   return "SIP/2.0/UDP " + env.via_address + ";branch=" + env.branch;
 }
 
-std::string hex(std::uint64_t v) {
+// Lower-case hex of `v` after `prefix`, written over `out`: the envelope's
+// strings are rewritten for every message, and assigning in place keeps
+// their buffers where building new strings freed and allocated each time.
+void set_hex(std::string& out, std::string_view prefix, std::uint64_t v) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
+  char digits[16];
+  std::size_t n = 0;
   do {
-    out.push_back(kDigits[v & 0xf]);
+    digits[15 - n++] = kDigits[v & 0xf];
     v >>= 4;
   } while (v != 0);
-  return {out.rbegin(), out.rend()};
+  out.assign(prefix);
+  out.append(digits + 16 - n, n);
 }
 
 // SIP carries lifetimes in whole seconds (Expires), so a decoded ttl may
@@ -453,13 +458,15 @@ void Network::fill_envelope(Flight& f, const Host& sender, const Flight* upstrea
   ++counter_;
   dht::Envelope& env = f.env;
   env.via_address = sender.address();
-  env.branch = "z9hG4bK" + hex(counter_);
+  set_hex(env.branch, "z9hG4bK", counter_);
   env.to_tag.clear();
   env.more_vias.clear();
   if (!upstream) {
-    env.call_id = hex(counter_ * 0x9e3779b97f4a7c15ull) + "@" + sender.address();
+    set_hex(env.call_id, "", counter_ * 0x9e3779b97f4a7c15ull);
+    env.call_id += '@';
+    env.call_id += sender.address();
     env.cseq = 1;
-    env.from_tag = hex(counter_);
+    set_hex(env.from_tag, "", counter_);
     return;
   }
   // Proxied on: the upstream Vias stay below ours and the dialog
@@ -523,7 +530,7 @@ void Network::send_response(std::uint32_t host, dht::InboundId in, const dht::Re
   f.response_bytes = 0;
   f.response_check = {};
   if (cfg_.encode) {
-    f.env.to_tag = hex(in);
+    set_hex(f.env.to_tag, "", in);
     codec_->encode_into(text_, resp, f.request, f.env);
     f.response_bytes = text_.size();
     f.response_check = decode_response(text_, f.request.kind, resp, f.response);
