@@ -76,8 +76,8 @@ struct Network::Flight {
   dht::Response response;
   dht::Envelope env;
   std::size_t request_bytes = 0, response_bytes = 0;  // encoded sizes (0 without encode)
-  // The texts themselves only for a trace or a codec problem's report:
-  // kept for every flight they were most of the simulator's memory.
+  // Every message is encoded into the network's one scratch buffer; its
+  // text is copied here only for a trace or a codec problem's report.
   std::string request_text, response_text;
   CodecCheck request_check, response_check;
   std::vector<Attempt> attempts;
