@@ -74,9 +74,8 @@ class RequestTable {
   // two cache misses per answer (5 % of the 100,000-node simulator); the
   // serial, one per open, keeps ids unique and increasing (forgive_earlier
   // compares them), so a late answer never matches the slot's next entry.
-  // 42 bits of serial: 7 years at 20,000 requests a second (about what a
-  // ring node opens at the bench's best REGISTER rate), after which ids
-  // would repeat and forgive_earlier's comparison would no longer hold.
+  // 42 bits of serial: 7 years at 20,000 requests a second, after which
+  // ids would repeat and forgive_earlier's comparison would no longer hold.
   static constexpr int kSlotBits = 22;
   struct Slot {
     TxnId txn = 0;  // 0: free

@@ -28,7 +28,7 @@ class AddressIndex {
       return;
     }
     if ((used_ + 1) * 2 > slots_.size()) grow();
-    Slot& s = probe(address);
+    Slot& s = slots_[probe(address)];
     if (s.host == kNone) ++used_;
     s.host = host;
     s.size = static_cast<std::uint8_t>(address.size());
@@ -41,7 +41,7 @@ class AddressIndex {
       return it == long_.end() ? kNone : it->second;
     }
     if (slots_.empty()) return kNone;
-    return const_cast<AddressIndex*>(this)->probe(address).host;
+    return slots_[probe(address)].host;
   }
 
  private:
@@ -55,12 +55,12 @@ class AddressIndex {
 
   // The slot holding `address`, or the empty one where it would go
   // (linear probing; the table is at most half full).
-  Slot& probe(std::string_view address) {
+  std::size_t probe(std::string_view address) const {
     const std::size_t mask = slots_.size() - 1;
     for (std::size_t i = std::hash<std::string_view>{}(address) & mask;; i = (i + 1) & mask) {
-      Slot& s = slots_[i];
+      const Slot& s = slots_[i];
       if (s.host == kNone || (s.size == address.size() && std::memcmp(s.text, address.data(), s.size) == 0))
-        return s;
+        return i;
     }
   }
 
@@ -68,7 +68,7 @@ class AddressIndex {
     std::vector<Slot> old = std::move(slots_);
     slots_.assign(old.empty() ? 1024 : old.size() * 2, Slot{});
     for (const Slot& s : old)
-      if (s.host != kNone) probe({s.text, s.size}) = s;
+      if (s.host != kNone) slots_[probe({s.text, s.size})] = s;
   }
 
   std::vector<Slot> slots_;  // a power of two in size

@@ -422,6 +422,21 @@ bool Network::draw_loss() {
   return static_cast<double>(rng_.next_u64() >> 11) * 0x1.0p-53 < cfg_.loss;
 }
 
+// `out` gets the decoded copy (the sent one if it does not decode: never
+// delivered, but kept whole).
+template <typename Message>
+Network::CodecCheck Network::round_trip(std::variant<dht::Decoded<Message>, dht::DecodeError> decoded,
+                                        const char* what, dht::Kind kind, const Message& sent, Message& out) {
+  if (auto* err = std::get_if<dht::DecodeError>(&decoded)) {
+    out = sent;
+    return {std::string(what) + ": " + dht::decode_error_name(*err), true};
+  }
+  out = std::move(std::get<dht::Decoded<Message>>(decoded).message);
+  std::string diff = differing_fields(sent, out);
+  if (diff.empty()) return {};
+  return {std::string(dht::kind_name(kind)) + " " + what + " decodes with different " + diff, false};
+}
+
 void Network::send_request(std::uint32_t host, dht::TxnId txn, const std::string& address,
                            const dht::Request& req, dht::InboundId upstream) {
   const Flight* up = upstream ? find_flight(upstream) : nullptr;
@@ -440,7 +455,7 @@ void Network::send_request(std::uint32_t host, dht::TxnId txn, const std::string
     fill_envelope(f, *hosts_[host], up);
     codec_->encode_into(text_, req, address, f.env);
     f.request_bytes = text_.size();
-    f.request_check = decode_request(text_, req, f.request);
+    f.request_check = round_trip(codec_->decode_request(text_), "request", req.kind, req, f.request);
     if (trace || !f.request_check.problem.empty()) f.request_text = text_;
   } else {
     f.request = req;
@@ -533,7 +548,7 @@ void Network::send_response(std::uint32_t host, dht::InboundId in, const dht::Re
     set_hex(f.env.to_tag, "", in);
     codec_->encode_into(text_, resp, f.request, f.env);
     f.response_bytes = text_.size();
-    f.response_check = decode_response(text_, f.request.kind, resp, f.response);
+    f.response_check = round_trip(codec_->decode_response(text_), "response", f.request.kind, resp, f.response);
     if (trace || !f.response_check.problem.empty()) f.response_text = text_;
   } else {
     f.response = resp;
@@ -545,32 +560,6 @@ void Network::send_response(std::uint32_t host, dht::InboundId in, const dht::Re
   // Too late is sorted out on arrival: the client's timeout, if earlier,
   // has closed the transaction by then.
   if (arrives != kNever) push(arrives, EventKind::ResponseArrives, static_cast<std::uint32_t>(in), f.gen);
-}
-
-Network::CodecCheck Network::decode_request(const std::string& text, const dht::Request& sent,
-                                            dht::Request& out) const {
-  auto decoded = codec_->decode_request(text);
-  if (auto* err = std::get_if<dht::DecodeError>(&decoded)) {
-    out = sent;  // never delivered; kept whole all the same
-    return {std::string("request: ") + dht::decode_error_name(*err), true};
-  }
-  out = std::move(std::get<dht::Decoded<dht::Request>>(decoded).message);
-  std::string diff = differing_fields(sent, out);
-  if (diff.empty()) return {};
-  return {std::string(dht::kind_name(sent.kind)) + " request decodes with different " + diff, false};
-}
-
-Network::CodecCheck Network::decode_response(const std::string& text, dht::Kind kind, const dht::Response& sent,
-                                             dht::Response& out) const {
-  auto decoded = codec_->decode_response(text);
-  if (auto* err = std::get_if<dht::DecodeError>(&decoded)) {
-    out = sent;
-    return {std::string("response: ") + dht::decode_error_name(*err), true};
-  }
-  out = std::move(std::get<dht::Decoded<dht::Response>>(decoded).message);
-  std::string diff = differing_fields(sent, out);
-  if (diff.empty()) return {};
-  return {std::string(dht::kind_name(kind)) + " response decodes with different " + diff, false};
 }
 
 // Counts and reports what the codec got wrong in a copy that has just

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "dht/codec.h"
@@ -210,15 +211,15 @@ class Network {
   void plan_attempts(Flight& f, dht::Time from, dht::Duration gap, bool doubling, dht::Time until);
   dht::Time plan_reply(Flight& f, int* datagrams);
   void send_ack(std::uint32_t flight);
-  // The codec's round trip (encode on), run at the send: `out` gets the
-  // decoded copy (the sent one if it does not decode).
+  // The codec's round trip (encode on), run at the send: `decoded` is what
+  // the codec made of the text of `sent`.
   struct CodecCheck {
     std::string problem;  // "" when the copy decodes to what was sent
     bool undecodable = false;
   };
-  CodecCheck decode_request(const std::string& text, const dht::Request& sent, dht::Request& out) const;
-  CodecCheck decode_response(const std::string& text, dht::Kind kind, const dht::Response& sent,
-                             dht::Response& out) const;
+  template <typename Message>
+  static CodecCheck round_trip(std::variant<dht::Decoded<Message>, dht::DecodeError> decoded, const char* what,
+                               dht::Kind kind, const Message& sent, Message& out);
   bool report(const CodecCheck& check, const std::string& text);
   void emit_trace(const Flight& f, bool is_request, const dht::Response* resp = nullptr,
                   const std::string* text = nullptr);
