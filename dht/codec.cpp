@@ -941,7 +941,7 @@ std::optional<std::vector<Contact>> Codec::parse_contacts(
 
 // --------------------------------------------------------------- encode
 
-std::string Codec::encode(const Request& req, const std::string& address,
+std::string Codec::encode(const Request& req, std::string_view address,
                           const Envelope& env) const {
   std::string out;
   encode_into(out, req, address, env);
@@ -955,7 +955,7 @@ std::string Codec::encode(const Response& resp, const Request& answered,
   return out;
 }
 
-void Codec::encode_into(std::string& out, const Request& req, const std::string& address,
+void Codec::encode_into(std::string& out, const Request& req, std::string_view address,
                         const Envelope& env) const {
   std::size_t n = req.contacts.size() + (req.record ? req.record->bindings.size() : 0);
   for (const auto& c : req.records) n += c.record.bindings.size() + 2;

@@ -92,13 +92,13 @@ class Codec {
   // ---- whole messages, for the simulator and the tests ----
   // `address` is where the request is sent: it becomes the Request-URI
   // (sip:<address>).
-  std::string encode(const Request& req, const std::string& address, const Envelope& env) const;
+  std::string encode(const Request& req, std::string_view address, const Envelope& env) const;
   std::string encode(const Response& resp, const Request& answered, const Envelope& env) const;
   // The same into `out`, which is cleared first and keeps its capacity: a
   // caller that encodes message after message into one buffer (the
   // simulator does, ~45 million messages at 100,000 nodes) allocates only
   // when a message outgrows it.
-  void encode_into(std::string& out, const Request& req, const std::string& address, const Envelope& env) const;
+  void encode_into(std::string& out, const Request& req, std::string_view address, const Envelope& env) const;
   void encode_into(std::string& out, const Response& resp, const Request& answered, const Envelope& env) const;
   std::variant<Decoded<Request>, DecodeError> decode_request(std::string_view text) const;
   std::variant<Decoded<Response>, DecodeError> decode_response(std::string_view text) const;

@@ -43,7 +43,7 @@ struct Target {
   Id id;
   std::string text;  // address for Node, AOR for User, empty for Key
 
-  static Target node(const NodeRef& n) { return {Type::Node, n.id, n.address}; }
+  static Target node(const NodeRef& n) { return {Type::Node, n.id, n.address.str()}; }
   static Target key(const Id& id) { return {Type::Key, id, {}}; }
   static Target user(const Id& id, std::string aor) { return {Type::User, id, std::move(aor)}; }
   NodeRef as_node() const { return {id, text}; }

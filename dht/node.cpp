@@ -65,7 +65,7 @@ Time Node::start_singleton(Time now) {
   return next_deadline();
 }
 
-Time Node::join(Time now, const std::string& bootstrap_address) {
+Time Node::join(Time now, std::string_view bootstrap_address) {
   state_ = NodeStatus::State::Joining;
   routing_.forget_ring();
   // 3.3.3: a query whose To is our own id finds our successor.
@@ -74,7 +74,7 @@ Time Node::join(Time now, const std::string& bootstrap_address) {
   return next_deadline();
 }
 
-Time Node::move_to(Time now, const std::string& address) {
+Time Node::move_to(Time now, std::string_view address) {
   if (state_ == NodeStatus::State::Joined) {
     Request unreg = make(Kind::Unregister, Target::node(self_));
     unreg.contacts.push_back({self_, predecessor()});
@@ -175,7 +175,7 @@ Time Node::tick(Time now) {
 
 bool Node::owns(const Id& key) const { return routing_.owns(key); }
 
-bool Node::knows(const std::string& address) const { return routing_.knows(address); }
+bool Node::knows(std::string_view address) const { return routing_.knows(address); }
 
 NodeRef Node::next_hop(const Id& key) const {
   // Procedure 3.15.
@@ -235,7 +235,7 @@ void Node::set_predecessor(const std::optional<NodeRef>& p, Time now,
   if (lower) hand_over(*lower, p->id, *p, now);
 }
 
-void Node::mark_dead(const std::string& address, Time now, bool graceful) {
+void Node::mark_dead(std::string_view address, Time now, bool graceful) {
   // Procedure 3.11: drop the node from the successor list and replace dead
   // fingers by the next live finger above them.
   if (address == self_.address) return;
@@ -331,7 +331,7 @@ void Node::stabilize(Time now) {
 // successor-list pushes do the rest, and records move to their owners
 // through the usual hand-overs and replica resyncs (newer version wins).
 
-void Node::remember_lost(const std::string& address, Time now) {
+void Node::remember_lost(std::string_view address, Time now) {
   const std::optional<NodeRef> known = routing_.find(address);
   if (!known || known->empty() || config_.lost_peers == 0) return;
   const NodeRef& n = *known;
@@ -356,7 +356,7 @@ void Node::probe_lost_peers(Time now) {
   }
 }
 
-std::optional<NodeRef> Node::peer_back(const std::string& address, Time now) {
+std::optional<NodeRef> Node::peer_back(std::string_view address, Time now) {
   const auto it = std::find_if(lost_.begin(), lost_.end(), [&](const Lost& l) { return l.node.address == address; });
   if (it == lost_.end()) return std::nullopt;
   const NodeRef peer = it->node;
@@ -479,7 +479,7 @@ Request Node::make(Kind k, const Target& to) const {
   return r;
 }
 
-TxnId Node::send(Purpose p, const std::string& address, Request req, int finger, InboundId in,
+TxnId Node::send(Purpose p, std::string_view address, Request req, int finger, InboundId in,
                  LookupCallback done) {
   Pending pending;
   pending.purpose = p;
@@ -1201,12 +1201,12 @@ Time Node::store_here(Time now, const Record& record, Duration ttl) {
   return next_deadline();
 }
 
-Time Node::peer_unreachable(Time now, const std::string& address) {
+Time Node::peer_unreachable(Time now, std::string_view address) {
   if (state_ == NodeStatus::State::Joined) mark_dead(address, now);
   return next_deadline();
 }
 
-Time Node::check_peer(Time now, const std::string& address) {
+Time Node::check_peer(Time now, std::string_view address) {
   (void)now;
   if (state_ != NodeStatus::State::Joined || address == self_.address) return next_deadline();
   if (std::find(checking_.begin(), checking_.end(), address) != checking_.end()) return next_deadline();

@@ -68,7 +68,7 @@ class Node {
   // Start a ring of our own (report 3.3, "-N").
   Time start_singleton(Time now);
   // Join through any node of the ring (report 3.4, 3.5).
-  Time join(Time now, const std::string& bootstrap_address);
+  Time join(Time now, std::string_view bootstrap_address);
   // Graceful leave (3.9, 3.18): unregister with both neighbours and hand
   // every record to the successor. Observer::on_left fires when done.
   Time leave(Time now);
@@ -77,7 +77,7 @@ class Node {
   // does, so the old ring repairs at once, then join through `address`.
   // Records are not handed over: the old ring keeps its replicas, and the
   // driver re-stores what it carries into the new ring once joined.
-  Time move_to(Time now, const std::string& address);
+  Time move_to(Time now, std::string_view address);
 
   // Events from the driver.
   Time on_request(Time now, InboundId in, const Request& req);
@@ -97,7 +97,7 @@ class Node {
 
   // The SIP proxy above found a peer unreachable (its own request to it
   // timed out): the same as a failed overlay request (3.11).
-  Time peer_unreachable(Time now, const std::string& address);
+  Time peer_unreachable(Time now, std::string_view address);
   // The SIP proxy above has had no sign of life in a while from a peer it
   // relayed a request through. That silence may be a slow or vanished
   // phone behind a live peer (a MESSAGE waits for the callee's answer, and
@@ -106,7 +106,7 @@ class Node {
   // already under way. A probe that fails marks it dead, as any failed
   // request does (Observer::on_node_failed); an answered one changes
   // nothing. Only ring members are probed.
-  Time check_peer(Time now, const std::string& address);
+  Time check_peer(Time now, std::string_view address);
 
   // Store a record here as its owner and replicate it (3.17), without
   // routing: for a registrar that has already decided it answers for the
@@ -119,7 +119,7 @@ class Node {
   // `address` is this node or one in its routing state (predecessor,
   // successor list, fingers): a ring member as far as we know. Reads the
   // state in place; status() copies all of it.
-  bool knows(const std::string& address) const;
+  bool knows(std::string_view address) const;
   // The same decision the overlay makes for a routed user request: where
   // it goes next (ourselves when we should answer), given whether the
   // sender claimed we own the key, and whether we make that claim onward.
@@ -142,22 +142,22 @@ class Node {
   // pushes, replica resyncs and hand-overs.
   void set_successor(const NodeRef& n);
   void set_predecessor(const std::optional<NodeRef>& p, Time now, const std::optional<NodeRef>& hint);
-  void mark_dead(const std::string& address, Time now, bool graceful = false);
+  void mark_dead(std::string_view address, Time now, bool graceful = false);
   void replace_successor(Time now);
   void request_resync(Time now);
   Duration jitter(Duration d);
   // Network splits (see node.cpp, "lost peers").
-  void remember_lost(const std::string& address, Time now);
+  void remember_lost(std::string_view address, Time now);
   void probe_lost_peers(Time now);
   void on_reunited(Time now, const Pending& p, const Response& resp);
-  std::optional<NodeRef> peer_back(const std::string& address, Time now);
+  std::optional<NodeRef> peer_back(std::string_view address, Time now);
   bool consider_successor(const NodeRef& n, Time now);
   void adopt_successor_list(const NodeRef& succ, std::span<const Contact> rest, Time now);
   void absorb_successor_view(const std::vector<Contact>& contacts, Time now);
   void push_list_to_predecessor();
 
   // Requests out
-  TxnId send(Purpose p, const std::string& address, Request req, int finger = 0,
+  TxnId send(Purpose p, std::string_view address, Request req, int finger = 0,
              InboundId in = 0, LookupCallback done = {});
   Request make(Kind k, const Target& to) const;
   static CarriedRecord carried(const StoredRecord& sr, Time now);
@@ -216,7 +216,7 @@ class Node {
     Time since;
   };
   std::vector<Lost> lost_;  // failed peers, oldest first, probed in turn
-  std::vector<std::string> checking_;  // peers with a check_peer probe under way (a few at most)
+  std::vector<Address> checking_;  // peers with a check_peer probe under way (a few at most)
   std::size_t lost_cursor_ = 0;
   Time full_lists_until_{};  // after a healed split, answers carry the whole list
   int next_finger_ = 2;

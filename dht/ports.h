@@ -34,11 +34,11 @@ enum class Failure : std::uint8_t {
 class Transport {
  public:
   virtual ~Transport() = default;
-  virtual void send_request(TxnId txn, const std::string& address, const Request& req) = 0;
+  virtual void send_request(TxnId txn, std::string_view address, const Request& req) = 0;
   // The same, for a request that proxies inbound request `in` hop by hop
   // (recursive routing). A SIP driver forwards the original message, so
   // Via stack, Call-ID and From tag travel as a proxy would keep them.
-  virtual void relay_request(TxnId txn, const std::string& address, const Request& req,
+  virtual void relay_request(TxnId txn, std::string_view address, const Request& req,
                              InboundId /*in*/) {
     send_request(txn, address, req);
   }

@@ -37,7 +37,7 @@ enum class Purpose : std::uint8_t {
 struct Pending {
   Purpose purpose = Purpose::Update;
   Request request;
-  std::string address;         // where it was sent
+  Address address;             // where it was sent
   int finger = 0;              // FingerQuery: 1-based index
   InboundId inbound = 0;       // Relay: the upstream request
   LookupCallback done;         // Lookup / Store

@@ -15,7 +15,7 @@ bool RoutingState::owns(const Id& key) const {
   return predecessor_ && ring_.in_open_closed(key, predecessor_->id, self_.id);
 }
 
-bool RoutingState::knows(const std::string& address) const {
+bool RoutingState::knows(std::string_view address) const {
   if (address.empty()) return false;  // an unset finger or predecessor has no address
   if (address == self_.address || (predecessor_ && predecessor_->address == address)) return true;
   auto named = [&](const NodeRef& n) { return n.address == address; };
@@ -25,14 +25,14 @@ bool RoutingState::knows(const std::string& address) const {
   return false;
 }
 
-bool RoutingState::is_neighbour(const std::string& address) const {
+bool RoutingState::is_neighbour(std::string_view address) const {
   if (predecessor_ && predecessor_->address == address) return true;
   return std::any_of(successors_.begin(), successors_.end(),
                      [&](const NodeRef& s) { return s.address == address; });
 }
 
-bool RoutingState::is_dead(const std::string& address, Time now) const {
-  auto it = dead_.find(address);
+bool RoutingState::is_dead(std::string_view address, Time now) const {
+  auto it = dead_.find(Address(address));
   return it != dead_.end() && now - it->second < config_.dead_memory;
 }
 
@@ -162,7 +162,7 @@ std::vector<NodeRef> RoutingState::replica_targets(std::size_t k) const {
   return out;
 }
 
-std::optional<NodeRef> RoutingState::find(const std::string& address) const {
+std::optional<NodeRef> RoutingState::find(std::string_view address) const {
   if (address.empty()) return std::nullopt;
   if (predecessor_ && predecessor_->address == address) return predecessor_;
   for (const auto& s : successors_)
@@ -274,10 +274,10 @@ std::optional<NodeRef> RoutingState::set_predecessor_hint(const std::optional<No
   return old;
 }
 
-RoutingState::Dropped RoutingState::mark_dead(const std::string& address, Time now) {
+RoutingState::Dropped RoutingState::mark_dead(std::string_view address, Time now) {
   Dropped d;
   if (address == self_.address) return d;
-  dead_[address] = now;
+  dead_[Address(address)] = now;
   d.was_successor = !successors_.empty() && successors_[0].address == address;
   std::erase_if(successors_, [&](const NodeRef& s) { return s.address == address; });
   NodeRef previous = self_;

@@ -39,10 +39,10 @@ class RoutingState {
   bool owns(const Id& key) const;
   // `address` is this node or one in the routing state: a ring member as
   // far as we know.
-  bool knows(const std::string& address) const;
+  bool knows(std::string_view address) const;
   // Our predecessor or one of our successors.
-  bool is_neighbour(const std::string& address) const;
-  bool is_dead(const std::string& address, Time now) const;
+  bool is_neighbour(std::string_view address) const;
+  bool is_dead(std::string_view address, Time now) const;
   // `key` lies in (predecessor's predecessor, predecessor]: our
   // predecessor owns it, as far as its last update told us.
   bool predecessor_owns(const Id& key) const;
@@ -63,7 +63,7 @@ class RoutingState {
   // The first `k` successors other than ourselves: where replicas go.
   std::vector<NodeRef> replica_targets(std::size_t k) const;
   // The NodeRef we hold for `address` (predecessor, successors, fingers).
-  std::optional<NodeRef> find(const std::string& address) const;
+  std::optional<NodeRef> find(std::string_view address) const;
 
   // ---- changes; each returns what the caller needs to react to it
   // A ring of one: every pointer at ourselves (3.3).
@@ -97,12 +97,12 @@ class RoutingState {
   };
   // Procedure 3.11: `address` is dead. It leaves the successor list and the
   // predecessor, and each finger on it points at the next live finger above.
-  Dropped mark_dead(const std::string& address, Time now);
+  Dropped mark_dead(std::string_view address, Time now);
   // The successor after the first one failed (3.12): the next in the list,
   // else the nearest live finger, else our predecessor, else ourselves.
   // Returns it, now first in the list.
   NodeRef replace_successor(Time now);
-  void forget_dead(const std::string& address) { dead_.erase(address); }
+  void forget_dead(std::string_view address) { dead_.erase(Address(address)); }
   void forget_all_dead() { dead_.clear(); }
   void expire_dead(Time now);
 
@@ -120,7 +120,7 @@ class RoutingState {
   std::optional<NodeRef> predecessor_;
   std::optional<NodeRef> predecessor_hint_;
   Time predecessor_heard_{};
-  std::unordered_map<std::string, Time> dead_;  // address -> marked at
+  std::unordered_map<Address, Time> dead_;  // address -> marked at
 };
 
 }  // namespace sippeer::dht

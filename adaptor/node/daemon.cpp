@@ -118,7 +118,7 @@ class Daemon::Events final : public dht::Observer {
   }
   void on_node_failed(const dht::NodeRef& n) override {
     SIPPEER_LOG(Warn) << "ring: peer " << n.address << " did not answer; marked dead";
-    if (d_->proxy_) d_->proxy_->on_peer_failed(n.address);
+    if (d_->proxy_) d_->proxy_->on_peer_failed(n.address.str());
   }
   void on_peer_reunited(const dht::NodeRef& n) override {
     SIPPEER_LOG(Info) << "ring: peer " << n.address << " answers again (a network split healed?); rejoining its ring";
@@ -431,8 +431,9 @@ bool Daemon::admit_source(msg_t* msg, sip_t* sip) {
     std::unordered_set<std::uint32_t> ips;
     const dht::NodeStatus s = node_->routing_status();
     auto add = [&](const dht::NodeRef& n) {
-      const auto colon = n.address.rfind(':');
-      if (auto ip = parse_ipv4(n.address.substr(0, colon))) ips.insert(*ip);
+      const std::string_view a = n.address;
+      const auto colon = a.rfind(':');
+      if (auto ip = parse_ipv4(a.substr(0, colon))) ips.insert(*ip);
     };
     for (const auto& n : s.successors) add(n);
     for (const auto& f : s.fingers) add(f.node);

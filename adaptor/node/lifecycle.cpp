@@ -141,9 +141,9 @@ void Daemon::write_peer_cache() const {
   if (!node_ || !node_->joined()) return;
   const dht::NodeStatus s = node_->routing_status();
   std::set<std::string> peers;
-  for (const auto& n : s.successors) peers.insert(n.address);
-  for (const auto& f : s.fingers) peers.insert(f.node.address);
-  if (s.predecessor) peers.insert(s.predecessor->address);
+  for (const auto& n : s.successors) peers.insert(n.address.str());
+  for (const auto& f : s.fingers) peers.insert(f.node.address.str());
+  if (s.predecessor) peers.insert(s.predecessor->address.str());
   peers.erase(local_address_);
   peers.erase("");
   if (peers.empty()) return;  // keep what an earlier, better-connected run knew

@@ -62,8 +62,8 @@ void OverlayTransport::bind(dht::Node* node, Now now, Reschedule reschedule) {
 
 // ------------------------------------------------------------- outgoing
 
-void OverlayTransport::send_request(dht::TxnId txn, const std::string& address,
-                                    const dht::Request& req) {
+void OverlayTransport::send_request(dht::TxnId txn, std::string_view to, const dht::Request& req) {
+  const std::string address(to);  // Sofia and the codec take strings
   if (req.probe) {
     // Liveness only (report 3.1: "REGISTER refresh and OPTIONS messages
     // are used to detect node failure"): any live node answers OPTIONS.
@@ -106,8 +106,9 @@ void OverlayTransport::send_request(dht::TxnId txn, const std::string& address,
   }
 }
 
-void OverlayTransport::relay_request(dht::TxnId txn, const std::string& address,
-                                     const dht::Request& req, dht::InboundId in) {
+void OverlayTransport::relay_request(dht::TxnId txn, std::string_view to, const dht::Request& req,
+                                     dht::InboundId in) {
+  const std::string address(to);
   auto it = in_.find(in);
   msg_t* original = it == in_.end() ? nullptr : it->second.msg;
   if (!original) {

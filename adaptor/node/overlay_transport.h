@@ -70,8 +70,8 @@ class OverlayTransport final : public dht::Transport {
   void bind(dht::Node* node, Now now, Reschedule reschedule);
 
   // dht::Transport
-  void send_request(dht::TxnId txn, const std::string& address, const dht::Request& req) override;
-  void relay_request(dht::TxnId txn, const std::string& address, const dht::Request& req,
+  void send_request(dht::TxnId txn, std::string_view to, const dht::Request& req) override;
+  void relay_request(dht::TxnId txn, std::string_view to, const dht::Request& req,
                      dht::InboundId in) override;
   void send_response(dht::InboundId in, const dht::Response& resp) override;
 

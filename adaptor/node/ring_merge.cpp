@@ -37,7 +37,7 @@ Discovery::RingView Discovery::ring_view() const {
     if (n.empty() || n.address == s.self.address ||
         std::find(seen.begin(), seen.end(), n.address) != seen.end())
       continue;
-    seen.push_back(n.address);
+    seen.push_back(n.address.str());
     v.min_id = std::min(v.min_id, n.id);
   }
   // A list shorter than its configured length has wrapped round to us:

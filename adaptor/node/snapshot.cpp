@@ -30,7 +30,7 @@ RegistrationView registration_view(const dht::Record& r, const std::string& key_
 }  // namespace
 
 NodeView Daemon::view(const dht::NodeRef& n) const {
-  return NodeView{ring_->hex(n.id), codec_->node_uri(n), n.address, dht::ring_fraction(*ring_, n.id)};
+  return NodeView{ring_->hex(n.id), codec_->node_uri(n), n.address.str(), dht::ring_fraction(*ring_, n.id)};
 }
 
 NodeSnapshot Daemon::snapshot() const {
@@ -218,7 +218,7 @@ void Daemon::ring_page_view(std::function<void(RingPageView)> done) {
         if (node_->owns(sr.record.key)) return;
         auto it = std::lower_bound(sorted.begin(), sorted.end(), sr.record.key,
                                    [](const dht::NodeRef& n, const dht::Id& k) { return n.id < k; });
-        ++v.replicated_here[(it == sorted.end() ? sorted.front() : *it).address];
+        ++v.replicated_here[(it == sorted.end() ? sorted.front() : *it).address.str()];
       });
     }
     done(std::move(v));

@@ -68,7 +68,7 @@ std::string Proxy::ring_next_hop(const sip_t* sip, const dht::Id& key, bool* cla
   const bool claimed = has_unknown_header(sip, "P2P-Owner") && sip->sip_via && sip->sip_via->v_next;
   *claim = false;
   const dht::NodeRef hop = ctx_.node->route_user(key, claimed, claim);
-  return hop.address == ctx_.local_address ? std::string() : hop.address;
+  return hop.address == ctx_.local_address ? std::string() : hop.address.str();
 }
 
 bool Proxy::retargeted_to_alias(const sip_t* sip) const {

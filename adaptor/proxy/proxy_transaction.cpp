@@ -234,7 +234,7 @@ int Proxy::fork_bindings(Transaction* tx, const std::vector<Binding>& live, std:
       const dht::NodeRef hop = ctx_.node->route_user(key, false, &claim);
       if (hop.address == ctx_.local_address) {
         started += fork_bindings(tx, ctx_.location->live(key, *alias, unix_now()), seen, depth + 1);
-      } else if (add_branch(tx, *alias, hop.address, true, claim)) {
+      } else if (add_branch(tx, *alias, hop.address.str(), true, claim)) {
         ++counters_.forwarded_ring;
         ++started;
       }

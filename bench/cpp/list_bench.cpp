@@ -19,8 +19,8 @@ namespace {
 
 // The node sends nothing: it is alone, and lists itself.
 struct NoTransport final : Transport {
-  void send_request(TxnId, const std::string&, const Request&) override {}
-  void relay_request(TxnId, const std::string&, const Request&, InboundId) override {}
+  void send_request(TxnId, std::string_view, const Request&) override {}
+  void relay_request(TxnId, std::string_view, const Request&, InboundId) override {}
   void send_response(InboundId, const Response&) override {}
 };
 

@@ -226,7 +226,8 @@ class Simulation {
       : o_(o), cfg_(cfg), ring_(cfg.bits), rng_(o.seed ^ 0x5eed5eed5eed5eedull),
         net_(net_config(o), o.seed) {
     interval_ = cfg_.stabilize_interval;
-    net_.on_join_failed = [this](const std::string& address) {
+    net_.on_join_failed = [this](std::string_view sv) {
+      std::string address(sv);
       net_.at(net_.now() + interval_, [this, address] { retry_join(address); });
     };
     if (o.verbose || !o.trace_aor.empty())
@@ -333,7 +334,7 @@ class Simulation {
   Member& add_member() {
     dht::NodeRef self{fresh_id(), next_address()};
     dht::Node& node = net_.add_node(self, cfg_);
-    members_.push_back({self.address, &node});
+    members_.push_back({self.address.str(), &node});
     return members_.back();
   }
 

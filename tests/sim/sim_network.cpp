@@ -16,10 +16,10 @@ using dht::Time;
 class Network::Ports final : public dht::Transport, public dht::Observer {
  public:
   Ports(Network& net, std::uint32_t host) : net_(net), host_(host) {}
-  void send_request(dht::TxnId txn, const std::string& address, const dht::Request& req) override {
+  void send_request(dht::TxnId txn, std::string_view address, const dht::Request& req) override {
     net_.send_request(host_, txn, address, req, 0);
   }
-  void relay_request(dht::TxnId txn, const std::string& address, const dht::Request& req,
+  void relay_request(dht::TxnId txn, std::string_view address, const dht::Request& req,
                      dht::InboundId in) override {
     net_.send_request(host_, txn, address, req, in);
   }
@@ -39,7 +39,7 @@ struct Network::Host {
        std::uint64_t seed)
       : index(idx), ports(net, idx), random(seed), node(cfg, self, ports, random, storage, ports) {}
 
-  const std::string& address() const { return node.self().address; }
+  const dht::Address& address() const { return node.self().address; }
 
   std::uint32_t index;
   Ports ports;
@@ -181,62 +181,62 @@ dht::Node& Network::add_node(const dht::NodeRef& self, const dht::Config& cfg) {
   return hosts_.back()->node;
 }
 
-Network::Host* Network::find_host(const std::string& address) {
+Network::Host* Network::find_host(std::string_view address) {
   const std::uint32_t idx = by_address_.find(address);
   return idx == AddressIndex::kNone ? nullptr : hosts_[idx].get();
 }
 
-const Network::Host* Network::find_host(const std::string& address) const {
+const Network::Host* Network::find_host(std::string_view address) const {
   const std::uint32_t idx = by_address_.find(address);
   return idx == AddressIndex::kNone ? nullptr : hosts_[idx].get();
 }
 
-Network::Host& Network::must_find(const std::string& address) {
+Network::Host& Network::must_find(std::string_view address) {
   Host* h = find_host(address);
-  if (!h) throw std::invalid_argument("no simulated node at " + address);
+  if (!h) throw std::invalid_argument("no simulated node at " + std::string(address));
   return *h;
 }
 
-dht::Node* Network::node(const std::string& address) {
+dht::Node* Network::node(std::string_view address) {
   Host* h = find_host(address);
   return h ? &h->node : nullptr;
 }
 
-const dht::Node* Network::node(const std::string& address) const {
+const dht::Node* Network::node(std::string_view address) const {
   const Host* h = find_host(address);
   return h ? &h->node : nullptr;
 }
 
-dht::MemoryStorage* Network::storage(const std::string& address) {
+dht::MemoryStorage* Network::storage(std::string_view address) {
   Host* h = find_host(address);
   return h ? &h->storage : nullptr;
 }
 
-const dht::MemoryStorage* Network::storage(const std::string& address) const {
+const dht::MemoryStorage* Network::storage(std::string_view address) const {
   const Host* h = find_host(address);
   return h ? &h->storage : nullptr;
 }
 
-void Network::start_singleton(const std::string& address) {
+void Network::start_singleton(std::string_view address) {
   Host& h = must_find(address);
   if (!h.alive) return;
   h.started = true;
   reschedule(h.index, h.node.start_singleton(node_now()));
 }
 
-void Network::join(const std::string& address, const std::string& bootstrap_address) {
+void Network::join(std::string_view address, std::string_view bootstrap_address) {
   Host& h = must_find(address);
   if (!h.alive) return;
   h.started = true;
   reschedule(h.index, h.node.join(node_now(), bootstrap_address));
 }
 
-void Network::leave(const std::string& address) {
+void Network::leave(std::string_view address) {
   Host& h = must_find(address);
   if (h.alive) reschedule(h.index, h.node.leave(node_now()));
 }
 
-void Network::crash(const std::string& address) {
+void Network::crash(std::string_view address) {
   Host& h = must_find(address);
   if (!h.alive) return;
   h.alive = false;
@@ -254,7 +254,7 @@ void Network::join_failed(std::uint32_t host) {
   if (on_join_failed) on_join_failed(hosts_[host]->address());
 }
 
-bool Network::alive(const std::string& address) const {
+bool Network::alive(std::string_view address) const {
   const Host* h = find_host(address);
   return h && h->alive;
 }
@@ -263,7 +263,7 @@ std::vector<std::string> Network::live_addresses() const {
   std::vector<std::string> out;
   out.reserve(live_count_);
   for (const auto& h : hosts_)
-    if (h->alive) out.push_back(h->address());
+    if (h->alive) out.push_back(h->address().str());
   return out;
 }
 
@@ -437,7 +437,7 @@ Network::CodecCheck Network::round_trip(std::variant<dht::Decoded<Message>, dht:
   return {std::string(dht::kind_name(kind)) + " " + what + " decodes with different " + diff, false};
 }
 
-void Network::send_request(std::uint32_t host, dht::TxnId txn, const std::string& address,
+void Network::send_request(std::uint32_t host, dht::TxnId txn, std::string_view address,
                            const dht::Request& req, dht::InboundId upstream) {
   const Flight* up = upstream ? find_flight(upstream) : nullptr;
   if (up && up->server != host) up = nullptr;  // not a request this node received
@@ -643,8 +643,8 @@ void Network::emit_trace(const Flight& f, bool is_request, const dht::Response* 
                          const std::string* text) {
   TraceEntry e;
   e.at = now_;
-  const std::string& client = hosts_[f.client]->address();
-  const std::string& server = hosts_[f.server]->address();
+  const dht::Address& client = hosts_[f.client]->address();
+  const dht::Address& server = hosts_[f.server]->address();
   e.from = is_request ? client : server;
   e.to = is_request ? server : client;
   e.is_request = is_request;
@@ -681,7 +681,7 @@ std::vector<dht::NodeRef> Network::ring_members() const {
 namespace {
 
 std::string describe(const std::optional<dht::NodeRef>& n) {
-  return n ? n->address : std::string("none");
+  return n ? n->address.str() : std::string("none");
 }
 
 }  // namespace

@@ -79,21 +79,21 @@ class Network {
   // ring width. An address may be reused once its previous node is gone.
   dht::Node& add_node(const dht::NodeRef& self, const dht::Config& cfg);
   // nullptr if unknown. A crashed or departed node stays inspectable.
-  dht::Node* node(const std::string& address);
-  const dht::Node* node(const std::string& address) const;
-  dht::MemoryStorage* storage(const std::string& address);
-  const dht::MemoryStorage* storage(const std::string& address) const;
+  dht::Node* node(std::string_view address);
+  const dht::Node* node(std::string_view address) const;
+  dht::MemoryStorage* storage(std::string_view address);
+  const dht::MemoryStorage* storage(std::string_view address) const;
 
   // Call these from outside node callbacks (or through at()).
-  void start_singleton(const std::string& address);
-  void join(const std::string& address, const std::string& bootstrap_address);
+  void start_singleton(std::string_view address);
+  void join(std::string_view address, std::string_view bootstrap_address);
   // Graceful: the node stays alive until its Observer::on_left, then it is
   // gone for good, exactly like a crashed node.
-  void leave(const std::string& address);
+  void leave(std::string_view address);
   // Silent: in-flight messages to it are dropped, requests to it time out,
   // its own pending transactions are forgotten.
-  void crash(const std::string& address);
-  bool alive(const std::string& address) const;
+  void crash(std::string_view address);
+  bool alive(std::string_view address) const;
   std::vector<std::string> live_addresses() const;
 
   // Issue a lookup/store from a node at the current time; the callback runs
@@ -127,7 +127,7 @@ class Network {
   std::function<void(const TraceEntry&)> trace;
   // A node's join failed (Observer::on_join_failed). It runs inside that
   // node's call: schedule any retry with at().
-  std::function<void(const std::string& address)> on_join_failed;
+  std::function<void(std::string_view address)> on_join_failed;
   // Called with a description and the text for each message that fails to
   // decode or decodes to something else than was encoded.
   std::function<void(const std::string& problem, const std::string& text)> on_codec_problem;
@@ -184,7 +184,7 @@ class Network {
 
   // Ports, called by nodes. `upstream` is the inbound request a relayed
   // request proxies (0 for none).
-  void send_request(std::uint32_t host, dht::TxnId txn, const std::string& address,
+  void send_request(std::uint32_t host, dht::TxnId txn, std::string_view address,
                     const dht::Request& req, dht::InboundId upstream);
   void send_response(std::uint32_t host, dht::InboundId in, const dht::Response& resp);
   void node_left(std::uint32_t host);
@@ -224,9 +224,9 @@ class Network {
   void emit_trace(const Flight& f, bool is_request, const dht::Response* resp = nullptr,
                   const std::string* text = nullptr);
 
-  Host* find_host(const std::string& address);
-  const Host* find_host(const std::string& address) const;
-  Host& must_find(const std::string& address);
+  Host* find_host(std::string_view address);
+  const Host* find_host(std::string_view address) const;
+  Host& must_find(std::string_view address);
   dht::Duration draw_latency();
   bool draw_loss();
   std::vector<const Host*> sorted_ring() const;

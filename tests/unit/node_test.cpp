@@ -748,7 +748,7 @@ TEST(Node, MalformedRequestsAreRefusedAndCounted) {
   Node& n = r.at(*r.live.begin());
   struct Sink final : Transport {
     std::vector<Response> got;
-    void send_request(TxnId, const std::string&, const Request&) override {}
+    void send_request(TxnId, std::string_view, const Request&) override {}
     void send_response(InboundId, const Response& resp) override { got.push_back(resp); }
   };
   // Drive a separate node whose transport we can read.

@@ -119,8 +119,8 @@ class TestNet {
     std::unique_ptr<SplitMix64> random;
     std::unique_ptr<Node> node;
     Time deadline = kNever;
-    void send_request(TxnId txn, const std::string& to, const Request& req) override {
-      net->queue_.push_back(Msg{true, address, to, txn, 0, req, {}});
+    void send_request(TxnId txn, std::string_view to, const Request& req) override {
+      net->queue_.push_back(Msg{true, address, std::string(to), txn, 0, req, {}});
     }
     void send_response(InboundId in, const Response& resp) override {
       auto it = net->inbound_.find(in);
