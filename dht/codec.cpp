@@ -585,7 +585,7 @@ bool read_top_via(string_view v, Envelope& env) {
   // write it back out.
   auto plain = [](string_view x) { return x.find_first_of(",<>\"\\") == npos; };
   if (sent_by.empty() || !plain(sent_by)) return false;
-  env.via_address = std::string(sent_by);
+  env.via_address = sent_by;
   ParamCursor cur(slice(rest, end));
   string_view name, value;
   while (cur.next(name, value)) {
@@ -687,7 +687,7 @@ Expected<Numbers> read_numbers(const Head& head) {
 // ----------------------------------------------------------- start lines
 
 // "REGISTER sip:<address> SIP/2.0"; the address is the URI's host:port.
-MaybeError read_request_line(string_view l, std::string& address) {
+MaybeError read_request_line(string_view l, Address& address) {
   std::size_t sp1 = l.find_first_of(" \t");
   if (sp1 == npos) return DecodeError::BadStartLine;
   string_view method = slice(l, 0, sp1);
@@ -701,7 +701,7 @@ MaybeError read_request_line(string_view l, std::string& address) {
   if (!u) return DecodeError::BadStartLine;
   // Methods are case-sensitive (RFC 3261 7.1).
   if (method != "REGISTER") return DecodeError::NotRegister;
-  address = std::string(u->hostport);
+  address = u->hostport;
   return std::nullopt;
 }
 

@@ -39,7 +39,7 @@ const char* decode_error_name(DecodeError e);
 // The SIP transaction fields that dht/ does not model but that every SIP
 // message must carry. The simulator fills them in so byte counts are real.
 struct Envelope {
-  std::string via_address;       // top Via sent-by host:port
+  Address via_address;           // top Via sent-by host:port
   std::string branch;            // top Via branch (z9hG4bK...)
   std::vector<std::string> more_vias;  // further Via values, for proxied requests
   std::string call_id;
@@ -52,7 +52,7 @@ template <typename T>
 struct Decoded {
   T message;
   Envelope envelope;
-  std::string request_address;   // requests: host:port of the Request-URI
+  Address request_address;       // requests: host:port of the Request-URI
 };
 
 class Codec {
