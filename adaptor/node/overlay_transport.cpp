@@ -63,7 +63,7 @@ void OverlayTransport::bind(dht::Node* node, Now now, Reschedule reschedule) {
 // ------------------------------------------------------------- outgoing
 
 void OverlayTransport::send_request(dht::TxnId txn, std::string_view to, const dht::Request& req) {
-  const std::string address(to);  // Sofia and the codec take strings
+  const std::string address(to);  // the OPTIONS text and start() are built on strings
   if (req.probe) {
     // Liveness only (report 3.1: "REGISTER refresh and OPTIONS messages
     // are used to detect node failure"): any live node answers OPTIONS.
