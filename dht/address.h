@@ -76,7 +76,6 @@ class Address {
   const char* c_str() const noexcept { return data(); }
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
-  void clear() noexcept { assign(std::string_view{}); }
 
   friend bool operator==(const Address& a, const Address& b) noexcept { return a.view() == b.view(); }
   friend bool operator==(const Address& a, std::string_view b) noexcept { return a.view() == b; }
@@ -86,7 +85,7 @@ class Address {
     return a.view() <=> b.view();
   }
   friend std::ostream& operator<<(std::ostream& os, const Address& a) { return os << a.view(); }
-  friend std::string operator+(const std::string& s, const Address& a) { return s + std::string(a.view()); }
+  friend std::string operator+(const std::string& s, const Address& a) { return s + a.str(); }
   friend std::string operator+(const Address& a, const std::string& s) { return a.str() + s; }
   friend std::string operator+(const char* s, const Address& a) { return s + a.str(); }
   friend std::string operator+(const Address& a, const char* s) { return a.str() + s; }
