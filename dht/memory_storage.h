@@ -24,15 +24,16 @@ namespace sippeer::dht {
 
 class MemoryStorage final : public Storage {
  public:
-  const StoredRecord* find(const Id& key, const std::string& aor,
-                           RecordKind kind = RecordKind::Bindings) const override;
-  void put(StoredRecord rec) override;
-  bool erase(const Id& key, const std::string& aor, RecordKind kind = RecordKind::Bindings) override;
+  std::optional<RecordView> find(const Id& key, std::string_view aor,
+                                 RecordKind kind = RecordKind::Bindings) const override;
+  using Storage::put;
+  void put(const Record& rec, Time expires) override;
+  bool erase(const Id& key, std::string_view aor, RecordKind kind = RecordKind::Bindings) override;
   std::size_t size() const override { return records_.size(); }
   std::size_t count(RecordKind kind) const override { return counts_[static_cast<std::size_t>(kind)]; }
-  void for_each(const std::function<void(const StoredRecord&)>& fn) const override;
-  void for_each_unordered(const std::function<void(const StoredRecord&)>& fn) const override;
-  void visit_in(const Id& a, const Id& b, const std::function<bool(const StoredRecord&)>& fn) const override;
+  void for_each(const std::function<void(RecordView)>& fn) const override;
+  void for_each_unordered(const std::function<void(RecordView)>& fn) const override;
+  void visit_in(const Id& a, const Id& b, const std::function<bool(RecordView)>& fn) const override;
   Time expiry_floor() const override { return expiry_floor_; }
   void set_expiry_floor(Time floor) override { expiry_floor_ = floor; }
 
@@ -43,18 +44,21 @@ class MemoryStorage final : public Storage {
   // the record itself.
   struct Entry {
     std::uint64_t high;
-    const StoredRecord* rec;
+    const unsigned char* rec;  // the record's block (packed_record.h)
   };
   static bool before(const Entry& x, const Entry& y);
   // The order, brought up to date: the records added since it was last
   // read are sorted and merged in; after an erase it is built anew.
   const std::vector<Entry>& ordered() const;
+  // Drops the order, to be rebuilt at the next read (see order_lost_).
+  void lose_order();
 
   RecordIndex records_;  // owns the records; they never move, so the order can point at them
   mutable std::vector<Entry> order_;  // every record when last read, in ring order
   mutable std::vector<Entry> added_;  // records put since then, in no order
   // An erase leaves order_ pointing at a freed record: it is dropped and
-  // rebuilt at the next read. Erasing is rare (expiry, handed-over ranges).
+  // rebuilt at the next read. Erasing is rare (expiry, handed-over ranges),
+  // and so is a replacement too large for its block (a binding added).
   mutable bool order_lost_ = false;
   Time expiry_floor_ = kNever;  // empty: nothing expires
   std::size_t counts_[4] = {};  // per RecordKind

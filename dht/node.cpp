@@ -24,6 +24,11 @@ std::size_t record_bytes(const Record& r) {
   for (const auto& b : r.bindings) n += b.size() + 11;
   return n;
 }
+std::size_t record_bytes(RecordView r) {
+  std::size_t n = r.aor().size() + 64;
+  for (std::string_view b : r.values()) n += b.size() + 11;
+  return n;
+}
 
 }  // namespace
 
@@ -126,7 +131,7 @@ Time Node::leave(Time now) {
   transfers_due_ = kNever;
   if (succ.address != self_.address) {
     std::vector<StoredRecord> work;
-    auto hand = [&](const StoredRecord& sr) { work.push_back(sr); };
+    auto hand = [&](RecordView sr) { work.push_back(sr.stored()); };
     if (predecessor()) storage_.for_each_in(predecessor()->id, self_.id, hand);
     else storage_.for_each(hand);
     leave_outstanding_ += send_records(succ, work, now, /*leaving=*/true);
@@ -470,6 +475,10 @@ CarriedRecord Node::carried(const StoredRecord& sr, Time now) {
   return CarriedRecord{sr.record, std::max(Duration{0}, sr.expires - now)};
 }
 
+CarriedRecord Node::carried(RecordView sr, Time now) {
+  return CarriedRecord{sr.record(), std::max(Duration{0}, sr.expires() - now)};
+}
+
 Request Node::make(Kind k, const Target& to) const {
   Request r;
   r.kind = k;
@@ -631,22 +640,23 @@ Response Node::answer_for(Time now, const Request& req) {
   }
   r.contacts.push_back({self_, predecessor()});
   if (req.kind == Kind::Store) {
-    const bool stored = accept_record(now, *req.record, req.ttl);
-    const StoredRecord* sr = storage_.find(k, req.record->aor, req.record->kind);
-    if (sr && stored) replicate(*sr, now);
-    if (sr) {
-      r.record = sr->record;
-      r.ttl = std::max(Duration{0}, sr->expires - now);
+    if (const std::optional<Time> expires = accept_record(now, *req.record, req.ttl)) {
+      replicate(*req.record, *expires, now);
+      r.record = *req.record;
+      r.ttl = std::max(Duration{0}, *expires - now);
+    } else if (const std::optional<RecordView> sr = storage_.find(k, req.record->aor, req.record->kind)) {
+      r.record = sr->record();
+      r.ttl = std::max(Duration{0}, sr->expires() - now);
     }
     return r;
   }
-  const StoredRecord* sr = storage_.find(k, req.to.text, req.want);
-  if (!sr || sr->record.tombstone() || sr->expires <= now) {
+  const std::optional<RecordView> sr = storage_.find(k, req.to.text, req.want);
+  if (!sr || sr->tombstone() || sr->expires() <= now) {
     r.status = status::kNotFound;
     return r;
   }
-  r.record = sr->record;
-  r.ttl = sr->expires - now;
+  r.record = sr->record();
+  r.ttl = sr->expires() - now;
   return r;
 }
 
@@ -770,13 +780,14 @@ void Node::handle_transfer(Time now, InboundId in, const Request& req) {
   // during churn the sender's view of one key may be stale while the rest
   // are right, and refusing them all would cost their replicas.
   std::size_t refused = 0;
-  std::vector<const Record*> ours;
+  std::vector<std::pair<const Record*, Time>> ours;  // stored, with their expiry
   for (const auto& c : req.records) {
     if (!plausible_transfer(req.from, c.record)) {
       ++refused;
       continue;
     }
-    if (accept_record(now, c.record, c.ttl) && owns(c.record.key)) ours.push_back(&c.record);
+    if (const std::optional<Time> expires = accept_record(now, c.record, c.ttl); expires && owns(c.record.key))
+      ours.emplace_back(&c.record, *expires);
   }
   counters_.implausible += refused;
   if (refused == req.records.size()) {
@@ -784,9 +795,7 @@ void Node::handle_transfer(Time now, InboundId in, const Request& req) {
     return;
   }
   reply(in, Response{status::kOk, {{self_, predecessor()}}, std::nullopt, Duration{0}, 1});
-  for (const Record* rec : ours) {
-    if (const StoredRecord* sr = storage_.find(rec->key, rec->aor, rec->kind)) replicate(*sr, now);
-  }
+  for (const auto& [rec, expires] : ours) replicate(*rec, expires, now);
 }
 
 Response Node::list_page(Time now, const Request& req) const {
@@ -803,10 +812,10 @@ Response Node::list_page(Time now, const Request& req) const {
   std::size_t bytes = 0;
   bool full = false;
   // false once the page is full: the walk stops there.
-  auto visit = [&](const StoredRecord& sr) {
-    if (sr.record.kind != req.want || sr.record.tombstone() || sr.expires <= now) return true;
-    if (!owns(sr.record.key)) return true;
-    const std::size_t n = record_bytes(sr.record);
+  auto visit = [&](RecordView sr) {
+    if (sr.kind() != req.want || sr.tombstone() || sr.expires() <= now) return true;
+    if (!owns(sr.key())) return true;
+    const std::size_t n = record_bytes(sr);
     if (!r.records.empty() && bytes + n > config_.transfer_batch_bytes) {
       full = true;
       r.list_next = r.records.back().record.key;
@@ -835,16 +844,16 @@ Response Node::list_page(Time now, const Request& req) const {
 
 // ------------------------------------------------------------------ records
 
-bool Node::accept_record(Time now, const Record& rec, Duration ttl) {
-  const StoredRecord* existing = storage_.find(rec.key, rec.aor, rec.kind);
-  if (existing && existing->record.version >= rec.version) return false;
+std::optional<Time> Node::accept_record(Time now, const Record& rec, Duration ttl) {
+  const std::optional<RecordView> existing = storage_.find(rec.key, rec.aor, rec.kind);
+  if (existing && existing->version() >= rec.version) return std::nullopt;
   const Duration life = rec.tombstone() ? std::max(ttl, config_.tombstone_ttl) : ttl;
-  storage_.put(StoredRecord{rec, now + life});
-  return true;
+  storage_.put(rec, now + life);
+  return now + life;
 }
 
-void Node::replicate(const StoredRecord& sr, Time now) {
-  for (const auto& t : routing_.replica_targets(config_.replicas)) queue_transfer(t, sr, now);
+void Node::replicate(const Record& rec, Time expires, Time now) {
+  for (const auto& t : routing_.replica_targets(config_.replicas)) queue_transfer(t, rec, expires, now);
 }
 
 // ------------------------------------------------------- replica batches
@@ -859,9 +868,9 @@ void Node::replicate(const StoredRecord& sr, Time now) {
 // copy, which the stabilization interval dwarfs.
 
 
-void Node::queue_transfer(const NodeRef& to, const StoredRecord& sr, Time now) {
+void Node::queue_transfer(const NodeRef& to, const Record& rec, Time expires, Time now) {
   if (config_.transfer_batch_window <= Duration{0}) {
-    send_records(to, {sr}, now);
+    send_records(to, {StoredRecord{rec, expires}}, now);
     return;
   }
   auto box = std::find_if(outboxes_.begin(), outboxes_.end(),
@@ -871,19 +880,19 @@ void Node::queue_transfer(const NodeRef& to, const StoredRecord& sr, Time now) {
     box = std::prev(outboxes_.end());
   }
   auto same = std::find_if(box->records.begin(), box->records.end(), [&](const StoredRecord& w) {
-    return w.record.kind == sr.record.kind && w.record.key == sr.record.key && w.record.aor == sr.record.aor;
+    return w.record.kind == rec.kind && w.record.key == rec.key && w.record.aor == rec.aor;
   });
   if (same != box->records.end()) {
-    box->bytes = box->bytes - record_bytes(same->record) + record_bytes(sr.record);
-    *same = sr;
+    box->bytes = box->bytes - record_bytes(same->record) + record_bytes(rec);
+    *same = StoredRecord{rec, expires};
   } else {
     // A record that would take the batch past its size goes in the next
     // one: sent after it, the full batch was two Transfers (send_records
     // splits by size), the second carrying this record alone, and at a
     // steady rate half of all Transfers carried one record (issue 15).
-    const std::size_t n = record_bytes(sr.record);
+    const std::size_t n = record_bytes(rec);
     if (!box->records.empty() && box->bytes + n > config_.transfer_batch_bytes) send_outbox(*box, now);
-    box->records.push_back(sr);
+    box->records.push_back(StoredRecord{rec, expires});
     box->bytes += n;
   }
   if (box->due == kNever) {
@@ -961,7 +970,7 @@ void Node::resync_replicas(Time now) {
   }
   if (first || grew || any_new_target) {
     std::vector<StoredRecord> work;
-    storage_.for_each_in(lower, self_.id, [&](const StoredRecord& sr) { work.push_back(sr); });
+    storage_.for_each_in(lower, self_.id, [&](RecordView sr) { work.push_back(sr.stored()); });
     std::vector<std::vector<StoredRecord>> to_send(targets.size());
     for (const auto& sr : work) {
       const bool newly_mine = first || (grew && ring_.in_open_closed(sr.record.key, lower, old_lower));
@@ -977,7 +986,7 @@ void Node::resync_replicas(Time now) {
 
 void Node::hand_over(const Id& from, const Id& to, const NodeRef& dest, Time now) {
   std::vector<StoredRecord> work;
-  storage_.for_each_in(from, to, [&](const StoredRecord& sr) { work.push_back(sr); });
+  storage_.for_each_in(from, to, [&](RecordView sr) { work.push_back(sr.stored()); });
   send_records(dest, work, now);
 }
 
@@ -985,9 +994,9 @@ void Node::expire_records(Time now) {
   if (now < storage_.expiry_floor()) return;  // nothing can have expired (ports.h)
   std::vector<std::tuple<Id, std::string, RecordKind>> gone;
   Time floor = kNever;
-  storage_.for_each_unordered([&](const StoredRecord& sr) {
-    if (sr.expires <= now) gone.emplace_back(sr.record.key, sr.record.aor, sr.record.kind);
-    else floor = std::min(floor, sr.expires);
+  storage_.for_each_unordered([&](RecordView sr) {
+    if (const Time expires = sr.expires(); expires <= now) gone.emplace_back(sr.key(), std::string(sr.aor()), sr.kind());
+    else floor = std::min(floor, expires);
   });
   for (const auto& [k, aor, kind] : gone) storage_.erase(k, aor, kind);
   storage_.set_expiry_floor(floor);
@@ -1196,8 +1205,7 @@ void Node::resend_query(Time now, Pending p) {
 }
 
 Time Node::store_here(Time now, const Record& record, Duration ttl) {
-  if (accept_record(now, record, ttl))
-    if (const StoredRecord* sr = storage_.find(record.key, record.aor, record.kind)) replicate(*sr, now);
+  if (const std::optional<Time> expires = accept_record(now, record, ttl)) replicate(record, *expires, now);
   return next_deadline();
 }
 
@@ -1222,8 +1230,8 @@ Time Node::check_peer(Time now, std::string_view address) {
 
 NodeStatus Node::status() const {
   NodeStatus s = routing_status();
-  storage_.for_each_unordered([&](const StoredRecord& sr) {
-    if (owns(sr.record.key)) ++s.primary_records;
+  storage_.for_each_unordered([&](RecordView sr) {
+    if (owns(sr.key())) ++s.primary_records;
     else ++s.replica_records;
   });
   return s;

@@ -161,6 +161,7 @@ class Node {
              InboundId in = 0, LookupCallback done = {});
   Request make(Kind k, const Target& to) const;
   static CarriedRecord carried(const StoredRecord& sr, Time now);
+  static CarriedRecord carried(RecordView sr, Time now);
   void send_update(const NodeRef& to, Purpose p);
   void resend_query(Time now, Pending p);
   void query_finger(int i, Time now);
@@ -180,11 +181,12 @@ class Node {
   void reply(InboundId in, Response r) { transport_.send_response(in, r); }
 
   // Records (3.14-3.18)
-  bool accept_record(Time now, const Record& rec, Duration ttl);
-  void replicate(const StoredRecord& rec, Time now);
+  // The expiry it was stored with; nullopt when ours is as new.
+  std::optional<Time> accept_record(Time now, const Record& rec, Duration ttl);
+  void replicate(const Record& rec, Time expires, Time now);
   // Batched Transfers (see node.cpp, "replica batches").
   struct Outbox;
-  void queue_transfer(const NodeRef& to, const StoredRecord& sr, Time now);
+  void queue_transfer(const NodeRef& to, const Record& rec, Time expires, Time now);
   void send_outbox(Outbox& box, Time now);  // all it holds, then empty
   void flush_transfers(Time now, bool due_only);
   int send_records(const NodeRef& to, const std::vector<StoredRecord>& records, Time now,

@@ -6,8 +6,10 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string_view>
 
 #include "dht/message.h"
+#include "dht/packed_record.h"
 #include "dht/record.h"
 
 namespace sippeer::dht {
@@ -72,11 +74,14 @@ class SplitMix64 final : public Random {
 class Storage {
  public:
   virtual ~Storage() = default;
-  // A record is named by its key, its AOR and its kind.
-  virtual const StoredRecord* find(const Id& key, const std::string& aor,
-                                   RecordKind kind = RecordKind::Bindings) const = 0;
-  virtual void put(StoredRecord rec) = 0;
-  virtual bool erase(const Id& key, const std::string& aor, RecordKind kind = RecordKind::Bindings) = 0;
+  // A record is named by its key, its AOR and its kind. What find() and
+  // the walks hand out is a view into the storage (packed_record.h): valid
+  // until the next put or erase; copy it out with record() to keep it.
+  virtual std::optional<RecordView> find(const Id& key, std::string_view aor,
+                                         RecordKind kind = RecordKind::Bindings) const = 0;
+  virtual void put(const Record& rec, Time expires) = 0;
+  void put(const StoredRecord& sr) { put(sr.record, sr.expires); }
+  virtual bool erase(const Id& key, std::string_view aor, RecordKind kind = RecordKind::Bindings) = 0;
   virtual std::size_t size() const = 0;
   // Records of one kind (tombstones included). The registrar asks before
   // looking for a user's mailbox or parked subscriptions, which almost no
@@ -85,16 +90,16 @@ class Storage {
   virtual std::size_t count(RecordKind /*kind*/) const { return size(); }
   // Visits every record in key order; the visitor must not modify the
   // storage.
-  virtual void for_each(const std::function<void(const StoredRecord&)>& fn) const = 0;
+  virtual void for_each(const std::function<void(RecordView)>& fn) const = 0;
   // The same in whatever order is cheapest, for walks that only count or
   // collect (the expiry scan, status): MemoryStorage's order is merged
   // when read, and a status read each second would merge it each second.
-  virtual void for_each_unordered(const std::function<void(const StoredRecord&)>& fn) const { for_each(fn); }
+  virtual void for_each_unordered(const std::function<void(RecordView)>& fn) const { for_each(fn); }
   // Records whose key is in the ring interval (a, b], in ring order from
   // just past a (a == b means all, in key order), until `fn` returns
   // false: a List page stops once it is full instead of walking to the
   // end of our range, which made listing n records cost n^2 / page.
-  virtual void visit_in(const Id& a, const Id& b, const std::function<bool(const StoredRecord&)>& fn) const = 0;
+  virtual void visit_in(const Id& a, const Id& b, const std::function<bool(RecordView)>& fn) const = 0;
   // No record expires before this time (a lower bound; Time::min() when
   // unknown, which is never wrong, only slower). The node's expiry scan
   // walks every record, so it waits until then: at 12,000 new AORs/s the
@@ -103,8 +108,8 @@ class Storage {
   virtual Time expiry_floor() const { return Time::min(); }
   virtual void set_expiry_floor(Time /*floor*/) {}
   // The whole of (a, b].
-  void for_each_in(const Id& a, const Id& b, const std::function<void(const StoredRecord&)>& fn) const {
-    visit_in(a, b, [&](const StoredRecord& sr) {
+  void for_each_in(const Id& a, const Id& b, const std::function<void(RecordView)>& fn) const {
+    visit_in(a, b, [&](RecordView sr) {
       fn(sr);
       return true;
     });

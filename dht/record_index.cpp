@@ -5,7 +5,8 @@
 namespace sippeer::dht {
 
 RecordIndex::~RecordIndex() {
-  for (Slot& s : slots_) delete s.rec;
+  for (Slot& s : slots_)
+    if (s.rec) packed::free_block(s.rec);
 }
 
 std::uint64_t RecordIndex::hash_of(const Id& key, std::string_view aor, RecordKind kind) {
@@ -20,27 +21,33 @@ std::size_t RecordIndex::probe(std::uint64_t hash, const Id& key, std::string_vi
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
     const Slot& s = slots_[i];
-    if (!s.rec || (s.hash == hash && same(*s.rec, key, aor, kind))) return i;
+    if (!s.rec || (s.hash == hash && same(s.rec, key, aor, kind))) return i;
   }
 }
 
-StoredRecord* RecordIndex::find(const Id& key, std::string_view aor, RecordKind kind) const {
+const unsigned char* RecordIndex::find(const Id& key, std::string_view aor, RecordKind kind) const {
   if (size_ == 0) return nullptr;
   return slots_[probe(hash_of(key, aor, kind), key, aor, kind)].rec;
 }
 
-std::pair<StoredRecord*, bool> RecordIndex::put(StoredRecord&& rec) {
+RecordIndex::Put RecordIndex::put(const Record& r, Time expires) {
   if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-  const Record& r = rec.record;
   const std::uint64_t hash = hash_of(r.key, r.aor, r.kind);
   Slot& s = slots_[probe(hash, r.key, r.aor, r.kind)];
   if (s.rec) {
-    *s.rec = std::move(rec);
-    return {s.rec, false};
+    // A refresh changes a few digits: it fits where the record is.
+    const std::size_t capacity = packed::capacity_of(s.rec);
+    if (packed::packed_size(r, expires) <= capacity) {
+      packed::write_block(s.rec, capacity, r, expires);
+      return {s.rec, false, false};
+    }
+    packed::free_block(s.rec);
+    s.rec = packed::new_block(r, expires);
+    return {s.rec, false, true};
   }
-  s = Slot{hash, new StoredRecord(std::move(rec))};
+  s = Slot{hash, packed::new_block(r, expires)};
   ++size_;
-  return {s.rec, true};
+  return {s.rec, true, false};
 }
 
 bool RecordIndex::erase(const Id& key, std::string_view aor, RecordKind kind) {
@@ -48,7 +55,7 @@ bool RecordIndex::erase(const Id& key, std::string_view aor, RecordKind kind) {
   const std::size_t mask = slots_.size() - 1;
   std::size_t hole = probe(hash_of(key, aor, kind), key, aor, kind);
   if (!slots_[hole].rec) return false;
-  delete slots_[hole].rec;
+  packed::free_block(slots_[hole].rec);
   --size_;
   // Backward-shift deletion: later slots of the same run move into the
   // hole when their home slot does not lie between the hole and them, so

@@ -9,7 +9,9 @@
 // at 14,000 new AORs/s, perf, issue 15). Here a miss reads one or two
 // adjacent slots, and a hit one more line, the record's.
 //
-// Records are owned here and never move (the ring order points at them).
+// Records are owned here as packed blocks (packed_record.h). A block stays
+// where it is while replacements fit in it; put() says when one did not
+// and the record moved (the ring order points at blocks).
 #pragma once
 
 #include <cstddef>
@@ -19,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "dht/packed_record.h"
 #include "dht/record.h"
 
 namespace sippeer::dht {
@@ -30,10 +33,15 @@ class RecordIndex {
   RecordIndex& operator=(const RecordIndex&) = delete;
   ~RecordIndex();
 
-  StoredRecord* find(const Id& key, std::string_view aor, RecordKind kind) const;
-  // The record with rec's key, AOR and kind, replaced by rec if there was
-  // one (false), else rec stored (true).
-  std::pair<StoredRecord*, bool> put(StoredRecord&& rec);
+  // The record's block, or nullptr.
+  const unsigned char* find(const Id& key, std::string_view aor, RecordKind kind) const;
+  struct Put {
+    const unsigned char* block;  // where the record is now
+    bool added;                  // it was not stored before
+    bool moved;                  // it was, and did not fit in its old block
+  };
+  // rec stored, replacing the record with its key, AOR and kind if any.
+  Put put(const Record& r, Time expires);
   bool erase(const Id& key, std::string_view aor, RecordKind kind);
   std::size_t size() const { return size_; }
 
@@ -41,17 +49,17 @@ class RecordIndex {
   template <class Fn>
   void for_each(Fn&& fn) const {
     for (const Slot& s : slots_)
-      if (s.rec) fn(*s.rec);
+      if (s.rec) fn(RecordView(s.rec));
   }
 
  private:
   struct Slot {
     std::uint64_t hash = 0;
-    StoredRecord* rec = nullptr;  // nullptr: empty
+    unsigned char* rec = nullptr;  // a packed block; nullptr: empty
   };
   static std::uint64_t hash_of(const Id& key, std::string_view aor, RecordKind kind);
-  static bool same(const StoredRecord& r, const Id& key, std::string_view aor, RecordKind kind) {
-    return r.record.kind == kind && r.record.key == key && r.record.aor == aor;
+  static bool same(const unsigned char* block, const Id& key, std::string_view aor, RecordKind kind) {
+    return packed::kind_of(block) == kind && packed::key_is(block, key) && packed::aor_of(block) == aor;
   }
   // The slot holding (key, aor, kind), or the empty slot where it would go.
   std::size_t probe(std::uint64_t hash, const Id& key, std::string_view aor, RecordKind kind) const;

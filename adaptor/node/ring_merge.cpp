@@ -127,7 +127,7 @@ void Discovery::on_merge_window_end(su_root_magic_t*, su_timer_t*, void* arg) {
   SIPPEER_LOG(Info) << "ring: moving from our ring of " << own.size << " into the ring of " << offer->size
                     << " at " << offer->address;
   self->carried_records_.clear();
-  self->ctx_.storage->for_each([&](const dht::StoredRecord& r) { self->carried_records_.push_back(r); });
+  self->ctx_.storage->for_each([&](dht::RecordView r) { self->carried_records_.push_back(r.stored()); });
   self->method_ = "merge";
   self->joining_through_ = offer->address;
   self->ctx_.reschedule(self->ctx_.node->move_to(self->ctx_.now(), offer->address));

@@ -68,8 +68,8 @@ NodeSnapshot Daemon::snapshot() const {
   s.auth_forbidden = ac.forbidden;
   s.auth_blocked = ac.blocked;
   if (storage_->count(dht::RecordKind::Credential) > 0)  // tombstones are counted there, not here
-    storage_->for_each_unordered([&](const dht::StoredRecord& sr) {
-      if (sr.record.kind == dht::RecordKind::Credential && !sr.record.tombstone()) ++s.credentials_stored;
+    storage_->for_each_unordered([&](dht::RecordView sr) {
+      if (sr.kind() == dht::RecordKind::Credential && !sr.tombstone()) ++s.credentials_stored;
     });
   s.credentials_cached = credential_cache_->size();
   s.signup_mails = signup_mails_;
@@ -103,11 +103,11 @@ std::vector<RegistrationView> Daemon::registrations(const std::string& aor) cons
   };
   if (canonical) {
     // One AOR: one record at most, found by its key, not by a walk.
-    if (const dht::StoredRecord* sr = storage_->find(ring_->hash(*canonical), *canonical)) add(sr->record);
+    if (const auto sr = storage_->find(ring_->hash(*canonical), *canonical)) add(sr->record());
     return out;
   }
-  storage_->for_each([&](const dht::StoredRecord& sr) {
-    if (sr.record.kind == dht::RecordKind::Bindings) add(sr.record);
+  storage_->for_each([&](dht::RecordView sr) {
+    if (sr.kind() == dht::RecordKind::Bindings) add(sr.record());
   });
   return out;
 }
@@ -115,11 +115,11 @@ std::vector<RegistrationView> Daemon::registrations(const std::string& aor) cons
 std::vector<UserView> Daemon::users() const {
   const dht::Time t = now();
   std::vector<UserView> out;
-  storage_->for_each([&](const dht::StoredRecord& sr) {
-    if (sr.record.kind != dht::RecordKind::Credential || sr.record.tombstone()) return;
-    const auto c = parse_credential(sr.record.bindings.front());
-    out.push_back({sr.record.aor, c ? c->user : "", c ? c->realm : "", node_->owns(sr.record.key), sr.record.version,
-                   std::chrono::duration_cast<std::chrono::seconds>(sr.expires - t).count()});
+  storage_->for_each([&](dht::RecordView sr) {
+    if (sr.kind() != dht::RecordKind::Credential || sr.tombstone()) return;
+    const auto c = parse_credential(sr.values().front());
+    out.push_back({std::string(sr.aor()), c ? c->user : "", c ? c->realm : "", node_->owns(sr.key()), sr.version(),
+                   std::chrono::duration_cast<std::chrono::seconds>(sr.expires() - t).count()});
   });
   return out;
 }
@@ -214,9 +214,10 @@ void Daemon::ring_page_view(std::function<void(RingPageView)> done) {
     if (complete && walked.size() > 1) {
       std::vector<dht::NodeRef> sorted = walked;
       std::sort(sorted.begin(), sorted.end(), [](const dht::NodeRef& a, const dht::NodeRef& b) { return a.id < b.id; });
-      storage_->for_each([&](const dht::StoredRecord& sr) {
-        if (node_->owns(sr.record.key)) return;
-        auto it = std::lower_bound(sorted.begin(), sorted.end(), sr.record.key,
+      storage_->for_each([&](dht::RecordView sr) {
+        const dht::Id key = sr.key();
+        if (node_->owns(key)) return;
+        auto it = std::lower_bound(sorted.begin(), sorted.end(), key,
                                    [](const dht::NodeRef& n, const dht::Id& k) { return n.id < k; });
         ++v.replicated_here[(it == sorted.end() ? sorted.front() : *it).address.str()];
       });

@@ -490,8 +490,8 @@ void Proxy::terminate_parked_on_leave() {
     std::string aor;
   };
   std::vector<Owned> owned;
-  ctx_.location->each(dht::RecordKind::Subscriptions, [&](const dht::StoredRecord& sr) {
-    if (!sr.record.tombstone() && ctx_.node->owns(sr.record.key)) owned.push_back({sr.record.key, sr.record.aor});
+  ctx_.location->each(dht::RecordKind::Subscriptions, [&](dht::RecordView sr) {
+    if (!sr.tombstone() && ctx_.node->owns(sr.key())) owned.push_back({sr.key(), std::string(sr.aor())});
   });
   std::size_t n = 0;
   for (const auto& o : owned) {

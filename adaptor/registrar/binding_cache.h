@@ -9,12 +9,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "adaptor/registrar/registrar.h"
-#include "dht/record.h"
+#include "dht/packed_record.h"
 
 namespace sippeer::adaptor {
 
@@ -25,7 +27,7 @@ class BindingCache {
   explicit BindingCache(std::size_t capacity = 8192) : capacity_(capacity) {}
 
   // Same result as live_bindings(record, now_unix).
-  std::vector<Binding> live(const dht::Record& record, std::int64_t now_unix);
+  std::vector<Binding> live(dht::RecordView record, std::int64_t now_unix);
 
   std::size_t size() const { return by_aor_.size(); }
 
@@ -34,7 +36,12 @@ class BindingCache {
     std::vector<std::string> raw;  // the record's binding strings when decoded
     std::vector<Binding> sorted;   // all of them decoded, highest q first
   };
-  std::unordered_map<std::string, Entry> by_aor_;
+  // Found by the stored record's AOR as a view, without a copy.
+  struct AorHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, Entry, AorHash, std::equal_to<>> by_aor_;
   std::size_t capacity_;
 };
 

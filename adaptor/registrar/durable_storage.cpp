@@ -167,56 +167,57 @@ bool DurableStorage::load_table(int table, std::string* error) {
   return true;
 }
 
-void DurableStorage::write(int table, const dht::StoredRecord& rec) {
+void DurableStorage::write(int table, const dht::Record& rec, dht::Time expires) {
   const std::int64_t expires_unix =
-      clock_.unix_now() + std::chrono::duration_cast<std::chrono::seconds>(rec.expires - clock_.now()).count();
-  const std::string key = rec.record.key.to_hex();
-  const std::string value = joined(rec.record.bindings);
+      clock_.unix_now() + std::chrono::duration_cast<std::chrono::seconds>(expires - clock_.now()).count();
+  const std::string key = rec.key.to_hex();
+  const std::string value = joined(rec.bindings);
   sqlite3_stmt* upsert = upsert_[table];
   sqlite3_reset(upsert);
-  sqlite3_bind_text(upsert, 1, rec.record.aor.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(upsert, 1, rec.aor.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(upsert, 2, key.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(upsert, 3, static_cast<sqlite3_int64>(rec.record.version));
+  sqlite3_bind_int64(upsert, 3, static_cast<sqlite3_int64>(rec.version));
   sqlite3_bind_text(upsert, 4, value.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(upsert, 5, expires_unix);
   if (sqlite3_step(upsert) != SQLITE_DONE) {
     ++write_errors_;
-    SIPPEER_LOG(Error) << sqlite_error(db_, path_ + ": cannot write the " + dht::record_kind_name(rec.record.kind) +
-                                                " of " + rec.record.aor);
+    SIPPEER_LOG(Error) << sqlite_error(db_, path_ + ": cannot write the " + dht::record_kind_name(rec.kind) +
+                                                " of " + rec.aor);
   }
 }
 
-void DurableStorage::remove(int table, const std::string& aor) {
+void DurableStorage::remove(int table, std::string_view aor) {
   sqlite3_stmt* del = delete_[table];
   sqlite3_reset(del);
-  sqlite3_bind_text(del, 1, aor.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(del, 1, aor.data(), static_cast<int>(aor.size()), SQLITE_TRANSIENT);
   if (sqlite3_step(del) != SQLITE_DONE) {
     ++write_errors_;
-    SIPPEER_LOG(Error) << sqlite_error(db_, path_ + ": cannot delete from " + kTables[table] + " the record of " + aor);
+    SIPPEER_LOG(Error) << sqlite_error(db_, path_ + ": cannot delete from " + kTables[table] + " the record of " +
+                                                std::string(aor));
   }
 }
 
-const dht::StoredRecord* DurableStorage::find(const dht::Id& key, const std::string& aor,
-                                              dht::RecordKind kind) const {
+std::optional<dht::RecordView> DurableStorage::find(const dht::Id& key, std::string_view aor,
+                                                    dht::RecordKind kind) const {
   return memory_.find(key, aor, kind);
 }
 
-void DurableStorage::put(dht::StoredRecord rec) {
-  if (const int t = table_of(rec.record.kind); t >= 0) write(t, rec);
-  memory_.put(std::move(rec));
+void DurableStorage::put(const dht::Record& rec, dht::Time expires) {
+  if (const int t = table_of(rec.kind); t >= 0) write(t, rec, expires);
+  memory_.put(rec, expires);
 }
 
-bool DurableStorage::erase(const dht::Id& key, const std::string& aor, dht::RecordKind kind) {
+bool DurableStorage::erase(const dht::Id& key, std::string_view aor, dht::RecordKind kind) {
   if (const int t = table_of(kind); t >= 0) remove(t, aor);
   return memory_.erase(key, aor, kind);
 }
 
-void DurableStorage::for_each(const std::function<void(const dht::StoredRecord&)>& fn) const {
+void DurableStorage::for_each(const std::function<void(dht::RecordView)>& fn) const {
   memory_.for_each(fn);
 }
 
 void DurableStorage::visit_in(const dht::Id& a, const dht::Id& b,
-                              const std::function<bool(const dht::StoredRecord&)>& fn) const {
+                              const std::function<bool(dht::RecordView)>& fn) const {
   memory_.visit_in(a, b, fn);
 }
 

@@ -37,19 +37,20 @@ class DurableStorage final : public dht::Storage {
   static std::unique_ptr<DurableStorage> open(const std::string& path, Clock clock, std::string* error);
   ~DurableStorage() override;
 
-  const dht::StoredRecord* find(const dht::Id& key, const std::string& aor,
-                                dht::RecordKind kind = dht::RecordKind::Bindings) const override;
-  void put(dht::StoredRecord rec) override;
-  bool erase(const dht::Id& key, const std::string& aor,
+  std::optional<dht::RecordView> find(const dht::Id& key, std::string_view aor,
+                                      dht::RecordKind kind = dht::RecordKind::Bindings) const override;
+  using dht::Storage::put;
+  void put(const dht::Record& rec, dht::Time expires) override;
+  bool erase(const dht::Id& key, std::string_view aor,
              dht::RecordKind kind = dht::RecordKind::Bindings) override;
   std::size_t size() const override { return memory_.size(); }
   std::size_t count(dht::RecordKind kind) const override { return memory_.count(kind); }
-  void for_each(const std::function<void(const dht::StoredRecord&)>& fn) const override;
-  void for_each_unordered(const std::function<void(const dht::StoredRecord&)>& fn) const override {
+  void for_each(const std::function<void(dht::RecordView)>& fn) const override;
+  void for_each_unordered(const std::function<void(dht::RecordView)>& fn) const override {
     memory_.for_each_unordered(fn);
   }
   void visit_in(const dht::Id& a, const dht::Id& b,
-                const std::function<bool(const dht::StoredRecord&)>& fn) const override;
+                const std::function<bool(dht::RecordView)>& fn) const override;
 
   dht::Time expiry_floor() const override { return memory_.expiry_floor(); }
   void set_expiry_floor(dht::Time floor) override { memory_.set_expiry_floor(floor); }
@@ -64,8 +65,8 @@ class DurableStorage final : public dht::Storage {
   bool prepare(std::string* error);
   bool load(std::string* error);
   bool load_table(int table, std::string* error);
-  void write(int table, const dht::StoredRecord& rec);
-  void remove(int table, const std::string& aor);
+  void write(int table, const dht::Record& rec, dht::Time expires);
+  void remove(int table, std::string_view aor);
 
   static constexpr int kTableCount = 2;  // credentials, mailboxes
 

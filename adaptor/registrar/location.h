@@ -65,7 +65,7 @@ class Location {
   // before a lookup that almost always finds nothing.
   bool holds_any(dht::RecordKind kind) const { return storage_.count(kind) > 0; }
   // Every stored record of one kind (a leaving node's parked subscriptions).
-  void each(dht::RecordKind kind, const std::function<void(const dht::StoredRecord&)>& fn) const;
+  void each(dht::RecordKind kind, const std::function<void(dht::RecordView)>& fn) const;
 
   RegisterOutcome apply(const RegistrarPolicy& policy, const sip_t* sip, const std::string& aor,
                         const dht::Id& key, std::int64_t now_unix) const;

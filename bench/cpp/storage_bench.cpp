@@ -39,19 +39,19 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < n; ++i) order[i] = (i * 2654435761u) % n;  // a fixed shuffle
   std::size_t found = 0;
   const auto t2 = Clock::now();
-  for (std::size_t i : order) found += st.find(keys[i], aors[i]) != nullptr;
+  for (std::size_t i : order) found += st.find(keys[i], aors[i]).has_value();
   const auto t3 = Clock::now();
   // An AOR not stored: what a REGISTER for a new user asks first.
   std::size_t absent = 0;
   const std::string other = "sip:nobody@example.com";
-  for (std::size_t i : order) absent += st.find(keys[i], other) == nullptr;
+  for (std::size_t i : order) absent += !st.find(keys[i], other).has_value();
   const auto t3b = Clock::now();
   for (std::size_t i : order) st.put(record(i, 2));
   const auto t4 = Clock::now();
   // A ring change reads the order (a hand-over's range scan): the first
   // read after n inserts sorts what they appended.
   std::size_t walked = 0;
-  st.for_each([&](const dht::StoredRecord&) { ++walked; });
+  st.for_each([&](dht::RecordView) { ++walked; });
   const auto t5 = Clock::now();
   auto ns = [&](Clock::duration d) { return std::chrono::duration<double, std::nano>(d).count() / static_cast<double>(n); };
   std::printf("records %zu: insert %.0f ns, find %.0f ns, find absent %.0f ns, replace %.0f ns per call "

@@ -601,8 +601,8 @@ class Simulation {
   }
 
   bool holds(const dht::NodeRef& n, const StoredKey& k) const {
-    const dht::StoredRecord* s = net_.storage(n.address)->find(k.key, k.aor);
-    return s && !s->record.tombstone();
+    const std::optional<dht::RecordView> s = net_.storage(n.address)->find(k.key, k.aor);
+    return s && !s->tombstone();
   }
 
   // Keys missing from their owner or from any of its first k successors
@@ -641,9 +641,9 @@ class Simulation {
     std::unordered_map<std::string_view, std::size_t> by_aor;
     for (std::size_t i = 0; i < keys_.size(); ++i) by_aor.emplace(keys_[i].aor, i);
     for (const std::string& address : net_.live_addresses()) {
-      net_.storage(address)->for_each([&](const dht::StoredRecord& s) {
-        auto it = by_aor.find(s.record.aor);
-        if (it != by_aor.end() && !s.record.tombstone()) ++copies[it->second];
+      net_.storage(address)->for_each([&](dht::RecordView s) {
+        auto it = by_aor.find(s.aor());
+        if (it != by_aor.end() && !s.tombstone()) ++copies[it->second];
       });
     }
     std::vector<int> hops;

@@ -60,12 +60,13 @@ TEST_F(DurableStorageTest, CredentialsSurviveARestartBindingsDoNot) {
   unix_now_ += 100;
   auto s = open();
   EXPECT_EQ(s->loaded(), 1u);
-  const dht::StoredRecord* a =
-      s->find(dht::Id::from_u64(std::hash<std::string>{}("sip:alice@x")), "sip:alice@x", RecordKind::Credential);
-  ASSERT_NE(a, nullptr);
+  const std::optional<dht::StoredRecord> a =
+      stored_copy(s->find(dht::Id::from_u64(std::hash<std::string>{}("sip:alice@x")), "sip:alice@x",
+                          RecordKind::Credential));
+  ASSERT_TRUE(a);
   EXPECT_EQ(a->record.version, 7u);
   EXPECT_EQ(a->expires, dht_now_ + 3500s);  // the hour less the 100 s that passed
-  EXPECT_EQ(s->find(a->record.key, "sip:alice@x"), nullptr);  // bindings are soft state
+  EXPECT_FALSE(s->find(a->record.key, "sip:alice@x"));  // bindings are soft state
 }
 
 // Issue 17: a mailbox of offline messages is hard state too; its values
@@ -87,15 +88,16 @@ TEST_F(DurableStorageTest, MailboxesSurviveARestartInOrder) {
   auto s = open();
   EXPECT_EQ(s->loaded(), 1u);
   EXPECT_EQ(s->loaded_mailboxes(), 2u);
-  const dht::StoredRecord* box = s->find(bob, "sip:bob@x", RecordKind::Mailbox);
-  ASSERT_NE(box, nullptr);
+  const std::optional<dht::StoredRecord> box = stored_copy(s->find(bob, "sip:bob@x", RecordKind::Mailbox));
+  ASSERT_TRUE(box);
   EXPECT_EQ(box->record.version, 4u);
   ASSERT_EQ(box->record.bindings.size(), 3u);
   EXPECT_EQ(box->record.bindings[2], "id=0000000000000003;t=3;body=Yw==");
-  ASSERT_NE(s->find(bob, "sip:bob@x", RecordKind::Credential), nullptr);
-  const dht::StoredRecord* carol =
-      s->find(dht::Id::from_u64(std::hash<std::string>{}("sip:carol@x")), "sip:carol@x", RecordKind::Mailbox);
-  ASSERT_NE(carol, nullptr);
+  ASSERT_TRUE(s->find(bob, "sip:bob@x", RecordKind::Credential));
+  const std::optional<dht::StoredRecord> carol =
+      stored_copy(s->find(dht::Id::from_u64(std::hash<std::string>{}("sip:carol@x")), "sip:carol@x",
+                          RecordKind::Mailbox));
+  ASSERT_TRUE(carol);
   EXPECT_TRUE(carol->record.tombstone());
   EXPECT_TRUE(s->erase(bob, "sip:bob@x", RecordKind::Mailbox));
   s.reset();
@@ -113,9 +115,10 @@ TEST_F(DurableStorageTest, ExpiredCredentialsAreNotLoadedAndTombstonesAre) {
   unix_now_ += 60;
   auto s = open();
   EXPECT_EQ(s->loaded(), 1u);
-  const dht::StoredRecord* g =
-      s->find(dht::Id::from_u64(std::hash<std::string>{}("sip:gone@x")), "sip:gone@x", RecordKind::Credential);
-  ASSERT_NE(g, nullptr);
+  const std::optional<dht::StoredRecord> g =
+      stored_copy(s->find(dht::Id::from_u64(std::hash<std::string>{}("sip:gone@x")), "sip:gone@x",
+                          RecordKind::Credential));
+  ASSERT_TRUE(g);
   EXPECT_TRUE(g->record.tombstone());
 }
 

@@ -22,7 +22,7 @@ StoredRecord rec(std::uint64_t key, const std::string& aor, std::uint64_t versio
 std::vector<std::string> aors_in(const MemoryStorage& s, std::uint64_t a, std::uint64_t b) {
   std::vector<std::string> out;
   s.for_each_in(Id::from_u64(a), Id::from_u64(b),
-                [&](const StoredRecord& r) { out.push_back(r.record.aor); });
+                [&](RecordView r) { out.emplace_back(r.aor()); });
   return out;
 }
 
@@ -31,26 +31,26 @@ using Aors = std::vector<std::string>;
 TEST(MemoryStorage, PutFindEraseSize) {
   MemoryStorage s;
   EXPECT_EQ(s.size(), 0u);
-  EXPECT_EQ(s.find(Id::from_u64(3), "a"), nullptr);
+  EXPECT_FALSE(s.find(Id::from_u64(3), "a"));
   s.put(rec(3, "a", 1));
   EXPECT_EQ(s.size(), 1u);
-  const StoredRecord* found = s.find(Id::from_u64(3), "a");
-  ASSERT_NE(found, nullptr);
+  const std::optional<StoredRecord> found = stored_copy(s.find(Id::from_u64(3), "a"));
+  ASSERT_TRUE(found);
   EXPECT_EQ(found->record.version, 1u);
   EXPECT_EQ(found->expires, Time(Duration(1000)));
-  EXPECT_EQ(s.find(Id::from_u64(3), "b"), nullptr);
-  EXPECT_EQ(s.find(Id::from_u64(4), "a"), nullptr);
+  EXPECT_FALSE(s.find(Id::from_u64(3), "b"));
+  EXPECT_FALSE(s.find(Id::from_u64(4), "a"));
 
   // Replacing the same (key, AOR) keeps one record.
   s.put(rec(3, "a", 2));
   EXPECT_EQ(s.size(), 1u);
-  EXPECT_EQ(s.find(Id::from_u64(3), "a")->record.version, 2u);
+  EXPECT_EQ(s.find(Id::from_u64(3), "a")->version(), 2u);
 
   EXPECT_FALSE(s.erase(Id::from_u64(3), "b"));
   EXPECT_FALSE(s.erase(Id::from_u64(4), "a"));
   EXPECT_TRUE(s.erase(Id::from_u64(3), "a"));
   EXPECT_EQ(s.size(), 0u);
-  EXPECT_EQ(s.find(Id::from_u64(3), "a"), nullptr);
+  EXPECT_FALSE(s.find(Id::from_u64(3), "a"));
   EXPECT_FALSE(s.erase(Id::from_u64(3), "a"));
 }
 
@@ -78,12 +78,12 @@ TEST(MemoryStorage, BindingsAndCredentialOfOneAorAreTwoRecords) {
   cred.record.bindings = {"user=alice;realm=example.com;md5=00"};
   s.put(cred);
   EXPECT_EQ(s.size(), 2u);
-  EXPECT_EQ(s.find(Id::from_u64(9), "sip:alice@example.com")->record.version, 3u);
-  EXPECT_EQ(s.find(Id::from_u64(9), "sip:alice@example.com", RecordKind::Credential)->record.version, 1u);
+  EXPECT_EQ(s.find(Id::from_u64(9), "sip:alice@example.com")->version(), 3u);
+  EXPECT_EQ(s.find(Id::from_u64(9), "sip:alice@example.com", RecordKind::Credential)->version(), 1u);
   EXPECT_EQ(aors_in(s, 8, 9), (Aors{"sip:alice@example.com", "sip:alice@example.com"}));
   EXPECT_TRUE(s.erase(Id::from_u64(9), "sip:alice@example.com", RecordKind::Credential));
-  EXPECT_EQ(s.find(Id::from_u64(9), "sip:alice@example.com", RecordKind::Credential), nullptr);
-  EXPECT_NE(s.find(Id::from_u64(9), "sip:alice@example.com"), nullptr);
+  EXPECT_FALSE(s.find(Id::from_u64(9), "sip:alice@example.com", RecordKind::Credential));
+  EXPECT_TRUE(s.find(Id::from_u64(9), "sip:alice@example.com"));
 }
 
 // The registrar reads these counters before looking for a mailbox or
@@ -109,14 +109,14 @@ TEST(MemoryStorage, TwoAorsShareAKey) {
   s.put(rec(9, "sip:alice@example.com"));
   s.put(rec(9, "sip:bob@example.com"));
   EXPECT_EQ(s.size(), 2u);
-  EXPECT_NE(s.find(Id::from_u64(9), "sip:alice@example.com"), nullptr);
-  EXPECT_NE(s.find(Id::from_u64(9), "sip:bob@example.com"), nullptr);
+  EXPECT_TRUE(s.find(Id::from_u64(9), "sip:alice@example.com"));
+  EXPECT_TRUE(s.find(Id::from_u64(9), "sip:bob@example.com"));
   EXPECT_EQ(aors_in(s, 8, 9), (Aors{"sip:alice@example.com", "sip:bob@example.com"}));
 
   EXPECT_TRUE(s.erase(Id::from_u64(9), "sip:alice@example.com"));
   EXPECT_EQ(s.size(), 1u);
-  EXPECT_EQ(s.find(Id::from_u64(9), "sip:alice@example.com"), nullptr);
-  EXPECT_NE(s.find(Id::from_u64(9), "sip:bob@example.com"), nullptr);
+  EXPECT_FALSE(s.find(Id::from_u64(9), "sip:alice@example.com"));
+  EXPECT_TRUE(s.find(Id::from_u64(9), "sip:bob@example.com"));
   EXPECT_EQ(aors_in(s, 8, 9), (Aors{"sip:bob@example.com"}));
 }
 
@@ -147,7 +147,7 @@ TEST_F(MemoryStorageScan, EqualEndsMeanTheWholeRing) {
   EXPECT_EQ(aors_in(s, 10, 10).size(), 5u);
   EXPECT_EQ(aors_in(s, 0, 0).size(), 5u);
   std::size_t n = 0;
-  s.for_each([&](const StoredRecord&) { ++n; });
+  s.for_each([&](RecordView) { ++n; });
   EXPECT_EQ(n, 5u);
 }
 
@@ -156,8 +156,8 @@ TEST_F(MemoryStorageScan, EqualEndsMeanTheWholeRing) {
 TEST_F(MemoryStorageScan, VisitInStopsWhenTheVisitorSaysSo) {
   auto first = [&](std::uint64_t a, std::uint64_t b, std::size_t n) {
     Aors out;
-    s.visit_in(Id::from_u64(a), Id::from_u64(b), [&](const StoredRecord& r) {
-      out.push_back(r.record.aor);
+    s.visit_in(Id::from_u64(a), Id::from_u64(b), [&](RecordView r) {
+      out.emplace_back(r.aor());
       return out.size() < n;
     });
     return out;
@@ -196,20 +196,21 @@ TEST(MemoryStorage, IndexAndOrderAgreeThroughRandomChanges) {
   }
   ASSERT_EQ(st.size(), model.size());
   std::size_t seen = 0;
-  st.for_each([&](const StoredRecord& sr) {
+  st.for_each([&](RecordView sr) {
     ++seen;
-    const auto k = std::make_tuple(sr.record.key.low64(), sr.record.aor, static_cast<int>(sr.record.kind));
+    const auto k = std::make_tuple(sr.key().low64(), std::string(sr.aor()), static_cast<int>(sr.kind()));
     ASSERT_TRUE(model.count(k));
-    EXPECT_EQ(model[k], sr.record.version);
-    const StoredRecord* found = st.find(sr.record.key, sr.record.aor, sr.record.kind);
-    EXPECT_EQ(found, &sr);  // the order points at the set's own element
+    EXPECT_EQ(model[k], sr.version());
+    const std::optional<RecordView> found = st.find(sr.key(), sr.aor(), sr.kind());
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->block(), sr.block());  // the order points at the index's own block
   });
   EXPECT_EQ(seen, model.size());
   for (std::uint64_t key = 0; key < 16; ++key)
     for (int u = 0; u < 64; ++u)
       for (int kind = 0; kind < 4; ++kind) {
         const std::string aor = "sip:u" + std::to_string(u) + "@example.com";
-        EXPECT_EQ(st.find(Id::from_u64(key), aor, static_cast<RecordKind>(kind)) != nullptr,
+        EXPECT_EQ(st.find(Id::from_u64(key), aor, static_cast<RecordKind>(kind)).has_value(),
                   model.count(std::make_tuple(key, aor, kind)) == 1);
       }
 }
@@ -239,21 +240,15 @@ TEST(MemoryStorage, TheLazyOrderIsAlwaysTheKeyOrderWhenRead) {
     }
     if ((next() >> 33) % 7 != 0) continue;  // read the order now and then
     std::vector<Key> walked;
-    st.for_each([&](const StoredRecord& sr) {
-      walked.emplace_back(sr.record.key, sr.record.aor, static_cast<int>(sr.record.kind));
-    });
+    st.for_each([&](RecordView sr) { walked.emplace_back(sr.key(), sr.aor(), static_cast<int>(sr.kind())); });
     std::vector<Key> want;
     for (const auto& [mk, v] : model) want.push_back(mk);
     ASSERT_EQ(walked, want) << "at step " << step;
     // An interval across the two key halves, and its wrap-around twin.
     const Id a = Id::from_u64(16), b = Id::from_u64(8) + Id::pow2(140);
     std::vector<Key> inside, wrapped;
-    st.for_each_in(a, b, [&](const StoredRecord& sr) {
-      inside.emplace_back(sr.record.key, sr.record.aor, static_cast<int>(sr.record.kind));
-    });
-    st.for_each_in(b, a, [&](const StoredRecord& sr) {
-      wrapped.emplace_back(sr.record.key, sr.record.aor, static_cast<int>(sr.record.kind));
-    });
+    st.for_each_in(a, b, [&](RecordView sr) { inside.emplace_back(sr.key(), sr.aor(), static_cast<int>(sr.kind())); });
+    st.for_each_in(b, a, [&](RecordView sr) { wrapped.emplace_back(sr.key(), sr.aor(), static_cast<int>(sr.kind())); });
     std::vector<Key> want_inside, want_wrapped_hi, want_wrapped_lo;
     for (const auto& mk : want) {
       const Id& key = std::get<0>(mk);
@@ -266,9 +261,9 @@ TEST(MemoryStorage, TheLazyOrderIsAlwaysTheKeyOrderWhenRead) {
     ASSERT_EQ(wrapped, want_wrapped_hi) << "at step " << step;
   }
   std::size_t unordered = 0;
-  st.for_each_unordered([&](const StoredRecord& sr) {
+  st.for_each_unordered([&](RecordView sr) {
     ++unordered;
-    EXPECT_TRUE(model.count(Key{sr.record.key, sr.record.aor, static_cast<int>(sr.record.kind)}));
+    EXPECT_TRUE(model.count(Key{sr.key(), std::string(sr.aor()), static_cast<int>(sr.kind())}));
   });
   EXPECT_EQ(unordered, model.size());
 }
@@ -281,7 +276,7 @@ TEST(MemoryStorage, ScanAtM160) {
   s.put(StoredRecord{Record{Id::pow2(100), "mid", {}, 1}, Time{}});
   std::vector<std::string> seen;
   s.for_each_in(Id::pow2(100), Id::from_u64(0),
-                [&](const StoredRecord& r) { seen.push_back(r.record.aor); });
+                [&](RecordView r) { seen.emplace_back(r.aor()); });
   EXPECT_EQ(seen, (Aors{"top", "zero"}));
 }
 

@@ -113,8 +113,8 @@ struct Ring {
   int copies(const Record& r) {
     int n = 0;
     for (const Id& id : live) {
-      const StoredRecord* sr = net.storage_at(handle.at(id)).find(r.key, r.aor);
-      if (sr && sr->record.version == r.version) ++n;
+      const std::optional<RecordView> sr = net.storage_at(handle.at(id)).find(r.key, r.aor);
+      if (sr && sr->version() == r.version) ++n;
     }
     return n;
   }
@@ -700,7 +700,7 @@ TEST(Node, JoiningNodeReceivesTheRecordsItNowOwns) {
   for (const auto& rec : recs) {
     if (true_successor(r.live, rec.key) != joined) continue;
     ++owned;
-    EXPECT_NE(r.net.storage_at(h).find(rec.key, rec.aor), nullptr) << rec.aor;
+    EXPECT_TRUE(r.net.storage_at(h).find(rec.key, rec.aor)) << rec.aor;
     EXPECT_EQ(r.lookup(*r.live.begin(), Target::user(rec.key, rec.aor)).status, 200);
   }
   EXPECT_GT(owned, 0) << "pick another seed: the new node owns none of the keys";
@@ -833,7 +833,7 @@ TEST(Node, TransfersAndLeavesFromNonNeighboursAreRefused) {
   const NodeStatus before = r.at(t).status();
   r.net.call(r.handle.at(t), [&](Node& node, Time now) { return node.on_request(now, 424242, transfer); });
   EXPECT_EQ(r.at(t).counters().implausible, 1u);
-  EXPECT_EQ(r.net.storage(r.handle.at(t)).find(rec.key, rec.aor), nullptr);
+  EXPECT_FALSE(r.net.storage(r.handle.at(t)).find(rec.key, rec.aor));
 
   // A leave sent by S about itself, and one about T's predecessor: both
   // refused, T's view unchanged.
@@ -857,7 +857,7 @@ TEST(Node, TransfersAndLeavesFromNonNeighboursAreRefused) {
   transfer.from = r.at(pred).self();
   r.net.call(r.handle.at(t), [&](Node& node, Time now) { return node.on_request(now, 424245, transfer); });
   EXPECT_EQ(r.at(t).counters().implausible, 3u);
-  ASSERT_NE(r.net.storage(r.handle.at(t)).find(rec.key, rec.aor), nullptr);
+  ASSERT_TRUE(r.net.storage(r.handle.at(t)).find(rec.key, rec.aor));
 
   // A batch is judged record by record: from S, a record whose key lies
   // just before S (S may be its owner, replicating) is kept, one whose arc
@@ -873,8 +873,8 @@ TEST(Node, TransfersAndLeavesFromNonNeighboursAreRefused) {
   batch.records = {{far, Duration{3'600'000}}, {near, Duration{3'600'000}}};
   r.net.call(r.handle.at(t), [&](Node& node, Time now) { return node.on_request(now, 424246, batch); });
   EXPECT_EQ(r.at(t).counters().implausible, 4u);
-  EXPECT_EQ(r.net.storage(r.handle.at(t)).find(far.key, far.aor), nullptr);
-  EXPECT_NE(r.net.storage(r.handle.at(t)).find(near.key, near.aor), nullptr);
+  EXPECT_FALSE(r.net.storage(r.handle.at(t)).find(far.key, far.aor));
+  EXPECT_TRUE(r.net.storage(r.handle.at(t)).find(near.key, near.aor));
 }
 
 }  // namespace

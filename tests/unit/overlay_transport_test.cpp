@@ -85,7 +85,7 @@ class OverlayTransportTest : public ::testing::Test {
   void SetUp() override {
     su_init();
     root = su_root_create(nullptr);
-    ASSERT_NE(root, nullptr);
+    ASSERT_TRUE(root);
   }
   void TearDown() override {
     peers.clear();
@@ -179,7 +179,7 @@ TEST_F(OverlayTransportTest, AListAnswerCarriesItsRecordsInTheBody) {
   // Ids come from random ports, so A's range may hold none of the 30 (the
   // test failed now and then): add records A owns until it has ten.
   std::size_t mine = 0;
-  a.storage.for_each([&](const dht::StoredRecord& sr) { mine += a.node->owns(sr.record.key); });
+  a.storage.for_each([&](dht::RecordView sr) { mine += a.node->owns(sr.key()); });
   for (int i = 30; mine < 10 && i < 1'000'000; ++i) {
     const std::string aor = "sip:u" + std::to_string(i) + "@example.com";
     if (!a.node->owns(a.ring.hash(aor))) continue;
@@ -199,7 +199,7 @@ TEST_F(OverlayTransportTest, AListAnswerCarriesItsRecordsInTheBody) {
   }
   // A owns the keys in (B, A]; the rest were handed to B when it joined.
   std::size_t owned = 0;
-  a.storage.for_each([&](const dht::StoredRecord& sr) { owned += a.node->owns(sr.record.key); });
+  a.storage.for_each([&](dht::RecordView sr) { owned += a.node->owns(sr.key()); });
   EXPECT_EQ(listed, owned);
   EXPECT_GT(listed, 0u);
   EXPECT_EQ(b.transport->counters().unsigned_responses, 0u);  // the signed bodies checked
