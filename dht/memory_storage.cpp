@@ -18,7 +18,7 @@ void MemoryStorage::put(const Record& rec, Time expires) {
   if (put.moved) lose_order();
   if (!put.added) return;
   ++counts_[static_cast<std::size_t>(rec.kind)];
-  if (!order_lost_) added_.push_back({rec.key.high64(), put.block});
+  if (!order_lost_) added_.push_back(put.block);
 }
 
 bool MemoryStorage::erase(const Id& key, std::string_view aor, RecordKind kind) {
@@ -51,9 +51,9 @@ const std::vector<MemoryStorage::Entry>& MemoryStorage::ordered() const {
     std::sort(order_.begin(), order_.end(), before);
     order_lost_ = false;
   } else if (!added_.empty()) {
-    std::sort(added_.begin(), added_.end(), before);
     const auto old_size = static_cast<std::ptrdiff_t>(order_.size());
-    order_.insert(order_.end(), added_.begin(), added_.end());
+    for (const unsigned char* block : added_) order_.push_back({RecordView(block).key().high64(), block});
+    std::sort(order_.begin() + old_size, order_.end(), before);
     std::inplace_merge(order_.begin(), order_.begin() + old_size, order_.end(), before);
     added_.clear();
   }

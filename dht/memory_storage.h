@@ -55,7 +55,10 @@ class MemoryStorage final : public Storage {
 
   RecordIndex records_;  // owns the records; they never move, so the order can point at them
   mutable std::vector<Entry> order_;  // every record when last read, in ring order
-  mutable std::vector<Entry> added_;  // records put since then, in no order
+  // Records put since then, in no order: their blocks alone, 8 bytes each
+  // (a node that is never asked for its order, such as the only one,
+  // keeps one per record it holds).
+  mutable std::vector<const unsigned char*> added_;
   // An erase leaves order_ pointing at a freed record: it is dropped and
   // rebuilt at the next read. Erasing is rare (expiry, handed-over ranges),
   // and so is a replacement too large for its block (a binding added).
