@@ -1,7 +1,6 @@
 #include "dht/packed_record.h"
 
 #include <cassert>
-#include <new>
 
 namespace sippeer::dht {
 
@@ -40,7 +39,8 @@ std::int64_t unzigzag(std::uint64_t v) {
 std::size_t packed_size(const Record& r, Time expires) {
   std::size_t n = kVarintsAt + varint_size(r.aor.size()) + r.aor.size();
   // The capacity varint is sized for the largest capacity this size can
-  // get (capacity_for adds at most 16), so writing it never moves the rest.
+  // get (the pool rounds up by at most 7), so writing it never moves the
+  // rest.
   n += varint_size(r.version) + varint_size(zigzag(expires.time_since_epoch().count())) +
        varint_size(r.bindings.size());
   for (const std::string& v : r.bindings) n += varint_size(v.size()) + v.size();
@@ -72,14 +72,14 @@ void write_block(unsigned char* block, std::size_t capacity, const Record& r, Ti
   assert(static_cast<std::size_t>(p - block) <= capacity);
 }
 
-unsigned char* new_block(const Record& r, Time expires) {
-  const std::size_t capacity = capacity_for(packed_size(r, expires));
-  auto* block = static_cast<unsigned char*>(::operator new(capacity));
+unsigned char* new_block(BlockPool& pool, const Record& r, Time expires) {
+  const std::size_t capacity = BlockPool::capacity_for(packed_size(r, expires));
+  unsigned char* block = pool.allocate(capacity);
   write_block(block, capacity, r, expires);
   return block;
 }
 
-void free_block(unsigned char* block) { ::operator delete(block); }
+void free_block(BlockPool& pool, unsigned char* block) { pool.release(block, capacity_of(block)); }
 
 }  // namespace packed
 

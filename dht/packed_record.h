@@ -16,7 +16,8 @@
 //   as its length and its bytes.
 // The capacity lets a replacement that fits (a phone's refresh changes a
 // few digits) be written in place, so that the ring order, which points at
-// blocks, stays valid.
+// blocks, stays valid. Blocks come from the index's BlockPool
+// (block_pool.h), not from malloc.
 //
 // A RecordView is a pointer into a block: it is valid until the storage
 // changes (a put or an erase), like an iterator. Code that keeps a record
@@ -32,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dht/block_pool.h"
 #include "dht/id.h"
 #include "dht/record.h"
 #include "dht/time.h"
@@ -72,19 +74,17 @@ inline bool key_is(const unsigned char* block, const Id& key) {
   return std::memcmp(block, &key, kKeyBytes) == 0;
 }
 
-// The bytes a packed record takes, and the capacity of the block made for
-// it (what malloc would round it up to anyway: 8 bytes short of a
-// multiple of 16).
+// The bytes a packed record takes, and the capacity of its block (what
+// it was allocated with: packed_size rounded up by the pool).
 std::size_t packed_size(const Record& r, Time expires);
-inline std::size_t capacity_for(std::size_t size) { return size < 24 ? 24 : ((size + 8 + 15) & ~std::size_t{15}) - 8; }
 std::size_t capacity_of(const unsigned char* block);
 
-// A new block holding the record (release with free_block), or the record
-// written over `block` when it fits there (packed_size <= capacity_of):
-// the key, AOR and kind must be the same.
-unsigned char* new_block(const Record& r, Time expires);
+// A new block from `pool` holding the record (give it back with
+// free_block), or the record written over `block` when it fits there
+// (packed_size <= capacity_of): the key, AOR and kind must be the same.
+unsigned char* new_block(BlockPool& pool, const Record& r, Time expires);
 void write_block(unsigned char* block, std::size_t capacity, const Record& r, Time expires);
-void free_block(unsigned char* block);
+void free_block(BlockPool& pool, unsigned char* block);
 
 }  // namespace packed
 

@@ -6,8 +6,9 @@
 namespace sippeer::dht {
 
 RecordIndex::~RecordIndex() {
+  // Pooled blocks go with the pool; larger ones were operator new's.
   for (Slot s : slots_)
-    if (s) packed::free_block(block_of(s));
+    if (s) packed::free_block(pool_, block_of(s));
 }
 
 std::uint64_t RecordIndex::hash_of(const Id& key, std::string_view aor, RecordKind kind) {
@@ -57,12 +58,12 @@ RecordIndex::Put RecordIndex::put(const Record& r, Time expires) {
       packed::write_block(block, capacity, r, expires);
       return {block, false, false};
     }
-    unsigned char* moved = packed::new_block(r, expires);
-    packed::free_block(block);
+    unsigned char* moved = packed::new_block(pool_, r, expires);
+    packed::free_block(pool_, block);
     s = slot_for(moved, hash);
     return {moved, false, true};
   }
-  unsigned char* block = packed::new_block(r, expires);
+  unsigned char* block = packed::new_block(pool_, r, expires);
   s = slot_for(block, hash);
   ++size_;
   return {block, true, false};
@@ -73,7 +74,7 @@ bool RecordIndex::erase(const Id& key, std::string_view aor, RecordKind kind) {
   const std::size_t mask = slots_.size() - 1;
   std::size_t hole = probe(hash_of(key, aor, kind), key, aor, kind);
   if (!slots_[hole]) return false;
-  packed::free_block(block_of(slots_[hole]));
+  packed::free_block(pool_, block_of(slots_[hole]));
   --size_;
   // Backward-shift deletion: later slots of the same run move into the
   // hole when their home slot does not lie between the hole and them, so

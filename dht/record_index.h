@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dht/block_pool.h"
 #include "dht/packed_record.h"
 #include "dht/record.h"
 
@@ -78,6 +79,7 @@ class RecordIndex {
   std::size_t probe(std::uint64_t hash, const Id& key, std::string_view aor, RecordKind kind) const;
   void grow();
 
+  BlockPool pool_;  // the records' blocks; declared first, so destroyed last
   std::vector<Slot> slots_;  // a power of two, at most 3/4 full; empty until the first put
   std::size_t size_ = 0;
 };

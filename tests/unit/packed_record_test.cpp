@@ -14,8 +14,9 @@ namespace sippeer::dht {
 namespace {
 
 struct Block {
-  explicit Block(const Record& r, Time expires) : p(packed::new_block(r, expires)) {}
-  ~Block() { packed::free_block(p); }
+  explicit Block(const Record& r, Time expires) : p(packed::new_block(pool, r, expires)) {}
+  ~Block() { packed::free_block(pool, p); }
+  BlockPool pool;
   Block(const Block&) = delete;
   Block& operator=(const Block&) = delete;
   unsigned char* p;
@@ -88,8 +89,9 @@ TEST(PackedRecord, ABlockIsItsDataAndAFewBytes) {
   const std::size_t data = 20 + r.aor.size() + r.bindings[0].size();
   const std::size_t size = packed::packed_size(r, Time{Duration{3'600'000}});
   EXPECT_LE(size, data + 12);
-  EXPECT_LE(packed::capacity_for(size), size + 15);
-  EXPECT_EQ((packed::capacity_for(size) + 8) % 16, 0u) << "what malloc would round to anyway";
+  EXPECT_LE(BlockPool::capacity_for(size), size + 7);
+  const Block b(r, Time{Duration{3'600'000}});
+  EXPECT_EQ(packed::capacity_of(b.p), BlockPool::capacity_for(size));
 }
 
 }  // namespace
