@@ -53,7 +53,9 @@ class MemoryStorage final : public Storage {
   // Drops the order, to be rebuilt at the next read (see order_lost_).
   void lose_order();
 
-  RecordIndex records_;  // owns the records; they never move, so the order can point at them
+  // Owns the records. A record stays in its block unless a replacement
+  // outgrows it (then the order is lost), so the order can point at blocks.
+  RecordIndex records_;
   mutable std::vector<Entry> order_;  // every record when last read, in ring order
   // Records put since then, in no order: their blocks alone, 8 bytes each
   // (a node that is never asked for its order, such as the only one,
