@@ -19,16 +19,14 @@ bool same_node(const std::optional<NodeRef>& a, const NodeRef& b) {
 
 // A record's size on the wire, roughly: what bounds a Transfer batch and
 // a List page.
-std::size_t record_bytes(const Record& r) {
-  std::size_t n = r.aor.size() + 64;
-  for (const auto& b : r.bindings) n += b.size() + 11;
+template <class Values>
+std::size_t record_bytes(std::size_t aor_size, const Values& values) {
+  std::size_t n = aor_size + 64;
+  for (const auto& v : values) n += v.size() + 11;
   return n;
 }
-std::size_t record_bytes(RecordView r) {
-  std::size_t n = r.aor().size() + 64;
-  for (std::string_view b : r.values()) n += b.size() + 11;
-  return n;
-}
+std::size_t record_bytes(const Record& r) { return record_bytes(r.aor.size(), r.bindings); }
+std::size_t record_bytes(RecordView r) { return record_bytes(r.aor().size(), r.values()); }
 
 }  // namespace
 

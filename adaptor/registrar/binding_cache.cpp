@@ -4,16 +4,15 @@ namespace sippeer::adaptor {
 
 std::vector<Binding> BindingCache::live(dht::RecordView record, std::int64_t now_unix) {
   auto it = by_aor_.find(record.aor());
-  if (it == by_aor_.end()) {
+  const bool added = it == by_aor_.end();
+  if (added) {
     if (by_aor_.size() >= capacity_) by_aor_.clear();
     it = by_aor_.try_emplace(std::string(record.aor())).first;
-    it->second.sorted = sorted_bindings(record.record());
-    it->second.raw = record.values().strings();
   }
   Entry& e = it->second;
   // Compared by content, not by record version: a record rewritten with
   // the same version elsewhere in the ring can never be served stale.
-  if (!record.values().equals(e.raw)) {
+  if (added || !record.values().equals(e.raw)) {
     e.raw = record.values().strings();
     e.sorted = sorted_bindings(record.record());
   }
