@@ -34,6 +34,12 @@ std::int64_t unzigzag(std::uint64_t v) {
   return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
 }
 
+// Just past the AOR: where the capacity varint starts.
+const unsigned char* past_aor(const unsigned char* block) {
+  const std::string_view aor = aor_of(block);
+  return reinterpret_cast<const unsigned char*>(aor.data() + aor.size());
+}
+
 }  // namespace
 
 std::size_t packed_size(const Record& r, Time expires) {
@@ -49,8 +55,7 @@ std::size_t packed_size(const Record& r, Time expires) {
 
 std::size_t capacity_of(const unsigned char* block) {
   std::uint64_t cap;
-  const std::string_view aor = aor_of(block);
-  read_varint(reinterpret_cast<const unsigned char*>(aor.data() + aor.size()), cap);
+  read_varint(past_aor(block), cap);
   return static_cast<std::size_t>(cap);
 }
 
@@ -83,10 +88,7 @@ void free_block(BlockPool& pool, unsigned char* block) { pool.release(block, cap
 
 }  // namespace packed
 
-const unsigned char* RecordView::after_aor() const {
-  const std::string_view aor = packed::aor_of(block_);
-  return packed::skip_varint(reinterpret_cast<const unsigned char*>(aor.data() + aor.size()));
-}
+const unsigned char* RecordView::after_aor() const { return packed::skip_varint(packed::past_aor(block_)); }
 
 std::uint64_t RecordView::version() const {
   std::uint64_t v;
