@@ -14,7 +14,8 @@
    transactions: a call is INVITE, ACK and BYE, so a third as many calls).
    Traffic enters at all three nodes in turn.
 4. Every minute, per node: RSS, open fds, proxied transactions in flight
-   (sippeer_proxy_transactions), and sipp's cumulative successes and
+   (sippeer_proxy_transactions) and what nta holds (sippeer_sip_stack_held:
+   server and client transactions, dialogs), and sipp's cumulative successes and
    failures. At the end it checks: 0 failed requests, and after the first
    minute (warm-up) RSS grew at most 10% + 4 MB and fds at most 8, per
    node. Exit status 0 when all hold, else 1.
@@ -52,11 +53,16 @@ def fds(pid):
 
 
 def in_flight(node):
+    """Proxied transactions waiting for an answer, and what nta holds:
+    "tx irq/orq/dlg" (server, client transactions, dialogs)."""
     code, text = ringlib.http_get(node.listen, node.admin_port, "/metrics")
+    tx, held = -1, {}
     for line in str(text).splitlines():
         if line.startswith("sippeer_proxy_transactions "):
-            return int(float(line.split()[1]))
-    return -1
+            tx = int(float(line.split()[1]))
+        elif line.startswith("sippeer_sip_stack_held{"):
+            held[line.split('"')[1]] = int(float(line.split()[1]))
+    return f"{tx} {held.get('server_transactions', -1)}/{held.get('client_transactions', -1)}/{held.get('dialogs', -1)}"
 
 
 def sipp(ph, name, scenario, node, rate, seconds, csv, keys=None, scen_dir=None):
@@ -65,18 +71,22 @@ def sipp(ph, name, scenario, node, rate, seconds, csv, keys=None, scen_dir=None)
                    extra=("-inf", csv), keys=keys)
 
 
-def start_mix(ph, nodes, csv, port, rate, seconds, tag, scen):
+def start_mix(ph, nodes, csv, port, rate, seconds, tag, scen, only=None):
     """The traffic mix at `rate` transactions/s for `seconds`, entering at
     every node: REGISTER refreshes 40%, MESSAGEs 40%, calls 20% (a call is
     three transactions, so rate * 0.2 / 3 calls/s). Returns the UACs."""
     mix = []
     for i, node in enumerate(nodes):
         k = len(nodes)
-        mix.append(sipp(ph, f"{tag}-reg{i}", "soak_register.xml", node, rate * 0.4 / k, seconds, csv,
-                        keys={"cport": port}, scen_dir=os.path.join(HERE, "sipp")))
-        mix.append(sipp(ph, f"{tag}-msg{i}", "churn_message.xml", node, rate * 0.4 / k, seconds, csv, scen_dir=scen))
-        mix.append(sipp(ph, f"{tag}-call{i}", "churn_call.xml", node, rate * 0.2 / 3 / k, seconds, csv,
-                        scen_dir=scen))
+        if only in (None, "register"):
+            mix.append(sipp(ph, f"{tag}-reg{i}", "soak_register.xml", node, rate * 0.4 / k, seconds, csv,
+                            keys={"cport": port}, scen_dir=os.path.join(HERE, "sipp")))
+        if only in (None, "message"):
+            mix.append(sipp(ph, f"{tag}-msg{i}", "churn_message.xml", node, rate * 0.4 / k, seconds, csv,
+                            scen_dir=scen))
+        if only in (None, "call"):
+            mix.append(sipp(ph, f"{tag}-call{i}", "churn_call.xml", node, rate * 0.2 / 3 / k, seconds, csv,
+                            scen_dir=scen))
     return mix
 
 
@@ -111,6 +121,8 @@ def main():
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--share", type=float, default=0.8)
     ap.add_argument("--rate", type=float, default=None, help="soak rate (requests/s); skips the measurement")
+    ap.add_argument("--only", choices=("register", "message", "call"), default=None,
+                    help="run one part of the mix alone, at its share of --rate (to see what each holds)")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     log = ringlib.log
@@ -145,8 +157,8 @@ def main():
             log("no sustainable rate found")
             return 1
 
-        mix = start_mix(ph, nodes, csv, port, rate, total_s, "soak", scen)
-        log(f"{'min':>4} " + " ".join(f"{n.name + ' RSS MB':>11} {'fds':>4} {'tx':>5}" for n in nodes)
+        mix = start_mix(ph, nodes, csv, port, rate, total_s, "soak", scen, args.only)
+        log(f"{'min':>4} " + " ".join(f"{n.name + ' RSS MB':>11} {'fds':>4} {'tx irq/orq/dlg':>20}" for n in nodes)
             + f" {'ok':>8} {'failed':>6}")
         samples = []
         t0 = time.monotonic()
@@ -161,7 +173,7 @@ def main():
             ok = sum(s.counts()[0] for s in mix)
             failed = sum(s.counts()[1] for s in mix)
             samples.append(row)
-            log(f"{minute:>4} " + " ".join(f"{r:>11.1f} {f:>4} {t:>5}" for r, f, t in row) + f" {ok:>8} {failed:>6}")
+            log(f"{minute:>4} " + " ".join(f"{r:>11.1f} {f:>4} {t:>20}" for r, f, t in row) + f" {ok:>8} {failed:>6}")
             if time.monotonic() - t0 >= total_s - 0.5:
                 break
         for s in mix:

@@ -140,6 +140,13 @@ std::string render_metrics(const NodeSnapshot& s) {
          std::to_string(r.relayed_requests));
   metric("sippeer_proxy_transactions", "gauge", "Proxied requests waiting for their final answer.",
          std::to_string(s.proxy_transactions));
+  const char* nta_help = "Transactions and dialogs held by the SIP stack (nta), finished ones too until "
+                         "sip.transaction_lifetime_ms runs out.";
+  metric("sippeer_sip_stack_held", "gauge", nta_help, std::to_string(s.nta_server_transactions),
+         "{what=\"server_transactions\"}");
+  metric("sippeer_sip_stack_held", "gauge", nta_help, std::to_string(s.nta_client_transactions),
+         "{what=\"client_transactions\"}");
+  metric("sippeer_sip_stack_held", "gauge", nta_help, std::to_string(s.nta_dialogs), "{what=\"dialogs\"}");
   metric("sippeer_discovery_method", "gauge", "How this node found the ring (1 for the method used).", "1",
          std::string("{method=\"") + s.discovery + "\"}");
 

@@ -71,6 +71,10 @@ struct NodeSnapshot {
   std::size_t relays_in_flight = 0;
   std::uint64_t relay_timeouts = 0;
   std::size_t proxy_transactions = 0;
+  // Transactions and dialogs that nta holds, finished ones included until
+  // their timers run out (sip.transaction_lifetime_ms): where a node's
+  // traffic memory is.
+  std::size_t nta_server_transactions = 0, nta_client_transactions = 0, nta_dialogs = 0;
   AdmissionCounters admission;
   bool batch_reads = false;  // UdpReader reads the SIP UDP socket (sip.batch_reads)
   UdpReaderCounters udp_reader;

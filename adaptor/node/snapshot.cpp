@@ -11,6 +11,9 @@
 #include "adaptor/registrar/registrar.h"
 #include "dht/ring_size.h"
 
+#include <sofia-sip/nta.h>
+#include <sofia-sip/nta_tag.h>
+
 namespace sippeer::adaptor {
 
 constexpr const char* kLogTag = "admin";  // see adaptor/log.h
@@ -77,6 +80,12 @@ NodeSnapshot Daemon::snapshot() const {
   s.relays_in_flight = proxy_->relays_in_flight();
   s.relay_timeouts = proxy_->relay_timeouts();
   s.proxy_transactions = proxy_->transactions();
+  usize_t irqs = 0, orqs = 0, legs = 0;
+  nta_agent_get_stats(agent_, NTATAG_S_IRQ_HASH_USED_REF(irqs), NTATAG_S_ORQ_HASH_USED_REF(orqs),
+                      NTATAG_S_LEG_HASH_USED_REF(legs), TAG_END());
+  s.nta_server_transactions = irqs;
+  s.nta_client_transactions = orqs;
+  s.nta_dialogs = legs;
   s.admission = admission_->counters();
   if (udp_reader_) {
     s.batch_reads = true;
