@@ -319,6 +319,13 @@ const std::vector<SettingInfo> kSchema = {
                     "it found within this time, else it ends as unanswered; it bounds how long a "
                     "call to nobody waits. Three seconds cover a slow resolver and one SIP retransmission.",
      .field = &Settings::dns_timeout_ms, .min = 100, .max = 32000, .live = true},
+    {.key = "dns.negative_ttl_s", .type = "int", .range = "0..300", .default_text = "30",
+     .flag = "",
+     .description = "When DNS finds no SIP server of a domain's own (no NAPTR, SRV or A record, an "
+                    "unreachable resolver, or targets that are nodes of this ring), calls to that domain "
+                    "go through the ring alone for this many seconds, relayed without a transaction, "
+                    "instead of forking to DNS each time. 0 asks DNS every time; RFC 2308 caps it at 300.",
+     .field = &Settings::dns_negative_ttl_s, .min = 0, .max = 300, .live = true},
     {.key = "dns.resolv_conf", .type = "string", .range = "file", .default_text = "\"\"",
      .flag = "--resolv-conf FILE",
      .description = "Resolver configuration for the DNS branch (and nta's own lookups). Empty uses "

@@ -105,6 +105,7 @@ struct Settings {
   bool pstn_redirect = true;       // pstn.redirect  true: 302 with the gateways; false: proxy to the cheapest
   // dns
   int dns_timeout_ms = 3000;       // dns.timeout_ms 100..32000  bounds the DNS branch of a fork
+  int dns_negative_ttl_s = 30;     // dns.negative_ttl_s 0..300  a domain DNS found no server of is ring-only so long
   std::string resolv_conf;         // dns.resolv_conf --resolv-conf FILE  empty = /etc/resolv.conf
   // overload (admission control)
   int overload_backlog_kb = 4096;  // overload.max_backlog_kb 0..65536  0 = off; UDP receive queue above it: shed

@@ -46,7 +46,25 @@ bool Proxy::wants_dns(const sip_t* sip) const {
   if (has_dns_marker(sip)) return false;
   const url_t* ruri = sip->sip_request->rq_url;
   if (!ruri->url_host) return false;
-  return !ring_domain(ruri);
+  return !ring_domain(ruri) && !dns_verdicts_.ring_only(lookup_domain(ruri), steady_ms());
+}
+
+std::string Proxy::lookup_domain(const url_t* ruri) {
+  char maddr[256];
+  if (ruri->url_params) {
+    const isize_t n = url_param(ruri->url_params, "maddr", maddr, sizeof maddr);
+    if (n > 0 && static_cast<std::size_t>(n) < sizeof maddr) return maddr;
+  }
+  return ruri->url_host ? ruri->url_host : "";
+}
+
+void Proxy::remember_no_dns_server(const std::string& domain) {
+  const std::int64_t ttl_ms = 1000LL * ctx_.settings->dns_negative_ttl_s;
+  const bool known = dns_verdicts_.ring_only(domain, steady_ms());
+  dns_verdicts_.no_server(domain, steady_ms(), ttl_ms);
+  if (ttl_ms > 0 && !known)
+    SIPPEER_LOG(Info) << "proxy: DNS has no SIP server of " << domain << "'s own; calls to it go through the ring alone for "
+                      << ctx_.settings->dns_negative_ttl_s << " s (dns.negative_ttl_s)";
 }
 
 bool Proxy::ring_domain(const url_t* u, bool any_in_p2p_only) const {
@@ -61,13 +79,7 @@ bool Proxy::ring_domain(const url_t* u, bool any_in_p2p_only) const {
 
 void Proxy::start_dns_p2p_lookup(msg_t* msg, sip_t* sip, const std::string& aor, bool outsider) {
   const url_t* ruri = sip->sip_request->rq_url;
-  // RFC 3263 resolves maddr when present, else the host.
-  std::string domain = ruri->url_host;
-  char maddr[256];
-  if (ruri->url_params) {
-    const isize_t n = url_param(ruri->url_params, "maddr", maddr, sizeof maddr);
-    if (n > 0 && static_cast<std::size_t>(n) < sizeof maddr) domain = maddr;
-  }
+  std::string domain = lookup_domain(ruri);
   Transaction* tx = start(msg, sip);
   if (!tx) return;
   const LookupMode mode = ctx_.settings->lookup;
@@ -157,6 +169,10 @@ void Proxy::DnsP2pLookup::start_dns() {
 
 void Proxy::DnsP2pLookup::on_resolved(std::vector<SipResolver::Target> targets, const std::string& error) {
   if (tx->final_sent || tx->canceled) {
+    // Too late for this call, not for the next ones to the domain.
+    if (targets.empty() || std::any_of(targets.begin(), targets.end(),
+                                       [this](const SipResolver::Target& t) { return proxy->points_back(t); }))
+      proxy->remember_no_dns_server(domain);
     tx->finish_if_done();
     return;
   }
@@ -168,6 +184,7 @@ void Proxy::DnsP2pLookup::on_resolved(std::vector<SipResolver::Target> targets, 
   })) {
     case DnsP2pPlan::Resolved::NoRecord:
       SIPPEER_LOG(Info) << "proxy: DNS branch for " << aor << " ends: " << error;
+      proxy->remember_no_dns_server(domain);
       stop();
       tx->note_result(Reject::NoDnsRecord, true);
       tx->finish_if_done();
@@ -175,6 +192,7 @@ void Proxy::DnsP2pLookup::on_resolved(std::vector<SipResolver::Target> targets, 
     case DnsP2pPlan::Resolved::PointsBack:
       SIPPEER_LOG(Info) << "proxy: DNS for " << domain << " points back into the ring (" << back
                         << "); the ring lookup answers";
+      proxy->remember_no_dns_server(domain);
       stop();
       tx->finish_if_done();
       return;

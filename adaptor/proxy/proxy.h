@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "adaptor/proxy/dns_verdicts.h"
 #include "adaptor/proxy/fork_table.h"
 #include "adaptor/proxy/hop_watch.h"
 #include "adaptor/proxy/route.h"
@@ -398,6 +399,11 @@ class Proxy {
 
   // dns_p2p_lookup.cpp: DNS + P2P lookups of a phone's request (report 3.5.2)
   bool wants_dns(const sip_t* sip) const;
+  // The name RFC 3263 resolves for `ruri`: its maddr when present, else its host.
+  static std::string lookup_domain(const url_t* ruri);
+  // DNS found no server of `domain`'s own: calls to it go through the ring
+  // alone for dns.negative_ttl_s (dns_verdicts.h).
+  void remember_no_dns_server(const std::string& domain);
   // `outsider`: from outside proxy.allowed_networks, so the ring only.
   void start_dns_p2p_lookup(msg_t* msg, sip_t* sip, const std::string& aor, bool outsider);
   // The lookup itself is an object of its own (proxy_state.h).
@@ -414,6 +420,7 @@ class Proxy {
   std::string flow_record_route_;
   std::string via_sent_by_;  // via_sent_by()
   std::unique_ptr<SipResolver> resolver_;  // made on the first DNS branch; destroyed before transactions_
+  DnsVerdicts dns_verdicts_{4096};  // domains DNS found no server of, for a while
   // Requests parked while the edge fetches their From's credential.
   std::unordered_map<std::uint64_t, msg_t*> auth_pending_;
   std::uint64_t next_auth_id_ = 1;

@@ -18,7 +18,10 @@ Cases (--case):
                200 wins and the other branch gets CANCEL (and answers 487),
                once with the Kamailio side answering and once with the ring
                side answering. The caller never sees the 487.
-  no_dns       nodns.test has no DNS records: the ring alone answers.
+  no_dns       nodns.test has no DNS records: the ring alone answers. The
+               verdict is kept for dns.negative_ttl_s (2 s here): a second
+               call asks no DNS and its INVITE crosses the caller's node
+               with no transaction; a call after the 2 s asks DNS again.
   nobody       nobody anywhere (example.test: Kamailio 404, ring 404;
                nodns.test: NXDOMAIN, ring 404; blackhole.test: a server
                that never answers, ring 404): a final 404 within the DNS
@@ -227,6 +230,31 @@ def case_no_dns(w):
     frank.expect_all(1, 10, "frank answering")
     w.lookups_now("nodns.test", 1, "one call to nodns.test")
     log(f"frank@nodns.test reached through the ring alone ({took:.1f} s incl. sipp start); NXDOMAIN ignored")
+    check("calls to it go through the ring alone" in n1.log(),
+          f"{n1.name} did not log that it remembers nodns.test has no server:\n{n1.log()[-3000:]}")
+
+    # The verdict holds: the next call is the ring's alone, relayed with no
+    # transaction at the caller's node (a 2-s TTL, set in CASES).
+    relayed = ringlib.metric(n1, "sippeer_sip_stateless_relays_total")
+    t_verdict = time.monotonic()
+    frank = w.uas("frank-uas-2", "uas_call.xml", frank_port)
+    uac = w.call("alice-frank-2", n1, "frank", "nodns.test")
+    uac.expect_all(1, 25, "alice -> frank@nodns.test again, while the verdict holds")
+    frank.expect_all(1, 10, "frank answering the second call")
+    check(time.monotonic() - t_verdict < 2.0, "the second call took longer than the verdict's 2 s; cannot tell")
+    w.lookups_now("nodns.test", 1, "a second call while the verdict holds")
+    check(ringlib.metric(n1, "sippeer_sip_stateless_relays_total") > relayed,
+          f"{n1.name} relayed no request of the second call statelessly")
+    log("a second call to nodns.test asked no DNS and crossed the caller's node statelessly")
+
+    # Past the TTL, DNS is asked again.
+    time.sleep(max(0.0, t_verdict + 2.2 - time.monotonic()))
+    frank = w.uas("frank-uas-3", "uas_call.xml", frank_port)
+    uac = w.call("alice-frank-3", n1, "frank", "nodns.test")
+    uac.expect_all(1, 25, "alice -> frank@nodns.test after the verdict ended")
+    frank.expect_all(1, 10, "frank answering the third call")
+    w.lookups_now("nodns.test", 2, "a call after dns.negative_ttl_s")
+    log("after dns.negative_ttl_s a call to nodns.test asked DNS again")
 
 
 def case_nobody(w):
@@ -370,7 +398,7 @@ def case_resolution(w):
 CASES = {
     "call_out": (case_call_out, {}),
     "both": (case_both, {}),
-    "no_dns": (case_no_dns, {}),
+    "no_dns": (case_no_dns, {"node_config": {"dns": {"negative_ttl_s": 2}}}),
     "nobody": (case_nobody, {"extra_records": [
         "naptr-record=blackhole.test,10,100,S,SIP+D2U,,_sip._udp.blackhole.test",
         lambda w: f"srv-host=_sip._udp.blackhole.test,hole.blackhole.test,{w.hole_port()},0,0",

@@ -62,6 +62,7 @@ Settings scrambled() {
   s.lookup = LookupMode::DnsFirst;
   s.p2p_domains = {"example.net"};
   s.dns_timeout_ms = 101;
+  s.dns_negative_ttl_s = 7;
   s.offline_enabled = false;
   s.offline_max_age_days = 2;
   s.offline_max_per_user = 3;
