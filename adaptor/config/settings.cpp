@@ -44,8 +44,8 @@ const std::vector<SettingInfo> kSchema = {
      .flag = "",
      .description = "What RFC 3261 calls 64*T1 (32 s there): how long a transaction waits for a final "
                     "answer (Timers B and F) and keeps a finished one to absorb retransmissions (Timers "
-                    "H and J). A request relayed statefully (an INVITE fork, a flow's edge, "
-                    "proxy.record_route at the owner, TCP or TLS) holds ~20 KB for this long; most UDP "
+                    "H and J). A request relayed statefully (an INVITE fork, a flow's edge, a DNS + P2P "
+                    "lookup to a domain with a SIP server, TCP or TLS) holds ~20 KB for this long; most UDP "
                     "relays hold no transaction, nor does a MESSAGE forked to UDP phones, whose phones "
                     "may take this long to answer. Kamailio keeps finished "
                     "transactions 5 s. It must cover the longest overlay wait, 8 x "

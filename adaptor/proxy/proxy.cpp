@@ -366,7 +366,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
     start_dns_p2p_lookup(msg, sip, d.aor, from_outside);
     return;
   }
-  if (d.kind == K::RingHop && (may_relay_stateless(sip) || may_relay_invite(sip, true)) &&
+  if (d.kind == K::RingHop && (may_relay_stateless(sip) || may_relay_invite(sip)) &&
       relay_stateless(msg, sip, d.target, claim))
     return;
   if (d.kind == K::Direct && may_relay_stateless(sip) && relay_direct(msg, sip)) return;
@@ -385,7 +385,7 @@ void Proxy::route_request(msg_t* msg, sip_t* sip, const RouteDecision& d, const 
       return;
     }
     if (!live.empty() && subscribe_with_probe(msg, sip, key, d.aor, live)) return;  // presence_flow.cpp
-    if (live.size() == 1 && !alias_of(live[0]) && (may_relay_stateless(sip) || may_relay_invite(sip, false)) &&
+    if (live.size() == 1 && !alias_of(live[0]) && (may_relay_stateless(sip) || may_relay_invite(sip)) &&
         relay_to_binding(msg, sip, live[0]))
       return;
     if (fork_lightly(msg, sip, live)) return;  // light_fork.cpp

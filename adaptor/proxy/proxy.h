@@ -171,8 +171,10 @@ class Proxy {
   bool relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool claim);
   static bool may_relay_stateless(const sip_t* sip);
   // A ring hop or the owner's hop to one binding may also carry an
-  // INVITE, when this node need not stay in the dialog (no Record-Route).
-  bool may_relay_invite(const sip_t* sip, bool ring_hop) const;
+  // INVITE out of a dialog, unless this node stays in it through a flow.
+  bool may_relay_invite(const sip_t* sip) const;
+  // Our Record-Route (proxy.record_route) for the owner's hop to a phone.
+  std::string own_record_route() const { return "<sip:" + ctx_.local_address + ";lr>"; }
   // An INVITE waits in call_watch_ (it may ring for minutes), the rest in hop_watch_.
   HopWatch& watch_for(const sip_t* sip);
   // The owner's hop to the callee's only binding, without a transaction.

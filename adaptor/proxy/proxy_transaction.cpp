@@ -138,8 +138,7 @@ bool Proxy::add_branch(Transaction* tx, const std::string& request_uri, const st
     msg_header_insert(msg, pub,
                       reinterpret_cast<msg_header_t*>(sip_record_route_make(home, flow_rr.c_str())));
   } else if (ctx_.settings->record_route && creates_dialog && !ring_hop) {
-    const std::string rr = "<sip:" + ctx_.local_address + ";lr>";
-    msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(sip_record_route_make(home, rr.c_str())));
+    msg_header_insert(msg, pub, reinterpret_cast<msg_header_t*>(sip_record_route_make(home, own_record_route().c_str())));
   }
   // P2P-Owner is between ring nodes only: set on a hop to the believed
   // owner, never passed to a phone.

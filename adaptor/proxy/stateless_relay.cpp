@@ -21,9 +21,10 @@
 // waited 4 x overlay.request_timeout_ms too).
 //
 // Ring hops and the owner's last hop to a callee with one binding carry
-// INVITEs too, when this node has no reason to stay in the dialog (no
-// Record-Route: no flow, and at the owner proxy.record_route off). A
-// stateful relay kept an nta server and client transaction per call at
+// INVITEs too, unless this node stays in the dialog through a flow (its
+// Record-Route names the flow, and the phone is reached down it). The
+// owner's plain Record-Route (proxy.record_route) is added here as a
+// stateful relay adds it (relay_to_binding). A stateful relay kept an nta server and client transaction per call at
 // each node, the client one for Timer D's 32 s after the 200: ~10 KB a
 // call, and most of a call's CPU in malloc faulting fresh pages in
 // (docs/BENCHMARKS.md). Like a MESSAGE's, an INVITE's silence is not
@@ -109,12 +110,14 @@ HopWatch& Proxy::watch_for(const sip_t* sip) {
   return sip->sip_request->rq_method == sip_method_invite ? call_watch_ : hop_watch_;
 }
 
-bool Proxy::may_relay_invite(const sip_t* sip, bool ring_hop) const {
-  // Out of dialog only (a re-INVITE keeps the transaction), and only
-  // where this node adds no Record-Route: a flow's edge always does, and
-  // proxy.record_route does on the owner's hop to the binding.
+bool Proxy::may_relay_invite(const sip_t* sip) const {
+  // Out of dialog only (a re-INVITE keeps the transaction), and not at a
+  // flow's edge, whose Record-Route names the flow and whose phone is
+  // reached down it (add_branch). proxy.record_route's plain one, on the
+  // owner's hop to the binding, a stateless relay adds as well
+  // (relay_to_binding; RFC 3261 16.11 follows 16.6 step 4).
   if (sip->sip_request->rq_method != sip_method_invite || (sip->sip_to && sip->sip_to->a_tag)) return false;
-  return flow_record_route_.empty() && (ring_hop || !ctx_.settings->record_route);
+  return flow_record_route_.empty();
 }
 
 bool Proxy::relay_stateless(msg_t* msg, sip_t* sip, const std::string& hop, bool claim) {
@@ -166,6 +169,11 @@ bool Proxy::relay_to_binding(msg_t* msg, sip_t* sip, const Binding& b) {
   // never reach a phone; the DNS marker does, as add_branch's (the
   // binding may be another proxy).
   set_request_uri(msg, sip, URL_STRING_MAKE(b.uri.c_str()));
+  // 16.6 step 4, as add_branch at the owner: proxy.record_route keeps us
+  // in the dialog the INVITE starts, so its BYE comes back this way.
+  if (ctx_.settings->record_route && starts_dialog(sip))
+    msg_header_insert(msg, reinterpret_cast<msg_pub_t*>(sip),
+                      reinterpret_cast<msg_header_t*>(sip_record_route_make(msg_home(msg), own_record_route().c_str())));
   prepare_relay(msg, sip, /*claim=*/false, /*identity=*/false, /*dns_marker=*/true);
   if (send_stateless(msg, "", branch, &watch)) ++counters_.forked;
   return true;  // sent, or nta took the message and the caller retransmits
