@@ -26,6 +26,11 @@ A third call is answered 200 by bob; alice gets the 200, and a CANCEL
 sent after it is answered 481 by the node (nothing left to cancel). Its
 BYE, sent to the node with bob's contact as Request-URI, reaches bob with
 a stateless branch too (relay_direct), and his 200 reaches alice.
+
+With --record-route (proxy.record_route on, integration.stateless_call_rr)
+the same holds, and the owner stays in the dialog without a transaction:
+bob's INVITE and alice's 200 carry one Record-Route, the owner's, and the
+BYE, sent with that Route, reaches bob through the owner.
 """
 
 import sys
@@ -101,7 +106,19 @@ def only_callers_via(answer, invite, what):
           f"{what} reached alice with Vias {vias}: expected only her own")
 
 
-def canceled_call(alice, bob, entry, owner):
+def record_routes(text):
+    return [r for h in headers(text, "Record-Route") for r in h.split(",")]
+
+
+def owners_record_route(text, owner, what):
+    """With proxy.record_route: the owner's own Record-Route, and no
+    other (ring hops add none)."""
+    rr = record_routes(text)
+    check(len(rr) == 1 and f"sip:{owner.address};lr" in rr[0],
+          f"{what} has Record-Route {rr}: expected the owner's <sip:{owner.address};lr> alone")
+
+
+def canceled_call(alice, bob, entry, owner, rr=False):
     before = {n.name: forwarded(n) for n in (entry, owner)}
     before_relayed = {n.name: relayed(n) for n in (entry, owner)}
     invite = alice.request("INVITE", "sip:bob@example.com", to="<sip:bob@example.com>", body=SDP,
@@ -115,6 +132,10 @@ def canceled_call(alice, bob, entry, owner):
           f"bob's INVITE came with branch {branch}: not the owner's stateless relay")
     check(owner.address in headers(got, "Via")[0] if headers(got, "Via") else False,
           f"bob's INVITE's top Via is {headers(got, 'Via')[:1]}, not the owner {owner.address}")
+    if rr:
+        owners_record_route(got, owner, "bob's INVITE")
+    else:
+        check(not record_routes(got), f"bob's INVITE has Record-Route {record_routes(got)} with proxy.record_route off")
     if entry is not owner:
         vias = headers(got, "Via")
         check(len(vias) >= 2 and entry.address in vias[1] and "branch=z9hG4bK.sr" in vias[1],
@@ -162,7 +183,7 @@ def canceled_call(alice, bob, entry, owner):
         f"200 and 487 back; nothing left in flight at {' and '.join(nodes)}")
 
 
-def answered_call(alice, bob, owner):
+def answered_call(alice, bob, owner, rr=False):
     invite = alice.request("INVITE", "sip:bob@example.com", to="<sip:bob@example.com>", body=SDP,
                            content_type="application/sdp")
     call_id = header(invite, "Call-ID")
@@ -172,19 +193,26 @@ def answered_call(alice, bob, owner):
     bob.reply_to(got, owner.address, 200, "OK", to_tag="bobtag2", body=SDP)
     final = final_for(alice, "INVITE", call_id)
     check(final and ringlib.status_code(final) == 200, f"the answered call: {final and status_line(final)}")
+    if rr:
+        owners_record_route(got, owner, "bob's INVITE")
+        owners_record_route(final, owner, "alice's 200")
     alice.send(owner, cancel_for(invite))
     late = final_for(alice, "CANCEL", call_id)
     check(late and ringlib.status_code(late) == 481, f"a CANCEL after the 200: {late and status_line(late)}, "
                                                       f"expected 481")
     stray = bob.recv(1, lambda m: m.startswith("CANCEL "))
     check(stray is None, "bob received a CANCEL for a call he had answered")
-    # The BYE goes to the node (no Record-Route, so to bob's contact as
-    # Request-URI), as the bench's sipp and old phones send it.
+    # The BYE goes to the node with bob's contact as Request-URI: without
+    # Record-Route as the bench's sipp and old phones send it, with it by
+    # the Route the 200's Record-Route made (RFC 3261 12.1.2).
     bye = alice.request("BYE", f"sip:bob@{bob.address}", to=f"{header(final, 'To', 't')}",
-                        frm=header(invite, "From"), from_tag="", call_id=call_id, cseq=2, contact=False)
+                        frm=header(invite, "From"), from_tag="", call_id=call_id, cseq=2, contact=False,
+                        extra=f"Route: {record_routes(final)[0].strip()}" if rr else "")
     alice.send(owner, bye)
     got_bye = bob.recv(5, lambda m: m.startswith("BYE ") and header(m, "Call-ID", "i") == call_id)
     check(got_bye, "bob received no BYE")
+    check(not headers(got_bye, "Route"), f"bob's BYE still has Route {headers(got_bye, 'Route')}: the owner "
+                                          f"did not take its own out")
     check((top_branch(got_bye) or "").startswith("z9hG4bK.sr"),
           f"bob's BYE came with branch {top_branch(got_bye)}: not relayed statelessly")
     bob.reply_to(got_bye, owner.address, 200, "OK")
@@ -198,19 +226,21 @@ def answered_call(alice, bob, owner):
 
 def body(args):
     with ringlib.Cluster(args.sippeer, "stateless-call", keep=args.keep) as cl, sipplib.Phones(cl) as ph:
-        ring = sipplib.start_ring(cl, 2, config={"proxy": {"p2p_domains": ["example.com"]}})
+        rr = args.record_route
+        ring = sipplib.start_ring(cl, 2, config={"proxy": {"p2p_domains": ["example.com"], "record_route": rr}})
         owner = sipplib.owner_of(ring, "sip:bob@example.com")
         other = next(n for n in ring if n is not owner)
         bob, alice = ph.raw_phone("bob"), ph.raw_phone("alice")
         register(bob, owner)
         log(f"bob registered at {owner.name}, which owns his key")
-        canceled_call(alice, bob, owner, owner)
-        canceled_call(alice, bob, other, owner)
-        answered_call(alice, bob, owner)
+        canceled_call(alice, bob, owner, owner, rr)
+        canceled_call(alice, bob, other, owner, rr)
+        answered_call(alice, bob, owner, rr)
         time.sleep(0.2)
         for n in ring:
             check(n.alive(), f"{n.name} died")
 
 
 if __name__ == "__main__":
-    ringlib.run_test(__doc__, body)
+    ringlib.run_test(__doc__, body, extra_args=lambda ap: ap.add_argument(
+        "--record-route", action="store_true", help="proxy.record_route on"))
