@@ -322,7 +322,7 @@ const std::vector<SettingInfo> kSchema = {
     {.key = "dns.negative_ttl_s", .type = "int", .range = "0..300", .default_text = "30",
      .flag = "",
      .description = "When DNS finds no SIP server of a domain's own (no NAPTR, SRV or A record, an "
-                    "unreachable resolver, or targets that are nodes of this ring), calls to that domain "
+                    "unreachable resolver, or a node of this ring among its targets), calls to that domain "
                     "go through the ring alone for this many seconds, relayed without a transaction, "
                     "instead of forking to DNS each time. 0 asks DNS every time; RFC 2308 caps it at 300.",
      .field = &Settings::dns_negative_ttl_s, .min = 0, .max = 300, .live = true},

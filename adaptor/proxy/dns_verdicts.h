@@ -14,9 +14,10 @@
 //
 // Which verdicts count: DNS found no NAPTR, SRV or A record (the resolver
 // said so, or could not ask: RFC 2308 section 7 lets a resolver remember
-// an unreachable server too, for at most five minutes), or every target
-// it found is a node of this ring, where the ring lookup is the answer
-// anyway. A domain with a server of its own is never remembered here.
+// an unreachable server too, for at most five minutes), or a target it
+// found is a node of this ring (DnsP2pPlan's PointsBack: the domain is
+// the ring's, and the ring lookup is the answer). A domain whose servers
+// are all outside the ring is never remembered here.
 //
 // Pure: the caller passes the time; no Sofia, no clock.
 #pragma once
