@@ -59,10 +59,7 @@ std::string Proxy::lookup_domain(const url_t* ruri) {
 }
 
 void Proxy::remember_no_dns_server(const std::string& domain) {
-  const std::int64_t ttl_ms = 1000LL * ctx_.settings->dns_negative_ttl_s;
-  const bool known = dns_verdicts_.ring_only(domain, steady_ms());
-  dns_verdicts_.no_server(domain, steady_ms(), ttl_ms);
-  if (ttl_ms > 0 && !known)
+  if (dns_verdicts_.no_server(domain, steady_ms(), 1000LL * ctx_.settings->dns_negative_ttl_s))
     SIPPEER_LOG(Info) << "proxy: DNS has no SIP server of " << domain << "'s own; calls to it go through the ring alone for "
                       << ctx_.settings->dns_negative_ttl_s << " s (dns.negative_ttl_s)";
 }
@@ -169,9 +166,10 @@ void Proxy::DnsP2pLookup::start_dns() {
 
 void Proxy::DnsP2pLookup::on_resolved(std::vector<SipResolver::Target> targets, const std::string& error) {
   if (tx->final_sent || tx->canceled) {
-    // Too late for this call, not for the next ones to the domain.
-    if (targets.empty() || std::any_of(targets.begin(), targets.end(),
-                                       [this](const SipResolver::Target& t) { return proxy->points_back(t); }))
+    // Too late for this call, not for the next ones to the domain (the
+    // plan's targets are never sent now).
+    if (plan.resolved(std::move(targets), [this](const SipResolver::Target& t) { return proxy->points_back(t); }) !=
+        DnsP2pPlan::Resolved::Send)
       proxy->remember_no_dns_server(domain);
     tx->finish_if_done();
     return;

@@ -15,19 +15,21 @@ void DnsVerdicts::drop_expired(std::int64_t now_ms) {
     it = it->second <= now_ms ? until_.erase(it) : std::next(it);
 }
 
-void DnsVerdicts::no_server(std::string_view domain, std::int64_t now_ms, std::int64_t ttl_ms) {
-  if (ttl_ms <= 0 || domain.empty()) return;
+bool DnsVerdicts::no_server(std::string_view domain, std::int64_t now_ms, std::int64_t ttl_ms) {
+  if (ttl_ms <= 0 || domain.empty()) return false;
   std::string key = folded(domain);
   auto it = until_.find(key);
   if (it != until_.end()) {
+    const bool was_over = it->second <= now_ms;
     it->second = now_ms + ttl_ms;
-    return;
+    return was_over;
   }
   // Pruned only when full: a verdict past its end is ignored by
   // ring_only anyway, and a full sweep per new domain would cost more.
   if (until_.size() >= capacity_) drop_expired(now_ms);
-  if (until_.size() >= capacity_) return;
+  if (until_.size() >= capacity_) return false;
   until_.emplace(std::move(key), now_ms + ttl_ms);
+  return true;
 }
 
 bool DnsVerdicts::ring_only(std::string_view domain, std::int64_t now_ms) const {

@@ -38,8 +38,9 @@ class DnsVerdicts {
   explicit DnsVerdicts(std::size_t capacity) : capacity_(capacity) {}
 
   // DNS found no server of `domain`'s own at `now_ms`; remember that until
-  // `now_ms + ttl_ms`. A ttl of 0 or less remembers nothing.
-  void no_server(std::string_view domain, std::int64_t now_ms, std::int64_t ttl_ms);
+  // `now_ms + ttl_ms`. A ttl of 0 or less remembers nothing. True when
+  // the domain was not remembered already (a new verdict, worth a log line).
+  bool no_server(std::string_view domain, std::int64_t now_ms, std::int64_t ttl_ms);
   // True while such a verdict on `domain` (any letter case) holds.
   bool ring_only(std::string_view domain, std::int64_t now_ms) const;
   std::size_t size() const { return until_.size(); }

@@ -10,7 +10,7 @@ namespace {
 TEST(DnsVerdicts, AVerdictHoldsForItsTtlInAnyLetterCase) {
   DnsVerdicts v(8);
   EXPECT_FALSE(v.ring_only("example.com", 0)) << "nothing is remembered before DNS has said anything";
-  v.no_server("Example.COM", 1000, 30000);
+  EXPECT_TRUE(v.no_server("Example.COM", 1000, 30000)) << "a new verdict";
   EXPECT_TRUE(v.ring_only("example.com", 1000));
   EXPECT_TRUE(v.ring_only("EXAMPLE.com", 30999));
   EXPECT_FALSE(v.ring_only("example.com", 31000)) << "the verdict ends after its ttl: DNS is asked again";
@@ -19,10 +19,11 @@ TEST(DnsVerdicts, AVerdictHoldsForItsTtlInAnyLetterCase) {
 
 TEST(DnsVerdicts, ANewVerdictExtendsTheOld) {
   DnsVerdicts v(8);
-  v.no_server("a.test", 0, 1000);
-  v.no_server("a.test", 900, 1000);
+  EXPECT_TRUE(v.no_server("a.test", 0, 1000));
+  EXPECT_FALSE(v.no_server("a.test", 900, 1000)) << "still held: not new";
   EXPECT_TRUE(v.ring_only("a.test", 1500));
   EXPECT_FALSE(v.ring_only("a.test", 1900));
+  EXPECT_TRUE(v.no_server("a.test", 2000, 1000)) << "held no more: new again";
   EXPECT_EQ(v.size(), 1u);
 }
 
